@@ -1,0 +1,22 @@
+/** Activation codes, mirrored from assembly/common.ts. */
+export const Act = { none: 0, relu: 1, relu6: 2, swish: 3, hswish: 4, sigmoid: 5 } as const;
+export type ActName = keyof typeof Act;
+export type ActCode = (typeof Act)[ActName];
+
+export function actCode(name: string): ActCode {
+  if (!(name in Act)) throw new Error(`slimsplit: unknown activation '${name}' (expected one of ${Object.keys(Act).join(', ')})`);
+  return Act[name as ActName];
+}
+
+/** f64 reference used by the tests. */
+export function actRef(x: number, act: number): number {
+  switch (act) {
+    case 0: return x;
+    case 1: return x > 0 ? x : 0;
+    case 2: return Math.min(Math.max(x, 0), 6);
+    case 3: return x / (1 + Math.exp(-x));
+    case 4: return (x * Math.min(Math.max(x + 3, 0), 6)) / 6;
+    case 5: return 1 / (1 + Math.exp(-x));
+    default: throw new Error(`slimsplit: unknown activation code ${act}`);
+  }
+}
