@@ -16,6 +16,9 @@ import { dirname, join } from 'node:path';
 
 export type Build = 'simd' | 'scalar';
 
+const PAGE = 65536;
+const SLOT_BYTES = 1024;
+
 /** Every export of assembly/index.ts. Kernels take one pointer to their params struct. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -63,10 +66,24 @@ export class Engine {
   private _u8: Uint8Array | null = null;
   private _u16: Uint16Array | null = null;
 
+  /** A fixed 1 KiB slot above heap_base for the params struct of a direct kernel call. */
+  readonly slot: number;
+  /** First byte an Arena may use (after the call slot). */
+  readonly arenaBase: number;
+
   constructor(build: Build, instance: WebAssembly.Instance) {
     this.build = build;
     this.exports = instance.exports as unknown as KernelExports;
     this.memory = this.exports.memory;
+    this.slot = align(this.exports.heap_base(), 64);
+    this.arenaBase = this.slot + SLOT_BYTES;
+  }
+
+  /** Write `words` (a params struct) into the call slot and run kernel `name` on it. */
+  call(name: string, words: Int32Array): void {
+    if (words.length * 4 > SLOT_BYTES) throw new Error(`slimsplit: params for '${name}' exceed the ${SLOT_BYTES}-byte call slot`);
+    this.i32().set(words, this.slot >> 2);
+    this.kernel(name)(this.slot);
   }
 
   private fresh(): boolean {
@@ -120,7 +137,6 @@ export function loadEngine(opts: LoadOptions = {}): Engine {
   return new Engine(build, new WebAssembly.Instance(mod, {}));
 }
 
-const PAGE = 65536;
 
 /**
  * Bump allocator over the module's memory, above heap_base(). Sized once at
@@ -134,7 +150,7 @@ export class Arena {
 
   constructor(eng: Engine) {
     this.eng = eng;
-    this.base = align(eng.exports.heap_base(), 64);
+    this.base = eng.arenaBase;
     this.top = this.base;
   }
   get used(): number {
