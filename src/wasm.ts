@@ -53,8 +53,8 @@ function findBuildDir(): string {
 
 const moduleCache = new Map<Build, WebAssembly.Module>();
 
-export function wasmBytes(build: Build): Uint8Array {
-  return readFileSync(join(findBuildDir(), `${build}.wasm`));
+export function wasmBytes(build: Build): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(readFileSync(join(findBuildDir(), `${build}.wasm`)));
 }
 
 export class Engine {
