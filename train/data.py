@@ -1,0 +1,55 @@
+"""CIFAR-10 from the shared JPEG tarballs, decoded once and cached as uint8 arrays.
+
+    from data import load
+    x, y = load('train')     # x: uint8 [N, 32, 32, 3] (RGB), y: int64 [N]
+
+The tarballs stay in ../shared; only the decoded cache (train/data/, git-ignored) is written here.
+"""
+import io
+import os
+import tarfile
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.environ.get('CIFAR_DIR', os.path.join(HERE, '..', '..', 'shared', 'datasets', 'cifar10-jpeg'))
+CACHE = os.path.join(HERE, 'data')
+
+
+def read_tar(path):
+    """Yield (class index, member name, jpeg bytes) in a fixed order (sorted by name)."""
+    items = []
+    with tarfile.open(path, 'r:gz') as tf:
+        for m in tf:
+            if not m.isfile() or not m.name.endswith('.jpg'):
+                continue
+            cls = m.name.split('/')[-2]
+            items.append((m.name, CLASSES.index(cls), tf.extractfile(m).read()))
+    items.sort(key=lambda t: t[0])
+    return items
+
+
+def load(split):
+    os.makedirs(CACHE, exist_ok=True)
+    cache = os.path.join(CACHE, f'{split}.npz')
+    if os.path.exists(cache):
+        d = np.load(cache)
+        return d['x'], d['y']
+    items = read_tar(os.path.join(SHARED, f'{split}.tar.gz'))
+    x = np.stack([np.asarray(Image.open(io.BytesIO(b)).convert('RGB')) for _, _, b in items])
+    y = np.array([c for _, c, _ in items], dtype=np.int64)
+    np.savez(cache, x=x, y=y)
+    return x, y
+
+
+def jpeg_bytes(split):
+    """The original JPEG files (the baseline re-encodes decoded pixels, see jpeg_baseline.py)."""
+    return read_tar(os.path.join(SHARED, f'{split}.tar.gz'))
+
+
+if __name__ == '__main__':
+    for s in ('test', 'train'):
+        x, y = load(s)
+        print(s, x.shape, x.dtype, np.bincount(y))

@@ -1,0 +1,153 @@
+"""The slimsplit CIFAR-10 model: a SEE-style ensemble encoder (device) and a small ResNet decoder (server).
+
+Members are laid side by side as channel groups, so mode (N, b) runs the channel slice [0, N*k) of every
+encoder layer and sends N * CM channels of 16x16 at b bits. Each member owns its own bottleneck
+channels (concatenated, not averaged): member 0 must carry the image alone, members 1..3 add what it
+left out, and the decoder sees the missing members' channels as zeros.
+
+Every op here has an engine twin (conv2d with groups, folded BatchNorm as scale/shift, relu, sigmoid,
+quantize, add, gap, matmul), so the exported graph runs unchanged in WASM.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+G = 4            # ensemble members
+C1, C2 = 16, 32  # per-member widths of the two encoder convs
+CM = 8           # per-member bottleneck channels at 16x16
+BITS = (1, 2, 4, 8)
+D1, D2, D3 = 64, 128, 192  # decoder widths at 16x16, 8x8, 4x4
+
+
+def conv_bn(cin, cout, stride=1, groups=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(3, G * C1)                       # shared input: groups=1 is the same as per-member convs
+        self.down = conv_bn(G * C1, G * C2, 2, groups=G)      # 32 -> 16
+        self.head = nn.Conv2d(G * C2, G * CM, 3, 1, 1, groups=G, bias=True)
+
+    def forward(self, x):
+        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16]."""
+        return torch.sigmoid(self.head(self.down(self.stem(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(c)
+        self.c2 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(x)), inplace=True)
+        return F.relu(x + self.b2(self.c2(y)), inplace=True)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cin=G * CM):
+        super().__init__()
+        # No BatchNorm on the first layer: its input statistics change with the number of members,
+        # and a bias-only conv keeps one set of weights valid for every mode.
+        self.inp = nn.Conv2d(cin, D1, 3, 1, 1, bias=True)
+        self.b1 = Block(D1)
+        self.d2 = conv_bn(D1, D2, 2)
+        self.b2 = Block(D2)
+        self.d3 = conv_bn(D2, D3, 2)
+        self.b3 = Block(D3)
+        self.fc = nn.Linear(D3, 10)
+
+    def forward(self, z):
+        x = F.relu(self.inp(z), inplace=True)
+        x = self.b1(x)
+        x = self.b2(self.d2(x))
+        x = self.b3(self.d3(x))
+        return self.fc(x.mean((2, 3)))
+
+
+class RateModel(nn.Module):
+    """Learned per-channel discrete distributions of the symbols, one set per bit depth.
+
+    Its bits are both the rate term of the loss and, quantized to 16-bit integer CDFs at export,
+    the static tables the rANS coder ships."""
+
+    def __init__(self):
+        super().__init__()
+        self.logits = nn.ParameterDict({str(b): nn.Parameter(torch.zeros(G * CM, 2 ** b)) for b in BITS})
+
+    def bits_table(self, b):
+        return -F.log_softmax(self.logits[str(b)], dim=1) / math.log(2)  # [C, L]
+
+
+def quantize(z, bits):
+    """Uniform b-bit quantization of [0,1] values per sample (bits: LongTensor [B]), straight-through.
+    Returns (dequantized values in [0,1], integer symbols, continuous level position)."""
+    L = (2 ** bits - 1).to(z.dtype).view(-1, 1, 1, 1)
+    pos = z * L
+    sym = torch.round(pos)
+    deq = pos + (sym - pos).detach()
+    return deq / L, sym.long(), pos
+
+
+def member_mask(members, device):
+    """[B, G*CM, 1, 1] mask: 1 for the channels of active members."""
+    ch = torch.arange(G * CM, device=device) // CM
+    return (ch.view(1, -1) < members.view(-1, 1)).float().view(-1, G * CM, 1, 1)
+
+
+def decoder_input(deq, mask):
+    # Centre to [-1, 1] so that a missing member (0) reads as "no information" rather than as a value.
+    return (deq * 2 - 1) * mask
+
+
+class SlimSplit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = Encoder()
+        self.dec = Decoder()
+        self.rate = RateModel()
+
+    def forward(self, x, members, bits):
+        """members, bits: LongTensor [B] (a mode per sample).
+
+        Returns (logits, ce_bits [B], soft_bits [B]). ce_bits is the true cost of the symbols under
+        the learned tables (gradient to the tables only); soft_bits has the same value with the
+        gradient going to the encoder only, through a linear interpolation of the detached table at
+        the continuous level position (pulling values towards cheap levels)."""
+        z = self.enc(x)
+        mask = member_mask(members, x.device)
+        deq, sym, pos = quantize(z, bits)
+        logits = self.dec(decoder_input(deq, mask))
+        ce_bits = torch.zeros(x.shape[0], device=x.device)
+        soft_bits = torch.zeros(x.shape[0], device=x.device)
+        for b in BITS:
+            sel = bits == b
+            if not sel.any():
+                continue
+            tab = self.rate.bits_table(b)                        # [C, L]
+            L = 2 ** b
+            C = tab.shape[0]
+            m = mask[sel]
+            s = sym[sel].clamp(0, L - 1)                         # [n, C, H, W]
+            p = pos[sel].clamp(0, L - 1)
+            lo = p.detach().floor().clamp(max=L - 2).long()
+            fr = p - lo
+            ce = lookup(tab, s)
+            td = tab.detach()
+            soft = lookup(td, lo) * (1 - fr) + lookup(td, lo + 1) * fr
+            ce_bits[sel] = (ce * m).sum((1, 2, 3))
+            soft_bits[sel] = (soft * m).sum((1, 2, 3))
+        return logits, ce_bits, soft_bits
+
+
+def lookup(tab, idx):
+    """tab [C, L], idx [n, C, H, W] -> tab[c, idx[n, c, h, w]]."""
+    n, C, H, W = idx.shape
+    flat = idx.permute(1, 0, 2, 3).reshape(C, -1)
+    return tab.gather(1, flat).view(C, n, H, W).permute(1, 0, 2, 3)
