@@ -4,6 +4,7 @@
 // exported and the host (or a bare runtime) plans one arena above heap_base().
 export { act } from './act';
 export { add } from './add';
+export { rans_init, rans_encode, rans_decode } from './rans';
 
 export function heap_base(): usize {
   return __heap_base;
