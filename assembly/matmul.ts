@@ -1,0 +1,288 @@
+import { pi, pp, actf, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './common';
+
+// matmul(p): pointwise (1x1) conv and linear layers as one channel-sliced matmul.
+//   y[co][j] = act((sum_ci W[co][ci] * x[ci][j] + bias[co]) * scale[co] + shift[co])
+// for co < coutActive, ci < cinActive, j < n (n = H*W positions; a linear layer is n = 1).
+// params: [0] x f32* [cinActive][n]  [1] w f32* [coutFull][cinFull]  [2] y f32* [coutActive][n]
+//         [3] bias f32* [coutFull] | 0  [4] scale f32* | 0  [5] shift f32* | 0   (0 = absent)
+//         [6] cinFull (weight row stride)  [7] cinActive  [8] coutActive  [9] n  [10] act code
+//
+// SIMD: a 4x8 register tile (4 output channels x 8 positions = 8 f32x4 accumulators, the
+// widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts), the
+// ci loop unrolled by 2. Remainders: 1x8 rows for co % 4, 4x4/1x4 tiles for n % 8, then
+// scalar columns. n == 1 runs as dot products vectorized over ci instead.
+// Scalar build: a 2x4 tile (8 accumulators) with the same remainder structure.
+
+// Epilogue on 4 lanes. Swish and sigmoid go through the scalar actf lane by lane so the
+// SIMD and scalar builds produce identical values.
+@inline export function act4(v: v128, act: i32): v128 {
+  if (act == ACT_NONE) return v;
+  const z = f32x4.splat(0);
+  if (act == ACT_RELU) return f32x4.max(v, z);
+  if (act == ACT_RELU6) return f32x4.min(f32x4.max(v, z), f32x4.splat(6));
+  if (act == ACT_HSWISH) {
+    const t = f32x4.min(f32x4.max(f32x4.add(v, f32x4.splat(3)), z), f32x4.splat(6));
+    return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
+  }
+  let r = f32x4.splat(actf(f32x4.extract_lane(v, 0), act));
+  r = f32x4.replace_lane(r, 1, actf(f32x4.extract_lane(v, 1), act));
+  r = f32x4.replace_lane(r, 2, actf(f32x4.extract_lane(v, 2), act));
+  return f32x4.replace_lane(r, 3, actf(f32x4.extract_lane(v, 3), act));
+}
+
+// (acc + b) * s + sh, then the activation, stored at dst. b/s/sh are the channel's splats.
+@inline export function epi4(dst: usize, acc: v128, b: v128, s: v128, sh: v128, act: i32): void {
+  v128.store(dst, act4(f32x4.add(f32x4.mul(f32x4.add(acc, b), s), sh), act));
+}
+
+@inline export function epi1(dst: usize, acc: f32, b: f32, s: f32, sh: f32, act: i32): void {
+  store<f32>(dst, actf((acc + b) * s + sh, act));
+}
+
+@inline export function chanB(bias: usize, c: i32): f32 {
+  return bias ? load<f32>(bias + (<usize>c << 2)) : 0;
+}
+@inline export function chanS(scale: usize, c: i32): f32 {
+  return scale ? load<f32>(scale + (<usize>c << 2)) : 1;
+}
+
+export function matmul(p: usize): void {
+  const x = pp(p, 0), w = pp(p, 1), y = pp(p, 2);
+  const bias = pp(p, 3), scale = pp(p, 4), shift = pp(p, 5);
+  const cinF = pi(p, 6), K = pi(p, 7), M = pi(p, 8), n = pi(p, 9), act = pi(p, 10);
+  const ws = <usize>cinF << 2; // bytes between weight rows
+  const xs = <usize>n << 2; // bytes between input channels (and between output channels)
+
+  if (n == 1) {
+    linear(x, w, y, bias, scale, shift, ws, K, M, act);
+    return;
+  }
+  const epi = bias != 0 || scale != 0 || shift != 0 || act != ACT_NONE;
+
+  // Panels of nb positions whose x block (K x nb) stays in L1 while every output channel
+  // sweeps it; each input row is then read as a few consecutive cache lines, which the
+  // prefetcher follows better than K interleaved 32-byte streams. The tiles store raw sums;
+  // the epilogue runs once per channel over the panel while it is still in L1, which keeps
+  // the microkernels free of per-tile epilogue code and accumulator spills.
+  let nb = (6144 / K) & ~7;
+  if (nb < 8) nb = 8;
+  for (let j = 0; j < n; ) {
+    let je = j + nb;
+    if (je > n || n - je < 8) je = n; // the last panel takes the remainder columns
+    const xj = x + (<usize>j << 2), yj = y + (<usize>j << 2);
+    const len = je - j;
+    let jj = 0;
+    if (ASC_FEATURE_SIMD) {
+      const l8 = len & ~7;
+      let co = 0;
+      for (; co + 4 <= M; co += 4) {
+        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        for (let t = 0; t < l8; t += 8) tile4x8(xj + (<usize>t << 2), xs, wc, ws, yc + (<usize>t << 2), K);
+      }
+      for (; co < M; co++) {
+        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        for (let t = 0; t < l8; t += 8) tile1x8(xj + (<usize>t << 2), xs, wc, yc + (<usize>t << 2), K);
+      }
+      jj = l8;
+      if (jj + 4 <= len) {
+        const xt = xj + (<usize>jj << 2), yt = yj + (<usize>jj << 2);
+        co = 0;
+        for (; co + 4 <= M; co += 4) tile4x4(xt, xs, w + <usize>co * ws, ws, yt + <usize>co * xs, K);
+        for (; co < M; co++) tile1x4(xt, xs, w + <usize>co * ws, yt + <usize>co * xs, K);
+        jj += 4;
+      }
+    } else {
+      const l4 = len & ~3;
+      let co = 0;
+      for (; co + 2 <= M; co += 2) {
+        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        for (let t = 0; t < l4; t += 4) stile2x4(xj + (<usize>t << 2), xs, wc, ws, yc + (<usize>t << 2), K);
+      }
+      if (co < M) {
+        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        for (let t = 0; t < l4; t += 4) stile1x4(xj + (<usize>t << 2), xs, wc, yc + (<usize>t << 2), K);
+      }
+      jj = l4;
+    }
+    // leftover positions (n % 4), one column at a time
+    for (; jj < len; jj++) {
+      const xt = xj + (<usize>jj << 2), yt = yj + (<usize>jj << 2);
+      for (let co = 0; co < M; co++) {
+        const wr = w + <usize>co * ws;
+        let acc: f32 = 0;
+        for (let ci = 0; ci < K; ci++) acc += load<f32>(wr + (<usize>ci << 2)) * load<f32>(xt + <usize>ci * xs);
+        store<f32>(yt + <usize>co * xs, acc);
+      }
+    }
+    if (epi) {
+      for (let co = 0; co < M; co++) {
+        epiRow(yj + <usize>co * xs, len, chanB(bias, co), chanS(scale, co), chanB(shift, co), act);
+      }
+    }
+    j = je;
+  }
+}
+
+// In place over len floats: v = act((v + b) * s + h). Both builds compute the same values.
+export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const bv = f32x4.splat(b), sv = f32x4.splat(s), hv = f32x4.splat(h);
+    for (; i + 4 <= len; i += 4) {
+      const a = y + (<usize>i << 2);
+      epi4(a, v128.load(a), bv, sv, hv, act);
+    }
+  }
+  for (; i < len; i++) {
+    const a = y + (<usize>i << 2);
+    epi1(a, load<f32>(a), b, s, h, act);
+  }
+}
+
+// 4 channels x 8 positions. x: panel start, xs: bytes per input channel; w: first weight row.
+function tile4x8(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  // four row pointers stepped separately: x64 addressing has room for one index next to
+  // the memory base, so shared-offset forms cost V8 a lea per row per iteration
+  let w0 = w, w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
+  const wend = w + (<usize>K << 2);
+  let xp = x;
+  while (w0 < wend) {
+    const b0 = v128.load(xp), b1 = v128.load(xp, 16);
+    const a0 = v128.load32_splat(w0), a1 = v128.load32_splat(w1);
+    const a2 = v128.load32_splat(w2), a3 = v128.load32_splat(w3);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b0)); c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(a1, b0)); c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c20 = f32x4.add(c20, f32x4.mul(a2, b0)); c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(a3, b0)); c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+    xp += xs; w0 += 4; w1 += 4; w2 += 4; w3 += 4;
+  }
+  const y1 = y + xs, y2 = y1 + xs, y3 = y2 + xs;
+  v128.store(y, c00); v128.store(y, c01, 16);
+  v128.store(y1, c10); v128.store(y1, c11, 16);
+  v128.store(y2, c20); v128.store(y2, c21, 16);
+  v128.store(y3, c30); v128.store(y3, c31, 16);
+}
+
+function tile1x8(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0;
+  let xp = x;
+  for (let k = 0; k < K; k++) {
+    const a = v128.load32_splat(w + (<usize>k << 2));
+    c0 = f32x4.add(c0, f32x4.mul(a, v128.load(xp)));
+    c1 = f32x4.add(c1, f32x4.mul(a, v128.load(xp, 16)));
+    xp += xs;
+  }
+  v128.store(y, c0); v128.store(y, c1, 16);
+}
+
+function tile4x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
+  const w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
+  let xp = x;
+  for (let k = 0; k < K; k++) {
+    const o = <usize>k << 2;
+    const bv = v128.load(xp);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w + o), bv));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(w1 + o), bv));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(w2 + o), bv));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(w3 + o), bv));
+    xp += xs;
+  }
+  v128.store(y, c0); v128.store(y + xs, c1); v128.store(y + 2 * xs, c2); v128.store(y + 3 * xs, c3);
+}
+
+function tile1x4(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+  let c0 = f32x4.splat(0);
+  let xp = x;
+  for (let k = 0; k < K; k++) {
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w + (<usize>k << 2)), v128.load(xp)));
+    xp += xs;
+  }
+  v128.store(y, c0);
+}
+
+// Scalar build: 2 channels x 4 positions.
+function stile2x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+  let c00: f32 = 0, c01: f32 = 0, c02: f32 = 0, c03: f32 = 0;
+  let c10: f32 = 0, c11: f32 = 0, c12: f32 = 0, c13: f32 = 0;
+  const w1 = w + ws;
+  let xp = x;
+  for (let k = 0; k < K; k++) {
+    const o = <usize>k << 2;
+    const a0 = load<f32>(w + o), a1 = load<f32>(w1 + o);
+    const b0 = load<f32>(xp), b1 = load<f32>(xp, 4), b2 = load<f32>(xp, 8), b3 = load<f32>(xp, 12);
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    xp += xs;
+  }
+  store<f32>(y, c00); store<f32>(y, c01, 4); store<f32>(y, c02, 8); store<f32>(y, c03, 12);
+  const y1 = y + xs;
+  store<f32>(y1, c10); store<f32>(y1, c11, 4); store<f32>(y1, c12, 8); store<f32>(y1, c13, 12);
+}
+
+function stile1x4(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+  let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
+  let xp = x;
+  for (let k = 0; k < K; k++) {
+    const a = load<f32>(w + (<usize>k << 2));
+    c0 += a * load<f32>(xp); c1 += a * load<f32>(xp, 4);
+    c2 += a * load<f32>(xp, 8); c3 += a * load<f32>(xp, 12);
+    xp += xs;
+  }
+  store<f32>(y, c0); store<f32>(y, c1, 4); store<f32>(y, c2, 8); store<f32>(y, c3, 12);
+}
+
+// n == 1: y[co] = W[co] . x, vectorized over ci (4 rows at a time share each x load).
+function linear(x: usize, w: usize, y: usize, bias: usize, scale: usize, shift: usize,
+  ws: usize, K: i32, M: i32, act: i32): void {
+  let co = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; co + 4 <= M; co += 4) {
+      const w0 = w + <usize>co * ws, w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
+      let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const o = <usize>k << 2;
+        const xv = v128.load(x + o);
+        c0 = f32x4.add(c0, f32x4.mul(v128.load(w0 + o), xv));
+        c1 = f32x4.add(c1, f32x4.mul(v128.load(w1 + o), xv));
+        c2 = f32x4.add(c2, f32x4.mul(v128.load(w2 + o), xv));
+        c3 = f32x4.add(c3, f32x4.mul(v128.load(w3 + o), xv));
+      }
+      // transpose-and-add: lane r of the result is the horizontal sum of c_r
+      const t0 = f32x4.add(f32x4.shuffle(c0, c1, 0, 4, 1, 5), f32x4.shuffle(c0, c1, 2, 6, 3, 7));
+      const t1 = f32x4.add(f32x4.shuffle(c2, c3, 0, 4, 1, 5), f32x4.shuffle(c2, c3, 2, 6, 3, 7));
+      let s = f32x4.add(f32x4.shuffle(t0, t1, 0, 1, 4, 5), f32x4.shuffle(t0, t1, 2, 3, 6, 7));
+      for (; k < K; k++) {
+        const o = <usize>k << 2;
+        const xk = load<f32>(x + o);
+        let tail = f32x4.splat(load<f32>(w0 + o) * xk);
+        tail = f32x4.replace_lane(tail, 1, load<f32>(w1 + o) * xk);
+        tail = f32x4.replace_lane(tail, 2, load<f32>(w2 + o) * xk);
+        tail = f32x4.replace_lane(tail, 3, load<f32>(w3 + o) * xk);
+        s = f32x4.add(s, tail);
+      }
+      const bv = bias ? v128.load(bias + (<usize>co << 2)) : f32x4.splat(0);
+      const sv = scale ? v128.load(scale + (<usize>co << 2)) : f32x4.splat(1);
+      const hv = shift ? v128.load(shift + (<usize>co << 2)) : f32x4.splat(0);
+      epi4(y + (<usize>co << 2), s, bv, sv, hv, act);
+    }
+  }
+  for (; co < M; co++) {
+    const wr = w + <usize>co * ws;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const o = <usize>k << 2;
+      a0 += load<f32>(wr + o) * load<f32>(x + o);
+      a1 += load<f32>(wr + o, 4) * load<f32>(x + o, 4);
+      a2 += load<f32>(wr + o, 8) * load<f32>(x + o, 8);
+      a3 += load<f32>(wr + o, 12) * load<f32>(x + o, 12);
+    }
+    // same pairing as the SIMD transpose-and-add, so both builds agree bit for bit
+    let acc = (a0 + a2) + (a1 + a3);
+    for (; k < K; k++) acc += load<f32>(wr + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+    epi1(y + (<usize>co << 2), acc, chanB(bias, co), chanS(scale, co), chanB(shift, co), act);
+  }
+}
