@@ -1,0 +1,244 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { Arena, type Engine } from '../src/wasm.js';
+import { conv2d, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, type Conv2dShape } from '../src/ops/conv2d.js';
+import type { Padding } from '../src/ops/types.js';
+import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL, GUARD } from './util.js';
+
+interface Epilogue { bias?: Float32Array; scale?: Float32Array; shift?: Float32Array }
+
+interface Run { y: Float32Array; guardsY: boolean; guardsScratch: boolean; xIntact: boolean }
+
+/** Runs conv2d on fresh arena memory; scratch starts as NaN so stale scratch cannot pass. */
+function run(eng: Engine, s: Conv2dShape, x: Float32Array, w: Float32Array, e: Epilogue = {}): Run {
+  const a = new Arena(eng);
+  const pl = conv2dPlan(s);
+  const nY = pl.coutActive * pl.OH * pl.OW;
+  const px = put(eng, a, x), pw = put(eng, a, w);
+  const pb = e.bias ? put(eng, a, e.bias) : 0;
+  const ps = e.scale ? put(eng, a, e.scale) : 0;
+  const ph = e.shift ? put(eng, a, e.shift) : 0;
+  const py = allocGuarded(a, nY);
+  const sb = conv2dScratchBytes(s);
+  const psc = allocGuarded(a, sb / 4);
+  eng.f32().fill(NaN, psc >> 2, (psc >> 2) + sb / 4);
+  conv2d(eng, { ...s, x: px, w: pw, y: py, bias: pb, scale: ps, shift: ph, scratch: psc });
+  const xNow = read(eng, px, x.length);
+  return {
+    y: read(eng, py, nY),
+    guardsY: guardsIntact(eng, py, nY),
+    guardsScratch: guardsIntact(eng, psc, sb / 4),
+    xIntact: xNow.every((v, i) => Object.is(v, x[i])),
+  };
+}
+
+function weightsLen(s: Conv2dShape): number {
+  return s.cout * (s.cin / (s.groups ?? 1)) * s.k * s.k;
+}
+
+function epilogue(cout: number, seed: number, has: [boolean, boolean, boolean]): Epilogue {
+  return {
+    bias: has[0] ? randn(cout, seed + 11, 0.5) : undefined,
+    scale: has[1] ? randn(cout, seed + 12, 1.5) : undefined,
+    shift: has[2] ? randn(cout, seed + 13, 0.5) : undefined,
+  };
+}
+
+function expectMatchesRef(r: Run, s: Conv2dShape, x: Float32Array, w: Float32Array, e: Epilogue = {}): void {
+  const ref = conv2dRef(x, w, s, e.bias, e.scale, e.shift);
+  expect(r.y.length).toBe(ref.length);
+  expect(maxRelErr(r.y, ref)).toBeLessThan(TOL.f32);
+  expect(r.guardsY).toBe(true);
+  expect(r.guardsScratch).toBe(true);
+  expect(r.xIntact).toBe(true);
+}
+
+// Sizes chosen to straddle the 4-channel and 8-column tiles: below, at, above, multiples.
+const arbPad = fc.constantFrom<Padding>('none', 'same', 'tf-same');
+const arbK = fc.constantFrom(1, 3, 5);
+
+/** A shape with groups 1 or G, active bounds, every k/stride/padding; output never empty. */
+const arbShape = fc
+  .record({
+    k: arbK,
+    stride: fc.constantFrom(1, 2),
+    pad: arbPad,
+    groups: fc.constantFrom(1, 1, 2, 3, 4),
+    cinG: fc.integer({ min: 1, max: 9 }),
+    coutG: fc.integer({ min: 1, max: 13 }),
+    ciCut: fc.integer({ min: 0, max: 8 }),
+    coCut: fc.integer({ min: 0, max: 12 }),
+    gCut: fc.integer({ min: 0, max: 3 }),
+    dh: fc.integer({ min: 0, max: 12 }),
+    dw: fc.integer({ min: 0, max: 21 }),
+    act: fc.integer({ min: 0, max: 5 }),
+    epi: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
+    seed: fc.integer({ min: 0, max: 1 << 30 }),
+  })
+  .map((r) => {
+    const g = r.groups;
+    // 'none' needs H, W >= k; the others work down to 1x1.
+    const min = r.pad === 'none' ? r.k : 1;
+    const s: Conv2dShape = {
+      cin: r.cinG * g, cout: r.coutG * g, groups: g,
+      H: min + r.dh, W: min + r.dw, k: r.k, stride: r.stride, pad: r.pad, act: r.act,
+    };
+    if (g === 1) {
+      s.cinActive = Math.max(1, s.cin - r.ciCut);
+      s.coutActive = Math.max(1, s.cout - r.coCut);
+    } else {
+      s.groupsActive = Math.max(1, g - r.gCut);
+    }
+    return { s, epi: r.epi, seed: r.seed };
+  });
+
+describe.each(engines())('conv2d [%s]', (_b, eng) => {
+  it('matches the f64 reference for every k, stride, padding, groups, remainder, activation, epilogue', () => {
+    fc.assert(
+      fc.property(arbShape, ({ s, epi, seed }) => {
+        const x = randn(s.cin * s.H * s.W, seed, 1);
+        const w = randn(weightsLen(s), seed + 1, 0.5);
+        const e = epilogue(s.cout, seed, epi);
+        expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+      }),
+      { numRuns: 250 },
+    );
+  });
+
+  it('slicing: active (ci, co) equals the conv on weights truncated to [:co, :ci]', () => {
+    fc.assert(
+      fc.property(
+        arbK, fc.constantFrom(1, 2), arbPad,
+        fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 14 }),
+        fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 14 }),
+        fc.integer({ min: 0, max: 1 << 30 }),
+        (k, stride, pad, cin, cout, ciA, coA, seed) => {
+          const ci = Math.min(ciA, cin), co = Math.min(coA, cout);
+          const H = k + 4, W = k + 9;
+          const full: Conv2dShape = { cin, cout, cinActive: ci, coutActive: co, H, W, k, stride, pad, act: 1 };
+          const x = randn(cin * H * W, seed, 1);
+          const w = randn(cout * cin * k * k, seed + 1, 0.5);
+          const bias = randn(cout, seed + 2, 0.5);
+          // truncated copy: [co][ci][k][k] and bias[:co]
+          const wt = new Float32Array(co * ci * k * k);
+          for (let o = 0; o < co; o++) wt.set(w.subarray((o * cin) * k * k, (o * cin + ci) * k * k), o * ci * k * k);
+          const small: Conv2dShape = { cin: ci, cout: co, H, W, k, stride, pad, act: 1 };
+          const xs = x.subarray(0, ci * H * W);
+          const sliced = run(eng, full, x, w, { bias });
+          expectMatchesRef(sliced, small, xs, wt, { bias: bias.subarray(0, co) });
+          // same arithmetic in the same order: identical bits
+          expect(sliced.y).toEqual(run(eng, small, xs, wt, { bias: bias.subarray(0, co) }).y);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('slicing: groupsActive g equals the conv on the first g groups', () => {
+    fc.assert(
+      fc.property(
+        arbK, fc.constantFrom(1, 2), arbPad, fc.integer({ min: 2, max: 5 }),
+        fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 0, max: 1 << 30 }),
+        (k, stride, pad, G, cinG, coutG, gA, seed) => {
+          const g = Math.min(gA, G);
+          const H = k + 3, W = k + 10;
+          const full: Conv2dShape = { cin: G * cinG, cout: G * coutG, groups: G, groupsActive: g, H, W, k, stride, pad, act: 4 };
+          const x = randn(G * cinG * H * W, seed, 1);
+          const w = randn(G * coutG * cinG * k * k, seed + 1, 0.5);
+          const scale = randn(G * coutG, seed + 2, 2);
+          const first: Conv2dShape = { cin: g * cinG, cout: g * coutG, groups: g, H, W, k, stride, pad, act: 4 };
+          const xs = x.subarray(0, g * cinG * H * W), ws = w.subarray(0, g * coutG * cinG * k * k);
+          const sliced = run(eng, full, x, w, { scale });
+          expectMatchesRef(sliced, first, xs, ws, { scale: scale.subarray(0, g * coutG) });
+          expect(sliced.y).toEqual(run(eng, first, xs, ws, { scale: scale.subarray(0, g * coutG) }).y);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  // The benchmark shapes at reduced spatial size (same channels, groups, stride, padding).
+  const bench: Array<[string, Conv2dShape]> = [
+    ['a conv3x3 s2 p1 3->32', { cin: 3, cout: 32, H: 30, W: 30, k: 3, stride: 2, pad: 'same', act: 2 }],
+    ['f conv3x3 s1 p1 64->64', { cin: 64, cout: 64, H: 12, W: 13, k: 3, stride: 1, pad: 'same', act: 1 }],
+    ['g conv3x3 s1 p1 16->16', { cin: 16, cout: 16, H: 16, W: 16, k: 3, stride: 1, pad: 'same', act: 0 }],
+    ['h SEE block 4x(6->36) tf-same', { cin: 24, cout: 144, groups: 4, H: 17, W: 19, k: 3, stride: 1, pad: 'tf-same', act: 3 }],
+    ['h SEE block, 3 of 4 members', { cin: 24, cout: 144, groups: 4, groupsActive: 3, H: 12, W: 20, k: 3, stride: 1, pad: 'tf-same', act: 3 }],
+    ['i SEE stem s2 none 3->24', { cin: 3, cout: 24, H: 39, W: 40, k: 3, stride: 2, pad: 'none', act: 4 }],
+  ];
+  it.each(bench)('benchmark shape %s', (_n, s) => {
+    const x = randn(s.cin * s.H * s.W, 7, 1);
+    const w = randn(weightsLen(s), 8, 0.3);
+    const e = epilogue(s.cout, 9, [true, true, true]);
+    expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+  });
+
+  it('tf-same puts the odd padding row/column at the bottom/right', () => {
+    // H = W = 10, k 3, stride 2: one padding row/column in total, all of it bottom/right.
+    const s: Conv2dShape = { cin: 2, cout: 5, H: 10, W: 10, k: 3, stride: 2, pad: 'tf-same' };
+    expect(conv2dPlan(s)).toMatchObject({ OH: 5, OW: 5, padT: 0, padL: 0, padB: 1, padR: 1 });
+    const x = randn(2 * 100, 3, 1), w = randn(5 * 2 * 9, 4, 0.5);
+    const r = run(eng, s, x, w);
+    expectMatchesRef(r, s, x, w);
+    // output (0,0) reads input rows/cols 0..2 (no padding on top/left)
+    let acc = 0;
+    for (let ci = 0; ci < 2; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) acc += x[ci * 100 + ky * 10 + kx] * w[ci * 9 + ky * 3 + kx];
+    expect(Math.abs(r.y[0] - acc)).toBeLessThan(1e-5 * (1 + Math.abs(acc)));
+  });
+});
+
+describe('conv2d builds agree', () => {
+  const [[, simd], [, scalar]] = engines();
+  it('SIMD and scalar agree within TOL.builds', () => {
+    fc.assert(
+      fc.property(arbShape, ({ s, epi, seed }) => {
+        const x = randn(s.cin * s.H * s.W, seed, 1);
+        const w = randn(weightsLen(s), seed + 1, 0.5);
+        const e = epilogue(s.cout, seed, epi);
+        const a = run(simd, s, x, w, e).y, b = run(scalar, s, x, w, e).y;
+        expect(maxRelErr(a, b)).toBeLessThan(TOL.builds);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('conv2d argument checks', () => {
+  const base = { x: 64, w: 128, y: 256, scratch: 512, cin: 8, cout: 12, H: 9, W: 9, k: 3, stride: 1, pad: 'same' as const };
+  const cases: Array<[string, Partial<typeof base> & Record<string, unknown>, RegExp]> = [
+    ['cinActive > cin', { cinActive: 9 }, /cinActive 9 exceeds cin 8/],
+    ['coutActive > cout', { coutActive: 13 }, /coutActive 13 exceeds cout 12/],
+    ['cin not divisible by groups', { groups: 3 }, /cin 8 is not divisible by groups 3/],
+    ['cout not divisible by groups', { groups: 8, cin: 8 }, /cout 12 is not divisible by groups 8/],
+    ['groupsActive > groups', { groups: 4, groupsActive: 5 }, /groupsActive 5 exceeds groups 4/],
+    ['groupsActive with groups 1', { groupsActive: 2 }, /groupsActive 2 needs groups > 1/],
+    ['cinActive with groups', { groups: 4, cinActive: 3 }, /cinActive 3 must be groupsActive\*cin\/groups = 8/],
+    ['k = 2', { k: 2 }, /k must be 1, 3 or 5, got 2/],
+    ['k = 7', { k: 7 }, /k must be 1, 3 or 5, got 7/],
+    ['stride 3', { stride: 3 }, /stride must be 1 or 2, got 3/],
+    ['empty output', { H: 2, pad: 'none' }, /empty output/],
+    ['unknown padding', { pad: 'valid' }, /unknown padding 'valid'/],
+    ['act code', { act: 6 }, /act code 6/],
+    ['missing scratch', { scratch: 0 }, /args.scratch is missing: this shape needs \d+ bytes/],
+    ['unaligned scratch', { scratch: 520 }, /scratch=520 must be 16-byte aligned/],
+    ['misaligned x', { x: 66 }, /pointer x=66/],
+    ['zero H', { H: 0 }, /H must be a positive integer, got 0/],
+  ];
+  it.each(cases)('%s', (_n, patch, msg) => {
+    expect(() => conv2dWords({ ...base, ...patch } as never)).toThrow(msg);
+  });
+
+  it('writes the documented word layout', () => {
+    const words = conv2dWords({ ...base, bias: 1024, act: 5, pad: 'tf-same', stride: 2, H: 10, W: 11, cinActive: 5, coutActive: 7 });
+    // x w y bias scale shift scratch cin cout cinA coutA groups gA H W OH OW k s padT padL act padB padR
+    expect(Array.from(words)).toEqual([64, 128, 256, 1024, 0, 0, 512, 8, 12, 5, 7, 1, 1, 10, 11, 5, 6, 3, 2, 0, 1, 5, 1, 1]);
+  });
+
+  it('scratch for the full width covers every narrower mode', () => {
+    const s: Conv2dShape = { cin: 24, cout: 144, groups: 4, H: 33, W: 31, k: 5, stride: 2, pad: 'same' };
+    const full = conv2dScratchBytes(s);
+    for (let g = 1; g <= 4; g++) expect(conv2dScratchBytes({ ...s, groupsActive: g })).toBeLessThanOrEqual(full);
+    expect(GUARD).toBeGreaterThan(0);
+  });
+});
