@@ -1,0 +1,49 @@
+/**
+ * Nearest-neighbour 2x upsampling (PyTorch Upsample(scale_factor=2, mode='nearest')).
+ *
+ *   import { loadEngine, Arena } from '../wasm.js';
+ *   import { upsample2x } from './upsample.js';
+ *   const eng = loadEngine(), a = new Arena(eng);
+ *   const x = a.allocF32(32 * 24 * 24), y = a.allocF32(32 * 48 * 48);
+ *   upsample2x(eng, { x, y, C: 32, H: 24, W: 24 });
+ *
+ * Layout: x [C][H][W], y [C][2H][2W]; they must not overlap.
+ */
+import type { Engine } from '../wasm.js';
+import { posInt, active, ptr, inMemory, packWords, disjoint } from './check.js';
+
+export interface UpsampleArgs {
+  x: number;
+  y: number;
+  C: number;
+  H: number;
+  W: number;
+  /** channels upsampled (a prefix); defaults to C */
+  cActive?: number;
+}
+
+/** The params struct for the `upsample2x` kernel (layout in assembly/upsample.ts). */
+export function upsample2xWords(a: UpsampleArgs): Int32Array {
+  const op = 'upsample2x';
+  const C = posInt(op, 'C', a.C);
+  return packWords([ptr(op, 'x', a.x), ptr(op, 'y', a.y), C, posInt(op, 'H', a.H), posInt(op, 'W', a.W), active(op, 'cActive', a.cActive, C, 'C')]);
+}
+
+export function upsample2x(eng: Engine, a: UpsampleArgs): void {
+  const words = upsample2xWords(a);
+  const xb = a.C * a.H * a.W * 4;
+  inMemory(eng, 'upsample2x', 'x', a.x, xb);
+  inMemory(eng, 'upsample2x', 'y', a.y, 4 * xb);
+  disjoint('upsample2x', ['x', a.x, xb], ['y', a.y, 4 * xb]);
+  eng.call('upsample2x', words);
+}
+
+/** Reference: [cActive][2H][2W]. */
+export function upsample2xRef(x: ArrayLike<number>, o: { C: number; H: number; W: number; cActive?: number }): Float64Array {
+  const { H, W } = o, cA = o.cActive ?? o.C;
+  const y = new Float64Array(cA * 4 * H * W);
+  for (let c = 0; c < cA; c++)
+    for (let h = 0; h < 2 * H; h++)
+      for (let w = 0; w < 2 * W; w++) y[(c * 2 * H + h) * 2 * W + w] = x[(c * H + (h >> 1)) * W + (w >> 1)];
+  return y;
+}
