@@ -4,6 +4,10 @@
 // exported and the host (or a bare runtime) plans one arena above heap_base().
 export { act } from './act';
 export { add } from './add';
+export { matmul } from './matmul';
+export { dwconv } from './dwconv';
+export { rans_init, rans_encode, rans_decode } from './rans';
+export { conv2d } from './conv2d';
 export { instnorm } from './instnorm';
 export { se } from './se';
 export { gap, maxpool } from './pool';
