@@ -4,16 +4,19 @@
 // exported and the host (or a bare runtime) plans one arena above heap_base().
 export { act } from './act';
 export { add } from './add';
+export { affine } from './affine';
 export { matmul } from './matmul';
 export { dwconv } from './dwconv';
-export { rans_init, rans_encode, rans_decode } from './rans';
-export { conv2d } from './conv2d';
 export { instnorm } from './instnorm';
 export { se } from './se';
 export { gap, maxpool } from './pool';
 export { groupsum } from './groupsum';
 export { upsample2x } from './upsample';
+export { conv2d } from './conv2d';
 export { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
+export { self_test } from './selftest';
+export { rans_init, rans_encode, rans_decode } from './rans';
+export { plan_bind, plan_run, plan_set_mode, plan_check, plan_supports, plan_arena_bytes, plan_modes, plan_mode, plan_input, plan_output, plan_input_dtype, plan_output_dtype, plan_input_elems, plan_output_elems } from './plan';
 
 export function heap_base(): usize {
   return __heap_base;

@@ -1,0 +1,44 @@
+/**
+ * Scalar affine map with an optional activation: y = act(x * a + b) over the first nActive of n floats.
+ *
+ *   affine(eng, { x, y: x, n: 8192, a: 2 / 15, b: -1 });   // centre 4-bit codes dequantized as q
+ */
+import type { Engine } from '../wasm.js';
+import { posInt, active, ptr, inMemory, finiteF32, packWords, intIn } from './check.js';
+import { actRef } from './act.js';
+
+export interface AffineArgs {
+  /** f32 [n] */
+  x: number;
+  /** f32 [n]; may equal x */
+  y: number;
+  n: number;
+  a: number;
+  b: number;
+  nActive?: number;
+  act?: number;
+}
+
+/** The params struct for the `affine` kernel (layout in assembly/affine.ts). */
+export function affineWords(g: AffineArgs): Int32Array {
+  const n = posInt('affine', 'n', g.n);
+  return packWords([
+    ptr('affine', 'x', g.x), ptr('affine', 'y', g.y), n,
+    { f: finiteF32('affine', 'a', g.a) }, { f: finiteF32('affine', 'b', g.b) },
+    active('affine', 'nActive', g.nActive, n, 'n'), intIn('affine', 'act', g.act ?? 0, 0, 5),
+  ]);
+}
+
+export function affine(eng: Engine, g: AffineArgs): void {
+  const words = affineWords(g);
+  inMemory(eng, 'affine', 'x', g.x, g.n * 4);
+  inMemory(eng, 'affine', 'y', g.y, g.n * 4);
+  eng.call('affine', words);
+}
+
+/** f64 reference. */
+export function affineRef(x: ArrayLike<number>, a: number, b: number, nActive: number, act = 0): Float64Array {
+  const out = new Float64Array(nActive);
+  for (let i = 0; i < nActive; i++) out[i] = actRef(x[i] * Math.fround(a) + Math.fround(b), act);
+  return out;
+}
