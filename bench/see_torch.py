@@ -4,7 +4,7 @@
 
 Prints one JSON object on stdout (bench/see.bench.ts parses it):
   {"engine": "pytorch-cpu", "torch": "<version>", "threads": 1,
-   "results": [{"members": N, "medianMs": ..., "nerr": <vs the golden float64 output>}]}
+   "results": [{"members": N, "medianMs": ..., "samplesMs": [...], "nerr": <vs the golden float64 output>}]}
 """
 import argparse
 import json
@@ -40,7 +40,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 y = model(x, n)
                 times.append((time.perf_counter() - t0) * 1e3)
-            entry = {'members': n, 'medianMs': statistics.median(times)}
+            entry = {'members': n, 'medianMs': statistics.median(times), 'samplesMs': times}
             golden = os.path.join(fixtures, f'out-n{n}.f32')
             if os.path.exists(golden):
                 entry['nerr'] = see.nerr(y[0].numpy().astype(np.float64).ravel(), np.fromfile(golden, dtype='<f4').astype(np.float64))

@@ -165,7 +165,7 @@ def randn_like_ts(n: int, seed: int, scale: float = 1.0) -> np.ndarray:
 def run_packer(graph_json: str, tensors_bin: str, out_slim: str, repo_root: Optional[str] = None) -> None:
     """Run the TypeScript packer (src/pack.ts) on the exported pair."""
     root = repo_root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cmd = ['npx', 'tsx', 'src/pack.ts', os.path.abspath(graph_json), os.path.abspath(tensors_bin), os.path.abspath(out_slim)]
+    cmd = ['npx', 'tsx', 'src/pack.ts', os.path.abspath(graph_json), os.path.abspath(tensors_bin), '-o', os.path.abspath(out_slim)]
     r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"common_export: packer failed ({' '.join(cmd)}):\n{r.stdout}\n{r.stderr}")

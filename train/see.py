@@ -4,7 +4,8 @@
     /usr/bin/python3 train/see.py --no-pack  # everything but the .slim (before src/pack.ts exists)
 
 Writes
-  train/out/see/see-384-random.graph.json, .tensors.bin   the engine graph (docs/GRAPH.md)
+  test/fixtures/see/see-384-random.graph.json, .tensors.bin   the engine graph (docs/GRAPH.md), kept
+                                                          so the blob can be re-packed without torch
   weights/see-384-random.slim                             packed by src/pack.ts
   test/fixtures/see/meta.json                             input seed, output norms, checks
   test/fixtures/see/out-n{1..4}.f32                       golden 6x96x96 outputs (LE float32)
@@ -366,7 +367,7 @@ def check_graph_semantics(model: SEE, graph_json: str, tensors_bin: str) -> None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/see'))
+    ap.add_argument('--out', default=os.path.join(ROOT, 'test/fixtures/see'), help='graph JSON + tensors.bin')
     ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/see'))
     ap.add_argument('--slim', default=os.path.join(ROOT, 'weights', f'{NAME}.slim'))
     ap.add_argument('--no-pack', action='store_true', help='skip src/pack.ts')
