@@ -4,7 +4,7 @@
 
 Every sample in a batch gets its own mode (a per-sample sandwich rule: a quarter at the largest mode,
 a quarter at the smallest, half at random), so all 16 modes train in one forward pass.
-Loss = cross-entropy + lambda * estimated bits (ramped in over the first 30% of steps).
+Loss = cross-entropy + lambda / (members x bits) * estimated bits (ramped in over the first 30% of steps).
 """
 import argparse
 import json
@@ -74,7 +74,7 @@ def main():
     ap.add_argument('--epochs', type=int, default=18)
     ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--lr', type=float, default=0.2)
-    ap.add_argument('--lam', type=float, default=2e-4, help='loss weight per estimated bit')
+    ap.add_argument('--lam', type=float, default=4e-4, help='loss weight per estimated bit at the (1 member, 1 bit) mode')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--limit', type=int, default=0, help='train on the first N images (smoke tests)')
@@ -120,7 +120,11 @@ def main():
             lam = a.lam * min(1.0, step / (0.3 * total))
             task = F.cross_entropy(logits, yb, label_smoothing=0.05)
             n_sym = 256.0 * 8 * members.float()
-            loss = task + lam * soft_bits.mean() + (ce_bits / n_sym).mean()
+            # The rate weight is per raw bit of the mode (members x bits): every mode pays about the same
+            # for sending the same fraction of its raw size, so the 8-bit modes (tens of thousands of bits)
+            # cannot drown the task loss and the 1-bit modes still feel the pressure to be small.
+            lam_mode = lam / (members.float() * bits.float())
+            loss = task + (lam_mode * soft_bits).mean() + (ce_bits / n_sym).mean()
             opt.zero_grad(set_to_none=True)
             opt_rate.zero_grad(set_to_none=True)
             loss.backward()

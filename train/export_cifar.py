@@ -1,0 +1,200 @@
+"""Export the trained CIFAR-10 models to graph JSON + tensors, entropy-coder statistics, golden vectors,
+and pack them into weights/*.slim.
+
+    /usr/bin/python3 train/export_cifar.py                 # after train/cifar.py and train/jpeg_baseline.py
+
+Writes weights/see-cifar10.slim (encoder + decoder graphs, modes members x bits, symbol histograms
+from the training set for the rANS tables), weights/jpeg-baseline.slim (the baseline's classifier),
+and test/fixtures/cifar/ (a few test images with PyTorch's codes and logits for every mode).
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from cifar import MEAN, STD, to_input  # noqa: E402
+from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
+from data import CLASSES, load  # noqa: E402
+from model import BITS, C1, C2, CM, D1, D2, D3, G, SlimSplit, decoder_input, member_mask, quantize  # noqa: E402
+
+HW = 16 * 16  # bottleneck spatial size
+
+
+def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
+    """A Conv2d (+ optional eval BatchNorm folded into the epilogue's scale/shift)."""
+    w = conv.weight
+    cout, cin_g, k, _ = w.shape
+    fields = dict(x=x, y=y, w=ex.tensor(f'{name}.w', w), cin=cin_g * groups, cout=cout, groups=groups, k=k,
+                  stride=stride, pad='same', act=act)
+    if conv.bias is not None:
+        fields['bias'] = ex.tensor(f'{name}.bias', conv.bias)
+    if bn is not None:
+        scale, shift = fold_bn(bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps)
+        fields['scale'] = ex.tensor(f'{name}.scale', scale)
+        fields['shift'] = ex.tensor(f'{name}.shift', shift)
+    g.layer('conv2d', active=active, **fields)
+
+
+def add_encoder_convs(ex, g, enc, modes_members):
+    """x [3,32,32] -> z [G*CM,16,16] in [0,1] (sigmoid)."""
+    per = lambda unit: {'members': [unit * n for n in modes_members]} if modes_members else None
+    g.buffer('x', [3, 32, 32])
+    g.buffer('e1', [G * C1, 32, 32])
+    g.buffer('e2', [G * C2, 16, 16])
+    g.buffer('z', [G * CM, 16, 16])
+    act = lambda unit: {'coutActive': per(unit)} if modes_members else None
+    grp = {'groupsActive': per(1)} if modes_members else None
+    add_conv_bn(ex, g, 'enc.stem', enc.stem[0], enc.stem[1], 'x', 'e1', 'relu', active=act(C1))
+    add_conv_bn(ex, g, 'enc.down', enc.down[0], enc.down[1], 'e1', 'e2', 'relu', groups=G, stride=2, active=grp)
+    add_conv_bn(ex, g, 'enc.head', enc.head, None, 'e2', 'z', 'sigmoid', groups=G, active=grp)
+
+
+def add_decoder(ex, g, dec, src, cin_active=None):
+    """src [G*CM,16,16] (centred) -> logits [10]."""
+    g.buffer('h1', [D1, 16, 16]); g.buffer('h2', [D1, 16, 16]); g.buffer('h3', [D1, 16, 16])
+    g.buffer('g1', [D2, 8, 8]); g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
+    g.buffer('k1', [D3, 4, 4]); g.buffer('k2', [D3, 4, 4]); g.buffer('k3', [D3, 4, 4])
+    g.buffer('pooled', [D3]); g.buffer('logits', [10])
+    # Missing members' channels are zeros in training; skipping them (cinActive) is the same sum.
+    add_conv_bn(ex, g, 'dec.inp', dec.inp, None, src, 'h1', 'relu',
+                active={'cinActive': cin_active} if cin_active else None)
+
+    def block(name, blk, a, t1, t2, C, HWb):
+        add_conv_bn(ex, g, f'{name}.c1', blk.c1, blk.b1, a, t1, 'relu')
+        add_conv_bn(ex, g, f'{name}.c2', blk.c2, blk.b2, t1, t2, 'none')
+        g.layer('add', a=a, b=t2, y=a, n=C * HWb, act='relu')
+
+    block('dec.b1', dec.b1, 'h1', 'h2', 'h3', D1, 256)
+    add_conv_bn(ex, g, 'dec.d2', dec.d2[0], dec.d2[1], 'h1', 'g1', 'relu', stride=2)
+    block('dec.b2', dec.b2, 'g1', 'g2', 'g3', D2, 64)
+    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], dec.d3[1], 'g1', 'k1', 'relu', stride=2)
+    block('dec.b3', dec.b3, 'k1', 'k2', 'k3', D3, 16)
+    g.layer('gap', x='k1', y='pooled', C=D3, H=4, W=4)
+    g.layer('matmul', x='pooled', y='logits', w=ex.tensor('dec.fc.w', dec.fc.weight),
+            bias=ex.tensor('dec.fc.bias', dec.fc.bias), cin=D3, cout=10, n=1, act='none')
+
+
+@torch.no_grad()
+def symbol_histograms(model, x_u8, bs=1000):
+    """Per bit depth, per channel: counts of each symbol over the training set (no augmentation)."""
+    counts = {b: np.zeros((G * CM, 2 ** b), dtype=np.int64) for b in BITS}
+    for i in range(0, len(x_u8), bs):
+        z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
+        for b in BITS:
+            _, sym, _ = quantize(z, torch.full((z.shape[0],), b))
+            L = 2 ** b
+            s = sym.permute(1, 0, 2, 3).reshape(G * CM, -1).numpy() + (np.arange(G * CM) * L)[:, None]
+            counts[b] += np.bincount(s.ravel(), minlength=G * CM * L).reshape(G * CM, L)
+    return counts
+
+
+def export_split(model, out_dir, counts):
+    members = list(range(1, G + 1))
+    ex = GraphExport('see-cifar10', [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
+                     mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
+                     meta={'source': 'train/cifar.py', 'classes': CLASSES,
+                           'split': {'channelsPerMember': CM, 'H': 16, 'W': 16},
+                           # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
+                           # training images; the packer turns them into 16-bit integer CDFs once.
+                           'symbolCounts': {str(b): counts[b].tolist() for b in BITS}})
+    enc = ex.graph('encoder', input='x', output='codes')
+    add_encoder_convs(ex, enc, model.enc, members)
+    n = G * CM * HW
+    enc.buffer('codes', [n])
+    enc.layer('quantize', x='z', y='codes', n=n, bits=BITS[-1], scale=1 / (2 ** BITS[-1] - 1), zeroPoint=0,
+              active={'nActive': {'members': [CM * HW * m for m in members]},
+                      'bits': {'bits': list(BITS)},
+                      'scale': {'bits': [1 / (2 ** b - 1) for b in BITS]}})
+    dec = ex.graph('decoder', input='codes', output='logits')
+    dec.buffer('codes', [n])
+    dec.buffer('d0', [G * CM, 16, 16])
+    # codes -> 2q/(L-1) - 1: the centred decoder input of training (model.decoder_input).
+    dec.layer('dequantize', x='codes', y='d0', n=n, bits=BITS[-1], scale=2 / (2 ** BITS[-1] - 1), zeroPoint=0,
+              active={'nActive': {'members': [CM * HW * m for m in members]},
+                      'bits': {'bits': list(BITS)},
+                      'scale': {'bits': [2 / (2 ** b - 1) for b in BITS]}})
+    dec.layer('affine', x='d0', y='d0', n=n, a=1.0, b=-1.0, act='none',
+              active={'nActive': {'members': [CM * HW * m for m in members]}})
+    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]})
+    return ex.save(out_dir)
+
+
+def export_baseline(model, out_dir):
+    ex = GraphExport('jpeg-baseline', [3, 32, 32], modes={}, mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
+                     meta={'source': 'train/jpeg_baseline.py', 'classes': CLASSES})
+    g = ex.graph('classifier', input='x', output='logits')
+    add_encoder_convs(ex, g, model.enc, None)
+    g.layer('affine', x='z', y='z', n=G * CM * HW, a=2.0, b=-1.0, act='none')
+    add_decoder(ex, g, model.dec, 'z')
+    return ex.save(out_dir)
+
+
+@torch.no_grad()
+def golden(model, x_u8, y, fix_dir, n_img):
+    """Codes and logits from PyTorch for the first n_img test images (a class-balanced pick), every mode."""
+    os.makedirs(fix_dir, exist_ok=True)
+    idx = np.concatenate([np.where(y == c)[0][:n_img // 10] for c in range(10)])
+    imgs = x_u8[idx]
+    xb = to_input(torch.from_numpy(imgs))
+    z = model.enc(xb)
+    out = {'images': 'images.u8', 'count': len(idx), 'labels': y[idx].tolist(), 'modes': []}
+    imgs.astype(np.uint8).tofile(os.path.join(fix_dir, 'images.u8'))  # [n][32][32][3] RGB
+    for m in range(1, G + 1):
+        for b in BITS:
+            B = len(idx)
+            deq, sym, _ = quantize(z, torch.full((B,), b))
+            mask = member_mask(torch.full((B,), m), xb.device)
+            logits = model.dec(decoder_input(deq, mask))
+            codes = sym[:, :m * CM].reshape(B, -1).numpy().astype(np.uint8)
+            pred = logits.argmax(1).numpy()
+            out['modes'].append({'members': m, 'bits': b, 'top1': pred.tolist(),
+                                 'acc': float((pred == y[idx]).mean()),
+                                 'logits': np.round(logits.numpy(), 5).tolist(),
+                                 'codesSha': __import__('hashlib').sha256(codes.tobytes()).hexdigest()})
+    with open(os.path.join(fix_dir, 'golden.json'), 'w') as f:
+        json.dump(out, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.pt'))
+    ap.add_argument('--baseline', default=os.path.join(ROOT, 'train/out/jpeg/model.pt'))
+    ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/export'))
+    ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/cifar'))
+    ap.add_argument('--golden-images', type=int, default=100)
+    ap.add_argument('--no-pack', action='store_true')
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    model = SlimSplit()
+    model.load_state_dict(torch.load(a.ckpt, map_location='cpu')['model'])
+    model.eval()
+    xtr, _ = load('train')
+    xte, yte = load('test')
+    counts = symbol_histograms(model, xtr)
+    paths = export_split(model, a.out, counts)
+    golden(model, xte, yte, a.fixtures, a.golden_images)
+    if not a.no_pack:
+        run_packer(paths['graph'], paths['tensors'], os.path.join(ROOT, 'weights/see-cifar10.slim'), ROOT)
+    if os.path.exists(a.baseline):
+        base = SlimSplit()
+        base.load_state_dict(torch.load(a.baseline, map_location='cpu')['model'])
+        base.eval()
+        bpaths = export_baseline(base, a.out)
+        if not a.no_pack:
+            run_packer(bpaths['graph'], bpaths['tensors'], os.path.join(ROOT, 'weights/jpeg-baseline.slim'), ROOT)
+    else:
+        print(f'no baseline checkpoint at {a.baseline}: skipped weights/jpeg-baseline.slim')
+    for f in ('see-cifar10.slim', 'jpeg-baseline.slim'):
+        p = os.path.join(ROOT, 'weights', f)
+        if os.path.exists(p):
+            print(f'{p}: {os.path.getsize(p)} bytes')
+
+
+if __name__ == '__main__':
+    main()
