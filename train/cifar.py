@@ -108,6 +108,11 @@ def main():
     step = 0
     t0 = time.time()
     for ep in range(a.epochs):
+        # Thread count can be changed between epochs (echo 2 > <out>/threads): OpenMP threads stall
+        # badly when the machine is oversubscribed, so runs start on one and widen when it is free.
+        tf = os.path.join(a.out, 'threads')
+        if os.path.exists(tf):
+            torch.set_num_threads(int(open(tf).read().strip()))
         perm = torch.randperm(len(xtr), generator=gen)
         model.train()
         tl, tc, tb, tn = 0.0, 0, 0.0, 0
