@@ -8,7 +8,7 @@
  *   ], { title: 'CIFAR-10 test' });
  *   writeFileSync('rate.svg', svg);
  *
- * x is bytes per image on a log scale (decade ticks, plus 2 and 5 when the span is short), y is
+ * x is bytes per image on a log scale (decade ticks, plus 2 and 5 under three decades), y is
  * top-1 accuracy in percent (`acc` is given as a fraction 0..1). Each series is drawn as markers
  * joined in order of bytes; every marker carries a <title> tooltip with its numbers.
  */
@@ -58,9 +58,9 @@ export function linearScale(domain: readonly [number, number], range: readonly [
   return (v) => range[0] + (v - domain[0]) * k;
 }
 
-/** Tick values for a log axis: decades, plus 2 and 5 times them when the span is under 2 decades. */
+/** Tick values for a log axis: decades, plus 2 and 5 times them when the span is under 3 decades. */
 export function logTicks(min: number, max: number): number[] {
-  const mult = Math.log10(max / min) < 2 ? [1, 2, 5] : [1];
+  const mult = Math.log10(max / min) < 3 - 1e-9 ? [1, 2, 5] : [1];
   const out: number[] = [];
   for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
     for (const m of mult) {

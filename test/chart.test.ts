@@ -58,9 +58,10 @@ describe('rateAccuracySvg', () => {
     expect(pts[1][1]).toBeCloseTo(y1 - 0.6 * (y1 - y0), 2); // 80% is 3/5 of the way up
     // 300 bytes: log10(300) - 1 = 1.477 of 2 decades
     expect(pts[3][0]).toBeCloseTo(x0 + (Math.log10(30) / 2) * (x1 - x0), 1);
-    // decade ticks labelled 10, 100, 1000 (2 decades span: no 2/5 ticks)
-    const ticks = [...svg.matchAll(/<text class="tick" x="[\d.]+" y="[\d.]+" text-anchor="middle"[^>]*data-value="([\d.]+)">([^<]*)</g)].map((m) => m[2]);
-    expect(ticks).toEqual(['10', '100', '1000']);
+    // 1-2-5 ticks over 2 decades, each at its log position
+    const ticks = [...svg.matchAll(/<text class="tick" x="([\d.]+)" y="[\d.]+" text-anchor="middle"[^>]*data-value="([\d.]+)">([^<]*)</g)];
+    expect(ticks.map((m) => m[3])).toEqual(['10', '20', '50', '100', '200', '500', '1000']);
+    for (const m of ticks) expect(Number(m[1])).toBeCloseTo(x0 + ((Math.log10(Number(m[2])) - 1) / 2) * (x1 - x0), 1);
   });
 
   it('widens the default x domain to 1-2-5 steps around the data', () => {
@@ -83,8 +84,9 @@ describe('scales and ticks', () => {
     expect(s(Math.sqrt(10))).toBeCloseTo(50, 10);
   });
 
-  it('logTicks adds 2 and 5 only on short spans; niceStep rounds to 1-2-5', () => {
+  it('logTicks adds 2 and 5 only under 3 decades; niceStep rounds to 1-2-5', () => {
     expect(logTicks(10, 10000)).toEqual([10, 100, 1000, 10000]);
+    expect(logTicks(20, 5000)).toEqual([20, 50, 100, 200, 500, 1000, 2000, 5000]);
     expect(logTicks(15, 600)).toEqual([20, 50, 100, 200, 500]);
     expect([niceStep(50, 6), niceStep(7, 6), niceStep(0.3, 6), niceStep(100, 5)]).toEqual([10, 2, 0.05, 20]);
   });

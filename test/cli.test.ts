@@ -1,0 +1,465 @@
+// The `slimsplit` CLI and what it drives: the built bin (help, exit codes), every subcommand with a
+// stand-in model whose answers are known, the evaluation's sums and curve matching, the CIFAR
+// tarball reader, and (when the trained weights exist) the real model end to end.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import tar from 'tar-stream';
+import { main, parseModeTerm, parseModeList, table, evalSeries, type ModelLoader } from '../src/cli.js';
+import { runEval, matchOnCurve, percentile, type SplitModel, type ClassifierModel } from '../src/eval.js';
+import { readCifarTar, classQuotas, CLASSES, DatasetError, type CifarItem } from '../src/cifar.js';
+import { decodeImage, toInput } from '../src/image.js';
+import { jpegEncode, jpegStrippedBytes } from '../src/jpeg.js';
+import { writeBlob } from '../src/blob.js';
+import { writePacket, readPacket } from '../src/packet.js';
+import type { ImageInput, Mode } from '../src/api.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TMP = mkdtempSync(join(tmpdir(), 'slimsplit-cli-'));
+const SHARED_TAR = join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg', 'test.tar.gz');
+/** a node start under a loaded machine (and tsx compiling the source when dist is stale) is slow */
+const SPAWN_MS = 300_000;
+
+// ------------------------------------------------------------------------------------------------
+// A stand-in model: predicts floor(10 * mean red) with 2 members, always class 0 with 1 member;
+// its packet is a real packet whose payload is members * bits bytes (so packet = payload + 16).
+// ------------------------------------------------------------------------------------------------
+
+const FAKE_ID = 0x5eed1234;
+const x = new Float32Array(3 * 32 * 32);
+function guess(img: ImageInput): number {
+  toInput(img, [3, 32, 32], [], [], x);
+  let s = 0;
+  for (let i = 0; i < 1024; i++) s += x[i];
+  return Math.min(9, Math.floor((10 * s) / 1024));
+}
+function logitsFor(top1: number): Float32Array {
+  const l = new Float32Array(10);
+  l[top1] = 5;
+  return l;
+}
+
+function fakeModel(): SplitModel & ClassifierModel {
+  const axes = { members: [1, 2], bits: [2, 8] };
+  return {
+    info: { name: 'fake', inputShape: [3, 32, 32], mean: [], std: [], axes, classes: [...CLASSES], modelId: new Uint8Array(4), blobBytes: 1234 },
+    modes: () => axes.members.flatMap((members) => axes.bits.map((bits) => ({ members, bits }))),
+    encoder() {
+      const enc = {
+        mode: { members: 2, bits: 8 } as Mode,
+        setMode(m: Mode) {
+          if (m.members !== undefined && !axes.members.includes(m.members)) throw new Error(`bad members ${m.members}`);
+          if (m.bits !== undefined && !axes.bits.includes(m.bits)) throw new Error(`bad bits ${m.bits}`);
+          enc.mode = { ...enc.mode, ...m };
+        },
+        encode(img: ImageInput) {
+          const { members = 2, bits = 8 } = enc.mode;
+          const payload = new Uint8Array(members * bits);
+          payload[0] = members === 2 ? guess(img) : 0;
+          return writePacket({ modelId: FAKE_ID, mode: [members, bits], shape: [1, 1, payload.length], quant: { kind: 'implied' } }, payload);
+        },
+      };
+      return enc;
+    },
+    decoder: () => ({
+      decode(packet: Uint8Array) {
+        const { fields, payload } = readPacket(packet, { modelId: FAKE_ID });
+        const top1 = payload[0];
+        return { logits: logitsFor(top1), top1, label: CLASSES[top1], mode: { members: fields.mode[0], bits: fields.mode[1] } };
+      },
+    }),
+    classifier: () => ({
+      classify(img: ImageInput) {
+        const top1 = guess(img);
+        return { logits: logitsFor(top1), top1, label: CLASSES[top1] };
+      },
+    }),
+  };
+}
+const fakeLoader: ModelLoader = async () => fakeModel();
+/** Any existing file stands for the blob: the stand-in loader ignores its bytes. */
+const FAKE_BLOB = join(TMP, 'fake.slim');
+writeFileSync(FAKE_BLOB, 'not a blob');
+const M = ['--model', FAKE_BLOB];
+
+/** A 32x32 PNG of constant red level `red` (green/blue vary so files differ). */
+function redPng(red: number, seed: number): Uint8Array {
+  const png = new PNG({ width: 32, height: 32 });
+  for (let i = 0; i < 1024; i++) png.data.set([red, (i * seed) % 256, (i >> 5) * 8, 255], 4 * i);
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+/** 20 images: red 12, 24, ..., 240; the first 15 labelled as the fake guesses, the last 5 not. */
+const REDS = Array.from({ length: 20 }, (_, i) => 12 * (i + 1));
+const ITEMS: CifarItem[] = REDS.map((r, i) => {
+  const g = Math.min(9, Math.floor((10 * r) / 255));
+  return { name: `test/${CLASSES[g]}/${i}.png`, label: i < 15 ? g : (g + 1) % 10, bytes: redPng(r, i + 1) };
+});
+
+/** Runs the CLI in-process; `load` null means the real src/model.ts loader. */
+function run(argv: string[], load: ModelLoader | null = fakeLoader): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  return main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) }, load ?? undefined).then((code) => ({ code, out, err }));
+}
+
+// ------------------------------------------------------------------------------------------------
+
+describe('the bin', () => {
+  // The built file when it is newer than the source, else the source through tsx.
+  const dist = join(ROOT, 'dist/src/cli.js');
+  const fresh = existsSync(dist) && statSync(dist).mtimeMs >= statSync(join(ROOT, 'src/cli.ts')).mtimeMs;
+  const cmd = fresh ? [process.execPath, dist] : [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'src/cli.ts')];
+  const spawn = (args: string[], cwd = TMP) => spawnSync(cmd[0], [...cmd.slice(1), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  beforeAll(() => {
+    if (!fresh) console.log('test/cli.test.ts: dist/src/cli.js is missing or older than src/cli.ts; spawning src/cli.ts through tsx (run `npm run build` to test the built bin)');
+  });
+
+  it('starts with a shebang and prints help for every subcommand with exit code 0', () => {
+    expect(readFileSync(join(ROOT, 'src/cli.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    if (fresh) expect(readFileSync(dist, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const r = spawn(['--help']);
+    expect(r.status).toBe(0);
+    for (const c of ['encode', 'decode', 'inspect', 'pack', 'eval', 'demo', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    const e = spawn(['encode', '--help']);
+    expect(e.status).toBe(0);
+    expect(e.stdout).toContain('--mode <mode>');
+    expect(e.stdout).toContain("weights/see-cifar10.slim");
+  }, SPAWN_MS);
+
+  it('exits 2 on a usage error and 1 on a runtime error, saying what to do', () => {
+    const u = spawn(['encode', 'x.jpg', '--mode', 'members=two', '-o', 'p.pkt']);
+    expect(u.status).toBe(2);
+    expect(u.stderr).toContain("'members=two' is not axis=value");
+    writeFileSync(join(TMP, 'p.pkt'), new Uint8Array(4));
+    const n = spawn(['decode', 'p.pkt', '--model', 'nope.slim']);
+    expect(n.status).toBe(1);
+    expect(n.stderr).toContain('model file not found: nope.slim (run from the repo root or pass --model <file.slim>)');
+  }, SPAWN_MS);
+
+  it('resolves the samples and default model from the package root, not the cwd', () => {
+    const r = spawn(['demo', '--help'], '/');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(join(ROOT, 'samples'));
+  }, SPAWN_MS);
+});
+
+describe('exit codes in-process', () => {
+  it('unknown command, no command, missing argument: 2; missing file: 1', async () => {
+    expect((await run(['frobnicate'])).code).toBe(2);
+    expect((await run([])).code).toBe(2);
+    expect((await run(['decode'])).code).toBe(2);
+    expect((await run(['--version'])).code).toBe(0);
+    const m = await run(['decode', join(TMP, 'absent.pkt'), ...M]);
+    expect([m.code, m.err]).toEqual([1, expect.stringContaining('packet file not found: ')]);
+    const d = await run(['demo', '--model', join(TMP, 'absent.slim')]);
+    expect([d.code, d.err]).toEqual([1, expect.stringContaining(`model file not found: ${join(TMP, 'absent.slim')}`)]);
+  });
+});
+
+describe('argument parsing and tables', () => {
+  it('parses modes and refuses malformed ones', () => {
+    expect(parseModeTerm('members=2,bits=4')).toEqual({ members: 2, bits: 4 });
+    expect(parseModeList('members=1,bits=2 members=4;bits=8')).toEqual([{ members: 1, bits: 2 }, { members: 4 }, { bits: 8 }]);
+    expect(() => parseModeTerm('members=2,members=3')).toThrow(/members is given twice/);
+    expect(() => parseModeTerm('depth=2')).toThrow(/'depth=2' is not axis=value/);
+    expect(() => parseModeTerm('')).toThrow(/names no axis/);
+  });
+
+  it('aligns tables: text left, numbers right', () => {
+    expect(table(['mode', 'B'], [['a', '5'], ['bcd', '123.5']])).toBe('mode      B\n----  -----\na         5\nbcd   123.5\n');
+    expect(table(['x', 'n'], [['1', 'a'], ['22', '-']])).toBe(' x  n\n--  -\n 1  a\n22  -\n');
+  });
+});
+
+describe('inspect and pack', () => {
+  const blobPath = join(TMP, 'tiny.slim');
+  const pktPath = join(TMP, 'p2.pkt');
+  beforeAll(() => {
+    writeFileSync(blobPath, writeBlob({
+      name: 'tiny', json: JSON.stringify({ classes: ['a', 'b'] }), input: { shape: [3, 8, 8], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+      axes: [{ name: 'members', values: [1, 2] }, { name: 'bits', values: [2, 4, 8] }],
+      tensors: [{ name: 'w', dtype: 'f32', shape: [2, 3], data: new Float32Array(6) }, { name: 't', dtype: 'u16', shape: [5], data: new Uint16Array(5) }],
+      graphs: [],
+    }));
+    writeFileSync(pktPath, writePacket({ modelId: 0x12345678, mode: [2, 4], shape: [32, 8, 8], quant: { kind: 'implied' } }, new Uint8Array(100)));
+  });
+
+  it('shows a blob: name, input, axes and mode count, classes, tensors', async () => {
+    const r = await run(['inspect', blobPath]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("model 'tiny'");
+    expect(r.out).toContain('input: [3, 8, 8], mean [0.5000, 0.5000, 0.5000], std [0.2500, 0.2500, 0.2500]');
+    expect(r.out).toContain('modes: members [1, 2] x bits [2, 4, 8] = 6 modes');
+    expect(r.out).toContain('classes: a, b');
+    expect(r.out).toContain('tensors: 2, 34 bytes (f32 6 values, u16 5 values)');
+    const j = JSON.parse((await run(['inspect', '--json', blobPath])).out);
+    expect([j.kind, j.modes, j.tensors.count, j.axes.bits]).toEqual(['blob', 6, 2, [2, 4, 8]]);
+  });
+
+  it('shows a packet: sizes, mode, shape, and whether it is for a given model', async () => {
+    const r = await run(['inspect', pktPath, '--model', blobPath]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('packet v1, 115 bytes (header 13 + payload 100 + checksum 2)');
+    expect(r.out).toContain('mode: [2, 4] (members=2, bits=4)');
+    expect(r.out).toContain('tensor: [32, 8, 8] = 2048 values, 0.391 bits each');
+    expect(r.out).toMatch(/model id: 0x12345678 \(NOT .*tiny\.slim, which is 0x[0-9a-f]{8}\)/);
+    const j = JSON.parse((await run(['inspect', '--json', pktPath])).out);
+    expect([j.kind, j.headerBytes, j.payloadBytes, j.mode]).toEqual(['packet', 13, 100, [2, 4]]);
+  });
+
+  it('shows a JPEG segment table with the stripped size; refuses unknown and damaged files', async () => {
+    const r = await run(['inspect', join(ROOT, 'samples/cat.jpg')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^SOF0 +\d+ +19$/m);
+    const stripped = jpegStrippedBytes(readFileSync(join(ROOT, 'samples/cat.jpg')));
+    expect(r.out).toContain(`header-stripped: ${stripped} bytes`);
+    writeFileSync(join(TMP, 'junk.bin'), 'hello');
+    const u = await run(['inspect', join(TMP, 'junk.bin')]);
+    expect([u.code, u.err]).toEqual([1, expect.stringContaining('not a .slim blob, a packet, a JPEG or a PNG (starts with 68 65 6c 6c)')]);
+    const cut = readFileSync(pktPath).subarray(0, 50);
+    writeFileSync(join(TMP, 'cut.pkt'), cut);
+    const c = await run(['inspect', join(TMP, 'cut.pkt')]);
+    expect(c.code).toBe(1);
+    expect(c.err).toContain('packet: payload length 100');
+  });
+
+  it('pack reports missing files and bad JSON with exit code 1, a missing -o with 2', async () => {
+    expect((await run(['pack', 'a.json', 'b.bin'])).code).toBe(2);
+    const m = await run(['pack', join(TMP, 'none.json'), join(TMP, 'none.bin'), '-o', join(TMP, 'o.slim')]);
+    expect([m.code, m.err]).toEqual([1, expect.stringContaining('graph JSON not found')]);
+    writeFileSync(join(TMP, 'bad.json'), '{ nope');
+    const b = await run(['pack', join(TMP, 'bad.json'), join(TMP, 'none.bin'), '-o', join(TMP, 'o.slim')]);
+    expect([b.code, b.err]).toEqual([1, expect.stringContaining('bad.json is not valid JSON')]);
+    writeFileSync(join(TMP, 'g.json'), '{"name": 5}');
+    writeFileSync(join(TMP, 't.bin'), new Uint8Array(8));
+    const g = await run(['pack', join(TMP, 'g.json'), join(TMP, 't.bin'), '-o', join(TMP, 'o.slim')]);
+    expect(g.code).toBe(1);
+    expect(g.err).toMatch(/^slimsplit: pack: /);
+  });
+});
+
+describe('encode, decode, demo, bench with a stand-in model', () => {
+  it('encode writes a packet that decode reads back to the same class', async () => {
+    const img = join(TMP, 'red200.png');
+    writeFileSync(img, redPng(200, 3));
+    const pkt = join(TMP, 'red200.pkt');
+    const e = await run(['encode', img, '--mode', 'members=2,bits=2', '-o', pkt, ...M]);
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/red200\.pkt: 20 bytes, mode members=2,bits=2, 32x32 image, encoder [\d.]+ ms/);
+    expect(readFileSync(pkt).length).toBe(20);
+    const d = await run(['decode', pkt, ...M]);
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/^horse \(class 7\), mode members=2,bits=2, 20 bytes/); // floor(10 * 200 / 255) = 7
+    const j = JSON.parse((await run(['decode', pkt, '--json', ...M])).out);
+    expect([j.top1, j.label, j.bytes, j.top[0].label]).toEqual([7, 'horse', 20, 'horse']);
+    expect(j.top[0].prob).toBeGreaterThan(0.9);
+  });
+
+  it('encode refuses a mode the model lacks (exit 2, listing the choices)', async () => {
+    const r = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'members=3', '-o', join(TMP, 'x.pkt'), ...M]);
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('members=3 is not a mode of this model (members takes 1, 2)')]);
+    const w = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'width=8', '-o', join(TMP, 'x.pkt'), ...M]);
+    expect([w.code, w.err]).toEqual([2, expect.stringContaining('this model has no width axis (its axes: members, bits)')]);
+  });
+
+  it('demo runs every sample through every mode and ends with the accuracy per mode', async () => {
+    const r = await run(['demo', ...M]);
+    expect(r.code).toBe(0);
+    // the expected counts, computed here from the stand-in's rule
+    const right2 = CLASSES.filter((c) => guess(decodeImage(readFileSync(join(ROOT, `samples/${c}.jpg`)))) === CLASSES.indexOf(c)).length;
+    expect(r.out.match(/^\S+\.jpg \(true class: \w+\)$/gm)!.length).toBe(10);
+    expect(r.out.match(/^ {2}members=\d,bits=\d +\d+ +[\d.]+ +\w+ +(ok|wrong)$/gm)!.length).toBe(40);
+    expect(r.out.trimEnd().split('\n').at(-1)).toBe(
+      `accuracy on the 10 samples per mode: members=1,bits=2 1/10; members=1,bits=8 1/10; members=2,bits=2 ${right2}/10; members=2,bits=8 ${right2}/10`,
+    );
+    const f = await run(['demo', '--modes', 'members=1,bits=8', ...M]);
+    expect(f.out.trimEnd().split('\n').at(-1)).toBe('accuracy on the 10 samples per mode: members=1,bits=8 1/10');
+  });
+
+  it('bench prints a row per mode with the packet size', async () => {
+    const r = await run(['bench', '--rounds', '1', '--modes', 'bits=8', ...M]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^members=1,bits=8 +24\.0 /m);
+    expect(r.out).toMatch(/^members=2,bits=8 +32\.0 /m);
+    expect(r.out).not.toMatch(/^members=\d,bits=2/m);
+    expect((await run(['bench', '--rounds', '0'])).code).toBe(2);
+  });
+});
+
+describe('runEval', () => {
+  it('sums accuracy, bytes and percentiles per mode, and the JPEG curve per quality', async () => {
+    const model = fakeModel();
+    let calls = 0;
+    const r = await runEval({ model, baseline: model, data: ITEMS, qualities: [10, 50, 90], onProgress: () => void calls++ });
+    expect(calls).toBe(20);
+    expect(r.images).toBe(20);
+    expect(r.modes.map((m) => [m.members, m.bits, m.acc, m.meanBytes, m.p95Bytes])).toEqual([
+      // packets: payload members * bits + 16 (14-byte header, 2-byte checksum)
+      [1, 2, 0.15, 18, 18], // class 0 only: the two darkest images and the last (its guess 9 + 1 wraps to 0)
+      [1, 8, 0.15, 24, 24],
+      [2, 2, 0.75, 20, 20], // 15 of 20 labelled as guessed
+      [2, 8, 0.75, 32, 32],
+    ]);
+    for (const m of r.modes) expect(m.encMs).toBeGreaterThan(0);
+    expect(r.baselineClean!.acc).toBe(0.75);
+    expect(r.baselineClean!.meanBytes).toBe(ITEMS.reduce((a, it) => a + it.bytes.length, 0) / 20);
+    // JPEG: recompute each quality's numbers on our own
+    for (const j of r.jpeg) {
+      let bytes = 0, stripped = 0, right = 0;
+      for (const it of ITEMS) {
+        const f = jpegEncode(decodeImage(it.bytes), j.quality);
+        bytes += f.length;
+        stripped += jpegStrippedBytes(f);
+        const back = jpeg.decode(f, { useTArray: true, formatAsRGBA: false });
+        if (guess({ data: back.data, width: 32, height: 32, channels: 3 }) === it.label) right++;
+      }
+      expect([j.meanBytes, j.meanStrippedBytes, j.acc]).toEqual([bytes / 20, stripped / 20, right / 20]);
+    }
+    expect(r.jpeg.map((j) => j.quality)).toEqual([10, 50, 90]);
+    for (const m of r.modes) expect(m.vsJpeg!.stripped).toEqual(matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanStrippedBytes, acc: j.acc })), m.acc, m.meanBytes));
+    // the chart series: one per members value, then the two JPEG curves
+    expect(evalSeries(r).map((s) => [s.name, s.points.length])).toEqual([['slimsplit N=1', 2], ['slimsplit N=2', 2], ['JPEG (header-stripped)', 3], ['JPEG (file)', 3]]);
+  });
+
+  it('honours modes and limit, and refuses empty data', async () => {
+    const model = fakeModel();
+    const r = await runEval({ model, data: ITEMS, limit: 4, modes: [{ members: 2, bits: 8 }] });
+    expect(r.images).toBe(4);
+    expect(r.modes.length).toBe(1);
+    expect(r.jpeg).toEqual([]);
+    expect(r.baselineClean).toBeNull();
+    await expect(runEval({ model, data: [] })).rejects.toThrow(/the data held no images/);
+    await expect(runEval({ model, data: ITEMS, qualities: [0] })).rejects.toThrow(/quality must be an integer 1..100, got 0/);
+  });
+
+  it('matchOnCurve interpolates on log bytes and flags both ends', () => {
+    const curve = [{ bytes: 400, acc: 0.8 }, { bytes: 100, acc: 0.6 }, { bytes: 1600, acc: 0.9 }];
+    // 0.7 is halfway between 100 and 400 in accuracy: geometric mean 200
+    const m = matchOnCurve(curve, 0.7, 50)!;
+    expect(m.kind).toBe('interpolated');
+    expect(m.bytes).toBeCloseTo(200, 9);
+    expect(m.ratio).toBeCloseTo(4, 9);
+    expect(matchOnCurve(curve, 0.85, 100)!.bytes).toBeCloseTo(800, 9);
+    expect(matchOnCurve(curve, 0.5, 10)).toEqual({ bytes: 100, ratio: 10, kind: 'at-most' });
+    expect(matchOnCurve(curve, 0.95, 10)).toEqual({ bytes: 1600, ratio: 160, kind: 'at-least' });
+    expect(matchOnCurve([], 0.5, 10)).toBeNull();
+  });
+
+  it('percentile uses the nearest rank', () => {
+    const v = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([percentile(v, 95), percentile(v, 50), percentile(v, 100), percentile(v, 0)]).toEqual([95, 50, 100, 1]);
+    expect(percentile([7], 95)).toBe(7);
+  });
+});
+
+describe('readCifarTar and eval from a tarball', () => {
+  const tarPath = join(TMP, 'mini.tar.gz');
+  beforeAll(async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'test/', type: 'directory' });
+    pack.entry({ name: 'test/README.txt' }, 'not an image');
+    // the classes one after another, as in the real tarball: 2 images each
+    for (let c = 0; c < 10; c++) {
+      for (let k = 0; k < 2; k++) pack.entry({ name: `test/${CLASSES[c]}/000${k}.png` }, Buffer.from(redPng(12 + 25 * c, k + 1)));
+    }
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const ch of pack) chunks.push(ch as Buffer);
+    writeFileSync(tarPath, gzipSync(Buffer.concat(chunks)));
+  });
+
+  it('yields labelled images from class folders, balanced under a limit', async () => {
+    const all: CifarItem[] = [];
+    for await (const it of readCifarTar(tarPath)) all.push(it);
+    expect(all.length).toBe(20);
+    expect(all.map((i) => i.label)).toEqual(CLASSES.flatMap((_, c) => [c, c]));
+    expect(all[5].name).toBe('test/bird/0001.png');
+    expect(decodeImage(all[5].bytes).width).toBe(32);
+    const some: number[] = [];
+    for await (const it of readCifarTar(tarPath, { limit: 13 })) some.push(it.label);
+    expect(some).toEqual([0, 0, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(classQuotas(13)).toEqual([2, 2, 2, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('refuses missing files and members outside class folders', async () => {
+    await expect(readCifarTar(join(TMP, 'none.tar.gz')).next()).rejects.toThrow(/data file not found: .*none\.tar\.gz \(pass the CIFAR-10 JPEG tarball/);
+    const pack = tar.pack();
+    pack.entry({ name: 'test/zebra/0.jpg' }, 'x');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const ch of pack) chunks.push(ch as Buffer);
+    const bad = join(TMP, 'bad.tar');
+    writeFileSync(bad, Buffer.concat(chunks));
+    await expect(readCifarTar(bad).next()).rejects.toThrow(DatasetError);
+    await expect(readCifarTar(bad).next()).rejects.toThrow(/member test\/zebra\/0\.jpg is not in a class folder/);
+  });
+
+  it('eval prints the three tables and writes JSON and SVG', async () => {
+    const json = join(TMP, 'eval.json'), svg = join(TMP, 'rate.svg'), base = join(TMP, 'baseline.slim');
+    writeFileSync(base, 'the stand-in loader ignores these bytes');
+    const r = await run(['eval', '--data', tarPath, '--limit', '10', '--qualities', '20,80', '--json', json, '--svg', svg, '--baseline', base, ...M]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^fake: 10 images/);
+    expect(r.out).toMatch(/^members=2,bits=8 +[\d.]+% +32\.0 +32 /m);
+    expect(r.out).toMatch(/^quality +top-1 +file B +stripped B$/m);
+    expect(r.out).toMatch(/^mode +top-1 +mean B +JPEG stripped B +ratio +JPEG file B +ratio$/m);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect([j.images, j.modes.length, j.jpeg.length]).toEqual([10, 4, 2]);
+    expect(readFileSync(svg, 'utf8').match(/<circle class="pt"/g)!.length).toBe(4 + 2 + 2);
+    const nb = await run(['eval', '--data', tarPath, '--limit', '2', '--no-baseline', ...M]);
+    expect(nb.code).toBe(0);
+    expect(nb.out).not.toContain('JPEG baseline');
+    const miss = await run(['eval', '--data', join(TMP, 'nope.tar.gz')]);
+    expect([miss.code, miss.err]).toEqual([1, expect.stringContaining('data file not found')]);
+    expect((await run(['eval'])).code).toBe(2);
+  });
+
+  it.skipIf(!existsSync(SHARED_TAR))('reads the shared CIFAR-10 test tarball (first images of each class)', async () => {
+    const labels: number[] = [];
+    for await (const it of readCifarTar(SHARED_TAR, { limit: 20 })) {
+      const img = decodeImage(it.bytes);
+      expect([img.width, img.height]).toEqual([32, 32]);
+      expect(it.name).toBe(`test/${CLASSES[it.label]}/${String(labels.filter((l) => l === it.label).length).padStart(4, '0')}.jpg`);
+      labels.push(it.label);
+    }
+    expect(labels).toEqual(CLASSES.flatMap((_, c) => [c, c]));
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// The trained model, when it exists (weights/see-cifar10.slim and src/model.ts)
+// ------------------------------------------------------------------------------------------------
+
+const MODEL = join(ROOT, 'weights/see-cifar10.slim');
+const haveModel = existsSync(MODEL) && existsSync(join(ROOT, 'src/model.ts'));
+if (!haveModel) console.log('test/cli.test.ts: weights/see-cifar10.slim or src/model.ts is absent; skipping the trained-model CLI tests');
+
+describe.skipIf(!haveModel)('with the trained model', () => {
+  it('demo runs every mode on the samples and most predictions of the largest mode are right', async () => {
+    const r = await run(['demo'], null);
+    expect(r.code).toBe(0);
+    const last = r.out.trimEnd().split('\n').at(-1)!;
+    const counts = [...last.matchAll(/(\d+)\/10/g)].map((m) => Number(m[1]));
+    expect(counts.length).toBeGreaterThanOrEqual(4);
+    expect(counts.at(-1)).toBeGreaterThanOrEqual(7);
+  });
+
+  it('encode then decode agrees with the in-memory round trip', async () => {
+    const pkt = join(TMP, 'cat.pkt');
+    const e = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'members=1', '-o', pkt], null);
+    expect(e.code).toBe(0);
+    const d = await run(['decode', pkt, '--json'], null);
+    expect(d.code).toBe(0);
+    const j = JSON.parse(d.out);
+    expect(j.mode.members).toBe(1);
+    expect(j.bytes).toBe(readFileSync(pkt).length);
+    const i = await run(['inspect', pkt], null);
+    expect(i.out).toContain('(matches');
+  });
+});
