@@ -462,4 +462,16 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     const i = await run(['inspect', pkt], null);
     expect(i.out).toContain('(matches');
   });
+
+  it.skipIf(!existsSync(SHARED_TAR))('eval on 20 test images: every mode beats chance, bytes grow with bits', async () => {
+    const json = join(TMP, 'real.json');
+    const baseline = existsSync(join(ROOT, 'weights/jpeg-baseline.slim')) ? ['--qualities', '50'] : ['--no-baseline'];
+    const r = await run(['eval', '--data', SHARED_TAR, '--limit', '20', '--json', json, ...baseline], null);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect(j.images).toBe(20);
+    for (const m of j.modes) expect(m.acc).toBeGreaterThan(0.2);
+    const one = j.modes.filter((m: { members: number }) => m.members === 1).sort((a: { bits: number }, b: { bits: number }) => a.bits - b.bits);
+    for (let k = 1; k < one.length; k++) expect(one[k].meanBytes).toBeGreaterThan(one[k - 1].meanBytes);
+  });
 });
