@@ -36,7 +36,7 @@ export interface ModelInfo {
   /** mode axes, e.g. { members: [1,2,3,4], bits: [1,2,4,8] } */
   axes: Record<string, number[]>;
   classes: string[];
-  /** first bytes of the blob's SHA-256, carried in every packet */
+  /** FNV-1a 32 of the blob bytes (packet.ts modelIdOf), little-endian: carried in every packet */
   modelId: Uint8Array;
   blobBytes: number;
 }

@@ -1,0 +1,320 @@
+/**
+ * The split API: one blob, a device-side encoder and a server-side decoder.
+ *
+ *   import { loadModel } from 'slimsplit';
+ *   const model = await loadModel('weights/see-cifar10.slim');   // path, URL or bytes
+ *   const enc = model.encoder();                                   // device side
+ *   enc.setMode({ members: 2, bits: 4 });                          // no reload: new slice bounds only
+ *   const packet: Uint8Array = enc.encode(image);                  // RGB/RGBA pixels or a JPEG/PNG file
+ *   const dec = model.decoder();                                   // server side
+ *   const { logits, top1, label, mode } = dec.decode(packet);
+ *
+ * Each encoder/decoder owns a kernel module instance (the device and the server are different
+ * machines). Everything is placed in WASM memory when it is made: the blob's weights and plan,
+ * the arena, the coder tables, the input, code and packet buffers. encode() then runs the encoder
+ * plan (one export call), the rANS coder on the codes where they lie, and writes the packet header;
+ * decode() reads the header, decodes straight into the decoder plan's input and runs it.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Classifier, DecodeResult, DeviceEncoder, ImageInput, Mode, ModelInfo, ServerDecoder } from './api.js';
+import { readBlob, type Blob } from './blob.js';
+import { Runner } from './plan.js';
+import { CdfTables, decodeAt, encodeAt, CoderError, type TableSpec } from './coder.js';
+import { modelIdOf, readPacket, writePacket, PacketError } from './packet.js';
+import { toInput } from './image.js';
+import { Arena, loadEngine, type Build, type Engine } from './wasm.js';
+
+export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput } from './api.js';
+
+export interface LoadModelOptions {
+  /** kernel build: 'auto' (default) picks SIMD when the runtime has it */
+  build?: Build | 'auto';
+}
+
+/** Reads a blob from a path, a URL (file:, http:, https:) or bytes, and validates it. */
+export async function loadModel(src: string | URL | Uint8Array, opts: LoadModelOptions = {}): Promise<Model> {
+  let bytes: Uint8Array;
+  if (src instanceof Uint8Array) bytes = src;
+  else if (src instanceof URL || /^(https?|file):/.test(src)) {
+    const url = src instanceof URL ? src : new URL(src);
+    if (url.protocol === 'file:') bytes = new Uint8Array(await readFile(url));
+    else {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`slimsplit: fetching model ${url.href} failed: HTTP ${res.status}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    }
+  } else {
+    try {
+      bytes = new Uint8Array(await readFile(src));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`slimsplit: cannot read model file '${src}'${code === 'ENOENT' ? ' (no such file; pass the path of a .slim blob)' : `: ${(e as Error).message}`}`);
+    }
+  }
+  return new Model(bytes, opts);
+}
+
+/** The split point as the exporter described it (blob meta `split`). */
+interface SplitInfo {
+  channelsPerMember: number;
+  H: number;
+  W: number;
+}
+
+/** Coder section json (written by src/pack.ts from the exporter's symbol counts). */
+export interface CoderMeta {
+  kind: 'rans-channel';
+  /** the mode axis that selects a table set */
+  axis: 'bits';
+  channels: number;
+  /** symbols per channel: H * W */
+  groupSize: number;
+  /** axis value -> tensor name of its [channels][L + 2] integer CDFs */
+  tables: Record<string, string>;
+}
+
+export class Model {
+  readonly bytes: Uint8Array;
+  readonly blob: Blob;
+  readonly info: ModelInfo;
+  readonly build: Build | 'auto';
+  private readonly modelIdU32: number;
+  private readonly meta: Record<string, unknown>;
+
+  constructor(bytes: Uint8Array, opts: LoadModelOptions = {}) {
+    this.bytes = bytes;
+    this.blob = readBlob(bytes);
+    this.build = opts.build ?? 'auto';
+    this.meta = this.blob.json ? (JSON.parse(this.blob.json) as Record<string, unknown>) : {};
+    this.modelIdU32 = modelIdOf(bytes);
+    const id = new Uint8Array(4);
+    new DataView(id.buffer).setUint32(0, this.modelIdU32, true);
+    const shape = this.blob.input.shape;
+    this.info = {
+      name: this.blob.name,
+      inputShape: [shape[0], shape[1], shape[2]],
+      mean: this.blob.input.mean,
+      std: this.blob.input.std,
+      axes: Object.fromEntries(this.blob.axes.map((a) => [a.name, a.values.slice()])),
+      classes: Array.isArray(this.meta.classes) ? (this.meta.classes as string[]) : [],
+      modelId: id,
+      blobBytes: bytes.length,
+    };
+  }
+
+  /** Every combination of the mode axes, smallest first. */
+  modes(): Mode[] {
+    let out: Mode[] = [{}];
+    for (const a of this.blob.axes) out = out.flatMap((m) => a.values.map((v) => ({ ...m, [a.name]: v })));
+    return out;
+  }
+
+  hasGraph(name: string): boolean {
+    return this.blob.graphs.some((g) => g.name === name);
+  }
+
+  encoder(): SplitEncoder {
+    return new SplitEncoder(this, loadEngine({ build: this.build }));
+  }
+  decoder(): SplitDecoder {
+    return new SplitDecoder(this, loadEngine({ build: this.build }));
+  }
+  classifier(): ImageClassifier {
+    return new ImageClassifier(this, loadEngine({ build: this.build }));
+  }
+
+  /** @internal */
+  get modelId(): number {
+    return this.modelIdU32;
+  }
+  /** @internal */
+  split(): SplitInfo {
+    const s = this.meta.split as SplitInfo | undefined;
+    if (!s || !(s.channelsPerMember > 0 && s.H > 0 && s.W > 0)) throw new Error(`slimsplit: model '${this.info.name}' describes no split point (meta.split); it is not a split model`);
+    return s;
+  }
+  /** @internal: the coder tables as specs, per value of the coder's axis. */
+  coderTables(): { meta: CoderMeta; specs: TableSpec[]; first: Map<number, number> } {
+    const c = this.blob.coder;
+    if (!c) throw new Error(`slimsplit: model '${this.info.name}' ships no entropy-coder tables`);
+    const meta = JSON.parse(c.json) as CoderMeta;
+    const specs: TableSpec[] = [];
+    const first = new Map<number, number>();
+    for (const [v, name] of Object.entries(meta.tables)) {
+      const t = this.blob.tensor(name);
+      const ti = this.blob.tensors.find((q) => q.name === name)!;
+      const [C, len] = ti.shape;
+      if (C !== meta.channels) throw new Error(`slimsplit: coder table '${name}' has ${C} channels, the coder says ${meta.channels}`);
+      first.set(Number(v), specs.length);
+      for (let ch = 0; ch < C; ch++) specs.push({ cdf: t.subarray(ch * len, (ch + 1) * len), offset: 0 });
+    }
+    return { meta, specs, first };
+  }
+  /** @internal */
+  label(k: number): string {
+    return this.info.classes[k] ?? String(k);
+  }
+}
+
+function argmax(x: Float32Array): number {
+  let k = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[k]) k = i;
+  return k;
+}
+
+/** Mode as the packet carries it: [members, bits]. */
+function modeBytes(mode: Record<string, number>): number[] {
+  return [mode.members ?? 1, mode.bits ?? 8];
+}
+
+/** Device side: image -> encoder network -> b-bit codes -> rANS -> packet. */
+export class SplitEncoder implements DeviceEncoder {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+  private readonly tables: CdfTables;
+  private readonly first: Map<number, number>;
+  private readonly groupSize: number;
+  private readonly cpm: number;
+  private readonly split: SplitInfo;
+  /** i32 [channels]: table of each channel, rewritten by setMode */
+  private readonly tableIndex: number;
+  /** payload scratch, sized for the largest mode's worst case */
+  private readonly out: number;
+  private readonly capacity: number;
+
+  constructor(model: Model, eng: Engine) {
+    this.model = model;
+    this.eng = eng;
+    const arena = new Arena(eng);
+    this.runner = new Runner(eng, model.blob, 'encoder', { arena });
+    if (this.runner.outputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its encoder graph outputs floats, not codes; it is not a split model`);
+    const { meta, specs, first } = model.coderTables();
+    this.tables = new CdfTables(eng, arena, specs, { lookup: false });
+    this.first = first;
+    this.groupSize = meta.groupSize;
+    this.split = model.split();
+    this.cpm = this.split.channelsPerMember;
+    this.tableIndex = arena.alloc(4 * meta.channels, 4);
+    // Escape-free streams take < 2 bytes per symbol (rANS byte renormalization bound).
+    this.capacity = 2 * this.runner.outputLength + 64;
+    this.out = arena.alloc(this.capacity, 16);
+    this.syncTables();
+  }
+
+  get mode(): Mode {
+    return this.runner.mode;
+  }
+
+  setMode(mode: Mode): void {
+    this.runner.setMode(mode);
+    this.syncTables();
+  }
+
+  private syncTables(): void {
+    const m = this.runner.mode;
+    const base = this.first.get(m.bits);
+    if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${m.bits}`);
+    const i32 = this.eng.i32();
+    const channels = this.runner.outputLength / this.groupSize;
+    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+  }
+
+  /** The encoder network alone: writes the codes into WASM memory and returns a view of them. */
+  codes(image: ImageInput): Uint8Array {
+    const inp = this.runner.inputView() as Float32Array;
+    toInput(image, this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
+    return this.runner.run() as Uint8Array;
+  }
+
+  encode(image: ImageInput): Uint8Array {
+    const codes = this.codes(image);
+    const n = codes.length;
+    const len = encodeAt(this.eng, this.tables, {
+      symbols: codes.byteOffset, n, type: 'u8', groupSize: this.groupSize, tableIndex: this.tableIndex, out: this.out, capacity: this.capacity,
+    });
+    const m = this.runner.mode;
+    return writePacket(
+      { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / this.groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
+      this.eng.u8().subarray(this.out, this.out + len),
+    );
+  }
+}
+
+/** Server side: packet -> rANS decode into the decoder's input -> decoder network -> logits. */
+export class SplitDecoder implements ServerDecoder {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+  private readonly tables: CdfTables;
+  private readonly first: Map<number, number>;
+  private readonly groupSize: number;
+  private readonly split: SplitInfo;
+  private readonly tableIndex: number;
+  private readonly payload: number;
+  private readonly payloadCap: number;
+
+  constructor(model: Model, eng: Engine) {
+    this.model = model;
+    this.eng = eng;
+    const arena = new Arena(eng);
+    this.runner = new Runner(eng, model.blob, 'decoder', { arena });
+    if (this.runner.inputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its decoder graph does not take codes`);
+    const { meta, specs, first } = model.coderTables();
+    this.tables = new CdfTables(eng, arena, specs, { lookup: true });
+    this.first = first;
+    this.groupSize = meta.groupSize;
+    this.split = model.split();
+    this.tableIndex = arena.alloc(4 * meta.channels, 4);
+    this.payloadCap = 2 * this.runner.inputLength + 64;
+    this.payload = arena.alloc(this.payloadCap, 16);
+  }
+
+  decode(packet: Uint8Array): DecodeResult {
+    const p = readPacket(packet, { modelId: this.model.modelId });
+    const [members, bits] = p.fields.mode;
+    if (p.fields.mode.length !== 2) throw new PacketError('bad-field', `packet mode has ${p.fields.mode.length} bytes; model '${this.model.info.name}' expects [members, bits]`);
+    if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
+    this.runner.setMode({ members, bits });
+    const n = this.runner.inputLength;
+    const [C, H, W] = p.fields.shape;
+    if (C * this.groupSize !== n || H !== this.split.H || W !== this.split.W) {
+      throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / this.groupSize}, ${this.split.H}, ${this.split.W}])`);
+    }
+    if (p.payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${p.payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
+    const base = this.first.get(bits)!;
+    const i32 = this.eng.i32();
+    for (let c = 0; c < C; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+    this.eng.u8().set(p.payload, this.payload);
+    const inp = this.runner.inputView();
+    decodeAt(this.eng, this.tables, {
+      bytes: this.payload, length: p.payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize: this.groupSize, tableIndex: this.tableIndex,
+    });
+    const logits = Float32Array.from(this.runner.run() as Float32Array);
+    const top1 = argmax(logits);
+    return { logits, top1, label: this.model.label(top1), mode: { members, bits } };
+  }
+}
+
+/** A plain classifier graph (the JPEG baseline): image -> logits. */
+export class ImageClassifier implements Classifier {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+
+  constructor(model: Model, eng: Engine) {
+    this.model = model;
+    this.eng = eng;
+    this.runner = new Runner(eng, model.blob, 'classifier', { arena: new Arena(eng) });
+  }
+
+  classify(image: ImageInput): { logits: Float32Array; top1: number; label: string } {
+    const inp = this.runner.inputView() as Float32Array;
+    toInput(image, this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
+    const logits = Float32Array.from(this.runner.run() as Float32Array);
+    const top1 = argmax(logits);
+    return { logits, top1, label: this.model.label(top1) };
+  }
+}
+
+export { CoderError, PacketError };
