@@ -1,0 +1,213 @@
+// Plan interpreter: runs a graph compiled by src/plan.ts (layout: docs/FORMAT.md, "Plans")
+// in one export call, calling the kernels directly, so no host code runs between layers. A
+// bare runtime (wasm3, WAMR) needs only these exports and the blob's data section in memory:
+//   plan_bind(plan, dataBase, arenaBase)   once: plan-relative offsets become addresses
+//   plan_set_mode(plan, m)                  per mode switch: writes only the words that change
+//   plan_run(plan)                          per inference
+//
+// Plan words (u32): a 32-word header, then records [opcode, nwords, blobMask, arenaMask,
+// params...] whose params are exactly the kernel's params struct (pointer words flagged by
+// the masks hold offsets until bound), then the mode table (4 words per mode: first patch,
+// patch count, input elements, output elements), then patches of 3 words: [word index |
+// relocation kind << 30, value in this mode, value in the largest mode]. Records hold the
+// largest mode; a mode switch puts back the current mode's words, then writes the new mode's.
+// The host validated the plan (src/blob.ts); these functions only refuse the wrong call order.
+
+import { act } from './act';
+import { add } from './add';
+import { conv2d } from './conv2d';
+import { dwconv } from './dwconv';
+import { matmul } from './matmul';
+import { instnorm } from './instnorm';
+import { se } from './se';
+import { gap, maxpool } from './pool';
+import { groupsum } from './groupsum';
+import { upsample2x } from './upsample';
+import { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
+
+// Opcodes: OPCODES in src/plan.ts and the table in docs/FORMAT.md.
+const OP_CONV2D: u32 = 1;
+const OP_DWCONV: u32 = 2;
+const OP_MATMUL: u32 = 3;
+const OP_INSTNORM: u32 = 4;
+const OP_SE: u32 = 5;
+const OP_GAP: u32 = 6;
+const OP_MAXPOOL: u32 = 7;
+const OP_ADD: u32 = 8;
+const OP_GROUPSUM: u32 = 9;
+const OP_UPSAMPLE2X: u32 = 10;
+const OP_ACT: u32 = 11;
+const OP_QUANTIZE: u32 = 12;
+const OP_DEQUANTIZE: u32 = 13;
+const OP_QUANTIZE_PC: u32 = 14;
+const OP_DEQUANTIZE_PC: u32 = 15;
+
+const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
+const PLAN_VERSION: u32 = 1;
+
+// Header word indices (PH in src/plan.ts).
+const H_MAGIC: i32 = 0;
+const H_VERSION: i32 = 1;
+const H_BOUND: i32 = 3;
+const H_NREC: i32 = 4;
+const H_REC: i32 = 5;
+const H_NMODES: i32 = 6;
+const H_MODES: i32 = 7;
+const H_CUR: i32 = 8;
+const H_ARENA_BYTES: i32 = 10;
+const H_IN_OFF: i32 = 11;
+const H_IN_DTYPE: i32 = 13;
+const H_OUT_OFF: i32 = 14;
+const H_OUT_DTYPE: i32 = 16;
+const H_BLOB_BASE: i32 = 17;
+const H_ARENA_BASE: i32 = 18;
+const H_PATCHES: i32 = 19;
+const H_NPATCH: i32 = 20;
+
+const INDEX_MASK: u32 = 0x3fffffff;
+const RELOC_BLOB: u32 = 1;
+const RELOC_ARENA: u32 = 2;
+
+// Status codes returned to the host.
+const E_MAGIC: i32 = -1;
+const E_BOUND: i32 = -2;
+const E_UNBOUND: i32 = -3;
+const E_MODE: i32 = -4;
+
+@inline function hw(plan: usize, i: i32): u32 {
+  return load<u32>(plan + (<usize>i << 2));
+}
+@inline function setHw(plan: usize, i: i32, v: u32): void {
+  store<u32>(plan + (<usize>i << 2), v);
+}
+@inline function at(plan: usize, word: u32): usize {
+  return plan + (<usize>word << 2);
+}
+
+// Adds `base` to every params word whose bit is set in `mask`.
+@inline function relocate(params: usize, mask: u32, base: u32): void {
+  while (mask != 0) {
+    const a = params + (<usize>ctz(mask) << 2);
+    store<u32>(a, load<u32>(a) + base);
+    mask &= mask - 1;
+  }
+}
+
+export function plan_bind(plan: usize, blobBase: usize, arenaBase: usize): i32 {
+  if (hw(plan, H_MAGIC) != PLAN_MAGIC || hw(plan, H_VERSION) != PLAN_VERSION) return E_MAGIC;
+  if (hw(plan, H_BOUND) != 0) return E_BOUND;
+  const b = <u32>blobBase, a = <u32>arenaBase;
+  let r = at(plan, hw(plan, H_REC));
+  for (let n = hw(plan, H_NREC); n > 0; n--) {
+    const params = r + 16;
+    relocate(params, load<u32>(r, 8), b);
+    relocate(params, load<u32>(r, 12), a);
+    r = params + (<usize>load<u32>(r, 4) << 2);
+  }
+  let q = at(plan, hw(plan, H_PATCHES));
+  for (let n = hw(plan, H_NPATCH); n > 0; n--, q += 12) {
+    const kind = load<u32>(q) >>> 30;
+    const d = kind == RELOC_BLOB ? b : kind == RELOC_ARENA ? a : 0;
+    store<u32>(q, load<u32>(q, 4) + d, 4);
+    store<u32>(q, load<u32>(q, 8) + d, 8);
+  }
+  setHw(plan, H_BLOB_BASE, b);
+  setHw(plan, H_ARENA_BASE, a);
+  setHw(plan, H_BOUND, 1);
+  return 0;
+}
+
+// Writes `count` patches starting at `q`, taking each word from offset `which` (4: the mode's
+// value, 8: the largest mode's value).
+@inline function patch(plan: usize, q: usize, count: u32, which: usize): void {
+  for (; count > 0; count--, q += 12) store<u32>(at(plan, load<u32>(q) & INDEX_MASK), load<u32>(q + which));
+}
+
+export function plan_set_mode(plan: usize, mode: u32): i32 {
+  if (hw(plan, H_BOUND) != 1) return E_UNBOUND;
+  if (mode >= hw(plan, H_NMODES)) return E_MODE;
+  const cur = hw(plan, H_CUR);
+  if (cur == mode) return 0;
+  const patches = at(plan, hw(plan, H_PATCHES));
+  const modes = at(plan, hw(plan, H_MODES));
+  const c = modes + (<usize>cur << 4), m = modes + (<usize>mode << 4);
+  patch(plan, patches + <usize>load<u32>(c) * 12, load<u32>(c, 4), 8);
+  patch(plan, patches + <usize>load<u32>(m) * 12, load<u32>(m, 4), 4);
+  setHw(plan, H_CUR, mode);
+  return 0;
+}
+
+export function plan_run(plan: usize): i32 {
+  if (hw(plan, H_BOUND) != 1) return E_UNBOUND;
+  let r = at(plan, hw(plan, H_REC));
+  for (let n = hw(plan, H_NREC); n > 0; n--) {
+    const p = r + 16;
+    switch (load<u32>(r)) {
+      case OP_CONV2D: conv2d(p); break;
+      case OP_DWCONV: dwconv(p); break;
+      case OP_MATMUL: matmul(p); break;
+      case OP_INSTNORM: instnorm(p); break;
+      case OP_SE: se(p); break;
+      case OP_GAP: gap(p); break;
+      case OP_MAXPOOL: maxpool(p); break;
+      case OP_ADD: add(p); break;
+      case OP_GROUPSUM: groupsum(p); break;
+      case OP_UPSAMPLE2X: upsample2x(p); break;
+      case OP_ACT: act(p); break;
+      case OP_QUANTIZE: quantize(p); break;
+      case OP_DEQUANTIZE: dequantize(p); break;
+      case OP_QUANTIZE_PC: quantize_pc(p); break;
+      case OP_DEQUANTIZE_PC: dequantize_pc(p); break;
+      default: return <i32>load<u32>(r);
+    }
+    r = p + (<usize>load<u32>(r, 4) << 2);
+  }
+  return 0;
+}
+
+/** 1 when this build has the kernel for `op`. */
+export function plan_supports(op: u32): i32 {
+  return op >= OP_CONV2D && op <= OP_DEQUANTIZE_PC ? 1 : 0;
+}
+
+/** 0, or the first opcode in the plan this build lacks. */
+export function plan_check(plan: usize): i32 {
+  let r = at(plan, hw(plan, H_REC));
+  for (let n = hw(plan, H_NREC); n > 0; n--) {
+    const op = load<u32>(r);
+    if (!plan_supports(op)) return <i32>op;
+    r = r + 16 + (<usize>load<u32>(r, 4) << 2);
+  }
+  return 0;
+}
+
+export function plan_arena_bytes(plan: usize): u32 {
+  return hw(plan, H_ARENA_BYTES);
+}
+export function plan_modes(plan: usize): u32 {
+  return hw(plan, H_NMODES);
+}
+export function plan_mode(plan: usize): u32 {
+  return hw(plan, H_CUR);
+}
+/** Address of the input buffer (valid once bound). */
+export function plan_input(plan: usize): usize {
+  return <usize>hw(plan, H_ARENA_BASE) + hw(plan, H_IN_OFF);
+}
+export function plan_output(plan: usize): usize {
+  return <usize>hw(plan, H_ARENA_BASE) + hw(plan, H_OUT_OFF);
+}
+/** 0: f32, 1: u8 */
+export function plan_input_dtype(plan: usize): u32 {
+  return hw(plan, H_IN_DTYPE);
+}
+export function plan_output_dtype(plan: usize): u32 {
+  return hw(plan, H_OUT_DTYPE);
+}
+/** Elements the current mode reads from the input / writes to the output. */
+export function plan_input_elems(plan: usize): u32 {
+  return load<u32>(at(plan, hw(plan, H_MODES)) + (<usize>hw(plan, H_CUR) << 4), 8);
+}
+export function plan_output_elems(plan: usize): u32 {
+  return load<u32>(at(plan, hw(plan, H_MODES)) + (<usize>hw(plan, H_CUR) << 4), 12);
+}

@@ -1,0 +1,232 @@
+/**
+ * Packer: an exported graph (docs/GRAPH.md: <name>.graph.json + <name>.tensors.bin) becomes one
+ * .slim blob (docs/FORMAT.md) with every graph's execution plan compiled in.
+ *
+ *   tsx src/pack.ts train/out/see/see-384-random.graph.json train/out/see/see-384-random.tensors.bin -o weights/see-384-random.slim
+ *
+ *   import { packGraph } from './pack.js';
+ *   const slim = packGraph(JSON.parse(readFileSync(graphPath, 'utf8')), readFileSync(tensorsPath));
+ *
+ * The JSON is checked field by field (errors give its path, e.g. graphs.encoder.layers[3].cout),
+ * then every graph is validated in every mode while its plan is compiled, and the finished blob
+ * is read back through the loader before it is returned.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from './plan.js';
+import { writeBlob, readBlob, type BlobSpec, type TensorSpec, type CoderInfo } from './blob.js';
+
+/** The exported JSON does not follow docs/GRAPH.md; `path` says where. */
+export class PackError extends Error {
+  readonly code = 'graph-json';
+  readonly path: string;
+  constructor(path: string, detail: string) {
+    super(`slimsplit: pack: ${path}: ${detail}`);
+    this.name = 'PackError';
+    this.path = path;
+  }
+}
+
+export interface PackOptions {
+  /** entropy-coder tables to ship with the model (src/coder.ts), stored as integer tensors */
+  coder?: { json: string; tables: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
+}
+
+type Json = unknown;
+const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: Json): string => {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+};
+
+function obj(path: string, v: Json): Record<string, Json> {
+  if (!isObj(v)) throw new PackError(path, `expected an object, got ${show(v)}`);
+  return v;
+}
+function str(path: string, v: Json): string {
+  if (typeof v !== 'string' || v.length === 0) throw new PackError(path, `expected a non-empty string, got ${show(v)}`);
+  return v;
+}
+function ints(path: string, v: Json, min = 1): number[] {
+  if (!Array.isArray(v)) throw new PackError(path, `expected a list of integers, got ${show(v)}`);
+  return v.map((d, i) => {
+    if (!Number.isInteger(d) || (d as number) < min || (d as number) > 0x7fffffff) throw new PackError(`${path}[${i}]`, `expected an integer >= ${min}, got ${show(d)}`);
+    return d as number;
+  });
+}
+function nums(path: string, v: Json): number[] {
+  if (!Array.isArray(v)) throw new PackError(path, `expected a list of numbers, got ${show(v)}`);
+  return v.map((d, i) => {
+    if (typeof d !== 'number' || !Number.isFinite(Math.fround(d))) throw new PackError(`${path}[${i}]`, `expected a finite number, got ${show(d)}`);
+    return Math.fround(d);
+  });
+}
+
+/** A field value from JSON, checked against the field's kind (refs are checked by the plan compiler). */
+function fieldValue(path: string, kind: string, v: Json): FieldValue {
+  switch (kind) {
+    case 'int':
+      if (!Number.isInteger(v) || Math.abs(v as number) > 0x7fffffff) throw new PackError(path, `expected an integer, got ${show(v)}`);
+      return v as number;
+    case 'float':
+      if (typeof v !== 'number' || !Number.isFinite(Math.fround(v))) throw new PackError(path, `expected a finite number, got ${show(v)}`);
+      return Math.fround(v);
+    case 'pad':
+      if (typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) return v;
+      throw new PackError(path, `expected none, same, tf-same or a pixel count, got ${show(v)}`);
+    default:
+      if (typeof v !== 'string') throw new PackError(path, `expected a name, got ${show(v)}`);
+      return v;
+  }
+}
+
+function layerDef(path: string, v: Json, axes: AxisDef[]): LayerDef {
+  const L = obj(path, v);
+  const op = str(`${path}.op`, L.op);
+  const spec = OPS[op];
+  if (!spec) throw new PackError(`${path}.op`, `unknown op '${op}' (known: ${Object.keys(OPS).join(', ')})`);
+  const fields: Record<string, FieldValue> = {};
+  for (const f of spec.fields) fields[f.name] = null;
+  for (const [k, x] of Object.entries(L)) {
+    if (k === 'op' || k === 'active') continue;
+    const f = spec.fields.find((q) => q.name === k);
+    if (!f) throw new PackError(`${path}.${k}`, `${op} has no field '${k}' (fields: ${spec.fields.map((q) => q.name).join(', ')})`);
+    fields[k] = fieldValue(`${path}.${k}`, f.kind, x);
+  }
+  const active: Record<string, ActiveDef> = {};
+  if (L.active !== undefined) {
+    for (const [k, per] of Object.entries(obj(`${path}.active`, L.active))) {
+      const p = `${path}.active.${k}`;
+      const f = spec.fields.find((q) => q.name === k);
+      if (!f || !f.modal) throw new PackError(p, `${op} field '${k}' cannot depend on the mode (allowed: ${spec.fields.filter((q) => q.modal).map((q) => q.name).join(', ')})`);
+      const entries = Object.entries(obj(p, per));
+      if (entries.length !== 1) throw new PackError(p, `expected exactly one mode axis, got ${entries.map(([a]) => a).join(', ') || 'none'}`);
+      const [axis, vals] = entries[0];
+      if (!axes.some((a) => a.name === axis)) throw new PackError(`${p}.${axis}`, `the model has no mode axis '${axis}' (modes: ${axes.map((a) => a.name).join(', ') || 'none'})`);
+      if (!Array.isArray(vals)) throw new PackError(`${p}.${axis}`, `expected a list with one value per ${axis} value, got ${show(vals)}`);
+      active[k] = { axis: axis as AxisName, values: vals.map((x, i) => fieldValue(`${p}.${axis}[${i}]`, f.kind, x) as number) };
+      if (fields[k] !== null) throw new PackError(p, `field ${k} has both a fixed value and an active entry`);
+    }
+  }
+  // GRAPH.md: the bits axis drives the split's quantizer unless a layer says otherwise.
+  const bits = axes.find((a) => a.name === 'bits');
+  if ((op === 'quantize' || op === 'dequantize') && bits && fields.bits === null && !active.bits) active.bits = { axis: 'bits', values: bits.values.slice() };
+  return { op, fields, active };
+}
+
+/** The BlobSpec for an exported graph: everything packGraph writes, before plans are compiled. */
+export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOptions = {}): BlobSpec {
+  const root = obj('graph', graphJson);
+  const name = str('name', root.name);
+  const inp = obj('input', root.input);
+  const input = {
+    shape: ints('input.shape', inp.shape),
+    mean: inp.mean === undefined ? [] : nums('input.mean', inp.mean),
+    std: inp.std === undefined ? [] : nums('input.std', inp.std),
+  };
+  const axes: AxisDef[] = [];
+  const modes = root.modes === undefined ? {} : obj('modes', root.modes);
+  for (const k of Object.keys(modes)) if (!(AXES as readonly string[]).includes(k)) throw new PackError(`modes.${k}`, `unknown mode axis (known: ${AXES.join(', ')})`);
+  for (const a of AXES) if (modes[a] !== undefined) axes.push({ name: a, values: nums(`modes.${a}`, modes[a]) });
+
+  const tensors: TensorSpec[] = [];
+  const dv = new DataView(tensorsBin.buffer, tensorsBin.byteOffset, tensorsBin.byteLength);
+  for (const [tn, tv] of Object.entries(obj('tensors', root.tensors))) {
+    const p = `tensors.${tn}`;
+    const t = obj(p, tv);
+    if (t.dtype !== undefined && t.dtype !== 'f32') throw new PackError(`${p}.dtype`, `tensors.bin holds float32 only, got ${show(t.dtype)}`);
+    const shape = ints(`${p}.shape`, t.shape);
+    const [offset] = ints(`${p}.offset`, [t.offset], 0);
+    if (offset % 16 !== 0) throw new PackError(`${p}.offset`, `${offset} is not 16-byte aligned (docs/GRAPH.md)`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (offset + 4 * n > tensorsBin.byteLength) throw new PackError(p, `[${offset}, ${offset + 4 * n}) runs past the end of tensors.bin (${tensorsBin.byteLength} bytes)`);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      data[i] = dv.getFloat32(offset + 4 * i, true);
+      if (!Number.isFinite(data[i])) throw new PackError(p, `value ${i} is ${data[i]}; weights must be finite`);
+    }
+    tensors.push({ name: tn, dtype: 'f32', shape, data });
+  }
+
+  const graphs: GraphDef[] = [];
+  for (const [gn, gv] of Object.entries(obj('graphs', root.graphs))) {
+    const p = `graphs.${gn}`;
+    const g = obj(p, gv);
+    const layersJson = g.layers;
+    if (!Array.isArray(layersJson)) throw new PackError(`${p}.layers`, `expected a list of layers, got ${show(layersJson)}`);
+    const layers = layersJson.map((l, i) => layerDef(`${p}.layers[${i}]`, l, axes));
+    // Buffer element types follow from the ops: quantized codes are u8, everything else f32.
+    const dtypes = new Map<string, 'u8' | 'f32'>();
+    layers.forEach((l, i) => {
+      for (const f of OPS[l.op].fields) {
+        const b = l.fields[f.name];
+        if (f.kind !== 'buffer' || typeof b !== 'string') continue;
+        const want = f.dtype ?? 'f32', had = dtypes.get(b);
+        if (had && had !== want) throw new PackError(`${p}.layers[${i}].${f.name}`, `buffer '${b}' is used as ${want} here but as ${had} by an earlier layer`);
+        dtypes.set(b, want);
+      }
+    });
+    const buffers: BufferDef[] = Object.entries(obj(`${p}.buffers`, g.buffers)).map(([bn, shape]) => ({
+      name: bn,
+      dtype: dtypes.get(bn) ?? 'f32',
+      shape: ints(`${p}.buffers.${bn}`, shape),
+    }));
+    graphs.push({ name: gn, input: str(`${p}.input`, g.input), output: str(`${p}.output`, g.output), buffers, layers });
+  }
+
+  let coder: CoderInfo | null = null;
+  if (opts.coder) {
+    coder = { json: opts.coder.json, tables: Object.keys(opts.coder.tables) };
+    for (const [tn, arr] of Object.entries(opts.coder.tables)) {
+      const dtype = arr instanceof Uint8Array ? 'u8' : arr instanceof Uint16Array ? 'u16' : arr instanceof Uint32Array ? 'u32' : 'i32';
+      tensors.push({ name: tn, dtype, shape: [arr.length], data: arr });
+    }
+  }
+  return {
+    name,
+    json: root.meta === undefined ? '' : JSON.stringify(root.meta),
+    input,
+    axes,
+    tensors,
+    graphs,
+    coder,
+  };
+}
+
+/** Packs an exported graph into a .slim blob; throws PackError/GraphError/BlobError naming the problem. */
+export function packGraph(graphJson: Json, tensorsBin: Uint8Array, opts: PackOptions = {}): Uint8Array {
+  const bytes = writeBlob(graphSpec(graphJson, tensorsBin, opts));
+  readBlob(bytes); // the loader's verdict, so a packer/loader disagreement never reaches a device
+  return bytes;
+}
+
+/** `pack <graph.json> <tensors.bin> [-o] <out.slim>`; returns the exit code. */
+export function main(argv: string[]): number {
+  const pos: string[] = [];
+  let out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-o' || argv[i] === '--out') out = argv[++i];
+    else pos.push(argv[i]);
+  }
+  if (out === undefined && pos.length === 3) out = pos.pop();
+  if (pos.length !== 2 || !out) {
+    process.stderr.write('usage: pack <graph.json> <tensors.bin> -o <out.slim>\n');
+    return 2;
+  }
+  try {
+    const bytes = packGraph(JSON.parse(readFileSync(pos[0], 'utf8')), readFileSync(pos[1]));
+    writeFileSync(out, bytes);
+    const b = readBlob(bytes);
+    const modes = b.axes.map((a) => `${a.name} [${a.values.join(', ')}]`).join(', ') || 'one mode';
+    process.stdout.write(`${out}: ${bytes.length} bytes, model '${b.name}', ${b.tensors.length} tensors, modes: ${modes}\n`);
+    for (const g of b.graphs) {
+      process.stdout.write(`  ${g.name}: ${g.layers.length} layers, plan ${g.plan.byteLength} bytes, arena ${g.plan[10]} bytes\n`);
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exit(main(process.argv.slice(2)));
