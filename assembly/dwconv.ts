@@ -1,5 +1,5 @@
-import { pi, pp, ACT_NONE } from './common';
-import { epiRow, chanB, chanS } from './matmul';
+import { pi, pp, act_apply, ACT_NONE } from './common';
+import { chanB, chanS } from './matmul';
 
 // dwconv(p): depthwise k x k convolution (k 3 or 5, stride 1 or 2), NCHW, zero padding,
 // over the first cActive channels, with the fused epilogue of conv:
@@ -12,20 +12,22 @@ import { epiRow, chanB, chanS } from './matmul';
 // padB/padR are implied by OH/OW (out-of-range taps are skipped); they are kept in the
 // struct so it describes the whole geometry.
 //
-// Each output row splits into border columns (some tap falls in the padding: scalar, taps
-// checked) and interior columns (all taps inside the row). Rows whose taps leave the image
-// just run fewer kernel rows, so padding is never read or materialized (no denormal zeros
-// in the SIMD chains). Interior columns run SIMD over output width: 8 or 4 outputs per
-// block for stride 1, 4 for stride 2 (even/odd input columns split with f32x4.shuffle).
-// Every output sums its taps in the same order (ky, then kx, from 0) on every path, so the
-// SIMD and scalar builds agree bit for bit.
+// Each output row splits into border columns (some tap falls in the padding) and interior
+// columns (every tap inside the row). Rows whose taps leave the image just run fewer kernel
+// rows, so padding is never materialized (no denormal zeros in the SIMD chains). Interior
+// columns run SIMD over output width: 8 or 4 outputs per block (stride 2: even/odd input
+// columns split with f32x4.shuffle), the last block shifted left to end at the span's end.
+// The left border is one SIMD block with the padding shifted in as zero lanes; the right
+// border and the scalar build use scalar code. The affine epilogue is applied
+// as each block is stored; the activation runs over the finished row (act_apply, shared
+// with the other kernels). Every output sums its taps in the same order on every path
+// (see point()), so the SIMD and scalar builds agree to the bit, up to the sign of zero.
 
 export function dwconv(p: usize): void {
   const x = pp(p, 0), w = pp(p, 1), y = pp(p, 2);
   const bias = pp(p, 3), scale = pp(p, 4), shift = pp(p, 5);
   const C = pi(p, 6), H = pi(p, 7), W = pi(p, 8), OH = pi(p, 9), OW = pi(p, 10);
   const k = pi(p, 11), s = pi(p, 12), padT = pi(p, 13), padL = pi(p, 14), act = pi(p, 17);
-  const epi = bias != 0 || scale != 0 || shift != 0 || act != ACT_NONE;
 
   // interior output columns [oxL, oxR): ox*s - padL >= 0 and ox*s - padL + k <= W
   let oxL = (padL + s - 1) / s;
@@ -33,47 +35,63 @@ export function dwconv(p: usize): void {
   let oxR = W - k + padL >= 0 ? (W - k + padL) / s + 1 : 0;
   if (oxR > OW) oxR = OW;
   if (oxR < oxL) oxR = oxL;
+  // the left border (padL 1 or 2) as one SIMD block over outputs 0..3; see simdLeft
+  const left = ASC_FEATURE_SIMD && (padL == 1 || padL == 2) && OW >= 4 && W >= 10;
 
+  const rs = <usize>W << 2;
   const plane = <usize>(H * W) << 2, oplane = <usize>(OH * OW) << 2, wsz = <usize>(k * k) << 2;
   for (let c = 0; c < C; c++) {
     const xc = x + <usize>c * plane, wc = w + <usize>c * wsz, yc = y + <usize>c * oplane;
+    const b = chanB(bias, c), sc = chanS(scale, c), h = chanB(shift, c);
     for (let oy = 0; oy < OH; oy++) {
       const iy0 = oy * s - padT;
       const ky0 = iy0 < 0 ? -iy0 : 0;
       const ky1 = H - iy0 < k ? H - iy0 : k;
       const yr = yc + (<usize>(oy * OW) << 2);
       let ox = 0;
-      for (; ox < oxL; ox++) store<f32>(yr + (<usize>ox << 2), point(xc, wc, W, k, s, iy0, ky0, ky1, ox * s - padL));
       if (ASC_FEATURE_SIMD) {
+        const rp0 = xc + (<usize>((iy0 + ky0) * W) << 2), wp0 = wc + (<usize>(ky0 * k) << 2), nr = ky1 - ky0;
+        if (left) {
+          simdLeft(rp0, rs, wp0, nr, yr, padL, k, s, b, sc, h);
+          ox = 4;
+        }
+        for (; ox < oxL; ox++) store<f32>(yr + (<usize>ox << 2), (point(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
         if (s == 1) {
-          if (k == 3) ox = simdS1K3(xc, wc, yr, W, iy0, ky0, ky1, padL, ox, oxR);
-          else ox = simdS1K5(xc, wc, yr, W, iy0, ky0, ky1, padL, ox, oxR);
+          if (k == 3) ox = simdS1K3(rp0, rs, wp0, nr, yr, padL, ox, oxR, b, sc, h);
+          else ox = simdS1K5(rp0, rs, wp0, nr, yr, padL, ox, oxR, b, sc, h);
+        } else if (k == 3) {
+          ox = simdS2K3(rp0, rs, wp0, nr, yr, padL, ox, oxR, b, sc, h);
         } else {
-          // a 4-output block at b reads input columns 2b - padL .. 2b - padL + k + 6 (the
-          // last one unused), which must stay inside the row: b <= (W - 7 + padL - k) / 2
-          const room = W - 7 + padL - k;
+          // a block at bx also reads input column 2bx - padL + 11, one past its last tap
+          const room = W - 12 + padL;
           let oxV = room >= 0 ? (room >> 1) + 4 : 0;
           if (oxV > oxR) oxV = oxR;
-          if (k == 3) ox = simdS2K3(xc, wc, yr, W, iy0, ky0, ky1, padL, ox, oxV);
-          else ox = simdS2K5(xc, wc, yr, W, iy0, ky0, ky1, padL, ox, oxV);
+          ox = simdS2K5(rp0, rs, wp0, nr, yr, padL, ox, oxV, b, sc, h);
         }
+      } else {
+        for (; ox < oxL; ox++) store<f32>(yr + (<usize>ox << 2), (point(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
       }
-      for (; ox < oxR; ox++) store<f32>(yr + (<usize>ox << 2), interior(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL));
-      for (; ox < OW; ox++) store<f32>(yr + (<usize>ox << 2), point(xc, wc, W, k, s, iy0, ky0, ky1, ox * s - padL));
-      if (epi) epiRow(yr, OW, chanB(bias, c), chanS(scale, c), chanB(shift, c), act);
+      for (; ox < oxR; ox++) store<f32>(yr + (<usize>ox << 2), (interior(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
+      for (; ox < OW; ox++) store<f32>(yr + (<usize>ox << 2), (point(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
+      if (act != ACT_NONE) act_apply(yr, OW, act);
     }
   }
 }
 
-// One output whose taps may fall outside the row (columns checked).
-function point(xc: usize, wc: usize, W: i32, k: i32, s: i32, iy0: i32, ky0: i32, ky1: i32, ix0: i32): f32 {
+// Summation order, the same on every path: per kernel row ky, r = sum over kx in order;
+// then acc = ((0 + r_ky0) + r_ky0+1) + ... One add per kernel row on the accumulator chain
+// (instead of one per tap) keeps the SIMD blocks from waiting on add latency.
+
+// One output whose taps may fall outside the row: the kx range is clamped to the row.
+function point(xc: usize, wc: usize, W: i32, k: i32, iy0: i32, ky0: i32, ky1: i32, ix0: i32): f32 {
+  const kx0 = ix0 < 0 ? -ix0 : 0;
+  const kx1 = W - ix0 < k ? W - ix0 : k;
   let acc: f32 = 0;
   for (let ky = ky0; ky < ky1; ky++) {
-    const rp = xc + (<usize>((iy0 + ky) * W) << 2), wp = wc + (<usize>(ky * k) << 2);
-    for (let kx = 0; kx < k; kx++) {
-      const ix = ix0 + kx;
-      if (ix >= 0 && ix < W) acc += load<f32>(wp + (<usize>kx << 2)) * load<f32>(rp + (<usize>ix << 2));
-    }
+    const rp = xc + (<usize>((iy0 + ky) * W + ix0) << 2), wp = wc + (<usize>(ky * k) << 2);
+    let r: f32 = 0;
+    for (let kx = kx0; kx < kx1; kx++) r += load<f32>(wp + (<usize>kx << 2)) * load<f32>(rp + (<usize>kx << 2));
+    acc += r;
   }
   return acc;
 }
@@ -83,17 +101,25 @@ function point(xc: usize, wc: usize, W: i32, k: i32, s: i32, iy0: i32, ky0: i32,
   let acc: f32 = 0;
   for (let ky = ky0; ky < ky1; ky++) {
     const rp = xc + (<usize>((iy0 + ky) * W + ix0) << 2), wp = wc + (<usize>(ky * k) << 2);
-    acc += load<f32>(wp) * load<f32>(rp);
-    acc += load<f32>(wp, 4) * load<f32>(rp, 4);
-    acc += load<f32>(wp, 8) * load<f32>(rp, 8);
+    let r = load<f32>(wp) * load<f32>(rp);
+    r += load<f32>(wp, 4) * load<f32>(rp, 4);
+    r += load<f32>(wp, 8) * load<f32>(rp, 8);
     if (k == 5) {
-      acc += load<f32>(wp, 12) * load<f32>(rp, 12);
-      acc += load<f32>(wp, 16) * load<f32>(rp, 16);
+      r += load<f32>(wp, 12) * load<f32>(rp, 12);
+      r += load<f32>(wp, 16) * load<f32>(rp, 16);
     }
+    acc += r;
   }
   return acc;
 }
 
+// the epilogue's affine part, (acc + bias) * scale + shift, as on the scalar paths
+@inline function aff(a: v128, b: v128, s: v128, h: v128): v128 {
+  return f32x4.add(f32x4.mul(f32x4.add(a, b), s), h);
+}
+@inline function mul4(w: v128, x: v128): v128 {
+  return f32x4.mul(w, x);
+}
 @inline function fma4(acc: v128, w: v128, x: v128): v128 {
   return f32x4.add(acc, f32x4.mul(w, x));
 }
@@ -103,86 +129,188 @@ function point(xc: usize, wc: usize, W: i32, k: i32, s: i32, iy0: i32, ky0: i32,
 @inline function odds(a: v128, b: v128): v128 {
   return f32x4.shuffle(a, b, 1, 3, 5, 7);
 }
+// lanes 1..3 of a, then lane 0 of b (one palignr)
+@inline function next(a: v128, b: v128): v128 {
+  return f32x4.shuffle(a, b, 1, 2, 3, 4);
+}
 
 // The interior SIMD spans below return the first output column they did not compute.
-// Kernel rows loop (ky0..ky1) inside each block: it bounds the live registers to one kernel
-// row's taps and lets the same code serve the rows cut by padding.
+// rp0: input row iy0 + ky0 at column 0 (bytes); rs: bytes per input row; wp0: weight row ky0;
+// nr = ky1 - ky0 kernel rows. The kernel-row loop stays inside each block: it bounds the live
+// registers to one row's taps (V8 hoists every load of a block to its top) and serves the
+// rows cut by padding with the same code.
 
-function simdS1K3(xc: usize, wc: usize, yr: usize, W: i32, iy0: i32, ky0: i32, ky1: i32, padL: i32, ox: i32, oxEnd: i32): i32 {
+function simdS1K3(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, ox: i32, oxEnd: i32,
+  b: f32, sc: f32, h: f32): i32 {
+  const bv = f32x4.splat(b), sv = f32x4.splat(sc), hv = f32x4.splat(h);
+  const ox0 = ox;
   for (; ox + 8 <= oxEnd; ox += 8) {
     let a0 = f32x4.splat(0), a1 = a0;
-    for (let ky = ky0; ky < ky1; ky++) {
-      const rp = xc + (<usize>((iy0 + ky) * W + ox - padL) << 2), wp = wc + (<usize>(ky * 3) << 2);
+    let rp = rp0 + (<usize>(ox - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
       const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, 4), w2 = v128.load32_splat(wp, 8);
-      a0 = fma4(a0, w0, v128.load(rp)); a1 = fma4(a1, w0, v128.load(rp, 16));
-      a0 = fma4(a0, w1, v128.load(rp, 4)); a1 = fma4(a1, w1, v128.load(rp, 20));
-      a0 = fma4(a0, w2, v128.load(rp, 8)); a1 = fma4(a1, w2, v128.load(rp, 24));
+      let r0 = mul4(w0, v128.load(rp)), r1 = mul4(w0, v128.load(rp, 16));
+      r0 = fma4(r0, w1, v128.load(rp, 4)); r1 = fma4(r1, w1, v128.load(rp, 20));
+      r0 = fma4(r0, w2, v128.load(rp, 8)); r1 = fma4(r1, w2, v128.load(rp, 24));
+      a0 = f32x4.add(a0, r0); a1 = f32x4.add(a1, r1);
+      rp += rs; wp += 12;
     }
     const o = yr + (<usize>ox << 2);
-    v128.store(o, a0); v128.store(o, a1, 16);
+    v128.store(o, aff(a0, bv, sv, hv)); v128.store(o, aff(a1, bv, sv, hv), 16);
   }
-  if (ox + 4 <= oxEnd) {
+  // 1..7 columns left: 4-blocks, the last one shifted left to end at oxEnd. It recomputes a
+  // few raw sums with the same values, which is harmless: the epilogue runs after the row.
+  while (ox < oxEnd && oxEnd - ox0 >= 4) {
+    const bx = ox + 4 <= oxEnd ? ox : oxEnd - 4;
     let a0 = f32x4.splat(0);
-    for (let ky = ky0; ky < ky1; ky++) {
-      const rp = xc + (<usize>((iy0 + ky) * W + ox - padL) << 2), wp = wc + (<usize>(ky * 3) << 2);
-      a0 = fma4(a0, v128.load32_splat(wp), v128.load(rp));
-      a0 = fma4(a0, v128.load32_splat(wp, 4), v128.load(rp, 4));
-      a0 = fma4(a0, v128.load32_splat(wp, 8), v128.load(rp, 8));
+    let rp = rp0 + (<usize>(bx - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
+      let r0 = mul4(v128.load32_splat(wp), v128.load(rp));
+      r0 = fma4(r0, v128.load32_splat(wp, 4), v128.load(rp, 4));
+      r0 = fma4(r0, v128.load32_splat(wp, 8), v128.load(rp, 8));
+      a0 = f32x4.add(a0, r0);
+      rp += rs; wp += 12;
     }
-    v128.store(yr + (<usize>ox << 2), a0);
-    ox += 4;
+    v128.store(yr + (<usize>bx << 2), aff(a0, bv, sv, hv));
+    ox = bx + 4;
   }
   return ox;
 }
 
-function simdS1K5(xc: usize, wc: usize, yr: usize, W: i32, iy0: i32, ky0: i32, ky1: i32, padL: i32, ox: i32, oxEnd: i32): i32 {
-  for (; ox + 4 <= oxEnd; ox += 4) {
+function simdS1K5(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, ox: i32, oxEnd: i32,
+  b: f32, sc: f32, h: f32): i32 {
+  const bv = f32x4.splat(b), sv = f32x4.splat(sc), hv = f32x4.splat(h);
+  const ox0 = ox;
+  while (ox < oxEnd && oxEnd - ox0 >= 4) {
+    const bx = ox + 4 <= oxEnd ? ox : oxEnd - 4; // the last block overlaps (see simdS1K3)
     let a0 = f32x4.splat(0);
-    for (let ky = ky0; ky < ky1; ky++) {
-      const rp = xc + (<usize>((iy0 + ky) * W + ox - padL) << 2), wp = wc + (<usize>(ky * 5) << 2);
-      a0 = fma4(a0, v128.load32_splat(wp), v128.load(rp));
-      a0 = fma4(a0, v128.load32_splat(wp, 4), v128.load(rp, 4));
-      a0 = fma4(a0, v128.load32_splat(wp, 8), v128.load(rp, 8));
-      a0 = fma4(a0, v128.load32_splat(wp, 12), v128.load(rp, 12));
-      a0 = fma4(a0, v128.load32_splat(wp, 16), v128.load(rp, 16));
+    let rp = rp0 + (<usize>(bx - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
+      let r0 = mul4(v128.load32_splat(wp), v128.load(rp));
+      r0 = fma4(r0, v128.load32_splat(wp, 4), v128.load(rp, 4));
+      r0 = fma4(r0, v128.load32_splat(wp, 8), v128.load(rp, 8));
+      r0 = fma4(r0, v128.load32_splat(wp, 12), v128.load(rp, 12));
+      r0 = fma4(r0, v128.load32_splat(wp, 16), v128.load(rp, 16));
+      a0 = f32x4.add(a0, r0);
+      rp += rs; wp += 20;
     }
-    v128.store(yr + (<usize>ox << 2), a0);
+    v128.store(yr + (<usize>bx << 2), aff(a0, bv, sv, hv));
+    ox = bx + 4;
   }
   return ox;
 }
 
-// Stride 2: outputs ox..ox+3 read input columns c0 + 2i + kx. Loads at c0 and c0 + 4 give
-// columns c0..c0+7; their even lanes serve kx = 0, odd lanes kx = 1; loads at c0 + 2 and
-// c0 + 6 serve kx = 2 (and 3); c0 + 4 with c0 + 8 serve kx = 4.
-function simdS2K3(xc: usize, wc: usize, yr: usize, W: i32, iy0: i32, ky0: i32, ky1: i32, padL: i32, ox: i32, oxEnd: i32): i32 {
-  for (; ox + 4 <= oxEnd; ox += 4) {
-    let a0 = f32x4.splat(0);
-    for (let ky = ky0; ky < ky1; ky++) {
-      const rp = xc + (<usize>((iy0 + ky) * W + 2 * ox - padL) << 2), wp = wc + (<usize>(ky * 3) << 2);
-      const l0 = v128.load(rp), l4 = v128.load(rp, 16), l2 = v128.load(rp, 8), l6 = v128.load(rp, 24);
-      a0 = fma4(a0, v128.load32_splat(wp), evens(l0, l4));
-      a0 = fma4(a0, v128.load32_splat(wp, 4), odds(l0, l4));
-      a0 = fma4(a0, v128.load32_splat(wp, 8), evens(l2, l6));
+// Stride 2: outputs ox..ox+3 read input columns c0 + 2i + kx (c0 = 2*ox - padL). Loads at
+// c0 and c0 + 4 hold columns c0..c0+7: their even lanes serve kx = 0, odd lanes kx = 1;
+// shifting in the next column (c0 + 8, c0 + 9, c0 + 10) serves kx = 2, 3, 4. For k = 3 the
+// loads end exactly at the last tap; 8 outputs share the load at c0 + 8 between their halves.
+function simdS2K3(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, ox: i32, oxEnd: i32,
+  b: f32, sc: f32, h: f32): i32 {
+  const bv = f32x4.splat(b), sv = f32x4.splat(sc), hv = f32x4.splat(h);
+  const ox0 = ox;
+  for (; ox + 8 <= oxEnd; ox += 8) {
+    let a0 = f32x4.splat(0), a1 = a0;
+    let rp = rp0 + (<usize>(2 * ox - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
+      const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, 4), w2 = v128.load32_splat(wp, 8);
+      const l0 = v128.load(rp), l4 = v128.load(rp, 16), l8 = v128.load(rp, 32);
+      const l12 = v128.load(rp, 48), l16 = v128.load32_splat(rp, 64); // only column c0 + 16
+      const e0 = evens(l0, l4), e8 = evens(l8, l12);
+      let r0 = mul4(w0, e0), r1 = mul4(w0, e8);
+      r0 = fma4(r0, w1, odds(l0, l4)); r1 = fma4(r1, w1, odds(l8, l12));
+      r0 = fma4(r0, w2, next(e0, l8)); r1 = fma4(r1, w2, next(e8, l16));
+      a0 = f32x4.add(a0, r0); a1 = f32x4.add(a1, r1);
+      rp += rs; wp += 12;
     }
-    v128.store(yr + (<usize>ox << 2), a0);
+    const o = yr + (<usize>ox << 2);
+    v128.store(o, aff(a0, bv, sv, hv)); v128.store(o, aff(a1, bv, sv, hv), 16);
+  }
+  while (ox < oxEnd && oxEnd - ox0 >= 4) {
+    const bx = ox + 4 <= oxEnd ? ox : oxEnd - 4; // the last block overlaps (see simdS1K3)
+    let a0 = f32x4.splat(0);
+    let rp = rp0 + (<usize>(2 * bx - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
+      const l0 = v128.load(rp), l4 = v128.load(rp, 16), l8 = v128.load32_splat(rp, 32);
+      const e0 = evens(l0, l4);
+      let r0 = mul4(v128.load32_splat(wp), e0);
+      r0 = fma4(r0, v128.load32_splat(wp, 4), odds(l0, l4));
+      r0 = fma4(r0, v128.load32_splat(wp, 8), next(e0, l8));
+      a0 = f32x4.add(a0, r0);
+      rp += rs; wp += 12;
+    }
+    v128.store(yr + (<usize>bx << 2), aff(a0, bv, sv, hv));
+    ox = bx + 4;
   }
   return ox;
 }
 
-function simdS2K5(xc: usize, wc: usize, yr: usize, W: i32, iy0: i32, ky0: i32, ky1: i32, padL: i32, ox: i32, oxEnd: i32): i32 {
-  for (; ox + 4 <= oxEnd; ox += 4) {
+function simdS2K5(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, ox: i32, oxEnd: i32,
+  b: f32, sc: f32, h: f32): i32 {
+  const bv = f32x4.splat(b), sv = f32x4.splat(sc), hv = f32x4.splat(h);
+  const ox0 = ox;
+  while (ox < oxEnd && oxEnd - ox0 >= 4) {
+    const bx = ox + 4 <= oxEnd ? ox : oxEnd - 4; // the last block overlaps (see simdS1K3)
     let a0 = f32x4.splat(0);
-    for (let ky = ky0; ky < ky1; ky++) {
-      const rp = xc + (<usize>((iy0 + ky) * W + 2 * ox - padL) << 2), wp = wc + (<usize>(ky * 5) << 2);
-      const l0 = v128.load(rp), l4 = v128.load(rp, 16), l2 = v128.load(rp, 8), l6 = v128.load(rp, 24);
-      const l8 = v128.load(rp, 32);
-      a0 = fma4(a0, v128.load32_splat(wp), evens(l0, l4));
-      a0 = fma4(a0, v128.load32_splat(wp, 4), odds(l0, l4));
-      a0 = fma4(a0, v128.load32_splat(wp, 8), evens(l2, l6));
-      a0 = fma4(a0, v128.load32_splat(wp, 12), odds(l2, l6));
-      a0 = fma4(a0, v128.load32_splat(wp, 16), evens(l4, l8));
+    let rp = rp0 + (<usize>(2 * bx - padL) << 2), wp = wp0;
+    for (let r = nr; r > 0; r--) {
+      const l0 = v128.load(rp), l4 = v128.load(rp, 16), l8 = v128.load(rp, 32);
+      const e0 = evens(l0, l4), o0 = odds(l0, l4);
+      let r0 = mul4(v128.load32_splat(wp), e0);
+      r0 = fma4(r0, v128.load32_splat(wp, 4), o0);
+      r0 = fma4(r0, v128.load32_splat(wp, 8), next(e0, l8)); // columns 2, 4, 6, 8
+      r0 = fma4(r0, v128.load32_splat(wp, 12), next(o0, odds(l8, l8))); // 3, 5, 7, 9
+      r0 = fma4(r0, v128.load32_splat(wp, 16), f32x4.shuffle(e0, l8, 2, 3, 4, 6)); // 4, 6, 8, 10
+      a0 = f32x4.add(a0, r0);
+      rp += rs; wp += 20;
     }
-    v128.store(yr + (<usize>ox << 2), a0);
+    v128.store(yr + (<usize>bx << 2), aff(a0, bv, sv, hv));
+    ox = bx + 4;
   }
   return ox;
+}
+
+// Outputs 0..3 of a row whose first columns need left padding (padL 1 or 2). The taps
+// that would start before the row are the in-row vectors shifted right by one or two lanes
+// with zeros shifted in (one palignr each), so nothing before the row is read and the
+// padding enters as exact zeros: a zero tap adds +-0, the same sums as point().
+// Reads columns 0..9 of each row (the caller checks W >= 10).
+function simdLeft(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, k: i32, s: i32,
+  b: f32, sc: f32, h: f32): void {
+  const z = f32x4.splat(0);
+  let a0 = z;
+  let rp = rp0, wp = wp0;
+  const wstep = <usize>k << 2;
+  for (let r = nr; r > 0; r--) {
+    const l0 = v128.load(rp);
+    let t0 = z, t1 = z, t2 = z, t3 = z, t4 = z;
+    if (s == 1) {
+      if (padL == 1) {
+        t0 = f32x4.shuffle(z, l0, 3, 4, 5, 6); t1 = l0; t2 = v128.load(rp, 4);
+        if (k == 5) { t3 = v128.load(rp, 8); t4 = v128.load(rp, 12); }
+      } else {
+        t0 = f32x4.shuffle(z, l0, 2, 3, 4, 5); t1 = f32x4.shuffle(z, l0, 3, 4, 5, 6); t2 = l0;
+        if (k == 5) { t3 = v128.load(rp, 4); t4 = v128.load(rp, 8); }
+      }
+    } else {
+      const l4 = v128.load(rp, 16);
+      const e0 = evens(l0, l4), o0 = odds(l0, l4); // columns 0,2,4,6 and 1,3,5,7
+      if (padL == 1) {
+        t0 = f32x4.shuffle(z, o0, 3, 4, 5, 6); t1 = e0; t2 = o0;
+        if (k == 5) { t3 = next(e0, v128.load32_splat(rp, 32)); t4 = next(o0, v128.load32_splat(rp, 36)); }
+      } else {
+        t0 = f32x4.shuffle(z, e0, 3, 4, 5, 6); t1 = f32x4.shuffle(z, o0, 3, 4, 5, 6); t2 = e0;
+        if (k == 5) { t3 = o0; t4 = next(e0, v128.load32_splat(rp, 32)); }
+      }
+    }
+    let r0 = mul4(v128.load32_splat(wp), t0);
+    r0 = fma4(r0, v128.load32_splat(wp, 4), t1);
+    r0 = fma4(r0, v128.load32_splat(wp, 8), t2);
+    if (k == 5) {
+      r0 = fma4(r0, v128.load32_splat(wp, 12), t3);
+      r0 = fma4(r0, v128.load32_splat(wp, 16), t4);
+    }
+    a0 = f32x4.add(a0, r0);
+    rp += rs; wp += wstep;
+  }
+  v128.store(yr, aff(a0, f32x4.splat(b), f32x4.splat(sc), f32x4.splat(h)));
 }

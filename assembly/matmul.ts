@@ -1,4 +1,4 @@
-import { pi, pp, actf, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './common';
+import { pi, pp, actf, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './common';
 
 // matmul(p): pointwise (1x1) conv and linear layers as one channel-sliced matmul.
 //   y[co][j] = act((sum_ci W[co][ci] * x[ci][j] + bias[co]) * scale[co] + shift[co])
@@ -124,13 +124,28 @@ export function matmul(p: usize): void {
 }
 
 // In place over len floats: v = act((v + b) * s + h). Both builds compute the same values.
+// The activation is chosen outside the loops: an in-loop switch costs as much as the work.
 export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const bv = f32x4.splat(b), sv = f32x4.splat(s), hv = f32x4.splat(h);
-    for (; i + 4 <= len; i += 4) {
-      const a = y + (<usize>i << 2);
-      epi4(a, v128.load(a), bv, sv, hv, act);
+    const z = f32x4.splat(0), six = f32x4.splat(6);
+    if (act == ACT_RELU) {
+      for (; i + 4 <= len; i += 4) {
+        const a = y + (<usize>i << 2);
+        v128.store(a, f32x4.max(f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv), z));
+      }
+    } else if (act == ACT_RELU6) {
+      for (; i + 4 <= len; i += 4) {
+        const a = y + (<usize>i << 2);
+        v128.store(a, f32x4.min(f32x4.max(f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv), z), six));
+      }
+    } else {
+      for (; i + 4 <= len; i += 4) {
+        const a = y + (<usize>i << 2);
+        v128.store(a, f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv));
+      }
+      if (act != ACT_NONE) act_apply(y, i, act);
     }
   }
   for (; i < len; i++) {

@@ -1,0 +1,197 @@
+/**
+ * Kernel benchmark: slimsplit (SIMD and scalar builds) against onnxruntime-web and
+ * tfjs-backend-wasm on real layer shapes, one thread, batch 1, float32.
+ *
+ *   npm run bench:kernels              # every shape, writes bench/results/kernels.json
+ *   npx tsx bench/kernels.bench.ts b e # a subset by letter (the JSON is not written)
+ *   npx tsx bench/kernels.bench.ts --wall  # time by wall clock instead of CPU time
+ *
+ * Every engine gets the same seeded input, weights and bias (no activation) and must match
+ * an f64 reference (normalized error < 1e-4) before it is timed; a mismatch aborts the run.
+ * Timing: tinybench, medians after warm-up. The machine is shared, so each shape runs
+ * ROUNDS short tinybench rounds that visit the engines in turn, and the reported median is
+ * the median of the round medians: background load then hits every engine alike. The clock
+ * is this process's CPU time (process.cpuUsage) unless --wall is given: on a machine with
+ * more runnable jobs than cores a wall-clock sample includes whole time slices spent
+ * descheduled (seen here: the same 2 ms call measuring 2..160 ms), CPU time does not. All
+ * engines compute on this thread (ort-web with numThreads = 1, tfjs with 1 thread).
+ * GFLOP/s = 2 x multiply-adds / median time; "vs best peer" = best peer's time / this time.
+ * Shapes a, f, g, h, i need src/ops/conv2d.ts; without it those rows are skipped.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import { loadEngine, Arena, type Build, type Engine } from '../src/wasm.js';
+import { convGeometry, type Conv2dArgs, type Padding } from '../src/ops/types.js';
+import { dwconv } from '../src/ops/dwconv.js';
+import { pointwise } from '../src/ops/matmul.js';
+import { initPeers, ortConv, tfjsConv, convRef, normErr, seeded, macs, outSize, type ConvSpec, type Peer } from './peers.js';
+
+type Op = 'conv2d' | 'dwconv' | 'pointwise';
+type EngineName = 'slimsplit-simd' | 'slimsplit-scalar' | 'ort-web' | 'tfjs-wasm';
+const PEERS: EngineName[] = ['ort-web', 'tfjs-wasm'];
+
+interface Shape { id: string; op: Op; what: string; cin: number; cout: number; groups: number; H: number; k: number; stride: number; pad: Padding }
+
+const SHAPES: Shape[] = [
+  { id: 'a', op: 'conv2d', what: 'conv3x3 s2 p1 3->32 @224', cin: 3, cout: 32, groups: 1, H: 224, k: 3, stride: 2, pad: 'same' },
+  { id: 'b', op: 'dwconv', what: 'dw3x3 s1 p1 32ch @112', cin: 32, cout: 32, groups: 32, H: 112, k: 3, stride: 1, pad: 'same' },
+  { id: 'c', op: 'pointwise', what: 'pw 32->16 @112', cin: 32, cout: 16, groups: 1, H: 112, k: 1, stride: 1, pad: 'none' },
+  { id: 'd', op: 'pointwise', what: 'pw 96->24 @56', cin: 96, cout: 24, groups: 1, H: 56, k: 1, stride: 1, pad: 'none' },
+  { id: 'e', op: 'dwconv', what: 'dw3x3 s2 p1 144ch @56', cin: 144, cout: 144, groups: 144, H: 56, k: 3, stride: 2, pad: 'same' },
+  { id: 'f', op: 'conv2d', what: 'conv3x3 s1 p1 64->64 @32', cin: 64, cout: 64, groups: 1, H: 32, k: 3, stride: 1, pad: 'same' },
+  { id: 'g', op: 'conv2d', what: 'conv3x3 s1 p1 16->16 @32', cin: 16, cout: 16, groups: 1, H: 32, k: 3, stride: 1, pad: 'same' },
+  { id: 'h', op: 'conv2d', what: 'SEE block 3x3 tf-same 4x(6->36) @96', cin: 24, cout: 144, groups: 4, H: 96, k: 3, stride: 1, pad: 'tf-same' },
+  { id: 'i', op: 'conv2d', what: 'SEE stem 3x3 s2 none 3->24 @384', cin: 3, cout: 24, groups: 1, H: 384, k: 3, stride: 2, pad: 'none' },
+];
+const GEOMEAN_SET = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+const ROUNDS = 5;
+const ROUND_MS = 100;
+const TOLERANCE = 1e-4;
+
+interface Row { op: Op; shape: string; engine: EngineName; medianMs: number; gflops: number; clock: 'cpu' | 'wall' }
+
+type Conv2dModule = {
+  conv2d(eng: Engine, a: Conv2dArgs): void;
+  conv2dScratchBytes(a: Omit<Conv2dArgs, 'x' | 'w' | 'y' | 'bias' | 'scale' | 'shift' | 'scratch'>): number;
+};
+
+async function loadConv2d(): Promise<Conv2dModule | null> {
+  try {
+    const m = (await import('../src/ops/conv2d.js')) as Partial<Conv2dModule>;
+    if (typeof m.conv2d !== 'function' || typeof m.conv2dScratchBytes !== 'function') return null;
+    return m as Conv2dModule;
+  } catch {
+    return null;
+  }
+}
+
+function specOf(s: Shape, seed: number): ConvSpec {
+  const g = convGeometry(s.H, s.H, s.k, s.stride, s.pad);
+  const fanIn = (s.cin / s.groups) * s.k * s.k;
+  return {
+    cin: s.cin, cout: s.cout, groups: s.groups, H: s.H, W: s.H, k: s.k, stride: s.stride,
+    padT: g.padT, padL: g.padL, padB: g.padB, padR: g.padR,
+    x: seeded(s.cin * s.H * s.H, seed),
+    w: seeded(s.cout * fanIn, seed + 1, 1 / Math.sqrt(fanIn)),
+    bias: seeded(s.cout, seed + 2, 0.1),
+  };
+}
+
+/** One slimsplit build running the shape's op on resident buffers. */
+function ours(build: Build, s: Shape, spec: ConvSpec, conv: Conv2dModule | null): Peer {
+  const eng = loadEngine({ build });
+  const a = new Arena(eng);
+  const { OH, OW } = outSize(spec);
+  const put = (v: Float32Array) => {
+    const p = a.allocF32(v.length);
+    eng.f32().set(v, p >> 2);
+    return p;
+  };
+  const x = put(spec.x), w = put(spec.w), bias = put(spec.bias);
+  const y = a.allocF32(s.cout * OH * OW);
+  const args: Conv2dArgs = { x, w, y, bias, cin: s.cin, cout: s.cout, groups: s.groups, H: s.H, W: s.H, k: s.k, stride: s.stride, pad: s.pad };
+  let run: () => void;
+  if (s.op === 'dwconv') run = () => dwconv(eng, args);
+  else if (s.op === 'pointwise') run = () => pointwise(eng, args);
+  else {
+    if (!conv) throw new Error('bench: conv2d is not available');
+    args.scratch = a.alloc(conv.conv2dScratchBytes(args), 64);
+    run = () => conv.conv2d(eng, args);
+  }
+  return { run, output: async () => eng.f32().slice(y >> 2, (y >> 2) + s.cout * OH * OW) };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Milliseconds of CPU time used by this process (all threads; the engines use one). */
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2).filter((x) => !x.startsWith('-'));
+  const wall = process.argv.includes('--wall');
+  const now = wall ? () => performance.now() : cpuNow;
+  const t0 = performance.now();
+  await initPeers();
+  const conv = await loadConv2d();
+  if (!conv) console.log('conv2d (src/ops/conv2d.ts) not available: shapes a, f, g, h, i are skipped\n');
+
+  const rows: Row[] = [];
+  for (const s of SHAPES) {
+    if (only.length && !only.includes(s.id)) continue;
+    if (s.op === 'conv2d' && !conv) {
+      console.log(`(${s.id}) ${s.what}: skipped, conv2d missing`);
+      continue;
+    }
+    const spec = specOf(s, 1000 + s.id.charCodeAt(0));
+    const engines: Array<[EngineName, Peer]> = [
+      ['slimsplit-simd', ours('simd', s, spec, conv)],
+      ['slimsplit-scalar', ours('scalar', s, spec, conv)],
+      ['ort-web', await ortConv(spec)], // session creation stays outside the timings
+      ['tfjs-wasm', tfjsConv(spec)],
+    ];
+    // cross-check every engine against the f64 reference before timing anything
+    const ref = convRef(spec);
+    for (const [name, e] of engines) {
+      await e.run();
+      const err = normErr(await e.output(), ref);
+      if (!(err < TOLERANCE)) {
+        throw new Error(`bench: (${s.id}) ${s.what}: ${name} disagrees with the f64 reference (normalized error ${err.toExponential(2)} >= ${TOLERANCE})`);
+      }
+    }
+    const perRound = new Map<EngineName, number[]>(engines.map(([n]) => [n, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      const bench = new Bench({ now, time: ROUND_MS, warmupTime: r === 0 ? 150 : 20, warmupIterations: r === 0 ? 10 : 2, iterations: 5 });
+      for (const [name, e] of engines) bench.add(name, () => e.run());
+      await bench.run();
+      for (const t of bench.tasks) {
+        const res = t.result;
+        if (res.state !== 'completed') throw new Error(`bench: (${s.id}) ${t.name} did not complete: ${res.state}`);
+        perRound.get(t.name as EngineName)!.push(res.latency.p50);
+      }
+    }
+    const flops = 2 * macs(spec);
+    for (const [name] of engines) {
+      const ms = median(perRound.get(name)!);
+      rows.push({ op: s.op, shape: s.id, engine: name, medianMs: ms, gflops: flops / ms / 1e6, clock: wall ? 'wall' : 'cpu' });
+    }
+    console.log(`(${s.id}) ${s.what}: measured (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+
+  console.log(`\nclock: ${wall ? 'wall (performance.now)' : 'CPU time of this process'}; ${ROUNDS} rounds x ${ROUND_MS} ms per engine and shape`);
+  console.log(`${'op'.padEnd(10)} ${'shape'.padEnd(6)} ${'engine'.padEnd(17)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs best peer'.padStart(13)}`);
+  const ratios: number[] = [];
+  for (const s of SHAPES) {
+    const rs = rows.filter((r) => r.shape === s.id);
+    if (!rs.length) continue;
+    const best = Math.min(...rs.filter((r) => PEERS.includes(r.engine)).map((r) => r.medianMs));
+    for (const r of rs) {
+      const ratio = best / r.medianMs;
+      console.log(`${r.op.padEnd(10)} ${r.shape.padEnd(6)} ${r.engine.padEnd(17)} ${r.medianMs.toFixed(3).padStart(10)} ${r.gflops.toFixed(1).padStart(8)} ${(ratio.toFixed(2) + 'x').padStart(13)}`);
+      if (r.engine === 'slimsplit-simd' && GEOMEAN_SET.includes(s.id)) ratios.push(ratio);
+    }
+  }
+  if (ratios.length) {
+    const gm = Math.exp(ratios.reduce((acc, v) => acc + Math.log(v), 0) / ratios.length);
+    const which = rows.filter((r) => r.engine === 'slimsplit-simd' && GEOMEAN_SET.includes(r.shape)).map((r) => r.shape).join('');
+    console.log(`\ngeometric mean of slimsplit-simd speed / best peer over (${which}): ${gm.toFixed(2)}x` +
+      (ratios.length < GEOMEAN_SET.length ? ` (partial: ${GEOMEAN_SET.length - ratios.length} of a..g missing)` : ''));
+  }
+  if (!only.length) {
+    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'kernels.json');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(rows.map((r) => ({ ...r, medianMs: +r.medianMs.toFixed(4), gflops: +r.gflops.toFixed(2) })), null, 2) + '\n');
+    console.log(`wrote ${out}`);
+  }
+  console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+await main();

@@ -1,0 +1,304 @@
+/**
+ * The peers the kernel benchmark compares against, run in this Node process on one thread:
+ * onnxruntime-web (WASM backend) on an ONNX model built in memory, and tfjs-backend-wasm
+ * (XNNPACK). Both take the same NCHW input and OIHW weights as slimsplit.
+ *
+ *   import { initPeers, ortConv, tfjsConv, convRef, type ConvSpec } from './peers.js';
+ *   await initPeers();
+ *   const spec: ConvSpec = { cin: 32, cout: 32, groups: 32, H: 112, W: 112, k: 3, stride: 1,
+ *     padT: 1, padL: 1, padB: 1, padR: 1, x, w, bias };
+ *   const ort = await ortConv(spec);     // session created here, outside any timing
+ *   await ort.run();                     // one inference
+ *   const y = await ort.output();        // NCHW Float32Array, for the cross-check
+ *   const tf = tfjsConv(spec); tf.run(); tf.output();
+ *   const ref = convRef(spec);           // f64, what every engine is checked against
+ */
+import * as ort from 'onnxruntime-web';
+import * as tf from '@tensorflow/tfjs-core';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+
+/** One convolution, NCHW, batch 1: depthwise is groups = cin = cout, pointwise k = 1. */
+export interface ConvSpec {
+  cin: number;
+  cout: number;
+  groups: number;
+  H: number;
+  W: number;
+  k: number;
+  stride: number;
+  padT: number;
+  padL: number;
+  padB: number;
+  padR: number;
+  /** input [cin][H][W] */
+  x: Float32Array;
+  /** weights OIHW [cout][cin/groups][k][k] */
+  w: Float32Array;
+  /** [cout] */
+  bias: Float32Array;
+}
+
+export function outSize(s: ConvSpec): { OH: number; OW: number } {
+  return {
+    OH: Math.floor((s.H + s.padT + s.padB - s.k) / s.stride) + 1,
+    OW: Math.floor((s.W + s.padL + s.padR - s.k) / s.stride) + 1,
+  };
+}
+
+/** Multiply-adds of the conv (FLOPs = 2x this). */
+export function macs(s: ConvSpec): number {
+  const { OH, OW } = outSize(s);
+  return s.cout * OH * OW * (s.cin / s.groups) * s.k * s.k;
+}
+
+export interface Peer {
+  /** one inference on the resident input */
+  run(): void | Promise<void>;
+  /** the last output as NCHW [cout][OH][OW] */
+  output(): Promise<Float32Array>;
+}
+
+let ready = false;
+
+/** One-thread settings for both peers; call once before creating any. */
+export async function initPeers(): Promise<void> {
+  if (ready) return;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.logLevel = 'error';
+  setThreadsCount(1);
+  if (!(await tf.setBackend('wasm'))) throw new Error('bench: tfjs wasm backend failed to initialize');
+  await tf.ready();
+  ready = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// A minimal protobuf writer: just the wire types ONNX's ModelProto needs.
+
+class Pb {
+  private bytes: number[] = [];
+  private varint(v: number): void {
+    // ONNX fields used here are non-negative and < 2^53
+    while (v >= 0x80) {
+      this.bytes.push((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.bytes.push(v);
+  }
+  private tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+  int(field: number, v: number): this {
+    this.tag(field, 0);
+    this.varint(v);
+    return this;
+  }
+  str(field: number, s: string): this {
+    return this.raw(field, new TextEncoder().encode(s));
+  }
+  raw(field: number, b: Uint8Array): this {
+    this.tag(field, 2);
+    this.varint(b.length);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  msg(field: number, m: Pb): this {
+    return this.raw(field, m.done());
+  }
+  packedInts(field: number, vs: number[]): this {
+    const inner = new Pb();
+    for (const v of vs) inner.varint(v);
+    return this.raw(field, inner.done());
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+// onnx.proto field numbers
+const FLOAT = 1; // TensorProto.DataType
+const ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
+
+function tensorProto(name: string, dims: number[], data: Float32Array): Pb {
+  const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  return new Pb().packedInts(1, dims).int(2, FLOAT).str(8, name).raw(9, raw);
+}
+function valueInfo(name: string, dims: number[]): Pb {
+  const shape = new Pb();
+  for (const d of dims) shape.msg(1, new Pb().int(1, d));
+  const tensorType = new Pb().int(1, FLOAT).msg(2, shape);
+  return new Pb().str(1, name).msg(2, new Pb().msg(1, tensorType));
+}
+function attrInts(name: string, vs: number[]): Pb {
+  return new Pb().str(1, name).int(20, ATTR_INTS).packedInts(8, vs);
+}
+function attrInt(name: string, v: number): Pb {
+  return new Pb().str(1, name).int(20, ATTR_INT).int(3, v);
+}
+
+/** An ONNX model (opset 17) with one Conv node: input "x" [1,cin,H,W] -> output "y". */
+export function onnxConvModel(s: ConvSpec): Uint8Array {
+  const { OH, OW } = outSize(s);
+  const node = new Pb()
+    .str(1, 'x').str(1, 'w').str(1, 'b').str(2, 'y').str(3, 'conv').str(4, 'Conv')
+    .msg(5, attrInts('kernel_shape', [s.k, s.k]))
+    .msg(5, attrInts('strides', [s.stride, s.stride]))
+    .msg(5, attrInts('pads', [s.padT, s.padL, s.padB, s.padR]))
+    .msg(5, attrInts('dilations', [1, 1]))
+    .msg(5, attrInt('group', s.groups));
+  const graph = new Pb()
+    .msg(1, node)
+    .str(2, 'bench')
+    .msg(5, tensorProto('w', [s.cout, s.cin / s.groups, s.k, s.k], s.w))
+    .msg(5, tensorProto('b', [s.cout], s.bias))
+    .msg(11, valueInfo('x', [1, s.cin, s.H, s.W]))
+    .msg(12, valueInfo('y', [1, s.cout, OH, OW]));
+  return new Pb()
+    .int(1, 8) // ir_version
+    .str(2, 'slimsplit-bench')
+    .msg(7, graph)
+    .msg(8, new Pb().str(1, '').int(2, 17))
+    .done();
+}
+
+export async function ortConv(s: ConvSpec): Promise<Peer> {
+  const session = await ort.InferenceSession.create(onnxConvModel(s), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = { x: new ort.Tensor('float32', s.x, [1, s.cin, s.H, s.W]) };
+  let last: ort.Tensor | null = null;
+  return {
+    async run() {
+      last = (await session.run(feeds)).y as ort.Tensor;
+    },
+    async output() {
+      if (!last) last = (await session.run(feeds)).y as ort.Tensor;
+      return Float32Array.from(last.data as Float32Array);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// tfjs: NHWC activations; conv filters HWIO, depthwise filters [k][k][C][1]. A grouped,
+// non-depthwise conv (which tfjs lacks) runs as one conv per group on pre-split inputs.
+
+function nchwToNhwc(x: Float32Array, C: number, H: number, W: number): Float32Array {
+  const o = new Float32Array(x.length);
+  for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) o[i * C + c] = x[c * H * W + i];
+  return o;
+}
+
+export function tfjsConv(s: ConvSpec): Peer {
+  const { OH, OW } = outSize(s);
+  const sym = s.padT === s.padB && s.padL === s.padR && s.padT === s.padL;
+  // tfjs takes a number for symmetric padding; otherwise the explicit NHWC form (conv only)
+  const pad: number | [[number, number], [number, number], [number, number], [number, number]] = sym
+    ? s.padT
+    : [[0, 0], [s.padT, s.padB], [s.padL, s.padR], [0, 0]];
+  const depthwise = s.groups === s.cin && s.groups === s.cout && s.groups > 1;
+  let out: tf.Tensor4D[] = [];
+  let run: () => void;
+  if (depthwise) {
+    if (!sym) throw new Error('bench: tfjs fused depthwiseConv2d needs symmetric padding');
+    const C = s.cin, k = s.k;
+    const x = tf.tensor4d(nchwToNhwc(s.x, C, s.H, s.W), [1, s.H, s.W, C]);
+    const f = new Float32Array(k * k * C);
+    for (let c = 0; c < C; c++) for (let t = 0; t < k * k; t++) f[t * C + c] = s.w[c * k * k + t];
+    const filter = tf.tensor4d(f, [k, k, C, 1]);
+    const bias = tf.tensor1d(s.bias);
+    run = () => {
+      out.forEach((t) => t.dispose());
+      out = [tf.fused.depthwiseConv2d({ x, filter, strides: s.stride, pad: pad as number, bias })];
+    };
+  } else {
+    const G = s.groups, cinG = s.cin / G, coutG = s.cout / G, k = s.k;
+    const xs: tf.Tensor4D[] = [], fs: tf.Tensor4D[] = [], bs: tf.Tensor1D[] = [];
+    for (let g = 0; g < G; g++) {
+      xs.push(tf.tensor4d(nchwToNhwc(s.x.subarray(g * cinG * s.H * s.W, (g + 1) * cinG * s.H * s.W), cinG, s.H, s.W), [1, s.H, s.W, cinG]));
+      const f = new Float32Array(k * k * cinG * coutG);
+      for (let co = 0; co < coutG; co++) {
+        for (let ci = 0; ci < cinG; ci++) {
+          for (let t = 0; t < k * k; t++) f[(t * cinG + ci) * coutG + co] = s.w[((g * coutG + co) * cinG + ci) * k * k + t];
+        }
+      }
+      fs.push(tf.tensor4d(f, [k, k, cinG, coutG]));
+      bs.push(tf.tensor1d(s.bias.subarray(g * coutG, (g + 1) * coutG)));
+    }
+    run = () => {
+      out.forEach((t) => t.dispose());
+      out = xs.map((x, g) => tf.fused.conv2d({ x, filter: fs[g], strides: s.stride, pad, bias: bs[g] }));
+    };
+  }
+  return {
+    run,
+    async output() {
+      if (!out.length) run();
+      const y = new Float32Array(s.cout * OH * OW);
+      const coutG = s.cout / out.length;
+      for (let g = 0; g < out.length; g++) {
+        const d = out[g].dataSync() as Float32Array; // NHWC [OH][OW][coutG]
+        for (let i = 0; i < OH * OW; i++) for (let c = 0; c < coutG; c++) y[(g * coutG + c) * OH * OW + i] = d[i * coutG + c];
+      }
+      return y;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** f64 grouped conv with bias, NCHW: the cross-check every engine must match. */
+export function convRef(s: ConvSpec): Float64Array {
+  const { OH, OW } = outSize(s);
+  const cinG = s.cin / s.groups, coutG = s.cout / s.groups, k = s.k;
+  const y = new Float64Array(s.cout * OH * OW);
+  for (let co = 0; co < s.cout; co++) {
+    const g = Math.floor(co / coutG);
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let acc = s.bias[co];
+        for (let ci = 0; ci < cinG; ci++) {
+          const xc = (g * cinG + ci) * s.H * s.W, wb = (co * cinG + ci) * k * k;
+          for (let ky = 0; ky < k; ky++) {
+            const iy = oy * s.stride - s.padT + ky;
+            if (iy < 0 || iy >= s.H) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ix = ox * s.stride - s.padL + kx;
+              if (ix < 0 || ix >= s.W) continue;
+              acc += s.x[xc + iy * s.W + ix] * s.w[wb + ky * k + kx];
+            }
+          }
+        }
+        y[(co * OH + oy) * OW + ox] = acc;
+      }
+    }
+  }
+  return y;
+}
+
+/** ||a - ref|| / ||ref|| */
+export function normErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (a.length !== ref.length) return Infinity;
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  const e = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  return Number.isNaN(e) ? Infinity : e;
+}
+
+/** Seeded uniform floats in [-scale, scale) (mulberry32), so every run sees the same data. */
+export function seeded(n: number, seed: number, scale = 1): Float32Array {
+  let st = seed >>> 0;
+  const o = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    st = (st + 0x6d2b79f5) >>> 0;
+    let t = st;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    o[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return o;
+}
