@@ -55,10 +55,10 @@ class Graph:
 
     def layer(self, op: str, active: Optional[Dict[str, Dict[str, List[int]]]] = None, **fields: Any) -> Dict[str, Any]:
         for key in ('x', 'y', 'a', 'b'):
-            if key in fields and fields[key] not in self.buffers:
+            if key in fields and isinstance(fields[key], str) and fields[key] not in self.buffers:
                 raise ValueError(f"common_export: {op} layer field {key}='{fields[key]}' names no declared buffer")
         for key in ('w', 'bias', 'scale', 'shift', 'gamma', 'beta', 'w1', 'b1', 'w2', 'b2', 'weights'):
-            if key in fields and fields[key] not in self._owner.tensors:
+            if key in fields and isinstance(fields[key], str) and fields[key] not in self._owner.tensors:
                 raise ValueError(f"common_export: {op} layer field {key}='{fields[key]}' names no added tensor")
         d: Dict[str, Any] = {'op': op, **fields}
         if active:
