@@ -15,6 +15,7 @@
 
 import { act } from './act';
 import { add } from './add';
+import { affine } from './affine';
 import { conv2d } from './conv2d';
 import { dwconv } from './dwconv';
 import { matmul } from './matmul';
@@ -41,6 +42,7 @@ const OP_QUANTIZE: u32 = 12;
 const OP_DEQUANTIZE: u32 = 13;
 const OP_QUANTIZE_PC: u32 = 14;
 const OP_DEQUANTIZE_PC: u32 = 15;
+const OP_AFFINE: u32 = 16;
 
 const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
 const PLAN_VERSION: u32 = 1;
@@ -158,6 +160,7 @@ export function plan_run(plan: usize): i32 {
       case OP_DEQUANTIZE: dequantize(p); break;
       case OP_QUANTIZE_PC: quantize_pc(p); break;
       case OP_DEQUANTIZE_PC: dequantize_pc(p); break;
+      case OP_AFFINE: affine(p); break;
       default: return <i32>load<u32>(r);
     }
     r = p + (<usize>load<u32>(r, 4) << 2);
@@ -167,7 +170,7 @@ export function plan_run(plan: usize): i32 {
 
 /** 1 when this build has the kernel for `op`. */
 export function plan_supports(op: u32): i32 {
-  return op >= OP_CONV2D && op <= OP_DEQUANTIZE_PC ? 1 : 0;
+  return op >= OP_CONV2D && op <= OP_AFFINE ? 1 : 0;
 }
 
 /** 0, or the first opcode in the plan this build lacks. */

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from './plan.js';
 import { writeBlob, readBlob, type BlobSpec, type TensorSpec, type CoderInfo } from './blob.js';
+import { quantizeCdf } from './coder.js';
 
 /** The exported JSON does not follow docs/GRAPH.md; `path` says where. */
 export class PackError extends Error {
@@ -105,7 +106,12 @@ function layerDef(path: string, v: Json, axes: AxisDef[]): LayerDef {
       if (!axes.some((a) => a.name === axis)) throw new PackError(`${p}.${axis}`, `the model has no mode axis '${axis}' (modes: ${axes.map((a) => a.name).join(', ') || 'none'})`);
       if (!Array.isArray(vals)) throw new PackError(`${p}.${axis}`, `expected a list with one value per ${axis} value, got ${show(vals)}`);
       active[k] = { axis: axis as AxisName, values: vals.map((x, i) => fieldValue(`${p}.${axis}[${i}]`, f.kind, x) as number) };
-      if (fields[k] !== null) throw new PackError(p, `field ${k} has both a fixed value and an active entry`);
+      // Exporters may also give the fixed value the largest mode uses; the active entry decides.
+      const largest = active[k].values[active[k].values.length - 1];
+      if (fields[k] !== null && fields[k] !== largest) {
+        throw new PackError(p, `field ${k} is fixed at ${fields[k]} but its active entry gives ${largest} in the largest mode; give the active entry alone`);
+      }
+      fields[k] = null;
     }
   }
   // GRAPH.md: the bits axis drives the split's quantizer unless a layer says otherwise.
@@ -175,6 +181,14 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
   }
 
   let coder: CoderInfo | null = null;
+  let meta = root.meta;
+  if (!opts.coder && isObj(meta) && meta.symbolCounts !== undefined) {
+    const c = countsCoder(meta, axes);
+    tensors.push(...c.tensors);
+    coder = { json: c.json, tables: c.tensors.map((t) => t.name) };
+    // the integer tables replace the counts they were made from
+    meta = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'symbolCounts'));
+  }
   if (opts.coder) {
     coder = { json: opts.coder.json, tables: Object.keys(opts.coder.tables) };
     for (const [tn, arr] of Object.entries(opts.coder.tables)) {
@@ -184,13 +198,51 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
   }
   return {
     name,
-    json: root.meta === undefined ? '' : JSON.stringify(root.meta),
+    json: meta === undefined ? '' : JSON.stringify(meta),
     input,
     axes,
     tensors,
     graphs,
     coder,
   };
+}
+
+/**
+ * Entropy-coder tables from the symbol statistics an exporter ships in meta.symbolCounts
+ * ({ "<bits>": [channel][2^bits] counts }, with meta.split = { H, W }): per bits value, one u32
+ * tensor `coder.bits<b>` [channels][2^b + 2] of 16-bit-precision CDFs (src/coder.ts quantizeCdf;
+ * the last symbol is the escape, given the least mass), and the coder json
+ * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, tables: { "<bits>": name } }.
+ */
+function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: string; tensors: TensorSpec[] } {
+  const p = 'meta.symbolCounts';
+  const counts = obj(p, meta.symbolCounts);
+  const split = obj('meta.split', meta.split);
+  const [H, W] = ints('meta.split', [split.H, split.W]);
+  const bits = axes.find((a) => a.name === 'bits');
+  if (!bits) throw new PackError(p, 'symbol counts need a bits mode axis');
+  let channels = -1;
+  const tables: Record<string, string> = {};
+  const tensors: TensorSpec[] = [];
+  for (const b of bits.values) {
+    const rows = counts[String(b)];
+    if (!Array.isArray(rows)) throw new PackError(`${p}.${b}`, `expected [channel][${2 ** b}] counts for bits ${b}, got ${show(rows)}`);
+    if (channels < 0) channels = rows.length;
+    if (rows.length !== channels || channels < 1) throw new PackError(`${p}.${b}`, `has ${rows.length} channels, expected ${channels}`);
+    const L = 2 ** b;
+    const cdfs = new Uint32Array(channels * (L + 2));
+    rows.forEach((r, c) => {
+      const q = ints(`${p}.${b}[${c}]`, r, 0);
+      if (q.length !== L) throw new PackError(`${p}.${b}[${c}]`, `has ${q.length} counts, expected ${L}`);
+      const seen = q.some((x) => x > 0);
+      // a channel never seen in training gets a flat table rather than no table
+      cdfs.set(quantizeCdf([...q.map((x) => (seen ? x : 1)), 0]), c * (L + 2));
+    });
+    tables[String(b)] = `coder.bits${b}`;
+    tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels, L + 2], data: cdfs });
+  }
+  for (const k of Object.keys(counts)) if (!bits.values.includes(Number(k))) throw new PackError(`${p}.${k}`, `${k} is not a value of the bits axis [${bits.values.join(', ')}]`);
+  return { json: JSON.stringify({ kind: 'rans-channel', axis: 'bits', channels, groupSize: H * W, tables }), tensors };
 }
 
 /** Packs an exported graph into a .slim blob; throws PackError/GraphError/BlobError naming the problem. */

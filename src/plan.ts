@@ -32,6 +32,7 @@ import { gapWords, maxpoolWords, maxpoolGeometry } from './ops/pool.js';
 import { groupsumWords } from './ops/groupsum.js';
 import { upsample2xWords } from './ops/upsample.js';
 import { quantizeWords, dequantizeWords } from './ops/quant.js';
+import { affineWords } from './ops/affine.js';
 
 // ------------------------------------------------------------------------------------------------
 // Model description shared with src/blob.ts
@@ -109,6 +110,8 @@ export class GraphError extends Error {
 export const LIMITS = {
   modes: 1024,
   layers: 4096,
+  /** layers x modes: the validation and compile work a blob may ask for */
+  layerModes: 1 << 16,
   buffers: 4096,
   /** elements of one buffer or tensor */
   elems: 1 << 28,
@@ -139,6 +142,7 @@ export const OPCODES = {
   dequantize: 13,
   quantize_pc: 14,
   dequantize_pc: 15,
+  affine: 16,
 } as const;
 export type KernelName = keyof typeof OPCODES;
 export const OPCODE_NAMES: Record<number, KernelName> = Object.fromEntries(
@@ -470,6 +474,27 @@ function actOp(): OpSpec {
   };
 }
 
+function affineOp(): OpSpec {
+  return {
+    fields: [
+      buf('x', 'in'), buf('y', 'out'), int('n'), { name: 'a', kind: 'float', modal: true }, { name: 'b', kind: 'float', modal: true }, actF, bound('nActive'),
+    ],
+    alias: [['x', 'y']],
+    plan(l) {
+      const n = l.int('n');
+      const nA = l.activeCount('nActive', n, 'n');
+      l.bufferElems('x', n, 'n');
+      l.bufferElems('y', n, 'n');
+      const g = { n, a: l.float('a'), b: l.float('b'), act: l.actCode(), nActive: nA };
+      return {
+        extents: { x: nA, y: nA },
+        scratch: 0,
+        lower: (p) => [{ op: OPCODES.affine, words: affineWords({ ...g, x: p.buf('x'), y: p.buf('y') }) }],
+      };
+    },
+  };
+}
+
 function quantOp(dequant: boolean): OpSpec {
   return {
     fields: [
@@ -508,6 +533,7 @@ export const OPS: Record<string, OpSpec> = {
   act: actOp(),
   quantize: quantOp(false),
   dequantize: quantOp(true),
+  affine: affineOp(),
 };
 /** Op names in blob order: a layer stores its op as an index into this list. */
 export const OP_NAMES = Object.keys(OPS);
@@ -709,6 +735,9 @@ function graphContext(graph: GraphDef, layout: PlanLayout): GraphCtx {
   if (graph.layers.length > LIMITS.layers) throw new GraphError('limit', `${gname} has ${graph.layers.length} layers, more than ${LIMITS.layers}`);
   if (graph.buffers.length > LIMITS.buffers) throw new GraphError('limit', `${gname} has ${graph.buffers.length} buffers, more than ${LIMITS.buffers}`);
   if (modeCount(layout.axes) > LIMITS.modes) throw new GraphError('limit', `the mode axes give ${modeCount(layout.axes)} modes, more than ${LIMITS.modes}`);
+  if (graph.layers.length * modeCount(layout.axes) > LIMITS.layerModes) {
+    throw new GraphError('limit', `${gname} has ${graph.layers.length} layers in ${modeCount(layout.axes)} modes, more than ${LIMITS.layerModes} layer-modes to validate`);
+  }
   const tensors = new Map<string, TensorInfo>();
   for (const t of layout.tensors) tensors.set(t.name, t);
   const buffers = new Map<string, BufInfo>();

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { readBlob, writeBlob, blobSpec, blobFields, crc32, BlobError, type Blob, type FieldTrace } from '../src/blob.js';
 import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/pack.js';
 import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/plan.js';
+import { CdfTables, quantizeCdf } from '../src/coder.js';
+import { loadEngine, Arena } from '../src/wasm.js';
 import { tinyGraph, tinyTensors, TINY_GRAPH, TINY_TENSORS } from './fixtures/tiny.gen.js';
 
 const CODER: PackOptions = {
@@ -248,6 +250,16 @@ describe('packer JSON checks', () => {
     ['output never written', () => { const j = g(); j.graphs.decoder.buffers.extra = [5]; j.graphs.decoder.output = 'extra'; return pack(j); }, GraphError, /graph 'decoder': output 'extra' is never written/],
     ['arena-sized buffer limit', () => { const j = g(); j.graphs.decoder.buffers.g = [1 << 15, 1 << 15]; return pack(j); }, GraphError, /buffer 'g': shape \[32768, 32768\] exceeds 268435456 elements/],
     ['bad graph name', () => { const j = g(); j.graphs['en coder'] = j.graphs.encoder; return pack(j); }, BlobError, /graph name "en coder" must be 1..23 characters/],
+    ['fixed value disagreeing with active', () => pack(layer0((l) => (l.coutActive = 8))), PackError, /active.coutActive: field coutActive is fixed at 8 but its active entry gives 12 in the largest mode/],
+    ['too many modes', () => { const j = g(); j.modes = { members: Array.from({ length: 256 }, (_, i) => i + 1), width: [1, 2], bits: [2, 4, 8] }; return pack(j); }, BlobError, /mode axes give 1536 modes, more than 1024/],
+    ['too much work', () => {
+      const j = g();
+      j.modes = { members: Array.from({ length: 256 }, (_, i) => i + 1), width: [1, 2, 3, 4] };
+      j.graphs = { decoder: { input: 'o', output: 'o', buffers: { o: [5] }, layers: Array.from({ length: 65 }, () => ({ op: 'act', x: 'o', n: 5, act: 'relu' })) } };
+      return pack(j);
+    }, GraphError, /graph 'decoder' has 65 layers in 1024 modes, more than 65536 layer-modes/],
+    ['symbol counts of the wrong size', () => { const j = g(); j.meta.split = { H: 5, W: 5 }; j.meta.symbolCounts = { 2: [[1, 2, 3]], 4: [], 8: [] }; return pack(j); }, PackError, /meta.symbolCounts.2\[0\]: has 3 counts, expected 4/],
+    ['symbol counts without a split', () => { const j = g(); j.meta.symbolCounts = {}; return pack(j); }, PackError, /meta.split: expected an object/],
   ];
   it.each(cases)('%s', (_name, make, cls, msg) => {
     let err: unknown;
@@ -262,6 +274,37 @@ describe('packer JSON checks', () => {
 });
 
 // CPU cost is about 10 s for the whole fuzz; the timeout covers a machine shared with training jobs.
+describe('packer extras', () => {
+  it('a fixed value equal to the largest mode\'s active value is accepted (the active entry decides)', () => {
+    const j = tinyGraph() as Record<string, any>;
+    j.graphs.encoder.layers[0].coutActive = 12;
+    expect(packGraph(j, tinyTensors())).toEqual(packGraph(tinyGraph(), tinyTensors()));
+  });
+
+  it('meta.symbolCounts become rans-channel CDF tables the coder accepts, and leave the model json', () => {
+    const j = tinyGraph() as Record<string, any>;
+    const counts: Record<string, number[][]> = {};
+    for (const b of [2, 4, 8]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => (c === 3 ? 0 : (k * 7 + c) % 11)));
+    j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts };
+    const b = readBlob(packGraph(j, tinyTensors()));
+    expect(JSON.parse(b.coder!.json)).toEqual({ kind: 'rans-channel', axis: 'bits', channels: 4, groupSize: 25, tables: { 2: 'coder.bits2', 4: 'coder.bits4', 8: 'coder.bits8' } });
+    expect(JSON.parse(b.json).symbolCounts).toBeUndefined();
+    expect(JSON.parse(b.json).split).toEqual({ H: 5, W: 5 });
+    const t = b.tensors.find((q) => q.name === 'coder.bits4')!;
+    expect([t.dtype, t.shape]).toEqual(['u32', [4, 18]]);
+    const cdf = b.tensor('coder.bits4') as Uint32Array;
+    expect(Array.from(cdf.subarray(0, 18))).toEqual(Array.from(quantizeCdf([...counts[4][0], 0])));
+    // a channel never seen gets a flat table, not an error
+    expect(Array.from(cdf.subarray(3 * 18, 4 * 18))).toEqual(Array.from(quantizeCdf([...new Array(16).fill(1), 0])));
+    const eng = loadEngine({ build: 'scalar' });
+    const specs = [2, 4, 8].flatMap((bits) => {
+      const tab = b.tensor(`coder.bits${bits}`) as Uint32Array, L = 2 ** bits + 2;
+      return [0, 1, 2, 3].map((c) => ({ cdf: tab.subarray(c * L, (c + 1) * L), offset: 0 }));
+    });
+    expect(() => new CdfTables(eng, new Arena(eng), specs, { lookup: false })).not.toThrow();
+  });
+});
+
 describe('fuzz: truncations, byte flips, field edits', { timeout: 900_000 }, () => {
   /** Loads, or throws BlobError; a blob that loads must write back to exactly its bytes. */
   function loadsCanonicallyOrThrows(b: Uint8Array): 'ok' | string {

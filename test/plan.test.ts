@@ -18,6 +18,7 @@ import { gapRef, gapWords, maxpoolRef, maxpoolWords } from '../src/ops/pool.js';
 import { groupsumRef, groupsumWords } from '../src/ops/groupsum.js';
 import { upsample2xRef, upsample2xWords } from '../src/ops/upsample.js';
 import { quantizeRef, quantizeWords, dequantizeRef, dequantizeWords } from '../src/ops/quant.js';
+import { affineRef, affineWords } from '../src/ops/affine.js';
 import type { Padding } from '../src/ops/types.js';
 import { engines, randn, rng, maxRelErr, TOL } from './util.js';
 import { tinyGraph, tinyTensors, TINY_GRAPH, TINY_TENSORS } from './fixtures/tiny.gen.js';
@@ -117,6 +118,9 @@ function refRun(blob: Blob, graph: string, m: number, input: ArrayLike<number>):
         put('y', dequantizeRef(B('x').subarray(0, n), { scale: num(f.scale), zeroPoint: num(f.zeroPoint) }));
         break;
       }
+      case 'affine':
+        put('y', affineRef(B('x'), num(f.a), num(f.b), opt(f.nActive) ?? num(f.n), act));
+        break;
       default:
         throw new Error(`refRun: no reference for ${L.op}`);
     }
@@ -196,6 +200,9 @@ function directRun(eng: Engine, arena: Arena, blob: Blob, graph: string, m: numb
           break;
         case 'dequantize':
           eng.call('dequantize', dequantizeWords({ x: bp('x'), y: bp('y'), n: num(f.n), bits: num(f.bits), scale: num(f.scale), zeroPoint: num(f.zeroPoint), nActive: opt(f.nActive) }));
+          break;
+        case 'affine':
+          eng.call('affine', affineWords({ x: bp('x'), y: bp('y'), n: num(f.n), a: num(f.a), b: num(f.b), act, nActive: opt(f.nActive) }));
           break;
         default:
           throw new Error(`directRun: no kernel for ${L.op}`);
