@@ -7,7 +7,8 @@
  *   npx tsx bench/kernels.bench.ts --wall  # time by wall clock instead of CPU time
  *
  * Every engine gets the same seeded input, weights and bias (no activation) and must match
- * an f64 reference (normalized error < 1e-4) before it is timed; a mismatch aborts the run.
+ * an f64 reference (normalized error < 1e-4) before it is timed. An engine that does not is
+ * reported (MISMATCH), left out of that shape, and fails the run: exit code 1, no JSON.
  * Timing: tinybench, medians after warm-up. The machine is shared, so each shape runs
  * ROUNDS short tinybench rounds that visit the engines in turn, and the reported median is
  * the median of the round medians: background load then hits every engine alike. The clock
@@ -115,7 +116,7 @@ function cpuNow(): number {
   return (u.user + u.system) / 1000;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const only = process.argv.slice(2).filter((x) => !x.startsWith('-'));
   const wall = process.argv.includes('--wall');
   const now = wall ? () => performance.now() : cpuNow;
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
   if (!conv) console.log('conv2d (src/ops/conv2d.ts) not available: shapes a, f, g, h, i are skipped\n');
 
   const rows: Row[] = [];
+  const mismatches: string[] = [];
   for (const s of SHAPES) {
     if (only.length && !only.includes(s.id)) continue;
     if (s.op === 'conv2d' && !conv) {
@@ -138,13 +140,18 @@ async function main(): Promise<void> {
       ['ort-web', await ortConv(spec)], // session creation stays outside the timings
       ['tfjs-wasm', tfjsConv(spec)],
     ];
-    // cross-check every engine against the f64 reference before timing anything
+    // cross-check every engine against the f64 reference before timing anything; an engine
+    // that disagrees is reported, left out of this shape, and fails the run at the end
     const ref = convRef(spec);
-    for (const [name, e] of engines) {
+    for (let i = engines.length - 1; i >= 0; i--) {
+      const [name, e] = engines[i];
       await e.run();
       const err = normErr(await e.output(), ref);
       if (!(err < TOLERANCE)) {
-        throw new Error(`bench: (${s.id}) ${s.what}: ${name} disagrees with the f64 reference (normalized error ${err.toExponential(2)} >= ${TOLERANCE})`);
+        const msg = `(${s.id}) ${s.what}: ${name} disagrees with the f64 reference (normalized error ${err.toExponential(2)} >= ${TOLERANCE})`;
+        console.error(`MISMATCH ${msg}`);
+        mismatches.push(msg);
+        engines.splice(i, 1);
       }
     }
     const perRound = new Map<EngineName, number[]>(engines.map(([n]) => [n, []]));
@@ -185,6 +192,11 @@ async function main(): Promise<void> {
     console.log(`\ngeometric mean of slimsplit-simd speed / best peer over (${which}): ${gm.toFixed(2)}x` +
       (ratios.length < GEOMEAN_SET.length ? ` (partial: ${GEOMEAN_SET.length - ratios.length} of a..g missing)` : ''));
   }
+  if (mismatches.length) {
+    console.error(`\nFAILED: ${mismatches.length} engine output(s) disagree with the f64 reference; results not written:`);
+    for (const m of mismatches) console.error(`  ${m}`);
+    return 1;
+  }
   if (!only.length) {
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'kernels.json');
     mkdirSync(dirname(out), { recursive: true });
@@ -192,6 +204,14 @@ async function main(): Promise<void> {
     console.log(`wrote ${out}`);
   }
   console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  return 0;
 }
 
-await main();
+// tfjs-backend-wasm's Emscripten glue rethrows unhandled rejections with its whole source
+// attached, so errors are caught here and the process exits with a plain message.
+try {
+  process.exitCode = await main();
+} catch (e) {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+}
