@@ -1,4 +1,4 @@
-import { pi, pp, actf, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './common';
+import { pi, pp, actf, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
 
 // conv2d(p): dense or grouped KxK convolution (K in {1,3,5}, stride 1 or 2),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
@@ -22,9 +22,12 @@ import { pi, pp, actf, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './commo
 //
 // Scratch, in order (byte sizes):
 //   stage  128    4x8 staging block: when OW < 8 a tile is written here, then OW columns copied out
-//   epi    64     bias, scale, shift of the current 4 output channels
-//   tab    T*4    (rounded to 16) byte offset of every tap, T = ciN*k*k, ciN = cinActive
-//                 (groups 1) or cin/groups
+//   epi    nB*64  per block of 4 output channels: bias, scale, shift (12 floats);
+//                 nB = ceil(coN/4), coN = coutActive (groups 1) or cout/groups
+//   taps   nB*ceil16(T*20)  per block, its tap stream, T = ciN*k*k, ciN = cinActive
+//                 (groups 1) or cin/groups: per tap (ci, ky, kx), in the weights' order, the
+//                 byte offset of its input from the tile origin (u32), then the block's 4
+//                 weights (f32). Rewritten per group.
 //   copy   C*Hp*Wrow*4, only when stride 2, any padding, or OW < 8: zero-padded copy of the
 //                 C active input channels, Hp = (OH-1)*stride + k rows, so tiles never test
 //                 borders. Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each row is
@@ -39,6 +42,13 @@ import { pi, pp, actf, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './commo
 
 const STAGE_BYTES: i32 = 4 * 8 * 4; // 4x8 staging block for outputs narrower than a tile
 const EPI_BYTES: i32 = 64; // bias, scale, shift of the current 4 channels (12 floats)
+const TAP_BYTES: usize = 20; // one tap: input offset + 4 weights
+const L1_BUDGET: usize = 24 << 10; // of 32 KiB L1d
+const L2_BUDGET: usize = 256 << 10; // of 1 MiB L2
+// Epilogue code: the activation (bits 0-2) and flags.
+const EPI_AFFINE: i32 = 8; // apply scale and shift
+const EPI_LOAD: i32 = 16; // start from the partial sums in y, not from the bias
+const EPI_RAW: i32 = 32; // store raw partial sums: more input channels follow
 
 export function conv2d(p: usize): void {
   const x = pp(p, 0), w = pp(p, 1), y = pp(p, 2);
@@ -53,9 +63,13 @@ export function conv2d(p: usize): void {
   const gN = groups == 1 ? 1 : pi(p, 12);
   const KK = K * K;
 
-  const stage = scratch, epi = scratch + STAGE_BYTES, tab = epi + EPI_BYTES;
+  // Blocks of 4 output channels per group; each has its own epilogue block and tap stream
+  // so that the block loop can run inside the row loop.
+  const nB = (coN + 3) >> 2;
   const T = ciN * KK;
-  const copyAt = tab + ((<usize>T << 2) + 15 & ~15);
+  const streamBytes = <usize>T * TAP_BYTES + 15 & ~15;
+  const stage = scratch, epiAt = scratch + STAGE_BYTES, tabAt = epiAt + <usize>nB * EPI_BYTES;
+  const copyAt = tabAt + <usize>nB * streamBytes;
 
   // Source geometry: padded copy in scratch, or the input itself.
   const OWe = OW < 8 ? 8 : OW;
@@ -76,67 +90,127 @@ export function conv2d(p: usize): void {
   }
   const Wrow4 = <usize>Wrow << 2, plane4 = <usize>plane << 2;
 
-  // Byte offset of every tap (ci, ky, kx) from the tile origin, in the weights' order, so
-  // the inner loop walks one filter with a single index. Stride 2 keeps odd padded
-  // columns E floats after the even ones: tap kx is at phase kx&1, index kx>>1.
+  // The tile's inner loop walks one pointer through a stream: a tap's input offset and
+  // its 4 weights sit together, so no per-tap address arithmetic is left but one add.
+  // Stride 2 keeps odd padded columns E floats after the even ones: tap kx is at phase
+  // kx&1, index kx>>1. Offsets are the same for every block and group.
   for (let ci = 0; ci < ciN; ci++) {
     for (let ky = 0; ky < K; ky++) {
       for (let kx = 0; kx < K; kx++) {
         const col = S == 1 ? kx : (kx & 1) * E + (kx >> 1);
-        const off = <usize>ci * plane4 + <usize>ky * Wrow4 + (<usize>col << 2);
-        store<i32>(tab + (<usize>((ci * K + ky) * K + kx) << 2), <i32>off);
+        const off = <i32>(<usize>ci * plane4 + <usize>ky * Wrow4 + (<usize>col << 2));
+        const t = <usize>((ci * K + ky) * K + kx) * TAP_BYTES;
+        for (let b = 0; b < nB; b++) store<i32>(tabAt + <usize>b * streamBytes + t, off);
       }
     }
   }
-  const T4 = <usize>T << 2;
   const oplane4 = <usize>(OH * OW) << 2;
   const wco4 = <usize>(cinG * KK) << 2; // bytes between output channels' filters
   const rowStep = <usize>(S * Wrow) << 2;
+  // With bias alone the epilogue is free: the accumulators start at the bias.
+  const ep = act | (scale != 0 || shift != 0 ? EPI_AFFINE : 0);
+
+  // Loop order, for the cache. Small layers (the input rows of one output row and every
+  // block's tap stream fit L1: stems, ensemble groups): row by row, all blocks per row.
+  // Larger ones: bands of output rows whose input fits about a quarter of L2; per band,
+  // block by block, and within a block the input channels in chunks small enough that a
+  // chunk's rows and stream stay in L1 from one output row to the next. Between chunks
+  // the tiles keep raw partial sums in y.
+  const tw = ASC_FEATURE_SIMD ? 8 : 2; // tile width
+  const rowBytes = <usize>(ciN * K) * Wrow4 + <usize>nB * streamBytes;
+  const rowMajor = rowBytes <= L1_BUDGET;
+  let band = 1, ch = ciN;
+  if (!rowMajor) {
+    const fit = <i32>(L2_BUDGET / (<usize>(ciN * S) * Wrow4));
+    band = fit < 1 ? 1 : (fit > OH ? OH : fit);
+    // Partial sums need every column in a full tile (see the tail below).
+    if (OW >= tw) {
+      const perCi = <usize>K * Wrow4 + <usize>KK * TAP_BYTES;
+      let maxCh = <i32>(L1_BUDGET / perCi);
+      if (maxCh < 1) maxCh = 1;
+      const nC = (ciN + maxCh - 1) / maxCh;
+      ch = (ciN + nC - 1) / nC;
+    }
+  }
+  const chunked = ch < ciN;
+  // With chunks, overlapping the column tail would add a chunk twice to the columns it
+  // shares with the previous tile: chunk passes run only whole tiles, and the last pass
+  // adds the tail tile with the whole stream (it rewrites the shared columns bit for bit).
+  const OWfull = chunked ? OW - OW % tw : OW;
+  const chunkBytes = <usize>(ch * KK) * TAP_BYTES;
 
   for (let g = 0; g < gN; g++) {
     const xg = src + <usize>(g * cinG) * plane4;
-    for (let cb = 0; cb < coN; cb += 4) {
-      // Channel tail: lanes past the end repeat the last channel.
+    for (let b = 0; b < nB; b++) {
+      const cb = b << 2;
       const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
       const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
       const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
       const wc0 = g * coutG + cb, wc1 = g * coutG + c1, wc2 = g * coutG + c2, wc3 = g * coutG + c3;
-      const w0 = w + <usize>wc0 * wco4, w1 = w + <usize>wc1 * wco4;
-      const w2 = w + <usize>wc2 * wco4, w3 = w + <usize>wc3 * wco4;
-      const y0 = y + <usize>(g * coN + cb) * oplane4, y1 = y + <usize>(g * coN + c1) * oplane4;
-      const y2 = y + <usize>(g * coN + c2) * oplane4, y3 = y + <usize>(g * coN + c3) * oplane4;
+      const epi = epiAt + <usize>b * EPI_BYTES;
       setEpi(epi, 0, bias, wc0, wc1, wc2, wc3, 0);
       setEpi(epi, 16, scale, wc0, wc1, wc2, wc3, 1);
       setEpi(epi, 32, shift, wc0, wc1, wc2, wc3, 0);
-
-      let xr = xg, yo: usize = 0;
-      for (let oy = 0; oy < OH; oy++) {
-        if (ASC_FEATURE_SIMD) {
-          if (OW < 8) {
-            tile4x8(xr, tab, T4, w0, w1, w2, w3, stage, stage + 32, stage + 64, stage + 96, epi, act);
-            unstage(stage, OW, y0 + yo, y1 + yo, y2 + yo, y3 + yo);
-          } else {
-            for (let ox = 0; ox < OW; ox += 8) {
-              // Column tail: shift the last tile left over columns already written.
-              const o4 = <usize>(ox + 8 <= OW ? ox : OW - 8) << 2;
-              tile4x8(xr + o4, tab, T4, w0, w1, w2, w3, y0 + yo + o4, y1 + yo + o4, y2 + yo + o4, y3 + yo + o4, epi, act);
-            }
+      packWeights(tabAt + <usize>b * streamBytes, T,
+        w + <usize>wc0 * wco4, w + <usize>wc1 * wco4, w + <usize>wc2 * wco4, w + <usize>wc3 * wco4);
+    }
+    const yg = y + <usize>(g * coN) * oplane4;
+    for (let oy0 = 0; oy0 < OH; oy0 += band) {
+      const oy1 = oy0 + band < OH ? oy0 + band : OH;
+      if (rowMajor) {
+        let xr = xg + <usize>oy0 * rowStep, yo = <usize>(oy0 * OW) << 2;
+        for (let oy = oy0; oy < oy1; oy++) {
+          for (let b = 0; b < nB; b++) {
+            const tab = tabAt + <usize>b * streamBytes;
+            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, tw, epiAt, stage, ep);
           }
-        } else {
-          if (OW < 2) {
-            tile4x2(xr, tab, T4, w0, w1, w2, w3, stage, stage + 32, stage + 64, stage + 96, epi, act);
-            unstage(stage, OW, y0 + yo, y1 + yo, y2 + yo, y3 + yo);
-          } else {
-            for (let ox = 0; ox < OW; ox += 2) {
-              const o4 = <usize>(ox + 2 <= OW ? ox : OW - 2) << 2;
-              tile4x2(xr + o4, tab, T4, w0, w1, w2, w3, y0 + yo + o4, y1 + yo + o4, y2 + yo + o4, y3 + yo + o4, epi, act);
+          xr += rowStep;
+          yo += <usize>OW << 2;
+        }
+      } else {
+        for (let b = 0; b < nB; b++) {
+          const tab = tabAt + <usize>b * streamBytes, tabEnd = tab + <usize>T * TAP_BYTES;
+          for (let ci0 = 0; ci0 < ciN; ci0 += ch) {
+            const t0 = tab + <usize>ci0 * <usize>(KK * TAP_BYTES);
+            const t1 = ci0 + ch < ciN ? t0 + chunkBytes : tabEnd;
+            const last = t1 == tabEnd;
+            const epc = ep | (ci0 > 0 ? EPI_LOAD : 0) | (last ? 0 : EPI_RAW);
+            let xr = xg + <usize>oy0 * rowStep, yo = <usize>(oy0 * OW) << 2;
+            for (let oy = oy0; oy < oy1; oy++) {
+              blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWfull, tw, epiAt, stage, epc);
+              if (last && OWfull < OW) {
+                const o4 = <usize>(OW - tw) << 2;
+                blockRow(xr + o4, tab, tabEnd, yg + yo + o4, oplane4, b, coN, tw, tw, epiAt, stage, ep);
+              }
+              xr += rowStep;
+              yo += <usize>OW << 2;
             }
           }
         }
-        xr += rowStep;
-        yo += <usize>OW << 2;
       }
     }
+  }
+}
+
+// One output row of block b (4 channels from 4b; a channel tail repeats the last channel)
+// over OW columns: tiles of tw columns, the last one shifted left over columns already
+// written; narrower than a tile, through the staging block.
+@inline function blockRow(
+  xr: usize, tab: usize, tabEnd: usize, yr: usize, oplane4: usize, b: i32, coN: i32,
+  OW: i32, tw: i32, epiAt: usize, stage: usize, ep: i32,
+): void {
+  const cb = b << 2;
+  const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
+  const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
+  const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
+  const y0 = yr + <usize>cb * oplane4, y1 = yr + <usize>c1 * oplane4;
+  const y2 = yr + <usize>c2 * oplane4, y3 = yr + <usize>c3 * oplane4;
+  const epi = epiAt + <usize>b * EPI_BYTES;
+  if (OW < tw) {
+    rowTiles(xr, tab, tabEnd, stage, stage + 32, stage + 64, stage + 96, tw, epi, ep);
+    unstage(stage, OW, y0, y1, y2, y3);
+  } else {
+    rowTiles(xr, tab, tabEnd, y0, y1, y2, y3, OW, epi, ep);
   }
 }
 
@@ -145,6 +219,19 @@ export function conv2d(p: usize): void {
   store<f32>(epi + at + 4, v != 0 ? load<f32>(v + (<usize>c1 << 2)) : dflt);
   store<f32>(epi + at + 8, v != 0 ? load<f32>(v + (<usize>c2 << 2)) : dflt);
   store<f32>(epi + at + 12, v != 0 ? load<f32>(v + (<usize>c3 << 2)) : dflt);
+}
+
+// Interleaves the 4 channels' filters (T contiguous floats each: the active [ci][ky][kx]
+// prefix of a full-size filter) into the tap stream after each tap's offset. A per-call
+// transient in scratch: the weights themselves are never copied or reordered.
+function packWeights(tab: usize, T: i32, w0: usize, w1: usize, w2: usize, w3: usize): void {
+  for (let t = 0; t < T; t++) {
+    const q = tab + <usize>t * TAP_BYTES, o = <usize>t << 2;
+    store<f32>(q, load<f32>(w0 + o), 4);
+    store<f32>(q, load<f32>(w1 + o), 8);
+    store<f32>(q, load<f32>(w2 + o), 12);
+    store<f32>(q, load<f32>(w3 + o), 16);
+  }
 }
 
 // Copies the first OW columns of each staged channel row (8 floats apart) to the output.
@@ -158,97 +245,156 @@ function unstage(st: usize, OW: i32, y0: usize, y1: usize, y2: usize, y3: usize)
   }
 }
 
+// One output row of 4 channels, OW >= 8 columns, in tiles of 4 channels x 8 columns: a column
+// tail re-runs the last tile shifted left over columns already written. The row is one call
+// so small filters (3 input channels: 27 taps a tile) pay little per tile.
+function rowTiles(
+  xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, y2: usize, y3: usize,
+  OW: i32, epi: usize, ep: i32,
+): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let ox = 0; ox < OW; ox += 8) {
+      const o4 = <usize>(ox + 8 <= OW ? ox : OW - 8) << 2;
+      tile4x8(xr + o4, tab, tabEnd, y0 + o4, y1 + o4, y2 + o4, y3 + o4, epi, ep);
+    }
+  } else {
+    for (let ox = 0; ox < OW; ox += 2) {
+      const o4 = <usize>(ox + 2 <= OW ? ox : OW - 2) << 2;
+      tile4x2(xr + o4, tab, tabEnd, y0 + o4, y1 + o4, y2 + o4, y3 + o4, epi, ep);
+    }
+  }
+}
+
 // 4 channels x 8 columns; one tap per iteration. V8 hoists every load of a loop body to
 // its top, so a body with more taps keeps more loaded vectors alive and spills: one tap is
 // 8 accumulators + 2 inputs + 4 weights + 1 product = all 15 allocatable xmm registers.
-function tile4x8(
-  xr: usize, tab: usize, T4: usize, w0: usize, w1: usize, w2: usize, w3: usize,
-  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, act: i32,
+@inline function tile4x8(
+  xr: usize, tab: usize, tabEnd: usize,
+  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, ep: i32,
 ): void {
   if (!ASC_FEATURE_SIMD) return;
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let t: usize = 0; t < T4; t += 4) {
-    const xa = xr + <usize>load<u32>(tab + t);
+  // Accumulators start at the bias (one add fewer per output than adding it afterwards),
+  // or at the partial sums of the previous input-channel chunk.
+  let c00 = v128.load32_splat(epi), c10 = v128.load32_splat(epi, 4);
+  let c20 = v128.load32_splat(epi, 8), c30 = v128.load32_splat(epi, 12);
+  let c01 = c00, c11 = c10, c21 = c20, c31 = c30;
+  if (ep & EPI_LOAD) {
+    c00 = v128.load(y0); c01 = v128.load(y0, 16); c10 = v128.load(y1); c11 = v128.load(y1, 16);
+    c20 = v128.load(y2); c21 = v128.load(y2, 16); c30 = v128.load(y3); c31 = v128.load(y3, 16);
+  }
+  for (let q = tab; q < tabEnd; q += TAP_BYTES) {
+    const xa = xr + <usize>load<u32>(q);
     const a0 = v128.load(xa), a1 = v128.load(xa, 16);
-    let b = v128.load32_splat(w0 + t);
+    let b = v128.load32_splat(q, 4);
     c00 = f32x4.add(c00, f32x4.mul(a0, b)); c01 = f32x4.add(c01, f32x4.mul(a1, b));
-    b = v128.load32_splat(w1 + t);
+    b = v128.load32_splat(q, 8);
     c10 = f32x4.add(c10, f32x4.mul(a0, b)); c11 = f32x4.add(c11, f32x4.mul(a1, b));
-    b = v128.load32_splat(w2 + t);
+    b = v128.load32_splat(q, 12);
     c20 = f32x4.add(c20, f32x4.mul(a0, b)); c21 = f32x4.add(c21, f32x4.mul(a1, b));
-    b = v128.load32_splat(w3 + t);
+    b = v128.load32_splat(q, 16);
     c30 = f32x4.add(c30, f32x4.mul(a0, b)); c31 = f32x4.add(c31, f32x4.mul(a1, b));
   }
-  // Channel by channel: a clamped duplicate lane rewrites the same address, so each
-  // channel's store (and its scalar activation pass) must finish before the next one's.
-  store8(y0, c00, c01, epi, 0, act);
-  store8(y1, c10, c11, epi, 4, act);
-  store8(y2, c20, c21, epi, 8, act);
-  store8(y3, c30, c31, epi, 12, act);
+  if (ep & EPI_RAW) {
+    v128.store(y0, c00); v128.store(y0, c01, 16); v128.store(y1, c10); v128.store(y1, c11, 16);
+    v128.store(y2, c20); v128.store(y2, c21, 16); v128.store(y3, c30); v128.store(y3, c31, 16);
+    return;
+  }
+  if (ep & EPI_AFFINE) {
+    let s = v128.load32_splat(epi, 16), h = v128.load32_splat(epi, 32);
+    c00 = f32x4.add(f32x4.mul(c00, s), h); c01 = f32x4.add(f32x4.mul(c01, s), h);
+    s = v128.load32_splat(epi, 20); h = v128.load32_splat(epi, 36);
+    c10 = f32x4.add(f32x4.mul(c10, s), h); c11 = f32x4.add(f32x4.mul(c11, s), h);
+    s = v128.load32_splat(epi, 24); h = v128.load32_splat(epi, 40);
+    c20 = f32x4.add(f32x4.mul(c20, s), h); c21 = f32x4.add(f32x4.mul(c21, s), h);
+    s = v128.load32_splat(epi, 28); h = v128.load32_splat(epi, 44);
+    c30 = f32x4.add(f32x4.mul(c30, s), h); c31 = f32x4.add(f32x4.mul(c31, s), h);
+  }
+  const act = ep & 7;
+  if (act == ACT_RELU) {
+    c00 = relu4(c00); c01 = relu4(c01); c10 = relu4(c10); c11 = relu4(c11);
+    c20 = relu4(c20); c21 = relu4(c21); c30 = relu4(c30); c31 = relu4(c31);
+  } else if (act == ACT_RELU6) {
+    c00 = relu64(c00); c01 = relu64(c01); c10 = relu64(c10); c11 = relu64(c11);
+    c20 = relu64(c20); c21 = relu64(c21); c30 = relu64(c30); c31 = relu64(c31);
+  } else if (act == ACT_HSWISH) {
+    c00 = hswish4(c00); c01 = hswish4(c01); c10 = hswish4(c10); c11 = hswish4(c11);
+    c20 = hswish4(c20); c21 = hswish4(c21); c30 = hswish4(c30); c31 = hswish4(c31);
+  }
+  // A clamped duplicate lane stores the same values to the same address.
+  v128.store(y0, c00); v128.store(y0, c01, 16);
+  v128.store(y1, c10); v128.store(y1, c11, 16);
+  v128.store(y2, c20); v128.store(y2, c21, 16);
+  v128.store(y3, c30); v128.store(y3, c31, 16);
+  if (act == ACT_SWISH || act == ACT_SIGMOID) {
+    // Scalar actf, in place, so both builds give the same values; once per distinct
+    // channel (a duplicate lane must not be activated twice).
+    actInPlace8(y0, act);
+    if (y1 != y0) actInPlace8(y1, act);
+    if (y2 != y1) actInPlace8(y2, act);
+    if (y3 != y2) actInPlace8(y3, act);
+  }
 }
 
-// Epilogue for one channel's 8 columns. Swish and sigmoid go through the scalar actf
-// after the store so both builds give the same values for them.
-@inline function store8(yp: usize, v0: v128, v1: v128, epi: usize, j: usize, act: i32): void {
-  if (!ASC_FEATURE_SIMD) return;
-  const vb = v128.load32_splat(epi + j), vs = v128.load32_splat(epi + 16 + j), vh = v128.load32_splat(epi + 32 + j);
-  v0 = f32x4.add(f32x4.mul(f32x4.add(v0, vb), vs), vh);
-  v1 = f32x4.add(f32x4.mul(f32x4.add(v1, vb), vs), vh);
-  if (act == ACT_NONE) {
-    v128.store(yp, v0);
-    v128.store(yp, v1, 16);
-  } else if (act == ACT_RELU || act == ACT_RELU6 || act == ACT_HSWISH) {
-    const z = f32x4.splat(0), six = f32x4.splat(6);
-    if (act == ACT_RELU) {
-      v0 = f32x4.max(v0, z);
-      v1 = f32x4.max(v1, z);
-    } else if (act == ACT_RELU6) {
-      v0 = f32x4.min(f32x4.max(v0, z), six);
-      v1 = f32x4.min(f32x4.max(v1, z), six);
-    } else {
-      const three = f32x4.splat(3), sixth = f32x4.splat(<f32>1.0 / 6);
-      v0 = f32x4.mul(f32x4.mul(v0, f32x4.min(f32x4.max(f32x4.add(v0, three), z), six)), sixth);
-      v1 = f32x4.mul(f32x4.mul(v1, f32x4.min(f32x4.max(f32x4.add(v1, three), z), six)), sixth);
-    }
-    v128.store(yp, v0);
-    v128.store(yp, v1, 16);
-  } else {
-    v128.store(yp, v0);
-    v128.store(yp, v1, 16);
-    for (let i = 0; i < 8; i++) {
-      const a = yp + (<usize>i << 2);
-      store<f32>(a, actf(load<f32>(a), act));
-    }
+// pmax/pmin are one maxps/minps each; V8 expands max/min to ~8 instructions for IEEE NaN
+// and -0 rules. Operand order reproduces actf exactly: relu pmax(0, v) = 0 < v ? v : 0
+// (NaN -> 0); the clamp pmin(pmax(v, 0), 6) keeps NaN, as actf's relu6 does.
+@inline function relu4(v: v128): v128 {
+  return f32x4.pmax(f32x4.splat(0), v);
+}
+@inline function relu64(v: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
+}
+@inline function hswish4(v: v128): v128 {
+  const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), f32x4.splat(6));
+  return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
+}
+
+function actInPlace8(yp: usize, act: i32): void {
+  for (let i = 0; i < 8; i++) {
+    const a = yp + (<usize>i << 2);
+    store<f32>(a, actf(load<f32>(a), act));
   }
 }
 
 // Scalar build: 4 channels x 2 columns (8 accumulators + 2 inputs + 4 weights fit the
 // register file). Same source layout and tap table as the SIMD tile.
-function tile4x2(
-  xr: usize, tab: usize, T4: usize, w0: usize, w1: usize, w2: usize, w3: usize,
-  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, act: i32,
+@inline function tile4x2(
+  xr: usize, tab: usize, tabEnd: usize,
+  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, ep: i32,
 ): void {
-  let c00: f32 = 0, c01: f32 = 0, c10: f32 = 0, c11: f32 = 0;
-  let c20: f32 = 0, c21: f32 = 0, c30: f32 = 0, c31: f32 = 0;
-  for (let t: usize = 0; t < T4; t += 4) {
-    const xa = xr + <usize>load<u32>(tab + t);
-    const a0 = load<f32>(xa), a1 = load<f32>(xa, 4);
-    let b = load<f32>(w0 + t); c00 += a0 * b; c01 += a1 * b;
-    b = load<f32>(w1 + t); c10 += a0 * b; c11 += a1 * b;
-    b = load<f32>(w2 + t); c20 += a0 * b; c21 += a1 * b;
-    b = load<f32>(w3 + t); c30 += a0 * b; c31 += a1 * b;
+  let c00 = load<f32>(epi), c10 = load<f32>(epi, 4), c20 = load<f32>(epi, 8), c30 = load<f32>(epi, 12);
+  let c01 = c00, c11 = c10, c21 = c20, c31 = c30;
+  if (ep & EPI_LOAD) {
+    c00 = load<f32>(y0); c01 = load<f32>(y0, 4); c10 = load<f32>(y1); c11 = load<f32>(y1, 4);
+    c20 = load<f32>(y2); c21 = load<f32>(y2, 4); c30 = load<f32>(y3); c31 = load<f32>(y3, 4);
   }
-  store2(y0, c00, c01, epi, 0, act);
-  store2(y1, c10, c11, epi, 4, act);
-  store2(y2, c20, c21, epi, 8, act);
-  store2(y3, c30, c31, epi, 12, act);
+  for (let q = tab; q < tabEnd; q += TAP_BYTES) {
+    const xa = xr + <usize>load<u32>(q);
+    const a0 = load<f32>(xa), a1 = load<f32>(xa, 4);
+    let b = load<f32>(q, 4); c00 += a0 * b; c01 += a1 * b;
+    b = load<f32>(q, 8); c10 += a0 * b; c11 += a1 * b;
+    b = load<f32>(q, 12); c20 += a0 * b; c21 += a1 * b;
+    b = load<f32>(q, 16); c30 += a0 * b; c31 += a1 * b;
+  }
+  store2(y0, c00, c01, epi, 0, ep);
+  store2(y1, c10, c11, epi, 4, ep);
+  store2(y2, c20, c21, epi, 8, ep);
+  store2(y3, c30, c31, epi, 12, ep);
 }
 
-@inline function store2(yp: usize, v0: f32, v1: f32, epi: usize, j: usize, act: i32): void {
-  const b = load<f32>(epi + j), s = load<f32>(epi + 16 + j), h = load<f32>(epi + 32 + j);
-  store<f32>(yp, actf((v0 + b) * s + h, act));
-  store<f32>(yp, actf((v1 + b) * s + h, act), 4);
+@inline function store2(yp: usize, v0: f32, v1: f32, epi: usize, j: usize, ep: i32): void {
+  if (ep & EPI_RAW) {
+    store<f32>(yp, v0);
+    store<f32>(yp, v1, 4);
+    return;
+  }
+  if (ep & EPI_AFFINE) {
+    const s = load<f32>(epi + 16 + j), h = load<f32>(epi + 32 + j);
+    v0 = v0 * s + h;
+    v1 = v1 * s + h;
+  }
+  store<f32>(yp, actf(v0, ep & 7));
+  store<f32>(yp, actf(v1, ep & 7), 4);
 }
 
 // Zero-padded copy of C channels into [C][Hp][Wrow]. Stride 2 rows are split into
@@ -270,10 +416,9 @@ function padCopy(
       } else {
         const srow = sc + (<usize>(iy * W) << 2);
         if (S == 1) {
-          gatherRow(d, srow, Wrow, -padL, W, 1);
+          copyRow(d, srow, Wrow, -padL, W);
         } else {
-          gatherRow(d, srow, E, -padL, W, 2);
-          gatherRow(d + E4, srow, E, 1 - padL, W, 2);
+          splitRow(d, d + E4, srow, E, -padL, W);
         }
       }
     }
@@ -288,30 +433,46 @@ function padCopy(
   for (; j < n; j++) store<f32>(d + (<usize>j << 2), 0);
 }
 
-// d[j] = src[ix0 + j*step] where that index is inside [0, W), else 0; j < n.
-function gatherRow(d: usize, src: usize, n: i32, ix0: i32, W: i32, step: i32): void {
+// Stride 2: de[j] = src[ix0 + 2j], dd[j] = src[ix0 + 2j + 1] (0 outside [0, W)), j < n.
+// One pass over the input row for both phases: 8 inputs, two shuffles, two stores.
+function splitRow(de: usize, dd: usize, src: usize, n: i32, ix0: i32, W: i32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Before the SIMD run: every j whose even index is negative.
+    const jA = ix0 >= 0 ? 0 : (-ix0 + 1) >> 1;
+    for (; j < jA && j < n; j++) {
+      store<f32>(de + (<usize>j << 2), 0);
+      const io = ix0 + 2 * j + 1;
+      store<f32>(dd + (<usize>j << 2), io >= 0 && io < W ? load<f32>(src + (<usize>io << 2)) : 0);
+    }
+    for (; j + 4 <= n && ix0 + 2 * j + 8 <= W; j += 4) {
+      const sp = src + (<usize>(ix0 + 2 * j) << 2);
+      const v0 = v128.load(sp), v1 = v128.load(sp, 16);
+      v128.store(de + (<usize>j << 2), v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+      v128.store(dd + (<usize>j << 2), v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+    }
+  }
+  for (; j < n; j++) {
+    const ie = ix0 + 2 * j, io = ie + 1;
+    store<f32>(de + (<usize>j << 2), ie >= 0 && ie < W ? load<f32>(src + (<usize>ie << 2)) : 0);
+    store<f32>(dd + (<usize>j << 2), io >= 0 && io < W ? load<f32>(src + (<usize>io << 2)) : 0);
+  }
+}
+
+// Stride 1: d[j] = src[ix0 + j] where that index is inside [0, W), else 0; j < n.
+function copyRow(d: usize, src: usize, n: i32, ix0: i32, W: i32): void {
   // First j whose index is >= 0, and first j whose index is >= W, both within [0, n].
-  let jlo = ix0 >= 0 ? 0 : (-ix0 + step - 1) / step;
+  let jlo = ix0 >= 0 ? 0 : -ix0;
   if (jlo > n) jlo = n;
-  let jhi = W - ix0 <= 0 ? 0 : (W - ix0 + step - 1) / step;
-  if (jhi > n) jhi = n;
+  let jhi = W - ix0 < n ? W - ix0 : n;
   if (jhi < jlo) jhi = jlo;
   zeroRow(d, jlo);
   let j = jlo;
   if (ASC_FEATURE_SIMD) {
-    if (step == 1) {
-      for (; j + 4 <= jhi; j += 4) {
-        v128.store(d + (<usize>j << 2), v128.load(src + (<usize>(ix0 + j) << 2)));
-      }
-    } else {
-      // Eight inputs give four outputs; the eighth is read, not used, and must be in the row.
-      for (; j + 4 <= jhi && ix0 + 2 * j + 8 <= W; j += 4) {
-        const s = src + (<usize>(ix0 + 2 * j) << 2);
-        const v = v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6);
-        v128.store(d + (<usize>j << 2), v);
-      }
+    for (; j + 4 <= jhi; j += 4) {
+      v128.store(d + (<usize>j << 2), v128.load(src + (<usize>(ix0 + j) << 2)));
     }
   }
-  for (; j < jhi; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + (<usize>(ix0 + j * step) << 2)));
+  for (; j < jhi; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + (<usize>(ix0 + j) << 2)));
   zeroRow(d + (<usize>jhi << 2), n - jhi);
 }

@@ -40,6 +40,7 @@ export interface Conv2dPlan extends ConvGeometry {
 // Mirrors assembly/conv2d.ts: staging block and epilogue block at the start of scratch.
 const STAGE_BYTES = 4 * 8 * 4;
 const EPI_BYTES = 64;
+const TAP_BYTES = 20;
 
 function posInt(v: number, what: string): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`slimsplit: conv2d ${what} must be a positive integer, got ${v}`);
@@ -92,15 +93,21 @@ function needsCopy(a: Conv2dShape, g: ConvGeometry): boolean {
 }
 
 /**
- * Scratch bytes for this call (layout at the top of assembly/conv2d.ts): staging and
- * epilogue blocks, the tap offset table, and, for stride 2, any padding or OW < 8, a
+ * Scratch bytes for this call (layout at the top of assembly/conv2d.ts): a staging block,
+ * per block of 4 output channels an epilogue block and a tap stream (input offset + 4
+ * weights per tap), and, for stride 2, any padding or OW < 8, a
  * zero-padded copy of the active input channels. Always > 0.
  */
 export function conv2dScratchBytes(a: Conv2dShape): number {
-  const pl = conv2dPlan(a);
+  return scratchBytes(a, conv2dPlan(a));
+}
+
+function scratchBytes(a: Conv2dShape, pl: Conv2dPlan): number {
   const ciN = pl.groups === 1 ? pl.cinActive : pl.cinG;
-  const tab = Math.ceil((ciN * a.k * a.k * 4) / 16) * 16;
-  let bytes = STAGE_BYTES + EPI_BYTES + tab;
+  const coN = pl.groups === 1 ? pl.coutActive : pl.coutG;
+  const nB = Math.ceil(coN / 4);
+  const stream = Math.ceil((ciN * a.k * a.k * TAP_BYTES) / 16) * 16;
+  let bytes = STAGE_BYTES + nB * (EPI_BYTES + stream);
   if (needsCopy(a, pl)) {
     const OWe = Math.max(pl.OW, 8);
     const Hp = (pl.OH - 1) * a.stride + a.k;
@@ -123,7 +130,7 @@ function ptr(v: number | undefined, what: string, required: boolean): number {
 export function conv2dWords(a: Conv2dArgs): Int32Array {
   const pl = conv2dPlan(a);
   const scratch = ptr(a.scratch, 'scratch', false);
-  if (scratch === 0) throw new Error(`slimsplit: conv2d args.scratch is missing: this shape needs ${conv2dScratchBytes(a)} bytes (conv2dScratchBytes)`);
+  if (scratch === 0) throw new Error(`slimsplit: conv2d args.scratch is missing: this shape needs ${scratchBytes(a, pl)} bytes (conv2dScratchBytes)`);
   if (scratch % 16 !== 0) throw new Error(`slimsplit: conv2d scratch=${scratch} must be 16-byte aligned`);
   return Int32Array.of(
     ptr(a.x, 'x', true), ptr(a.w, 'w', true), ptr(a.y, 'y', true),
