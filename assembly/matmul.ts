@@ -8,10 +8,12 @@ import { pi, pp, actf, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } fr
 //         [6] cinFull (weight row stride)  [7] cinActive  [8] coutActive  [9] n  [10] act code
 //
 // SIMD: a 4x8 register tile (4 output channels x 8 positions = 8 f32x4 accumulators, the
-// widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts), the
-// ci loop unrolled by 2. Remainders: 1x8 rows for co % 4, 4x4/1x4 tiles for n % 8, then
-// scalar columns. n == 1 runs as dot products vectorized over ci instead.
-// Scalar build: a 2x4 tile (8 accumulators) with the same remainder structure.
+// widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts). The ci
+// loop is not unrolled: V8 hoists every load of a loop body to its top, and two steps' loads
+// plus 8 accumulators spilled 4 of them (measured 23 vs 28-34 GFLOP/s). Remainders: 1x8
+// rows for co % 4, 4x4/1x4 tiles for n % 8, then scalar columns. Positions run in panels
+// (see matmul()), the epilogue in a separate pass per panel. n == 1 runs as dot products
+// vectorized over ci instead. Scalar build: a 2x4 tile (8 accumulators), same structure.
 
 // Epilogue on 4 lanes. Swish and sigmoid go through the scalar actf lane by lane so the
 // SIMD and scalar builds produce identical values.
