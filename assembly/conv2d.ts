@@ -20,20 +20,23 @@ import { pi, pp, actf, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID }
 //  [17] k  [18] stride  [19] padT  [20] padL  [21] act (common.ts)
 //  [22] padB  [23] padR              only tested for zero; the extent read follows from OH/OW
 //
-// Scratch, in order (byte sizes):
+// Scratch, in order (byte sizes); src/ops/conv2d.ts computes the same total:
 //   stage  128    4x8 staging block: when OW < 8 a tile is written here, then OW columns copied out
-//   epi    nB*64  per block of 4 output channels: bias, scale, shift (12 floats);
-//                 nB = ceil(coN/4), coN = coutActive (groups 1) or cout/groups
-//   taps   nB*ceil16(T*20)  per block, its tap stream, T = ciN*k*k, ciN = cinActive
-//                 (groups 1) or cin/groups: per tap (ci, ky, kx), in the weights' order, the
-//                 byte offset of its input from the tile origin (u32), then the block's 4
-//                 weights (f32). Rewritten per group.
-//   copy   C*Hp*Wrow*4, only when stride 2, any padding, or OW < 8: zero-padded copy of the
-//                 C active input channels, Hp = (OH-1)*stride + k rows, so tiles never test
-//                 borders. Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each row is
-//                 [even padded columns | odd padded columns], E = max(OW,8) + (k-1)/2 each,
-//                 Wrow = 2E: tap kx of output column ox sits at phase kx&1, index ox + kx>>1,
-//                 so eight consecutive outputs read eight consecutive floats as with stride 1.
+//   epi    G*nB*64   per group and block of 4 output channels: bias, scale, shift (12 floats);
+//                 G = groupsActive (1 when groups is 1), nB = ceil(coN/4), coN = coutActive
+//                 (groups 1) or cout/groups
+//   taps   G*nB*ceil16(T*20)   per group and block, its tap stream, T = ciN*k*k, ciN =
+//                 cinActive (groups 1) or cin/groups: per tap (ci, ky, kx), in the weights'
+//                 order, the byte offset of its input from the tile origin (u32), then the
+//                 block's 4 weights (f32)
+//   copy   C*((band-1)*stride + k)*Wrow*4, only when stride 2, any padding, or OW < 8: the
+//                 input rows of one band of output rows, zero-padded, C active input channels
+//                 (all groups), so tiles never test borders. band = clamp(L2_BUDGET /
+//                 (cin*stride*Wrow*4), 1, OH) (full cin: the widest mode's scratch fits all). Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each
+//                 row is [even padded columns | odd padded columns], E = max(OW,8) + (k-1)/2
+//                 each, Wrow = 2E: tap kx of output column ox sits at phase kx&1, index
+//                 ox + kx>>1, so eight consecutive outputs read eight consecutive floats as
+//                 with stride 1.
 //
 // Tiles: SIMD = 4 output channels x 8 output columns (8 f32x4 accumulators, the most V8's
 // 15 xmm registers hold without spilling); scalar = 4 x 2. A channel tail shorter than 4
@@ -63,32 +66,35 @@ export function conv2d(p: usize): void {
   const gN = groups == 1 ? 1 : pi(p, 12);
   const KK = K * K;
 
-  // Blocks of 4 output channels per group; each has its own epilogue block and tap stream
-  // so that the block loop can run inside the row loop.
+  // Blocks of 4 output channels per group; each has its own epilogue block and tap stream,
+  // packed once per call, so the loops can visit blocks in any order.
   const nB = (coN + 3) >> 2;
   const T = ciN * KK;
   const streamBytes = <usize>T * TAP_BYTES + 15 & ~15;
-  const stage = scratch, epiAt = scratch + STAGE_BYTES, tabAt = epiAt + <usize>nB * EPI_BYTES;
-  const copyAt = tabAt + <usize>nB * streamBytes;
+  const stage = scratch, epiAt = scratch + STAGE_BYTES;
+  const tabAt = epiAt + <usize>(gN * nB) * EPI_BYTES;
+  const copyAt = tabAt + <usize>(gN * nB) * streamBytes;
 
-  // Source geometry: padded copy in scratch, or the input itself.
+  // Source geometry: a zero-padded copy in scratch, or the input itself. The copy is made
+  // a band of output rows at a time, each band's input rows about a quarter of L2, so it is
+  // written and read back in cache (a stem's input alone is 1.7 MB).
+  const C = (gN - 1) * cinG + ciN; // active input channels, all groups
   const OWe = OW < 8 ? 8 : OW;
   const copy = S != 1 || padT != 0 || padL != 0 || pi(p, 22) != 0 || pi(p, 23) != 0 || OW < 8;
-  let src = x;
-  let Wrow = W, plane = H * W, E = 0;
+  let Wrow = W, E = 0;
   if (copy) {
-    const Hp = (OH - 1) * S + K;
     if (S == 1) {
       Wrow = OWe - 1 + K;
     } else {
       E = OWe + ((K - 1) >> 1);
       Wrow = 2 * E;
     }
-    plane = Hp * Wrow;
-    src = copyAt;
-    padCopy(x, src, (gN - 1) * cinG + ciN, H, W, Hp, Wrow, E, padT, padL, S);
   }
-  const Wrow4 = <usize>Wrow << 2, plane4 = <usize>plane << 2;
+  const Wrow4 = <usize>Wrow << 2, E4 = <usize>E << 2;
+  // Sized from the full channel count, so the scratch of the widest mode fits every mode.
+  let band = <i32>(L2_BUDGET / (<usize>(cin * S) * Wrow4));
+  band = band < 1 ? 1 : (band > OH ? OH : band);
+  const plane4 = copy ? <usize>((band - 1) * S + K) * Wrow4 : <usize>(H * W) << 2;
 
   // The tile's inner loop walks one pointer through a stream: a tap's input offset and
   // its 4 weights sit together, so no per-tap address arithmetic is left but one add.
@@ -100,7 +106,7 @@ export function conv2d(p: usize): void {
         const col = S == 1 ? kx : (kx & 1) * E + (kx >> 1);
         const off = <i32>(<usize>ci * plane4 + <usize>ky * Wrow4 + (<usize>col << 2));
         const t = <usize>((ci * K + ky) * K + kx) * TAP_BYTES;
-        for (let b = 0; b < nB; b++) store<i32>(tabAt + <usize>b * streamBytes + t, off);
+        for (let b = 0; b < gN * nB; b++) store<i32>(tabAt + <usize>b * streamBytes + t, off);
       }
     }
   }
@@ -109,28 +115,36 @@ export function conv2d(p: usize): void {
   const rowStep = <usize>(S * Wrow) << 2;
   // With bias alone the epilogue is free: the accumulators start at the bias.
   const ep = act | (scale != 0 || shift != 0 ? EPI_AFFINE : 0);
-
-  // Loop order, for the cache. Small layers (the input rows of one output row and every
-  // block's tap stream fit L1: stems, ensemble groups): row by row, all blocks per row.
-  // Larger ones: bands of output rows whose input fits about a quarter of L2; per band,
-  // block by block, and within a block the input channels in chunks small enough that a
-  // chunk's rows and stream stay in L1 from one output row to the next. Between chunks
-  // the tiles keep raw partial sums in y.
-  const tw = ASC_FEATURE_SIMD ? 8 : 2; // tile width
-  const rowBytes = <usize>(ciN * K) * Wrow4 + <usize>nB * streamBytes;
-  const rowMajor = rowBytes <= L1_BUDGET;
-  let band = 1, ch = ciN;
-  if (!rowMajor) {
-    const fit = <i32>(L2_BUDGET / (<usize>(ciN * S) * Wrow4));
-    band = fit < 1 ? 1 : (fit > OH ? OH : fit);
-    // Partial sums need every column in a full tile (see the tail below).
-    if (OW >= tw) {
-      const perCi = <usize>K * Wrow4 + <usize>KK * TAP_BYTES;
-      let maxCh = <i32>(L1_BUDGET / perCi);
-      if (maxCh < 1) maxCh = 1;
-      const nC = (ciN + maxCh - 1) / maxCh;
-      ch = (ciN + nC - 1) / nC;
+  for (let g = 0; g < gN; g++) {
+    for (let b = 0; b < nB; b++) {
+      const cb = b << 2;
+      const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
+      const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
+      const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
+      const wc0 = g * coutG + cb, wc1 = g * coutG + c1, wc2 = g * coutG + c2, wc3 = g * coutG + c3;
+      const gb = g * nB + b;
+      const epi = epiAt + <usize>gb * EPI_BYTES;
+      setEpi(epi, 0, bias, wc0, wc1, wc2, wc3, 0);
+      setEpi(epi, 16, scale, wc0, wc1, wc2, wc3, 1);
+      setEpi(epi, 32, shift, wc0, wc1, wc2, wc3, 0);
+      packWeights(tabAt + <usize>gb * streamBytes, T,
+        w + <usize>wc0 * wco4, w + <usize>wc1 * wco4, w + <usize>wc2 * wco4, w + <usize>wc3 * wco4);
     }
+  }
+
+  // Loop order within a band, for the cache. Small layers (the input rows of one output
+  // row and every block's tap stream fit L1: stems, ensemble groups): row by row, all
+  // blocks per row. Larger ones: block by block, and within a block the input channels in
+  // chunks small enough that a chunk's rows and stream stay in L1 from one output row to
+  // the next. Between chunks the tiles keep raw partial sums in y.
+  const tw = ASC_FEATURE_SIMD ? 8 : 2; // tile width
+  const rowMajor = <usize>(ciN * K) * Wrow4 + <usize>nB * streamBytes <= L1_BUDGET;
+  let ch = ciN;
+  if (!rowMajor && OW >= tw) { // partial sums need every column in a full tile (see the tail below)
+    let maxCh = <i32>(L1_BUDGET / (<usize>K * Wrow4 + <usize>KK * TAP_BYTES));
+    if (maxCh < 1) maxCh = 1;
+    const nC = (ciN + maxCh - 1) / maxCh;
+    ch = (ciN + nC - 1) / nC;
   }
   const chunked = ch < ciN;
   // With chunks, overlapping the column tail would add a chunk twice to the columns it
@@ -139,48 +153,42 @@ export function conv2d(p: usize): void {
   const OWfull = chunked ? OW - OW % tw : OW;
   const chunkBytes = <usize>(ch * KK) * TAP_BYTES;
 
-  for (let g = 0; g < gN; g++) {
-    const xg = src + <usize>(g * cinG) * plane4;
-    for (let b = 0; b < nB; b++) {
-      const cb = b << 2;
-      const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
-      const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
-      const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
-      const wc0 = g * coutG + cb, wc1 = g * coutG + c1, wc2 = g * coutG + c2, wc3 = g * coutG + c3;
-      const epi = epiAt + <usize>b * EPI_BYTES;
-      setEpi(epi, 0, bias, wc0, wc1, wc2, wc3, 0);
-      setEpi(epi, 16, scale, wc0, wc1, wc2, wc3, 1);
-      setEpi(epi, 32, shift, wc0, wc1, wc2, wc3, 0);
-      packWeights(tabAt + <usize>b * streamBytes, T,
-        w + <usize>wc0 * wco4, w + <usize>wc1 * wco4, w + <usize>wc2 * wco4, w + <usize>wc3 * wco4);
+  for (let oy0 = 0; oy0 < OH; oy0 += band) {
+    const oy1 = oy0 + band < OH ? oy0 + band : OH;
+    // Origin of output row oy0's taps in channel 0.
+    let src = x + <usize>oy0 * rowStep;
+    if (copy) {
+      src = copyAt;
+      padCopy(x, src, C, H, W, oy0 * S, (oy1 - oy0 - 1) * S + K, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
     }
-    const yg = y + <usize>(g * coN) * oplane4;
-    for (let oy0 = 0; oy0 < OH; oy0 += band) {
-      const oy1 = oy0 + band < OH ? oy0 + band : OH;
+    for (let g = 0; g < gN; g++) {
+      const xg = src + <usize>(g * cinG) * plane4;
+      const yg = y + <usize>(g * coN) * oplane4;
+      const tabG = tabAt + <usize>(g * nB) * streamBytes, epiG = epiAt + <usize>(g * nB) * EPI_BYTES;
       if (rowMajor) {
-        let xr = xg + <usize>oy0 * rowStep, yo = <usize>(oy0 * OW) << 2;
+        let xr = xg, yo = <usize>(oy0 * OW) << 2;
         for (let oy = oy0; oy < oy1; oy++) {
           for (let b = 0; b < nB; b++) {
-            const tab = tabAt + <usize>b * streamBytes;
-            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, tw, epiAt, stage, ep);
+            const tab = tabG + <usize>b * streamBytes;
+            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, tw, epiG, stage, ep);
           }
           xr += rowStep;
           yo += <usize>OW << 2;
         }
       } else {
         for (let b = 0; b < nB; b++) {
-          const tab = tabAt + <usize>b * streamBytes, tabEnd = tab + <usize>T * TAP_BYTES;
+          const tab = tabG + <usize>b * streamBytes, tabEnd = tab + <usize>T * TAP_BYTES;
           for (let ci0 = 0; ci0 < ciN; ci0 += ch) {
             const t0 = tab + <usize>ci0 * <usize>(KK * TAP_BYTES);
             const t1 = ci0 + ch < ciN ? t0 + chunkBytes : tabEnd;
             const last = t1 == tabEnd;
             const epc = ep | (ci0 > 0 ? EPI_LOAD : 0) | (last ? 0 : EPI_RAW);
-            let xr = xg + <usize>oy0 * rowStep, yo = <usize>(oy0 * OW) << 2;
+            let xr = xg, yo = <usize>(oy0 * OW) << 2;
             for (let oy = oy0; oy < oy1; oy++) {
-              blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWfull, tw, epiAt, stage, epc);
+              blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWfull, tw, epiG, stage, epc);
               if (last && OWfull < OW) {
                 const o4 = <usize>(OW - tw) << 2;
-                blockRow(xr + o4, tab, tabEnd, yg + yo + o4, oplane4, b, coN, tw, tw, epiAt, stage, ep);
+                blockRow(xr + o4, tab, tabEnd, yg + yo + o4, oplane4, b, coN, tw, tw, epiG, stage, ep);
               }
               xr += rowStep;
               yo += <usize>OW << 2;
@@ -401,16 +409,16 @@ function actInPlace8(yp: usize, act: i32): void {
 // even and odd padded columns, E each. Every word of the copy is written (zeros, not
 // leftovers: stale scratch could hold denormals or NaN).
 function padCopy(
-  x: usize, dst: usize, C: i32, H: i32, W: i32, Hp: i32, Wrow: i32, E: i32,
+  x: usize, dst: usize, C: i32, H: i32, W: i32, r0: i32, nR: i32, plane: i32, Wrow: i32, E: i32,
   padT: i32, padL: i32, S: i32,
 ): void {
   const Wrow4 = <usize>Wrow << 2, E4 = <usize>E << 2;
   for (let c = 0; c < C; c++) {
     const sc = x + (<usize>(c * H * W) << 2);
-    const dc = dst + <usize>(c * Hp) * Wrow4;
-    for (let r = 0; r < Hp; r++) {
+    const dc = dst + (<usize>(c * plane) << 2);
+    for (let r = 0; r < nR; r++) {
       const d = dc + <usize>r * Wrow4;
-      const iy = r - padT;
+      const iy = r0 + r - padT;
       if (iy < 0 || iy >= H) {
         zeroRow(d, Wrow);
       } else {

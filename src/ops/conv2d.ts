@@ -37,10 +37,11 @@ export interface Conv2dPlan extends ConvGeometry {
   coutActive: number;
 }
 
-// Mirrors assembly/conv2d.ts: staging block and epilogue block at the start of scratch.
+// Mirrors assembly/conv2d.ts (scratch layout and the copy band's budget).
 const STAGE_BYTES = 4 * 8 * 4;
 const EPI_BYTES = 64;
 const TAP_BYTES = 20;
+const L2_BUDGET = 256 << 10;
 
 function posInt(v: number, what: string): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`slimsplit: conv2d ${what} must be a positive integer, got ${v}`);
@@ -95,8 +96,8 @@ function needsCopy(a: Conv2dShape, g: ConvGeometry): boolean {
 /**
  * Scratch bytes for this call (layout at the top of assembly/conv2d.ts): a staging block,
  * per block of 4 output channels an epilogue block and a tap stream (input offset + 4
- * weights per tap), and, for stride 2, any padding or OW < 8, a
- * zero-padded copy of the active input channels. Always > 0.
+ * weights per tap), and, for stride 2, any padding or OW < 8, a zero-padded copy of the
+ * input rows of one band of output rows (at most ~256 KiB, or one row). Always > 0.
  */
 export function conv2dScratchBytes(a: Conv2dShape): number {
   return scratchBytes(a, conv2dPlan(a));
@@ -105,14 +106,14 @@ export function conv2dScratchBytes(a: Conv2dShape): number {
 function scratchBytes(a: Conv2dShape, pl: Conv2dPlan): number {
   const ciN = pl.groups === 1 ? pl.cinActive : pl.cinG;
   const coN = pl.groups === 1 ? pl.coutActive : pl.coutG;
-  const nB = Math.ceil(coN / 4);
+  const blocks = pl.groupsActive * Math.ceil(coN / 4);
   const stream = Math.ceil((ciN * a.k * a.k * TAP_BYTES) / 16) * 16;
-  let bytes = STAGE_BYTES + nB * (EPI_BYTES + stream);
+  let bytes = STAGE_BYTES + blocks * (EPI_BYTES + stream);
   if (needsCopy(a, pl)) {
     const OWe = Math.max(pl.OW, 8);
-    const Hp = (pl.OH - 1) * a.stride + a.k;
     const Wrow = a.stride === 1 ? OWe - 1 + a.k : 2 * (OWe + ((a.k - 1) >> 1));
-    bytes += pl.cinActive * Hp * Wrow * 4;
+    const band = Math.min(Math.max(Math.floor(L2_BUDGET / (a.cin * a.stride * Wrow * 4)), 1), pl.OH);
+    bytes += pl.cinActive * ((band - 1) * a.stride + a.k) * Wrow * 4;
   }
   return bytes;
 }
