@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Arena, type Engine } from '../src/wasm.js';
-import { conv2d, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, type Conv2dShape } from '../src/ops/conv2d.js';
+import { conv2d, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../src/ops/conv2d.js';
 import type { Padding } from '../src/ops/types.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from './util.js';
 
@@ -201,6 +201,30 @@ describe.each(engines())('conv2d [%s]', (_b, eng) => {
     let acc = 0;
     for (let ci = 0; ci < 2; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) acc += x[ci * 100 + ky * 10 + kx] * w[ci * 9 + ky * 3 + kx];
     expect(Math.abs(r.y[0] - acc)).toBeLessThan(1e-5 * (1 + Math.abs(acc)));
+  });
+});
+
+describe.each(engines())('convAuto [%s]', (_b, eng) => {
+  const cases: Array<[string, Conv2dShape, string]> = [
+    ['depthwise 3x3 s2, 10 of 12 channels', { cin: 12, cout: 12, groups: 12, groupsActive: 10, H: 11, W: 14, k: 3, stride: 2, pad: 'same', act: 2 }, 'dwconv'],
+    ['pointwise, sliced', { cin: 20, cout: 9, cinActive: 13, coutActive: 7, H: 5, W: 11, k: 1, stride: 1, pad: 'none', act: 4 }, 'pointwise'],
+    ['1x1 stride 2 stays conv2d', { cin: 5, cout: 6, H: 9, W: 9, k: 1, stride: 2, pad: 'none' }, 'conv2d'],
+    ['grouped 3x3 stays conv2d', { cin: 8, cout: 12, groups: 4, H: 7, W: 9, k: 3, stride: 1, pad: 'same' }, 'conv2d'],
+  ];
+  it.each(cases)('%s', (_n, s, kernel) => {
+    expect(convAutoKernel(s)).toBe(kernel);
+    const x = randn(s.cin * s.H * s.W, 21, 1), w = randn(weightsLen(s), 22, 0.5);
+    const e = epilogue(s.cout, 23, [true, true, true]);
+    const a = new Arena(eng);
+    const pl = conv2dPlan(s);
+    const nY = pl.coutActive * pl.OH * pl.OW;
+    const py = allocGuarded(a, nY);
+    convAuto(eng, {
+      ...s, x: put(eng, a, x), w: put(eng, a, w), y: py, bias: put(eng, a, e.bias!), scale: put(eng, a, e.scale!),
+      shift: put(eng, a, e.shift!), scratch: a.alloc(conv2dScratchBytes(s)),
+    });
+    expect(maxRelErr(read(eng, py, nY), conv2dRef(x, w, s, e.bias, e.scale, e.shift))).toBeLessThan(TOL.f32);
+    expect(guardsIntact(eng, py, nY)).toBe(true);
   });
 });
 

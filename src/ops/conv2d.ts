@@ -3,7 +3,7 @@
  * groups) with a fused per-channel epilogue y = act((acc + bias) * scale + shift).
  *
  *   import { loadEngine, Arena } from '../wasm.js';
- *   import { conv2d, conv2dScratchBytes } from './conv2d.js';
+ *   import { conv2d, conv2dScratchBytes, convAuto } from './conv2d.js';
  *   import { Act } from './act.js';
  *   const eng = loadEngine(), a = new Arena(eng);
  *   const shape = { cin: 24, cout: 144, groups: 4, H: 96, W: 96, k: 3, stride: 1, pad: 'tf-same' as const };
@@ -14,6 +14,8 @@
  *   conv2d(eng, { ...shape, x, w, y, scratch, groupsActive: 2 });
  *   // a slimmed dense layer: the first 16 inputs and 8 outputs of a 32->64 conv
  *   conv2d(eng, { x, w, y, scratch, cin: 32, cout: 64, cinActive: 16, coutActive: 8, H: 32, W: 32, k: 3, stride: 1, pad: 'same' });
+ *   // any conv, depthwise and 1x1 through their own kernels
+ *   convAuto(eng, { x, w, y, scratch, cin: 32, cout: 32, groups: 32, H: 32, W: 32, k: 3, stride: 2, pad: 'same' });
  *
  * The scratch size depends on the active input channels and the output size, so the size
  * computed for the full width (all channels / all groups active) covers every narrower mode.
@@ -21,6 +23,8 @@
 import type { Engine } from '../wasm.js';
 import { convGeometry, type Conv2dArgs, type ConvGeometry } from './types.js';
 import { actRef } from './act.js';
+import { dwconv } from './dwconv.js';
+import { pointwise } from './matmul.js';
 
 /** The shape part of Conv2dArgs: what the f64 reference and the size functions need. */
 export type Conv2dShape = Omit<Conv2dArgs, 'x' | 'w' | 'y' | 'bias' | 'scale' | 'shift' | 'scratch'>;
@@ -146,6 +150,25 @@ export function conv2dWords(a: Conv2dArgs): Int32Array {
 /** Runs the conv: x [cinActive][H][W] -> y [coutActive][OH][OW]. Neither may overlap scratch or each other. */
 export function conv2d(eng: Engine, a: Conv2dArgs): void {
   eng.call('conv2d', conv2dWords(a));
+}
+
+/** The kernel convAuto runs: depthwise and 1x1 layers have kernels of their own. */
+export function convAutoKernel(a: Conv2dShape): 'dwconv' | 'pointwise' | 'conv2d' {
+  const groups = a.groups ?? 1;
+  if (groups > 1 && groups === a.cin && groups === a.cout && (a.k === 3 || a.k === 5)) return 'dwconv';
+  if (a.k === 1 && a.stride === 1 && groups === 1) return 'pointwise';
+  return 'conv2d';
+}
+
+/**
+ * Any conv: depthwise 3x3/5x5 to dwconv (src/ops/dwconv.ts), 1x1 stride 1 to the matmul
+ * kernel (src/ops/matmul.ts), everything else to conv2d. Only conv2d uses args.scratch.
+ */
+export function convAuto(eng: Engine, a: Conv2dArgs): void {
+  const k = convAutoKernel(a);
+  if (k === 'dwconv') dwconv(eng, a);
+  else if (k === 'pointwise') pointwise(eng, a);
+  else conv2d(eng, a);
 }
 
 /**
