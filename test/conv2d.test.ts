@@ -242,10 +242,27 @@ describe('conv2d builds agree', () => {
       { numRuns: 100 },
     );
   });
+
+  // Stronger than the contract above, and what this kernel delivers: both builds run the same
+  // f32 operations in the same order for every output (bias, then taps in (ci, ky, kx) order,
+  // mul then add, no FMA), so a device on the scalar build and a server on the SIMD build
+  // compute the same bits. Relax to TOL.builds if a tile ever reorders the sums.
+  it('SIMD and scalar give identical bits', () => {
+    fc.assert(
+      fc.property(arbShape, ({ s, epi, seed }) => {
+        const x = randn(s.cin * s.H * s.W, seed, 1);
+        const w = randn(weightsLen(s), seed + 1, 0.5);
+        const e = epilogue(s.cout, seed, epi);
+        expect(run(simd, s, x, w, e).y).toEqual(run(scalar, s, x, w, e).y);
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
 
 describe('conv2d argument checks', () => {
-  const base = { x: 64, w: 128, y: 256, scratch: 512, cin: 8, cout: 12, H: 9, W: 9, k: 3, stride: 1, pad: 'same' as const };
+  // x [8][9][9] at 64, y [12][9][9] at 4096, scratch at 16384 (w may alias anything: read only)
+  const base = { x: 64, w: 128, y: 4096, scratch: 16384, cin: 8, cout: 12, H: 9, W: 9, k: 3, stride: 1, pad: 'same' as const };
   const cases: Array<[string, Partial<typeof base> & Record<string, unknown>, RegExp]> = [
     ['cinActive > cin', { cinActive: 9 }, /cinActive 9 exceeds cin 8/],
     ['coutActive > cout', { coutActive: 13 }, /coutActive 13 exceeds cout 12/],
@@ -261,8 +278,10 @@ describe('conv2d argument checks', () => {
     ['unknown padding', { pad: 'valid' }, /unknown padding 'valid'/],
     ['act code', { act: 6 }, /act code 6/],
     ['missing scratch', { scratch: 0 }, /args.scratch is missing: this shape needs \d+ bytes/],
-    ['unaligned scratch', { scratch: 520 }, /scratch=520 must be 16-byte aligned/],
+    ['unaligned scratch', { scratch: 16388 }, /scratch=16388 must be 16-byte aligned/],
     ['misaligned x', { x: 66 }, /pointer x=66/],
+    ['y overlapping x', { y: 64 + 4 * 8 * 81 - 4 }, /y \[\d+, \d+\) overlaps x \[64, \d+\)/],
+    ['scratch overlapping y', { scratch: 4096 + 16 }, /scratch \[\d+, \d+\) overlaps y/],
     ['zero H', { H: 0 }, /H must be a positive integer, got 0/],
   ];
   it.each(cases)('%s', (_n, patch, msg) => {
@@ -272,7 +291,7 @@ describe('conv2d argument checks', () => {
   it('writes the documented word layout', () => {
     const words = conv2dWords({ ...base, bias: 1024, act: 5, pad: 'tf-same', stride: 2, H: 10, W: 11, cinActive: 5, coutActive: 7 });
     // x w y bias scale shift scratch cin cout cinA coutA groups gA H W OH OW k s padT padL act padB padR
-    expect(Array.from(words)).toEqual([64, 128, 256, 1024, 0, 0, 512, 8, 12, 5, 7, 1, 1, 10, 11, 5, 6, 3, 2, 0, 1, 5, 1, 1]);
+    expect(Array.from(words)).toEqual([64, 128, 4096, 1024, 0, 0, 16384, 8, 12, 5, 7, 1, 1, 10, 11, 5, 6, 3, 2, 0, 1, 5, 1, 1]);
   });
 
   it('scratch for the full width covers every narrower mode', () => {

@@ -134,12 +134,23 @@ function ptr(v: number | undefined, what: string, required: boolean): number {
 /** The params struct for the `conv2d` kernel; layout documented at the top of assembly/conv2d.ts. */
 export function conv2dWords(a: Conv2dArgs): Int32Array {
   const pl = conv2dPlan(a);
+  const x = ptr(a.x, 'x', true), w = ptr(a.w, 'w', true), y = ptr(a.y, 'y', true);
   const scratch = ptr(a.scratch, 'scratch', false);
-  if (scratch === 0) throw new Error(`slimsplit: conv2d args.scratch is missing: this shape needs ${scratchBytes(a, pl)} bytes (conv2dScratchBytes)`);
+  const ss = scratchBytes(a, pl);
+  if (scratch === 0) throw new Error(`slimsplit: conv2d args.scratch is missing: this shape needs ${ss} bytes (conv2dScratchBytes)`);
   if (scratch % 16 !== 0) throw new Error(`slimsplit: conv2d scratch=${scratch} must be 16-byte aligned`);
+  // The kernel reads x while it writes y and scratch (w, bias, scale, shift are only read).
+  const bufs: Array<[string, number, number]> = [
+    ['x', x, pl.cinActive * a.H * a.W * 4], ['y', y, pl.coutActive * pl.OH * pl.OW * 4], ['scratch', scratch, ss],
+  ];
+  for (let i = 0; i < 3; i++) {
+    for (let j = i + 1; j < 3; j++) {
+      const [n1, p1, s1] = bufs[i], [n2, p2, s2] = bufs[j];
+      if (p1 < p2 + s2 && p2 < p1 + s1) throw new Error(`slimsplit: conv2d ${n2} [${p2}, ${p2 + s2}) overlaps ${n1} [${p1}, ${p1 + s1})`);
+    }
+  }
   return Int32Array.of(
-    ptr(a.x, 'x', true), ptr(a.w, 'w', true), ptr(a.y, 'y', true),
-    ptr(a.bias, 'bias', false), ptr(a.scale, 'scale', false), ptr(a.shift, 'shift', false), scratch,
+    x, w, y, ptr(a.bias, 'bias', false), ptr(a.scale, 'scale', false), ptr(a.shift, 'shift', false), scratch,
     a.cin, a.cout, pl.cinActive, pl.coutActive, pl.groups, pl.groupsActive,
     a.H, a.W, pl.OH, pl.OW,
     a.k, a.stride, pl.padT, pl.padL, a.act ?? 0,
