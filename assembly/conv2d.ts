@@ -32,16 +32,18 @@ import { pi, pp, actf, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID }
 //   copy   C*((band-1)*stride + k)*Wrow*4, only when stride 2, any padding, or OW < 8: the
 //                 input rows of one band of output rows, zero-padded, C active input channels
 //                 (all groups), so tiles never test borders. band = clamp(L2_BUDGET /
-//                 (cin*stride*Wrow*4), 1, OH) (full cin: the widest mode's scratch fits all). Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each
-//                 row is [even padded columns | odd padded columns], E = max(OW,8) + (k-1)/2
-//                 each, Wrow = 2E: tap kx of output column ox sits at phase kx&1, index
-//                 ox + kx>>1, so eight consecutive outputs read eight consecutive floats as
-//                 with stride 1.
+//                 (cin*stride*Wrow*4), 1, OH), from the full cin so the widest mode's scratch
+//                 fits every mode. Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each row is
+//                 [even padded columns | odd padded columns], E = max(OW,8) + (k-1)/2 each,
+//                 Wrow = 2E: tap kx of output column ox sits at phase kx&1, index ox + kx>>1,
+//                 so eight consecutive outputs read eight consecutive floats as with stride 1.
 //
 // Tiles: SIMD = 4 output channels x 8 output columns (8 f32x4 accumulators, the most V8's
 // 15 xmm registers hold without spilling); scalar = 4 x 2. A channel tail shorter than 4
 // clamps the extra lanes to the last channel (they recompute and rewrite the same values);
 // a column tail re-runs the last full-width tile shifted left, overlapping the previous one.
+// Every output gets the same f32 operations in the same order in both builds (bias, then
+// taps in (ci, ky, kx) order, mul then add), so the SIMD and scalar builds agree bit for bit.
 
 const STAGE_BYTES: i32 = 4 * 8 * 4; // 4x8 staging block for outputs narrower than a tile
 const EPI_BYTES: i32 = 64; // bias, scale, shift of the current 4 channels (12 floats)
@@ -90,7 +92,7 @@ export function conv2d(p: usize): void {
       Wrow = 2 * E;
     }
   }
-  const Wrow4 = <usize>Wrow << 2, E4 = <usize>E << 2;
+  const Wrow4 = <usize>Wrow << 2;
   // Sized from the full channel count, so the scratch of the widest mode fits every mode.
   let band = <i32>(L2_BUDGET / (<usize>(cin * S) * Wrow4));
   band = band < 1 ? 1 : (band > OH ? OH : band);
@@ -253,9 +255,9 @@ function unstage(st: usize, OW: i32, y0: usize, y1: usize, y2: usize, y3: usize)
   }
 }
 
-// One output row of 4 channels, OW >= 8 columns, in tiles of 4 channels x 8 columns: a column
-// tail re-runs the last tile shifted left over columns already written. The row is one call
-// so small filters (3 input channels: 27 taps a tile) pay little per tile.
+// One output row of 4 channels, OW >= the tile width (8 SIMD, 2 scalar): a column tail
+// re-runs the last tile shifted left over columns already written. The row is one call so
+// small filters (3 input channels: 27 taps a tile) pay little per tile.
 function rowTiles(
   xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, y2: usize, y3: usize,
   OW: i32, epi: usize, ep: i32,
