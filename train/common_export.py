@@ -95,7 +95,9 @@ class GraphExport:
         self._size = 0
         self.graphs: Dict[str, Graph] = {}
 
-    def tensor(self, name: str, value: Any) -> str:
+    def tensor(self, name: str, value: Any, storage: Optional[str] = None) -> str:
+        """Adds a float32 tensor. storage='q8': the blob stores it as int8 per first-axis row with an
+        f32 scale per row (docs/FORMAT.md), expanded to float32 when loaded."""
         if name in self.tensors:
             raise ValueError(f"common_export: tensor '{name}' added twice")
         arr = _as_f32(value)
@@ -105,6 +107,10 @@ class GraphExport:
         self._blobs.append(arr.reshape(-1))
         self._size = offset + arr.nbytes
         self.tensors[name] = {'shape': list(arr.shape), 'offset': offset}
+        if storage is not None:
+            if storage != 'q8':
+                raise ValueError(f"common_export: tensor '{name}': unknown storage '{storage}' (only 'q8')")
+            self.tensors[name]['storage'] = storage
         return name
 
     def graph(self, name: str, input: str, output: str) -> Graph:

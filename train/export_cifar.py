@@ -8,12 +8,14 @@ from the training set for the rANS tables), weights/jpeg-baseline.slim (the base
 and test/fixtures/cifar/ (a few test images with PyTorch's codes and logits for every mode).
 """
 import argparse
+import copy
 import json
 import os
 import sys
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -27,18 +29,71 @@ HW = 16 * 16  # bottleneck spatial size
 
 
 def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
-    """A Conv2d (+ optional eval BatchNorm folded into the epilogue's scale/shift)."""
+    """A Conv2d (+ eval BatchNorm folded into the epilogue's scale/shift).
+
+    bn may be a list with one BatchNorm per value of the members axis (switchable norm): the decoder's
+    statistics depend on how many members' channels arrive, so each members value gets its own
+    folded scale/shift and the plan switches the pointers with the mode."""
     w = conv.weight
     cout, cin_g, k, _ = w.shape
-    fields = dict(x=x, y=y, w=ex.tensor(f'{name}.w', w), cin=cin_g * groups, cout=cout, groups=groups, k=k,
-                  stride=stride, pad='same', act=act)
+    fields = dict(x=x, y=y, w=ex.tensor(f'{name}.w', w, storage=weight_storage(w)), cin=cin_g * groups, cout=cout,
+                  groups=groups, k=k, stride=stride, pad='same', act=act)
+    active = dict(active or {})
     if conv.bias is not None:
         fields['bias'] = ex.tensor(f'{name}.bias', conv.bias)
-    if bn is not None:
+    if isinstance(bn, list):
+        sc, sh = [], []
+        for i, b in enumerate(bn):
+            scale, shift = fold_bn(b.weight, b.bias, b.running_mean, b.running_var, b.eps)
+            sc.append(ex.tensor(f'{name}.scale.m{i + 1}', scale))
+            sh.append(ex.tensor(f'{name}.shift.m{i + 1}', shift))
+        active['scale'] = {'members': sc}
+        active['shift'] = {'members': sh}
+    elif bn is not None:
         scale, shift = fold_bn(bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps)
         fields['scale'] = ex.tensor(f'{name}.scale', scale)
         fields['shift'] = ex.tensor(f'{name}.shift', shift)
-    g.layer('conv2d', active=active, **fields)
+    g.layer('conv2d', active=active or None, **fields)
+
+
+Q8_MIN = 4096  # weights with at least this many values ship as int8 (per output channel)
+
+
+def weight_storage(w):
+    return 'q8' if w.numel() >= Q8_MIN else None
+
+
+def fake_quantize_weights(model):
+    """Round every large weight to int8 per output channel (what the blob stores), in place, so that
+    PyTorch's reference numbers are those of the shipped model."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.numel() >= Q8_MIN:
+                w = m.weight.double()
+                flat = w.reshape(w.shape[0], -1)
+                s = flat.abs().amax(1).clamp(min=1e-30) / 127
+                q = torch.round(flat / s[:, None]).clamp(-127, 127)
+                m.weight.copy_((q * s[:, None]).reshape(w.shape).float())
+
+
+@torch.no_grad()
+def recalibrated(model, members, cal_u8, bs=500):
+    """A copy of the model whose decoder BatchNorm statistics are re-estimated with `members` members
+    active (random bits per sample): the switchable norm of the members axis."""
+    m = copy.deepcopy(model)
+    for mod in m.dec.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.reset_running_stats()
+            mod.momentum = None  # cumulative average over the calibration set
+    m.dec.train()
+    gen = torch.Generator().manual_seed(members)
+    for i in range(0, len(cal_u8), bs):
+        xb = to_input(torch.from_numpy(cal_u8[i:i + bs]))
+        B = xb.shape[0]
+        bits = torch.tensor(BITS)[torch.randint(0, len(BITS), (B,), generator=gen)]
+        m(xb, torch.full((B,), members), bits)
+    m.eval()
+    return m
 
 
 def add_encoder_convs(ex, g, enc, modes_members):
@@ -55,8 +110,13 @@ def add_encoder_convs(ex, g, enc, modes_members):
     add_conv_bn(ex, g, 'enc.head', enc.head, None, 'e2', 'z', 'sigmoid', groups=G, active=grp)
 
 
-def add_decoder(ex, g, dec, src, cin_active=None):
-    """src [G*CM,16,16] (centred) -> logits [10]."""
+def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
+    """src [G*CM,16,16] (centred) -> logits [10]. decs: one decoder per members value (switchable norm)."""
+    decs = decs or [dec]
+    sw = len(decs) > 1
+
+    def bn(get):
+        return [get(d) for d in decs] if sw else get(dec)
     g.buffer('h1', [D1, 16, 16]); g.buffer('h2', [D1, 16, 16]); g.buffer('h3', [D1, 16, 16])
     g.buffer('g1', [D2, 8, 8]); g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
     g.buffer('k1', [D3, 4, 4]); g.buffer('k2', [D3, 4, 4]); g.buffer('k3', [D3, 4, 4])
@@ -65,18 +125,19 @@ def add_decoder(ex, g, dec, src, cin_active=None):
     add_conv_bn(ex, g, 'dec.inp', dec.inp, None, src, 'h1', 'relu',
                 active={'cinActive': cin_active} if cin_active else None)
 
-    def block(name, blk, a, t1, t2, C, HWb):
-        add_conv_bn(ex, g, f'{name}.c1', blk.c1, blk.b1, a, t1, 'relu')
-        add_conv_bn(ex, g, f'{name}.c2', blk.c2, blk.b2, t1, t2, 'none')
+    def block(name, get, a, t1, t2, C, HWb):
+        blk = get(dec)
+        add_conv_bn(ex, g, f'{name}.c1', blk.c1, bn(lambda d: get(d).b1), a, t1, 'relu')
+        add_conv_bn(ex, g, f'{name}.c2', blk.c2, bn(lambda d: get(d).b2), t1, t2, 'none')
         g.layer('add', a=a, b=t2, y=a, n=C * HWb, act='relu')
 
-    block('dec.b1', dec.b1, 'h1', 'h2', 'h3', D1, 256)
-    add_conv_bn(ex, g, 'dec.d2', dec.d2[0], dec.d2[1], 'h1', 'g1', 'relu', stride=2)
-    block('dec.b2', dec.b2, 'g1', 'g2', 'g3', D2, 64)
-    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], dec.d3[1], 'g1', 'k1', 'relu', stride=2)
-    block('dec.b3', dec.b3, 'k1', 'k2', 'k3', D3, 16)
+    block('dec.b1', lambda d: d.b1, 'h1', 'h2', 'h3', D1, 256)
+    add_conv_bn(ex, g, 'dec.d2', dec.d2[0], bn(lambda d: d.d2[1]), 'h1', 'g1', 'relu', stride=2)
+    block('dec.b2', lambda d: d.b2, 'g1', 'g2', 'g3', D2, 64)
+    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], bn(lambda d: d.d3[1]), 'g1', 'k1', 'relu', stride=2)
+    block('dec.b3', lambda d: d.b3, 'k1', 'k2', 'k3', D3, 16)
     g.layer('gap', x='k1', y='pooled', C=D3, H=4, W=4)
-    g.layer('matmul', x='pooled', y='logits', w=ex.tensor('dec.fc.w', dec.fc.weight),
+    g.layer('matmul', x='pooled', y='logits', w=ex.tensor('dec.fc.w', dec.fc.weight, storage=weight_storage(dec.fc.weight)),
             bias=ex.tensor('dec.fc.bias', dec.fc.bias), cin=D3, cout=10, n=1, act='none')
 
 
@@ -94,7 +155,7 @@ def symbol_histograms(model, x_u8, bs=1000):
     return counts
 
 
-def export_split(model, out_dir, counts):
+def export_split(model, decs, out_dir, counts, torch_acc):
     members = list(range(1, G + 1))
     ex = GraphExport('see-cifar10', [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
@@ -102,7 +163,10 @@ def export_split(model, out_dir, counts):
                            'split': {'channelsPerMember': CM, 'H': 16, 'W': 16},
                            # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
                            # training images; the packer turns them into 16-bit integer CDFs once.
-                           'symbolCounts': {str(b): counts[b].tolist() for b in BITS}})
+                           'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
+                           # top-1 of the same model in PyTorch on the 10,000 test images, per mode
+                           # ("members,bits"), for the engine's evaluation to compare against
+                           'pytorchTop1': torch_acc})
     enc = ex.graph('encoder', input='x', output='codes')
     add_encoder_convs(ex, enc, model.enc, members)
     n = G * CM * HW
@@ -121,7 +185,7 @@ def export_split(model, out_dir, counts):
                       'scale': {'bits': [2 / (2 ** b - 1) for b in BITS]}})
     dec.layer('affine', x='d0', y='d0', n=n, a=1.0, b=-1.0, act='none',
               active={'nActive': {'members': [CM * HW * m for m in members]}})
-    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]})
+    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]}, decs=[d.dec for d in decs])
     return ex.save(out_dir)
 
 
@@ -136,7 +200,7 @@ def export_baseline(model, out_dir):
 
 
 @torch.no_grad()
-def golden(model, x_u8, y, fix_dir, n_img):
+def golden(model, decs, x_u8, y, fix_dir, n_img):
     """Codes and logits from PyTorch for the first n_img test images (a class-balanced pick), every mode."""
     os.makedirs(fix_dir, exist_ok=True)
     idx = np.concatenate([np.where(y == c)[0][:n_img // 10] for c in range(10)])
@@ -150,7 +214,7 @@ def golden(model, x_u8, y, fix_dir, n_img):
             B = len(idx)
             deq, sym, _ = quantize(z, torch.full((B,), b))
             mask = member_mask(torch.full((B,), m), xb.device)
-            logits = model.dec(decoder_input(deq, mask))
+            logits = decs[m - 1].dec(decoder_input(deq, mask))
             codes = sym[:, :m * CM].reshape(B, -1).numpy().astype(np.uint8)
             pred = logits.argmax(1).numpy()
             out['modes'].append({'members': m, 'bits': b, 'top1': pred.tolist(),
@@ -161,6 +225,25 @@ def golden(model, x_u8, y, fix_dir, n_img):
         json.dump(out, f)
 
 
+@torch.no_grad()
+def torch_top1(model, decs, x_u8, y, bs=1000):
+    """PyTorch top-1 on the test set for every mode, with each members value's own norm statistics."""
+    acc = {}
+    z = torch.cat([model.enc(to_input(torch.from_numpy(x_u8[i:i + bs]))) for i in range(0, len(x_u8), bs)])
+    for n in range(1, G + 1):
+        for b in BITS:
+            correct = 0
+            for i in range(0, len(z), bs):
+                zb = z[i:i + bs]
+                B = zb.shape[0]
+                deq, _, _ = quantize(zb, torch.full((B,), b))
+                lg = decs[n - 1].dec(decoder_input(deq, member_mask(torch.full((B,), n), zb.device)))
+                correct += (lg.argmax(1).numpy() == y[i:i + bs]).sum()
+            acc[f'{n},{b}'] = float(correct) / len(y)
+            print(f'pytorch top-1 members={n} bits={b}: {acc[f"{n},{b}"]:.4f}', flush=True)
+    return acc
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.pt'))
@@ -168,22 +251,35 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/export'))
     ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/cifar'))
     ap.add_argument('--golden-images', type=int, default=100)
+    ap.add_argument('--calibration', type=int, default=10000, help='training images for the per-members norm statistics')
     ap.add_argument('--no-pack', action='store_true')
+    ap.add_argument('--hist-limit', type=int, default=0, help='symbol statistics from the first N training images (quick checks)')
+    ap.add_argument('--test-limit', type=int, default=0, help='PyTorch accuracy on the first N test images (quick checks)')
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get('THREADS', '1')))
     model = SlimSplit()
     model.load_state_dict(torch.load(a.ckpt, map_location='cpu')['model'])
+    fake_quantize_weights(model)
     model.eval()
     xtr, _ = load('train')
     xte, yte = load('test')
-    counts = symbol_histograms(model, xtr)
-    paths = export_split(model, a.out, counts)
-    golden(model, xte, yte, a.fixtures, a.golden_images)
+    if a.test_limit:
+        sel = np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)])
+        xte_acc, yte_acc = xte[sel], yte[sel]
+    else:
+        xte_acc, yte_acc = xte, yte
+    cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]
+    decs = [recalibrated(model, n, cal) for n in range(1, G + 1)]
+    counts = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
+    acc = torch_top1(model, decs, xte_acc, yte_acc)
+    paths = export_split(model, decs, a.out, counts, acc)
+    golden(model, decs, xte, yte, a.fixtures, a.golden_images)
     if not a.no_pack:
         run_packer(paths['graph'], paths['tensors'], os.path.join(ROOT, 'weights/see-cifar10.slim'), ROOT)
     if os.path.exists(a.baseline):
         base = SlimSplit()
         base.load_state_dict(torch.load(a.baseline, map_location='cpu')['model'])
+        fake_quantize_weights(base)
         base.eval()
         bpaths = export_baseline(base, a.out)
         if not a.no_pack:
