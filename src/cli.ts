@@ -409,14 +409,36 @@ async function cmdEval(io: Ctx, o: { data: string; limit?: number; json?: string
     if (started) bar.stop();
   }
   io.out(evalReport(r));
+  const torch = torchComparison(model, r);
+  if (torch) io.out(torch.text);
   if (o.json) {
-    writeFileSync(o.json, JSON.stringify(r, null, 2) + '\n');
+    writeFileSync(o.json, JSON.stringify(torch ? { ...r, pytorch: torch.rows } : r, null, 2) + '\n');
     io.out(`wrote ${o.json}\n`);
   }
   if (o.svg) {
     writeFileSync(o.svg, rateAccuracySvg(evalSeries(r), { title: `${r.model.name}: top-1 vs bytes per image (${r.images} images)` }));
     io.out(`wrote ${o.svg}\n`);
   }
+}
+
+/**
+ * The engine's top-1 per mode beside PyTorch's for the same model (the exporter stores PyTorch's,
+ * measured on all 10,000 test images, in the blob's meta.pytorchTop1). Only a full run compares like
+ * with like; on a subset the column is printed for information.
+ */
+function torchComparison(model: unknown, r: EvalResult): { text: string; rows: Array<{ mode: string; engine: number; pytorch: number; deltaPoints: number }> } | null {
+  const t = (model as { meta?: { pytorchTop1?: Record<string, number> } }).meta?.pytorchTop1;
+  if (!t) return null;
+  const rows = r.modes.flatMap((m) => {
+    const key = `${m.mode.members},${m.mode.bits}`;
+    return key in t ? [{ mode: modeText(m.mode), engine: m.acc, pytorch: t[key], deltaPoints: 100 * (m.acc - t[key]) }] : [];
+  });
+  if (!rows.length) return null;
+  const worst = Math.max(...rows.map((x) => Math.abs(x.deltaPoints)));
+  let text = `\nengine vs PyTorch top-1 (PyTorch on all 10,000 test images${r.images === 10000 ? '' : `; this run used ${r.images}, so the difference is not like for like`})\n`;
+  text += table(['mode', 'engine', 'PyTorch', 'diff (points)'], rows.map((x) => [x.mode, pct(x.engine), pct(x.pytorch), x.deltaPoints.toFixed(2)]));
+  text += `largest difference: ${worst.toFixed(2)} points\n`;
+  return { text, rows };
 }
 
 interface Sample {

@@ -79,7 +79,8 @@ export class Model {
   readonly info: ModelInfo;
   readonly build: Build | 'auto';
   private readonly modelIdU32: number;
-  private readonly meta: Record<string, unknown>;
+  /** the exporter's metadata (blob json): classes, split point, PyTorch's top-1 per mode, ... */
+  readonly meta: Record<string, unknown>;
 
   constructor(bytes: Uint8Array, opts: LoadModelOptions = {}) {
     this.bytes = bytes;
