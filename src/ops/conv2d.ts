@@ -89,8 +89,8 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
       throw new Error(`slimsplit: conv2d coutActive ${a.coutActive} must be groupsActive*cout/groups = ${coutActive} when groups = ${groups} (slice with groupsActive)`);
   }
   const g = convGeometry(a.H, a.W, a.k, a.stride, a.pad);
-  // Fields spelled out: an object spread here cost ~14 us a call in Node 20's V8, as much
-  // as a small conv.
+  // Fields spelled out: an object spread here cost ~14 us a call in Node 20's V8, a tenth
+  // of a 16->16 3x3 conv at 32x32.
   return {
     OH: g.OH, OW: g.OW, padT: g.padT, padL: g.padL, padB: g.padB, padR: g.padR,
     groups, groupsActive, cinG, coutG, cinActive, coutActive,
