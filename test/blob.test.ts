@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBlob, writeBlob, blobSpec, blobFields, crc32, BlobError, type Blob, type FieldTrace } from '../src/blob.js';
+import { readBlob, writeBlob, blobSpec, blobFields, crc32, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/blob.js';
 import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/pack.js';
 import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/plan.js';
 import { CdfTables, quantizeCdf } from '../src/coder.js';
@@ -28,6 +28,9 @@ beforeAll(() => {
 });
 
 const u32At = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getUint32(o, true);
+/** A u32 field of the original blob, found by its path. */
+const u32Field = (path: string): number => u32At(bytes, field(path).offset);
+const META_OFFSET = PREAMBLE_BYTES + 2 * DIR_ENTRY_BYTES;
 
 /** Recomputes the trailing CRC-32, so only structural validation can catch an edit. */
 function fixCrc(b: Uint8Array): Uint8Array {
@@ -83,7 +86,7 @@ function expectBlobError(b: Uint8Array, code: string, msg: RegExp): void {
 describe('round trip', () => {
   it('reads back what was packed: header, axes, tensors, graphs, coder tables', () => {
     expect(blob.name).toBe('tiny');
-    expect(blob.version).toBe(1);
+    expect(blob.version).toBe(BLOB_VERSION);
     expect(JSON.parse(blob.json)).toEqual({ note: 'hand-made test model (test/fixtures/tiny.gen.ts)' });
     expect(blob.input).toEqual({ shape: [3, 9, 10], mean: [0.5, 0.4, 0.3].map(Math.fround), std: [0.25, 0.2, 0.3].map(Math.fround) });
     expect(blob.axes).toEqual([{ name: 'members', values: [1, 2, 3] }, { name: 'bits', values: [2, 4, 8] }]);
@@ -106,10 +109,10 @@ describe('round trip', () => {
     expect(Array.from(blob.tensor('cdf.off'))).toEqual([-1]);
   });
 
-  it('writes the same bytes back, and the blob starts with SLIM, version 1', () => {
+  it('writes the same bytes back, and the blob starts with SLIM and the format version', () => {
     expect(writeBlob(blobSpec(blob))).toEqual(bytes);
     expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('SLIM');
-    expect(bytes[4] | (bytes[5] << 8)).toBe(1);
+    expect(bytes[4] | (bytes[5] << 8)).toBe(BLOB_VERSION);
     expect(u32At(bytes, bytes.length - 4)).toBe(crc32(bytes, 0, bytes.length - 4));
   });
 
@@ -121,7 +124,7 @@ describe('round trip', () => {
   });
 
   it('the field trace covers every byte of the preamble, directory and meta section exactly once', () => {
-    const metaEnd = u32At(bytes, 16) + u32At(bytes, 20);
+    const metaEnd = u32Field('metaOffset') + u32Field('metaBytes');
     const covered = new Uint8Array(metaEnd);
     for (const f of fields) if (f.offset < metaEnd) for (let i = 0; i < f.size; i++) covered[f.offset + i]++;
     expect(Array.from(covered).every((c) => c === 1)).toBe(true);
@@ -156,17 +159,17 @@ describe('every validation rule has a message', () => {
   // conv2d field words: x y w bias scale shift cin cout groups k stride pad act cinActive coutActive groupsActive
   const cases: Array<[string, () => Uint8Array, string, RegExp]> = [
     ['truncated by one byte', () => bytes.subarray(0, bytes.length - 1), 'truncated', /file is \d+ bytes but its preamble says \d+: truncated/],
-    ['shorter than the preamble', () => bytes.subarray(0, 20), 'truncated', /20 bytes, shorter than the 32-byte preamble/],
+    ['shorter than the preamble', () => bytes.subarray(0, 20), 'truncated', new RegExp(`20 bytes, shorter than the ${PREAMBLE_BYTES}-byte preamble`)],
     ['trailing bytes', () => Uint8Array.from([...bytes, 0]), 'size', /trailing bytes/],
     ['wrong magic', () => edit('magic', 0x58, false), 'magic', /magic "XLIM", expected "SLIM"/],
-    ['wrong version', () => edit('version', 2, false), 'version', /format version 2, this reader supports 1/],
-    ['checksum mismatch', () => { const b = bytes.slice(); b[u32At(bytes, 24) + 5] ^= 1; return b; }, 'checksum', /CRC-32 0x[0-9a-f]{8} does not match the stored 0x[0-9a-f]{8}/],
+    ['wrong version', () => edit('version', BLOB_VERSION + 1, false), 'version', new RegExp(`format version ${BLOB_VERSION + 1}, this reader supports ${BLOB_VERSION}`)],
+    ['checksum mismatch', () => { const b = bytes.slice(); b[u32Field('dataOffset') + 5] ^= 1; return b; }, 'checksum', /CRC-32 0x[0-9a-f]{8} does not match the stored 0x[0-9a-f]{8}/],
     ['unknown flag', () => edit('flags', 0x8001), 'flags', /unknown flag bits 0x8000/],
     ['coder flag cleared', () => edit('flags', 0), 'meta', /meta section has \d+ bytes left over/],
-    ['meta offset', () => edit('metaOffset', 100), 'layout', /metaOffset 100, expected 96/],
-    ['data offset misaligned', () => edit('dataOffset', u32At(bytes, 24) + 4), 'align', /dataOffset \d+ is not a multiple of 64/],
-    ['graph count', () => edit('graphCount', 3), 'layout', /metaOffset 96, expected 128/],
-    ['padding before data', () => { const b = bytes.slice(); b[u32At(bytes, 24) - 1] = 7; return fixCrc(b); }, 'layout', /padding byte \d+ before the data section is 7/],
+    ['meta offset', () => edit('metaOffset', META_OFFSET + 4), 'layout', new RegExp(`metaOffset ${META_OFFSET + 4}, expected ${META_OFFSET}`)],
+    ['data offset misaligned', () => edit('dataOffset', u32Field('dataOffset') + 4), 'align', /dataOffset \d+ is not a multiple of 64/],
+    ['graph count', () => edit('graphCount', 3), 'layout', new RegExp(`metaOffset ${META_OFFSET}, expected ${META_OFFSET + DIR_ENTRY_BYTES}`)],
+    ['padding before data', () => { const b = bytes.slice(); b[u32Field('dataOffset') - 1] = 7; return fixCrc(b); }, 'layout', /padding byte \d+ before the data section is 7/],
     ['tensor misaligned', () => edit('tensors[1].offset', blob.tensors[1].offset + 4), 'align', /tensor 1 'stem.scale' offset \d+ is not 16-byte aligned/],
     ['tensor moved', () => edit('tensors[1].offset', blob.tensors[1].offset + 16), 'layout', /tensor 1 'stem.scale' offset \d+, expected \d+ \(tensors are packed in table order\)/],
     ['tensor out of bounds', () => edit('tensors[16].offset', 0x7fff0000), 'bounds', /tensor 16 'fc.b' \[2147418112, 2147418132\) runs past the \d+-byte data section/],
@@ -205,7 +208,7 @@ describe('every validation rule has a message', () => {
     ['plan mode count', () => edit(planWord('decoder', PH.nmodes), 8), 'plan', /plan of graph 'decoder': has 8 modes, the model's axes give 9/],
     ['plan patch target', () => edit(planWord('encoder', planAt('encoder')[PH.patches]), 3), 'plan', /patch 0 targets word 3, which is not a record's param/],
     ['plan bound flag', () => edit(planWord('encoder', PH.bound), 1), 'plan', /is marked bound; a stored plan must hold relative offsets/],
-    ['plan misaligned', () => edit('directory[0].planOffset', u32At(bytes, 56) + 4), 'align', /plan of graph 'encoder' offset \d+ is not 16-byte aligned/],
+    ['plan misaligned', () => edit('directory[0].planOffset', u32Field('directory[0].planOffset') + 4), 'align', /plan of graph 'encoder' offset \d+ is not 16-byte aligned/],
     ['directory name', () => edit('directory[1].name', 0x20), 'meta', /directory entry 1 name " ecoder.*" is not 1..23 characters/],
     ['invalid UTF-8', () => edit('name', { byte: 0xff }), 'meta', /name: string is not valid UTF-8/],
     ['model json', () => edit('json', { byte: 0x78 }), 'meta', /model json is not valid JSON/],
