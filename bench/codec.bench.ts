@@ -235,8 +235,11 @@ async function main(): Promise<void> {
   const input = opt('--input');
   const out = opt('--out') ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'codec.json');
   const eng = loadEngine();
-  const sets = input ? loadSets(input) : syntheticSets();
-  console.log(`rANS codec bench: ${sets.length} sets from ${input ?? 'synthetic generator'}, ${eng.build} build, node ${process.version}, 1 thread`);
+  // Real tensors from the shipped model when it exists (and --synthetic is not given), else synthetic.
+  const real = input || args.includes('--synthetic') ? [] : await (await import('./codec-sets.js')).modelSets();
+  const sets = input ? loadSets(input) : real.length ? real : syntheticSets();
+  const source = input ?? (real.length ? 'the shipped model (weights/see-cifar10.slim) on 100 test images' : 'synthetic generator');
+  console.log(`rANS codec bench: ${sets.length} sets from ${source}, ${eng.build} build, node ${process.version}, 1 thread`);
   const records = await runCodecBench(sets, { quick: args.includes('--quick'), eng });
   printTable(records);
   mkdirSync(dirname(out), { recursive: true });
