@@ -1,6 +1,7 @@
 /**
  * The .slim weight blob: model header, tensor table, graphs with their compiled plans, optional
- * entropy-coder tables and the tensor data in one checksummed file (docs/FORMAT.md).
+ * entropy-coder tables and the tensor data in one checksummed file (docs/FORMAT.md). Large f32
+ * weights may be stored as int8 per row ("q8"), expanded to f32 when loaded.
  *
  *   import { readFileSync, writeFileSync } from 'node:fs';
  *   import { readBlob, writeBlob, blobSpec, BlobError } from './blob.js';
@@ -18,14 +19,15 @@ import bin, { Schema, Measurer, MaxValue, type ISerialInput, type ISerialOutput,
 import {
   AXES, DTYPES, DTYPE_BYTES, OPS, PADS, ACTS, PAD_PIXELS, LIMITS, GraphError, compilePlan, checkPlan, checkGraphStatic, modeCount,
   type AxisDef, type AxisName, type BufferDef, type DType, type FieldValue, type GraphDef, type LayerDef, type TensorInfo, type ActiveDef,
+  type TensorStorage,
 } from './plan.js';
 import { Act } from './ops/act.js';
 
 export const BLOB_MAGIC = 'SLIM';
-export const BLOB_VERSION = 1;
+export const BLOB_VERSION = 2;
 /** flags bit 0: a coder section follows the graphs in the meta section */
 export const FLAG_CODER = 1;
-export const PREAMBLE_BYTES = 32;
+export const PREAMBLE_BYTES = 36;
 export const DIR_ENTRY_BYTES = 32;
 export const DIR_NAME_BYTES = 24;
 export const MAX_GRAPHS = 8;
@@ -35,6 +37,9 @@ export const TENSOR_ALIGN = 16;
 export const ABSENT = 0xffffffff;
 const MAX_STRING = 1 << 16;
 const MAX_AXIS_VALUES = 256;
+/** Tensor table storage codes (docs/FORMAT.md, "Tensor storage"). */
+export const STORAGES: readonly TensorStorage[] = ['raw', 'q8'];
+const Q8_MAX = 127;
 
 export type BlobErrorCode =
   | 'truncated' | 'size' | 'magic' | 'version' | 'checksum' | 'flags' | 'layout' | 'align' | 'bounds' | 'meta'
@@ -81,9 +86,15 @@ export interface Blob {
   tensors: TensorInfo[];
   graphs: BlobGraph[];
   coder: CoderInfo | null;
-  /** the data section (tensors then plans), a view of the loaded bytes */
+  /**
+   * The data section as it goes into memory: tensors and plans as in the file, then the expansion
+   * area holding every q8 tensor as f32. A view of the loaded bytes when the model has no q8
+   * tensor, else a copy (expandBytes longer than the file's data section).
+   */
   data: Uint8Array;
-  /** a tensor's values (a view when aligned, else a copy) */
+  /** bytes of the expansion area at the end of `data` */
+  expandBytes: number;
+  /** a tensor's values, q8 ones expanded (a view when aligned, else a copy) */
   tensor(name: string): TensorArray;
 }
 
@@ -91,8 +102,15 @@ export interface TensorSpec {
   name: string;
   dtype: DType;
   shape: number[];
-  /** little-endian values; a typed array of the dtype or raw bytes */
+  /** little-endian values; a typed array of the dtype or raw bytes (q8: the f32 values to quantize) */
   data: ArrayBufferView;
+  /** 'q8' (f32 only): stored as int8 per row of shape[0] with an f32 scale per row, expanded on load */
+  storage?: 'q8';
+  /**
+   * q8 only: the stored form itself (f32 scales[rows], then int8 codes), used instead of quantizing
+   * `data`. blobSpec passes it, because quantizing expanded values again need not give the same scales.
+   */
+  stored?: Uint8Array;
 }
 export interface BlobSpec {
   name: string;
@@ -287,6 +305,7 @@ const Preamble = bin.object({
   metaBytes: L('metaBytes', bin.u32),
   dataOffset: L('dataOffset', bin.u32),
   dataBytes: L('dataBytes', bin.u32),
+  expandBytes: L('expandBytes', bin.u32),
 });
 type PreambleT = bin.Parsed<typeof Preamble>;
 
@@ -306,6 +325,7 @@ const Axis = bin.object({ name: L('name', bin.string), values: L('values', new L
 const Tensor = bin.object({
   name: L('name', bin.string),
   dtype: L('dtype', bin.u8),
+  storage: L('storage', bin.u8),
   shape: L('shape', Dims),
   offset: L('offset', bin.u32),
   bytes: L('bytes', bin.u32),
@@ -324,7 +344,7 @@ const Meta = bin.object({
   json: L('json', bin.string),
   input: L('input', Input),
   axes: L('axes', new List(Axis, 5, AXES.length)),
-  tensors: L('tensors', new List(Tensor, 18)),
+  tensors: L('tensors', new List(Tensor, 19)),
   graphs: L('graphs', new List(Graph, 16, MAX_GRAPHS)),
 });
 type MetaT = bin.Parsed<typeof Meta>;
@@ -470,6 +490,105 @@ function checkGraphName(name: string): void {
   if (!/^[A-Za-z0-9_.-]{1,23}$/.test(name)) fail('meta', `graph name ${JSON.stringify(name)} must be 1..23 characters of A-Z a-z 0-9 _ . -`);
 }
 
+// ------------------------------------------------------------------------------------------------
+// q8 storage: int8 codes per row of shape[0], one f32 scale per row (docs/FORMAT.md)
+// ------------------------------------------------------------------------------------------------
+
+/** Bytes a q8 tensor of `n` values in `rows` rows takes in the file: f32 scales, then int8 codes. */
+export function q8StoredBytes(rows: number, n: number): number {
+  return 4 * rows + n;
+}
+
+// Ties to even, as torch.round and numpy round, so an exporter's fake quantization agrees.
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The stored q8 form of f32 values (little-endian bytes or a Float32Array) in `rows` rows:
+ * scale_r = f32(max|w_r| / 127), code = clamp(round(w / scale_r), -127, 127); a row whose scale
+ * is 0 keeps zero codes.
+ */
+export function quantizeQ8(values: ArrayBufferView, rows: number, what = 'q8 tensor'): Uint8Array {
+  const src = new DataView(values.buffer, values.byteOffset, values.byteLength);
+  const n = values.byteLength / 4, cols = n / rows;
+  if (!Number.isInteger(n) || !Number.isInteger(cols)) fail('shape', `${what}: ${values.byteLength} bytes are not ${rows} rows of f32`);
+  const out = new Uint8Array(q8StoredBytes(rows, n));
+  const dv = new DataView(out.buffer);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let i = r * cols; i < (r + 1) * cols; i++) {
+      const w = src.getFloat32(4 * i, true);
+      if (!Number.isFinite(w)) fail('tensor', `${what} value ${i} is ${w}; q8 needs finite values`);
+      max = Math.max(max, Math.abs(w));
+    }
+    const scale = Math.fround(max / Q8_MAX);
+    dv.setFloat32(4 * r, scale, true);
+    if (scale === 0) continue;
+    for (let i = r * cols; i < (r + 1) * cols; i++) {
+      const q = roundHalfEven(src.getFloat32(4 * i, true) / scale);
+      dv.setInt8(4 * rows + i, Math.max(-Q8_MAX, Math.min(Q8_MAX, q)));
+    }
+  }
+  checkQ8(what, out, rows, n);
+  return out;
+}
+
+/**
+ * A stored q8 form the loader accepts: every scale a finite f32 >= +0 whose 127-fold is finite
+ * (so every expanded value is), codes in -127..127, and all-zero codes in a row of scale 0 (so
+ * that a blob has one canonical form and expands to no -0).
+ */
+function checkQ8(what: string, stored: Uint8Array, rows: number, n: number): void {
+  const dv = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
+  const cols = n / rows;
+  for (let r = 0; r < rows; r++) {
+    const bits = dv.getUint32(4 * r, true), s = dv.getFloat32(4 * r, true);
+    if (bits >>> 31 || !Number.isFinite(Math.fround(Q8_MAX * s))) {
+      fail('tensor', `${what} (q8) row ${r} scale ${s} (bits 0x${bits.toString(16).padStart(8, '0')}) must be a finite f32 >= +0 with 127 * scale finite`);
+    }
+    for (let i = r * cols; i < (r + 1) * cols; i++) {
+      const c = dv.getInt8(4 * rows + i);
+      if (c === -128) fail('tensor', `${what} (q8) code ${i} (row ${r}) is -128; codes are -127..127`);
+      if (s === 0 && c !== 0) fail('tensor', `${what} (q8) row ${r} has scale 0 but code ${i} is ${c}; a zero row has zero codes`);
+    }
+  }
+}
+
+/** Writes a q8 tensor's f32 values into its expansion region: f32(code * scale_r). */
+function expandQ8(mem: Uint8Array, t: TensorInfo): void {
+  const rows = t.shape[0], n = t.byteLength / 4, cols = n / rows;
+  const scales = new DataView(mem.buffer, mem.byteOffset + t.storedOffset!, 4 * rows);
+  const codes = new Int8Array(mem.buffer, mem.byteOffset + t.storedOffset! + 4 * rows, n);
+  // mem is a fresh allocation and the region 16-byte aligned: a direct view; storing rounds to f32
+  const out = new Float32Array(mem.buffer, mem.byteOffset + t.offset, n);
+  for (let r = 0; r < rows; r++) {
+    const s = scales.getFloat32(4 * r, true);
+    for (let i = r * cols; i < (r + 1) * cols; i++) out[i] = codes[i] * s;
+  }
+}
+
+/**
+ * Places every q8 tensor's f32 expansion after the data section, in table order, each 16-byte
+ * aligned; returns the expansion area's size. Plans point there, so this is part of the format.
+ */
+function placeExpansions(tensors: TensorInfo[], dataBytes: number): number {
+  let at = dataBytes;
+  for (const t of tensors) {
+    if (t.storage !== 'q8') continue;
+    at = align(at, TENSOR_ALIGN);
+    t.offset = at;
+    at += t.byteLength;
+  }
+  return align(at, TENSOR_ALIGN) - dataBytes;
+}
+
+/** q8 memory offsets enter the compiled plan but not the meta bytes, so they join the cache key. */
+function expansionKey(tensors: TensorInfo[]): string {
+  return tensors.filter((t) => t.storage === 'q8').map((t) => t.offset).join(',');
+}
+
 function wrap<T>(f: () => T): T {
   try {
     return f();
@@ -497,19 +616,41 @@ export function writeBlob(spec: BlobSpec): Uint8Array {
   if (spec.graphs.length > MAX_GRAPHS) fail('limit', `${spec.graphs.length} graphs, at most ${MAX_GRAPHS}`);
   // tensors, in order, each 16-byte aligned
   const infos: TensorInfo[] = [];
+  const stored: Uint8Array[] = [];
   const tensorIndex = new Map<string, number>();
   let at = 0;
   for (const t of spec.tensors) {
     checkName('tensor name', t.name);
-    if (tensorIndex.has(t.name)) fail('tensor', `tensor '${t.name}' appears twice`);
-    if (!DTYPES.includes(t.dtype)) fail('dtype', `tensor '${t.name}' has unknown dtype ${t.dtype}`);
-    const n = checkDims(`tensor '${t.name}'`, t.shape);
+    const what = `tensor '${t.name}'`;
+    if (tensorIndex.has(t.name)) fail('tensor', `${what} appears twice`);
+    if (!DTYPES.includes(t.dtype)) fail('dtype', `${what} has unknown dtype ${t.dtype}`);
+    const n = checkDims(what, t.shape);
     const bytes = n * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== bytes) fail('shape', `tensor '${t.name}' ${t.dtype} [${t.shape.join(', ')}] needs ${bytes} bytes, got ${t.data.byteLength}`);
+    const storage = t.storage ?? 'raw';
+    if (!STORAGES.includes(storage)) fail('tensor', `${what} has unknown storage ${JSON.stringify(storage)} (known: ${STORAGES.join(', ')})`);
+    let body: Uint8Array;
+    if (storage === 'q8') {
+      if (t.dtype !== 'f32') fail('dtype', `${what} has dtype ${t.dtype}; q8 storage is for f32 tensors`);
+      if (t.shape.length === 0) fail('shape', `${what} has no dims; q8 stores rows of shape[0]`);
+      const want = q8StoredBytes(t.shape[0], n);
+      if (t.stored) {
+        if (t.stored.byteLength !== want) fail('shape', `${what} q8 stored form is ${t.stored.byteLength} bytes, [${t.shape.join(', ')}] stores ${want} (${t.shape[0]} scales, ${n} codes)`);
+        checkQ8(what, t.stored, t.shape[0], n);
+        body = t.stored;
+      } else {
+        if (t.data.byteLength !== bytes) fail('shape', `${what} f32 [${t.shape.join(', ')}] needs ${bytes} bytes, got ${t.data.byteLength}`);
+        body = quantizeQ8(t.data, t.shape[0], what);
+      }
+    } else {
+      if (t.stored) fail('tensor', `${what} has a stored q8 form but raw storage`);
+      if (t.data.byteLength !== bytes) fail('shape', `${what} ${t.dtype} [${t.shape.join(', ')}] needs ${bytes} bytes, got ${t.data.byteLength}`);
+      body = bytesOf(t.data);
+    }
     at = align(at, TENSOR_ALIGN);
     tensorIndex.set(t.name, infos.length);
-    infos.push({ name: t.name, dtype: t.dtype, shape: t.shape.slice(), offset: at, byteLength: bytes });
-    at += bytes;
+    infos.push({ name: t.name, dtype: t.dtype, shape: t.shape.slice(), offset: at, byteLength: bytes, storage, storedOffset: at, storedBytes: body.byteLength });
+    stored.push(body);
+    at += body.byteLength;
   }
   const names = new Set<string>();
   for (const g of spec.graphs) {
@@ -538,7 +679,7 @@ export function writeBlob(spec: BlobSpec): Uint8Array {
     json,
     input: { shape: spec.input.shape.slice(), mean: spec.input.mean.slice(), std: spec.input.std.slice() },
     axes: spec.axes.map((a) => ({ name: a.name, values: a.values.slice() })),
-    tensors: infos.map((t) => ({ name: t.name, dtype: DTYPES.indexOf(t.dtype), shape: t.shape, offset: t.offset, bytes: t.byteLength })),
+    tensors: infos.map((t) => ({ name: t.name, dtype: DTYPES.indexOf(t.dtype), storage: STORAGES.indexOf(t.storage!), shape: t.shape, offset: t.storedOffset!, bytes: t.storedBytes! })),
     graphs: spec.graphs.map((g) => encodeGraph(g, spec.axes, tensorIndex)),
   };
   const metaBytes = Meta.measure(meta).size + (coder ? Coder.measure(coder).size : 0);
@@ -546,8 +687,17 @@ export function writeBlob(spec: BlobSpec): Uint8Array {
   const mw = new bin.BufferWriter(metaBuf.buffer, { endianness: 'little' });
   Meta.write(mw, meta);
   if (coder) Coder.write(mw, coder);
-  const key = cacheKey(metaBuf, 0, metaBytes, spec.graphs.map((g) => g.name));
-  const plans = spec.graphs.map((g, i) => compiledPlan(key, i, () => compilePlan(g, { axes: spec.axes, tensors: infos })));
+  const graphNames = spec.graphs.map((g) => g.name);
+  const compileAll = (): Uint32Array[] => {
+    const key = cacheKey(metaBuf, 0, metaBytes, graphNames, expansionKey(infos));
+    return spec.graphs.map((g, i) => compiledPlan(key, i, () => compilePlan(g, { axes: spec.axes, tensors: infos })));
+  };
+  const tensorsEnd = at;
+  // q8 tensors live after the plans, whose sizes do not depend on where tensors are: a first
+  // compile with any placement sizes the plans, a second one points at the real place.
+  const hasQ8 = infos.some((t) => t.storage === 'q8');
+  if (hasQ8) placeExpansions(infos, align(tensorsEnd, TENSOR_ALIGN));
+  let plans = compileAll();
   const planOffsets: number[] = [];
   for (const p of plans) {
     at = align(at, TENSOR_ALIGN);
@@ -555,6 +705,12 @@ export function writeBlob(spec: BlobSpec): Uint8Array {
     at += p.byteLength;
   }
   const dataBytes = align(at, TENSOR_ALIGN);
+  const expandBytes = placeExpansions(infos, dataBytes);
+  if (hasQ8) {
+    const sized = plans;
+    plans = compileAll();
+    if (plans.some((p, i) => p.length !== sized[i].length)) throw new Error('slimsplit: internal: a plan changed size with the q8 tensor placement');
+  }
   const metaOffset = PREAMBLE_BYTES + DIR_ENTRY_BYTES * spec.graphs.length;
   const dataOffset = align(metaOffset + metaBytes, DATA_ALIGN);
   const fileBytes = dataOffset + dataBytes + 4;
@@ -562,14 +718,14 @@ export function writeBlob(spec: BlobSpec): Uint8Array {
   const w = new bin.BufferWriter(out.buffer, { endianness: 'little' });
   const pre: PreambleT = {
     magic: BLOB_MAGIC, version: BLOB_VERSION, flags: coder ? FLAG_CODER : 0, fileBytes,
-    graphCount: spec.graphs.length, metaOffset, metaBytes, dataOffset, dataBytes,
+    graphCount: spec.graphs.length, metaOffset, metaBytes, dataOffset, dataBytes, expandBytes,
   };
   Preamble.write(w, pre);
   spec.graphs.forEach((g, i) => {
     DirEntry.write(w, { name: g.name.padEnd(DIR_NAME_BYTES, '\0'), planOffset: planOffsets[i], planBytes: plans[i].byteLength });
   });
   out.set(metaBuf, metaOffset);
-  spec.tensors.forEach((t, i) => out.set(bytesOf(t.data), dataOffset + infos[i].offset));
+  stored.forEach((b, i) => out.set(b, dataOffset + infos[i].storedOffset!));
   const dv = new DataView(out.buffer);
   plans.forEach((p, i) => {
     for (let k = 0; k < p.length; k++) dv.setUint32(dataOffset + planOffsets[i] + 4 * k, p[k], true);
@@ -603,7 +759,10 @@ function encodeGraph(g: GraphDef, axes: AxisDef[], tensorIndex: Map<string, numb
 // Reader
 // ------------------------------------------------------------------------------------------------
 
-/** Loads and fully validates a blob. The result's data and tensors are views of `bytes`. */
+/**
+ * Loads and fully validates a blob. The result's data and tensors are views of `bytes`, or of one
+ * copy of the data section with the q8 tensors expanded after it when the model has any.
+ */
 export function readBlob(bytes: Uint8Array): Blob {
   return parse(bytes);
 }
@@ -621,7 +780,10 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
   if (size < PREAMBLE_BYTES + 4) fail('truncated', `${size} bytes, shorter than the ${PREAMBLE_BYTES}-byte preamble and checksum`);
   const pre = Preamble.read(new SafeReader(bytes, 0, PREAMBLE_BYTES, 'preamble', trace));
   if (pre.magic !== BLOB_MAGIC) fail('magic', `magic ${JSON.stringify(pre.magic)}, expected "SLIM" (not a .slim file)`);
-  if (pre.version !== BLOB_VERSION) fail('version', `format version ${pre.version}, this reader supports ${BLOB_VERSION}`);
+  if (pre.version !== BLOB_VERSION) {
+    const hint = pre.version < BLOB_VERSION ? ' (an older packer wrote it: repack the model with src/pack.ts)' : '';
+    fail('version', `format version ${pre.version}, this reader supports ${BLOB_VERSION}${hint}`);
+  }
   if (pre.fileBytes > size) fail('truncated', `file is ${size} bytes but its preamble says ${pre.fileBytes}: truncated`);
   if (pre.fileBytes < size) fail('size', `file is ${size} bytes but its preamble says ${pre.fileBytes}: trailing bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, size);
@@ -678,14 +840,22 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     seen.add(t.name);
     if (t.dtype >= DTYPES.length) fail('dtype', `${what} has dtype code ${t.dtype}, expected 0..${DTYPES.length - 1} (${DTYPES.join(', ')})`);
     const dtype = DTYPES[t.dtype];
+    if (t.storage >= STORAGES.length) fail('tensor', `${what} has storage code ${t.storage}, expected 0..${STORAGES.length - 1} (${STORAGES.join(', ')})`);
+    const storage = STORAGES[t.storage];
     const n = checkDims(what, t.shape);
-    if (t.bytes !== n * DTYPE_BYTES[dtype]) fail('shape', `${what} is ${t.bytes} bytes, but ${dtype} [${t.shape.join(', ')}] needs ${n * DTYPE_BYTES[dtype]}`);
+    if (storage === 'q8') {
+      if (dtype !== 'f32') fail('dtype', `${what} is stored q8 but has dtype ${dtype}; q8 is for f32 tensors`);
+      if (t.shape.length === 0) fail('shape', `${what} is stored q8 but has no dims; q8 stores rows of shape[0]`);
+      const want = q8StoredBytes(t.shape[0], n);
+      if (t.bytes !== want) fail('shape', `${what} is ${t.bytes} bytes, but q8 [${t.shape.join(', ')}] stores ${want} (${t.shape[0]} f32 scales, ${n} int8 codes)`);
+    } else if (t.bytes !== n * DTYPE_BYTES[dtype]) fail('shape', `${what} is ${t.bytes} bytes, but ${dtype} [${t.shape.join(', ')}] needs ${n * DTYPE_BYTES[dtype]}`);
     if (t.offset % TENSOR_ALIGN !== 0) fail('align', `${what} offset ${t.offset} is not ${TENSOR_ALIGN}-byte aligned`);
     if (t.offset + t.bytes > dataBytes) fail('bounds', `${what} [${t.offset}, ${t.offset + t.bytes}) runs past the ${dataBytes}-byte data section`);
     const want = align(at, TENSOR_ALIGN);
     if (t.offset !== want) fail('layout', `${what} offset ${t.offset}, expected ${want} (tensors are packed in table order)`);
     zeros(bytes, dataOffset + at, dataOffset + want, 'before ' + what);
-    tensors.push({ name: t.name, dtype, shape: t.shape, offset: t.offset, byteLength: t.bytes });
+    if (storage === 'q8') checkQ8(what, bytes.subarray(dataOffset + t.offset, dataOffset + t.offset + t.bytes), t.shape[0], n);
+    tensors.push({ name: t.name, dtype, shape: t.shape, offset: t.offset, byteLength: n * DTYPE_BYTES[dtype], storage, storedOffset: t.offset, storedBytes: t.bytes });
     at = t.offset + t.bytes;
   });
 
@@ -702,9 +872,11 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
   });
   if (align(at, TENSOR_ALIGN) !== dataBytes) fail('layout', `dataBytes ${dataBytes}, expected ${align(at, TENSOR_ALIGN)} (the end of the last item, 16-byte aligned)`);
   zeros(bytes, dataOffset + at, dataOffset + dataBytes, 'at the end of the data section');
+  const expandBytes = placeExpansions(tensors, dataBytes);
+  if (pre.expandBytes !== expandBytes) fail('layout', `expandBytes ${pre.expandBytes}, expected ${expandBytes} (the q8 tensors expanded to f32 after the ${dataBytes}-byte data section)`);
 
   if (meta.graphs.length !== pre.graphCount) fail('meta', `meta lists ${meta.graphs.length} graphs, the directory ${pre.graphCount}`);
-  const key = cacheKey(bytes, metaOffset, metaEnd, graphNames);
+  const key = cacheKey(bytes, metaOffset, metaEnd, graphNames, expansionKey(tensors));
   const graphs: BlobGraph[] = meta.graphs.map((g, gi) => {
     const def = decodeGraph(graphNames[gi], g, axes, tensors);
     const e = dir[gi];
@@ -713,7 +885,7 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
       plan[k] = dv.getUint32(dataOffset + e.planOffset + 4 * k, true);
       trace?.push({ offset: dataOffset + e.planOffset + 4 * k, size: 4, path: `plan '${def.name}' word ${k}` });
     }
-    wrap(() => checkPlan(plan, { graph: def.name, dataBytes, modes: modeCount(axes) }));
+    wrap(() => checkPlan(plan, { graph: def.name, dataBytes: dataBytes + expandBytes, modes: modeCount(axes) }));
     const compiled = wrap(() => compiledPlan(key, gi, () => compilePlan(def, { axes, tensors })));
     // A mismatch is an edited plan, or one packed for kernels whose params or scratch differ.
     const stale = 'edited, or packed for other kernels: repack the model';
@@ -736,7 +908,12 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     coder = { json: coderT.json, tables };
   }
 
-  const data = bytes.subarray(dataOffset, dataOffset + dataBytes);
+  let data = bytes.subarray(dataOffset, dataOffset + dataBytes);
+  if (expandBytes > 0) {
+    data = new Uint8Array(dataBytes + expandBytes);
+    data.set(bytes.subarray(dataOffset, dataOffset + dataBytes));
+    for (const t of tensors) if (t.storage === 'q8') expandQ8(data, t);
+  }
   const byName = new Map(tensors.map((t) => [t.name, t]));
   return {
     version: pre.version,
@@ -749,6 +926,7 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     graphs,
     coder,
     data,
+    expandBytes,
     tensor(name: string): TensorArray {
       const t = byName.get(name);
       if (!t) throw new Error(`slimsplit: model '${meta.name}' has no tensor '${name}'`);
@@ -763,8 +941,8 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
 const planCache = new Map<string, Array<Uint32Array | GraphError>>();
 const PLAN_CACHE_ENTRIES = 8;
 
-function cacheKey(bytes: Uint8Array, from: number, to: number, graphs: string[]): string {
-  let s = graphs.join('|') + '|';
+function cacheKey(bytes: Uint8Array, from: number, to: number, graphs: string[], extra: string): string {
+  let s = graphs.join('|') + '|' + extra + '|';
   for (let i = from; i < to; i += 4096) s += String.fromCharCode(...bytes.subarray(i, Math.min(to, i + 4096)));
   return s;
 }
@@ -829,11 +1007,11 @@ function decodeGraph(name: string, g: MetaT['graphs'][number], axes: AxisDef[], 
       lastField = a.field;
       const f = spec.fields[a.field];
       if (a.axis >= axes.length) fail('axis', `${where}: active ${f.name} uses mode axis index ${a.axis}, the model has ${axes.length} axes (${axes.map((x) => x.name).join(', ') || 'none'})`);
-      if (f.kind !== 'int' && f.kind !== 'float') fail('active', `${where}: field ${f.name} (${f.kind}) cannot depend on the mode`);
+      if (f.kind !== 'int' && f.kind !== 'float' && f.kind !== 'tensor') fail('active', `${where}: field ${f.name} (${f.kind}) cannot depend on the mode`);
       const values = a.values.map((w) => {
         const d = decodeField(f.kind, w, tensors, buffers);
         if (typeof d === 'string') fail('active', `${where}: active ${f.name} ${d}`);
-        return d.v as number;
+        return d.v as number | string;
       });
       active[f.name] = { axis: axes[a.axis].name, values };
     }
@@ -865,7 +1043,12 @@ export function blobSpec(b: Blob): BlobSpec {
     json: b.json,
     input: { shape: b.input.shape.slice(), mean: b.input.mean.slice(), std: b.input.std.slice() },
     axes: b.axes.map((a) => ({ name: a.name, values: a.values.slice() })),
-    tensors: b.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.slice(), data: b.data.subarray(t.offset, t.offset + t.byteLength) })),
+    tensors: b.tensors.map((t): TensorSpec => {
+      const data = b.data.subarray(t.offset, t.offset + t.byteLength);
+      if (t.storage !== 'q8') return { name: t.name, dtype: t.dtype, shape: t.shape.slice(), data };
+      const at = t.storedOffset!;
+      return { name: t.name, dtype: t.dtype, shape: t.shape.slice(), data, storage: 'q8', stored: b.data.subarray(at, at + t.storedBytes!) };
+    }),
     graphs: b.graphs.map(({ name, input, output, buffers, layers }) => ({ name, input, output, buffers, layers })),
     coder: b.coder ? { json: b.coder.json, tables: b.coder.tables.slice() } : null,
   };

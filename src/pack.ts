@@ -105,7 +105,7 @@ function layerDef(path: string, v: Json, axes: AxisDef[]): LayerDef {
       const [axis, vals] = entries[0];
       if (!axes.some((a) => a.name === axis)) throw new PackError(`${p}.${axis}`, `the model has no mode axis '${axis}' (modes: ${axes.map((a) => a.name).join(', ') || 'none'})`);
       if (!Array.isArray(vals)) throw new PackError(`${p}.${axis}`, `expected a list with one value per ${axis} value, got ${show(vals)}`);
-      active[k] = { axis: axis as AxisName, values: vals.map((x, i) => fieldValue(`${p}.${axis}[${i}]`, f.kind, x) as number) };
+      active[k] = { axis: axis as AxisName, values: vals.map((x, i) => fieldValue(`${p}.${axis}[${i}]`, f.kind, x) as number | string) };
       // Exporters may also give the fixed value the largest mode uses; the active entry decides.
       const largest = active[k].values[active[k].values.length - 1];
       if (fields[k] !== null && fields[k] !== largest) {
@@ -141,6 +141,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
     const p = `tensors.${tn}`;
     const t = obj(p, tv);
     if (t.dtype !== undefined && t.dtype !== 'f32') throw new PackError(`${p}.dtype`, `tensors.bin holds float32 only, got ${show(t.dtype)}`);
+    if (t.storage !== undefined && t.storage !== 'q8') throw new PackError(`${p}.storage`, `unknown storage ${show(t.storage)} (only "q8": int8 per row with an f32 scale)`);
     const shape = ints(`${p}.shape`, t.shape);
     const [offset] = ints(`${p}.offset`, [t.offset], 0);
     if (offset % 16 !== 0) throw new PackError(`${p}.offset`, `${offset} is not 16-byte aligned (docs/GRAPH.md)`);
@@ -151,7 +152,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
       data[i] = dv.getFloat32(offset + 4 * i, true);
       if (!Number.isFinite(data[i])) throw new PackError(p, `value ${i} is ${data[i]}; weights must be finite`);
     }
-    tensors.push({ name: tn, dtype: 'f32', shape, data });
+    tensors.push(t.storage === 'q8' ? { name: tn, dtype: 'f32', shape, data, storage: 'q8' } : { name: tn, dtype: 'f32', shape, data });
   }
 
   const graphs: GraphDef[] = [];

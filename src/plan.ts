@@ -51,14 +51,23 @@ export const DTYPES = ['f32', 'u8', 'u16', 'u32', 'i32'] as const;
 export type DType = (typeof DTYPES)[number];
 export const DTYPE_BYTES: Record<DType, number> = { f32: 4, u8: 1, u16: 2, u32: 4, i32: 4 };
 
-/** A tensor of the blob's data section; offset is relative to the data base. */
+/**
+ * A tensor as the kernels see it: offset is relative to the data base, byteLength what it takes
+ * in memory. A q8 tensor (docs/FORMAT.md, "Tensor storage") lives expanded to f32 after the data
+ * section; its compact int8 form sits at storedOffset in the file's data section.
+ */
 export interface TensorInfo {
   name: string;
   dtype: DType;
   shape: number[];
   offset: number;
   byteLength: number;
+  storage?: TensorStorage;
+  /** where the tensor's bytes are in the file's data section, and how many (raw: offset and byteLength) */
+  storedOffset?: number;
+  storedBytes?: number;
 }
+export type TensorStorage = 'raw' | 'q8';
 
 export type BufferDType = 'f32' | 'u8';
 /** An activation buffer; shape is the full (largest-mode) shape. */
@@ -72,8 +81,8 @@ export interface BufferDef {
 export type FieldValue = number | string | null;
 export interface ActiveDef {
   axis: AxisName;
-  /** one value per value of the axis */
-  values: number[];
+  /** one value per value of the axis: numbers, or tensor names for a modal tensor field */
+  values: Array<number | string>;
 }
 export interface LayerDef {
   op: string;
@@ -231,6 +240,7 @@ interface OpSpec {
 
 const buf = (name: string, role: 'in' | 'out' | 'inout', dtype: BufferDType = 'f32'): FieldSpec => ({ name, kind: 'buffer', role, dtype });
 const ten = (name: string, optional = false): FieldSpec => ({ name, kind: 'tensor', optional });
+const modalTen = (name: string): FieldSpec => ({ name, kind: 'tensor', optional: true, modal: true });
 const int = (name: string): FieldSpec => ({ name, kind: 'int' });
 /** an optional active bound, defaulting to the full size inside the kernel */
 const bound = (name: string): FieldSpec => ({ name, kind: 'int', optional: true, modal: true });
@@ -242,7 +252,8 @@ const fmt = (s: number[]): string => `[${s.join(', ')}]`;
 function conv2dOp(): OpSpec {
   return {
     fields: [
-      buf('x', 'in'), buf('y', 'out'), ten('w'), ten('bias', true), ten('scale', true), ten('shift', true),
+      // scale/shift may switch with the mode: a switchable norm folds one BatchNorm per members value
+      buf('x', 'in'), buf('y', 'out'), ten('w'), ten('bias', true), modalTen('scale'), modalTen('shift'),
       int('cin'), int('cout'), int('groups'), int('k'), int('stride'), { name: 'pad', kind: 'pad' }, actF,
       bound('cinActive'), bound('coutActive'), bound('groupsActive'),
     ],
@@ -640,7 +651,7 @@ class LayerView {
     return Act[this.str('act') as keyof typeof Act];
   }
   tensor(name: string): TensorInfo | null {
-    const v = this.def.fields[name];
+    const v = this.value(name);
     return typeof v === 'string' ? this.g.tensors.get(v)! : null;
   }
   buffer(name: string): BufInfo {
@@ -1079,6 +1090,7 @@ export function compilePlan(graph: GraphDef, layout: PlanLayout): Uint32Array {
  * plan_set_mode and plan_run would touch stays inside the plan, the data section and the arena.
  * The loader also recompiles and compares, so this is what names the damage precisely.
  */
+/** `dataBytes`: the data section as loaded, q8 expansion area included (every blob pointer's range). */
 export function checkPlan(words: Uint32Array, ctx: { graph: string; dataBytes: number; modes: number }): void {
   const fail = (msg: string): never => {
     throw new GraphError('plan', `plan of graph '${ctx.graph}': ${msg}`);
@@ -1154,7 +1166,7 @@ export function checkPlan(words: Uint32Array, ctx: { graph: string; dataBytes: n
 export interface RunnableBlob {
   name: string;
   axes: AxisDef[];
-  /** the data section: tensors, then plans */
+  /** the data section as loaded: tensors, plans, then q8 tensors expanded to f32 */
   data: Uint8Array;
   graphs: Array<{ name: string; planOffset: number; plan: Uint32Array }>;
 }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBlob, writeBlob, blobSpec, blobFields, crc32, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/blob.js';
+import { readBlob, writeBlob, blobSpec, blobFields, crc32, quantizeQ8, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/blob.js';
 import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/pack.js';
 import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/plan.js';
 import { CdfTables, quantizeCdf } from '../src/coder.js';
@@ -21,8 +21,31 @@ let bytes: Uint8Array;
 let blob: Blob;
 let fields: FieldTrace[];
 
+/** Weights of the tiny model stored q8 in the blob under test (so the fuzz reaches q8 fields). */
+const Q8 = ['proj.w', 'fc.w'];
+function q8Graph(): Record<string, any> {
+  const j = tinyGraph() as Record<string, any>;
+  for (const n of Q8) j.tensors[n].storage = 'q8';
+  return j;
+}
+
+/** Per row of shape[0]: scale = f32(max|w| / 127), code = round half even, clamped to -127..127. */
+function q8Reference(v: Float32Array, rows: number): Float32Array {
+  const cols = v.length / rows, out = new Float32Array(v.length);
+  for (let r = 0; r < rows; r++) {
+    const row = v.subarray(r * cols, (r + 1) * cols);
+    const s = Math.fround(Math.max(...Array.from(row, Math.abs)) / 127);
+    row.forEach((w, c) => {
+      const x = w / s, q = Math.round(x);
+      const code = s === 0 ? 0 : Math.max(-127, Math.min(127, q - x === 0.5 && q % 2 !== 0 ? q - 1 : q));
+      out[r * cols + c] = Math.fround(code * s);
+    });
+  }
+  return out;
+}
+
 beforeAll(() => {
-  bytes = packGraph(tinyGraph(), tinyTensors(), CODER);
+  bytes = packGraph(q8Graph(), tinyTensors(), CODER);
   blob = readBlob(bytes);
   fields = blobFields(bytes);
 });
@@ -67,6 +90,16 @@ function edit(path: string, v: Val, fix = true): Uint8Array {
   return fix ? fixCrc(b) : b;
 }
 
+/** A copy with a value written into a q8 tensor's stored form (`at` bytes in), checksum fixed. */
+function q8Edit(name: string, at: number, v: { f32: number } | { i8: number }): Uint8Array {
+  const b = bytes.slice();
+  const t = blob.tensors.find((q) => q.name === name)!;
+  const dv = new DataView(b.buffer, u32Field('dataOffset') + t.storedOffset! + at);
+  if ('f32' in v) dv.setFloat32(0, v.f32, true);
+  else dv.setInt8(0, v.i8);
+  return fixCrc(b);
+}
+
 /** Plan word `k` of graph `g`, as a field path. */
 const planWord = (g: string, k: number): string => `plan '${g}' word ${k}`;
 const planAt = (g: string): Uint32Array => blob.graphs.find((q) => q.name === g)!.plan;
@@ -90,9 +123,12 @@ describe('round trip', () => {
     expect(JSON.parse(blob.json)).toEqual({ note: 'hand-made test model (test/fixtures/tiny.gen.ts)' });
     expect(blob.input).toEqual({ shape: [3, 9, 10], mean: [0.5, 0.4, 0.3].map(Math.fround), std: [0.25, 0.2, 0.3].map(Math.fround) });
     expect(blob.axes).toEqual([{ name: 'members', values: [1, 2, 3] }, { name: 'bits', values: [2, 4, 8] }]);
-    const spec = graphSpec(tinyGraph(), tinyTensors(), CODER);
+    const spec = graphSpec(q8Graph(), tinyTensors(), CODER);
     expect(blob.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(spec.tensors.map((t) => [t.name, t.dtype, t.shape]));
-    for (const t of spec.tensors) expect(Array.from(blob.tensor(t.name))).toEqual(Array.from(t.data as Float32Array));
+    for (const t of spec.tensors) {
+      const want = Q8.includes(t.name) ? q8Reference(t.data as Float32Array, t.shape[0]) : (t.data as Float32Array);
+      expect([t.name, Array.from(blob.tensor(t.name))]).toEqual([t.name, Array.from(want)]);
+    }
     for (const t of blob.tensors) {
       expect(t.offset % 16).toBe(0);
       expect((blob.data.byteOffset + t.offset) % 16).toBe((blob.data.byteOffset) % 16);
@@ -121,6 +157,43 @@ describe('round trip', () => {
     big.set(bytes, 3);
     const b = readBlob(big.subarray(3));
     expect(Array.from(b.tensor('stem.w'))).toEqual(Array.from(blob.tensor('stem.w')));
+  });
+
+  it('q8 tensors: compact in the file, expanded to f32 after the data section in memory', () => {
+    const dataBytes = u32Field('dataBytes'), expandBytes = u32Field('expandBytes');
+    expect(blob.expandBytes).toBe(expandBytes);
+    expect(blob.data.byteLength).toBe(dataBytes + expandBytes);
+    const [proj, fc] = Q8.map((n) => blob.tensors.find((t) => t.name === n)!);
+    expect([proj.storage, proj.byteLength, proj.storedBytes, proj.offset]).toEqual(['q8', 48 * 4, 12 * 4 + 48, dataBytes]);
+    expect([fc.storage, fc.byteLength, fc.storedBytes, fc.offset]).toEqual(['q8', 20 * 4, 5 * 4 + 20, dataBytes + 48 * 4]);
+    expect(expandBytes).toBe(48 * 4 + 80);
+    // the stored form is the packer's quantization, and expanding it is code * scale in f32
+    const stored = blob.data.subarray(proj.storedOffset!, proj.storedOffset! + proj.storedBytes!);
+    const v = graphSpec(q8Graph(), tinyTensors()).tensors.find((t) => t.name === 'proj.w')!.data as Float32Array;
+    expect(Array.from(stored)).toEqual(Array.from(quantizeQ8(v, 12)));
+    const sv = new DataView(stored.buffer, stored.byteOffset), codes = new Int8Array(stored.buffer, stored.byteOffset + 48, 48);
+    const e = blob.tensor('proj.w') as Float32Array;
+    for (let i = 0; i < 48; i++) {
+      const s = sv.getFloat32(4 * (i >> 2), true);
+      expect(e[i]).toBe(Math.fround(codes[i] * s));
+      expect(Math.abs(e[i] - v[i])).toBeLessThanOrEqual(s / 2 + 1e-7);
+    }
+    // every row reaches the full code range
+    for (let r = 0; r < 12; r++) expect(Math.max(...Array.from(codes.subarray(4 * r, 4 * r + 4), Math.abs))).toBe(127);
+    // without q8 tensors there is no expansion area (and data stays a view of the file)
+    expect(readBlob(packGraph(tinyGraph(), tinyTensors())).expandBytes).toBe(0);
+  });
+
+  it('quantizes a zero row to scale 0 and codes 0, which expand to +0', () => {
+    const t = tinyTensors().slice();
+    const j = q8Graph();
+    new Float32Array(t.buffer, j.tensors['fc.w'].offset, 20).fill(0, 4, 8); // row 1 of fc.w [5, 4]
+    const b = readBlob(packGraph(j, t));
+    const fc = b.tensors.find((q) => q.name === 'fc.w')!;
+    expect(new DataView(b.data.buffer, b.data.byteOffset + fc.storedOffset!).getFloat32(4, true)).toBe(0);
+    const row = Array.from((b.tensor('fc.w') as Float32Array).subarray(4, 8));
+    expect(row).toEqual([0, 0, 0, 0]);
+    expect(row.some((x) => Object.is(x, -0))).toBe(false);
   });
 
   it('the field trace covers every byte of the preamble, directory and meta section exactly once', () => {
@@ -168,6 +241,20 @@ describe('every validation rule has a message', () => {
     ['coder flag cleared', () => edit('flags', 0), 'meta', /meta section has \d+ bytes left over/],
     ['meta offset', () => edit('metaOffset', META_OFFSET + 4), 'layout', new RegExp(`metaOffset ${META_OFFSET + 4}, expected ${META_OFFSET}`)],
     ['data offset misaligned', () => edit('dataOffset', u32Field('dataOffset') + 4), 'align', /dataOffset \d+ is not a multiple of 64/],
+    ['version 1 (before q8)', () => edit('version', 1, false), 'version', /format version 1, this reader supports 2 \(an older packer wrote it: repack the model with src\/pack.ts\)/],
+    ['expansion size', () => edit('expandBytes', u32Field('expandBytes') + 16), 'layout', /expandBytes \d+, expected \d+ \(the q8 tensors expanded to f32 after the \d+-byte data section\)/],
+    ['storage code', () => edit('tensors[11].storage', 2), 'tensor', /tensor 11 'proj.w' has storage code 2, expected 0..1 \(raw, q8\)/],
+    ['q8 on a tensor stored raw', () => edit('tensors[0].storage', 1), 'shape', /tensor 0 'stem.w' is 1296 bytes, but q8 \[12, 3, 3, 3\] stores 372 \(12 f32 scales, 324 int8 codes\)/],
+    ['q8 on an integer tensor', () => edit('tensors[17].storage', 1), 'dtype', /tensor 17 'cdf.b2' is stored q8 but has dtype u32; q8 is for f32 tensors/],
+    ['q8 stored size', () => edit('tensors[11].bytes', 112), 'shape', /tensor 11 'proj.w' is 112 bytes, but q8 \[12, 4, 1, 1\] stores 96/],
+    ['q8 rows disagree with the stored size', () => edit('tensors[11].shape[0]', 6), 'shape', /tensor 11 'proj.w' is 96 bytes, but q8 \[6, 4, 1, 1\] stores 48/],
+    ['q8 negative scale', () => q8Edit('proj.w', 4, { f32: -1 }), 'tensor', /tensor 11 'proj.w' \(q8\) row 1 scale -1 \(bits 0xbf800000\) must be a finite f32 >= \+0 with 127 \* scale finite/],
+    ['q8 negative zero scale', () => q8Edit('proj.w', 0, { f32: -0 }), 'tensor', /row 0 scale 0 \(bits 0x80000000\) must be a finite f32 >= \+0/],
+    ['q8 NaN scale', () => q8Edit('proj.w', 8, { f32: NaN }), 'tensor', /row 2 scale NaN/],
+    ['q8 infinite scale', () => q8Edit('fc.w', 0, { f32: Infinity }), 'tensor', /tensor 15 'fc.w' \(q8\) row 0 scale Infinity/],
+    ['q8 scale whose codes overflow f32', () => q8Edit('fc.w', 0, { f32: 3e36 }), 'tensor', /row 0 scale 3\.\d+e\+36 .* with 127 \* scale finite/],
+    ['q8 code -128', () => q8Edit('proj.w', 48 + 5, { i8: -128 }), 'tensor', /tensor 11 'proj.w' \(q8\) code 5 \(row 1\) is -128; codes are -127..127/],
+    ['q8 zero scale with codes', () => q8Edit('proj.w', 0, { f32: 0 }), 'tensor', /tensor 11 'proj.w' \(q8\) row 0 has scale 0 but code \d is -?\d+; a zero row has zero codes/],
     ['graph count', () => edit('graphCount', 3), 'layout', new RegExp(`metaOffset ${META_OFFSET}, expected ${META_OFFSET + DIR_ENTRY_BYTES}`)],
     ['padding before data', () => { const b = bytes.slice(); b[u32Field('dataOffset') - 1] = 7; return fixCrc(b); }, 'layout', /padding byte \d+ before the data section is 7/],
     ['tensor misaligned', () => edit('tensors[1].offset', blob.tensors[1].offset + 4), 'align', /tensor 1 'stem.scale' offset \d+ is not 16-byte aligned/],
@@ -246,6 +333,10 @@ describe('packer JSON checks', () => {
     ['mode-independent field made active', () => pack(layer0((l) => (l.active = { k: { members: [1, 3, 3] } }))), PackError, /conv2d field 'k' cannot depend on the mode/],
     ['unknown mode axis', () => { const j = g(); j.modes.depth = [1]; return pack(j); }, PackError, /modes.depth: unknown mode axis/],
     ['tensor past the end', () => { const j = g(); j.tensors['fc.b'].offset = 4096; return pack(j); }, PackError, /tensors.fc.b: \[4096, 4116\) runs past the end of tensors.bin/],
+    ['unknown storage', () => { const j = g(); j.tensors['fc.w'].storage = 'q4'; return pack(j); }, PackError, /tensors.fc.w.storage: unknown storage "q4" \(only "q8"/],
+    ['q8 of a non-finite weight', () => writeBlob({ ...graphSpec(g(), tinyTensors()), tensors: [{ name: 'a', dtype: 'f32', shape: [2], data: Float32Array.of(1, NaN), storage: 'q8' }], graphs: [] }), BlobError, /tensor 'a' value 1 is NaN; q8 needs finite values/],
+    ['q8 of an integer tensor', () => writeBlob({ ...graphSpec(g(), tinyTensors()), tensors: [{ name: 'a', dtype: 'u8', shape: [2], data: Uint8Array.of(1, 2), storage: 'q8' }], graphs: [] }), BlobError, /tensor 'a' has dtype u8; q8 storage is for f32 tensors/],
+    ['q8 stored form of the wrong size', () => writeBlob({ ...graphSpec(g(), tinyTensors()), tensors: [{ name: 'a', dtype: 'f32', shape: [2, 2], data: new Float32Array(4), storage: 'q8', stored: new Uint8Array(11) }], graphs: [] }), BlobError, /tensor 'a' q8 stored form is 11 bytes, \[2, 2\] stores 12/],
     ['tensor misaligned', () => { const j = g(); j.tensors['fc.b'].offset = 8; return pack(j); }, PackError, /tensors.fc.b.offset: 8 is not 16-byte aligned/],
     ['non-finite weight', () => { const t = tinyTensors(); new DataView(t.buffer).setFloat32(0, NaN, true); return pack(g(), t); }, PackError, /tensors.stem.w: value 0 is NaN; weights must be finite/],
     ['u8 and f32 use of one buffer', () => { const j = g(); j.graphs.decoder.layers[1].x = 'q'; return pack(j); }, PackError, /graphs.decoder.layers\[1\].x: buffer 'q' is used as f32 here but as u8/],

@@ -5,9 +5,9 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { Arena, type Engine } from '../src/wasm.js';
-import { readBlob, writeBlob, type Blob, type BlobSpec } from '../src/blob.js';
-import { graphSpec, packGraph } from '../src/pack.js';
-import { Runner, OPCODES, PH, RECORD_HEADER_WORDS, modeCount, modeDigits, type AxisDef, type LayerDef, type FieldValue } from '../src/plan.js';
+import { readBlob, writeBlob, blobSpec as blobSpecOf, BlobError, type Blob, type BlobSpec } from '../src/blob.js';
+import { graphSpec, packGraph, PackError } from '../src/pack.js';
+import { Runner, GraphError, OPCODES, PH, RECORD_HEADER_WORDS, modeCount, modeDigits, type AxisDef, type LayerDef, type FieldValue } from '../src/plan.js';
 import { Act, actRef } from '../src/ops/act.js';
 import { conv2dRef, conv2dScratchBytes, conv2dWords } from '../src/ops/conv2d.js';
 import { dwconvWords } from '../src/ops/dwconv.js';
@@ -400,3 +400,166 @@ describe.each(engines())('Runner [%s]', (_build, eng) => {
     }
   });
 });
+
+// ------------------------------------------------------------------------------------------------
+// Models built here: an exported graph JSON and its tensors.bin from named f32 arrays
+// ------------------------------------------------------------------------------------------------
+
+function exported(tensors: Record<string, [number[], Float32Array]>, rest: Record<string, unknown>, storage: Record<string, 'q8'> = {}): [Record<string, unknown>, Uint8Array] {
+  const meta: Record<string, { shape: number[]; offset: number; storage?: 'q8' }> = {};
+  let at = 0;
+  for (const [name, [shape]] of Object.entries(tensors)) {
+    meta[name] = { shape, offset: at, ...(storage[name] ? { storage: storage[name] } : {}) };
+    at += Math.ceil((shape.reduce((a, b) => a * b, 1) * 4) / 16) * 16;
+  }
+  const bin = new Uint8Array(at);
+  for (const [name, [, v]] of Object.entries(tensors)) bin.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), meta[name].offset);
+  return [{ ...rest, tensors: meta }, bin];
+}
+
+/** A switchable-norm model: three convs (conv2d, 1x1 as matmul, depthwise) whose scale/shift follow `members`. */
+function switchModel(fixedMember?: number): [Record<string, unknown>, Uint8Array] {
+  const t: Record<string, [number[], Float32Array]> = {
+    'c1.w': [[6, 4, 3, 3], randn(216, 31, 0.5)],
+    'c2.w': [[5, 6, 1, 1], randn(30, 32, 0.6)],
+    'c3.w': [[5, 1, 3, 3], randn(45, 33, 0.5)],
+    'c3.b': [[5], randn(5, 34, 0.1)],
+  };
+  const norm = (layer: string, C: number, seed: number): void => {
+    for (let m = 1; m <= 3; m++) {
+      t[`${layer}.scale.m${m}`] = [[C], Float32Array.from(randn(C, seed + m, 0.3), (v) => v + 1)];
+      t[`${layer}.shift.m${m}`] = [[C], randn(C, seed + 10 + m, 0.3)];
+    }
+  };
+  norm('c1', 6, 100);
+  norm('c2', 5, 200);
+  norm('c3', 5, 300);
+  const sw = (layer: string): Record<string, unknown> =>
+    fixedMember === undefined
+      ? { active: { scale: { members: [1, 2, 3].map((m) => `${layer}.scale.m${m}`) }, shift: { members: [1, 2, 3].map((m) => `${layer}.shift.m${m}`) } } }
+      : { scale: `${layer}.scale.m${fixedMember}`, shift: `${layer}.shift.m${fixedMember}` };
+  return exported(t, {
+    name: 'switch',
+    input: { shape: [4, 7, 6] },
+    modes: { members: [1, 2, 3], bits: [2, 4] },
+    graphs: {
+      net: {
+        input: 'x', output: 'c',
+        buffers: { x: [4, 7, 6], a: [6, 7, 6], b: [5, 7, 6], c: [5, 7, 6] },
+        layers: [
+          { op: 'conv2d', x: 'x', y: 'a', w: 'c1.w', cin: 4, cout: 6, groups: 1, k: 3, stride: 1, pad: 'same', act: 'relu', ...sw('c1') },
+          { op: 'conv2d', x: 'a', y: 'b', w: 'c2.w', cin: 6, cout: 5, groups: 1, k: 1, stride: 1, pad: 'none', act: 'none', ...sw('c2') },
+          { op: 'conv2d', x: 'b', y: 'c', w: 'c3.w', bias: 'c3.b', cin: 5, cout: 5, groups: 5, k: 3, stride: 1, pad: 'same', act: 'swish', ...sw('c3') },
+        ],
+      },
+    },
+  });
+}
+
+describe('switchable norm: conv2d scale/shift under active', () => {
+  it('the blob keeps one tensor per members value and the plan patches the pointers', () => {
+    const [j, bin] = switchModel();
+    const b = readBlob(packGraph(j, bin));
+    expect(b.graphs[0].layers[0].active.scale).toEqual({ axis: 'members', values: ['c1.scale.m1', 'c1.scale.m2', 'c1.scale.m3'] });
+    expect(b.graphs[0].layers[0].fields.scale).toBeNull();
+    const plan = b.graphs[0].plan;
+    // members=1 vs the largest mode: 3 layers x (scale, shift) pointer words, all relocated against the data base
+    const m0 = plan[PH.modes];
+    expect(plan[m0 + 1]).toBe(6);
+    const q = plan[PH.patches] + 3 * plan[m0];
+    for (let k = 0; k < 6; k++) expect(plan[q + 3 * k] >>> 30).toBe(1);
+  });
+
+  it('rejects a per-mode tensor of the wrong shape, a non-modal tensor field, and a bad stored index', () => {
+    const [j, bin] = switchModel();
+    const L = (j.graphs as any).net.layers;
+    L[0].active.shift.members[1] = 'c2.shift.m2';
+    expect(() => packGraph(j, bin)).toThrow(GraphError);
+    expect(() => packGraph(j, bin)).toThrow(/layer 0 \(conv2d\): tensor shift 'c2.shift.m2' has shape \[5\], expected \[6\] \(cout\)/);
+    L[0].active.shift.members[1] = 'c1.shift.m2';
+    L[0].active.w = { members: ['c1.w', 'c1.w', 'c1.w'] };
+    expect(() => packGraph(j, bin)).toThrow(PackError);
+    expect(() => packGraph(j, bin)).toThrow(/conv2d field 'w' cannot depend on the mode \(allowed: scale, shift, cinActive/);
+    delete L[0].active.w;
+    L[0].active.scale.members[0] = 'nope';
+    expect(() => packGraph(j, bin)).toThrow(/active scale value names no tensor: "nope"/);
+  });
+
+  describe.each(engines())('[%s]', (_build, eng) => {
+    it('every mode, reached by any sequence of switches, equals a model packed with that mode\'s tensors', () => {
+      const blob = readBlob(packGraph(...switchModel()));
+      const arena = new Arena(eng);
+      const r = new Runner(eng, blob, 'net', { arena });
+      const x = randn(4 * 7 * 6, 77, 1.5);
+      const want = [1, 2, 3].map((m) => {
+        const fixed = readBlob(packGraph(...switchModel(m)));
+        const mark = arena.mark();
+        try {
+          const out = Float32Array.from(new Runner(eng, fixed, 'net', { arena }).run(x));
+          return out;
+        } finally {
+          arena.release(mark);
+        }
+      });
+      // the f64 reference follows the active entries itself, so it checks the fixed models too
+      for (let m = 0; m < modeCount(blob.axes); m++) expect(maxRelErr(want[modeDigits(blob.axes, m)[0]], refRun(blob, 'net', m, x))).toBeLessThan(TOL.f32);
+      const nm = modeCount(blob.axes);
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: nm - 1 }), { minLength: 1, maxLength: 8 }), (seq) => {
+          for (const m of seq) {
+            r.setMode(modeOf(blob.axes, m));
+            expect(Array.from(r.run(x))).toEqual(Array.from(want[modeDigits(blob.axes, m)[0]]));
+          }
+        }),
+        { numRuns: 30 },
+      );
+    });
+  });
+});
+
+describe('q8 weights', () => {
+  /** The tiny model with two weights stored q8, and the same model with their expanded values stored raw. */
+  function pair(): [Uint8Array, Uint8Array] {
+    const j = tinyGraph() as Record<string, any>;
+    for (const n of ['stem.w', 'proj.w', 'fc.w']) j.tensors[n].storage = 'q8';
+    const q = packGraph(j, tinyTensors());
+    const qb = readBlob(q);
+    const bin = tinyTensors().slice();
+    for (const n of ['stem.w', 'proj.w', 'fc.w']) {
+      const v = qb.tensor(n) as Float32Array;
+      bin.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), j.tensors[n].offset);
+    }
+    return [q, packGraph(tinyGraph(), bin)];
+  }
+
+  describe.each(engines())('[%s]', (_build, eng) => {
+    it('a model with q8 weights runs exactly like the same model with the expanded weights stored raw, in every mode', () => {
+      const [q, raw] = pair();
+      expect(q.length).toBeLessThan(raw.length);
+      const qb = readBlob(q), rb = readBlob(raw);
+      expect(qb.expandBytes).toBeGreaterThan(0);
+      const arena = new Arena(eng);
+      for (const g of ['encoder', 'decoder']) {
+        const a = new Runner(eng, qb, g, { arena }), b = new Runner(eng, rb, g, { arena });
+        for (let m = 0; m < modeCount(qb.axes); m++) {
+          a.setMode(modeOf(qb.axes, m));
+          b.setMode(modeOf(qb.axes, m));
+          const x = g === 'encoder' ? inputFor(m) : codesFor(qb, m);
+          expect(Array.from(a.run(x))).toEqual(Array.from(b.run(x)));
+        }
+      }
+    });
+  });
+
+  it('a blob with q8 weights and switchable norms round-trips through writeBlob', () => {
+    const [j, bin] = switchModel();
+    for (const n of ['c1.w', 'c2.w', 'c3.w']) (j.tensors as any)[n].storage = 'q8';
+    const bytes = packGraph(j, bin);
+    expect(writeBlob(readBlobSpec(bytes))).toEqual(bytes);
+    expect(() => readBlob(bytes.subarray(0, 40))).toThrow(BlobError);
+  });
+});
+
+function readBlobSpec(bytes: Uint8Array): BlobSpec {
+  return blobSpecOf(readBlob(bytes));
+}
