@@ -426,7 +426,7 @@ async function cmdEval(io: Ctx, o: { data: string; limit?: number; json?: string
  * measured on all 10,000 test images, in the blob's meta.pytorchTop1). Only a full run compares like
  * with like; on a subset the column is printed for information.
  */
-function torchComparison(model: unknown, r: EvalResult): { text: string; rows: Array<{ mode: string; engine: number; pytorch: number; deltaPoints: number }> } | null {
+export function torchComparison(model: unknown, r: EvalResult): { text: string; rows: Array<{ mode: string; engine: number; pytorch: number; deltaPoints: number }> } | null {
   const t = (model as { meta?: { pytorchTop1?: Record<string, number> } }).meta?.pytorchTop1;
   if (!t) return null;
   const rows = r.modes.flatMap((m) => {
