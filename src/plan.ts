@@ -1297,7 +1297,11 @@ export class Runner {
     return this.inputDtype === 'u8' ? this.eng.u8().subarray(this.inPtr, this.inPtr + this.inN) : this.eng.f32().subarray(this.inPtr >> 2, (this.inPtr >> 2) + this.inN);
   }
 
-  /** Runs the graph; `input` may be omitted when inputView() was filled. Returns a view valid until the next run. */
+  /**
+   * Runs the graph; `input` may be omitted when inputView() was filled for this run (refill it every
+   * time: the arena lends the input's bytes to later layers once the first has read them). Returns a
+   * view valid until the next run.
+   */
   run(input?: Float32Array | Uint8Array): Float32Array | Uint8Array {
     if (input !== undefined) {
       const want = this.inputDtype === 'u8' ? Uint8Array : Float32Array;
