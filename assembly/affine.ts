@@ -1,4 +1,4 @@
-import { pi, pf, pp, actf } from './common';
+import { pi, pf, pp, actf, act_apply } from './common';
 
 // affine(p): y[i] = act(x[i] * a + b) for i < nActive (in place allowed).
 // The split needs it twice: centring dequantized codes (2q/(L-1) - 1) for the decoder, and the
@@ -11,14 +11,15 @@ export function affine(p: usize): void {
   const act = pi(p, 6);
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    if (act == 0) {
-      const va = f32x4.splat(a), vb = f32x4.splat(b);
-      for (; i + 4 <= n; i += 4) {
-        const off = <usize>i << 2;
-        // mul then add (not fma): the scalar build rounds the same way.
-        v128.store(y + off, f32x4.add(f32x4.mul(v128.load(x + off), va), vb));
-      }
+    const va = f32x4.splat(a), vb = f32x4.splat(b);
+    for (; i + 4 <= n; i += 4) {
+      const off = <usize>i << 2;
+      // mul then add (not fma): the scalar build rounds the same way.
+      v128.store(y + off, f32x4.add(f32x4.mul(v128.load(x + off), va), vb));
     }
+    // The activation as a second pass over the vectorized prefix (a loop per code:
+    // act4 = actf lane by lane, see common.ts).
+    act_apply(y, i, act);
   }
   for (; i < n; i++) {
     const off = <usize>i << 2;

@@ -21,19 +21,118 @@ export const ACT_SIGMOID: i32 = 5;
   return <usize>load<u32>(p + (<usize>i << 2));
 }
 
-// Scalar activation; the SIMD kernels use it for the transcendental ones too,
-// so both builds produce the same values for swish and sigmoid.
+// Fast f32 exp, written twice with the same float operations in the same order: once on
+// scalar f32 (expf), once on f32x4 lanes (exp4). WASM f32 arithmetic is deterministic (no
+// fma, no f64, no relaxed ops here), so both builds produce bit-identical swish and sigmoid.
+// Cephes expf: clamp x to [EXP_LO, EXP_HI]; n = nearest(x * log2 e); r = x - n*C1 - n*C2
+// (Cody-Waite: C1 has 9 significant bits, so n*C1 and x - n*C1 are exact); then
+// e^r = 1 + r + r^2 * P(r), P of degree 5; then the result is scaled by 2^n as two exact
+// powers of two, 2^(n>>1) * 2^(n - (n>>1)), built from the exponent bits, so that the
+// last multiply over- or underflows correctly. Max error ~1-2 ulp (test/act.test.ts).
+// Edge cases: exp(+inf) = exp(x > 88.72) = +inf; exp(-inf) = 0 (EXP_LO = -104 underflows
+// to 0; results in [-104, -87.3] are denormals); NaN stays NaN (the clamps are written
+// x < lo ? lo : x, which keeps NaN; nearest(NaN) converts to n = 0 in both builds).
+const EXP_LO: f32 = -104.0;
+const EXP_HI: f32 = 89.0;
+const EXP_LOG2E: f32 = 1.44269504088896341;
+const EXP_C1: f32 = 0.693359375;
+const EXP_C2: f32 = -2.12194440e-4;
+const EXP_P0: f32 = 1.9875691500e-4;
+const EXP_P1: f32 = 1.3981999507e-3;
+const EXP_P2: f32 = 8.3334519073e-3;
+const EXP_P3: f32 = 4.1665795894e-2;
+const EXP_P4: f32 = 1.6666665459e-1;
+const EXP_P5: f32 = 5.0000001201e-1;
+// swish(x) = x / (1 + exp(-x)) with x first clamped below at SWISH_LO (keeping NaN): for
+// x <= -100 the true value is below 1e-41 in magnitude, the clamp makes exp(100) = +inf
+// and the quotient -0, so swish(-inf) = -0 instead of -inf / inf = NaN.
+const SWISH_LO: f32 = -100.0;
+
+@inline export function expf(x: f32): f32 {
+  x = x < EXP_LO ? EXP_LO : x;
+  x = EXP_HI < x ? EXP_HI : x;
+  const fx = nearest<f32>(x * EXP_LOG2E);
+  const r = (x - fx * EXP_C1) - fx * EXP_C2;
+  const z = r * r;
+  let p = EXP_P0 * r + EXP_P1;
+  p = p * r + EXP_P2;
+  p = p * r + EXP_P3;
+  p = p * r + EXP_P4;
+  p = p * r + EXP_P5;
+  const y = (p * z + r) + <f32>1.0;
+  const n = <i32>fx;
+  const n1 = n >> 1;
+  const n2 = n - n1;
+  const s1 = reinterpret<f32>((n1 + 127) << 23);
+  const s2 = reinterpret<f32>((n2 + 127) << 23);
+  return (y * s1) * s2;
+}
+
+// exp4: expf on 4 lanes, operation for operation (pmax(x, lo) = x < lo ? lo : x,
+// pmin(x, hi) = hi < x ? hi : x, as in expf).
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.pmax(x, f32x4.splat(EXP_LO));
+  x = f32x4.pmin(x, f32x4.splat(EXP_HI));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(EXP_LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(EXP_C1))), f32x4.mul(fx, f32x4.splat(EXP_C2)));
+  const z = f32x4.mul(r, r);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(EXP_P0), r), f32x4.splat(EXP_P1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P4));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P5));
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1));
+  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+@inline export function swishf(x: f32): f32 {
+  x = x < SWISH_LO ? SWISH_LO : x;
+  return x / (<f32>1.0 + expf(-x));
+}
+@inline export function swish4(x: v128): v128 {
+  x = f32x4.pmax(x, f32x4.splat(SWISH_LO));
+  return f32x4.div(x, f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+}
+// sigmoid(-inf) = 1 / inf = 0, sigmoid(+inf) = 1, NaN stays NaN.
+@inline export function sigmoidf(x: f32): f32 {
+  return <f32>1.0 / (<f32>1.0 + expf(-x));
+}
+@inline export function sigmoid4(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+}
+
+// Scalar activation. act4 is its 4-lane twin with the same float operations, so both
+// builds produce identical values: relu pmax(0, v) = 0 < v ? v : 0 (NaN -> 0, as
+// x > 0 ? x : 0), relu6 pmin(pmax(v, 0), 6) = 6 < t ? 6 : t (keeps NaN), hard-swish likewise.
 @inline export function actf(x: f32, act: i32): f32 {
   if (act == ACT_NONE) return x;
   if (act == ACT_RELU) return x > 0 ? x : 0;
   if (act == ACT_RELU6) return x < 0 ? 0 : (x > 6 ? 6 : x);
-  if (act == ACT_SWISH) return x / (<f32>1.0 + Mathf.exp(-x));
+  if (act == ACT_SWISH) return swishf(x);
   if (act == ACT_HSWISH) {
     let t = x + 3;
     t = t < 0 ? 0 : (t > 6 ? 6 : t);
     return x * t * (<f32>1.0 / 6);
   }
-  return <f32>1.0 / (<f32>1.0 + Mathf.exp(-x));
+  return sigmoidf(x);
+}
+
+@inline export function act4(v: v128, act: i32): v128 {
+  if (act == ACT_NONE) return v;
+  const z = f32x4.splat(0), six = f32x4.splat(6);
+  if (act == ACT_RELU) return f32x4.pmax(z, v);
+  if (act == ACT_RELU6) return f32x4.pmin(f32x4.pmax(v, z), six);
+  if (act == ACT_SWISH) return swish4(v);
+  if (act == ACT_HSWISH) {
+    const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), z), six);
+    return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
+  }
+  return sigmoid4(v);
 }
 
 // In-place activation over n floats.
@@ -41,21 +140,21 @@ export function act_apply(ptr: usize, n: i32, act: i32): void {
   if (act == ACT_NONE) return;
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    if (act == ACT_RELU || act == ACT_RELU6 || act == ACT_HSWISH) {
-      const z = f32x4.splat(0);
-      const six = f32x4.splat(6);
-      const three = f32x4.splat(3);
-      const sixth = f32x4.splat(<f32>1.0 / 6);
+    // One loop per code, so the loop body has no branch.
+    if (act == ACT_SWISH) {
       for (; i + 4 <= n; i += 4) {
         const a = ptr + (<usize>i << 2);
-        let v = v128.load(a);
-        if (act == ACT_RELU) v = f32x4.max(v, z);
-        else if (act == ACT_RELU6) v = f32x4.min(f32x4.max(v, z), six);
-        else {
-          const t = f32x4.min(f32x4.max(f32x4.add(v, three), z), six);
-          v = f32x4.mul(f32x4.mul(v, t), sixth);
-        }
-        v128.store(a, v);
+        v128.store(a, swish4(v128.load(a)));
+      }
+    } else if (act == ACT_SIGMOID) {
+      for (; i + 4 <= n; i += 4) {
+        const a = ptr + (<usize>i << 2);
+        v128.store(a, sigmoid4(v128.load(a)));
+      }
+    } else {
+      for (; i + 4 <= n; i += 4) {
+        const a = ptr + (<usize>i << 2);
+        v128.store(a, act4(v128.load(a), act));
       }
     }
   }

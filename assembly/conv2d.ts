@@ -1,4 +1,4 @@
-import { pi, pp, actf, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
+import { pi, pp, actf, swish4, sigmoid4, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
 
 // conv2d(p): dense or grouped KxK convolution (K in {1,3,5}, stride 1 or 2),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
@@ -329,20 +329,19 @@ function rowTiles(
   } else if (act == ACT_HSWISH) {
     c00 = hswish4(c00); c01 = hswish4(c01); c10 = hswish4(c10); c11 = hswish4(c11);
     c20 = hswish4(c20); c21 = hswish4(c21); c30 = hswish4(c30); c31 = hswish4(c31);
+  } else if (act == ACT_SWISH) {
+    // swish4/sigmoid4 (common.ts) repeat the scalar build's swishf/sigmoidf lane by lane.
+    c00 = swish4(c00); c01 = swish4(c01); c10 = swish4(c10); c11 = swish4(c11);
+    c20 = swish4(c20); c21 = swish4(c21); c30 = swish4(c30); c31 = swish4(c31);
+  } else if (act == ACT_SIGMOID) {
+    c00 = sigmoid4(c00); c01 = sigmoid4(c01); c10 = sigmoid4(c10); c11 = sigmoid4(c11);
+    c20 = sigmoid4(c20); c21 = sigmoid4(c21); c30 = sigmoid4(c30); c31 = sigmoid4(c31);
   }
   // A clamped duplicate lane stores the same values to the same address.
   v128.store(y0, c00); v128.store(y0, c01, 16);
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
-  if (act == ACT_SWISH || act == ACT_SIGMOID) {
-    // Scalar actf, in place, so both builds give the same values; once per distinct
-    // channel (a duplicate lane must not be activated twice).
-    actInPlace8(y0, act);
-    if (y1 != y0) actInPlace8(y1, act);
-    if (y2 != y1) actInPlace8(y2, act);
-    if (y3 != y2) actInPlace8(y3, act);
-  }
 }
 
 // pmax/pmin are one maxps/minps each; V8 expands max/min to ~8 instructions for IEEE NaN
@@ -357,13 +356,6 @@ function rowTiles(
 @inline function hswish4(v: v128): v128 {
   const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), f32x4.splat(6));
   return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
-}
-
-function actInPlace8(yp: usize, act: i32): void {
-  for (let i = 0; i < 8; i++) {
-    const a = yp + (<usize>i << 2);
-    store<f32>(a, actf(load<f32>(a), act));
-  }
 }
 
 // Scalar build: 4 channels x 2 columns (8 accumulators + 2 inputs + 4 weights fit the

@@ -2,7 +2,7 @@
 // "simd" and "scalar"); ASC_FEATURE_SIMD selects the code path at compile time,
 // so both builds export exactly the same functions. Zero imports: memory is
 // exported and the host (or a bare runtime) plans one arena above heap_base().
-export { act } from './act';
+export { act, exp_f32 } from './act';
 export { add } from './add';
 export { affine } from './affine';
 export { matmul } from './matmul';

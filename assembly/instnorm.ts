@@ -41,7 +41,8 @@ export function instnorm(p: usize): void {
       const off = <usize>i << 2;
       store<f32>(yc + off, ((load<f32>(xc + off) - hi) - lo) * a + b);
     }
-    // Applied per channel while the channel is still in cache.
+    // Applied per channel while the channel is still in cache; act_apply runs swish and
+    // sigmoid on 4 lanes (exp4) in the SIMD build, bit-identical to the scalar build.
     act_apply(yc, HW, act);
   }
 }

@@ -1,4 +1,8 @@
-import { pi, pp, actf, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } from './common';
+import { pi, pp, actf, act4, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6 } from './common';
+
+// act4 (common.ts) is the 4-lane twin of actf: the same float operations, swish and
+// sigmoid included (exp4/expf), so the SIMD and scalar builds produce identical values.
+export { act4 };
 
 // matmul(p): pointwise (1x1) conv and linear layers as one channel-sliced matmul.
 //   y[co][j] = act((sum_ci W[co][ci] * x[ci][j] + bias[co]) * scale[co] + shift[co])
@@ -14,23 +18,6 @@ import { pi, pp, actf, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH } fr
 // rows for co % 4, 4x4/1x4 tiles for n % 8, then scalar columns. Positions run in panels
 // (see matmul()), the epilogue in a separate pass per panel. n == 1 runs as dot products
 // vectorized over ci instead. Scalar build: a 2x4 tile (8 accumulators), same structure.
-
-// Epilogue on 4 lanes. Swish and sigmoid go through the scalar actf lane by lane so the
-// SIMD and scalar builds produce identical values.
-@inline export function act4(v: v128, act: i32): v128 {
-  if (act == ACT_NONE) return v;
-  const z = f32x4.splat(0);
-  if (act == ACT_RELU) return f32x4.max(v, z);
-  if (act == ACT_RELU6) return f32x4.min(f32x4.max(v, z), f32x4.splat(6));
-  if (act == ACT_HSWISH) {
-    const t = f32x4.min(f32x4.max(f32x4.add(v, f32x4.splat(3)), z), f32x4.splat(6));
-    return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
-  }
-  let r = f32x4.splat(actf(f32x4.extract_lane(v, 0), act));
-  r = f32x4.replace_lane(r, 1, actf(f32x4.extract_lane(v, 1), act));
-  r = f32x4.replace_lane(r, 2, actf(f32x4.extract_lane(v, 2), act));
-  return f32x4.replace_lane(r, 3, actf(f32x4.extract_lane(v, 3), act));
-}
 
 // (acc + b) * s + sh, then the activation, stored at dst. b/s/sh are the channel's splats.
 @inline export function epi4(dst: usize, acc: v128, b: v128, s: v128, sh: v128, act: i32): void {

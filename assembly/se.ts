@@ -14,7 +14,8 @@ import { sum_f64, dot_f32, scale_f32 } from './reduce';
 // Weight strides use the full per-group sizes; group g's activations start at channel
 // g * cActive. The scratch holds one group's pooled vector (C/G floats) then its hidden
 // vector (R/G floats). Pooling, both dot products and the gating multiply perform the same
-// float operations in both builds (reduce.ts); only actf/sigmoid are scalar in both.
+// float operations in both builds (reduce.ts); actf/sigmoid on the few per-channel values
+// are scalar in both.
 export function se(p: usize): void {
   const x = pp(p, 0), y = pp(p, 1);
   const C = pi(p, 2), R = pi(p, 3), G = pi(p, 4);

@@ -83,7 +83,7 @@ export function self_test(): i32 {
     add(p);
     fnv(y, 37 * 4);
   }
-  // act: swish in place, n = 23 (Mathf.exp is compiled in, not imported)
+  // act: swish in place, n = 23 (expf/exp4 from common.ts: no import)
   {
     const x = rand(23, 5, 0), p = words(3);
     wp(p, 0, x); w(p, 1, 23); w(p, 2, 3);
