@@ -163,6 +163,38 @@ function argmax(x: Float32Array): number {
   return k;
 }
 
+/**
+ * The coder side both ends share: the blob's CDF tables resident in WASM memory, and the per-channel
+ * table index for the current bit depth (written on a mode change, not per packet).
+ */
+class ChannelCoder {
+  readonly tables: CdfTables;
+  readonly groupSize: number;
+  /** i32 [channels] in WASM memory */
+  readonly tableIndex: number;
+  private readonly first: Map<number, number>;
+  private readonly eng: Engine;
+  private readonly model: Model;
+
+  constructor(model: Model, eng: Engine, arena: Arena, lookup: boolean) {
+    const { meta, specs, first } = model.coderTables();
+    this.tables = new CdfTables(eng, arena, specs, { lookup });
+    this.first = first;
+    this.groupSize = meta.groupSize;
+    this.tableIndex = arena.alloc(4 * meta.channels, 4);
+    this.eng = eng;
+    this.model = model;
+  }
+
+  /** Channel c of a `bits`-bit tensor is coded with its own table. */
+  select(bits: number, channels: number): void {
+    const base = this.first.get(bits);
+    if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${bits}`);
+    const i32 = this.eng.i32();
+    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+  }
+}
+
 /** Mode as the packet carries it: [members, bits]. */
 function modeBytes(mode: Record<string, number>): number[] {
   return [mode.members ?? 1, mode.bits ?? 8];
@@ -173,13 +205,8 @@ export class SplitEncoder implements DeviceEncoder {
   readonly eng: Engine;
   private readonly model: Model;
   private readonly runner: Runner;
-  private readonly tables: CdfTables;
-  private readonly first: Map<number, number>;
-  private readonly groupSize: number;
-  private readonly cpm: number;
+  private readonly coder: ChannelCoder;
   private readonly split: SplitInfo;
-  /** i32 [channels]: table of each channel, rewritten by setMode */
-  private readonly tableIndex: number;
   /** payload scratch, sized for the largest mode's worst case */
   private readonly out: number;
   private readonly capacity: number;
@@ -190,13 +217,8 @@ export class SplitEncoder implements DeviceEncoder {
     const arena = new Arena(eng);
     this.runner = new Runner(eng, model.blob, 'encoder', { arena });
     if (this.runner.outputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its encoder graph outputs floats, not codes; it is not a split model`);
-    const { meta, specs, first } = model.coderTables();
-    this.tables = new CdfTables(eng, arena, specs, { lookup: false });
-    this.first = first;
-    this.groupSize = meta.groupSize;
+    this.coder = new ChannelCoder(model, eng, arena, false);
     this.split = model.split();
-    this.cpm = this.split.channelsPerMember;
-    this.tableIndex = arena.alloc(4 * meta.channels, 4);
     // Escape-free streams take < 2 bytes per symbol (rANS byte renormalization bound).
     this.capacity = 2 * this.runner.outputLength + 64;
     this.out = arena.alloc(this.capacity, 16);
@@ -213,12 +235,7 @@ export class SplitEncoder implements DeviceEncoder {
   }
 
   private syncTables(): void {
-    const m = this.runner.mode;
-    const base = this.first.get(m.bits);
-    if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${m.bits}`);
-    const i32 = this.eng.i32();
-    const channels = this.runner.outputLength / this.groupSize;
-    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+    this.coder.select(this.runner.mode.bits, this.runner.outputLength / this.coder.groupSize);
   }
 
   /** The encoder network alone: writes the codes into WASM memory and returns a view of them. */
@@ -231,12 +248,11 @@ export class SplitEncoder implements DeviceEncoder {
   encode(image: ImageInput): Uint8Array {
     const codes = this.codes(image);
     const n = codes.length;
-    const len = encodeAt(this.eng, this.tables, {
-      symbols: codes.byteOffset, n, type: 'u8', groupSize: this.groupSize, tableIndex: this.tableIndex, out: this.out, capacity: this.capacity,
-    });
+    const { tables, groupSize, tableIndex } = this.coder;
+    const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity });
     const m = this.runner.mode;
     return writePacket(
-      { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / this.groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
+      { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
       this.eng.u8().subarray(this.out, this.out + len),
     );
   }
@@ -247,11 +263,8 @@ export class SplitDecoder implements ServerDecoder {
   readonly eng: Engine;
   private readonly model: Model;
   private readonly runner: Runner;
-  private readonly tables: CdfTables;
-  private readonly first: Map<number, number>;
-  private readonly groupSize: number;
+  private readonly coder: ChannelCoder;
   private readonly split: SplitInfo;
-  private readonly tableIndex: number;
   private readonly payload: number;
   private readonly payloadCap: number;
 
@@ -261,12 +274,8 @@ export class SplitDecoder implements ServerDecoder {
     const arena = new Arena(eng);
     this.runner = new Runner(eng, model.blob, 'decoder', { arena });
     if (this.runner.inputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its decoder graph does not take codes`);
-    const { meta, specs, first } = model.coderTables();
-    this.tables = new CdfTables(eng, arena, specs, { lookup: true });
-    this.first = first;
-    this.groupSize = meta.groupSize;
+    this.coder = new ChannelCoder(model, eng, arena, true);
     this.split = model.split();
-    this.tableIndex = arena.alloc(4 * meta.channels, 4);
     this.payloadCap = 2 * this.runner.inputLength + 64;
     this.payload = arena.alloc(this.payloadCap, 16);
   }
@@ -278,19 +287,16 @@ export class SplitDecoder implements ServerDecoder {
     if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
     this.runner.setMode({ members, bits });
     const n = this.runner.inputLength;
+    const { tables, groupSize, tableIndex } = this.coder;
     const [C, H, W] = p.fields.shape;
-    if (C * this.groupSize !== n || H !== this.split.H || W !== this.split.W) {
-      throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / this.groupSize}, ${this.split.H}, ${this.split.W}])`);
+    if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
+      throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
     }
     if (p.payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${p.payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
-    const base = this.first.get(bits)!;
-    const i32 = this.eng.i32();
-    for (let c = 0; c < C; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+    this.coder.select(bits, C);
     this.eng.u8().set(p.payload, this.payload);
     const inp = this.runner.inputView();
-    decodeAt(this.eng, this.tables, {
-      bytes: this.payload, length: p.payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize: this.groupSize, tableIndex: this.tableIndex,
-    });
+    decodeAt(this.eng, tables, { bytes: this.payload, length: p.payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex });
     const logits = Float32Array.from(this.runner.run() as Float32Array);
     const top1 = argmax(logits);
     return { logits, top1, label: this.model.label(top1), mode: { members, bits } };
