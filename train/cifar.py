@@ -52,6 +52,17 @@ def sample_modes(B, gen):
     return members, bits
 
 
+def network_optimizer(model, lr, total_steps):
+    """Nesterov SGD with weight decay on weights only (not norms, biases or the rate tables), one-cycle."""
+    params = [p for n, p in model.named_parameters() if not n.startswith('rate.')]
+    opt = torch.optim.SGD([{'params': [p for p in params if p.ndim > 1], 'weight_decay': 5e-4},
+                           {'params': [p for p in params if p.ndim <= 1], 'weight_decay': 0}],
+                          lr=lr, momentum=0.9, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.25,
+                                                div_factor=10, final_div_factor=100)
+    return opt, sched
+
+
 @torch.no_grad()
 def evaluate(model, x, y, modes, bs=500):
     model.eval()
@@ -94,16 +105,10 @@ def main():
         xte, yte = xte[:a.limit // 4], yte[:a.limit // 4]
 
     model = SlimSplit()
-    net_params = [p for n, p in model.named_parameters() if not n.startswith('rate.')]
-    decay = [p for p in net_params if p.ndim > 1]
-    no_decay = [p for p in net_params if p.ndim <= 1]
-    opt = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4}, {'params': no_decay, 'weight_decay': 0}],
-                          lr=a.lr, momentum=0.9, nesterov=True)
-    opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
     steps_per_epoch = len(xtr) // a.bs
     total = a.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=total, pct_start=0.25,
-                                                div_factor=10, final_div_factor=100)
+    opt, sched = network_optimizer(model, a.lr, total)
+    opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
     step = 0
     t0 = time.time()

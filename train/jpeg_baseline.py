@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import augment, to_input  # noqa: E402
+from cifar import augment, network_optimizer, to_input  # noqa: E402
 from data import load, CACHE  # noqa: E402
 from model import G, SlimSplit, decoder_input, member_mask  # noqa: E402
 
@@ -70,14 +70,8 @@ def main():
     ytr_t = torch.from_numpy(ytr)
 
     model = SlimSplit()
-    params = [p for n, p in model.named_parameters() if not n.startswith('rate.')]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    opt = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4}, {'params': no_decay, 'weight_decay': 0}],
-                          lr=a.lr, momentum=0.9, nesterov=True)
     spe = len(xtr) // a.bs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * spe, pct_start=0.25,
-                                                div_factor=10, final_div_factor=100)
+    opt, sched = network_optimizer(model, a.lr, a.epochs * spe)
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
     for ep in range(a.epochs):
         perm = torch.randperm(len(xtr), generator=gen).numpy()
