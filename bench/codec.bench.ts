@@ -22,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, gzipSync, constants as zc } from 'node:zlib';
 import { init as zstdInit, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import { loadEngine, Arena, type Engine } from '../src/wasm.js';
+import { rng } from '../test/util.js';
 import { quantizeCdf, CdfTables, encodeAt, decodeAt, crossEntropyBits, type TableSpec, type SymbolType } from '../src/coder.js';
 
 export interface CodecSet {
@@ -66,16 +67,6 @@ export interface CodecRecord {
 
 const FLUSH_BYTES = 8;
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // erf via Numerical Recipes' erfc approximation (fractional error < 1.2e-7): ample for
 // tables whose every frequency is floored at 1/65536 anyway.
@@ -102,7 +93,7 @@ function sample(d: Dist, s: number, r: () => number): number {
  * of its generating distribution (escape mass 1e-6).
  */
 export function syntheticSet(C: number, H: number, W: number, dist: Dist, bits: number, seed: number): CodecSet {
-  const r = mulberry32(seed);
+  const r = rng(seed);
   const HW = H * W, K = 2 ** bits, clip = 4, step = (2 * clip) / (K - 1);
   const symbols = new Uint8Array(C * HW);
   const tables: TableSpec[] = [];
