@@ -1,10 +1,16 @@
 """Train the slimsplit CIFAR-10 model: one set of weights for every (members, bits) mode.
 
-    /usr/bin/python3 train/cifar.py --epochs 18 --out train/out/cifar    # ~75 min on 2 cores
+    /usr/bin/python3 train/cifar.py --epochs 12 --threads 1 --out train/out/cifar      # CPU, ~1 h on 2 cores
+    python3 train/cifar.py --device cuda --budget-s 420 --bs 512 --lr 0.4 ...        # GPU machine, see train/gpu.sh
 
 Every sample in a batch gets its own mode (a per-sample sandwich rule: a quarter at the largest mode,
 a quarter at the smallest, half at random), so all 16 modes train in one forward pass.
-Loss = cross-entropy + lambda / (members x bits) * estimated bits (ramped in over the first 30% of steps).
+Loss = cross-entropy + lambda / (members x bits)^rate_pow * estimated bits (ramped in over the first 30%).
+
+The learning rate follows a one-cycle curve over the run's progress p in [0, 1]: p is steps done /
+steps planned with --epochs, or seconds spent / --budget-s with a time budget (the GPU machine is lent
+for minutes, so there the schedule is fitted to the time rather than to a guessed epoch count; the
+epochs it reached are stored in the checkpoint).
 """
 import argparse
 import json
@@ -19,52 +25,81 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import load  # noqa: E402
-from model import BITS, G, SlimSplit  # noqa: E402
+from model import BITS, G, SlimSplit, save_checkpoint  # noqa: E402
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
 
 
 def to_input(xb_u8):
-    return (xb_u8.permute(0, 3, 1, 2).float() / 255 - MEAN) / STD
+    x = xb_u8.permute(0, 3, 1, 2).float() / 255
+    return (x - MEAN.to(x.device)) / STD.to(x.device)
 
 
 def augment(x, gen):
-    """Random crop (reflect pad 4) and horizontal flip, on a normalized batch."""
+    """Random crop (reflect pad 4) and horizontal flip of a normalized batch, without a per-image loop.
+    Random numbers come from a CPU generator (same stream on any device)."""
     B = x.shape[0]
+    dev = x.device
     xp = F.pad(x, (4, 4, 4, 4), mode='reflect')
-    ox = torch.randint(0, 9, (B,), generator=gen)
-    oy = torch.randint(0, 9, (B,), generator=gen)
-    out = torch.empty_like(x)
-    for i in range(B):
-        out[i] = xp[i, :, oy[i]:oy[i] + 32, ox[i]:ox[i] + 32]
-    flip = torch.rand(B, generator=gen) < 0.5
-    out[flip] = out[flip].flip(3)
-    return out
+    ox = torch.randint(0, 9, (B,), generator=gen).to(dev)
+    oy = torch.randint(0, 9, (B,), generator=gen).to(dev)
+    flip = (torch.rand(B, generator=gen) < 0.5).to(dev)
+    ar = torch.arange(32, device=dev)
+    cols = torch.where(flip.view(B, 1), 31 - ar.view(1, 32), ar.view(1, 32)) + ox.view(B, 1)   # [B, 32]
+    rows = ar.view(1, 32) + oy.view(B, 1)
+    bi = torch.arange(B, device=dev).view(B, 1, 1)
+    out = xp.permute(0, 2, 3, 1)[bi, rows.view(B, 32, 1), cols.view(B, 1, 32)]                # [B, 32, 32, 3]
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
-def sample_modes(B, gen):
+def sample_modes(B, gen, top=True):
+    """Per-sample modes: a quarter at the largest (unless top=False), a quarter at the smallest, the rest random."""
     members = torch.randint(1, G + 1, (B,), generator=gen)
     bits = torch.tensor(BITS)[torch.randint(0, len(BITS), (B,), generator=gen)]
     q = B // 4
-    members[:q], bits[:q] = G, max(BITS)
+    if top:
+        members[:q], bits[:q] = G, max(BITS)
     members[q:2 * q], bits[q:2 * q] = 1, min(BITS)
     return members, bits
 
 
-def network_optimizer(model, lr, total_steps):
-    """Nesterov SGD with weight decay on weights only (not norms, biases or the rate tables), one-cycle."""
+def network_optimizer(model, lr):
+    """Nesterov SGD with weight decay on weights only (not norms, biases or the rate tables)."""
     params = [p for n, p in model.named_parameters() if not n.startswith('rate.')]
-    opt = torch.optim.SGD([{'params': [p for p in params if p.ndim > 1], 'weight_decay': 5e-4},
-                           {'params': [p for p in params if p.ndim <= 1], 'weight_decay': 0}],
-                          lr=lr, momentum=0.9, nesterov=True)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.25,
-                                                div_factor=10, final_div_factor=100)
-    return opt, sched
+    return torch.optim.SGD([{'params': [p for p in params if p.ndim > 1], 'weight_decay': 5e-4},
+                            {'params': [p for p in params if p.ndim <= 1], 'weight_decay': 0}],
+                           lr=lr, momentum=0.9, nesterov=True)
+
+
+def one_cycle(p, peak, warm=0.25, div=10.0, final_div=100.0):
+    """Learning rate at progress p in [0, 1]: cosine up from peak/div, then cosine down to peak/div/final_div."""
+    p = min(max(p, 0.0), 1.0)
+    lo, end = peak / div, peak / div / final_div
+    if p < warm:
+        return lo + (peak - lo) * (1 - math.cos(math.pi * p / warm)) / 2
+    return end + (peak - end) * (1 + math.cos(math.pi * (p - warm) / (1 - warm))) / 2
+
+
+class Progress:
+    """Run progress in [0, 1] by steps (epochs given) or by wall time (budget given)."""
+
+    def __init__(self, total_steps=0, budget_s=0.0):
+        self.total, self.budget, self.t0, self.step = total_steps, budget_s, time.time(), 0
+
+    def p(self):
+        if self.budget:
+            return (time.time() - self.t0) / self.budget
+        return self.step / self.total
+
+    def done(self):
+        return self.p() >= 1.0
 
 
 @torch.no_grad()
-def evaluate(model, x, y, modes, bs=500):
+def evaluate(model, x, y, modes, bs=1000):
+    """x uint8 [N,32,32,3] and y on the model's device. {"n,b": {acc, bytes}} with bytes = mean
+    cross-entropy of the symbols under the learned tables (no header, no coder overhead)."""
     model.eval()
     res = {}
     for (n, b) in modes:
@@ -72,7 +107,7 @@ def evaluate(model, x, y, modes, bs=500):
         for i in range(0, len(x), bs):
             xb = to_input(x[i:i + bs])
             B = xb.shape[0]
-            lg, ce, _ = model(xb, torch.full((B,), n), torch.full((B,), b))
+            lg, ce, _ = model(xb, torch.full((B,), n, device=xb.device), torch.full((B,), b, device=xb.device))
             correct += (lg.argmax(1) == y[i:i + bs]).sum().item()
             bits_sum += ce.sum().item()
         res[f'{n},{b}'] = {'acc': correct / len(x), 'bytes': bits_sum / 8 / len(x)}
@@ -80,84 +115,129 @@ def evaluate(model, x, y, modes, bs=500):
     return res
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--epochs', type=int, default=18)
+def common_args(ap, out, seed):
+    ap.add_argument('--epochs', type=int, default=12)
+    ap.add_argument('--budget-s', type=float, default=0, help='train for this many seconds instead of --epochs')
     ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--lr', type=float, default=0.2)
-    ap.add_argument('--lam', type=float, default=4e-4, help='loss weight per estimated bit at the (1 member, 1 bit) mode')
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--dec', default='64,128,192', help='decoder widths at 16x16, 8x8, 4x4')
+    ap.add_argument('--cm', type=int, default=8, help='bottleneck channels per member')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--seed', type=int, default=seed)
     ap.add_argument('--limit', type=int, default=0, help='train on the first N images (smoke tests)')
-    ap.add_argument('--out', default='train/out/cifar')
-    a = ap.parse_args()
+    ap.add_argument('--out', default=out)
+    ap.add_argument('--ckpt', default='', help='checkpoint path (default <out>/model.npz)')
+
+
+def setup_device(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    gen = torch.Generator().manual_seed(a.seed)
+    if a.device.startswith('cuda'):
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     os.makedirs(a.out, exist_ok=True)
+    return torch.device(a.device), a.ckpt or os.path.join(a.out, 'model.npz')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    common_args(ap, 'train/out/cifar', 0)
+    ap.add_argument('--lam', type=float, default=4e-4, help='loss weight per estimated bit at the (1 member, 1 bit) mode')
+    ap.add_argument('--rate-pow', type=float, default=1.0, help='the rate weight of mode (N, b) is lam / (N*b)^rate_pow')
+    ap.add_argument('--kd', type=float, default=0.0,
+                    help='inplace distillation: each batch also runs at the largest mode, whose detached '
+                         'predictions teach the other modes with this weight (0: off, one pass of mixed modes)')
+    a = ap.parse_args()
+    dev, ckpt = setup_device(a)
+    gen = torch.Generator().manual_seed(a.seed)
 
     xtr, ytr = load('train')
     xte, yte = load('test')
-    xtr, ytr = torch.from_numpy(xtr), torch.from_numpy(ytr)
-    xte, yte = torch.from_numpy(xte), torch.from_numpy(yte)
     if a.limit:
         xtr, ytr = xtr[:a.limit], ytr[:a.limit]
         xte, yte = xte[:a.limit // 4], yte[:a.limit // 4]
+    xtr, ytr = torch.from_numpy(xtr).to(dev), torch.from_numpy(ytr).to(dev)
+    xte, yte = torch.from_numpy(xte).to(dev), torch.from_numpy(yte).to(dev)
 
-    model = SlimSplit()
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
+    cm = a.cm
     steps_per_epoch = len(xtr) // a.bs
-    total = a.epochs * steps_per_epoch
-    opt, sched = network_optimizer(model, a.lr, total)
+    prog = Progress(a.epochs * steps_per_epoch, a.budget_s)
+    opt = network_optimizer(model, a.lr)
     opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
-    step = 0
     t0 = time.time()
-    for ep in range(a.epochs):
+    ep = 0
+    while not prog.done():
         # Thread count can be changed between epochs (echo 2 > <out>/threads): OpenMP threads stall
         # badly when the machine is oversubscribed, so runs start on one and widen when it is free.
         tf = os.path.join(a.out, 'threads')
         if os.path.exists(tf):
             torch.set_num_threads(int(open(tf).read().strip()))
-        perm = torch.randperm(len(xtr), generator=gen)
+        perm = torch.randperm(len(xtr), generator=gen).to(dev)
         model.train()
         tl, tc, tb, tn = 0.0, 0, 0.0, 0
         for i in range(steps_per_epoch):
+            p = prog.p()
+            if p >= 1.0:
+                break
+            for g in opt.param_groups:
+                g['lr'] = one_cycle(p, a.lr)
             idx = perm[i * a.bs:(i + 1) * a.bs]
             xb = augment(to_input(xtr[idx]), gen)
             yb = ytr[idx]
-            members, bits = sample_modes(len(idx), gen)
+            B = len(idx)
+            if a.kd:
+                # The same images twice: first at the largest mode (the teacher), then at sampled modes.
+                m2, b2 = sample_modes(B, gen, top=False)
+                members = torch.cat([torch.full((B,), G), m2])
+                bits = torch.cat([torch.full((B,), max(BITS)), b2])
+                xb = torch.cat([xb, xb])
+            else:
+                members, bits = sample_modes(B, gen)
+            members, bits = members.to(dev), bits.to(dev)
             logits, ce_bits, soft_bits = model(xb, members, bits)
-            lam = a.lam * min(1.0, step / (0.3 * total))
-            task = F.cross_entropy(logits, yb, label_smoothing=0.05)
-            n_sym = 256.0 * 8 * members.float()
+            lam = a.lam * min(1.0, p / 0.3)
+            if a.kd:
+                teach, stud = logits[:B], logits[B:]
+                kd = F.kl_div(F.log_softmax(stud, 1), F.softmax(teach.detach(), 1), reduction='batchmean')
+                task = (F.cross_entropy(teach, yb, label_smoothing=0.05)
+                        + (1 - a.kd) * F.cross_entropy(stud, yb, label_smoothing=0.05) + a.kd * kd) / 2
+                logits = stud
+            else:
+                task = F.cross_entropy(logits, yb, label_smoothing=0.05)
+            n_sym = 256.0 * cm * members.float()
             # The rate weight is per raw bit of the mode (members x bits): every mode pays about the same
             # for sending the same fraction of its raw size, so the 8-bit modes (tens of thousands of bits)
             # cannot drown the task loss and the 1-bit modes still feel the pressure to be small.
-            lam_mode = lam / (members.float() * bits.float())
+            lam_mode = lam / (members.float() * bits.float()) ** a.rate_pow
             loss = task + (lam_mode * soft_bits).mean() + (ce_bits / n_sym).mean()
             opt.zero_grad(set_to_none=True)
             opt_rate.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             opt_rate.step()
-            sched.step()
-            step += 1
-            tl += task.item() * len(idx)
-            tc += (logits.argmax(1) == yb).sum().item()
-            tb += ce_bits.sum().item() / 8
-            tn += len(idx)
+            prog.step += 1
             if i % 50 == 0:
+                # .item() syncs the GPU: only every 50 steps
+                tl += task.item() * B
+                tc += (logits.argmax(1) == yb).sum().item()
+                tb += ce_bits[-B:].sum().item() / 8
+                tn += B
                 print(f'ep {ep} it {i}/{steps_per_epoch} loss {tl / tn:.3f} acc {tc / tn:.3f} B/img {tb / tn:.1f} '
-                      f'lam {lam:.1e} {time.time() - t0:.0f}s', flush=True)
-        last = ep == a.epochs - 1
+                      f'lam {lam:.1e} lr {one_cycle(p, a.lr):.3f} p {p:.3f} {time.time() - t0:.0f}s', flush=True)
+        last = prog.done()
         modes = [(n, b) for n in range(1, G + 1) for b in BITS] if last else [(1, 1), (4, 8)]
-        ev = evaluate(model, xte, yte, modes) if last or ep % 3 == 2 else {}
-        rec = {'epoch': ep, 'train_loss': tl / tn, 'train_acc': tc / tn, 'train_bytes': tb / tn,
-               'time_s': time.time() - t0, 'test': ev}
+        ev = evaluate(model, xte, yte, modes) if last or ep % 5 == 4 else {}
+        rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'train_bytes': tb / max(tn, 1),
+               'time_s': time.time() - t0, 'steps': prog.step, 'test': ev}
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + '\n')
         log.flush()
-        torch.save({'model': model.state_dict(), 'epoch': ep, 'args': vars(a)}, os.path.join(a.out, 'model.pt'))
+        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args=vars(a), test=ev, time_s=time.time() - t0)
+        ep += 1
     print('done', time.time() - t0, flush=True)
 
 

@@ -6,6 +6,7 @@
 The tarballs stay in ../shared; only the decoded cache (train/data/, git-ignored) is written here.
 """
 import io
+import multiprocessing
 import os
 import tarfile
 
@@ -15,7 +16,7 @@ from PIL import Image
 CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get('CIFAR_DIR', os.path.join(HERE, '..', '..', 'shared', 'datasets', 'cifar10-jpeg'))
-CACHE = os.path.join(HERE, 'data')
+CACHE = os.environ.get('CIFAR_CACHE', os.path.join(HERE, 'data'))
 
 
 def read_tar(path):
@@ -31,6 +32,10 @@ def read_tar(path):
     return items
 
 
+def _decode(b):
+    return np.asarray(Image.open(io.BytesIO(b)).convert('RGB'))
+
+
 def load(split):
     os.makedirs(CACHE, exist_ok=True)
     cache = os.path.join(CACHE, f'{split}.npz')
@@ -38,7 +43,8 @@ def load(split):
         d = np.load(cache)
         return d['x'], d['y']
     items = read_tar(os.path.join(SHARED, f'{split}.tar.gz'))
-    x = np.stack([np.asarray(Image.open(io.BytesIO(b)).convert('RGB')) for _, _, b in items])
+    with multiprocessing.Pool(min(8, os.cpu_count() or 1)) as pool:
+        x = np.stack(pool.map(_decode, [b for _, _, b in items], chunksize=1000))
     y = np.array([c for _, c, _ in items], dtype=np.int64)
     np.savez(cache, x=x, y=y)
     return x, y

@@ -2,7 +2,8 @@
 quantization at the split), trained on training images re-encoded as JPEG at random qualities, so that
 it is fair to JPEG at every quality the evaluation uses.
 
-    /usr/bin/python3 train/jpeg_baseline.py --epochs 10 --out train/out/jpeg
+    /usr/bin/python3 train/jpeg_baseline.py --epochs 8 --threads 1 --out train/out/jpeg   # CPU
+    python3 train/jpeg_baseline.py --device cuda --budget-s 420 --bs 512 --lr 0.4      # GPU machine (train/gpu.sh)
 
 JPEGs are made with Pillow at 4:4:4 (subsampling=0) and the IJG tables scaled by quality, which is
 what the evaluation's encoder (jpeg-js) writes too.
@@ -10,6 +11,7 @@ what the evaluation's encoder (jpeg-js) writes too.
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -20,9 +22,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import augment, network_optimizer, to_input  # noqa: E402
+from cifar import Progress, augment, common_args, network_optimizer, one_cycle, setup_device, to_input  # noqa: E402
 from data import load, CACHE  # noqa: E402
-from model import G, SlimSplit, decoder_input, member_mask  # noqa: E402
+from model import G, SlimSplit, decoder_input, member_mask, save_checkpoint  # noqa: E402
 
 QUALITIES = [5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95]
 
@@ -33,80 +35,96 @@ def jpeg_roundtrip(img, q):
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert('RGB'))
 
 
-def degraded_set(x, split):
-    """uint8 [len(QUALITIES), N, 32, 32, 3], cached."""
+def _degrade_chunk(args):
+    x, q = args
+    return np.stack([jpeg_roundtrip(im, q) for im in x])
+
+
+def degraded_set(x, split, workers=0):
+    """uint8 [len(QUALITIES), N, 32, 32, 3], cached; made by `workers` processes (0: all cores)."""
     path = os.path.join(CACHE, f'{split}-jpeg.npy')
     if os.path.exists(path):
         return np.load(path, mmap_mode='r')
-    out = np.stack([np.stack([jpeg_roundtrip(im, q) for im in x]) for q in QUALITIES])
+    chunks = [(x[i:i + 2500], q) for q in QUALITIES for i in range(0, len(x), 2500)]
+    with multiprocessing.Pool(workers or os.cpu_count()) as pool:
+        parts = pool.map(_degrade_chunk, chunks)
+    per_q = len(parts) // len(QUALITIES)
+    out = np.stack([np.concatenate(parts[k * per_q:(k + 1) * per_q]) for k in range(len(QUALITIES))])
     np.save(path, out)
     return out
 
 
 def forward(model, x):
     z = model.enc(x)
-    ones = member_mask(torch.full((x.shape[0],), G), x.device)
+    ones = member_mask(torch.full((x.shape[0],), G, device=x.device), x.device, model.cfg['cm'])
     return model.dec(decoder_input(z, ones))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--epochs', type=int, default=10)
-    ap.add_argument('--bs', type=int, default=256)
-    ap.add_argument('--lr', type=float, default=0.2)
-    ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--out', default='train/out/jpeg')
+    common_args(ap, 'train/out/jpeg', 1)
     a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
+    dev, ckpt = setup_device(a)
     gen = torch.Generator().manual_seed(a.seed)
-    os.makedirs(a.out, exist_ok=True)
     xtr, ytr = load('train')
     xte, yte = load('test')
+    if a.limit:
+        xtr, ytr, xte, yte = xtr[:a.limit], ytr[:a.limit], xte[:a.limit // 4], yte[:a.limit // 4]
     t0 = time.time()
-    deg = degraded_set(xtr, 'train')
+    deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}')
     print(f'degraded set ready {time.time() - t0:.0f}s', flush=True)
-    ytr_t = torch.from_numpy(ytr)
+    # All qualities plus the clean images, on the device: [len(QUALITIES) + 1, N, 32, 32, 3]
+    pool_u8 = torch.from_numpy(np.concatenate([np.asarray(deg), xtr[None]])).to(dev)
+    ytr_t = torch.from_numpy(ytr).to(dev)
 
-    model = SlimSplit()
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
     spe = len(xtr) // a.bs
-    opt, sched = network_optimizer(model, a.lr, a.epochs * spe)
+    prog = Progress(a.epochs * spe, a.budget_s)
+    opt = network_optimizer(model, a.lr)
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
-    for ep in range(a.epochs):
-        perm = torch.randperm(len(xtr), generator=gen).numpy()
+    ep = 0
+    t0 = time.time()
+    while not prog.done():
+        perm = torch.randperm(len(xtr), generator=gen).to(dev)
         model.train()
         tc, tn = 0, 0
         for i in range(spe):
-            idx = np.sort(perm[i * a.bs:(i + 1) * a.bs])
-            # One in six samples stays clean; the rest take a random JPEG quality.
-            qi = torch.randint(-2, len(QUALITIES), (len(idx),), generator=gen).numpy()
-            imgs = np.stack([xtr[j] if q < 0 else deg[q, j] for j, q in zip(idx, qi)])
-            xb = augment(to_input(torch.from_numpy(imgs)), gen)
+            p = prog.p()
+            if p >= 1.0:
+                break
+            for g in opt.param_groups:
+                g['lr'] = one_cycle(p, a.lr)
+            idx = perm[i * a.bs:(i + 1) * a.bs]
+            # One sample in thirteen stays clean (index len(QUALITIES)); the rest take a random JPEG quality.
+            qi = torch.randint(0, len(QUALITIES) + 1, (len(idx),), generator=gen).to(dev)
+            xb = augment(to_input(pool_u8[qi, idx]), gen)
             yb = ytr_t[idx]
             logits = forward(model, xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
-            tc += (logits.argmax(1) == yb).sum().item()
-            tn += len(idx)
+            prog.step += 1
             if i % 50 == 0:
-                print(f'ep {ep} it {i}/{spe} loss {loss.item():.3f} acc {tc / tn:.3f} {time.time() - t0:.0f}s', flush=True)
-        rec = {'epoch': ep, 'train_acc': tc / tn, 'time_s': time.time() - t0}
+                tc += (logits.argmax(1) == yb).sum().item()
+                tn += len(idx)
+                print(f'ep {ep} it {i}/{spe} loss {loss.item():.3f} acc {tc / tn:.3f} p {p:.3f} {time.time() - t0:.0f}s', flush=True)
+        rec = {'epoch': ep, 'train_acc': tc / max(tn, 1), 'time_s': time.time() - t0, 'steps': prog.step}
         log.write(json.dumps(rec) + '\n')
         log.flush()
         print(json.dumps(rec), flush=True)
-        torch.save({'model': model.state_dict(), 'epoch': ep, 'args': vars(a)}, os.path.join(a.out, 'model.pt'))
+        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args=vars(a))
+        ep += 1
     model.eval()
     with torch.no_grad():
         acc = {}
         for q in (10, 50, 90):
-            imgs = np.stack([jpeg_roundtrip(im, q) for im in xte])
-            pred = torch.cat([forward(model, to_input(torch.from_numpy(imgs[i:i + 500]))).argmax(1) for i in range(0, len(imgs), 500)])
-            acc[q] = (pred.numpy() == yte).mean()
+            imgs = torch.from_numpy(np.stack([jpeg_roundtrip(im, q) for im in xte])).to(dev)
+            pred = torch.cat([forward(model, to_input(imgs[i:i + 1000])).argmax(1) for i in range(0, len(imgs), 1000)])
+            acc[q] = (pred.cpu().numpy() == yte).mean()
         print('test acc by quality (PyTorch):', acc, flush=True)
+    save_checkpoint(ckpt, model, epochs=ep, steps=prog.step, args=vars(a),
+                    test={str(q): float(v) for q, v in acc.items()}, time_s=time.time() - t0)
     print('done', time.time() - t0, flush=True)
 
 

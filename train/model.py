@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 G = 4            # ensemble members
 C1, C2 = 16, 32  # per-member widths of the two encoder convs
-CM = 8           # per-member bottleneck channels at 16x16
+CM = 8           # per-member bottleneck channels at 16x16 (default; a checkpoint's config may differ)
 BITS = (1, 2, 4, 8)
-D1, D2, D3 = 64, 128, 192  # decoder widths at 16x16, 8x8, 4x4
+D1, D2, D3 = 64, 128, 192  # decoder widths at 16x16, 8x8, 4x4 (default; a checkpoint's config may differ)
 
 
 def conv_bn(cin, cout, stride=1, groups=1):
@@ -26,11 +26,11 @@ def conv_bn(cin, cout, stride=1, groups=1):
 
 
 class Encoder(nn.Module):
-    def __init__(self):
+    def __init__(self, cm=CM):
         super().__init__()
         self.stem = conv_bn(3, G * C1)                       # shared input: groups=1 is the same as per-member convs
         self.down = conv_bn(G * C1, G * C2, 2, groups=G)      # 32 -> 16
-        self.head = nn.Conv2d(G * C2, G * CM, 3, 1, 1, groups=G, bias=True)
+        self.head = nn.Conv2d(G * C2, G * cm, 3, 1, 1, groups=G, bias=True)
 
     def forward(self, x):
         """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16]."""
@@ -51,8 +51,9 @@ class Block(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, cin=G * CM):
+    def __init__(self, cin=G * CM, widths=(D1, D2, D3)):
         super().__init__()
+        D1, D2, D3 = widths
         # No BatchNorm on the first layer: its input statistics change with the number of members,
         # and a bias-only conv keeps one set of weights valid for every mode.
         self.inp = nn.Conv2d(cin, D1, 3, 1, 1, bias=True)
@@ -77,9 +78,9 @@ class RateModel(nn.Module):
     Its bits are both the rate term of the loss and, quantized to 16-bit integer CDFs at export,
     the static tables the rANS coder ships."""
 
-    def __init__(self):
+    def __init__(self, cm=CM):
         super().__init__()
-        self.logits = nn.ParameterDict({str(b): nn.Parameter(torch.zeros(G * CM, 2 ** b)) for b in BITS})
+        self.logits = nn.ParameterDict({str(b): nn.Parameter(torch.zeros(G * cm, 2 ** b)) for b in BITS})
 
     def bits_table(self, b):
         return -F.log_softmax(self.logits[str(b)], dim=1) / math.log(2)  # [C, L]
@@ -95,10 +96,10 @@ def quantize(z, bits):
     return deq / L, sym.long(), pos
 
 
-def member_mask(members, device):
-    """[B, G*CM, 1, 1] mask: 1 for the channels of active members."""
-    ch = torch.arange(G * CM, device=device) // CM
-    return (ch.view(1, -1) < members.view(-1, 1)).float().view(-1, G * CM, 1, 1)
+def member_mask(members, device, cm=CM):
+    """[B, G*cm, 1, 1] mask: 1 for the channels of active members."""
+    ch = torch.arange(G * cm, device=device) // cm
+    return (ch.view(1, -1) < members.view(-1, 1)).float().view(-1, G * cm, 1, 1)
 
 
 def decoder_input(deq, mask):
@@ -107,11 +108,12 @@ def decoder_input(deq, mask):
 
 
 class SlimSplit(nn.Module):
-    def __init__(self):
+    def __init__(self, cm=CM, dec=(D1, D2, D3)):
         super().__init__()
-        self.enc = Encoder()
-        self.dec = Decoder()
-        self.rate = RateModel()
+        self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
+        self.enc = Encoder(cm)
+        self.dec = Decoder(G * cm, tuple(dec))
+        self.rate = RateModel(cm)
 
     def forward(self, x, members, bits):
         """members, bits: LongTensor [B] (a mode per sample).
@@ -121,7 +123,7 @@ class SlimSplit(nn.Module):
         gradient going to the encoder only, through a linear interpolation of the detached table at
         the continuous level position (pulling values towards cheap levels)."""
         z = self.enc(x)
-        mask = member_mask(members, x.device)
+        mask = member_mask(members, x.device, self.cfg['cm'])
         deq, sym, pos = quantize(z, bits)
         logits = self.dec(decoder_input(deq, mask))
         ce_bits = torch.zeros(x.shape[0], device=x.device)
@@ -151,3 +153,32 @@ def lookup(tab, idx):
     n, C, H, W = idx.shape
     flat = idx.permute(1, 0, 2, 3).reshape(C, -1)
     return tab.gather(1, flat).view(C, n, H, W).permute(1, 0, 2, 3)
+
+
+def save_checkpoint(path, model, **info):
+    """state_dict as float32 arrays in an .npz with the config as JSON: readable by any torch version
+    (the GPU machine's torch 2.x writes what Debian's torch 1.13 reads)."""
+    import json
+    import numpy as np
+    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    arrays['__meta__'] = np.frombuffer(json.dumps({'cfg': model.cfg, **info}).encode(), dtype=np.uint8)
+    tmp = path + '.tmp.npz'
+    np.savez(tmp, **arrays)
+    import os
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    """(model, meta) from save_checkpoint's .npz, or from an older torch .pt (default config)."""
+    import json
+    import numpy as np
+    if path.endswith('.npz'):
+        d = np.load(path)
+        meta = json.loads(bytes(d['__meta__']).decode())
+        model = SlimSplit(meta['cfg']['cm'], meta['cfg']['dec'])
+        model.load_state_dict({k: torch.from_numpy(d[k]) for k in d.files if k != '__meta__'})
+        return model, meta
+    ck = torch.load(path, map_location='cpu')
+    model = SlimSplit()
+    model.load_state_dict(ck['model'])
+    return model, {'cfg': model.cfg, 'epoch': ck.get('epoch'), 'args': ck.get('args')}
