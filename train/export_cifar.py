@@ -22,8 +22,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
-from data import CLASSES, load  # noqa: E402
-from model import BITS, C1, C2, CM, D1, D2, D3, G, SlimSplit, decoder_input, member_mask, quantize  # noqa: E402
+from data import CACHE, CLASSES, SHARED, load  # noqa: E402
+from model import BITS, C1, C2, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
 
 HW = 16 * 16  # bottleneck spatial size
 
@@ -97,12 +97,13 @@ def recalibrated(model, members, cal_u8, bs=500):
 
 
 def add_encoder_convs(ex, g, enc, modes_members):
-    """x [3,32,32] -> z [G*CM,16,16] in [0,1] (sigmoid)."""
+    """x [3,32,32] -> z [G*cm,16,16] in [0,1] (sigmoid)."""
+    cm = enc.head.out_channels // G
     per = lambda unit: {'members': [unit * n for n in modes_members]} if modes_members else None
     g.buffer('x', [3, 32, 32])
     g.buffer('e1', [G * C1, 32, 32])
     g.buffer('e2', [G * C2, 16, 16])
-    g.buffer('z', [G * CM, 16, 16])
+    g.buffer('z', [G * cm, 16, 16])
     act = lambda unit: {'coutActive': per(unit)} if modes_members else None
     grp = {'groupsActive': per(1)} if modes_members else None
     add_conv_bn(ex, g, 'enc.stem', enc.stem[0], enc.stem[1], 'x', 'e1', 'relu', active=act(C1))
@@ -113,6 +114,7 @@ def add_encoder_convs(ex, g, enc, modes_members):
 def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
     """src [G*CM,16,16] (centred) -> logits [10]. decs: one decoder per members value (switchable norm)."""
     decs = decs or [dec]
+    D1, D2, D3 = dec.inp.out_channels, dec.d2[0].out_channels, dec.d3[0].out_channels
     sw = len(decs) > 1
 
     def bn(get):
@@ -144,6 +146,7 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
 @torch.no_grad()
 def symbol_histograms(model, x_u8, bs=1000):
     """Per bit depth, per channel: counts of each symbol over the training set (no augmentation)."""
+    CM = model.cfg['cm']
     counts = {b: np.zeros((G * CM, 2 ** b), dtype=np.int64) for b in BITS}
     for i in range(0, len(x_u8), bs):
         z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
@@ -155,18 +158,33 @@ def symbol_histograms(model, x_u8, bs=1000):
     return counts
 
 
-def export_split(model, decs, out_dir, counts, torch_acc):
+def js_pixels(n_expected):
+    """The test images as the engine's JPEG decoder (jpeg-js) decodes them: train/js_pixels.ts, cached."""
+    path = os.path.join(CACHE, 'test-jsdec.u8')
+    if not os.path.exists(path):
+        import subprocess
+        subprocess.run(['npx', 'tsx', 'train/js_pixels.ts', os.path.join(SHARED, 'test.tar.gz'), path], cwd=ROOT, check=True)
+    x = np.fromfile(path, dtype=np.uint8).reshape(-1, 32, 32, 3)
+    if len(x) != n_expected:
+        raise SystemExit(f'{path}: {len(x)} images, expected {n_expected}; delete it to rebuild')
+    return x
+
+
+def export_split(model, decs, out_dir, counts, torch_acc, torch_acc_pil=None):
     members = list(range(1, G + 1))
+    CM = model.cfg['cm']
     ex = GraphExport('see-cifar10', [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
-                     meta={'source': 'train/cifar.py', 'classes': CLASSES,
+                     meta={'source': 'train/cifar.py', 'classes': CLASSES, 'config': model.cfg,
                            'split': {'channelsPerMember': CM, 'H': 16, 'W': 16},
                            # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
                            # training images; the packer turns them into 16-bit integer CDFs once.
                            'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
                            # top-1 of the same model in PyTorch on the 10,000 test images, per mode
-                           # ("members,bits"), for the engine's evaluation to compare against
-                           'pytorchTop1': torch_acc})
+                           # ("members,bits"), for the engine's evaluation to compare against: on the
+                           # pixels jpeg-js decodes (what `slimsplit eval` sees), and on Pillow's if computed
+                           'pytorchTop1': torch_acc,
+                           **({'pytorchTop1Pil': torch_acc_pil} if torch_acc_pil else {})})
     enc = ex.graph('encoder', input='x', output='codes')
     add_encoder_convs(ex, enc, model.enc, members)
     n = G * CM * HW
@@ -194,7 +212,7 @@ def export_baseline(model, out_dir):
                      meta={'source': 'train/jpeg_baseline.py', 'classes': CLASSES})
     g = ex.graph('classifier', input='x', output='logits')
     add_encoder_convs(ex, g, model.enc, None)
-    g.layer('affine', x='z', y='z', n=G * CM * HW, a=2.0, b=-1.0, act='none')
+    g.layer('affine', x='z', y='z', n=model.enc.head.out_channels * HW, a=2.0, b=-1.0, act='none')
     add_decoder(ex, g, model.dec, 'z')
     return ex.save(out_dir)
 
@@ -213,9 +231,9 @@ def golden(model, decs, x_u8, y, fix_dir, n_img):
         for b in BITS:
             B = len(idx)
             deq, sym, _ = quantize(z, torch.full((B,), b))
-            mask = member_mask(torch.full((B,), m), xb.device)
+            mask = member_mask(torch.full((B,), m), xb.device, model.cfg['cm'])
             logits = decs[m - 1].dec(decoder_input(deq, mask))
-            codes = sym[:, :m * CM].reshape(B, -1).numpy().astype(np.uint8)
+            codes = sym[:, :m * model.cfg['cm']].reshape(B, -1).numpy().astype(np.uint8)
             pred = logits.argmax(1).numpy()
             out['modes'].append({'members': m, 'bits': b, 'top1': pred.tolist(),
                                  'acc': float((pred == y[idx]).mean()),
@@ -237,7 +255,7 @@ def torch_top1(model, decs, x_u8, y, bs=1000):
                 zb = z[i:i + bs]
                 B = zb.shape[0]
                 deq, _, _ = quantize(zb, torch.full((B,), b))
-                lg = decs[n - 1].dec(decoder_input(deq, member_mask(torch.full((B,), n), zb.device)))
+                lg = decs[n - 1].dec(decoder_input(deq, member_mask(torch.full((B,), n), zb.device, model.cfg['cm'])))
                 correct += (lg.argmax(1).numpy() == y[i:i + bs]).sum()
             acc[f'{n},{b}'] = float(correct) / len(y)
             print(f'pytorch top-1 members={n} bits={b}: {acc[f"{n},{b}"]:.4f}', flush=True)
@@ -246,8 +264,8 @@ def torch_top1(model, decs, x_u8, y, bs=1000):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.pt'))
-    ap.add_argument('--baseline', default=os.path.join(ROOT, 'train/out/jpeg/model.pt'))
+    ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.npz'))
+    ap.add_argument('--baseline', default=os.path.join(ROOT, 'train/out/jpeg/model.npz'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/export'))
     ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/cifar'))
     ap.add_argument('--golden-images', type=int, default=100)
@@ -255,30 +273,36 @@ def main():
     ap.add_argument('--no-pack', action='store_true')
     ap.add_argument('--hist-limit', type=int, default=0, help='symbol statistics from the first N training images (quick checks)')
     ap.add_argument('--test-limit', type=int, default=0, help='PyTorch accuracy on the first N test images (quick checks)')
+    ap.add_argument('--top1-pixels', choices=['jpeg-js', 'both'], default='jpeg-js',
+                    help="PyTorch's reference top-1 on the test images as jpeg-js decodes them (what the engine's "
+                         "eval sees), or also on Pillow's pixels (what training saw; twice the time)")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
-    model = SlimSplit()
-    model.load_state_dict(torch.load(a.ckpt, map_location='cpu')['model'])
+    model, info = load_checkpoint(a.ckpt)
+    print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
     fake_quantize_weights(model)
     model.eval()
     xtr, _ = load('train')
     xte, yte = load('test')
-    if a.test_limit:
-        sel = np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)])
-        xte_acc, yte_acc = xte[sel], yte[sel]
-    else:
-        xte_acc, yte_acc = xte, yte
+    xjs = js_pixels(len(xte))
+    sel = (np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)]) if a.test_limit
+           else np.arange(len(xte)))
     cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]
     decs = [recalibrated(model, n, cal) for n in range(1, G + 1)]
     counts = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
-    acc = torch_top1(model, decs, xte_acc, yte_acc)
-    paths = export_split(model, decs, a.out, counts, acc)
+    print('PyTorch top-1 on jpeg-js pixels', flush=True)
+    acc = torch_top1(model, decs, xjs[sel], yte[sel])
+    acc_pil = None
+    if a.top1_pixels == 'both':
+        print("PyTorch top-1 on Pillow's pixels", flush=True)
+        acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
+    paths = export_split(model, decs, a.out, counts, acc, acc_pil)
     golden(model, decs, xte, yte, a.fixtures, a.golden_images)
     if not a.no_pack:
         run_packer(paths['graph'], paths['tensors'], os.path.join(ROOT, 'weights/see-cifar10.slim'), ROOT)
     if os.path.exists(a.baseline):
-        base = SlimSplit()
-        base.load_state_dict(torch.load(a.baseline, map_location='cpu')['model'])
+        base, binfo = load_checkpoint(a.baseline)
+        print(f'{a.baseline}: config {binfo["cfg"]}, epochs {binfo.get("epochs", binfo.get("epoch"))}', flush=True)
         fake_quantize_weights(base)
         base.eval()
         bpaths = export_baseline(base, a.out)
