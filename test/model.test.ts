@@ -58,7 +58,8 @@ describe.each(BUILDS)('see-cifar10 split model [%s]', (build) => {
     for (const { m, p } of packets.reverse()) {
       const fields = readPacket(p).fields;
       expect(fields.mode).toEqual([m.members, m.bits]);
-      expect(fields.shape).toEqual([8 * m.members!, 16, 16]);
+      const { channelsPerMember: cpm, H, W } = model.split();
+      expect(fields.shape).toEqual([cpm * m.members!, H, W]);
       expect(dec.decode(p).mode).toEqual(m);
     }
   });
