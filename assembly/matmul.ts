@@ -112,7 +112,8 @@ export function matmul(p: usize): void {
   }
 }
 
-// In place over len floats: v = act((v + b) * s + h). Both builds compute the same values.
+// In place over len floats: v = act((v + b) * s + h). Both builds compute the same values, NaN
+// included: pmax/pmin select like the scalar comparisons (relu maps NaN to 0, relu6 keeps it).
 // The activation is chosen outside the loops: an in-loop switch costs as much as the work.
 export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): void {
   let i = 0;
@@ -122,12 +123,12 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
     if (act == ACT_RELU) {
       for (; i + 4 <= len; i += 4) {
         const a = y + (<usize>i << 2);
-        v128.store(a, f32x4.max(f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv), z));
+        v128.store(a, f32x4.pmax(z, f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv)));
       }
     } else if (act == ACT_RELU6) {
       for (; i + 4 <= len; i += 4) {
         const a = y + (<usize>i << 2);
-        v128.store(a, f32x4.min(f32x4.max(f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv), z), six));
+        v128.store(a, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.add(v128.load(a), bv), sv), hv), z), six));
       }
     } else {
       for (; i + 4 <= len; i += 4) {

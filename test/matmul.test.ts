@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Arena, type Engine } from '../src/wasm.js';
 import { matmul, matmulRef, pointwise, pointwiseWords, matmulWords, type MatmulArgs } from '../src/ops/matmul.js';
+import { Act } from '../src/ops/act.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, nerr, TOL } from './util.js';
 
 interface Case {
@@ -114,6 +115,20 @@ describe('matmul: SIMD and scalar builds agree', () => {
       }),
       { numRuns: 80 },
     );
+  });
+
+  it('bit for bit on NaN, infinities and signed zeros through every activation', () => {
+    // y = 1 * x, so the special values reach the epilogue; n = 13 runs the 4-wide loop and the tail
+    const x = Float32Array.from([NaN, -0, 0, -1, 1, Infinity, -Infinity, NaN, 7, -7, NaN, 0.5, 6.5]);
+    for (const act of Object.values(Act)) {
+      const out = [simd, scalar].map((eng) => {
+        const a = new Arena(eng);
+        const py = allocGuarded(a, x.length);
+        matmul(eng, { x: put(eng, a, x), w: put(eng, a, Float32Array.of(1)), y: py, cin: 1, cout: 1, n: x.length, act });
+        return new Uint32Array(read(eng, py, x.length).buffer.slice(0));
+      });
+      expect([...out[0]], `act ${act}`).toEqual([...out[1]]);
+    }
   });
 });
 
