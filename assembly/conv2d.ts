@@ -181,7 +181,7 @@ export function conv2d(p: usize): void {
         for (let b = 0; b < nB; b++) {
           const tab = tabG + <usize>b * streamBytes, tabEnd = tab + <usize>T * TAP_BYTES;
           for (let ci0 = 0; ci0 < ciN; ci0 += ch) {
-            const t0 = tab + <usize>ci0 * <usize>(KK * TAP_BYTES);
+            const t0 = tab + <usize>ci0 * <usize>KK * TAP_BYTES;
             const t1 = ci0 + ch < ciN ? t0 + chunkBytes : tabEnd;
             const last = t1 == tabEnd;
             const epc = ep | (ci0 > 0 ? EPI_LOAD : 0) | (last ? 0 : EPI_RAW);
