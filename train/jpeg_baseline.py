@@ -63,6 +63,7 @@ def forward(model, x):
 def main():
     ap = argparse.ArgumentParser()
     common_args(ap, 'train/out/jpeg', 1)
+    ap.set_defaults(cm=8)  # the shipped baseline: the 8-channel-per-member encoder, unquantized
     a = ap.parse_args()
     dev, ckpt = setup_device(a)
     gen = torch.Generator().manual_seed(a.seed)
