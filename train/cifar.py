@@ -132,7 +132,9 @@ def common_args(ap, out, seed):
     ap.add_argument('--ckpt', default='', help='checkpoint path (default <out>/model.npz)')
 
 
-def setup_device(a):
+def setup(a):
+    """Seeds, threads, device flags, output folder; the data (numpy, --limit applied) and a fresh model.
+    Returns (device, checkpoint path, CPU generator, (xtr, ytr, xte, yte), model on the device)."""
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     if a.device.startswith('cuda'):
@@ -140,7 +142,14 @@ def setup_device(a):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     os.makedirs(a.out, exist_ok=True)
-    return torch.device(a.device), a.ckpt or os.path.join(a.out, 'model.npz')
+    xtr, ytr = load('train')
+    xte, yte = load('test')
+    if a.limit:
+        xtr, ytr, xte, yte = xtr[:a.limit], ytr[:a.limit], xte[:a.limit // 4], yte[:a.limit // 4]
+    dev = torch.device(a.device)
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
+    return (dev, a.ckpt or os.path.join(a.out, 'model.npz'), torch.Generator().manual_seed(a.seed),
+            (xtr, ytr, xte, yte), model)
 
 
 def main():
@@ -152,18 +161,8 @@ def main():
                     help='inplace distillation: each batch also runs at the largest mode, whose detached '
                          'predictions teach the other modes with this weight (0: off, one pass of mixed modes)')
     a = ap.parse_args()
-    dev, ckpt = setup_device(a)
-    gen = torch.Generator().manual_seed(a.seed)
-
-    xtr, ytr = load('train')
-    xte, yte = load('test')
-    if a.limit:
-        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
-        xte, yte = xte[:a.limit // 4], yte[:a.limit // 4]
-    xtr, ytr = torch.from_numpy(xtr).to(dev), torch.from_numpy(ytr).to(dev)
-    xte, yte = torch.from_numpy(xte).to(dev), torch.from_numpy(yte).to(dev)
-
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
+    dev, ckpt, gen, data, model = setup(a)
+    xtr, ytr, xte, yte = (torch.from_numpy(t).to(dev) for t in data)
     cm = a.cm
     steps_per_epoch = len(xtr) // a.bs
     prog = Progress(a.epochs * steps_per_epoch, a.budget_s)

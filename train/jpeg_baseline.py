@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, common_args, network_optimizer, one_cycle, setup_device, to_input  # noqa: E402
-from data import load, CACHE  # noqa: E402
-from model import G, SlimSplit, decoder_input, member_mask, save_checkpoint  # noqa: E402
+from cifar import Progress, augment, common_args, network_optimizer, one_cycle, setup, to_input  # noqa: E402
+from data import CACHE  # noqa: E402
+from model import G, decoder_input, member_mask, save_checkpoint  # noqa: E402
 
 QUALITIES = [5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95]
 
@@ -65,12 +65,7 @@ def main():
     common_args(ap, 'train/out/jpeg', 1)
     ap.set_defaults(cm=8)  # the shipped baseline: the 8-channel-per-member encoder, unquantized
     a = ap.parse_args()
-    dev, ckpt = setup_device(a)
-    gen = torch.Generator().manual_seed(a.seed)
-    xtr, ytr = load('train')
-    xte, yte = load('test')
-    if a.limit:
-        xtr, ytr, xte, yte = xtr[:a.limit], ytr[:a.limit], xte[:a.limit // 4], yte[:a.limit // 4]
+    dev, ckpt, gen, (xtr, ytr, xte, yte), model = setup(a)
     t0 = time.time()
     deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}')
     print(f'degraded set ready {time.time() - t0:.0f}s', flush=True)
@@ -78,7 +73,6 @@ def main():
     pool_u8 = torch.from_numpy(np.concatenate([np.asarray(deg), xtr[None]])).to(dev)
     ytr_t = torch.from_numpy(ytr).to(dev)
 
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
     spe = len(xtr) // a.bs
     prog = Progress(a.epochs * spe, a.budget_s)
     opt = network_optimizer(model, a.lr)
