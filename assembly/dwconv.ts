@@ -70,6 +70,10 @@ export function dwconv(p: usize): void {
         }
       } else {
         for (; ox < oxL; ox++) store<f32>(yr + (<usize>ox << 2), (point(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
+        if (k == 3 && s <= 2) {
+          const rp0 = xc + (<usize>((iy0 + ky0) * W) << 2), wp0 = wc + (<usize>(ky0 * k) << 2);
+          ox = scalarK3(rp0, rs, wp0, ky1 - ky0, yr, padL, s, ox, oxR, b, sc, h);
+        }
       }
       for (; ox < oxR; ox++) store<f32>(yr + (<usize>ox << 2), (interior(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
       for (; ox < OW; ox++) store<f32>(yr + (<usize>ox << 2), (point(xc, wc, W, k, iy0, ky0, ky1, ox * s - padL) + b) * sc + h);
@@ -111,6 +115,49 @@ function point(xc: usize, wc: usize, W: i32, k: i32, iy0: i32, ky0: i32, ky1: i3
     acc += r;
   }
   return acc;
+}
+
+// Scalar build, 3x3, stride 1 or 2: four interior outputs per block, so each kernel row loads its
+// 3 weights once and its 6 (s1) or 9 (s2) inputs once for 4 outputs instead of 12 and 12. Sums in
+// interior()'s order. Returns the first output column it did not write.
+function scalarK3(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i32, s: i32, ox: i32, oxEnd: i32,
+                  b: f32, sc: f32, h: f32): i32 {
+  for (; ox + 4 <= oxEnd; ox += 4) {
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+    let rp = rp0 + (<usize>(ox * s - padL) << 2), wp = wp0;
+    if (s == 1) {
+      for (let r = 0; r < nr; r++) {
+        const w0 = load<f32>(wp), w1 = load<f32>(wp, 4), w2 = load<f32>(wp, 8);
+        const x0 = load<f32>(rp), x1 = load<f32>(rp, 4), x2 = load<f32>(rp, 8);
+        const x3 = load<f32>(rp, 12), x4 = load<f32>(rp, 16), x5 = load<f32>(rp, 20);
+        a0 += w0 * x0 + w1 * x1 + w2 * x2;
+        a1 += w0 * x1 + w1 * x2 + w2 * x3;
+        a2 += w0 * x2 + w1 * x3 + w2 * x4;
+        a3 += w0 * x3 + w1 * x4 + w2 * x5;
+        rp += rs;
+        wp += 12;
+      }
+    } else {
+      for (let r = 0; r < nr; r++) {
+        const w0 = load<f32>(wp), w1 = load<f32>(wp, 4), w2 = load<f32>(wp, 8);
+        const x0 = load<f32>(rp), x1 = load<f32>(rp, 4), x2 = load<f32>(rp, 8);
+        const x3 = load<f32>(rp, 12), x4 = load<f32>(rp, 16), x5 = load<f32>(rp, 20);
+        const x6 = load<f32>(rp, 24), x7 = load<f32>(rp, 28), x8 = load<f32>(rp, 32);
+        a0 += w0 * x0 + w1 * x1 + w2 * x2;
+        a1 += w0 * x2 + w1 * x3 + w2 * x4;
+        a2 += w0 * x4 + w1 * x5 + w2 * x6;
+        a3 += w0 * x6 + w1 * x7 + w2 * x8;
+        rp += rs;
+        wp += 12;
+      }
+    }
+    const y = yr + (<usize>ox << 2);
+    store<f32>(y, (a0 + b) * sc + h);
+    store<f32>(y, (a1 + b) * sc + h, 4);
+    store<f32>(y, (a2 + b) * sc + h, 8);
+    store<f32>(y, (a3 + b) * sc + h, 12);
+  }
+  return ox;
 }
 
 // the epilogue's affine part, (acc + bias) * scale + shift, as on the scalar paths

@@ -100,14 +100,14 @@ describe.each(engines())('dwconv [%s]', (_b, eng) => {
 
 describe('dwconv: SIMD and scalar builds agree', () => {
   const [[, simd], [, scalar]] = engines();
-  it('within TOL.builds on every path', () => {
+  it('to the bit on every path (every path sums the taps in the same order; === ignores the sign of zero)', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const a = run(simd, c), b = run(scalar, c);
-        expect(nerr(a.y, b.y)).toBeLessThan(TOL.builds);
-        expect(maxRelErr(a.y, b.y)).toBeLessThan(TOL.builds);
+        const differ = Array.from(a.y).flatMap((v, i) => (v === b.y[i] ? [] : [i]));
+        expect(differ, `first differing output ${differ[0]}: ${a.y[differ[0]]} vs ${b.y[differ[0]]}`).toEqual([]);
       }),
-      { numRuns: 100 },
+      { numRuns: 150 },
     );
   });
 });
