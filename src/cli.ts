@@ -34,6 +34,7 @@ import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type
 import { readBlob, BLOB_MAGIC } from './blob.js';
 import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC } from './packet.js';
 import { packGraph } from './pack.js';
+import { modeTable, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 
 export interface Io {
@@ -251,12 +252,15 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     const buf = (n: string) => g.buffers.find((x) => x.name === n)?.shape ?? [];
     return { name: g.name, layers: g.layers.length, ops, input: { name: g.input, shape: buf(g.input) }, output: { name: g.output, shape: buf(g.output) }, planBytes: g.plan.byteLength, arenaBytes: g.plan[PH.arenaBytes] };
   });
+  // A split model with coder tables also gets its mode table (expected bytes, reference top-1).
+  let modeRows: ModeInfo[] | undefined;
+  if (b.coder && typeof meta.split === 'object' && meta.split !== null) modeRows = modeTable(b, meta, modelIdOf(bytes));
   const info = {
     file, kind: 'blob', bytes: bytes.length, version: b.version, flags: b.flags, name: b.name, modelId: hex32(modelIdOf(bytes)),
     input: b.input, axes: Object.fromEntries(b.axes.map((a) => [a.name, a.values])), modes,
     classes: Array.isArray(meta.classes) ? meta.classes : undefined,
     tensors: { count: b.tensors.length, bytes: Object.values(byDtype).reduce((a, c) => a + c, 0), byDtype },
-    graphs, coder: b.coder ? { tables: b.coder.tables, jsonBytes: b.coder.json.length } : null, meta,
+    graphs, coder: b.coder ? { tables: b.coder.tables, jsonBytes: b.coder.json.length } : null, modeTable: modeRows, meta,
   };
   if (json) {
     io.out(JSON.stringify(info, null, 2) + '\n');
@@ -272,6 +276,10 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     io.out(`graph ${g.name}: ${g.layers} layers (${ops || 'none'}), ${g.input.name} [${g.input.shape.join(', ')}] -> ${g.output.name} [${g.output.shape.join(', ')}], plan ${g.planBytes} bytes, arena ${g.arenaBytes} bytes\n`);
   }
   io.out(b.coder ? `coder: ${b.coder.tables.length} tables (${b.coder.tables.join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
+  if (modeRows) {
+    io.out('modes (expected packet bytes from the coder tables; reference top-1 from the exporter):\n');
+    io.out(table(['mode', 'expected B', 'top-1'], modeRows.map((r) => [modeText(r.mode), String(r.expectedBytes), r.top1 === undefined ? '-' : `${(100 * r.top1).toFixed(2)}%`])));
+  }
 }
 
 function inspectPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, modelPath: string | undefined): void {

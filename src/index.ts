@@ -9,6 +9,7 @@
  *   const { top1, label, mode } = model.decoder().decode(packet);   // server side
  */
 export { loadModel, Model, SplitEncoder, SplitDecoder, ImageClassifier, type LoadModelOptions } from './model.js';
+export { pickMode, modeTable, type ModeInfo, type ModeBudget } from './modes.js';
 export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier } from './api.js';
 export { readBlob, BlobError } from './blob.js';
 export { readPacket, writePacket, PacketError } from './packet.js';

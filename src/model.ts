@@ -21,10 +21,12 @@ import { readBlob, type Blob } from './blob.js';
 import { Runner } from './plan.js';
 import { CdfTables, decodeAt, encodeAt, CoderError, type TableSpec } from './coder.js';
 import { modelIdOf, readPacket, writePacket, PacketError } from './packet.js';
+import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from './modes.js';
 import { toInput } from './image.js';
 import { Arena, loadEngine, type Build, type Engine } from './wasm.js';
 
 export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput } from './api.js';
+export { pickMode, type ModeInfo, type ModeBudget } from './modes.js';
 
 export interface LoadModelOptions {
   /** kernel build: 'auto' (default) picks SIMD when the runtime has it */
@@ -52,13 +54,6 @@ export async function loadModel(src: string | URL | Uint8Array, opts: LoadModelO
     }
   }
   return new Model(bytes, opts);
-}
-
-/** The split point as the exporter described it (blob meta `split`). */
-interface SplitInfo {
-  channelsPerMember: number;
-  H: number;
-  W: number;
 }
 
 /** Coder section json (written by src/pack.ts from the exporter's symbol counts). */
@@ -105,9 +100,7 @@ export class Model {
 
   /** Every combination of the mode axes, smallest first. */
   modes(): Mode[] {
-    let out: Mode[] = [{}];
-    for (const a of this.blob.axes) out = out.flatMap((m) => a.values.map((v) => ({ ...m, [a.name]: v })));
-    return out;
+    return modesOf(this.blob);
   }
 
   hasGraph(name: string): boolean {
@@ -130,9 +123,7 @@ export class Model {
   }
   /** @internal */
   split(): SplitInfo {
-    const s = this.meta.split as SplitInfo | undefined;
-    if (!s || !(s.channelsPerMember > 0 && s.H > 0 && s.W > 0)) throw new Error(`slimsplit: model '${this.info.name}' describes no split point (meta.split); it is not a split model`);
-    return s;
+    return splitInfo(this.info.name, this.meta);
   }
   /** @internal: the coder tables as specs, per value of the coder's axis. */
   coderTables(): { meta: CoderMeta; specs: TableSpec[]; first: Map<number, number> } {
@@ -151,6 +142,11 @@ export class Model {
     }
     return { meta, specs, first };
   }
+  /** What each mode costs and gives, for choosing one at run time: see modeTable and pickMode in src/modes.ts. */
+  modeTable(): ModeInfo[] {
+    return modeTable(this.blob, this.meta, this.modelId);
+  }
+
   /** @internal */
   label(k: number): string {
     return this.info.classes[k] ?? String(k);

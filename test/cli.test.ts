@@ -463,6 +463,15 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     expect(i.out).toContain('(matches');
   });
 
+  it('inspect prints the mode table of a split model (expected bytes and reference top-1 per mode)', async () => {
+    const r = await run(['inspect', MODEL], null);
+    expect(r.code).toBe(0);
+    const rows = [...r.out.matchAll(/^members=(\d),bits=(\d)\s+(\d+)\s+([\d.]+)%$/gm)];
+    expect(rows.length).toBe(16);
+    const j = JSON.parse((await run(['inspect', '--json', MODEL], null)).out);
+    expect(j.modeTable.map((m: { expectedBytes: number }) => m.expectedBytes)).toEqual(rows.map((m) => Number(m[3])));
+  });
+
   it.skipIf(!existsSync(SHARED_TAR))('eval on 20 test images: every mode beats chance, bytes grow with bits', async () => {
     const json = join(TMP, 'real.json');
     const baseline = existsSync(join(ROOT, 'weights/jpeg-baseline.slim')) ? ['--qualities', '50'] : ['--no-baseline'];

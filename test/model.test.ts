@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, Model, SplitEncoder, SplitDecoder } from '../src/model.js';
+import { loadModel, pickMode, Model, SplitEncoder, SplitDecoder, type ModeInfo } from '../src/model.js';
 import { PacketError, readPacket, writePacket } from '../src/packet.js';
 import { CoderError } from '../src/coder.js';
 import type { RawImage } from '../src/api.js';
@@ -91,5 +91,70 @@ describe.each(BUILDS)('see-cifar10 split model [%s]', (build) => {
   it('rejects a mode the model does not have, naming the valid ones', () => {
     expect(() => enc.setMode({ members: 5 })).toThrow(/members in \{1, 2, 3, 4\}/);
     expect(() => enc.setMode({ bits: 3 })).toThrow(/bits in \{1, 2, 4, 8\}/);
+  });
+
+  it("modeTable's expected bytes are within 5% of the mean packet on the golden images, in every mode", () => {
+    const table = model.modeTable();
+    expect(table.map((r) => r.mode)).toEqual(model.modes());
+    for (const r of table) {
+      enc.setMode(r.mode);
+      let sum = 0;
+      for (let i = 0; i < golden.count; i++) sum += enc.encode(image(i)).length;
+      const mean = sum / golden.count;
+      expect(Math.abs(r.expectedBytes / mean - 1), `mode ${JSON.stringify(r.mode)}: expected ${r.expectedBytes}, mean ${mean}`).toBeLessThan(0.05);
+      const g = golden.modes.find((m) => m.members === r.mode.members && m.bits === r.mode.bits)!;
+      expect(r.top1).toBeGreaterThan(g.acc - 0.15); // the exporter's 10,000-image figure, not the 100-image one
+    }
+  });
+});
+
+describe('pickMode', () => {
+  const row = fc.record({
+    members: fc.integer({ min: 1, max: 4 }), bits: fc.constantFrom(1, 2, 4, 8),
+    expectedBytes: fc.integer({ min: 20, max: 2000 }), top1: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+  }).map(({ members, bits, expectedBytes, top1 }): ModeInfo => ({ mode: { members, bits }, expectedBytes, top1 }));
+  const budget = fc.record({
+    maxBytes: fc.option(fc.integer({ min: 1, max: 2500 }), { nil: undefined }),
+    maxMembers: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+    maxBits: fc.option(fc.constantFrom(1, 2, 4, 8), { nil: undefined }),
+  }, { requiredKeys: [] });
+  const mem = (r: ModeInfo) => r.mode.members ?? 1, bits = (r: ModeInfo) => r.mode.bits ?? 8;
+
+  it('picks a mode within the limits, and no fitting mode is more accurate', () => {
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 16 }), budget, (table, b) => {
+        const computeOk = table.filter((r) => mem(r) <= (b.maxMembers ?? 9) && bits(r) <= (b.maxBits ?? 9));
+        if (computeOk.length === 0) {
+          expect(() => pickMode(table, b)).toThrow(/no mode has members/);
+          return;
+        }
+        const { info, fits } = pickMode(table, b);
+        expect(computeOk).toContain(info);
+        const fitting = computeOk.filter((r) => r.expectedBytes <= (b.maxBytes ?? Infinity));
+        expect(fits).toBe(fitting.length > 0);
+        if (!fits) {
+          expect(info.expectedBytes).toBe(Math.min(...computeOk.map((r) => r.expectedBytes)));
+          return;
+        }
+        expect(fitting).toContain(info);
+        if (fitting.every((r) => r.top1 !== undefined)) {
+          for (const r of fitting) expect(r.top1!).toBeLessThanOrEqual(info.top1!);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on the shipped model: the 1-bit mode under 120 B, 2 bits with room, nothing under 50 B', async () => {
+    const t = (await loadModel(join(ROOT, 'weights/see-cifar10.slim'))).modeTable();
+    expect(pickMode(t, { maxBytes: 120, maxMembers: 1 })).toMatchObject({ info: { mode: { members: 1, bits: 1 } }, fits: true });
+    expect(pickMode(t, { maxBytes: 250, maxMembers: 1 })).toMatchObject({ info: { mode: { members: 1, bits: 2 } }, fits: true });
+    expect(pickMode(t, { maxBytes: 50 })).toMatchObject({ info: { mode: { bits: 1 } }, fits: false });
+  });
+
+  it('names a bad budget', () => {
+    const t: ModeInfo[] = [{ mode: { members: 1, bits: 1 }, expectedBytes: 100 }];
+    expect(() => pickMode(t, { maxBytes: -1 })).toThrow(/budget.maxBytes must be a positive number, got -1/);
+    expect(() => pickMode(t, { maxMembers: Number.NaN })).toThrow(/budget.maxMembers/);
   });
 });
