@@ -34,7 +34,7 @@ import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type
 import { readBlob, BLOB_MAGIC } from './blob.js';
 import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC } from './packet.js';
 import { packGraph } from './pack.js';
-import { modeTable, type ModeInfo } from './modes.js';
+import { modeTable, pickMode, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 
 export interface Io {
@@ -198,18 +198,30 @@ function hex32(v: number): string {
 // Commands
 // ------------------------------------------------------------------------------------------------
 
-async function cmdEncode(io: Ctx, image: string, o: { mode: Mode; out: string; model: string }): Promise<void> {
+async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: number; maxMembers?: number; out: string; model: string }): Promise<void> {
+  if ((o.mode === undefined) === (o.maxBytes === undefined)) throw new CliError('encode: give either --mode or --max-bytes', 2);
+  if (o.maxMembers !== undefined && o.maxBytes === undefined) throw new CliError('encode: --max-members goes with --max-bytes', 2);
   const bytes = readInput(image, 'image file');
-  const { model } = await openModel(io, o.model);
-  checkMode(model, o.mode);
+  const { model, bytes: blobBytes } = await openModel(io, o.model);
+  let mode = o.mode;
+  let picked = '';
+  if (mode === undefined) {
+    const blob = readBlob(blobBytes);
+    const { info, fits } = pickMode(modeTable(blob, blob.json ? JSON.parse(blob.json) : {}, modelIdOf(blobBytes)), { maxBytes: o.maxBytes, maxMembers: o.maxMembers });
+    mode = info.mode;
+    const ref = info.top1 === undefined ? '' : `, reference top-1 ${(100 * info.top1).toFixed(2)}%`;
+    picked = ` (picked for <= ${o.maxBytes} bytes: expected ${info.expectedBytes}${ref})`;
+    if (!fits) io.err(`slimsplit: no mode is expected to fit ${o.maxBytes} bytes; sending the smallest (${modeText(mode)}, expected ${info.expectedBytes})\n`);
+  }
+  checkMode(model, mode);
   const raw = decodeImage(bytes);
   const enc = model.encoder();
-  enc.setMode(o.mode);
+  enc.setMode(mode);
   const t = performance.now();
   const packet = enc.encode(raw);
   const ms = performance.now() - t;
   writeFileSync(o.out, packet);
-  io.out(`${o.out}: ${packet.length} bytes, mode ${modeText(enc.mode)}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);
+  io.out(`${o.out}: ${packet.length} bytes, mode ${modeText(enc.mode)}${picked}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);
 }
 
 async function cmdDecode(io: Ctx, file: string, o: { model: string; json?: boolean }): Promise<void> {
@@ -550,10 +562,12 @@ function buildProgram(io: Ctx): Command {
     .command('encode')
     .description('device side: image (JPEG/PNG) -> packet')
     .argument('<image>', 'JPEG or PNG file')
-    .requiredOption('--mode <mode>', 'mode, e.g. members=2,bits=4 (axes not given keep the model default)', parseModeTerm)
+    .option('--mode <mode>', 'mode, e.g. members=2,bits=4 (axes not given keep the model default)', parseModeTerm)
+    .option('--max-bytes <n>', 'instead of --mode: the most accurate mode expected to fit n bytes (slimsplit inspect <model> lists them)', positiveInt('--max-bytes'))
+    .option('--max-members <n>', 'with --max-bytes: run at most n ensemble members', positiveInt('--max-members'))
     .requiredOption('-o, --out <packet>', 'where to write the packet')
     .addOption(modelOpt())
-    .addHelpText('after', '\nExample:\n  slimsplit encode samples/cat.jpg --mode members=2,bits=4 -o cat.pkt')
+    .addHelpText('after', '\nExamples:\n  slimsplit encode samples/cat.jpg --mode members=2,bits=4 -o cat.pkt\n  slimsplit encode samples/cat.jpg --max-bytes 150 --max-members 1 -o cat.pkt')
     .action((image, o) => cmdEncode(io, image, o));
 
   program

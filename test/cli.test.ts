@@ -463,6 +463,19 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     expect(i.out).toContain('(matches');
   });
 
+  it('encode --max-bytes picks the mode from the table, and wants exactly one of --mode and --max-bytes', async () => {
+    const pkt = join(TMP, 'budget.pkt');
+    const e = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--max-bytes', '250', '--max-members', '1', '-o', pkt], null);
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/mode members=1,bits=2 \(picked for <= 250 bytes: expected \d+, reference top-1 [\d.]+%\)/);
+    expect(readPacket(readFileSync(pkt)).fields.mode).toEqual([1, 2]);
+    const none = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--max-bytes', '20', '-o', pkt], null);
+    expect(none.code).toBe(0);
+    expect(none.err).toMatch(/no mode is expected to fit 20 bytes; sending the smallest \(members=1,bits=1/);
+    expect((await run(['encode', join(ROOT, 'samples/cat.jpg'), '-o', pkt], null)).code).toBe(2);
+    expect((await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'members=1', '--max-bytes', '99', '-o', pkt], null)).code).toBe(2);
+  });
+
   it('inspect prints the mode table of a split model (expected bytes and reference top-1 per mode)', async () => {
     const r = await run(['inspect', MODEL], null);
     expect(r.code).toBe(0);
