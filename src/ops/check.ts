@@ -76,3 +76,21 @@ export function packWords(words: Array<number | { f: number }>): Int32Array {
   });
   return out;
 }
+
+/** x, y, C, H, W, cActive: the arguments of the per-channel map kernels (gap, upsample2x). */
+export interface ChwArgs {
+  /** input [C][H][W] */
+  x: number;
+  y: number;
+  C: number;
+  H: number;
+  W: number;
+  /** channels processed (a prefix); defaults to C */
+  cActive?: number;
+}
+
+/** Their params struct: x, y, C, H, W, cActive (the layout assembly/pool.ts and upsample.ts read). */
+export function chwWords(op: string, a: ChwArgs): Int32Array {
+  const C = posInt(op, 'C', a.C);
+  return packWords([ptr(op, 'x', a.x), ptr(op, 'y', a.y), C, posInt(op, 'H', a.H), posInt(op, 'W', a.W), active(op, 'cActive', a.cActive, C, 'C')]);
+}

@@ -15,25 +15,14 @@
  */
 import type { Engine } from '../wasm.js';
 import { convGeometry, type ConvGeometry, type Padding } from './types.js';
-import { posInt, active, ptr, inMemory, packWords, disjoint } from './check.js';
+import { posInt, active, ptr, inMemory, packWords, disjoint, chwWords, type ChwArgs } from './check.js';
 
-export interface GapArgs {
-  /** input [C][H][W] */
-  x: number;
-  /** output [C] */
-  y: number;
-  C: number;
-  H: number;
-  W: number;
-  /** channels pooled (a prefix); defaults to C */
-  cActive?: number;
-}
+/** x [C][H][W] -> y [C] (the first cActive channels). */
+export type GapArgs = ChwArgs;
 
 /** The params struct for the `gap` kernel (layout in assembly/pool.ts). */
 export function gapWords(a: GapArgs): Int32Array {
-  const op = 'gap';
-  const C = posInt(op, 'C', a.C);
-  return packWords([ptr(op, 'x', a.x), ptr(op, 'y', a.y), C, posInt(op, 'H', a.H), posInt(op, 'W', a.W), active(op, 'cActive', a.cActive, C, 'C')]);
+  return chwWords('gap', a);
 }
 
 export function gap(eng: Engine, a: GapArgs): void {

@@ -10,23 +10,14 @@
  * Layout: x [C][H][W], y [C][2H][2W]; they must not overlap.
  */
 import type { Engine } from '../wasm.js';
-import { posInt, active, ptr, inMemory, packWords, disjoint } from './check.js';
+import { inMemory, disjoint, chwWords, type ChwArgs } from './check.js';
 
-export interface UpsampleArgs {
-  x: number;
-  y: number;
-  C: number;
-  H: number;
-  W: number;
-  /** channels upsampled (a prefix); defaults to C */
-  cActive?: number;
-}
+/** x [C][H][W] -> y [C][2H][2W] (the first cActive channels). */
+export type UpsampleArgs = ChwArgs;
 
 /** The params struct for the `upsample2x` kernel (layout in assembly/upsample.ts). */
 export function upsample2xWords(a: UpsampleArgs): Int32Array {
-  const op = 'upsample2x';
-  const C = posInt(op, 'C', a.C);
-  return packWords([ptr(op, 'x', a.x), ptr(op, 'y', a.y), C, posInt(op, 'H', a.H), posInt(op, 'W', a.W), active(op, 'cActive', a.cActive, C, 'C')]);
+  return chwWords('upsample2x', a);
 }
 
 export function upsample2x(eng: Engine, a: UpsampleArgs): void {
