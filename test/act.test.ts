@@ -126,4 +126,10 @@ describe('fast exp, swish, sigmoid: SIMD and scalar builds agree bit for bit', (
   };
   it('exp', () => same(runExp(simd, inputs), runExp(scalar, inputs)));
   it.each(Object.entries(Act))('act %s', (_n, act) => same(runAct(simd, inputs, act), runAct(scalar, inputs, act)));
+  it('on every length 1..40 (the 16-wide loop, the 4-wide loop and the scalar tail)', () => {
+    for (let n = 1; n <= 40; n++) {
+      const x = uniform(n, -12, 12, 100 + n);
+      for (const act of [Act.swish, Act.sigmoid]) same(runAct(simd, x, act), runAct(scalar, x, act));
+    }
+  });
 });
