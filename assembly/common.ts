@@ -176,6 +176,19 @@ export function act_apply(ptr: usize, n: i32, act: i32): void {
         v128.store(a, act4(v128.load(a), act));
       }
     }
+  } else if (act == ACT_SWISH) {
+    // the scalar build: four independent values per iteration, for the same reason
+    for (; i + 4 <= n; i += 4) {
+      const a = ptr + (<usize>i << 2);
+      const x0 = load<f32>(a), x1 = load<f32>(a, 4), x2 = load<f32>(a, 8), x3 = load<f32>(a, 12);
+      store<f32>(a, swishf(x0)); store<f32>(a, swishf(x1), 4); store<f32>(a, swishf(x2), 8); store<f32>(a, swishf(x3), 12);
+    }
+  } else if (act == ACT_SIGMOID) {
+    for (; i + 4 <= n; i += 4) {
+      const a = ptr + (<usize>i << 2);
+      const x0 = load<f32>(a), x1 = load<f32>(a, 4), x2 = load<f32>(a, 8), x3 = load<f32>(a, 12);
+      store<f32>(a, sigmoidf(x0)); store<f32>(a, sigmoidf(x1), 4); store<f32>(a, sigmoidf(x2), 8); store<f32>(a, sigmoidf(x3), 12);
+    }
   }
   for (; i < n; i++) {
     const a = ptr + (<usize>i << 2);
