@@ -8,8 +8,11 @@ left out, and the decoder sees the missing members' channels as zeros.
 Every op here has an engine twin (conv2d with groups, folded BatchNorm as scale/shift, relu, sigmoid,
 quantize, add, gap, matmul), so the exported graph runs unchanged in WASM.
 """
+import json
 import math
+import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -158,20 +161,15 @@ def lookup(tab, idx):
 def save_checkpoint(path, model, **info):
     """state_dict as float32 arrays in an .npz with the config as JSON: readable by any torch version
     (the GPU machine's torch 2.x writes what Debian's torch 1.13 reads)."""
-    import json
-    import numpy as np
     arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     arrays['__meta__'] = np.frombuffer(json.dumps({'cfg': model.cfg, **info}).encode(), dtype=np.uint8)
     tmp = path + '.tmp.npz'
     np.savez(tmp, **arrays)
-    import os
     os.replace(tmp, path)
 
 
 def load_checkpoint(path):
     """(model, meta) from save_checkpoint's .npz, or from an older torch .pt (default config)."""
-    import json
-    import numpy as np
     if path.endswith('.npz'):
         d = np.load(path)
         meta = json.loads(bytes(d['__meta__']).decode())
