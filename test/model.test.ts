@@ -150,11 +150,35 @@ describe('pickMode', () => {
     expect(pickMode(t, { maxBytes: 120, maxMembers: 1 })).toMatchObject({ info: { mode: { members: 1, bits: 1 } }, fits: true });
     expect(pickMode(t, { maxBytes: 250, maxMembers: 1 })).toMatchObject({ info: { mode: { members: 1, bits: 2 } }, fits: true });
     expect(pickMode(t, { maxBytes: 50 })).toMatchObject({ info: { mode: { bits: 1 } }, fits: false });
+    // members 2-4 add under half a point here: a 0.5-point tolerance keeps the device at one member
+    for (const maxBytes of [120, 250, 400, 1000]) {
+      const best = pickMode(t, { maxBytes }).info, cheap = pickMode(t, { maxBytes, tolerance: 0.005 }).info;
+      expect(cheap.mode.members, `maxBytes ${maxBytes}`).toBe(1);
+      expect(cheap.top1!).toBeGreaterThanOrEqual(best.top1! - 0.005);
+    }
+  });
+
+  it('a tolerance picks the fewest members, then the fewest bytes, within it of the best that fits', () => {
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: 2500 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (table, maxBytes, tolerance) => {
+        const full = table.map((r) => ({ ...r, top1: r.top1 ?? 0.5 }));
+        const fitting = full.filter((r) => r.expectedBytes <= maxBytes);
+        const { info, fits } = pickMode(full, { maxBytes, tolerance });
+        if (!fits) return;
+        const top = Math.max(...fitting.map((r) => r.top1));
+        expect(info.top1!).toBeGreaterThanOrEqual(top - tolerance);
+        for (const r of fitting.filter((q) => q.top1 >= top - tolerance)) {
+          expect(mem(r) > mem(info) || (mem(r) === mem(info) && r.expectedBytes >= info.expectedBytes)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('names a bad budget', () => {
     const t: ModeInfo[] = [{ mode: { members: 1, bits: 1 }, expectedBytes: 100 }];
     expect(() => pickMode(t, { maxBytes: -1 })).toThrow(/budget.maxBytes must be a positive number, got -1/);
     expect(() => pickMode(t, { maxMembers: Number.NaN })).toThrow(/budget.maxMembers/);
+    expect(() => pickMode(t, { tolerance: 2 })).toThrow(/budget.tolerance must be in 0..1, got 2/);
   });
 });
