@@ -475,6 +475,9 @@ function loadSamples(model: FullModel, dir: string): Sample[] {
   });
 }
 
+/** Per-frame byte budgets of the demo's simulated link (a drop to a congested link and back). */
+const LINK_BUDGETS = [1000, 400, 250, 120, 90, 120, 250, 400];
+
 async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mode[] }): Promise<void> {
   const { model, bytes } = await openModel(io, o.model);
   const samples = loadSamples(model, o.samples);
@@ -498,6 +501,22 @@ async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mod
       rows.push([modeText(enc.mode), String(packet.length), ms.toFixed(2), r.label, s.label < 0 ? '' : r.top1 === s.label ? 'ok' : 'wrong']);
     });
     io.out(table(['mode', 'bytes', 'enc ms', 'predicted', ''], rows).replace(/^/gm, '  '));
+  }
+  const blob = readBlob(bytes);
+  const meta = blob.json ? (JSON.parse(blob.json) as Record<string, unknown>) : {};
+  if (blob.coder && typeof meta.split === 'object' && meta.split !== null && samples.length > 0) {
+    // The link's capacity changes frame by frame: each frame gets the mode pickMode chooses for it.
+    const modeTab = modeTable(blob, meta, modelIdOf(bytes));
+    io.out('\nfollowing a link whose budget changes per frame (pickMode, members within 0.5 point of the best):\n');
+    const rows = LINK_BUDGETS.map((budget, f) => {
+      const s = samples[f % samples.length];
+      const { info, fits } = pickMode(modeTab, { maxBytes: budget, tolerance: 0.005 });
+      enc.setMode(info.mode);
+      const packet = enc.encode(s.raw);
+      const r = dec.decode(packet);
+      return [String(f + 1), String(budget), modeText(enc.mode), String(packet.length), fits ? '' : 'over budget', basename(s.file), r.label];
+    });
+    io.out(table(['frame', 'budget B', 'mode', 'bytes', '', 'sample', 'predicted'], rows).replace(/^/gm, '  '));
   }
   io.out(`\naccuracy on the ${counted} samples per mode: ${modes.map((m, i) => `${modeText(m)} ${correct[i]}/${counted}`).join('; ')}\n`);
 }
