@@ -502,9 +502,10 @@ async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mod
     });
     io.out(table(['mode', 'bytes', 'enc ms', 'predicted', ''], rows).replace(/^/gm, '  '));
   }
-  const blob = readBlob(bytes);
-  const meta = blob.json ? (JSON.parse(blob.json) as Record<string, unknown>) : {};
-  if (blob.coder && typeof meta.split === 'object' && meta.split !== null && samples.length > 0) {
+  // (a model from a custom loader need not be a .slim blob; the section needs the blob's coder tables)
+  const blob = String.fromCharCode(...bytes.subarray(0, 4)) === BLOB_MAGIC ? readBlob(bytes) : undefined;
+  const meta = blob?.json ? (JSON.parse(blob.json) as Record<string, unknown>) : {};
+  if (blob?.coder && typeof meta.split === 'object' && meta.split !== null && samples.length > 0) {
     // The link's capacity changes frame by frame: each frame gets the mode pickMode chooses for it.
     const modeTab = modeTable(blob, meta, modelIdOf(bytes));
     io.out('\nfollowing a link whose budget changes per frame (pickMode, members within 0.5 point of the best):\n');

@@ -448,6 +448,11 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     const counts = [...last.matchAll(/(\d+)\/10/g)].map((m) => Number(m[1]));
     expect(counts.length).toBeGreaterThanOrEqual(4);
     expect(counts.at(-1)).toBeGreaterThanOrEqual(7);
+    // the simulated link: one row per frame, each packet within its budget unless flagged
+    const frames = [...r.out.matchAll(/^\s+(\d+)\s+(\d+)\s+members=\d,bits=\d\s+(\d+)\s+(over budget)?/gm)];
+    expect(frames.length).toBe(8);
+    for (const f of frames) if (!f[4]) expect(Number(f[3]), `frame ${f[1]}`).toBeLessThanOrEqual(Number(f[2]) * 1.1);
+    expect(frames.some((f) => f[4])).toBe(true); // the 90-byte frame: no mode is that small
   });
 
   it('encode then decode agrees with the in-memory round trip', async () => {
