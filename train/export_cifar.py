@@ -285,6 +285,8 @@ def main():
     xtr, _ = load('train')
     xte, yte = load('test')
     xjs = js_pixels(len(xte))
+    d = np.abs(xjs.astype(np.int16) - xte.astype(np.int16))
+    print(f'jpeg-js vs Pillow test pixels: {100 * (d > 0).mean():.0f}% of values differ, mean |d| {d.mean():.2f}, max {d.max()}', flush=True)
     sel = (np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)]) if a.test_limit
            else np.arange(len(xte)))
     cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]

@@ -5,7 +5,7 @@
  *   npx tsx train/js_pixels.ts <test.tar.gz> <out.u8>     # uint8 [N][32][32][3], sorted by member name
  *
  * Why: jpeg-js and Pillow (libjpeg-turbo) decode these files differently (chroma upsampling and IDCT:
- * 69% of the values differ, by 1.4 on average, by up to 85). `slimsplit eval` runs on jpeg-js pixels, so
+ * 69% of the values differ, by 1.45 on average, by up to 85). `slimsplit eval` runs on jpeg-js pixels, so
  * an engine-vs-PyTorch comparison is only about the engine when PyTorch sees the same pixels.
  * The order is Python's (train/data.py sorts the members by name), not the tarball's.
  */
