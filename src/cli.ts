@@ -455,7 +455,7 @@ export function torchComparison(model: unknown, r: EvalResult): { text: string; 
   });
   if (!rows.length) return null;
   const worst = Math.max(...rows.map((x) => Math.abs(x.deltaPoints)));
-  let text = `\nengine vs PyTorch top-1 (PyTorch on all 10,000 test images${r.images === 10000 ? '' : `; this run used ${r.images}, so the difference is not like for like`})\n`;
+  let text = `\nengine vs PyTorch top-1 (PyTorch on all 10,000 test images as jpeg-js decodes them${r.images === 10000 ? '' : `; this run used ${r.images}, so the difference is not like for like`})\n`;
   text += table(['mode', 'engine', 'PyTorch', 'diff (points)'], rows.map((x) => [x.mode, pct(x.engine), pct(x.pytorch), x.deltaPoints.toFixed(2)]));
   text += `largest difference: ${worst.toFixed(2)} points\n`;
   return { text, rows };
