@@ -97,6 +97,17 @@ class Progress:
     def done(self):
         return self.p() >= 1.0
 
+    def batches(self, perm, bs, opt, peak):
+        """One epoch's index batches, (i, idx, p), with the one-cycle learning rate set for each;
+        stops early when the run is done."""
+        for i in range(len(perm) // bs):
+            p = self.p()
+            if p >= 1.0:
+                return
+            for g in opt.param_groups:
+                g['lr'] = one_cycle(p, peak)
+            yield i, perm[i * bs:(i + 1) * bs], p
+
 
 @torch.no_grad()
 def evaluate(model, x, y, modes, bs=1000):
@@ -180,13 +191,7 @@ def main():
         perm = torch.randperm(len(xtr), generator=gen).to(dev)
         model.train()
         tl, tc, tb, tn = 0.0, 0, 0.0, 0
-        for i in range(steps_per_epoch):
-            p = prog.p()
-            if p >= 1.0:
-                break
-            for g in opt.param_groups:
-                g['lr'] = one_cycle(p, a.lr)
-            idx = perm[i * a.bs:(i + 1) * a.bs]
+        for i, idx, p in prog.batches(perm, a.bs, opt, a.lr):
             xb = augment(to_input(xtr[idx]), gen)
             yb = ytr[idx]
             B = len(idx)

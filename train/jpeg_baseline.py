@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, common_args, network_optimizer, one_cycle, setup, to_input  # noqa: E402
+from cifar import Progress, augment, common_args, network_optimizer, setup, to_input  # noqa: E402
 from data import CACHE  # noqa: E402
 from model import G, decoder_input, member_mask, save_checkpoint  # noqa: E402
 
@@ -83,13 +83,7 @@ def main():
         perm = torch.randperm(len(xtr), generator=gen).to(dev)
         model.train()
         tc, tn = 0, 0
-        for i in range(spe):
-            p = prog.p()
-            if p >= 1.0:
-                break
-            for g in opt.param_groups:
-                g['lr'] = one_cycle(p, a.lr)
-            idx = perm[i * a.bs:(i + 1) * a.bs]
+        for i, idx, p in prog.batches(perm, a.bs, opt, a.lr):
             # One sample in thirteen stays clean (index len(QUALITIES)); the rest take a random JPEG quality.
             qi = torch.randint(0, len(QUALITIES) + 1, (len(idx),), generator=gen).to(dev)
             xb = augment(to_input(pool_u8[qi, idx]), gen)
