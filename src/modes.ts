@@ -88,7 +88,9 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
 
 /**
  * The mode to run under a budget: among the modes that fit, the most accurate (reference top-1), then
- * the fewest bytes, then the fewest members; with a tolerance, the cheapest within it of the best.
+ * the fewest bytes, then the fewest members. With a tolerance (0 included) the rule changes to the
+ * fewest members, then the fewest bytes, among the modes within it of the best: a device that asks
+ * for a tolerance wants compute saved first, even at tolerance 0 where only exact ties qualify.
  * When nothing fits the byte budget it returns the smallest mode within the compute limits, with
  * fits = false: the caller decides whether to send it, skip the frame or queue. Throws on a budget no mode can meet on compute (maxMembers < 1, ...).
  */
@@ -116,8 +118,8 @@ export function pickMode(table: readonly ModeInfo[], budget: ModeBudget): { info
     if (b.expectedBytes !== a.expectedBytes) return b.expectedBytes < a.expectedBytes ? b : a;
     return members(b) < members(a) ? b : a;
   });
-  const tol = budget.tolerance ?? 0;
-  if (tol === 0 || best.top1 === undefined) return { info: best, fits: true };
+  const tol = budget.tolerance;
+  if (tol === undefined || best.top1 === undefined) return { info: best, fits: true };
   const cheap = fit
     .filter((r) => r.top1 !== undefined && r.top1 >= best.top1! - tol)
     .reduce((a, b) => (members(b) !== members(a) ? (members(b) < members(a) ? b : a) : b.expectedBytes < a.expectedBytes ? b : a));

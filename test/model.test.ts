@@ -175,6 +175,16 @@ describe('pickMode', () => {
     );
   });
 
+  it('tolerance 0 still breaks accuracy ties by members first (the counterexample CI found)', () => {
+    const t: ModeInfo[] = [
+      { mode: { members: 2, bits: 1 }, expectedBytes: 20, top1: 0.5 },
+      { mode: { members: 1, bits: 1 }, expectedBytes: 21, top1: 0.5 },
+      { mode: { members: 1, bits: 1 }, expectedBytes: 20, top1: 0 },
+    ];
+    expect(pickMode(t, { maxBytes: 21, tolerance: 0 }).info).toBe(t[1]);
+    expect(pickMode(t, { maxBytes: 21 }).info).toBe(t[0]);
+  });
+
   it('names a bad budget', () => {
     const t: ModeInfo[] = [{ mode: { members: 1, bits: 1 }, expectedBytes: 100 }];
     expect(() => pickMode(t, { maxBytes: -1 })).toThrow(/budget.maxBytes must be a positive number, got -1/);
