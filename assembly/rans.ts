@@ -4,18 +4,30 @@ import { pi, pp } from './common';
 // manner of CompressAI's rans coder; the stream format is in docs/PACKET.md).
 //
 // - Precision: 16 bits (every table's frequencies sum to M = 1 << 16, all >= 1).
-// - State: 32 bits, kept in [L, L << 8) with L = 1 << 23; renormalization moves
-//   whole bytes. With L / M = 128 the coding loss measures ~1e-5 bit/symbol;
-//   a 16-bit-word variant (L = 1 << 16) was 0.1-0.2% larger, over the 0.1% budget.
-// - Two interleaved states: symbol i uses state i & 1, so the two dependency
-//   chains (divide on encode, table lookup on decode) overlap in the CPU.
+// - State: 32 bits, kept in [L, L << 8) with L = 1 << 23 once the stream has
+//   bytes; renormalization moves whole bytes. With L / M = 128 the coding loss
+//   measures ~1e-5 bit/symbol; a 16-bit-word variant (L = 1 << 16) was 0.1-0.2%
+//   larger, over the 0.1% budget.
+// - Streams of at most SHORT_MAX symbols (every packet-sized tensor): one
+//   state, started at 1 rather than L. The first symbols encoded grow it
+//   without emitting anything, so the 4-byte final state carries ~23 bits of
+//   them instead of 23 bits of a constant: 4 bytes of overhead become ~0.6,
+//   and the stream is ~7 bytes shorter than with two states started at L (7%
+//   of a 100-byte packet). The decoder reads while x < L and bytes remain; a
+//   state below L with bytes left is corrupt (the encoder never emits there).
+// - Longer streams: two interleaved states started at L (symbol i on state
+//   i & 1), so the two dependency chains (divide on encode, table lookup on
+//   decode) overlap in the CPU: ~1.8x the single state's decoding speed. The start-at-1
+//   trick cannot be shared between two states: the decoder could not tell
+//   which state the last bytes belong to.
 // - Escape: a table's last symbol. A value outside [offset, offset + nsym - 2]
 //   is coded as the escape symbol, then a 4-bit count k-1 (k in 1..9), then k
 //   4-bit nibbles of the folded offset-relative value (least significant first),
 //   all with uniform frequency through the same state (CompressAI's bypass).
-// - Stream: the two final states (big-endian u32, state 0 first), then the
-//   renormalization bytes in decode order. The encoder starts both states at L,
-//   so a decoder that ends anywhere else, or with bytes left, saw corruption.
+// - Stream: the final state(s) (big-endian u32; one state in [1, 2^31), two in
+//   [L, 2^31), state 0 first), then the renormalization bytes in decode order.
+//   A decoder that does not end at the initial state(s) with every byte read
+//   saw corruption.
 //
 // Table directory: TAB_WORDS i32 words per table, in WASM memory (src/coder.ts
 // CdfTables writes [0], [1], [2], [4]; rans_init fills [3] and the lookup):
@@ -26,6 +38,7 @@ import { pi, pp } from './common';
 export const TAB_WORDS: i32 = 8;
 const M: u32 = 1 << 16;
 const L: u32 = 1 << 23;
+export const SHORT_MAX: i32 = 1 << 16; // streams of up to this many symbols use one state
 const BYP_SHIFT: u32 = 12; // bypass nibble: frequency M >> 4
 const MAX_NIBBLES: u32 = 9; // a folded i64 offset-relative value of an i32 fits 36 bits
 
@@ -40,6 +53,7 @@ export const ERR_RANGE: i32 = -7;
 export const ERR_TABLE_INDEX: i32 = -8;
 export const ERR_PARAMS: i32 = -9;
 export const ERR_TABLE: i32 = -10;
+export const ERR_STATE: i32 = -11;
 
 // The slow paths (escapes, the last few bytes of a buffer) share the stream
 // position through globals; the fast loops keep it in locals.
@@ -47,6 +61,7 @@ let g_ptr: usize = 0;
 let g_lim: usize = 0; // encoder: lowest writable byte; decoder: end of input
 let g_err: i32 = 0;
 let g_val: i64 = 0;
+let g_two: bool = false; // decoder: two states (running out of bytes is truncation)
 
 // rans_init(p): validate tables and build sym info and slot lookups.
 // params: [0] table dir  [1] ntables  [2] out: status  [3] out: index of the bad table
@@ -142,7 +157,9 @@ function encodeImpl<T>(p: usize): void {
   }
   const lim = out;
   let ptr = out + <usize>cap; // bytes are written downwards from the end
-  let xa: u32 = L, xb: u32 = L; // xa codes the next symbol (index i), xb the one before it
+  const two = n > SHORT_MAX;
+  const x0: u32 = two ? L : 1;
+  let xa: u32 = x0, xb: u32 = x0; // xa codes the next symbol (index i), xb the one before it
   g_err = 0;
   const ng = n == 0 ? 0 : (n - 1) / G + 1;
   for (let g = ng - 1; g >= 0; g--) {
@@ -182,19 +199,22 @@ function encodeImpl<T>(p: usize): void {
           return;
         }
       }
-      const s = xa;
-      xa = xb;
-      xb = s;
+      if (two) {
+        const s = xa;
+        xa = xb;
+        xb = s;
+      }
     }
   }
-  // After symbol 0, xb holds state 0 and xa state 1. State 0 goes first in the stream.
-  if (ptr - lim < 8) {
+  // Two states: after symbol 0, xb holds state 0 and xa state 1. State 0 goes first.
+  const flush: usize = two ? 8 : 4;
+  if (ptr - lim < flush) {
     store<i32>(p + 36, ERR_CAPACITY);
     return;
   }
   store<u32>(ptr - 4, bswap<u32>(xa));
-  store<u32>(ptr - 8, bswap<u32>(xb));
-  ptr -= 8;
+  if (two) store<u32>(ptr - 8, bswap<u32>(xb));
+  ptr -= flush;
   const len = out + <usize>cap - ptr;
   memory.copy(out, ptr, len);
   store<i32>(p + 36, <i32>len);
@@ -202,12 +222,17 @@ function encodeImpl<T>(p: usize): void {
 
 // ---------------------------------------------------------------- decoder
 
-// Renormalize with exact bounds checks (escapes, the last byte of the input).
+// Renormalize near the end of the input (escapes, the last byte): the bytes the
+// encoder emitted before its state first reached L are the last ones, so
+// running out here is the stream's start, not an error.
 function getSlow(x: u32): u32 {
-  const nb = <u32>(x < L) + <u32>(x < (1 << 15));
+  let nb = <u32>(x < L) + <u32>(x < (1 << 15));
   if (<usize>nb > g_lim - g_ptr) {
-    g_err = ERR_TRUNCATED;
-    return L;
+    if (g_two) {
+      g_err = ERR_TRUNCATED;
+      return L;
+    }
+    nb = <u32>(g_lim - g_ptr);
   }
   for (let j: u32 = 0; j < nb; j++) {
     x = (x << 8) | <u32>load<u8>(g_ptr);
@@ -218,6 +243,10 @@ function getSlow(x: u32): u32 {
 
 // Read the bypass part of an escape (count, nibbles) from x; the value lands in g_val.
 function decBypass(x: u32, off: i32, esc: i32, lo: i64, hi: i64): u32 {
+  if (x < L && g_ptr < g_lim) {
+    g_err = ERR_STATE;
+    return x;
+  }
   let slot = x & 0xffff;
   const k = (slot >> BYP_SHIFT) + 1;
   x = (x >> 16 << BYP_SHIFT) + (slot & 0xfff);
@@ -230,6 +259,10 @@ function decBypass(x: u32, off: i32, esc: i32, lo: i64, hi: i64): u32 {
   let raw: u64 = 0;
   let nib: u32 = 0;
   for (let j: u32 = 0; j < k; j++) {
+    if (x < L && g_ptr < g_lim) {
+      g_err = ERR_STATE;
+      return x;
+    }
     slot = x & 0xffff;
     nib = slot >> BYP_SHIFT;
     x = (x >> 16 << BYP_SHIFT) + (slot & 0xfff);
@@ -281,17 +314,21 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
     store<i32>(p + 36, ERR_PARAMS);
     return;
   }
-  if (len < 8) {
+  const two = n > SHORT_MAX;
+  const x0: u32 = two ? L : 1;
+  const flush = two ? 8 : 4;
+  if (len < flush) {
     store<i32>(p + 36, ERR_TRUNCATED);
     return;
   }
   const end = inp + <usize>len;
-  let xa = bswap<u32>(load<u32>(inp)), xb = bswap<u32>(load<u32>(inp, 4));
-  if (xa < L || xa >= (L << 8) || xb < L || xb >= (L << 8)) {
+  let xa = bswap<u32>(load<u32>(inp)), xb = two ? bswap<u32>(load<u32>(inp, 4)) : x0;
+  if (xa < x0 || xa >= (L << 8) || xb < x0 || xb >= (L << 8)) {
     store<i32>(p + 36, ERR_BAD_START);
     return;
   }
-  let ptr = inp + 8;
+  let ptr = inp + <usize>flush;
+  g_two = two;
   g_err = 0;
   const ng = n == 0 ? 0 : (n - 1) / G + 1;
   for (let g = 0; g < ng; g++) {
@@ -308,6 +345,13 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
     const esc = <u32>(nsym - 1);
     const hi = G < n - lo ? lo + G : n;
     for (let i = lo; i < hi; i++) {
+      // With bytes left the encoder's state was >= L here; below it, the decoder
+      // would read bytes the encoder never wrote (accepting a non-canonical stream).
+      if (xa < L && ptr < end) {
+        store<i32>(p + 36, ERR_STATE);
+        store<i32>(p + 40, i);
+        return;
+      }
       const slot = xa & 0xffff;
       const s: u32 = lut != 0 ? <u32>load<u16>(lut + (<usize>slot << 1)) : findSlot(cdf, nsym, slot);
       const info = load<u32>(sym + (<usize>s << 2));
@@ -341,13 +385,15 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
         return;
       }
       store<T>(dst + (<usize>i << alignof<T>()), <T>v);
-      const sw = xa;
-      xa = xb;
-      xb = sw;
+      if (two) {
+        const sw = xa;
+        xa = xb;
+        xb = sw;
+      }
     }
   }
   store<i32>(p + 40, n);
-  if (xa != L || xb != L) store<i32>(p + 36, ERR_BAD_END);
+  if (xa != x0 || xb != x0) store<i32>(p + 36, ERR_BAD_END);
   else if (ptr != end) store<i32>(p + 36, ERR_TRAILING);
   else store<i32>(p + 36, RANS_OK);
 }

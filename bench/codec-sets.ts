@@ -8,6 +8,7 @@
  *
  * Each set concatenates the images' code tensors ([C][16*16] per image, channel-major) so that the
  * general-purpose compressors see one stream with all the cross-image redundancy they can use.
+ * With perImage, rANS codes each image as its own stream, as packets do.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ import type { CodecSet } from './codec.bench.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function modelSets(members = 4): Promise<CodecSet[]> {
+export async function modelSets(members = 4, perImage = false): Promise<CodecSet[]> {
   const blobPath = join(ROOT, 'weights/see-cifar10.slim');
   const imgPath = join(ROOT, 'test/fixtures/cifar/images.u8');
   if (!existsSync(blobPath) || !existsSync(imgPath)) return [];
@@ -37,12 +38,13 @@ export async function modelSets(members = 4): Promise<CodecSet[]> {
     parts.forEach((p, i) => symbols.set(p, i * per));
     const base = first.get(bits)!;
     sets.push({
-      tensor: `see-cifar10 N=${members} ${C}x16x16 x${n} images`,
+      tensor: `see-cifar10 N=${members} ${C}x16x16 x${n} ${perImage ? 'packets' : 'images'}`,
       bits,
       symbols,
       tables: specs,
       tableIndex: Int32Array.from({ length: C * n }, (_, g) => base + (g % C)),
       groupSize: meta.groupSize,
+      streams: perImage ? n : 1,
     });
   }
   return sets;

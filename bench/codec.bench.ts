@@ -14,7 +14,10 @@
  *
  * Speeds are the kernels alone (symbols, tables and output already in WASM
  * memory), one thread, median of timed batches after warm-up. ratio =
- * (ransBytes - 8 flush bytes) / crossEntropyBytes.
+ * (ransBytes - flush) / crossEntropyBytes, where flush is 8 bytes for a stream of more than 2^16
+ * symbols (two coder states started at 2^23) and 0 for a shorter one (one state started at 1, whose
+ * 4 bytes are mostly symbol bits: what is left of them counts against the ratio). A set with
+ * `streams` > 1 is coded as that many separate streams (one packet each), sizes summed.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,6 +38,8 @@ export interface CodecSet {
   /** Table of each group of groupSize symbols (one per channel: groupSize = H*W). */
   tableIndex: ArrayLike<number>;
   groupSize: number;
+  /** Code the symbols as this many equal consecutive streams (default 1), e.g. one per image. */
+  streams?: number;
 }
 
 /** JSON input: symbols as a number array or base64 of their little-endian bytes; tables as CDFs or pmfs. */
@@ -65,7 +70,8 @@ export interface CodecRecord {
   zstdBytes: number;
 }
 
-const FLUSH_BYTES = 8;
+const SHORT_MAX = 1 << 16; // assembly/rans.ts: up to this many symbols, one state started at 1
+const flushBytes = (n: number): number => (n > SHORT_MAX ? 8 : 0);
 
 
 // erf via Numerical Recipes' erfc approximation (fractional error < 1.2e-7): ample for
@@ -175,20 +181,24 @@ export async function runCodecBench(sets: CodecSet[], opts: { quick?: boolean; e
     const n = set.symbols.length;
     const type: SymbolType = set.symbols instanceof Uint8Array ? 'u8' : 'i32';
     const ng = set.tableIndex.length;
-    const cap = 22 * n + 64;
-    arena.reserve(2 * set.symbols.byteLength + 4 * ng + cap + 256);
-    const sp = arena.alloc(set.symbols.byteLength), tp = arena.alloc(4 * ng), op = arena.alloc(cap), dp = arena.alloc(set.symbols.byteLength);
+    const S = set.streams ?? 1;
+    const per = n / S, gper = ng / S, width = set.symbols.BYTES_PER_ELEMENT;
+    if (!Number.isInteger(per) || !Number.isInteger(gper) || per % set.groupSize !== 0) throw new Error(`${set.tensor}: ${n} symbols / ${ng} groups do not split into ${S} streams of whole groups`);
+    const cap = 22 * per + 64;
+    arena.reserve(2 * set.symbols.byteLength + 4 * ng + S * cap + 256);
+    const sp = arena.alloc(set.symbols.byteLength), tp = arena.alloc(4 * ng), op = arena.alloc(S * cap), dp = arena.alloc(set.symbols.byteLength);
     eng.u8().set(new Uint8Array(set.symbols.buffer, set.symbols.byteOffset, set.symbols.byteLength), sp);
     eng.i32().set(set.tableIndex, tp >> 2);
-    const enc = { symbols: sp, n, type, groupSize: set.groupSize, tableIndex: tp, out: op, capacity: cap };
-    const len = encodeAt(eng, tables, enc);
-    const dec = { bytes: op, length: len, symbols: dp, n, type, groupSize: set.groupSize, tableIndex: tp };
-    decodeAt(eng, tables, dec);
+    const encs = Array.from({ length: S }, (_, k) => ({ symbols: sp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: tp + 4 * k * gper, out: op + k * cap, capacity: cap }));
+    const lens = encs.map((e) => encodeAt(eng, tables, e));
+    const decs = encs.map((e, k) => ({ bytes: e.out, length: lens[k], symbols: dp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: e.tableIndex }));
+    for (const d of decs) decodeAt(eng, tables, d);
+    const len = lens.reduce((a, b) => a + b, 0);
     const back = eng.u8().subarray(dp, dp + set.symbols.byteLength);
     const orig = new Uint8Array(set.symbols.buffer, set.symbols.byteOffset, set.symbols.byteLength);
     if (!Buffer.from(back).equals(Buffer.from(orig))) throw new Error(`${set.tensor} b=${set.bits}: decode does not reproduce the symbols`);
-    const tEnc = timeIt(() => encodeAt(eng, tables, enc), samples);
-    const tDec = timeIt(() => decodeAt(eng, tables, dec), samples);
+    const tEnc = timeIt(() => { for (const e of encs) encodeAt(eng, tables, e); }, samples);
+    const tDec = timeIt(() => { for (const d of decs) decodeAt(eng, tables, d); }, samples);
     const ce = crossEntropyBits(set.tables, set.symbols, set) / 8;
     const raw = Buffer.from(orig);
     records.push({
@@ -197,7 +207,7 @@ export async function runCodecBench(sets: CodecSet[], opts: { quick?: boolean; e
       symbols: n,
       crossEntropyBytes: Math.round(ce * 10) / 10,
       ransBytes: len,
-      ratio: Math.round(((len - FLUSH_BYTES) / ce) * 1e5) / 1e5,
+      ratio: Math.round(((len - S * flushBytes(per)) / ce) * 1e5) / 1e5,
       encodeMsps: Math.round(n / tEnc / 1e5) / 10,
       decodeMsps: Math.round(n / tDec / 1e5) / 10,
       brotliBytes: brotliCompressSync(raw, { params: { [zc.BROTLI_PARAM_QUALITY]: zc.BROTLI_MAX_QUALITY, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length } }).length,
@@ -227,9 +237,15 @@ async function main(): Promise<void> {
   const out = opt('--out') ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'codec.json');
   const eng = loadEngine();
   // Real tensors from the shipped model when it exists (and --synthetic is not given), else synthetic.
-  const real = input || args.includes('--synthetic') ? [] : await (await import('./codec-sets.js')).modelSets();
+  const real: CodecSet[] = [];
+  if (!input && !args.includes('--synthetic')) {
+    const { modelSets } = await import('./codec-sets.js');
+    // Whole tensors (the coder's efficiency and speed on long streams), then one stream per image
+    // at one member (what a packet of the smallest modes carries).
+    real.push(...(await modelSets()), ...(await modelSets(1, true)));
+  }
   const sets = input ? loadSets(input) : real.length ? real : syntheticSets();
-  const source = input ?? (real.length ? 'the shipped model (weights/see-cifar10.slim) on 100 test images' : 'synthetic generator');
+  const source = input ?? (real.length ? 'the shipped model (weights/see-cifar10.slim) on 100 test images (x100 packets: one stream per image)' : 'synthetic generator');
   console.log(`rANS codec bench: ${sets.length} sets from ${source}, ${eng.build} build, node ${process.version}, 1 thread`);
   const records = await runCodecBench(sets, { quick: args.includes('--quick'), eng });
   printTable(records);

@@ -306,12 +306,13 @@ export function decodeAt(eng: Engine, tables: CdfTables, a: DecodeArgs): void {
 function coderError(code: number, what: string, at: number, size: number): CoderError {
   switch (code) {
     case -1: return new CoderError('capacity', `${what}: output needs more than the ${size}-byte capacity`);
-    case -2: return new CoderError('truncated', `payload truncated: ${what} ran out of bytes at symbol ${at}`);
+    case -2: return new CoderError('truncated', `payload truncated: ${what}: ${size} bytes cannot hold the 4-byte coder state`);
     case -3: return new CoderError('corrupt', `corrupt payload: ${what}: initial coder state out of range`);
-    case -4: return new CoderError('corrupt', `corrupt payload: ${what}: coder did not return to its initial state (damaged bytes, or other tables/shape than the encoder's)`);
+    case -4: return new CoderError('corrupt', `corrupt payload: ${what}: coder did not return to its initial state (damaged or truncated bytes, or other tables/shape than the encoder's)`);
     case -5: return new CoderError('corrupt', `corrupt payload: ${what}: bytes left over after the last symbol`);
     case -6: return new CoderError('corrupt', `corrupt payload: ${what}: invalid escape code at symbol ${at}`);
     case -7: return new CoderError('corrupt', `corrupt payload: ${what}: symbol ${at} decodes to a value outside the output type`);
+    case -11: return new CoderError('corrupt', `corrupt payload: ${what}: coder state out of range at symbol ${at} with bytes left (damaged or truncated bytes)`);
     case -8: return new CoderError('params', `${what}: a table index is out of range (at symbol ${at})`);
     case -9: return new CoderError('params', `${what}: invalid kernel parameters`);
     default: return new CoderError('params', `${what}: kernel returned unknown status ${code}`);
@@ -382,7 +383,7 @@ export function decode(eng: Engine, tables: CdfTables, bytes: Uint8Array, opts: 
  * Ideal cost in bits of `symbols` under the tables: -log2(freq / 2^16) per
  * symbol, plus for an escape the bypass bits (4-bit count + 4 bits per nibble)
  * the coder spends on it. The coder's output is this plus ~1e-5 bit/symbol and
- * the 8 flush bytes.
+ * 0 to 4 bytes (the final state's 32 bits less the ~23-31 bits of symbols it holds).
  */
 export function crossEntropyBits(tables: readonly TableSpec[], symbols: ArrayLike<number>, layout: Layout): number {
   const n = symbols.length;

@@ -50,7 +50,8 @@ export function splitInfo(modelName: string, meta: Record<string, unknown>): Spl
 }
 
 /** rANS writes its two 32-bit states at the end of every stream (docs/PACKET.md). */
-const RANS_FLUSH_BYTES = 8;
+// The 32-bit final state holds all but 1 to 9 of its bits in symbols (src/coder.ts): ~5 bits on average.
+const RANS_FLUSH_BITS = 5;
 
 /** Every combination of the blob's mode axes, smallest first. */
 export function modesOf(blob: Blob): Mode[] {
@@ -61,7 +62,7 @@ export function modesOf(blob: Blob): Mode[] {
 
 /**
  * Per mode: the expected packet size from the coder tables (a table's entropy is the training set's
- * cross-entropy per symbol; plus the 8 flush bytes and the header) and the reference top-1 the exporter
+ * cross-entropy per symbol; plus the coder's final state and the header) and the reference top-1 the exporter
  * measured (meta.pytorchTop1, "members,bits" keys). Throws if the blob is not a split model with coder
  * tables (meta.split, the coder section).
  */
@@ -79,7 +80,7 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     const channels = members * split.channelsPerMember;
     let bitsPerImage = 0;
     for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
-    const payload = Math.ceil(bitsPerImage / 8) + RANS_FLUSH_BYTES;
+    const payload = Math.ceil((bitsPerImage + RANS_FLUSH_BITS) / 8);
     const header = overheadBytes({ modelId, mode: [members, bits], shape: [channels, split.H, split.W], quant: { kind: 'implied' } }, payload);
     const top1 = refs[`${members},${bits}`];
     return { mode, expectedBytes: payload + header, top1: typeof top1 === 'number' ? top1 : undefined };

@@ -15,14 +15,17 @@ import {
 import { engines, rng } from './util.js';
 
 const M = 1 << 16;
-const L = 2 ** 23;
+const SHORT_MAX = 1 << 16; // assembly/rans.ts: streams up to this long use one state
 const GOLDEN = fileURLToPath(new URL('./fixtures/rans-golden.json', import.meta.url));
 
 /** The stream format, written plainly: what assembly/rans.ts must produce byte for byte. */
 function encodeRef(specs: TableSpec[], sym: ArrayLike<number>, tidx: ArrayLike<number>, G: number): Uint8Array {
   const rev: number[] = []; // bytes in the order the encoder emits them (reverse of the stream)
-  const st = [L, L];
-  const put = (j: number, start: number, f: number): void => {
+  // Up to 2^16 symbols: one state starting at 1. Longer: two starting at 2^23, symbol i on state i & 1.
+  const two = sym.length > SHORT_MAX;
+  const st = two ? [2 ** 23, 2 ** 23] : [1];
+  let j = 0;
+  const put = (start: number, f: number): void => {
     let x = st[j];
     while (x >= f * 2 ** 15) {
       rev.push(x % 256);
@@ -32,20 +35,21 @@ function encodeRef(specs: TableSpec[], sym: ArrayLike<number>, tidx: ArrayLike<n
   };
   for (let i = sym.length - 1; i >= 0; i--) {
     const t = specs[tidx[Math.floor(i / G)]];
-    const c = t.cdf, esc = c.length - 2, j = i & 1;
+    const c = t.cdf, esc = c.length - 2;
+    j = two ? i & 1 : 0;
     const d = sym[i] - t.offset;
     if (d >= 0 && d < esc) {
-      put(j, c[d], c[d + 1] - c[d]);
+      put(c[d], c[d + 1] - c[d]);
       continue;
     }
     const raw = d < 0 ? -2 * d - 1 : 2 * (d - esc);
     const nib: number[] = [];
     for (let r = raw; nib.length === 0 || r > 0; r = Math.floor(r / 16)) nib.push(r % 16);
-    for (let k = nib.length - 1; k >= 0; k--) put(j, nib[k] << 12, 4096);
-    put(j, (nib.length - 1) << 12, 4096);
-    put(j, c[esc], c[esc + 1] - c[esc]);
+    for (let k = nib.length - 1; k >= 0; k--) put(nib[k] << 12, 4096);
+    put((nib.length - 1) << 12, 4096);
+    put(c[esc], c[esc + 1] - c[esc]);
   }
-  for (const x of [st[1], st[0]]) for (let b = 0; b < 4; b++) rev.push(Math.floor(x / 256 ** b) % 256);
+  for (const x of st.reverse()) for (let b = 0; b < 4; b++) rev.push(Math.floor(x / 256 ** b) % 256);
   return Uint8Array.from(rev.reverse());
 }
 
@@ -181,7 +185,7 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
     );
   });
 
-  it('codes within 0.1% of the cross-entropy plus the 8 flush bytes', () => {
+  it('codes within 0.1% of the cross-entropy plus the final state (at most 4 bytes, ~0.6 on average)', () => {
     for (const [kind, nreg, seed] of [['geometric', 16, 1], ['random', 256, 2], ['spike', 2, 3], ['flat', 5, 4]] as const) {
       const specs = [0, 1, 2].map((k) => ({ cdf: quantizeCdf(makePmf(kind, nreg, seed * 10 + k, 1e-6)), offset: 0 }));
       const tidx = [0, 1, 2];
@@ -190,7 +194,7 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
       const tables = new CdfTables(eng, new Arena(eng), specs);
       const bytes = encode(eng, tables, sym, { tableIndex: tidx });
       const ce = crossEntropyBits(specs, sym, { tableIndex: tidx }) / 8;
-      expect(bytes.length - 8, `${kind} ${nreg}`).toBeLessThanOrEqual(1.001 * ce + 1);
+      expect(bytes.length - 4, `${kind} ${nreg}`).toBeLessThanOrEqual(1.001 * ce + 1);
       expect(bytes.length, `${kind} ${nreg}`).toBeGreaterThanOrEqual(Math.floor(ce));
     }
   });
@@ -213,10 +217,10 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
           return;
         }
         expect(r.error).toBeInstanceOf(CoderError);
-        // A prefix decodes like the whole stream until it runs out: always 'truncated'.
-        // A changed byte may also send the decoder past the end.
-        if (cut) expect((r.error as CoderError).code).toBe('truncated');
-        else expect(['truncated', 'corrupt']).toContain((r.error as CoderError).code);
+        // Under 4 bytes there is no state to start from ('truncated'); a longer prefix runs
+        // out where the stream's first-coded symbols are, which leaves the state off 1 ('corrupt').
+        if (cut && pos % good.length < 4) expect((r.error as CoderError).code).toBe('truncated');
+        else expect((r.error as CoderError).code).toBe('corrupt');
         expect((r.error as CoderError).message).toMatch(/^(payload truncated|corrupt payload)/);
       }),
       { numRuns: 300 },
@@ -277,14 +281,45 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
     expect(() => decode(eng, t, new Uint8Array(8), { count: 5_000_000, type: 'u8', tableIndex: [0] })).toThrow(/cannot be coded in 8 bytes/);
   });
 
-  it('encodes an empty stream as the 8 flush bytes and rejects any other 8 bytes', () => {
+  it('encodes an empty stream as the state 1 alone and rejects any other 4 bytes', () => {
     const t = new CdfTables(eng, new Arena(eng), [{ cdf: [0, 100, M], offset: 0 }]);
     const e = encode(eng, t, new Uint8Array(0), { tableIndex: [] });
-    expect(Array.from(e)).toEqual([0, 0x80, 0, 0, 0, 0x80, 0, 0]);
+    expect(Array.from(e)).toEqual([0, 0, 0, 1]);
     expect(decode(eng, t, e, { count: 0, type: 'u8', tableIndex: [] }).length).toBe(0);
-    expect(() => decode(eng, t, Uint8Array.of(0, 0x80, 0, 0, 0, 0x80, 0, 1), { count: 0, type: 'u8', tableIndex: [] })).toThrow(/initial state/);
-    expect(() => decode(eng, t, Uint8Array.of(0, 0x80, 0, 0, 0, 0x80, 0, 0, 7), { count: 0, type: 'u8', tableIndex: [] })).toThrow(/left over/);
-    expect(() => decode(eng, t, Uint8Array.of(0, 0x80, 0, 0, 0, 0x80, 0), { count: 0, type: 'u8', tableIndex: [] })).toThrow(/payload truncated/);
+    const d = (...b: number[]) => () => decode(eng, t, Uint8Array.from(b), { count: 0, type: 'u8', tableIndex: [] });
+    expect(d(0, 0, 0, 2)).toThrow(/did not return to its initial state/);
+    expect(d(0, 0, 0, 0)).toThrow(/initial coder state out of range/);
+    expect(d(0x80, 0, 0, 0)).toThrow(/initial coder state out of range/);
+    expect(d(0, 0, 0, 1, 7)).toThrow(/left over/);
+    expect(d(0, 0, 1)).toThrow(/payload truncated: .*3 bytes cannot hold the 4-byte coder state/);
+  });
+
+  it('codes streams longer than 2^16 symbols with two states: reference bytes, round trip, truncation', () => {
+    const specs = [0, 1].map((k) => ({ cdf: quantizeCdf(makePmf('random', 12, 70 + k, 0.01)), offset: -3 }));
+    for (const n of [SHORT_MAX, SHORT_MAX + 1, SHORT_MAX + 2]) {
+      const tidx = [0, 1];
+      const G = Math.ceil(n / 2);
+      const sym = drawSymbols(specs, tidx, G, n, 'i32', n, 0.01);
+      const tables = new CdfTables(eng, new Arena(eng), specs);
+      const bytes = encode(eng, tables, sym, { tableIndex: tidx, groupSize: G });
+      const ref = encodeRef(specs, sym, tidx, G);
+      expect(Buffer.from(bytes).equals(Buffer.from(ref)), `n=${n}`).toBe(true);
+      expect(Array.from(decode(eng, tables, bytes, { tableIndex: tidx, groupSize: G, count: n, type: 'i32' })), `n=${n}`).toEqual(Array.from(sym));
+      // Two states cannot tell the stream's start from a cut: running out is 'truncated' there.
+      const cut = () => decode(eng, tables, bytes.subarray(0, bytes.length - 3), { tableIndex: tidx, groupSize: G, count: n, type: 'i32' });
+      if (n > SHORT_MAX) expect(cut).toThrow(/payload truncated/);
+      else expect(cut).toThrow(/corrupt payload/);
+    }
+  });
+
+  it('refuses bytes after a state below L (a stream the encoder cannot write)', () => {
+    // One symbol with frequency 1/2 from state 1 gives state 2 with no byte emitted. Bytes after a
+    // small state would be read into it: the decoder must call that corrupt, not decode other symbols.
+    const t = new CdfTables(eng, new Arena(eng), [{ cdf: [0, 32768, M - 1, M], offset: 0 }]);
+    const one = encode(eng, t, Uint8Array.of(1), { tableIndex: [0] });
+    expect(one.length).toBe(4);
+    expect(decode(eng, t, one, { count: 1, type: 'u8', tableIndex: [0] })[0]).toBe(1);
+    expect(() => decode(eng, t, Uint8Array.of(...one, 0x55), { count: 1, type: 'u8', tableIndex: [0] })).toThrow(/coder state out of range at symbol 0 with bytes left/);
   });
 
   it('reproduces the golden bitstreams', () => {
