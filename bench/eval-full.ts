@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const torch = torchComparison(model, r);
   process.stdout.write(evalReport(r) + (torch ? torch.text : ''));
   writeFileSync(join(tmp, 'eval.json'), JSON.stringify(torch ? { ...r, pytorch: torch.rows } : r, null, 2) + '\n');
-  writeFileSync(join(ROOT, 'docs/rate-accuracy.svg'), rateAccuracySvg(evalSeries(r), { title: `${r.model.name}: top-1 vs bytes per image (${r.images} test images)` }));
+  writeFileSync(join(ROOT, 'docs/rate-accuracy.svg'), rateAccuracySvg(evalSeries(r), { title: `${r.model.name}: top-1 vs bytes per image (${r.images} test images, ${r.packet} packets)` }));
   console.log('wrote bench/results/eval.json and docs/rate-accuracy.svg');
 }
 

@@ -9,6 +9,18 @@
  *   const { logits, top1, mode } = dec.decode(packet);
  */
 
+/**
+ * Which packet an encoder writes: 'full' is self-describing (model id, mode, shape, length: 15-16
+ * bytes of header and CRC for a CIFAR-10 bottleneck); 'compact' is 4 bytes (tag, mode index, a CRC
+ * keyed by the model id) for links that frame packets themselves. Decoders read both.
+ */
+export type PacketFormat = 'full' | 'compact';
+
+export interface EncoderOptions {
+  /** default 'full' */
+  packet?: PacketFormat;
+}
+
 /** A run-time mode: any axis the model does not have is ignored; a missing axis keeps its value. */
 export interface Mode {
   members?: number;

@@ -26,15 +26,15 @@ import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Mode, RawImage } from './api.js';
+import type { Mode, PacketFormat, RawImage } from './api.js';
 import { decodeImage, isJpeg, isPng } from './image.js';
 import { parseJpeg } from './jpeg.js';
 import { rateAccuracySvg, type ChartSeries } from './chart.js';
 import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type EvalResult, type JpegMatch } from './eval.js';
 import { readBlob, BLOB_MAGIC } from './blob.js';
-import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC } from './packet.js';
+import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD, PacketError } from './packet.js';
 import { packGraph } from './pack.js';
-import { modeTable, pickMode, type ModeInfo } from './modes.js';
+import { modeTable, modesOf, pickMode, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 
 export interface Io {
@@ -198,7 +198,7 @@ function hex32(v: number): string {
 // Commands
 // ------------------------------------------------------------------------------------------------
 
-async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: number; maxMembers?: number; out: string; model: string }): Promise<void> {
+async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: number; maxMembers?: number; out: string; model: string; compact?: boolean }): Promise<void> {
   if ((o.mode === undefined) === (o.maxBytes === undefined)) throw new CliError('encode: give either --mode or --max-bytes', 2);
   if (o.maxMembers !== undefined && o.maxBytes === undefined) throw new CliError('encode: --max-members goes with --max-bytes', 2);
   const bytes = readInput(image, 'image file');
@@ -207,7 +207,8 @@ async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: nu
   let picked = '';
   if (mode === undefined) {
     const blob = readBlob(blobBytes);
-    const { info, fits } = pickMode(modeTable(blob, blob.json ? JSON.parse(blob.json) : {}, modelIdOf(blobBytes)), { maxBytes: o.maxBytes, maxMembers: o.maxMembers });
+    const tab = modeTable(blob, blob.json ? JSON.parse(blob.json) : {}, modelIdOf(blobBytes), o.compact ? COMPACT_OVERHEAD : undefined);
+    const { info, fits } = pickMode(tab, { maxBytes: o.maxBytes, maxMembers: o.maxMembers });
     mode = info.mode;
     const ref = info.top1 === undefined ? '' : `, reference top-1 ${(100 * info.top1).toFixed(2)}%`;
     picked = ` (picked for <= ${o.maxBytes} bytes: expected ${info.expectedBytes}${ref})`;
@@ -215,13 +216,13 @@ async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: nu
   }
   checkMode(model, mode);
   const raw = decodeImage(bytes);
-  const enc = model.encoder();
+  const enc = model.encoder({ packet: o.compact ? 'compact' : 'full' });
   enc.setMode(mode);
   const t = performance.now();
   const packet = enc.encode(raw);
   const ms = performance.now() - t;
   writeFileSync(o.out, packet);
-  io.out(`${o.out}: ${packet.length} bytes, mode ${modeText(enc.mode)}${picked}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);
+  io.out(`${o.out}: ${packet.length} bytes${o.compact ? ' (compact packet)' : ''}, mode ${modeText(enc.mode)}${picked}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);
 }
 
 async function cmdDecode(io: Ctx, file: string, o: { model: string; json?: boolean }): Promise<void> {
@@ -321,6 +322,32 @@ function inspectPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, m
   io.out(`quant: ${f.quant.kind === 'inline' ? `inline, scale ${f.quant.scale}, zero point ${f.quant.zeroPoint}` : f.quant.kind === 'index' ? `index ${f.quant.index}` : 'implied by the mode'}\n`);
 }
 
+/** A compact packet carries no model id: the CRC and the mode byte can only be read against a model. */
+function inspectCompactPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, modelPath: string | undefined): void {
+  const path = modelPath ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
+  if (bytes.length < COMPACT_OVERHEAD) throw new PacketError('truncated', `${bytes.length} bytes: a compact packet has at least ${COMPACT_OVERHEAD} (tag, mode, CRC-16)`);
+  let checked: { path: string; id: string; mode: Mode | null } | null = null;
+  if (path) {
+    const blobBytes = readInput(path, 'model file');
+    const id = modelIdOf(blobBytes);
+    readCompactPacket(bytes, id); // throws on a damaged packet or another model's
+    checked = { path, id: hex32(id), mode: modesOf(readBlob(blobBytes))[bytes[1]] ?? null };
+  }
+  const payload = bytes.length - COMPACT_OVERHEAD;
+  const info = { file, kind: 'compact-packet', bytes: bytes.length, payloadBytes: payload, modeByte: bytes[1], model: checked };
+  if (json) {
+    io.out(JSON.stringify(info, null, 2) + '\n');
+    return;
+  }
+  io.out(`${file}: compact packet, ${bytes.length} bytes (tag 1 + mode 1 + payload ${payload} + checksum 2)\n`);
+  if (!checked) {
+    io.out(`mode byte ${bytes[1]}; checksum not checked: it is keyed by the model id (give --model)\n`);
+    return;
+  }
+  io.out(`checksum ok for ${checked.path} (model id ${checked.id})\n`);
+  io.out(`mode byte ${bytes[1]}: ${checked.mode ? modeText(checked.mode) : `not a mode of this model`}\n`);
+}
+
 function inspectImage(io: Io, file: string, bytes: Uint8Array, json: boolean): void {
   const img: RawImage = decodeImage(bytes);
   const layout = isJpeg(bytes) ? parseJpeg(bytes) : null;
@@ -344,6 +371,7 @@ function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string })
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
   if (magic === BLOB_MAGIC) return inspectBlob(io, file, bytes, !!o.json);
   if (bytes[0] === PACKET_MAGIC[0] && bytes[1] === PACKET_MAGIC[1]) return inspectPacket(io, file, bytes, !!o.json, o.model);
+  if (isCompactPacket(bytes)) return inspectCompactPacket(io, file, bytes, !!o.json, o.model);
   if (isJpeg(bytes) || isPng(bytes)) return inspectImage(io, file, bytes, !!o.json);
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new CliError(`${file}: not a .slim blob, a packet, a JPEG or a PNG (starts with ${head || 'nothing'})`);
@@ -373,7 +401,7 @@ function matchText(m: JpegMatch | undefined): [string, string] {
 
 /** The three tables `eval` prints. */
 export function evalReport(r: EvalResult): string {
-  let s = `${r.model.name}: ${r.images} images, ${r.seconds.toFixed(1)} s\n\n`;
+  let s = `${r.model.name}: ${r.images} images, ${r.seconds.toFixed(1)} s, ${r.packet ?? 'full'} packets (bytes include header and checksum)\n\n`;
   s += table(
     ['mode', 'top-1', 'mean B', 'p95 B', 'enc ms', 'dec ms'],
     r.modes.map((m) => [modeText(m.mode), pct(m.acc), num(m.meanBytes, 1), String(m.p95Bytes), num(m.encMs, 2), num(m.decMs, 2)]),
@@ -406,7 +434,7 @@ export function evalSeries(r: EvalResult): ChartSeries[] {
   return out;
 }
 
-async function cmdEval(io: Ctx, o: { data: string; limit?: number; json?: string; svg?: string; modes?: Mode[]; qualities?: number[]; model: string; baseline: string | false }): Promise<void> {
+async function cmdEval(io: Ctx, o: { data: string; limit?: number; json?: string; svg?: string; modes?: Mode[]; qualities?: number[]; model: string; baseline: string | false; packet: PacketFormat }): Promise<void> {
   if (!existsSync(o.data)) throw new CliError(`data file not found: ${o.data} (pass the CIFAR-10 JPEG test tarball, e.g. --data ../shared/datasets/cifar10-jpeg/test.tar.gz)`);
   const { model } = await openModel(io, o.model);
   const baseline = o.baseline === false ? undefined : (await openModel(io, o.baseline, 'baseline model file')).model;
@@ -416,7 +444,7 @@ async function cmdEval(io: Ctx, o: { data: string; limit?: number; json?: string
   let r: EvalResult;
   try {
     r = await runEval({
-      model, baseline, data: o.data, limit: o.limit, modes, qualities: o.qualities ?? DEFAULT_QUALITIES,
+      model, baseline, data: o.data, limit: o.limit, modes, qualities: o.qualities ?? DEFAULT_QUALITIES, packet: o.packet,
       onProgress: (done, total) => {
         if (!started) {
           bar.start(total ?? done, 0);
@@ -476,16 +504,16 @@ function loadSamples(model: FullModel, dir: string): Sample[] {
 }
 
 /** Per-frame byte budgets of the demo's simulated link (a drop to a congested link and back). */
-const LINK_BUDGETS = [1000, 400, 250, 120, 90, 120, 250, 400];
+const LINK_BUDGETS = [1000, 400, 250, 120, 100, 60, 120, 250];
 
-async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mode[] }): Promise<void> {
+async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; packet: PacketFormat }): Promise<void> {
   const { model, bytes } = await openModel(io, o.model);
   const samples = loadSamples(model, o.samples);
   const modes = selectModes(model, o.modes);
-  const enc = model.encoder();
+  const enc = model.encoder({ packet: o.packet });
   const dec = model.decoder();
   const classes = model.info.classes;
-  io.out(`model '${model.info.name}' (${bytes.length} bytes), ${samples.length} samples from ${o.samples}, ${modes.length} modes\n`);
+  io.out(`model '${model.info.name}' (${bytes.length} bytes), ${samples.length} samples from ${o.samples}, ${modes.length} modes, ${o.packet} packets\n`);
   const correct = modes.map(() => 0);
   const counted = samples.filter((s) => s.label >= 0).length;
   for (const s of samples) {
@@ -507,7 +535,7 @@ async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mod
   const meta = blob?.json ? (JSON.parse(blob.json) as Record<string, unknown>) : {};
   if (blob?.coder && typeof meta.split === 'object' && meta.split !== null && samples.length > 0) {
     // The link's capacity changes frame by frame: each frame gets the mode pickMode chooses for it.
-    const modeTab = modeTable(blob, meta, modelIdOf(bytes));
+    const modeTab = modeTable(blob, meta, modelIdOf(bytes), o.packet === 'compact' ? COMPACT_OVERHEAD : undefined);
     io.out('\nfollowing a link whose budget changes per frame (pickMode, members within 0.5 point of the best):\n');
     const rows = LINK_BUDGETS.map((budget, f) => {
       const s = samples[f % samples.length];
@@ -522,11 +550,11 @@ async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mod
   io.out(`\naccuracy on the ${counted} samples per mode: ${modes.map((m, i) => `${modeText(m)} ${correct[i]}/${counted}`).join('; ')}\n`);
 }
 
-async function cmdBench(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; rounds: number }): Promise<void> {
+async function cmdBench(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; rounds: number; packet: PacketFormat }): Promise<void> {
   const { model } = await openModel(io, o.model);
   const samples = loadSamples(model, o.samples);
   const modes = selectModes(model, o.modes);
-  const enc = model.encoder();
+  const enc = model.encoder({ packet: o.packet });
   const dec = model.decoder();
   io.out(`model '${model.info.name}', ${samples.length} samples x ${o.rounds} rounds per mode, node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}\n`);
   const bar = progressBar('encodes');
@@ -576,6 +604,7 @@ function buildProgram(io: Ctx): Command {
     .description('Split computing with slimmable ensemble encoders: device-side encode, server-side decode, evaluation.')
     .version(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   const modelOpt = () => new Option('--model <file.slim>', 'model blob').default(DEFAULT_MODEL, "the package's weights/see-cifar10.slim");
+  const packetOpt = () => new Option('--packet <format>', "packets to write: 'compact' (4 bytes around the payload, for links that frame packets) or 'full' (self-describing: model id, mode, shape, length; 15-16 bytes)").choices(['compact', 'full']).default('compact');
   const modesOpt = () => new Option('--modes <list>', 'modes to run: space- or ;-separated terms, each selecting the modes that match it (e.g. "members=1,bits=2 members=4")').argParser(parseModeList);
 
   program
@@ -585,9 +614,10 @@ function buildProgram(io: Ctx): Command {
     .option('--mode <mode>', 'mode, e.g. members=2,bits=4 (axes not given keep the model default)', parseModeTerm)
     .option('--max-bytes <n>', 'instead of --mode: the most accurate mode expected to fit n bytes (slimsplit inspect <model> lists them)', positiveInt('--max-bytes'))
     .option('--max-members <n>', 'with --max-bytes: run at most n ensemble members', positiveInt('--max-members'))
+    .option('--compact', 'write a compact packet (4 bytes around the payload instead of 15-16; for links that frame packets themselves)')
     .requiredOption('-o, --out <packet>', 'where to write the packet')
     .addOption(modelOpt())
-    .addHelpText('after', '\nExamples:\n  slimsplit encode samples/cat.jpg --mode members=2,bits=4 -o cat.pkt\n  slimsplit encode samples/cat.jpg --max-bytes 150 --max-members 1 -o cat.pkt')
+    .addHelpText('after', '\nExamples:\n  slimsplit encode samples/cat.jpg --mode members=2,bits=4 -o cat.pkt\n  slimsplit encode samples/cat.jpg --max-bytes 100 --max-members 1 --compact -o cat.pkt')
     .action((image, o) => cmdEncode(io, image, o));
 
   program
@@ -631,6 +661,7 @@ function buildProgram(io: Ctx): Command {
     .addOption(modelOpt())
     .addOption(new Option('--baseline <file.slim>', 'JPEG-baseline classifier blob').default(DEFAULT_BASELINE, "the package's weights/jpeg-baseline.slim"))
     .option('--no-baseline', 'skip the JPEG baseline')
+    .addOption(packetOpt())
     .addHelpText('after', '\nExample:\n  slimsplit eval --data ../shared/datasets/cifar10-jpeg/test.tar.gz --limit 1000 --json eval.json --svg rate.svg')
     .action((o) => cmdEval(io, o));
 
@@ -640,6 +671,7 @@ function buildProgram(io: Ctx): Command {
     .addOption(modelOpt())
     .option('--samples <dir>', 'folder of <class>.jpg images', SAMPLES_DIR)
     .addOption(modesOpt())
+    .addOption(packetOpt())
     .action((o) => cmdDemo(io, o));
 
   program
@@ -649,6 +681,7 @@ function buildProgram(io: Ctx): Command {
     .option('--samples <dir>', 'folder of images', SAMPLES_DIR)
     .option('--rounds <n>', 'timed passes over the samples per mode', positiveInt('--rounds'), 5)
     .addOption(modesOpt())
+    .addOption(packetOpt())
     .action((o) => cmdBench(io, o));
 
   return program;

@@ -18,7 +18,7 @@
  * running sums. Accuracies are fractions 0..1; bytes are whole packets (header and checksum
  * included) and, for JPEG, whole files and header-stripped streams (src/jpeg.ts).
  */
-import type { Classifier, DeviceEncoder, ImageInput, Mode, ModelInfo, RawImage, ServerDecoder } from './api.js';
+import type { Classifier, DeviceEncoder, EncoderOptions, PacketFormat, ImageInput, Mode, ModelInfo, RawImage, ServerDecoder } from './api.js';
 import { decodeImage } from './image.js';
 import { jpegEncode, jpegStrippedBytes } from './jpeg.js';
 import { readCifarTar, countCifarTar, type CifarItem } from './cifar.js';
@@ -27,7 +27,7 @@ import { readCifarTar, countCifarTar, type CifarItem } from './cifar.js';
 export interface SplitModel {
   info: ModelInfo;
   modes(): Mode[];
-  encoder(): DeviceEncoder;
+  encoder(opts?: EncoderOptions): DeviceEncoder;
   decoder(): ServerDecoder;
 }
 
@@ -47,6 +47,8 @@ export interface EvalOptions {
   limit?: number;
   /** default: every mode of the model */
   modes?: Mode[];
+  /** packets to measure: 'compact' (default: 4 bytes around the payload) or 'full' (self-describing) */
+  packet?: PacketFormat;
   /** JPEG qualities for the baseline (default 5, 10, ..., 95) */
   qualities?: number[];
   /** called after each image; total is known when data is a tarball */
@@ -95,6 +97,8 @@ export interface QualityResult {
 export interface EvalResult {
   model: { name: string; blobBytes: number; inputShape: [number, number, number] };
   images: number;
+  /** the packet format whose bytes `modes` report */
+  packet: PacketFormat;
   modes: ModeResult[];
   /** the baseline per JPEG quality (empty without a baseline) */
   jpeg: QualityResult[];
@@ -177,7 +181,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     total = opts.limit;
   }
 
-  const enc = model.encoder();
+  const packet = opts.packet ?? 'compact';
+  const enc = model.encoder({ packet });
   const dec = model.decoder();
   const cls = baseline?.classifier();
   const classes = model.info.classes;
@@ -260,6 +265,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   return {
     model: { name: model.info.name, blobBytes: model.info.blobBytes, inputShape: model.info.inputShape },
     images,
+    packet,
     modes: modeResults,
     jpeg,
     baselineClean: cls ? { acc: clean.correct / images, meanBytes: clean.bytes / images } : null,

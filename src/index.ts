@@ -10,9 +10,9 @@
  */
 export { loadModel, Model, SplitEncoder, SplitDecoder, ImageClassifier, type LoadModelOptions } from './model.js';
 export { pickMode, modeTable, type ModeInfo, type ModeBudget } from './modes.js';
-export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier } from './api.js';
+export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, EncoderOptions, PacketFormat } from './api.js';
 export { readBlob, BlobError } from './blob.js';
-export { readPacket, writePacket, PacketError } from './packet.js';
+export { readPacket, writePacket, readCompactPacket, writeCompactPacket, isCompactPacket, PacketError } from './packet.js';
 export { CoderError } from './coder.js';
 export { decodeImage, ImageError } from './image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './wasm.js';

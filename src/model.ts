@@ -16,16 +16,16 @@
  * decode() reads the header, decodes straight into the decoder plan's input and runs it.
  */
 import { readFile } from 'node:fs/promises';
-import type { Classifier, DecodeResult, DeviceEncoder, ImageInput, Mode, ModelInfo, ServerDecoder } from './api.js';
+import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
 import { readBlob, type Blob } from './blob.js';
 import { Runner } from './plan.js';
 import { CdfTables, decodeAt, encodeAt, CoderError, type TableSpec } from './coder.js';
-import { modelIdOf, readPacket, writePacket, PacketError } from './packet.js';
+import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from './modes.js';
 import { toInput } from './image.js';
 import { Arena, loadEngine, type Build, type Engine } from './wasm.js';
 
-export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput } from './api.js';
+export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput, EncoderOptions, PacketFormat } from './api.js';
 export { pickMode, type ModeInfo, type ModeBudget } from './modes.js';
 
 export interface LoadModelOptions {
@@ -107,8 +107,10 @@ export class Model {
     return this.blob.graphs.some((g) => g.name === name);
   }
 
-  encoder(): SplitEncoder {
-    return new SplitEncoder(this, loadEngine({ build: this.build }));
+  encoder(opts: EncoderOptions = {}): SplitEncoder {
+    const packet = opts.packet ?? 'full';
+    if (packet !== 'full' && packet !== 'compact') throw new Error(`slimsplit: unknown packet format '${String(packet)}' (full or compact)`);
+    return new SplitEncoder(this, loadEngine({ build: this.build }), packet);
   }
   decoder(): SplitDecoder {
     return new SplitDecoder(this, loadEngine({ build: this.build }));
@@ -143,8 +145,8 @@ export class Model {
     return { meta, specs, first };
   }
   /** What each mode costs and gives, for choosing one at run time: see modeTable and pickMode in src/modes.ts. */
-  modeTable(): ModeInfo[] {
-    return modeTable(this.blob, this.meta, this.modelId);
+  modeTable(opts: { packet?: PacketFormat } = {}): ModeInfo[] {
+    return modeTable(this.blob, this.meta, this.modelId, opts.packet === 'compact' ? COMPACT_OVERHEAD : undefined);
   }
 
   /** @internal */
@@ -196,6 +198,13 @@ function modeBytes(mode: Record<string, number>): number[] {
   return [mode.members ?? 1, mode.bits ?? 8];
 }
 
+/** A compact packet's mode byte: the mode's index in model.modes(). */
+function modeIndexOf(modes: Mode[], m: Mode): number {
+  const i = modes.findIndex((q) => (q.members ?? 1) === (m.members ?? 1) && (q.bits ?? 8) === (m.bits ?? 8) && q.width === m.width);
+  if (i < 0 || i > 255) throw new Error(`slimsplit: mode ${JSON.stringify(m)} has no compact mode byte`);
+  return i;
+}
+
 /** Device side: image -> encoder network -> b-bit codes -> rANS -> packet. */
 export class SplitEncoder implements DeviceEncoder {
   readonly eng: Engine;
@@ -206,10 +215,14 @@ export class SplitEncoder implements DeviceEncoder {
   /** payload scratch, sized for the largest mode's worst case */
   private readonly out: number;
   private readonly capacity: number;
+  readonly packet: PacketFormat;
+  private readonly modes: Mode[];
 
-  constructor(model: Model, eng: Engine) {
+  constructor(model: Model, eng: Engine, packet: PacketFormat = 'full') {
     this.model = model;
     this.eng = eng;
+    this.packet = packet;
+    this.modes = model.modes();
     const arena = new Arena(eng);
     this.runner = new Runner(eng, model.blob, 'encoder', { arena });
     if (this.runner.outputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its encoder graph outputs floats, not codes; it is not a split model`);
@@ -247,9 +260,11 @@ export class SplitEncoder implements DeviceEncoder {
     const { tables, groupSize, tableIndex } = this.coder;
     const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity });
     const m = this.runner.mode;
+    const payload = this.eng.u8().subarray(this.out, this.out + len);
+    if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, modeIndexOf(this.modes, m), payload);
     return writePacket(
       { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
-      this.eng.u8().subarray(this.out, this.out + len),
+      payload,
     );
   }
 }
@@ -263,10 +278,12 @@ export class SplitDecoder implements ServerDecoder {
   private readonly split: SplitInfo;
   private readonly payload: number;
   private readonly payloadCap: number;
+  private readonly modes: Mode[];
 
   constructor(model: Model, eng: Engine) {
     this.model = model;
     this.eng = eng;
+    this.modes = model.modes();
     const arena = new Arena(eng);
     this.runner = new Runner(eng, model.blob, 'decoder', { arena });
     if (this.runner.inputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its decoder graph does not take codes`);
@@ -276,23 +293,37 @@ export class SplitDecoder implements ServerDecoder {
     this.payload = arena.alloc(this.payloadCap, 16);
   }
 
+  /** Reads a full or a compact packet (told apart by the first byte). */
   decode(packet: Uint8Array): DecodeResult {
-    const p = readPacket(packet, { modelId: this.model.modelId });
-    const [members, bits] = p.fields.mode;
-    if (p.fields.mode.length !== 2) throw new PacketError('bad-field', `packet mode has ${p.fields.mode.length} bytes; model '${this.model.info.name}' expects [members, bits]`);
-    if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
-    this.runner.setMode({ members, bits });
-    const n = this.runner.inputLength;
+    let members: number, bits: number, payload: Uint8Array;
     const { tables, groupSize, tableIndex } = this.coder;
-    const [C, H, W] = p.fields.shape;
-    if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
-      throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
+    if (isCompactPacket(packet)) {
+      const p = readCompactPacket(packet, this.model.modelId);
+      const m = this.modes[p.mode];
+      if (m === undefined) throw new PacketError('bad-field', `compact packet mode byte ${p.mode}: model '${this.model.info.name}' has modes 0..${this.modes.length - 1}`);
+      members = m.members ?? 1;
+      bits = m.bits ?? 8;
+      payload = p.payload;
+      this.runner.setMode({ members, bits });
+    } else {
+      const p = readPacket(packet, { modelId: this.model.modelId });
+      [members, bits] = p.fields.mode;
+      if (p.fields.mode.length !== 2) throw new PacketError('bad-field', `packet mode has ${p.fields.mode.length} bytes; model '${this.model.info.name}' expects [members, bits]`);
+      if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
+      this.runner.setMode({ members, bits });
+      const n = this.runner.inputLength;
+      const [C, H, W] = p.fields.shape;
+      if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
+        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
+      }
+      payload = p.payload;
     }
-    if (p.payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${p.payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
-    this.coder.select(bits, C);
-    this.eng.u8().set(p.payload, this.payload);
+    const n = this.runner.inputLength;
+    if (payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
+    this.coder.select(bits, n / groupSize);
+    this.eng.u8().set(payload, this.payload);
     const inp = this.runner.inputView();
-    decodeAt(this.eng, tables, { bytes: this.payload, length: p.payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex });
+    decodeAt(this.eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex });
     const logits = Float32Array.from(this.runner.run() as Float32Array);
     const top1 = argmax(logits);
     return { logits, top1, label: this.model.label(top1), mode: { members, bits } };

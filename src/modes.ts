@@ -63,10 +63,11 @@ export function modesOf(blob: Blob): Mode[] {
 /**
  * Per mode: the expected packet size from the coder tables (a table's entropy is the training set's
  * cross-entropy per symbol; plus the coder's final state and the header) and the reference top-1 the exporter
- * measured (meta.pytorchTop1, "members,bits" keys). Throws if the blob is not a split model with coder
+ * measured (meta.pytorchTop1, "members,bits" keys). headerBytes: a fixed header + CRC size (a compact
+ * packet's 4) instead of the full header's. Throws if the blob is not a split model with coder
  * tables (meta.split, the coder section).
  */
-export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: number): ModeInfo[] {
+export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: number, headerBytes?: number): ModeInfo[] {
   const split = splitInfo(blob.name, meta);
   if (!blob.coder) throw new Error(`slimsplit: model '${blob.name}' ships no entropy-coder tables`);
   const coder = JSON.parse(blob.coder.json) as { groupSize: number; tables: Record<string, string> };
@@ -81,7 +82,7 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     let bitsPerImage = 0;
     for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
     const payload = Math.ceil((bitsPerImage + RANS_FLUSH_BITS) / 8);
-    const header = overheadBytes({ modelId, mode: [members, bits], shape: [channels, split.H, split.W], quant: { kind: 'implied' } }, payload);
+    const header = headerBytes ?? overheadBytes({ modelId, mode: [members, bits], shape: [channels, split.H, split.W], quant: { kind: 'implied' } }, payload);
     const top1 = refs[`${members},${bits}`];
     return { mode, expectedBytes: payload + header, top1: typeof top1 === 'number' ? top1 : undefined };
   });

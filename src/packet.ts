@@ -10,6 +10,15 @@
  * readPacket checks, in this order: magic, version, header fields, payload
  * length against the bytes present, trailing bytes, checksum, model identity,
  * tensor size caps. It allocates nothing whose size comes from the packet.
+ *
+ * The compact form (writeCompactPacket / readCompactPacket) is for links that
+ * delimit packets themselves (datagrams, radio frames, length-prefixed
+ * streams): a tag byte, one mode byte, the payload, and a CRC-16 keyed by the
+ * model id. 4 bytes of overhead instead of 15-16; the shape and quantization
+ * come from the model and the mode, the length from the frame.
+ *
+ *   const bytes = writeCompactPacket(modelId, modeIndex, payload);
+ *   const { mode, payload } = readCompactPacket(bytes, modelId);
  */
 
 /** First two bytes of every packet: 0xD3 ('S' with the high bit, caught by 7-bit channels), 'S'. */
@@ -25,6 +34,10 @@ export const MAX_DIM = 65535;
  */
 export const MAX_ELEMENTS_PER_PAYLOAD_BYTE = 1 << 19;
 const CRC_BYTES = 2;
+/** First byte of a compact packet: never a full packet's first byte (MAGIC[0]). */
+export const COMPACT_TAG = 0xc1;
+/** Tag + mode byte + CRC-16. */
+export const COMPACT_OVERHEAD = 4;
 
 // flags: bits 0-1 quant kind, bit 2 W omitted (W = H), bits 3-4 mode byte count, 5-7 reserved (0)
 const QUANT_KINDS = ['implied', 'index', 'inline'] as const;
@@ -168,6 +181,9 @@ export function readPacket(bytes: Uint8Array, expect: ReadExpect = {}): Packet {
   const C = varint('C', MAX_DIM), H = varint('H', MAX_DIM);
   const W = flags & FLAG_SQUARE ? H : varint('W', MAX_DIM);
   if (C === 0 || H === 0 || W === 0) throw new PacketError('bad-field', `shape [${C}, ${H}, ${W}] has a zero dimension`);
+  // The writer omits W exactly when W = H: accepting it spelled out would let two byte strings
+  // stand for one packet (and a flipped flag bit plus a lucky varint pass the fuzz as valid).
+  if (!(flags & FLAG_SQUARE) && W === H) throw new PacketError('bad-field', `W = H = ${H} spelled out with the square flag clear (non-canonical)`);
   let quant: Quant;
   if (kind === 0) quant = { kind: 'implied' };
   else if (kind === 1) quant = { kind: 'index', index: varint('quant index', 0xffffffff) };
@@ -201,6 +217,48 @@ function checkElements(shape: readonly number[], payloadLength: number, max: num
   if (e > payloadLength * MAX_ELEMENTS_PER_PAYLOAD_BYTE) throw new PacketError('bad-field', `shape [${shape.join(', ')}] has ${e} elements, more than a ${payloadLength}-byte payload can code`);
 }
 
+/**
+ * A compact packet: [COMPACT_TAG, mode, ...payload, crc16 lo, crc16 hi]. The CRC runs over the model
+ * id (u32 little-endian) and then every byte before it, so a packet read with another model's id
+ * fails the checksum: the id costs no bytes and still keeps models apart (with the CRC's 2^-16).
+ */
+export function writeCompactPacket(modelId: number, mode: number, payload: Uint8Array): Uint8Array {
+  if (!isU32(modelId)) throw new PacketError('bad-field', `modelId must be a u32, got ${modelId}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 255) throw new PacketError('bad-field', `compact mode must be one byte (0..255), got ${mode}`);
+  const out = new Uint8Array(payload.length + COMPACT_OVERHEAD);
+  out[0] = COMPACT_TAG;
+  out[1] = mode;
+  out.set(payload, 2);
+  const crc = crc16(out, 0, out.length - CRC_BYTES, keyedCrcInit(modelId));
+  out[out.length - 2] = crc & 255;
+  out[out.length - 1] = crc >>> 8;
+  return out;
+}
+
+/** Reads a compact packet for the model `modelId`. The payload is a view into bytes. */
+export function readCompactPacket(bytes: Uint8Array, modelId: number): { mode: number; payload: Uint8Array } {
+  if (bytes.length > 0 && bytes[0] !== COMPACT_TAG) throw new PacketError('bad-magic', `first byte 0x${bytes[0].toString(16).padStart(2, '0')} is not a compact packet's tag 0x${COMPACT_TAG.toString(16)}`);
+  if (bytes.length < COMPACT_OVERHEAD) throw new PacketError('truncated', `${bytes.length} bytes: a compact packet has at least ${COMPACT_OVERHEAD} (tag, mode, CRC-16)`);
+  const end = bytes.length - CRC_BYTES;
+  const crc = crc16(bytes, 0, end, keyedCrcInit(modelId >>> 0));
+  const stored = bytes[end] | (bytes[end + 1] << 8);
+  if (crc !== stored) {
+    throw new PacketError('checksum', `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)} for model ${(modelId >>> 0).toString(16).padStart(8, '0')}): a damaged or cut packet, or one made for another model (a compact packet carries no model id)`);
+  }
+  return { mode: bytes[1], payload: bytes.subarray(2, end) };
+}
+
+/** Whether bytes start like a compact packet (COMPACT_TAG) rather than a full one. */
+export function isCompactPacket(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === COMPACT_TAG;
+}
+
+/** CRC-16 state after the model id's four little-endian bytes. */
+function keyedCrcInit(modelId: number): number {
+  const id = Uint8Array.of(modelId & 255, (modelId >>> 8) & 255, (modelId >>> 16) & 255, modelId >>> 24);
+  return crc16(id);
+}
+
 /** Bytes the packet adds around a payload of `payloadLength` bytes (header + checksum). */
 export function overheadBytes(fields: PacketFields, payloadLength: number): number {
   return writePacket(fields, new Uint8Array(payloadLength)).length - payloadLength;
@@ -223,9 +281,12 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF; check("123456789") = 0x29B1) over bytes[from, to). */
-export function crc16(bytes: Uint8Array, from = 0, to = bytes.length): number {
-  let c = 0xffff;
+/**
+ * CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF; check("123456789") = 0x29B1) over bytes[from, to);
+ * `init` continues a CRC from an earlier call's result.
+ */
+export function crc16(bytes: Uint8Array, from = 0, to = bytes.length, init = 0xffff): number {
+  let c = init;
   for (let i = from; i < to; i++) c = ((c << 8) & 0xffff) ^ CRC_TABLE[(c >>> 8) ^ bytes[i]];
   return c;
 }

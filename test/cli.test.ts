@@ -452,7 +452,7 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     const frames = [...r.out.matchAll(/^\s+(\d+)\s+(\d+)\s+members=\d,bits=\d\s+(\d+)\s+(over budget)?/gm)];
     expect(frames.length).toBe(8);
     for (const f of frames) if (!f[4]) expect(Number(f[3]), `frame ${f[1]}`).toBeLessThanOrEqual(Number(f[2]) * 1.1);
-    expect(frames.some((f) => f[4])).toBe(true); // the 90-byte frame: no mode is that small
+    expect(frames.some((f) => f[4])).toBe(true); // the 60-byte frame: no mode is that small
   });
 
   it('encode then decode agrees with the in-memory round trip', async () => {
@@ -466,6 +466,31 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     expect(j.bytes).toBe(readFileSync(pkt).length);
     const i = await run(['inspect', pkt], null);
     expect(i.out).toContain('(matches');
+  });
+
+  it('encode --compact writes a 4-byte-overhead packet that decode and inspect read (inspect needs the model)', async () => {
+    const full = join(TMP, 'cat-full.pkt'), small = join(TMP, 'cat-compact.pkt');
+    expect((await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'members=1,bits=1', '-o', full], null)).code).toBe(0);
+    const e = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--mode', 'members=1,bits=1', '--compact', '-o', small], null);
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/cat-compact\.pkt: \d+ bytes \(compact packet\), mode members=1,bits=1/);
+    expect(readFileSync(full).length - readFileSync(small).length).toBe(11);
+    const a = JSON.parse((await run(['decode', full, '--json'], null)).out), b = JSON.parse((await run(['decode', small, '--json'], null)).out);
+    expect(b.label).toBe(a.label);
+    expect(b.logits).toEqual(a.logits);
+    const i = await run(['inspect', small], null);
+    expect(i.out).toMatch(/compact packet, \d+ bytes \(tag 1 \+ mode 1 \+ payload \d+ \+ checksum 2\)/);
+    expect(i.out).toMatch(/checksum ok for .*see-cifar10\.slim/);
+    expect(i.out).toContain('mode byte 0: members=1,bits=1');
+    const bad = readFileSync(small);
+    bad[3] ^= 1;
+    writeFileSync(small, bad);
+    const d = await run(['inspect', small], null);
+    expect(d.code).toBe(1);
+    expect(d.err).toMatch(/checksum mismatch/);
+    const budget = await run(['encode', join(ROOT, 'samples/cat.jpg'), '--max-bytes', '100', '--max-members', '1', '--compact', '-o', small], null);
+    expect(budget.out).toMatch(/mode members=1,bits=1 \(picked for <= 100 bytes/);
+    expect(budget.err).toBe('');
   });
 
   it('encode --max-bytes picks the mode from the table, and wants exactly one of --mode and --max-bytes', async () => {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, pickMode, Model, SplitEncoder, SplitDecoder, type ModeInfo } from '../src/model.js';
-import { PacketError, readPacket, writePacket } from '../src/packet.js';
+import { PacketError, readPacket, writePacket, writeCompactPacket } from '../src/packet.js';
 import { CoderError } from '../src/coder.js';
 import type { RawImage } from '../src/api.js';
 import { BUILDS, nerr } from './util.js';
@@ -86,6 +86,34 @@ describe.each(BUILDS)('see-cifar10 split model [%s]', (build) => {
     expect(() => dec.decode(foreign)).toThrow(/model/);
     const wrongMode = writePacket({ ...p.fields, mode: [3, 4] }, p.payload);
     expect(() => dec.decode(wrongMode)).toThrow(PacketError);
+  });
+
+  it('compact packets: 11 bytes less than full ones, same logits, every mode; damage and foreign ids refused', () => {
+    const cenc = model.encoder({ packet: 'compact' });
+    const modes = model.modes();
+    for (const m of modes) {
+      enc.setMode(m);
+      cenc.setMode(m);
+      const full = enc.encode(image(7)), compact = cenc.encode(image(7));
+      expect(compact[0]).toBe(0xc1);
+      expect(compact[1]).toBe(modes.indexOf(m));
+      expect(full.length - compact.length, JSON.stringify(m)).toBe(full.length >= 16 + 128 ? 12 : 11);
+      const a = dec.decode(full), b = dec.decode(compact);
+      expect(b.mode).toEqual(m);
+      expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+    }
+    const p = cenc.encode(image(2));
+    const bad = p.slice();
+    bad[5] ^= 0x10;
+    expect(() => dec.decode(bad)).toThrow(PacketError);
+    expect(() => dec.decode(p.subarray(0, p.length - 1))).toThrow(PacketError);
+    const other = writeCompactPacket((model.modelId ^ 0x100) >>> 0, 0, p.subarray(2, p.length - 2));
+    expect(() => dec.decode(other)).toThrow(/another model/);
+    const noMode = writeCompactPacket(model.modelId, 16, p.subarray(2, p.length - 2));
+    expect(() => dec.decode(noMode)).toThrow(/mode byte 16: model 'see-cifar10' has modes 0..15/);
+    expect(() => model.encoder({ packet: 'tiny' as never })).toThrow(/unknown packet format 'tiny'/);
+    const ct = model.modeTable({ packet: 'compact' }), ft = model.modeTable();
+    for (let i = 0; i < ct.length; i++) expect(ft[i].expectedBytes - ct[i].expectedBytes).toBeGreaterThanOrEqual(11);
   });
 
   it('rejects a mode the model does not have, naming the valid ones', () => {

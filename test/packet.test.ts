@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   writePacket, readPacket, PacketError, modelIdOf, crc16, overheadBytes, MAGIC, VERSION,
+  writeCompactPacket, readCompactPacket, isCompactPacket, COMPACT_TAG, COMPACT_OVERHEAD,
   type PacketFields, type PacketErrorCode, type Quant,
 } from '../src/packet.js';
 
@@ -215,6 +216,73 @@ describe('packet', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('packet canonical form', () => {
+  it('refuses W written out when it equals H (the writer sets the square flag instead)', () => {
+    const good = writePacket({ modelId: 9, mode: [1, 1], shape: [4, 16, 16], quant: { kind: 'implied' } }, Uint8Array.of(1, 2, 3));
+    // flags at byte 3: clear the square bit; C, H at bytes 10, 11 (after 2 mode bytes); insert W = 16
+    const b = Uint8Array.from([...good.subarray(0, 3), good[3] & ~4, ...good.subarray(4, 12), 16, ...good.subarray(12)]);
+    const c = crc16(b, 0, b.length - 2);
+    b[b.length - 2] = c & 255;
+    b[b.length - 1] = c >> 8;
+    expect(() => readPacket(b)).toThrow(/W = H = 16 spelled out with the square flag clear/);
+    b[12] = 17;
+    const c2 = crc16(b, 0, b.length - 2);
+    b[b.length - 2] = c2 & 255;
+    b[b.length - 1] = c2 >> 8;
+    expect(readPacket(b).fields.shape).toEqual([4, 16, 17]);
+  });
+});
+
+describe('compact packet', () => {
+  const arb = fc.record({ modelId: fc.integer({ min: 0, max: 0xffffffff }), mode: fc.integer({ min: 0, max: 255 }), payload: fc.uint8Array({ maxLength: 300 }) });
+
+  it('is tag, mode, payload, CRC-16 over the model id and the rest: 4 bytes of overhead', () => {
+    const b = writeCompactPacket(0x04030201, 7, Uint8Array.of(0xaa, 0xbb));
+    const crc = crc16(Uint8Array.of(1, 2, 3, 4, COMPACT_TAG, 7, 0xaa, 0xbb));
+    expect(Array.from(b)).toEqual([COMPACT_TAG, 7, 0xaa, 0xbb, crc & 255, crc >>> 8]);
+    expect(COMPACT_OVERHEAD).toBe(4);
+    expect(isCompactPacket(b)).toBe(true);
+    expect(COMPACT_TAG).not.toBe(MAGIC[0]);
+    const full = writePacket({ modelId: 1, mode: [1, 1], shape: [4, 16, 16], quant: { kind: 'implied' } }, Uint8Array.of(1));
+    expect(isCompactPacket(full)).toBe(false);
+    expect(() => readCompactPacket(full, 1)).toThrow(/not a compact packet's tag/);
+  });
+
+  it('round-trips; any flip, cut or other model id is refused with a PacketError', () => {
+    fc.assert(
+      fc.property(arb, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), ({ modelId, mode, payload }, at, x, cut) => {
+        const b = writeCompactPacket(modelId, mode, payload);
+        const r = readCompactPacket(b, modelId);
+        expect(r.mode).toBe(mode);
+        expect(Buffer.from(r.payload).equals(Buffer.from(payload))).toBe(true);
+        expect(() => readCompactPacket(b, (modelId ^ (1 << (at % 32))) >>> 0)).toThrow(/another model/);
+        const bad = cut ? b.slice(0, at % b.length) : b.slice();
+        if (!cut) bad[at % bad.length] ^= x;
+        // CRC-16 catches every burst of up to 16 bits, so one changed byte always fails; so does any cut
+        // (a cut of up to 2 bytes shifts the CRC into the data; longer cuts leave 2^-16 odds).
+        let err: unknown = null;
+        try {
+          readCompactPacket(bad, modelId);
+        } catch (e) {
+          err = e;
+        }
+        if (!cut || b.length - (at % b.length) <= 2 || bad.length < COMPACT_OVERHEAD) {
+          expect(err).toBeInstanceOf(PacketError);
+          expect(['checksum', 'truncated', 'bad-magic']).toContain((err as PacketError).code);
+        } else if (err !== null) expect(err).toBeInstanceOf(PacketError);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('names what is wrong', () => {
+    expect(() => readCompactPacket(Uint8Array.of(COMPACT_TAG, 0, 0), 1)).toThrow(/3 bytes: a compact packet has at least 4/);
+    expect(() => readCompactPacket(new Uint8Array(0), 1)).toThrow(/0 bytes/);
+    expect(() => writeCompactPacket(1, 256, new Uint8Array(1))).toThrow(/one byte/);
+    expect(() => writeCompactPacket(-1, 0, new Uint8Array(1))).toThrow(/u32/);
   });
 });
 
