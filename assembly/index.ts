@@ -15,7 +15,7 @@ export { upsample2x } from './upsample';
 export { conv2d } from './conv2d';
 export { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
 export { self_test } from './selftest';
-export { rans_init, rans_encode, rans_decode } from './rans';
+export { rans_init, rans_encode, rans_decode, rans_encode_ctx, rans_decode_ctx } from './rans';
 export { plan_bind, plan_run, plan_set_mode, plan_check, plan_supports, plan_arena_bytes, plan_modes, plan_mode, plan_input, plan_output, plan_input_dtype, plan_output_dtype, plan_input_elems, plan_output_elems } from './plan';
 
 export function heap_base(): usize {

@@ -37,14 +37,19 @@ export async function modelSets(members = 4, perImage = false): Promise<CodecSet
     const symbols = new Uint8Array(per * n);
     parts.forEach((p, i) => symbols.set(p, i * per));
     const base = first.get(bits)!;
+    const ctx = meta.contexts?.[String(bits)];
+    const tablesPer = ctx ? ctx.K ** 3 : 1;
     sets.push({
       tensor: `see-cifar10 N=${members} ${C}x16x16 x${n} ${perImage ? 'packets' : 'images'}`,
       bits,
       symbols,
       tables: specs,
-      tableIndex: Int32Array.from({ length: C * n }, (_, g) => base + (g % C)),
+      tableIndex: Int32Array.from({ length: C * n }, (_, g) => base + (g % C) * tablesPer),
       groupSize: meta.groupSize,
       streams: perImage ? n : 1,
+      // (in one long stream, an image's first channel takes the previous image's last as its
+      // "previous channel", unlike a packet: slightly off the tables' statistics)
+      context: ctx ? { W: meta.W!, K: ctx.K, shift: ctx.shift } : undefined,
     });
   }
   return sets;

@@ -26,7 +26,7 @@ import { brotliCompressSync, gzipSync, constants as zc } from 'node:zlib';
 import { init as zstdInit, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import { loadEngine, Arena, type Engine } from '../src/wasm.js';
 import { rng } from '../test/util.js';
-import { quantizeCdf, CdfTables, encodeAt, decodeAt, crossEntropyBits, type TableSpec, type SymbolType } from '../src/coder.js';
+import { quantizeCdf, CdfTables, encodeAt, decodeAt, crossEntropyBits, type TableSpec, type SymbolType, type CoderContext } from '../src/coder.js';
 
 export interface CodecSet {
   /** Label, e.g. '32x16x16 laplace' or a layer name. */
@@ -40,6 +40,8 @@ export interface CodecSet {
   groupSize: number;
   /** Code the symbols as this many equal consecutive streams (default 1), e.g. one per image. */
   streams?: number;
+  /** context-adaptive coding (tableIndex then holds each group's first table) */
+  context?: CoderContext;
 }
 
 /** JSON input: symbols as a number array or base64 of their little-endian bytes; tables as CDFs or pmfs. */
@@ -177,7 +179,7 @@ export async function runCodecBench(sets: CodecSet[], opts: { quick?: boolean; e
   const records: CodecRecord[] = [];
   for (const set of sets) {
     const arena = new Arena(eng);
-    const tables = new CdfTables(eng, arena, set.tables);
+    const tables = new CdfTables(eng, arena, set.tables, { lookup: 'auto' });
     const n = set.symbols.length;
     const type: SymbolType = set.symbols instanceof Uint8Array ? 'u8' : 'i32';
     const ng = set.tableIndex.length;
@@ -189,9 +191,9 @@ export async function runCodecBench(sets: CodecSet[], opts: { quick?: boolean; e
     const sp = arena.alloc(set.symbols.byteLength), tp = arena.alloc(4 * ng), op = arena.alloc(S * cap), dp = arena.alloc(set.symbols.byteLength);
     eng.u8().set(new Uint8Array(set.symbols.buffer, set.symbols.byteOffset, set.symbols.byteLength), sp);
     eng.i32().set(set.tableIndex, tp >> 2);
-    const encs = Array.from({ length: S }, (_, k) => ({ symbols: sp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: tp + 4 * k * gper, out: op + k * cap, capacity: cap }));
+    const encs = Array.from({ length: S }, (_, k) => ({ symbols: sp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: tp + 4 * k * gper, out: op + k * cap, capacity: cap, context: set.context }));
     const lens = encs.map((e) => encodeAt(eng, tables, e));
-    const decs = encs.map((e, k) => ({ bytes: e.out, length: lens[k], symbols: dp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: e.tableIndex }));
+    const decs = encs.map((e, k) => ({ bytes: e.out, length: lens[k], symbols: dp + k * per * width, n: per, type, groupSize: set.groupSize, tableIndex: e.tableIndex, context: set.context }));
     for (const d of decs) decodeAt(eng, tables, d);
     const len = lens.reduce((a, b) => a + b, 0);
     const back = eng.u8().subarray(dp, dp + set.symbols.byteLength);
@@ -199,7 +201,12 @@ export async function runCodecBench(sets: CodecSet[], opts: { quick?: boolean; e
     if (!Buffer.from(back).equals(Buffer.from(orig))) throw new Error(`${set.tensor} b=${set.bits}: decode does not reproduce the symbols`);
     const tEnc = timeIt(() => { for (const e of encs) encodeAt(eng, tables, e); }, samples);
     const tDec = timeIt(() => { for (const d of decs) decodeAt(eng, tables, d); }, samples);
-    const ce = crossEntropyBits(set.tables, set.symbols, set) / 8;
+    // per stream: a context never reaches across streams (an image's first channel has no previous one)
+    let ce = 0;
+    for (let k = 0; k < S; k++) {
+      const ti = Array.from(set.tableIndex).slice(k * gper, (k + 1) * gper);
+      ce += crossEntropyBits(set.tables, set.symbols.subarray(k * per, (k + 1) * per), { tableIndex: ti, groupSize: set.groupSize, context: set.context }) / 8;
+    }
     const raw = Buffer.from(orig);
     records.push({
       tensor: set.tensor,

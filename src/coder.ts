@@ -160,9 +160,11 @@ export interface TableSpec {
 export interface CdfTablesOptions {
   /**
    * Build a 128 KiB slot -> symbol lookup per table for decoding (default true).
-   * Without it the decoder binary-searches the CDF: slower, no memory.
+   * Without it the decoder binary-searches the CDF: slower, no memory. 'auto' builds
+   * one only for tables of more than 32 symbols (a context model's many small tables
+   * would take 128 KiB each for a 2-5 step search).
    */
-  lookup?: boolean;
+  lookup?: boolean | 'auto';
 }
 
 /**
@@ -182,7 +184,8 @@ export class CdfTables {
   readonly bytes: number;
 
   constructor(eng: Engine, arena: Arena, specs: readonly TableSpec[], opts: CdfTablesOptions = {}) {
-    const lookup = opts.lookup ?? true;
+    const lk = opts.lookup ?? true;
+    const withLut = (t: TableSpec) => lk === true || (lk === 'auto' && t.cdf.length - 1 > 32);
     if (specs.length < 1) throw new CoderError('table', 'CdfTables: no tables given');
     this.eng = eng;
     this.arena = arena;
@@ -196,12 +199,12 @@ export class CdfTables {
     });
     const start = arena.mark();
     let need = TAB_WORDS * 4 * specs.length + 64;
-    for (const t of specs) need += 8 * t.cdf.length + 32 + (lookup ? LUT_BYTES + 16 : 0);
+    for (const t of specs) need += 8 * t.cdf.length + 32 + (withLut(t) ? LUT_BYTES + 16 : 0);
     arena.reserve(need);
     this.dir = arena.alloc(TAB_WORDS * 4 * specs.length, 16);
     const ptrs = specs.map((t) => {
       const n = t.cdf.length - 1;
-      return { cdf: arena.alloc(4 * (n + 1), 4), sym: arena.alloc(4 * n, 4), lut: lookup ? arena.alloc(LUT_BYTES, 16) : 0 };
+      return { cdf: arena.alloc(4 * (n + 1), 4), sym: arena.alloc(4 * n, 4), lut: withLut(t) ? arena.alloc(LUT_BYTES, 16) : 0 };
     });
     this.bytes = arena.mark() - start;
     const u32 = new Uint32Array(eng.memory.buffer);
@@ -240,10 +243,41 @@ function checkTable(t: TableSpec, k: number): void {
 export type SymbolType = 'u8' | 'i32';
 
 export interface Layout {
-  /** Table of each group of symbols (one entry per group). */
+  /** Table of each group of symbols (one entry per group); with a context, the first of its K^3 tables. */
   tableIndex: ArrayLike<number>;
   /** Symbols per group; default n / tableIndex.length, which must then divide evenly. */
   groupSize?: number;
+  /** Context-adaptive coding of u8 symbols (assembly/rans.ts rans_encode_ctx). */
+  context?: CoderContext;
+}
+
+/**
+ * Each symbol of a channel-major [C][H][W] u8 tensor (groups = channels, groupSize = H*W) is coded
+ * with table tableIndex[c] + (qL * K + qU) * K + qP: its left, upper and previous-channel
+ * neighbours, each quantized to min(v >> shift, K - 1) (0 off the tensor).
+ */
+export interface CoderContext {
+  /** row length W (groupSize must be a multiple) */
+  W: number;
+  /** levels per neighbour, 1..16 */
+  K: number;
+  /** right shift applied to a neighbour before clamping to K - 1, 0..7 */
+  shift: number;
+}
+
+function checkContext(c: CoderContext, G: number, type: SymbolType): void {
+  if (type !== 'u8') throw new CoderError('params', 'context coding takes u8 symbols');
+  if (!Number.isInteger(c.W) || c.W < 1 || G % c.W !== 0) throw new CoderError('params', `context: W must divide the group size ${G}, got ${c.W}`);
+  if (!Number.isInteger(c.K) || c.K < 1 || c.K > 16) throw new CoderError('params', `context: K must be 1..16, got ${c.K}`);
+  if (!Number.isInteger(c.shift) || c.shift < 0 || c.shift > 7) throw new CoderError('params', `context: shift must be 0..7, got ${c.shift}`);
+}
+
+/** The table a context layout codes symbol i with (the reference for the kernels' ctxOf). */
+export function contextTable(symbols: ArrayLike<number>, i: number, base: number, G: number, c: CoderContext): number {
+  const q = (v: number) => Math.min(v >> c.shift, c.K - 1);
+  const pos = i % G, col = pos % c.W, row = Math.floor(pos / c.W);
+  const l = col > 0 ? q(symbols[i - 1]) : 0, u = row > 0 ? q(symbols[i - c.W]) : 0, p = i >= G ? q(symbols[i - G]) : 0;
+  return base + (l * c.K + u) * c.K + p;
 }
 
 function groups(n: number, layout: Layout): { G: number; ng: number } {
@@ -274,11 +308,16 @@ export interface EncodeArgs {
   /** output, capacity bytes; never written past */
   out: number;
   capacity: number;
+  context?: CoderContext;
 }
 
 /** Run rans_encode; returns the byte length at args.out or throws (code 'capacity' when it does not fit). */
 export function encodeAt(eng: Engine, tables: CdfTables, a: EncodeArgs): number {
-  eng.call('rans_encode', Int32Array.of(a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0));
+  if (a.context) {
+    checkContext(a.context, a.groupSize, a.type);
+    const c = a.context;
+    eng.call('rans_encode_ctx', Int32Array.of(a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0, c.K, c.shift));
+  } else eng.call('rans_encode', Int32Array.of(a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0));
   const r = eng.i32()[(eng.slot >> 2) + 9];
   if (r >= 0) return r;
   throw coderError(r, `encode of ${a.n} symbols`, -1, a.capacity);
@@ -293,11 +332,16 @@ export interface DecodeArgs {
   type: SymbolType;
   groupSize: number;
   tableIndex: number;
+  context?: CoderContext;
 }
 
 /** Run rans_decode; throws CoderError on any corrupt or truncated input. */
 export function decodeAt(eng: Engine, tables: CdfTables, a: DecodeArgs): void {
-  eng.call('rans_decode', Int32Array.of(a.bytes, a.length, a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0));
+  if (a.context) {
+    checkContext(a.context, a.groupSize, a.type);
+    const c = a.context;
+    eng.call('rans_decode_ctx', Int32Array.of(a.bytes, a.length, a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0, c.K, c.shift));
+  } else eng.call('rans_decode', Int32Array.of(a.bytes, a.length, a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0));
   const w = (eng.slot >> 2) + 9;
   const r = eng.i32()[w];
   if (r !== 0) throw coderError(r, `decode of ${a.n} symbols from ${a.length} bytes`, eng.i32()[w + 1], a.length);
@@ -339,7 +383,7 @@ export function encode(eng: Engine, tables: CdfTables, symbols: Uint8Array | Int
       const cap = bounds[attempt];
       const op = arena.alloc(cap, 16);
       try {
-        const len = encodeAt(eng, tables, { symbols: sp, n, type, groupSize: G, tableIndex: tp, out: op, capacity: cap });
+        const len = encodeAt(eng, tables, { symbols: sp, n, type, groupSize: G, tableIndex: tp, out: op, capacity: cap, context: layout.context });
         return eng.u8().slice(op, op + len);
       } catch (e) {
         if (!(e instanceof CoderError && e.code === 'capacity' && attempt === 0)) throw e;
@@ -372,7 +416,7 @@ export function decode(eng: Engine, tables: CdfTables, bytes: Uint8Array, opts: 
     const sp = arena.alloc(width * n, 4);
     eng.u8().set(bytes, bp);
     eng.i32().set(opts.tableIndex, tp >> 2);
-    decodeAt(eng, tables, { bytes: bp, length: bytes.length, symbols: sp, n, type: opts.type, groupSize: G, tableIndex: tp });
+    decodeAt(eng, tables, { bytes: bp, length: bytes.length, symbols: sp, n, type: opts.type, groupSize: G, tableIndex: tp, context: opts.context });
     return opts.type === 'u8' ? eng.u8().slice(sp, sp + n) : eng.i32().slice(sp >> 2, (sp >> 2) + n);
   } finally {
     arena.release(mark);
@@ -390,7 +434,8 @@ export function crossEntropyBits(tables: readonly TableSpec[], symbols: ArrayLik
   const { G } = groups(n, layout);
   let bits = 0;
   for (let i = 0; i < n; i++) {
-    const t = tables[layout.tableIndex[Math.floor(i / G)]];
+    const base = layout.tableIndex[Math.floor(i / G)];
+    const t = tables[layout.context ? contextTable(symbols, i, base, G, layout.context) : base];
     const esc = t.cdf.length - 2;
     const d = symbols[i] - t.offset;
     if (d >= 0 && d < esc) bits -= Math.log2((t.cdf[d + 1] - t.cdf[d]) / M);

@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
 import { readBlob, type Blob } from './blob.js';
 import { Runner } from './plan.js';
-import { CdfTables, decodeAt, encodeAt, CoderError, type TableSpec } from './coder.js';
+import { CdfTables, decodeAt, encodeAt, CoderError, type CoderContext, type TableSpec } from './coder.js';
 import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from './modes.js';
 import { toInput } from './image.js';
@@ -64,8 +64,14 @@ export interface CoderMeta {
   channels: number;
   /** symbols per channel: H * W */
   groupSize: number;
-  /** axis value -> tensor name of its [channels][L + 2] integer CDFs */
+  /** axis value -> tensor name of its [channels][L + 2] integer CDFs ([channels * K^3][L + 2] with a context) */
   tables: Record<string, string>;
+  /** row length of the bottleneck (context coding) */
+  W?: number;
+  /** axis values coded with contexts (src/coder.ts CoderContext) */
+  contexts?: Record<string, { K: number; shift: number }>;
+  /** axis value -> per channel, bits per image on the training set under the shipped tables */
+  bitsPerImage?: Record<string, number[]>;
 }
 
 export class Model {
@@ -137,10 +143,13 @@ export class Model {
     for (const [v, name] of Object.entries(meta.tables)) {
       const t = this.blob.tensor(name);
       const ti = this.blob.tensors.find((q) => q.name === name)!;
-      const [C, len] = ti.shape;
-      if (C !== meta.channels) throw new Error(`slimsplit: coder table '${name}' has ${C} channels, the coder says ${meta.channels}`);
+      const [rows, len] = ti.shape;
+      const ctx = meta.contexts?.[v];
+      const per = ctx ? ctx.K ** 3 : 1;
+      if (rows !== meta.channels * per) throw new Error(`slimsplit: coder table '${name}' has ${rows} rows, the coder says ${meta.channels} channels x ${per} contexts`);
+      if (ctx && !(Number.isInteger(meta.W) && meta.W! >= 1 && meta.groupSize % meta.W! === 0)) throw new Error(`slimsplit: coder: context coding for bits=${v} needs a row length W dividing ${meta.groupSize}, got ${meta.W}`);
       first.set(Number(v), specs.length);
-      for (let ch = 0; ch < C; ch++) specs.push({ cdf: t.subarray(ch * len, (ch + 1) * len), offset: 0 });
+      for (let r = 0; r < rows; r++) specs.push({ cdf: t.subarray(r * len, (r + 1) * len), offset: 0 });
     }
     return { meta, specs, first };
   }
@@ -170,14 +179,20 @@ class ChannelCoder {
   readonly groupSize: number;
   /** i32 [channels] in WASM memory */
   readonly tableIndex: number;
+  /** the current bit depth's context, if it is coded with one */
+  context: CoderContext | undefined;
   private readonly first: Map<number, number>;
+  private readonly meta: CoderMeta;
   private readonly eng: Engine;
   private readonly model: Model;
 
   constructor(model: Model, eng: Engine, arena: Arena, lookup: boolean) {
     const { meta, specs, first } = model.coderTables();
-    this.tables = new CdfTables(eng, arena, specs, { lookup });
+    // The decoder's slot lookups are 128 KiB each: only for the large tables (8 bits), not the
+    // thousands of small context tables.
+    this.tables = new CdfTables(eng, arena, specs, { lookup: lookup ? 'auto' : false });
     this.first = first;
+    this.meta = meta;
     this.groupSize = meta.groupSize;
     this.tableIndex = arena.alloc(4 * meta.channels, 4);
     this.eng = eng;
@@ -188,8 +203,11 @@ class ChannelCoder {
   select(bits: number, channels: number): void {
     const base = this.first.get(bits);
     if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${bits}`);
+    const ctx = this.meta.contexts?.[String(bits)];
+    this.context = ctx ? { W: this.meta.W!, K: ctx.K, shift: ctx.shift } : undefined;
+    const per = ctx ? ctx.K ** 3 : 1;
     const i32 = this.eng.i32();
-    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c;
+    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c * per;
   }
 }
 
@@ -257,8 +275,8 @@ export class SplitEncoder implements DeviceEncoder {
   encode(image: ImageInput): Uint8Array {
     const codes = this.codes(image);
     const n = codes.length;
-    const { tables, groupSize, tableIndex } = this.coder;
-    const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity });
+    const { tables, groupSize, tableIndex, context } = this.coder;
+    const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity, context });
     const m = this.runner.mode;
     const payload = this.eng.u8().subarray(this.out, this.out + len);
     if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, modeIndexOf(this.modes, m), payload);
@@ -323,7 +341,7 @@ export class SplitDecoder implements ServerDecoder {
     this.coder.select(bits, n / groupSize);
     this.eng.u8().set(payload, this.payload);
     const inp = this.runner.inputView();
-    decodeAt(this.eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex });
+    decodeAt(this.eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex, context: this.coder.context });
     const logits = Float32Array.from(this.runner.run() as Float32Array);
     const top1 = argmax(logits);
     return { logits, top1, label: this.model.label(top1), mode: { members, bits } };

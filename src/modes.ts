@@ -61,8 +61,8 @@ export function modesOf(blob: Blob): Mode[] {
 }
 
 /**
- * Per mode: the expected packet size from the coder tables (a table's entropy is the training set's
- * cross-entropy per symbol; plus the coder's final state and the header) and the reference top-1 the exporter
+ * Per mode: the expected packet size from the coder tables (the packer's bits per image on the
+ * training set, or a table's entropy; plus the coder's final state and the header) and the reference top-1 the exporter
  * measured (meta.pytorchTop1, "members,bits" keys). headerBytes: a fixed header + CRC size (a compact
  * packet's 4) instead of the full header's. Throws if the blob is not a split model with coder
  * tables (meta.split, the coder section).
@@ -70,7 +70,7 @@ export function modesOf(blob: Blob): Mode[] {
 export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: number, headerBytes?: number): ModeInfo[] {
   const split = splitInfo(blob.name, meta);
   if (!blob.coder) throw new Error(`slimsplit: model '${blob.name}' ships no entropy-coder tables`);
-  const coder = JSON.parse(blob.coder.json) as { groupSize: number; tables: Record<string, string> };
+  const coder = JSON.parse(blob.coder.json) as { groupSize: number; tables: Record<string, string>; bitsPerImage?: Record<string, number[]> };
   const refs = (meta.pytorchTop1 ?? {}) as Record<string, unknown>;
   return modesOf(blob).map((mode) => {
     const members = mode.members ?? 1, bits = mode.bits ?? 8;
@@ -80,7 +80,11 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     const len = blob.tensors.find((q) => q.name === name)!.shape[1];
     const channels = members * split.channelsPerMember;
     let bitsPerImage = 0;
-    for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
+    const measured = coder.bitsPerImage?.[String(bits)];
+    // The packer's training-set cost per channel when it ships one (the only way with context tables);
+    // else each channel table's own entropy.
+    if (measured) for (let c = 0; c < channels; c++) bitsPerImage += measured[c];
+    else for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
     const payload = Math.ceil((bitsPerImage + RANS_FLUSH_BITS) / 8);
     const header = headerBytes ?? overheadBytes({ modelId, mode: [members, bits], shape: [channels, split.H, split.W], quant: { kind: 'implied' } }, payload);
     const top1 = refs[`${members},${bits}`];

@@ -188,7 +188,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
     tensors.push(...c.tensors);
     coder = { json: c.json, tables: c.tensors.map((t) => t.name) };
     // the integer tables replace the counts they were made from
-    meta = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'symbolCounts'));
+    meta = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'symbolCounts' && k !== 'contextCounts'));
   }
   if (opts.coder) {
     coder = { json: opts.coder.json, tables: Object.keys(opts.coder.tables) };
@@ -213,7 +213,12 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
  * ({ "<bits>": [channel][2^bits] counts }, with meta.split = { H, W }): per bits value, one u32
  * tensor `coder.bits<b>` [channels][2^b + 2] of 16-bit-precision CDFs (src/coder.ts quantizeCdf;
  * the last symbol is the escape, given the least mass), and the coder json
- * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, tables: { "<bits>": name } }.
+ * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, W, tables: { "<bits>": name },
+ *   contexts: { "<bits>": { K, shift } }, bitsPerImage: { "<bits>": [channel] } }.
+ * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, counts: [channel][K^3][2^bits] } }) get
+ * K^3 tables per channel instead ([channels * K^3][2^b + 2], channel-major), for context-adaptive
+ * coding (src/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
+ * bitsPerImage is what each channel costs per image on the training set under the shipped tables.
  */
 function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: string; tensors: TensorSpec[] } {
   const p = 'meta.symbolCounts';
@@ -222,28 +227,81 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
   const [H, W] = ints('meta.split', [split.H, split.W]);
   const bits = axes.find((a) => a.name === 'bits');
   if (!bits) throw new PackError(p, 'symbol counts need a bits mode axis');
+  const ctxAll = meta.contextCounts === undefined ? {} : obj('meta.contextCounts', meta.contextCounts);
   let channels = -1;
   const tables: Record<string, string> = {};
+  const contexts: Record<string, { K: number; shift: number }> = {};
+  const bitsPerImage: Record<string, number[]> = {};
   const tensors: TensorSpec[] = [];
+  const cost = (cnt: number[], cdf: Uint32Array, images: number) => {
+    let bitsSum = 0;
+    cnt.forEach((x, k) => { if (x > 0) bitsSum -= x * Math.log2((cdf[k + 1] - cdf[k]) / 65536); });
+    return images > 0 ? bitsSum / images : 0;
+  };
   for (const b of bits.values) {
     const rows = counts[String(b)];
     if (!Array.isArray(rows)) throw new PackError(`${p}.${b}`, `expected [channel][${2 ** b}] counts for bits ${b}, got ${show(rows)}`);
     if (channels < 0) channels = rows.length;
     if (rows.length !== channels || channels < 1) throw new PackError(`${p}.${b}`, `has ${rows.length} channels, expected ${channels}`);
     const L = 2 ** b;
-    const cdfs = new Uint32Array(channels * (L + 2));
-    rows.forEach((r, c) => {
+    const marg = rows.map((r, c) => {
       const q = ints(`${p}.${b}[${c}]`, r, 0);
       if (q.length !== L) throw new PackError(`${p}.${b}[${c}]`, `has ${q.length} counts, expected ${L}`);
-      const seen = q.some((x) => x > 0);
-      // a channel never seen in training gets a flat table rather than no table
-      cdfs.set(quantizeCdf([...q.map((x) => (seen ? x : 1)), 0]), c * (L + 2));
+      return q;
+    });
+    const images = marg[0].reduce((x, y) => x + y, 0) / (H * W);
+    const cc = ctxAll[String(b)];
+    if (cc === undefined) {
+      const cdfs = new Uint32Array(channels * (L + 2));
+      bitsPerImage[String(b)] = marg.map((q, c) => {
+        const seen = q.some((x) => x > 0);
+        // a channel never seen in training gets a flat table rather than no table
+        const cdf = quantizeCdf([...q.map((x) => (seen ? x : 1)), 0]);
+        cdfs.set(cdf, c * (L + 2));
+        return cost(q, cdf, images);
+      });
+      tables[String(b)] = `coder.bits${b}`;
+      tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels, L + 2], data: cdfs });
+      continue;
+    }
+    const cp = `meta.contextCounts.${b}`;
+    const co = obj(cp, cc);
+    const [K] = ints(`${cp}.K`, [co.K]);
+    const [shift] = ints(`${cp}.shift`, [co.shift], 0);
+    if (K > 16 || shift > 7) throw new PackError(cp, `K must be 1..16 and shift 0..7, got K ${K}, shift ${shift}`);
+    const nctx = K ** 3;
+    const crows = co.counts;
+    if (!Array.isArray(crows) || crows.length !== channels) throw new PackError(`${cp}.counts`, `expected [${channels}][${nctx}][${L}] counts, got ${show(crows)}`);
+    const cdfs = new Uint32Array(channels * nctx * (L + 2));
+    bitsPerImage[String(b)] = crows.map((per, c) => {
+      if (!Array.isArray(per) || per.length !== nctx) throw new PackError(`${cp}.counts[${c}]`, `expected ${nctx} contexts, got ${show(per)}`);
+      const m = marg[c], mt = m.reduce((x, y) => x + y, 0);
+      let total = 0;
+      per.forEach((r, k) => {
+        const q = ints(`${cp}.counts[${c}][${k}]`, r, 0);
+        if (q.length !== L) throw new PackError(`${cp}.counts[${c}][${k}]`, `has ${q.length} counts, expected ${L}`);
+        // one pseudo-observation spread as the channel's marginal (flat if the channel was never seen)
+        const cdf = quantizeCdf([...q.map((x, s) => x + (mt > 0 ? m[s] / mt : 1 / L)), 0]);
+        cdfs.set(cdf, (c * nctx + k) * (L + 2));
+        total += cost(q, cdf, images);
+      });
+      return total;
     });
     tables[String(b)] = `coder.bits${b}`;
-    tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels, L + 2], data: cdfs });
+    contexts[String(b)] = { K, shift };
+    tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels * nctx, L + 2], data: cdfs });
   }
   for (const k of Object.keys(counts)) if (!bits.values.includes(Number(k))) throw new PackError(`${p}.${k}`, `${k} is not a value of the bits axis [${bits.values.join(', ')}]`);
-  return { json: JSON.stringify({ kind: 'rans-channel', axis: 'bits', channels, groupSize: H * W, tables }), tensors };
+  for (const k of Object.keys(ctxAll)) if (!bits.values.includes(Number(k))) throw new PackError(`meta.contextCounts.${k}`, `${k} is not a value of the bits axis [${bits.values.join(', ')}]`);
+  const round = (v: number[]) => v.map((x) => Math.round(x * 100) / 100);
+  return {
+    json: JSON.stringify({
+      kind: 'rans-channel', axis: 'bits', channels, groupSize: H * W, W, tables,
+      ...(Object.keys(contexts).length ? { contexts } : {}),
+      bitsPerImage: Object.fromEntries(Object.entries(bitsPerImage).map(([k, v]) => [k, round(v)])),
+    }),
+    tensors,
+  };
 }
 
 /** Packs an exported graph into a .slim blob; throws PackError/GraphError/BlobError naming the problem. */

@@ -369,6 +369,34 @@ describe('packer JSON checks', () => {
 
 // CPU cost is about 10 s for the whole fuzz; the timeout covers a machine shared with training jobs.
 describe('packer extras', () => {
+  it('meta.contextCounts become K^3 tables per channel, a rare context leaning on the channel counts', () => {
+    const j = tinyGraph() as Record<string, any>;
+    const counts: Record<string, number[][]> = {};
+    for (const b of [2, 4, 8]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => 1 + ((k * 7 + c) % 11)));
+    // bits 2, K = 2: 8 contexts of 4 symbols per channel; context 5 of channel 1 never seen
+    const ctx = Array.from({ length: 4 }, (_, c) => Array.from({ length: 8 }, (_, k) => (c === 1 && k === 5 ? [0, 0, 0, 0] : [10 + k, c, 3, 1])));
+    j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 2: { K: 2, shift: 1, counts: ctx } } };
+    const b = readBlob(packGraph(j, tinyTensors()));
+    const cj = JSON.parse(b.coder!.json);
+    expect(cj.contexts).toEqual({ 2: { K: 2, shift: 1 } });
+    expect(JSON.parse(b.json).contextCounts).toBeUndefined();
+    const t = b.tensors.find((q) => q.name === 'coder.bits2')!;
+    expect(t.shape).toEqual([32, 6]);
+    const tab = b.tensor('coder.bits2') as Uint32Array;
+    const m = counts[2][1], mt = m.reduce((x, y) => x + y, 0);
+    expect(Array.from(tab.subarray((1 * 8 + 5) * 6, (1 * 8 + 6) * 6))).toEqual(Array.from(quantizeCdf([...m.map((x) => x / mt), 0])));
+    expect(Array.from(tab.subarray((2 * 8 + 3) * 6, (2 * 8 + 4) * 6))).toEqual(Array.from(quantizeCdf([13 + m2(2, 0), 2 + m2(2, 1), 3 + m2(2, 2), 1 + m2(2, 3), 0])));
+    function m2(c: number, s: number): number {
+      const q = counts[2][c];
+      return q[s] / q.reduce((x, y) => x + y, 0);
+    }
+    const bad = tinyGraph() as Record<string, any>;
+    bad.meta = { ...bad.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 2: { K: 2, shift: 1, counts: ctx.slice(0, 3) } } };
+    expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.counts: expected \[4\]\[8\]\[4\] counts/);
+    bad.meta.contextCounts = { 3: { K: 2, shift: 0, counts: ctx } };
+    expect(() => packGraph(bad, tinyTensors())).toThrow(/3 is not a value of the bits axis/);
+  });
+
   it('a fixed value equal to the largest mode\'s active value is accepted (the active entry decides)', () => {
     const j = tinyGraph() as Record<string, any>;
     j.graphs.encoder.layers[0].coutActive = 12;
@@ -381,7 +409,13 @@ describe('packer extras', () => {
     for (const b of [2, 4, 8]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => (c === 3 ? 0 : (k * 7 + c) % 11)));
     j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts };
     const b = readBlob(packGraph(j, tinyTensors()));
-    expect(JSON.parse(b.coder!.json)).toEqual({ kind: 'rans-channel', axis: 'bits', channels: 4, groupSize: 25, tables: { 2: 'coder.bits2', 4: 'coder.bits4', 8: 'coder.bits8' } });
+    const cj = JSON.parse(b.coder!.json);
+    expect({ ...cj, bitsPerImage: undefined }).toEqual({ kind: 'rans-channel', axis: 'bits', channels: 4, groupSize: 25, W: 5, tables: { 2: 'coder.bits2', 4: 'coder.bits4', 8: 'coder.bits8' } });
+    // per channel: training-set bits per image under the table = sum of counts x -log2(freq) / images
+    const c0 = counts[2][0], images = c0.reduce((x, y) => x + y, 0) / 25, t2 = b.tensor('coder.bits2') as Uint32Array;
+    const want = c0.reduce((acc, x, k) => acc - x * Math.log2((t2[k + 1] - t2[k]) / 65536), 0) / images;
+    expect(cj.bitsPerImage[2][0]).toBeCloseTo(want, 2);
+    expect(cj.bitsPerImage[2][3]).toBe(0);
     expect(JSON.parse(b.json).symbolCounts).toBeUndefined();
     expect(JSON.parse(b.json).split).toEqual({ H: 5, W: 5 });
     const t = b.tensors.find((q) => q.name === 'coder.bits4')!;

@@ -9,8 +9,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Arena, type Engine } from '../src/wasm.js';
 import {
-  quantizeCdf, CdfTables, CoderError, encode, decode, encodeAt, decodeAt, crossEntropyBits,
-  type TableSpec, type SymbolType,
+  quantizeCdf, CdfTables, CoderError, encode, decode, encodeAt, decodeAt, crossEntropyBits, contextTable,
+  type TableSpec, type SymbolType, type CoderContext,
 } from '../src/coder.js';
 import { engines, rng } from './util.js';
 
@@ -19,7 +19,7 @@ const SHORT_MAX = 1 << 16; // assembly/rans.ts: streams up to this long use one 
 const GOLDEN = fileURLToPath(new URL('./fixtures/rans-golden.json', import.meta.url));
 
 /** The stream format, written plainly: what assembly/rans.ts must produce byte for byte. */
-function encodeRef(specs: TableSpec[], sym: ArrayLike<number>, tidx: ArrayLike<number>, G: number): Uint8Array {
+function encodeRef(specs: TableSpec[], sym: ArrayLike<number>, tidx: ArrayLike<number>, G: number, context?: CoderContext): Uint8Array {
   const rev: number[] = []; // bytes in the order the encoder emits them (reverse of the stream)
   // Up to 2^16 symbols: one state starting at 1. Longer: two starting at 2^23, symbol i on state i & 1.
   const two = sym.length > SHORT_MAX;
@@ -34,7 +34,8 @@ function encodeRef(specs: TableSpec[], sym: ArrayLike<number>, tidx: ArrayLike<n
     st[j] = Math.floor(x / f) * M + (x % f) + start;
   };
   for (let i = sym.length - 1; i >= 0; i--) {
-    const t = specs[tidx[Math.floor(i / G)]];
+    const base = tidx[Math.floor(i / G)];
+    const t = specs[context ? contextTable(sym, i, base, G, context) : base];
     const c = t.cdf, esc = c.length - 2;
     j = two ? i & 1 : 0;
     const d = sym[i] - t.offset;
@@ -344,12 +345,122 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
   });
 });
 
+/** A context-coded u8 tensor: C channels of H x W, K^3 tables per channel, symbols drawn per table. */
+const ctxArb = fc.record({
+  C: fc.integer({ min: 1, max: 4 }), H: fc.integer({ min: 1, max: 6 }), W: fc.integer({ min: 1, max: 7 }),
+  K: fc.integer({ min: 1, max: 4 }), shift: fc.integer({ min: 0, max: 2 }), nreg: fc.integer({ min: 1, max: 6 }),
+  escRate: fc.constantFrom(0, 0.05), lookup: fc.constantFrom<boolean | 'auto'>(true, false, 'auto'), seed: fc.integer(),
+});
+type CtxCase = typeof ctxArb extends fc.Arbitrary<infer C> ? C : never;
+
+function buildCtx(eng: Engine, c: CtxCase) {
+  const nctx = c.K ** 3, G = c.H * c.W, n = c.C * G;
+  const specs: TableSpec[] = Array.from({ length: c.C * nctx }, (_, k) => ({ cdf: quantizeCdf(makePmf('random', c.nreg, c.seed + 7 * k, 0.01)), offset: 0 }));
+  const tidx = Array.from({ length: c.C }, (_, ch) => ch * nctx);
+  const context: CoderContext = { W: c.W, K: c.K, shift: c.shift };
+  // Draw each symbol from the table its context selects, so that the contexts matter.
+  const r = rng(c.seed ^ 0x2545f491);
+  const sym = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const cdf = specs[contextTable(sym, i, tidx[Math.floor(i / G)], G, context)].cdf;
+    if (r() < c.escRate) sym[i] = Math.floor(r() * 256);
+    else {
+      const u = Math.floor(r() * M);
+      let k = 0;
+      while (cdf[k + 1] <= u) k++;
+      sym[i] = Math.min(k, c.nreg - 1);
+    }
+  }
+  const tables = new CdfTables(eng, new Arena(eng), specs, { lookup: c.lookup });
+  return { specs, tidx, sym, n, G, tables, layout: { tableIndex: tidx, groupSize: G, context } };
+}
+
+describe.each(engines())('rANS coder with contexts [%s]', (_b, eng) => {
+  it('round-trips and matches the TS reference bytes; crossEntropyBits uses the same tables', () => {
+    fc.assert(
+      fc.property(ctxArb, (c) => {
+        const { specs, tidx, sym, n, G, tables, layout } = buildCtx(eng, c);
+        const bytes = encode(eng, tables, sym, layout);
+        expect(Buffer.from(bytes).toString('hex')).toBe(Buffer.from(encodeRef(specs, sym, tidx, G, layout.context)).toString('hex'));
+        expect(Array.from(decode(eng, tables, bytes, { ...layout, count: n, type: 'u8' }))).toEqual(Array.from(sym));
+        if (c.escRate === 0 && n > 50) expect(bytes.length).toBeLessThanOrEqual(Math.ceil(crossEntropyBits(specs, sym, layout) / 8) + 8);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('codes context-dependent data in fewer bytes than one table per channel could', () => {
+    // Each symbol copies its left neighbour with probability 0.95: a per-channel table sees a fair
+    // coin (1 bit/symbol), the left context sees 0.29 bits.
+    const W = 32, H = 32, G = W * H;
+    const r = rng(11);
+    const sym = new Uint8Array(G);
+    for (let i = 0; i < G; i++) sym[i] = i % W > 0 && r() < 0.95 ? sym[i - 1] : r() < 0.5 ? 1 : 0;
+    const flip = quantizeCdf([0.95, 0.05, 1e-6]), flip1 = quantizeCdf([0.05, 0.95, 1e-6]), fair = quantizeCdf([0.5, 0.5, 1e-6]);
+    // K = 2: context (l * 2 + u) * 2 + p with u, p in {0, 1}; only l matters here
+    const specs = Array.from({ length: 8 }, (_, k) => ({ cdf: k >= 4 ? flip1 : flip, offset: 0 }));
+    specs[0] = specs[1] = specs[2] = specs[3] = { cdf: flip, offset: 0 };
+    const ctxTables = new CdfTables(eng, new Arena(eng), specs);
+    const withCtx = encode(eng, ctxTables, sym, { tableIndex: [0], groupSize: G, context: { W, K: 2, shift: 0 } });
+    const plain = encode(eng, new CdfTables(eng, new Arena(eng), [{ cdf: fair, offset: 0 }]), sym, { tableIndex: [0] });
+    expect(plain.length).toBeGreaterThan(G / 8 - 2);
+    expect(withCtx.length).toBeLessThan(0.45 * plain.length);
+  });
+
+  it('random bytes: an error, or symbols that re-encode to the same bytes; cuts and flips are CoderErrors', () => {
+    fc.assert(
+      fc.property(ctxArb, fc.uint8Array({ minLength: 0, maxLength: 48 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (c, junk, at, x) => {
+        const { sym, n, tables, layout } = buildCtx(eng, c);
+        const check = (bytes: Uint8Array) => {
+          let back: Uint8Array | Int32Array;
+          try {
+            back = decode(eng, tables, bytes, { ...layout, count: n, type: 'u8' });
+          } catch (e) {
+            expect(e).toBeInstanceOf(CoderError);
+            return;
+          }
+          expect(Buffer.from(encode(eng, tables, back as Uint8Array, layout)).equals(Buffer.from(bytes))).toBe(true);
+        };
+        check(junk);
+        const good = encode(eng, tables, sym, layout);
+        const bad = good.slice();
+        bad[at % bad.length] ^= x;
+        check(bad);
+        check(good.subarray(0, at % good.length));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('names bad context parameters', () => {
+    const t = new CdfTables(eng, new Arena(eng), Array.from({ length: 8 }, () => ({ cdf: [0, 100, M], offset: 0 })));
+    const enc = (context: CoderContext, tableIndex = [0], s: Uint8Array | Int32Array = new Uint8Array(12)) => () => encode(eng, t, s, { tableIndex, groupSize: 12, context });
+    expect(enc({ W: 5, K: 2, shift: 0 })).toThrow(/W must divide the group size 12, got 5/);
+    expect(enc({ W: 4, K: 17, shift: 0 })).toThrow(/K must be 1..16, got 17/);
+    expect(enc({ W: 4, K: 2, shift: 8 })).toThrow(/shift must be 0..7, got 8/);
+    expect(enc({ W: 4, K: 2, shift: 0 }, [0], new Int32Array(12))).toThrow(/context coding takes u8 symbols/);
+    expect(enc({ W: 4, K: 2, shift: 0 }, [1])).toThrow(/table index is out of range/); // 1 + 8 tables > 8
+    expect(enc({ W: 4, K: 2, shift: 0 }, [0])).not.toThrow();
+  });
+});
+
 describe('builds', () => {
   it('SIMD and scalar builds write identical bytes', () => {
     const [[, a], [, b]] = engines();
     fc.assert(
       fc.property(caseArb, (c) => {
         const x = build(a, c), y = build(b, c);
+        expect(Buffer.from(encode(b, y.tables, y.sym, y.layout)).equals(Buffer.from(encode(a, x.tables, x.sym, x.layout)))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('SIMD and scalar builds write identical context-coded bytes', () => {
+    const [[, a], [, b]] = engines();
+    fc.assert(
+      fc.property(ctxArb, (c) => {
+        const x = buildCtx(a, c), y = buildCtx(b, c);
         expect(Buffer.from(encode(b, y.tables, y.sym, y.layout)).equals(Buffer.from(encode(a, x.tables, x.sym, x.layout)))).toBe(true);
       }),
       { numRuns: 100 },

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import load  # noqa: E402
-from model import BITS, G, SlimSplit, save_checkpoint  # noqa: E402
+from model import BITS, G, SlimSplit, load_checkpoint, save_checkpoint  # noqa: E402
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
@@ -141,6 +141,7 @@ def common_args(ap, out, seed):
     ap.add_argument('--limit', type=int, default=0, help='train on the first N images (smoke tests)')
     ap.add_argument('--out', default=out)
     ap.add_argument('--ckpt', default='', help='checkpoint path (default <out>/model.npz)')
+    ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
 
 
 def setup(a):
@@ -158,7 +159,14 @@ def setup(a):
     if a.limit:
         xtr, ytr, xte, yte = xtr[:a.limit], ytr[:a.limit], xte[:a.limit // 4], yte[:a.limit // 4]
     dev = torch.device(a.device)
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')]).to(dev)
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')])
+    if a.init:
+        # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.
+        init, meta = load_checkpoint(a.init)
+        if init.cfg != model.cfg:
+            raise SystemExit(f'--init {a.init}: config {init.cfg} does not match this run\'s {model.cfg}')
+        model.load_state_dict(init.state_dict())
+    model = model.to(dev)
     return (dev, a.ckpt or os.path.join(a.out, 'model.npz'), torch.Generator().manual_seed(a.seed),
             (xtr, ytr, xte, yte), model)
 

@@ -143,19 +143,43 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
             bias=ex.tensor('dec.fc.bias', dec.fc.bias), cin=D3, cout=10, n=1, act='none')
 
 
+# Context-adaptive coding (assembly/rans.ts rans_encode_ctx) per bit depth: K levels per neighbour
+# (left, up, previous channel), each min(v >> shift, K - 1). 8 bits stays per channel: 64 contexts of
+# 257-symbol tables would add ~1 MB to the blob.
+CONTEXTS = {1: (2, 0), 2: (4, 0), 4: (4, 2)}
+
+
+def contexts(sym, K, shift):
+    """sym int [n, C, H, W] -> the context index of every symbol (rans_encode_ctx's ctxOf)."""
+    q = np.minimum(sym >> shift, K - 1)
+    ctx = np.zeros_like(q)
+    ctx[:, :, :, 1:] += q[:, :, :, :-1] * K * K   # left
+    ctx[:, :, 1:, :] += q[:, :, :-1, :] * K       # up
+    ctx[:, 1:] += q[:, :-1]                       # same position, previous channel
+    return ctx
+
+
 @torch.no_grad()
 def symbol_histograms(model, x_u8, bs=1000):
-    """Per bit depth, per channel: counts of each symbol over the training set (no augmentation)."""
+    """Per bit depth, per channel: counts of each symbol over the training set (no augmentation),
+    and for the bit depths in CONTEXTS, per channel and context."""
     CM = model.cfg['cm']
-    counts = {b: np.zeros((G * CM, 2 ** b), dtype=np.int64) for b in BITS}
+    C = G * CM
+    counts = {b: np.zeros((C, 2 ** b), dtype=np.int64) for b in BITS}
+    ctx_counts = {b: np.zeros((C, K ** 3, 2 ** b), dtype=np.int64) for b, (K, _) in CONTEXTS.items()}
     for i in range(0, len(x_u8), bs):
         z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
         for b in BITS:
             _, sym, _ = quantize(z, torch.full((z.shape[0],), b))
             L = 2 ** b
-            s = sym.permute(1, 0, 2, 3).reshape(G * CM, -1).numpy() + (np.arange(G * CM) * L)[:, None]
-            counts[b] += np.bincount(s.ravel(), minlength=G * CM * L).reshape(G * CM, L)
-    return counts
+            sym = sym.numpy()
+            s = sym.transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * L)[:, None]
+            counts[b] += np.bincount(s.ravel(), minlength=C * L).reshape(C, L)
+            if b in CONTEXTS:
+                K, shift = CONTEXTS[b]
+                key = (contexts(sym, K, shift) * L + sym).transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * K ** 3 * L)[:, None]
+                ctx_counts[b] += np.bincount(key.ravel(), minlength=C * K ** 3 * L).reshape(C, K ** 3, L)
+    return counts, ctx_counts
 
 
 def js_pixels(n_expected):
@@ -170,7 +194,7 @@ def js_pixels(n_expected):
     return x
 
 
-def export_split(model, decs, out_dir, counts, torch_acc, torch_acc_pil=None):
+def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None):
     members = list(range(1, G + 1))
     CM = model.cfg['cm']
     ex = GraphExport('see-cifar10', [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
@@ -180,6 +204,9 @@ def export_split(model, decs, out_dir, counts, torch_acc, torch_acc_pil=None):
                            # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
                            # training images; the packer turns them into 16-bit integer CDFs once.
                            'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
+                           # and per channel and context (left, up, previous channel) where coded so
+                           'contextCounts': {str(b): {'K': CONTEXTS[b][0], 'shift': CONTEXTS[b][1], 'counts': ctx_counts[b].tolist()}
+                                             for b in CONTEXTS},
                            # top-1 of the same model in PyTorch on the 10,000 test images, per mode
                            # ("members,bits"), for the engine's evaluation to compare against: on the
                            # pixels jpeg-js decodes (what `slimsplit eval` sees), and on Pillow's if computed
@@ -291,14 +318,14 @@ def main():
            else np.arange(len(xte)))
     cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]
     decs = [recalibrated(model, n, cal) for n in range(1, G + 1)]
-    counts = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
+    counts, ctx_counts = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
     print('PyTorch top-1 on jpeg-js pixels', flush=True)
     acc = torch_top1(model, decs, xjs[sel], yte[sel])
     acc_pil = None
     if a.top1_pixels == 'both':
         print("PyTorch top-1 on Pillow's pixels", flush=True)
         acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
-    paths = export_split(model, decs, a.out, counts, acc, acc_pil)
+    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil)
     golden(model, decs, xte, yte, a.fixtures, a.golden_images)
     if not a.no_pack:
         run_packer(paths['graph'], paths['tensors'], os.path.join(ROOT, 'weights/see-cifar10.slim'), ROOT)
