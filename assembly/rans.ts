@@ -134,6 +134,29 @@ function encSlow(x: u32, v: i32, off: i32, nsym: i32, sym: usize): u32 {
   return putSlow(x, info & 0xffff, (info >> 16) + 1);
 }
 
+// Context-adaptive coding (rans_encode_ctx / rans_decode_ctx): the same stream format, but each symbol's table depends on three neighbours
+// already known to the decoder (u8 symbols of a channel-major [C][H][W] tensor):
+// left (same row), up (same column) and the same position one channel before,
+// each quantized to q(v) = min(v >> shift, K - 1), 0 where the neighbour is off
+// the tensor. Symbol i of group g uses table base[g] + (qL * K + qU) * K + qP.
+// Measured on the shipped model's 1- and 2-bit codes this saves 11-13% over one
+// table per channel (train/coder_context.py): the maps are smooth and the
+// channels correlated.
+
+// Context of symbol i at column col and row row of group g (K >= 1).
+@inline function ctxOf(s: usize, i: i32, col: i32, row: i32, g: i32, W: i32, G: i32, K: u32, shift: u32): u32 {
+  const km = K - 1;
+  const l: u32 = col > 0 ? min(<u32>load<u8>(s + <usize>(i - 1)) >> shift, km) : 0;
+  const u: u32 = row > 0 ? min(<u32>load<u8>(s + <usize>(i - W)) >> shift, km) : 0;
+  const c: u32 = g > 0 ? min(<u32>load<u8>(s + <usize>(i - G)) >> shift, km) : 0;
+  return (l * K + u) * K + c;
+}
+
+// Shape checks shared by both directions: G a whole number of rows, K^3 tables per group.
+function ctxParamsOk(n: i32, W: i32, G: i32, K: i32, shift: i32): bool {
+  return n >= 0 && W >= 1 && G >= W && G % W == 0 && K >= 1 && K <= 16 && shift >= 0 && shift <= 7;
+}
+
 // rans_encode(p): symbols -> bytes at out[0 .. result).
 // params: [0] symbols (u8* or i32*)  [1] n  [2] type: 0 u8, 1 i32  [3] group size G >= 1
 //   [4] table index per group i32*[ceil(n / G)]  [5] table dir  [6] ntables
@@ -141,20 +164,29 @@ function encSlow(x: u32, v: i32, off: i32, nsym: i32, sym: usize): u32 {
 // Symbol i uses table tidx[i / G]: G = H*W gives one table per channel of a
 // channel-major [C][H*W] tensor; G = 1 gives one table index per symbol.
 export function rans_encode(p: usize): void {
-  const type = pi(p, 2);
-  if (type == 0) encodeImpl<u8>(p);
-  else if (type == 1) encodeImpl<i32>(p);
+  const type = pi(p, 2), G = pi(p, 3);
+  if (type == 0) encodeImpl<u8>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0);
+  else if (type == 1) encodeImpl<i32>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0);
   else store<i32>(p + 36, ERR_PARAMS);
 }
 
-function encodeImpl<T>(p: usize): void {
-  const src = pp(p, 0), n = pi(p, 1), G = pi(p, 3);
-  const tidx = pp(p, 4), dir = pp(p, 5), nt = pi(p, 6);
-  const out = pp(p, 7), cap = pi(p, 8);
+// rans_encode_ctx(p): u8 symbols -> bytes at out[0 .. result), tables chosen by context (below).
+// params: [0] symbols u8*  [1] n  [2] W  [3] group size G (a multiple of W)
+//   [4] first table per group i32*  [5] table dir  [6] ntables  [7] out u8*  [8] capacity
+//   [9] out: byte length, or a negative ERR_ code  [10] K  [11] shift
+export function rans_encode_ctx(p: usize): void {
+  const n = pi(p, 1), W = pi(p, 2), G = pi(p, 3), K = pi(p, 10), shift = pi(p, 11);
+  if (!ctxParamsOk(n, W, G, K, shift)) store<i32>(p + 36, ERR_PARAMS);
+  else encodeImpl<u8>(p, pp(p, 0), n, G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), W, K, shift);
+}
+
+// K = 0: one table per group; K >= 1: K^3 tables per group, picked per symbol by ctxOf.
+function encodeImpl<T>(p: usize, src: usize, n: i32, G: i32, tidx: usize, dir: usize, nt: i32, out: usize, cap: i32, W: i32, K: i32, shift: i32): void {
   if (n < 0 || G < 1 || cap < 0) {
     store<i32>(p + 36, ERR_PARAMS);
     return;
   }
+  const span = K == 0 ? 1 : K * K * K; // tables a group may use
   const lim = out;
   let ptr = out + <usize>cap; // bytes are written downwards from the end
   const two = n > SHORT_MAX;
@@ -163,20 +195,21 @@ function encodeImpl<T>(p: usize): void {
   g_err = 0;
   const ng = n == 0 ? 0 : (n - 1) / G + 1;
   for (let g = ng - 1; g >= 0; g--) {
-    const t = load<i32>(tidx + (<usize>g << 2));
-    if (<u32>t >= <u32>nt) {
+    const base = load<i32>(tidx + (<usize>g << 2));
+    if (base < 0 || <i64>base + <i64>span > <i64>nt) {
       store<i32>(p + 36, ERR_TABLE_INDEX);
       return;
     }
-    const tab = dir + (<usize>t * TAB_WORDS << 2);
-    const nsym = load<i32>(tab), off = load<i32>(tab, 4), sym = <usize>load<u32>(tab, 12);
-    const esc = <u32>(nsym - 1);
     const lo = g * G;
     const hi = G < n - lo ? lo + G : n;
+    let col = (hi - 1 - lo) % W, row = (hi - 1 - lo) / W;
     for (let i = hi - 1; i >= lo; i--) {
+      const t = K == 0 ? <u32>base : <u32>base + ctxOf(src, i, col, row, g, W, G, <u32>K, <u32>shift);
+      const tab = dir + (<usize>t * TAB_WORDS << 2);
+      const nsym = load<i32>(tab), off = load<i32>(tab, 4), sym = <usize>load<u32>(tab, 12);
       const v = <i32>load<T>(src + (<usize>i << alignof<T>()));
       const d = <u32>(v - off);
-      if (d < esc && ptr - lim >= 2) {
+      if (d < <u32>(nsym - 1) && ptr - lim >= 2) {
         const info = load<u32>(sym + (<usize>d << 2));
         const f = (info >> 16) + 1;
         const xmax = f << 15;
@@ -204,6 +237,10 @@ function encodeImpl<T>(p: usize): void {
         xa = xb;
         xb = s;
       }
+      if (col == 0) {
+        col = W - 1;
+        row--;
+      } else col--;
     }
   }
   // Two states: after symbol 0, xb holds state 0 and xa state 1. State 0 goes first.
@@ -300,13 +337,25 @@ function decBypass(x: u32, off: i32, esc: i32, lo: i64, hi: i64): u32 {
 // Work is bounded by n (at most 11 coder steps per symbol); bytes are never read
 // at or past in + length.
 export function rans_decode(p: usize): void {
-  const type = pi(p, 4);
-  if (type == 0) decodeImpl<u8>(p, 0, 255);
-  else if (type == 1) decodeImpl<i32>(p, i32.MIN_VALUE, i32.MAX_VALUE);
+  const type = pi(p, 4), G = pi(p, 5);
+  if (type == 0) decodeImpl<u8>(p, 0, 255, G, 0, 0);
+  else if (type == 1) decodeImpl<i32>(p, i32.MIN_VALUE, i32.MAX_VALUE, G, 0, 0);
   else store<i32>(p + 36, ERR_PARAMS);
 }
 
-function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
+// rans_decode_ctx(p): bytes -> n u8 symbols, tables chosen by context (below).
+// params: [0] in u8*  [1] in length  [2] out u8*  [3] n  [4] W  [5] group size G
+//   [6] first table per group i32*  [7] table dir  [8] ntables  [9] out: status
+//   [10] out: symbols decoded before an error  [11] K  [12] shift
+export function rans_decode_ctx(p: usize): void {
+  const W = pi(p, 4), K = pi(p, 11), shift = pi(p, 12);
+  store<i32>(p + 40, 0);
+  if (!ctxParamsOk(pi(p, 3), W, pi(p, 5), K, shift)) store<i32>(p + 36, ERR_PARAMS);
+  else decodeImpl<u8>(p, 0, 255, W, K, shift);
+}
+
+// Both exports share the params words 0-3 and 5-10; word 4 is the type or W (passed in).
+function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32): void {
   const inp = pp(p, 0), len = pi(p, 1), dst = pp(p, 2), n = pi(p, 3), G = pi(p, 5);
   const tidx = pp(p, 6), dir = pp(p, 7), nt = pi(p, 8);
   store<i32>(p + 40, 0);
@@ -314,6 +363,7 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
     store<i32>(p + 36, ERR_PARAMS);
     return;
   }
+  const span = K == 0 ? 1 : K * K * K;
   const two = n > SHORT_MAX;
   const x0: u32 = two ? L : 1;
   const flush = two ? 8 : 4;
@@ -333,17 +383,14 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
   const ng = n == 0 ? 0 : (n - 1) / G + 1;
   for (let g = 0; g < ng; g++) {
     const lo = g * G;
-    const t = load<i32>(tidx + (<usize>g << 2));
-    if (<u32>t >= <u32>nt) {
+    const base = load<i32>(tidx + (<usize>g << 2));
+    if (base < 0 || <i64>base + <i64>span > <i64>nt) {
       store<i32>(p + 36, ERR_TABLE_INDEX);
       store<i32>(p + 40, lo);
       return;
     }
-    const tab = dir + (<usize>t * TAB_WORDS << 2);
-    const nsym = load<i32>(tab), off = load<i32>(tab, 4);
-    const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16);
-    const esc = <u32>(nsym - 1);
     const hi = G < n - lo ? lo + G : n;
+    let col = 0, row = 0;
     for (let i = lo; i < hi; i++) {
       // With bytes left the encoder's state was >= L here; below it, the decoder
       // would read bytes the encoder never wrote (accepting a non-canonical stream).
@@ -352,6 +399,11 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
         store<i32>(p + 40, i);
         return;
       }
+      const t = K == 0 ? <u32>base : <u32>base + ctxOf(dst, i, col, row, g, W, G, <u32>K, <u32>shift);
+      const tab = dir + (<usize>t * TAB_WORDS << 2);
+      const nsym = load<i32>(tab), off = load<i32>(tab, 4);
+      const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16);
+      const esc = <u32>(nsym - 1);
       const slot = xa & 0xffff;
       const s: u32 = lut != 0 ? <u32>load<u16>(lut + (<usize>slot << 1)) : findSlot(cdf, nsym, slot);
       const info = load<u32>(sym + (<usize>s << 2));
@@ -385,207 +437,6 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64): void {
         return;
       }
       store<T>(dst + (<usize>i << alignof<T>()), <T>v);
-      if (two) {
-        const sw = xa;
-        xa = xb;
-        xb = sw;
-      }
-    }
-  }
-  store<i32>(p + 40, n);
-  if (xa != x0 || xb != x0) store<i32>(p + 36, ERR_BAD_END);
-  else if (ptr != end) store<i32>(p + 36, ERR_TRAILING);
-  else store<i32>(p + 36, RANS_OK);
-}
-
-// ---------------------------------------------------------------- context-adaptive variant
-
-// The same stream format, but each symbol's table depends on three neighbours
-// already known to the decoder (u8 symbols of a channel-major [C][H][W] tensor):
-// left (same row), up (same column) and the same position one channel before,
-// each quantized to q(v) = min(v >> shift, K - 1), 0 where the neighbour is off
-// the tensor. Symbol i of group g uses table base[g] + (qL * K + qU) * K + qP.
-// Measured on the shipped model's 1- and 2-bit codes this saves 11-13% over one
-// table per channel (train/coder_context.py): the maps are smooth and the
-// channels correlated.
-
-// Context of symbol i at column col and row row of group g (K >= 1).
-@inline function ctxOf(s: usize, i: i32, col: i32, row: i32, g: i32, W: i32, G: i32, K: u32, shift: u32): u32 {
-  const km = K - 1;
-  const l: u32 = col > 0 ? min(<u32>load<u8>(s + <usize>(i - 1)) >> shift, km) : 0;
-  const u: u32 = row > 0 ? min(<u32>load<u8>(s + <usize>(i - W)) >> shift, km) : 0;
-  const c: u32 = g > 0 ? min(<u32>load<u8>(s + <usize>(i - G)) >> shift, km) : 0;
-  return (l * K + u) * K + c;
-}
-
-// Shape checks shared by both directions: G a whole number of rows, K^3 tables per group.
-function ctxParamsOk(n: i32, W: i32, G: i32, K: i32, shift: i32): bool {
-  return n >= 0 && W >= 1 && G >= W && G % W == 0 && K >= 1 && K <= 16 && shift >= 0 && shift <= 7;
-}
-
-// rans_encode_ctx(p): u8 symbols -> bytes at out[0 .. result).
-// params: [0] symbols u8*  [1] n  [2] W  [3] group size G (a multiple of W)
-//   [4] table base per group i32*  [5] table dir  [6] ntables  [7] out u8*  [8] capacity
-//   [9] out: byte length, or a negative ERR_ code  [10] K  [11] shift
-export function rans_encode_ctx(p: usize): void {
-  const src = pp(p, 0), n = pi(p, 1), W = pi(p, 2), G = pi(p, 3);
-  const tidx = pp(p, 4), dir = pp(p, 5), nt = pi(p, 6);
-  const out = pp(p, 7), cap = pi(p, 8), K = pi(p, 10), shift = pi(p, 11);
-  if (!ctxParamsOk(n, W, G, K, shift) || cap < 0) {
-    store<i32>(p + 36, ERR_PARAMS);
-    return;
-  }
-  const nctx = K * K * K;
-  const lim = out;
-  let ptr = out + <usize>cap;
-  const two = n > SHORT_MAX;
-  const x0: u32 = two ? L : 1;
-  let xa: u32 = x0, xb: u32 = x0;
-  g_err = 0;
-  const ng = n == 0 ? 0 : (n - 1) / G + 1;
-  for (let g = ng - 1; g >= 0; g--) {
-    const base = load<i32>(tidx + (<usize>g << 2));
-    if (base < 0 || <i64>base + <i64>nctx > <i64>nt) {
-      store<i32>(p + 36, ERR_TABLE_INDEX);
-      return;
-    }
-    const lo = g * G;
-    const hi = G < n - lo ? lo + G : n;
-    let col = (hi - 1 - lo) % W, row = (hi - 1 - lo) / W;
-    for (let i = hi - 1; i >= lo; i--) {
-      const t = <u32>base + ctxOf(src, i, col, row, g, W, G, <u32>K, <u32>shift);
-      const tab = dir + (<usize>t * TAB_WORDS << 2);
-      const nsym = load<i32>(tab), off = load<i32>(tab, 4), sym = <usize>load<u32>(tab, 12);
-      const v = <i32>load<u8>(src + <usize>i);
-      const d = <u32>(v - off);
-      if (d < <u32>(nsym - 1) && ptr - lim >= 2) {
-        const info = load<u32>(sym + (<usize>d << 2));
-        const f = (info >> 16) + 1;
-        const xmax = f << 15;
-        const nb = <u32>(xa >= xmax) + <u32>((xa >> 8) >= xmax);
-        store<u8>(ptr - 1, <u8>xa);
-        store<u8>(ptr - 2, <u8>(xa >> 8));
-        ptr -= nb;
-        xa >>= nb << 3;
-        const q = xa / f;
-        xa += q * (M - f) + (info & 0xffff);
-      } else {
-        g_ptr = ptr;
-        g_lim = lim;
-        xa = encSlow(xa, v, off, nsym, sym);
-        ptr = g_ptr;
-        if (g_err != 0) {
-          store<i32>(p + 36, g_err);
-          return;
-        }
-      }
-      if (two) {
-        const s = xa;
-        xa = xb;
-        xb = s;
-      }
-      if (col == 0) {
-        col = W - 1;
-        row--;
-      } else col--;
-    }
-  }
-  const flush: usize = two ? 8 : 4;
-  if (ptr - lim < flush) {
-    store<i32>(p + 36, ERR_CAPACITY);
-    return;
-  }
-  store<u32>(ptr - 4, bswap<u32>(xa));
-  if (two) store<u32>(ptr - 8, bswap<u32>(xb));
-  ptr -= flush;
-  const len = out + <usize>cap - ptr;
-  memory.copy(out, ptr, len);
-  store<i32>(p + 36, <i32>len);
-}
-
-// rans_decode_ctx(p): bytes -> n u8 symbols.
-// params: [0] in u8*  [1] in length  [2] out u8*  [3] n  [4] W  [5] group size G
-//   [6] table base per group i32*  [7] table dir  [8] ntables  [9] out: status
-//   [10] out: symbols decoded before an error  [11] K  [12] shift
-export function rans_decode_ctx(p: usize): void {
-  const inp = pp(p, 0), len = pi(p, 1), dst = pp(p, 2), n = pi(p, 3), W = pi(p, 4), G = pi(p, 5);
-  const tidx = pp(p, 6), dir = pp(p, 7), nt = pi(p, 8), K = pi(p, 11), shift = pi(p, 12);
-  store<i32>(p + 40, 0);
-  if (!ctxParamsOk(n, W, G, K, shift) || len < 0) {
-    store<i32>(p + 36, ERR_PARAMS);
-    return;
-  }
-  const nctx = K * K * K;
-  const two = n > SHORT_MAX;
-  const x0: u32 = two ? L : 1;
-  const flush = two ? 8 : 4;
-  if (len < flush) {
-    store<i32>(p + 36, ERR_TRUNCATED);
-    return;
-  }
-  const end = inp + <usize>len;
-  let xa = bswap<u32>(load<u32>(inp)), xb = two ? bswap<u32>(load<u32>(inp, 4)) : x0;
-  if (xa < x0 || xa >= (L << 8) || xb < x0 || xb >= (L << 8)) {
-    store<i32>(p + 36, ERR_BAD_START);
-    return;
-  }
-  let ptr = inp + <usize>flush;
-  g_two = two;
-  g_err = 0;
-  const ng = n == 0 ? 0 : (n - 1) / G + 1;
-  for (let g = 0; g < ng; g++) {
-    const lo = g * G;
-    const base = load<i32>(tidx + (<usize>g << 2));
-    if (base < 0 || <i64>base + <i64>nctx > <i64>nt) {
-      store<i32>(p + 36, ERR_TABLE_INDEX);
-      store<i32>(p + 40, lo);
-      return;
-    }
-    const hi = G < n - lo ? lo + G : n;
-    let col = 0, row = 0;
-    for (let i = lo; i < hi; i++) {
-      if (xa < L && ptr < end) {
-        store<i32>(p + 36, ERR_STATE);
-        store<i32>(p + 40, i);
-        return;
-      }
-      const t = <u32>base + ctxOf(dst, i, col, row, g, W, G, <u32>K, <u32>shift);
-      const tab = dir + (<usize>t * TAB_WORDS << 2);
-      const nsym = load<i32>(tab), off = load<i32>(tab, 4);
-      const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16);
-      const esc = <u32>(nsym - 1);
-      const slot = xa & 0xffff;
-      const s: u32 = lut != 0 ? <u32>load<u16>(lut + (<usize>slot << 1)) : findSlot(cdf, nsym, slot);
-      const info = load<u32>(sym + (<usize>s << 2));
-      xa = ((info >> 16) + 1) * (xa >> 16) + slot - (info & 0xffff);
-      if (end - ptr >= 2) {
-        const nb = <u32>(xa < L) + <u32>(xa < (1 << 15));
-        const w = (<u32>load<u8>(ptr) << 8) | <u32>load<u8>(ptr, 1);
-        xa = (xa << (nb << 3)) | (w >> ((2 - nb) << 3));
-        ptr += nb;
-      } else {
-        g_ptr = ptr;
-        g_lim = end;
-        xa = getSlow(xa);
-        ptr = g_ptr;
-      }
-      let v: i64;
-      if (s == esc) {
-        g_ptr = ptr;
-        g_lim = end;
-        xa = decBypass(xa, off, <i32>esc, 0, 255);
-        ptr = g_ptr;
-        v = g_val;
-      } else {
-        v = <i64>off + <i64>s;
-        if (v < 0 || v > 255) g_err = ERR_RANGE;
-      }
-      if (g_err != 0) {
-        store<i32>(p + 36, g_err);
-        store<i32>(p + 40, i);
-        return;
-      }
-      store<u8>(dst + <usize>i, <u8>v);
       if (two) {
         const sw = xa;
         xa = xb;
