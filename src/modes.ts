@@ -49,9 +49,10 @@ export function splitInfo(modelName: string, meta: Record<string, unknown>): Spl
   return s;
 }
 
-/** rANS writes its two 32-bit states at the end of every stream (docs/PACKET.md). */
-// The 32-bit final state holds all but 1 to 9 of its bits in symbols (src/coder.ts): ~5 bits on average.
-const RANS_FLUSH_BITS = 5;
+// A packet-sized stream's 4-byte final state costs ~2.5 B over the symbols' cross-entropy: 1-9 bits
+// of the state itself, the rest lost while the state is still small (measured: `npm run bench:codec`,
+// the per-packet rows, 2.4-2.5 B per image).
+const RANS_FLUSH_BITS = 20;
 
 /** Every combination of the blob's mode axes, smallest first. */
 export function modesOf(blob: Blob): Mode[] {
