@@ -235,6 +235,8 @@ export class SplitEncoder implements DeviceEncoder {
   private readonly capacity: number;
   readonly packet: PacketFormat;
   private readonly modes: Mode[];
+  /** the current mode's compact mode byte (set with the mode, not per packet) */
+  private modeByte = 0;
 
   constructor(model: Model, eng: Engine, packet: PacketFormat = 'full') {
     this.model = model;
@@ -263,6 +265,7 @@ export class SplitEncoder implements DeviceEncoder {
 
   private syncTables(): void {
     this.coder.select(this.runner.mode.bits, this.runner.outputLength / this.coder.groupSize);
+    if (this.packet === 'compact') this.modeByte = modeIndexOf(this.modes, this.runner.mode);
   }
 
   /** The encoder network alone: writes the codes into WASM memory and returns a view of them. */
@@ -279,7 +282,7 @@ export class SplitEncoder implements DeviceEncoder {
     const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity, context });
     const m = this.runner.mode;
     const payload = this.eng.u8().subarray(this.out, this.out + len);
-    if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, modeIndexOf(this.modes, m), payload);
+    if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, this.modeByte, payload);
     return writePacket(
       { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
       payload,
