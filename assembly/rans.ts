@@ -33,7 +33,9 @@ import { pi, pp } from './common';
 // CdfTables writes [0], [1], [2], [4]; rans_init fills [3] and the lookup):
 //   [0] nsym (>= 1, escape included)  [1] offset (value of symbol 0)
 //   [2] cdf u32*[nsym + 1]  [3] sym u32*[nsym]: start | (freq - 1) << 16
-//   [4] lut u16*[M]: slot -> symbol, or 0 to decode by binary search  [5..7] 0
+//   [4] lut u16*[M]: slot -> symbol, or 0  [5] coarse u8*[256]: (slot >> 8) -> the
+//   symbol holding slot & ~255, then a short forward scan (small tables), or 0;
+//   with neither, the decoder binary-searches the CDF  [6..7] 0
 
 export const TAB_WORDS: i32 = 8;
 const M: u32 = 1 << 16;
@@ -90,6 +92,19 @@ export function rans_init(p: usize): void {
       for (let k = 0; k < nsym; k++) {
         const a = load<u32>(cdf + (<usize>k << 2)), b = load<u32>(cdf + (<usize>(k + 1) << 2));
         for (let s = a; s < b; s++) store<u16>(lut + (<usize>s << 1), <u16>k);
+      }
+    }
+    const coarse = <usize>load<u32>(tab, 20);
+    if (coarse != 0) {
+      if (nsym > 256) {
+        store<i32>(p + 8, ERR_TABLE);
+        store<i32>(p + 12, t);
+        return;
+      }
+      let k: u32 = 0;
+      for (let j: u32 = 0; j < 256; j++) {
+        while (load<u32>(cdf + (<usize>(k + 1) << 2)) <= j << 8) k++;
+        store<u8>(coarse + <usize>j, <u8>k);
       }
     }
   }
@@ -319,6 +334,14 @@ function decBypass(x: u32, off: i32, esc: i32, lo: i64, hi: i64): u32 {
   return x;
 }
 
+// The symbol whose [cdf[k], cdf[k+1]) holds slot, from the coarse lookup: cdf[nsym] = M > slot
+// ends the scan; a small table takes ~1 step.
+@inline function coarseSlot(cdf: usize, coarse: usize, slot: u32): u32 {
+  let k = <u32>load<u8>(coarse + <usize>(slot >> 8));
+  while (load<u32>(cdf + (<usize>(k + 1) << 2)) <= slot) k++;
+  return k;
+}
+
 // Binary search for the symbol whose [cdf[k], cdf[k+1]) holds slot (tables without a lookup).
 @inline function findSlot(cdf: usize, nsym: i32, slot: u32): u32 {
   let a: i32 = 0, b: i32 = nsym; // cdf[a] <= slot < cdf[b]
@@ -402,10 +425,10 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32)
       const t = K == 0 ? <u32>base : <u32>base + ctxOf(dst, i, col, row, g, W, G, <u32>K, <u32>shift);
       const tab = dir + (<usize>t * TAB_WORDS << 2);
       const nsym = load<i32>(tab), off = load<i32>(tab, 4);
-      const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16);
+      const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16), coarse = <usize>load<u32>(tab, 20);
       const esc = <u32>(nsym - 1);
       const slot = xa & 0xffff;
-      const s: u32 = lut != 0 ? <u32>load<u16>(lut + (<usize>slot << 1)) : findSlot(cdf, nsym, slot);
+      const s: u32 = lut != 0 ? <u32>load<u16>(lut + (<usize>slot << 1)) : coarse != 0 ? coarseSlot(cdf, coarse, slot) : findSlot(cdf, nsym, slot);
       const info = load<u32>(sym + (<usize>s << 2));
       xa = ((info >> 16) + 1) * (xa >> 16) + slot - (info & 0xffff);
       if (end - ptr >= 2) {

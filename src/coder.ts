@@ -25,6 +25,7 @@ const M = 1 << PRECISION;
 /** u32 words per table in the directory (assembly/rans.ts TAB_WORDS). */
 const TAB_WORDS = 8;
 const LUT_BYTES = M * 2;
+const COARSE_BYTES = 256;
 
 /**
  * A decoder allocates count symbols before it reads a byte, so count is capped
@@ -162,7 +163,8 @@ export interface CdfTablesOptions {
    * Build a 128 KiB slot -> symbol lookup per table for decoding (default true).
    * Without it the decoder binary-searches the CDF: slower, no memory. 'auto' builds
    * one only for tables of more than 32 symbols (a context model's many small tables
-   * would take 128 KiB each for a 2-5 step search).
+   * would take 128 KiB each) and gives the others a 256-byte coarse lookup (the symbol at
+   * each multiple of 256 slots, then a step or two forward).
    */
   lookup?: boolean | 'auto';
 }
@@ -186,6 +188,7 @@ export class CdfTables {
   constructor(eng: Engine, arena: Arena, specs: readonly TableSpec[], opts: CdfTablesOptions = {}) {
     const lk = opts.lookup ?? true;
     const withLut = (t: TableSpec) => lk === true || (lk === 'auto' && t.cdf.length - 1 > 32);
+    const withCoarse = (t: TableSpec) => lk === 'auto' && t.cdf.length - 1 <= 32;
     if (specs.length < 1) throw new CoderError('table', 'CdfTables: no tables given');
     this.eng = eng;
     this.arena = arena;
@@ -199,12 +202,12 @@ export class CdfTables {
     });
     const start = arena.mark();
     let need = TAB_WORDS * 4 * specs.length + 64;
-    for (const t of specs) need += 8 * t.cdf.length + 32 + (withLut(t) ? LUT_BYTES + 16 : 0);
+    for (const t of specs) need += 8 * t.cdf.length + 32 + (withLut(t) ? LUT_BYTES + 16 : 0) + (withCoarse(t) ? COARSE_BYTES : 0);
     arena.reserve(need);
     this.dir = arena.alloc(TAB_WORDS * 4 * specs.length, 16);
     const ptrs = specs.map((t) => {
       const n = t.cdf.length - 1;
-      return { cdf: arena.alloc(4 * (n + 1), 4), sym: arena.alloc(4 * n, 4), lut: withLut(t) ? arena.alloc(LUT_BYTES, 16) : 0 };
+      return { cdf: arena.alloc(4 * (n + 1), 4), sym: arena.alloc(4 * n, 4), lut: withLut(t) ? arena.alloc(LUT_BYTES, 16) : 0, coarse: withCoarse(t) ? arena.alloc(COARSE_BYTES, 4) : 0 };
     });
     this.bytes = arena.mark() - start;
     const u32 = new Uint32Array(eng.memory.buffer);
@@ -216,6 +219,7 @@ export class CdfTables {
       u32[d + 2] = ptrs[k].cdf;
       u32[d + 3] = ptrs[k].sym;
       u32[d + 4] = ptrs[k].lut;
+      u32[d + 5] = ptrs[k].coarse;
       u32.set(t.cdf, ptrs[k].cdf >> 2);
     });
     const r = eng.i32();

@@ -110,7 +110,7 @@ const caseArb = fc.record({
   G: fc.integer({ min: 1, max: 300 }),
   type: fc.constantFrom<SymbolType>('u8', 'i32'),
   escRate: fc.constantFrom(0, 0.02, 0.5),
-  lookup: fc.boolean(),
+  lookup: fc.constantFrom<boolean | 'auto'>(true, false, 'auto'),
   seed: fc.integer(),
 });
 
