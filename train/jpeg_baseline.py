@@ -67,7 +67,7 @@ def main():
     a = ap.parse_args()
     dev, ckpt, gen, (xtr, ytr, xte, yte), model = setup(a)
     t0 = time.time()
-    deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}')
+    deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}-seed{a.seed}')  # --limit: a random subset (cifar.setup)
     print(f'degraded set ready {time.time() - t0:.0f}s', flush=True)
     # All qualities plus the clean images, on the device: [len(QUALITIES) + 1, N, 32, 32, 3]
     pool_u8 = torch.from_numpy(np.concatenate([np.asarray(deg), xtr[None]])).to(dev)
