@@ -219,7 +219,8 @@ def main():
             members, bits = members.to(dev), bits.to(dev)
             logits, ce_bits, soft_bits = model(xb, members, bits)
             # A fresh run ramps the rate weight in; a fine-tune starts from a model already under it
-            # (ramping it from 0 there let the modes grow and cost 5 points in one CPU epoch).
+            # (the one CPU fine-tune that ramped it from 0, at peak lr 0.04, lost 5 points at 1 bit in
+            # its first epoch; which of the two did it was not separated).
             lam = a.lam * (1.0 if a.init else min(1.0, p / 0.3))
             if a.kd:
                 teach, stud = logits[:B], logits[B:]
