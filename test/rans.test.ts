@@ -200,7 +200,7 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
     }
   });
 
-  it('rejects truncations; a changed byte gives CoderError or another valid stream, never a read past the input', () => {
+  it('a cut or a changed byte gives CoderError or another valid stream, never a read past the input', () => {
     fc.assert(
       fc.property(caseArb, fc.integer({ min: 0, max: 1 << 30 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (c, pos, x, cut) => {
         const { sym, tables, layout } = build(eng, c);
@@ -210,9 +210,10 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
         const r = decodeAtMemoryEnd(eng, tables, bad, c.n, c.type, layout.groupSize, layout.tableIndex);
         if (r.error === null) {
           // rANS decoding is a bijection: bits that only carry a symbol (a bypass
-          // nibble, say) change it without touching the state. Then the bytes are
-          // the exact encoding of other symbols; the packet checksum catches that.
-          expect(cut).toBe(false);
+          // nibble, say) change it without touching the state, and a one-state stream
+          // cut short can end at state 1 by chance (CI found one: a near-certain table
+          // leaves the state where it is). Then the bytes are the exact encoding of
+          // other symbols; the packet checksum is what catches that.
           expect(Array.from(r.symbols!)).not.toEqual(Array.from(sym));
           expect(Buffer.from(encode(eng, tables, r.symbols!, layout)).equals(Buffer.from(bad))).toBe(true);
           return;
