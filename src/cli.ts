@@ -32,7 +32,7 @@ import { parseJpeg } from './jpeg.js';
 import { rateAccuracySvg, type ChartSeries } from './chart.js';
 import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type EvalResult, type JpegMatch } from './eval.js';
 import { readBlob, BLOB_MAGIC } from './blob.js';
-import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD, PacketError } from './packet.js';
+import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, splitCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { packGraph } from './pack.js';
 import { modeTable, modesOf, pickMode, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
@@ -325,27 +325,26 @@ function inspectPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, m
 /** A compact packet carries no model id: the CRC and the mode byte can only be read against a model. */
 function inspectCompactPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, modelPath: string | undefined): void {
   const path = modelPath ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
-  if (bytes.length < COMPACT_OVERHEAD) throw new PacketError('truncated', `${bytes.length} bytes: a compact packet has at least ${COMPACT_OVERHEAD} (tag, mode, CRC-16)`);
+  const { mode: modeByte, payload } = splitCompactPacket(bytes);
   let checked: { path: string; id: string; mode: Mode | null } | null = null;
   if (path) {
     const blobBytes = readInput(path, 'model file');
     const id = modelIdOf(blobBytes);
     readCompactPacket(bytes, id); // throws on a damaged packet or another model's
-    checked = { path, id: hex32(id), mode: modesOf(readBlob(blobBytes))[bytes[1]] ?? null };
+    checked = { path, id: hex32(id), mode: modesOf(readBlob(blobBytes))[modeByte] ?? null };
   }
-  const payload = bytes.length - COMPACT_OVERHEAD;
-  const info = { file, kind: 'compact-packet', bytes: bytes.length, payloadBytes: payload, modeByte: bytes[1], model: checked };
+  const info = { file, kind: 'compact-packet', bytes: bytes.length, payloadBytes: payload.length, modeByte, model: checked };
   if (json) {
     io.out(JSON.stringify(info, null, 2) + '\n');
     return;
   }
-  io.out(`${file}: compact packet, ${bytes.length} bytes (tag 1 + mode 1 + payload ${payload} + checksum 2)\n`);
+  io.out(`${file}: compact packet, ${bytes.length} bytes (tag 1 + mode 1 + payload ${payload.length} + checksum 2)\n`);
   if (!checked) {
-    io.out(`mode byte ${bytes[1]}; checksum not checked: it is keyed by the model id (give --model)\n`);
+    io.out(`mode byte ${modeByte}; checksum not checked: it is keyed by the model id (give --model)\n`);
     return;
   }
   io.out(`checksum ok for ${checked.path} (model id ${checked.id})\n`);
-  io.out(`mode byte ${bytes[1]}: ${checked.mode ? modeText(checked.mode) : `not a mode of this model`}\n`);
+  io.out(`mode byte ${modeByte}: ${checked.mode ? modeText(checked.mode) : 'not a mode of this model'}\n`);
 }
 
 function inspectImage(io: Io, file: string, bytes: Uint8Array, json: boolean): void {

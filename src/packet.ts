@@ -235,17 +235,26 @@ export function writeCompactPacket(modelId: number, mode: number, payload: Uint8
   return out;
 }
 
-/** Reads a compact packet for the model `modelId`. The payload is a view into bytes. */
-export function readCompactPacket(bytes: Uint8Array, modelId: number): { mode: number; payload: Uint8Array } {
+/**
+ * A compact packet's fields without checking its CRC (which needs the model id): tag and length only.
+ * For tools that show a packet without its model; readers use readCompactPacket.
+ */
+export function splitCompactPacket(bytes: Uint8Array): { mode: number; payload: Uint8Array } {
   if (bytes.length > 0 && bytes[0] !== COMPACT_TAG) throw new PacketError('bad-magic', `first byte 0x${bytes[0].toString(16).padStart(2, '0')} is not a compact packet's tag 0x${COMPACT_TAG.toString(16)}`);
   if (bytes.length < COMPACT_OVERHEAD) throw new PacketError('truncated', `${bytes.length} bytes: a compact packet has at least ${COMPACT_OVERHEAD} (tag, mode, CRC-16)`);
+  return { mode: bytes[1], payload: bytes.subarray(2, bytes.length - CRC_BYTES) };
+}
+
+/** Reads a compact packet for the model `modelId`. The payload is a view into bytes. */
+export function readCompactPacket(bytes: Uint8Array, modelId: number): { mode: number; payload: Uint8Array } {
+  const parts = splitCompactPacket(bytes);
   const end = bytes.length - CRC_BYTES;
   const crc = crc16(bytes, 0, end, keyedCrcInit(modelId >>> 0));
   const stored = bytes[end] | (bytes[end + 1] << 8);
   if (crc !== stored) {
     throw new PacketError('checksum', `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)} for model ${(modelId >>> 0).toString(16).padStart(8, '0')}): a damaged or cut packet, or one made for another model (a compact packet carries no model id)`);
   }
-  return { mode: bytes[1], payload: bytes.subarray(2, end) };
+  return parts;
 }
 
 /** Whether bytes start like a compact packet (COMPACT_TAG) rather than a full one. */

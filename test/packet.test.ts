@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   writePacket, readPacket, PacketError, modelIdOf, crc16, overheadBytes, MAGIC, VERSION,
-  writeCompactPacket, readCompactPacket, isCompactPacket, COMPACT_TAG, COMPACT_OVERHEAD,
+  writeCompactPacket, readCompactPacket, splitCompactPacket, isCompactPacket, COMPACT_TAG, COMPACT_OVERHEAD,
   type PacketFields, type PacketErrorCode, type Quant,
 } from '../src/packet.js';
 
@@ -283,6 +283,14 @@ describe('compact packet', () => {
     expect(() => readCompactPacket(new Uint8Array(0), 1)).toThrow(/0 bytes/);
     expect(() => writeCompactPacket(1, 256, new Uint8Array(1))).toThrow(/one byte/);
     expect(() => writeCompactPacket(-1, 0, new Uint8Array(1))).toThrow(/u32/);
+    // without the model id: fields only, no checksum (for tools)
+    const b = writeCompactPacket(5, 9, Uint8Array.of(1, 2, 3));
+    b[3] ^= 1;
+    const parts = splitCompactPacket(b);
+    expect(parts.mode).toBe(9);
+    expect(Array.from(parts.payload)).toEqual([1, 3, 3]);
+    expect(() => readCompactPacket(b, 5)).toThrow(/checksum mismatch/);
+    expect(() => splitCompactPacket(Uint8Array.of(0xd3, 0x53, 1, 0))).toThrow(/not a compact packet's tag/);
   });
 });
 
