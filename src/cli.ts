@@ -288,7 +288,12 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     const ops = Object.entries(g.ops).map(([op, n]) => `${op} x${n}`).join(', ');
     io.out(`graph ${g.name}: ${g.layers} layers (${ops || 'none'}), ${g.input.name} [${g.input.shape.join(', ')}] -> ${g.output.name} [${g.output.shape.join(', ')}], plan ${g.planBytes} bytes, arena ${g.arenaBytes} bytes\n`);
   }
-  io.out(b.coder ? `coder: ${b.coder.tables.length} tables (${b.coder.tables.join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
+  io.out(b.coder ? `coder: ${b.coder.tables.length} table tensors (${b.coder.tables.join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
+  const ctx = b.coder ? (JSON.parse(b.coder.json) as { contexts?: Record<string, { K: number; shift: number }> }).contexts : undefined;
+  if (ctx) {
+    const parts = Object.entries(ctx).map(([bits, c]) => `bits=${bits}: K=${c.K}${c.shift ? `, shift ${c.shift}` : ''} (${c.K ** 3} tables per channel)`);
+    io.out(`coder contexts (left, up, previous channel): ${parts.join('; ')}\n`);
+  }
   if (modeRows) {
     io.out('modes (expected packet bytes from the coder tables; reference top-1 from the exporter):\n');
     io.out(table(['mode', 'expected B', 'top-1'], modeRows.map((r) => [modeText(r.mode), String(r.expectedBytes), r.top1 === undefined ? '-' : `${(100 * r.top1).toFixed(2)}%`])));

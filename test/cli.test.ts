@@ -509,6 +509,7 @@ describe.skipIf(!haveModel)('with the trained model', () => {
   it('inspect prints the mode table of a split model (expected bytes and reference top-1 per mode)', async () => {
     const r = await run(['inspect', MODEL], null);
     expect(r.code).toBe(0);
+    expect(r.out).toMatch(/coder contexts \(left, up, previous channel\): bits=1: K=2 \(8 tables per channel\); bits=2: K=4 \(64 tables per channel\)/);
     const rows = [...r.out.matchAll(/^members=(\d),bits=(\d)\s+(\d+)\s+([\d.]+)%$/gm)];
     expect(rows.length).toBe(16);
     const j = JSON.parse((await run(['inspect', '--json', MODEL], null)).out);
