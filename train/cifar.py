@@ -181,6 +181,8 @@ def main():
     common_args(ap, 'train/out/cifar', 0)
     ap.add_argument('--lam', type=float, default=4e-4, help='loss weight per estimated bit at the (1 member, 1 bit) mode')
     ap.add_argument('--rate-pow', type=float, default=1.0, help='the rate weight of mode (N, b) is lam / (N*b)^rate_pow')
+    ap.add_argument('--member-rate', type=float, default=1.0,
+                    help='rate weight of members 2..G\'s channels relative to member 1\'s (the encoder\'s rate gradient only)')
     ap.add_argument('--kd', type=float, default=0.0,
                     help='inplace distillation: each batch also runs at the largest mode, whose detached '
                          'predictions teach the other modes with this weight (0: off, one pass of mixed modes)')
@@ -189,6 +191,11 @@ def main():
     xtr, ytr, xte, yte = (torch.from_numpy(t).to(dev) for t in data)
     cm = a.cm
     steps_per_epoch = len(xtr) // a.bs
+    # Under the full rate weight members 2..G learned constant channels in every run (the accuracy they
+    # add at N > 1 was worth less than their bits): a lower weight on their channels keeps them sending.
+    rate_w = None
+    if a.member_rate != 1.0:
+        rate_w = torch.where(torch.arange(G * cm) < cm, 1.0, a.member_rate).to(dev)
     prog = Progress(a.epochs * steps_per_epoch, a.budget_s)
     opt = network_optimizer(model, a.lr)
     opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
@@ -217,7 +224,7 @@ def main():
             else:
                 members, bits = sample_modes(B, gen)
             members, bits = members.to(dev), bits.to(dev)
-            logits, ce_bits, soft_bits = model(xb, members, bits)
+            logits, ce_bits, soft_bits = model(xb, members, bits, rate_w)
             # A fresh run ramps the rate weight in; a fine-tune starts from a model already under it
             # (the one CPU fine-tune that ramped it from 0, at peak lr 0.04, lost 5 points at 1 bit in
             # its first epoch; which of the two did it was not separated).

@@ -118,8 +118,9 @@ class SlimSplit(nn.Module):
         self.dec = Decoder(G * cm, tuple(dec))
         self.rate = RateModel(cm)
 
-    def forward(self, x, members, bits):
-        """members, bits: LongTensor [B] (a mode per sample).
+    def forward(self, x, members, bits, rate_w=None):
+        """members, bits: LongTensor [B] (a mode per sample). rate_w: optional [G*cm] weight of each
+        channel in soft_bits (the encoder's rate gradient); ce_bits always counts every bit.
 
         Returns (logits, ce_bits [B], soft_bits [B]). ce_bits is the true cost of the symbols under
         the learned tables (gradient to the tables only); soft_bits has the same value with the
@@ -147,7 +148,8 @@ class SlimSplit(nn.Module):
             td = tab.detach()
             soft = lookup(td, lo) * (1 - fr) + lookup(td, lo + 1) * fr
             ce_bits[sel] = (ce * m).sum((1, 2, 3))
-            soft_bits[sel] = (soft * m).sum((1, 2, 3))
+            sw = m if rate_w is None else m * rate_w.view(1, -1, 1, 1)
+            soft_bits[sel] = (soft * sw).sum((1, 2, 3))
         return logits, ce_bits, soft_bits
 
 
