@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import load  # noqa: E402
+from data import js_pixels, load  # noqa: E402
 from model import BITS, G, SlimSplit, load_checkpoint, save_checkpoint  # noqa: E402
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
@@ -142,6 +142,9 @@ def common_args(ap, out, seed):
     ap.add_argument('--limit', type=int, default=0, help='train on the first N images (smoke tests)')
     ap.add_argument('--out', default=out)
     ap.add_argument('--ckpt', default='', help='checkpoint path (default <out>/model.npz)')
+    ap.add_argument('--pixels', choices=['pillow', 'jsdec', 'both'], default='pillow',
+                    help="training images as Pillow decodes them, as the engine's jpeg-js decodes them, or each "
+                         "sample either way at random")
     ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
 
 
@@ -157,6 +160,11 @@ def setup(a):
     os.makedirs(a.out, exist_ok=True)
     xtr, ytr = load('train')
     xte, yte = load('test')
+    if a.pixels != 'pillow':
+        # The engine's evaluation sees jpeg-js pixels (train/data.py js_pixels); test on them as well.
+        xjs = js_pixels('train', len(xtr))
+        xtr = xjs if a.pixels == 'jsdec' else np.stack([xtr, xjs], 1)   # both: [N, 2, 32, 32, 3]
+        xte = js_pixels('test', len(xte))
     if a.limit:
         # The caches are sorted by class: a prefix would be one class (and train-mode BatchNorm on
         # one-class batches wrecks a loaded model). A fixed random subset keeps the classes mixed.
@@ -212,7 +220,11 @@ def main():
         model.train()
         tl, tc, tb, tn = 0.0, 0, 0.0, 0
         for i, idx, p in prog.batches(perm, a.bs, opt, a.lr):
-            xb = augment(to_input(xtr[idx]), gen)
+            xi = xtr[idx]
+            if xi.dim() == 5:   # --pixels both: one decoder per sample, at random
+                pick = (torch.rand(len(idx), generator=gen) < 0.5).long().to(dev)
+                xi = xi[torch.arange(len(idx), device=dev), pick]
+            xb = augment(to_input(xi), gen)
             yb = ytr[idx]
             B = len(idx)
             if a.kd:

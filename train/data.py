@@ -50,6 +50,22 @@ def load(split):
     return x, y
 
 
+def js_pixels(split, n_expected):
+    """The images as slimsplit's own JPEG decoder (jpeg-js, src/image.ts) decodes them: train/js_pixels.ts,
+    cached beside the Pillow arrays, in the same order (both sort the members by name). jpeg-js and Pillow
+    differ in chroma upsampling and IDCT (69% of the values, by 1.45 on average), and the engine's
+    evaluation sees jpeg-js pixels."""
+    path = os.path.join(CACHE, f'{split}-jsdec.u8')
+    if not os.path.exists(path):
+        import subprocess
+        root = os.path.join(HERE, '..')
+        subprocess.run(['npx', 'tsx', 'train/js_pixels.ts', os.path.join(SHARED, f'{split}.tar.gz'), path], cwd=root, check=True)
+    x = np.fromfile(path, dtype=np.uint8).reshape(-1, 32, 32, 3)
+    if len(x) != n_expected:
+        raise SystemExit(f'{path}: {len(x)} images, expected {n_expected}; delete it to rebuild')
+    return x
+
+
 def jpeg_bytes(split):
     """The original JPEG files (the baseline re-encodes decoded pixels, see jpeg_baseline.py)."""
     return read_tar(os.path.join(SHARED, f'{split}.tar.gz'))

@@ -22,7 +22,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
-from data import CACHE, CLASSES, SHARED, load  # noqa: E402
+from data import CLASSES, load  # noqa: E402
+from data import js_pixels as data_js_pixels  # noqa: E402
 from model import BITS, C1, C2, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
 
 HW = 16 * 16  # bottleneck spatial size
@@ -183,15 +184,8 @@ def symbol_histograms(model, x_u8, bs=1000):
 
 
 def js_pixels(n_expected):
-    """The test images as the engine's JPEG decoder (jpeg-js) decodes them: train/js_pixels.ts, cached."""
-    path = os.path.join(CACHE, 'test-jsdec.u8')
-    if not os.path.exists(path):
-        import subprocess
-        subprocess.run(['npx', 'tsx', 'train/js_pixels.ts', os.path.join(SHARED, 'test.tar.gz'), path], cwd=ROOT, check=True)
-    x = np.fromfile(path, dtype=np.uint8).reshape(-1, 32, 32, 3)
-    if len(x) != n_expected:
-        raise SystemExit(f'{path}: {len(x)} images, expected {n_expected}; delete it to rebuild')
-    return x
+    """The test images as the engine's JPEG decoder (jpeg-js) decodes them (data.js_pixels)."""
+    return data_js_pixels('test', n_expected)
 
 
 def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None):
