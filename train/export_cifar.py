@@ -291,6 +291,9 @@ def main():
     ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/cifar'))
     ap.add_argument('--golden-images', type=int, default=100)
     ap.add_argument('--calibration', type=int, default=10000, help='training images for the per-members norm statistics')
+    ap.add_argument('--train-pixels', choices=['auto', 'pillow', 'jsdec'], default='auto',
+                    help='training images for the norm statistics and coder counts as Pillow or jpeg-js decodes '
+                         "them (auto: jsdec when the checkpoint was trained with --pixels jsdec or both)")
     ap.add_argument('--no-pack', action='store_true')
     ap.add_argument('--hist-limit', type=int, default=0, help='symbol statistics from the first N training images (quick checks)')
     ap.add_argument('--test-limit', type=int, default=0, help='PyTorch accuracy on the first N test images (quick checks)')
@@ -306,6 +309,12 @@ def main():
     xtr, _ = load('train')
     xte, yte = load('test')
     xjs = js_pixels(len(xte))
+    tp = a.train_pixels
+    if tp == 'auto':
+        tp = 'jsdec' if (info.get('args') or {}).get('pixels', 'pillow') != 'pillow' else 'pillow'
+    if tp == 'jsdec':
+        xtr = data_js_pixels('train', len(xtr))
+    print(f'training images for norm statistics and coder counts: {tp} pixels', flush=True)
     d = np.abs(xjs.astype(np.int16) - xte.astype(np.int16))
     print(f'jpeg-js vs Pillow test pixels: {100 * (d > 0).mean():.0f}% of values differ, mean |d| {d.mean():.2f}, max {d.max()}', flush=True)
     sel = (np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)]) if a.test_limit
