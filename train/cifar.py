@@ -145,6 +145,7 @@ def common_args(ap, out, seed):
     ap.add_argument('--pixels', choices=['pillow', 'jsdec', 'both'], default='pillow',
                     help="training images as Pillow decodes them, as the engine's jpeg-js decodes them, or each "
                          "sample either way at random")
+    ap.add_argument('--quick-eval', action='store_true', help='evaluate only (1,1) and (4,8) at the end (CPU runs)')
     ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
 
 
@@ -270,7 +271,7 @@ def main():
                 print(f'ep {ep} it {i}/{steps_per_epoch} loss {tl / tn:.3f} acc {tc / tn:.3f} B/img {tb / tn:.1f} '
                       f'lam {lam:.1e} lr {one_cycle(p, a.lr):.3f} p {p:.3f} {time.time() - t0:.0f}s', flush=True)
         last = prog.done()
-        modes = [(n, b) for n in range(1, G + 1) for b in BITS] if last else [(1, 1), (4, 8)]
+        modes = ([(n, b) for n in range(1, G + 1) for b in BITS] if last and not a.quick_eval else [(1, 1), (4, 8)])
         ev = evaluate(model, xte, yte, modes) if last or ep % 5 == 4 else {}
         rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'train_bytes': tb / max(tn, 1),
                'time_s': time.time() - t0, 'steps': prog.step, 'test': ev}
