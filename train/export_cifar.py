@@ -22,8 +22,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
-from data import CLASSES, load  # noqa: E402
-from data import js_pixels as data_js_pixels  # noqa: E402
+from data import CLASSES, js_pixels, load  # noqa: E402
 from model import BITS, C1, C2, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
 
 HW = 16 * 16  # bottleneck spatial size
@@ -187,11 +186,6 @@ def symbol_histograms(model, x_u8, bs=1000):
     return counts, ctx_counts
 
 
-def js_pixels(n_expected):
-    """The test images as the engine's JPEG decoder (jpeg-js) decodes them (data.js_pixels)."""
-    return data_js_pixels('test', n_expected)
-
-
 def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None):
     members = list(range(1, G + 1))
     CM = model.cfg['cm']
@@ -228,7 +222,7 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
                       'scale': {'bits': [2 / (2 ** b - 1) for b in BITS]}})
     dec.layer('affine', x='d0', y='d0', n=n, a=1.0, b=-1.0, act='none',
               active={'nActive': {'members': [CM * HW * m for m in members]}})
-    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]}, decs=[d.dec for d in decs] if len(set(map(id, decs))) > 1 else None)
+    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]}, decs=[d.dec for d in decs] if any(d is not decs[0] for d in decs) else None)
     return ex.save(out_dir)
 
 
@@ -317,12 +311,12 @@ def main():
     model.eval()
     xtr, _ = load('train')
     xte, yte = load('test')
-    xjs = js_pixels(len(xte))
+    xjs = js_pixels('test', len(xte))
     tp = a.train_pixels
     if tp == 'auto':
         tp = 'jsdec' if (info.get('args') or {}).get('pixels', 'pillow') != 'pillow' else 'pillow'
     if tp == 'jsdec':
-        xtr = data_js_pixels('train', len(xtr))
+        xtr = js_pixels('train', len(xtr))
     print(f'training images for norm statistics and coder counts: {tp} pixels', flush=True)
     d = np.abs(xjs.astype(np.int16) - xte.astype(np.int16))
     print(f'jpeg-js vs Pillow test pixels: {100 * (d > 0).mean():.0f}% of values differ, mean |d| {d.mean():.2f}, max {d.max()}', flush=True)

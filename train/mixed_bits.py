@@ -10,10 +10,10 @@ import os
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np, torch
-from export_cifar import recalibrated, fake_quantize_weights, js_pixels
+from export_cifar import recalibrated, fake_quantize_weights
 from model import load_checkpoint, decoder_input, member_mask
 from cifar import to_input
-from data import load
+from data import js_pixels, load
 ap = argparse.ArgumentParser()
 ap.add_argument('--ckpt', default='train/out/gpu/D2.npz')
 args = ap.parse_args()
@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 model, _ = load_checkpoint(args.ckpt)
 fake_quantize_weights(model); model.eval()
 xtr, _ = load('train'); xte, yte = load('test')
-xjs = js_pixels(len(xte))
+xjs = js_pixels('test', len(xte))
 cal = xtr[np.random.default_rng(0).choice(len(xtr), 10000, replace=False)]
 d1 = recalibrated(model, 1, cal)
 with torch.no_grad():
