@@ -136,6 +136,8 @@ def common_args(ap, out, seed):
     ap.add_argument('--lr', type=float, default=0.2)
     ap.add_argument('--dec', default='96,160,192', help='decoder widths at 16x16, 8x8, 4x4')
     ap.add_argument('--cm', type=int, default=4, help='bottleneck channels per member')
+    ap.add_argument('--enc', choices=['s16', 'd8'], default='s16',
+                    help='encoder: split at 16x16 after two convs (s16) or at 8x8 after four (d8; --dec then has two widths)')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--seed', type=int, default=seed)
@@ -173,7 +175,7 @@ def setup(a):
         tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     dev = torch.device(a.device)
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')])
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc)
     if a.init:
         # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.
         init, meta = load_checkpoint(a.init)
@@ -250,7 +252,7 @@ def main():
                 logits = stud
             else:
                 task = F.cross_entropy(logits, yb, label_smoothing=0.05)
-            n_sym = 256.0 * cm * members.float()
+            n_sym = float(model.hw) * cm * members.float()
             # The rate weight is per raw bit of the mode (members x bits): every mode pays about the same
             # for sending the same fraction of its raw size, so the 8-bit modes (tens of thousands of bits)
             # cannot drown the task loss and the 1-bit modes still feel the pressure to be small.

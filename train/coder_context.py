@@ -89,6 +89,11 @@ def main():
         shipped = cross_entropy(tr, te, contexts(tr, K, shift), contexts(te, K, shift), K ** 3, L)
         row += f', shipped left+up+previous channel (K {K}, shift {shift}) {shipped / 8 / n:.1f} ({100 * (1 - shipped / static):.1f}% less)'
         print(row, flush=True)
+        if b == 4:
+            # Fewer, coarser contexts at 4 bits: 8 tables per channel instead of 64 (a smaller blob)
+            K, shift = 2, 3
+            small = cross_entropy(tr, te, contexts(tr, K, shift), contexts(te, K, shift), K ** 3, L)
+            print(f'  K {K}, shift {shift}: {small / 8 / n:.1f} B/image ({100 * (1 - small / static):.1f}% less than static)', flush=True)
         if a.sweep and L <= 4:
             for name, fs in richer(tr, te):
                 ctr, cte = np.zeros_like(tr), np.zeros_like(te)

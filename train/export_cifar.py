@@ -23,9 +23,8 @@ sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
 from data import CLASSES, js_pixels, load  # noqa: E402
-from model import BITS, C1, C2, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
+from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
 
-HW = 16 * 16  # bottleneck spatial size
 
 
 def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
@@ -100,31 +99,50 @@ def recalibrated(model, members, cal_u8, bs=500, bits_from=BITS):
     return m
 
 
+def split_side(enc):
+    """The bottleneck's spatial side: 16 (enc 's16') or 8 (enc 'd8')."""
+    return 8 if enc.enc == 'd8' else 16
+
+
 def add_encoder_convs(ex, g, enc, modes_members):
-    """x [3,32,32] -> z [G*cm,16,16] in [0,1] (sigmoid)."""
+    """x [3,32,32] -> z [G*cm,S,S] in [0,1] (sigmoid), S = split_side(enc)."""
     cm = enc.head.out_channels // G
+    S = split_side(enc)
     per = lambda unit: {'members': [unit * n for n in modes_members]} if modes_members else None
     g.buffer('x', [3, 32, 32])
     g.buffer('e1', [G * C1, 32, 32])
     g.buffer('e2', [G * C2, 16, 16])
-    g.buffer('z', [G * cm, 16, 16])
+    g.buffer('z', [G * cm, S, S])
     act = lambda unit: {'coutActive': per(unit)} if modes_members else None
     grp = {'groupsActive': per(1)} if modes_members else None
     add_conv_bn(ex, g, 'enc.stem', enc.stem[0], enc.stem[1], 'x', 'e1', 'relu', active=act(C1))
     add_conv_bn(ex, g, 'enc.down', enc.down[0], enc.down[1], 'e1', 'e2', 'relu', groups=G, stride=2, active=grp)
-    add_conv_bn(ex, g, 'enc.head', enc.head, None, 'e2', 'z', 'sigmoid', groups=G, active=grp)
+    last = 'e2'
+    if enc.enc == 'd8':
+        g.buffer('e3', [G * C3, 8, 8])
+        g.buffer('e4', [G * C3, 8, 8])
+        add_conv_bn(ex, g, 'enc.down2', enc.down2[0], enc.down2[1], 'e2', 'e3', 'relu', groups=G, stride=2, active=grp)
+        add_conv_bn(ex, g, 'enc.mid', enc.mid[0], enc.mid[1], 'e3', 'e4', 'relu', groups=G, active=grp)
+        last = 'e4'
+    add_conv_bn(ex, g, 'enc.head', enc.head, None, last, 'z', 'sigmoid', groups=G, active=grp)
 
 
 def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
-    """src [G*CM,16,16] (centred) -> logits [10]. decs: one decoder per members value (switchable norm)."""
+    """src [G*CM,S,S] (centred) -> logits [10]. decs: one decoder per members value (switchable norm).
+    S = 16: stages at 16x16, 8x8, 4x4; S = 8 (no dec.d2): two blocks at 8x8, one at 4x4."""
     decs = decs or [dec]
-    D1, D2, D3 = dec.inp.out_channels, dec.d2[0].out_channels, dec.d3[0].out_channels
+    s16 = dec.d2 is not None
+    D2, D3 = dec.b2.c1.out_channels, dec.d3[0].out_channels
+    D1 = dec.inp.out_channels if s16 else D2
     sw = len(decs) > 1
 
     def bn(get):
         return [get(d) for d in decs] if sw else get(dec)
-    g.buffer('h1', [D1, 16, 16]); g.buffer('h2', [D1, 16, 16]); g.buffer('h3', [D1, 16, 16])
-    g.buffer('g1', [D2, 8, 8]); g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
+    S = 16 if s16 else 8
+    g.buffer('h1', [D1, S, S]); g.buffer('h2', [D1, S, S]); g.buffer('h3', [D1, S, S])
+    if s16:
+        g.buffer('g1', [D2, 8, 8])
+    g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
     g.buffer('k1', [D3, 4, 4]); g.buffer('k2', [D3, 4, 4]); g.buffer('k3', [D3, 4, 4])
     g.buffer('pooled', [D3]); g.buffer('logits', [10])
     # Missing members' channels are zeros in training; skipping them (cinActive) is the same sum.
@@ -137,10 +155,12 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
         add_conv_bn(ex, g, f'{name}.c2', blk.c2, bn(lambda d: get(d).b2), t1, t2, 'none')
         g.layer('add', a=a, b=t2, y=a, n=C * HWb, act='relu')
 
-    block('dec.b1', lambda d: d.b1, 'h1', 'h2', 'h3', D1, 256)
-    add_conv_bn(ex, g, 'dec.d2', dec.d2[0], bn(lambda d: d.d2[1]), 'h1', 'g1', 'relu', stride=2)
-    block('dec.b2', lambda d: d.b2, 'g1', 'g2', 'g3', D2, 64)
-    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], bn(lambda d: d.d3[1]), 'g1', 'k1', 'relu', stride=2)
+    block('dec.b1', lambda d: d.b1, 'h1', 'h2', 'h3', D1, S * S)
+    if s16:
+        add_conv_bn(ex, g, 'dec.d2', dec.d2[0], bn(lambda d: d.d2[1]), 'h1', 'g1', 'relu', stride=2)
+    t = 'g1' if s16 else 'h1'
+    block('dec.b2', lambda d: d.b2, t, 'g2', 'g3', D2, 64)
+    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], bn(lambda d: d.d3[1]), t, 'k1', 'relu', stride=2)
     block('dec.b3', lambda d: d.b3, 'k1', 'k2', 'k3', D3, 16)
     g.layer('gap', x='k1', y='pooled', C=D3, H=4, W=4)
     g.layer('matmul', x='pooled', y='logits', w=ex.tensor('dec.fc.w', dec.fc.weight, storage=weight_storage('dec.fc', dec.fc.weight)),
@@ -186,13 +206,15 @@ def symbol_histograms(model, x_u8, bs=1000):
     return counts, ctx_counts
 
 
-def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None):
+def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None, name='see-cifar10'):
     members = list(range(1, G + 1))
     CM = model.cfg['cm']
-    ex = GraphExport('see-cifar10', [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
+    S = split_side(model.enc)
+    HW = S * S
+    ex = GraphExport(name, [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
                      meta={'source': 'train/cifar.py', 'classes': CLASSES, 'config': model.cfg,
-                           'split': {'channelsPerMember': CM, 'H': 16, 'W': 16},
+                           'split': {'channelsPerMember': CM, 'H': S, 'W': S},
                            # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
                            # training images; the packer turns them into 16-bit integer CDFs once.
                            'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
@@ -214,7 +236,7 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
                       'scale': {'bits': [1 / (2 ** b - 1) for b in BITS]}})
     dec = ex.graph('decoder', input='codes', output='logits')
     dec.buffer('codes', [n])
-    dec.buffer('d0', [G * CM, 16, 16])
+    dec.buffer('d0', [G * CM, S, S])
     # codes -> 2q/(L-1) - 1: the centred decoder input of training (model.decoder_input).
     dec.layer('dequantize', x='codes', y='d0', n=n, bits=BITS[-1], scale=2 / (2 ** BITS[-1] - 1), zeroPoint=0,
               active={'nActive': {'members': [CM * HW * m for m in members]},
@@ -231,7 +253,7 @@ def export_baseline(model, out_dir):
                      meta={'source': 'train/jpeg_baseline.py', 'classes': CLASSES})
     g = ex.graph('classifier', input='x', output='logits')
     add_encoder_convs(ex, g, model.enc, None)
-    g.layer('affine', x='z', y='z', n=model.enc.head.out_channels * HW, a=2.0, b=-1.0, act='none')
+    g.layer('affine', x='z', y='z', n=model.enc.head.out_channels * split_side(model.enc) ** 2, a=2.0, b=-1.0, act='none')
     add_decoder(ex, g, model.dec, 'z')
     return ex.save(out_dir)
 
@@ -286,7 +308,9 @@ def main():
     ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.npz'))
     ap.add_argument('--baseline', default=os.path.join(ROOT, 'train/out/jpeg/model.npz'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/export'))
-    ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/cifar'))
+    ap.add_argument('--name', default='see-cifar10', help='model name (in the blob and its packets)')
+    ap.add_argument('--blob', default='', help='output blob (default weights/<name>.slim)')
+    ap.add_argument('--fixtures', default='', help='golden vectors (default test/fixtures/cifar, or test/fixtures/<name> for other names)')
     ap.add_argument('--golden-images', type=int, default=100)
     ap.add_argument('--calibration', type=int, default=10000, help='training images for the per-members norm statistics')
     ap.add_argument('--train-pixels', choices=['auto', 'pillow', 'jsdec'], default='auto',
@@ -297,6 +321,7 @@ def main():
                          'members count (a switchable norm). Training normalizes batches that mix all modes, so '
                          'its weights expect the mixture\'s statistics; per-members statistics cost (1 member, 1 bit) '
                          '0.3-0.5 points once member 2 carried information')
+    ap.add_argument('--ctx4', default='', help='K,shift of the 4-bit contexts (default %s)' % ','.join(map(str, CONTEXTS[4])))
     ap.add_argument('--no-pack', action='store_true')
     ap.add_argument('--hist-limit', type=int, default=0, help='symbol statistics from the first N training images (quick checks)')
     ap.add_argument('--test-limit', type=int, default=0, help='PyTorch accuracy on the first N test images (quick checks)')
@@ -304,6 +329,10 @@ def main():
                     help="PyTorch's reference top-1 on the test images as jpeg-js decodes them (what the engine's "
                          "eval sees), or also on Pillow's pixels (what training saw; twice the time)")
     a = ap.parse_args()
+    if a.ctx4:
+        CONTEXTS[4] = tuple(int(v) for v in a.ctx4.split(','))
+    blob = a.blob or os.path.join(ROOT, 'weights', f'{a.name}.slim')
+    fixtures = a.fixtures or os.path.join(ROOT, 'test/fixtures', 'cifar' if a.name == 'see-cifar10' else a.name)
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
     model, info = load_checkpoint(a.ckpt)
     print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
@@ -335,11 +364,11 @@ def main():
     if a.top1_pixels == 'both':
         print("PyTorch top-1 on Pillow's pixels", flush=True)
         acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
-    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil)
-    golden(model, decs, xte, yte, a.fixtures, a.golden_images)
+    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil, a.name)
+    golden(model, decs, xte, yte, fixtures, a.golden_images)
     if not a.no_pack:
-        run_packer(paths['graph'], paths['tensors'], os.path.join(ROOT, 'weights/see-cifar10.slim'), ROOT)
-    if os.path.exists(a.baseline):
+        run_packer(paths['graph'], paths['tensors'], blob, ROOT)
+    if a.baseline and os.path.exists(a.baseline):
         base, binfo = load_checkpoint(a.baseline)
         print(f'{a.baseline}: config {binfo["cfg"]}, epochs {binfo.get("epochs", binfo.get("epoch"))}', flush=True)
         fake_quantize_weights(base)
@@ -349,8 +378,7 @@ def main():
             run_packer(bpaths['graph'], bpaths['tensors'], os.path.join(ROOT, 'weights/jpeg-baseline.slim'), ROOT)
     else:
         print(f'no baseline checkpoint at {a.baseline}: skipped weights/jpeg-baseline.slim')
-    for f in ('see-cifar10.slim', 'jpeg-baseline.slim'):
-        p = os.path.join(ROOT, 'weights', f)
+    for p in (blob, os.path.join(ROOT, 'weights', 'jpeg-baseline.slim')):
         if os.path.exists(p):
             print(f'{p}: {os.path.getsize(p)} bytes')
 

@@ -28,16 +28,32 @@ def conv_bn(cin, cout, stride=1, groups=1):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+C3 = 64          # per-member width of the deeper encoder's 8x8 convs (split at 8x8, enc='d8')
+
+
 class Encoder(nn.Module):
-    def __init__(self, cm=CM):
+    """enc='s16': split at 16x16 after two convs (1.9 M multiply-adds per member).
+    enc='d8': two more convs per member, split at 8x8 (5.5 M per member with cm=8): the device does more
+    of the work so that fewer, more semantic values cross the link."""
+
+    def __init__(self, cm=CM, enc='s16'):
         super().__init__()
         self.stem = conv_bn(3, G * C1)                       # shared input: groups=1 is the same as per-member convs
         self.down = conv_bn(G * C1, G * C2, 2, groups=G)      # 32 -> 16
-        self.head = nn.Conv2d(G * C2, G * cm, 3, 1, 1, groups=G, bias=True)
+        c = C2
+        if enc == 'd8':
+            self.down2 = conv_bn(G * C2, G * C3, 2, groups=G)  # 16 -> 8
+            self.mid = conv_bn(G * C3, G * C3, 1, groups=G)
+            c = C3
+        self.enc = enc
+        self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
 
     def forward(self, x):
-        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16]."""
-        return torch.sigmoid(self.head(self.down(self.stem(x))))
+        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16] (s16) or [B, G*CM, 8, 8] (d8)."""
+        h = self.down(self.stem(x))
+        if self.enc == 'd8':
+            h = self.mid(self.down2(h))
+        return torch.sigmoid(self.head(h))
 
 
 class Block(nn.Module):
@@ -54,14 +70,23 @@ class Block(nn.Module):
 
 
 class Decoder(nn.Module):
+    """widths (D1, D2, D3): a 16x16 input, stages at 16x16, 8x8, 4x4. widths (D2, D3): an 8x8 input
+    (enc='d8'), two blocks at 8x8 and one at 4x4."""
+
     def __init__(self, cin=G * CM, widths=(D1, D2, D3)):
         super().__init__()
-        D1, D2, D3 = widths
         # No BatchNorm on the first layer: its input statistics change with the number of members,
         # and a bias-only conv keeps one set of weights valid for every mode.
-        self.inp = nn.Conv2d(cin, D1, 3, 1, 1, bias=True)
-        self.b1 = Block(D1)
-        self.d2 = conv_bn(D1, D2, 2)
+        if len(widths) == 3:
+            D1, D2, D3 = widths
+            self.inp = nn.Conv2d(cin, D1, 3, 1, 1, bias=True)
+            self.b1 = Block(D1)
+            self.d2 = conv_bn(D1, D2, 2)
+        else:
+            D2, D3 = widths
+            self.inp = nn.Conv2d(cin, D2, 3, 1, 1, bias=True)
+            self.b1 = Block(D2)
+            self.d2 = None
         self.b2 = Block(D2)
         self.d3 = conv_bn(D2, D3, 2)
         self.b3 = Block(D3)
@@ -70,7 +95,9 @@ class Decoder(nn.Module):
     def forward(self, z):
         x = F.relu(self.inp(z), inplace=True)
         x = self.b1(x)
-        x = self.b2(self.d2(x))
+        if self.d2 is not None:
+            x = self.d2(x)
+        x = self.b2(x)
         x = self.b3(self.d3(x))
         return self.fc(x.mean((2, 3)))
 
@@ -111,10 +138,13 @@ def decoder_input(deq, mask):
 
 
 class SlimSplit(nn.Module):
-    def __init__(self, cm=CM, dec=(D1, D2, D3)):
+    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16'):
         super().__init__()
         self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
-        self.enc = Encoder(cm)
+        if enc != 's16':
+            self.cfg['enc'] = enc   # older checkpoints have no 'enc': the 16x16 split
+        self.hw = 64 if enc == 'd8' else 256   # bottleneck values per channel
+        self.enc = Encoder(cm, enc)
         self.dec = Decoder(G * cm, tuple(dec))
         self.rate = RateModel(cm)
 
@@ -175,7 +205,7 @@ def load_checkpoint(path):
     if path.endswith('.npz'):
         d = np.load(path)
         meta = json.loads(bytes(d['__meta__']).decode())
-        model = SlimSplit(meta['cfg']['cm'], meta['cfg']['dec'])
+        model = SlimSplit(meta['cfg']['cm'], meta['cfg']['dec'], meta['cfg'].get('enc', 's16'))
         model.load_state_dict({k: torch.from_numpy(d[k]) for k in d.files if k != '__meta__'})
         return model, meta
     ck = torch.load(path, map_location='cpu')
