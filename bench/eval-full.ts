@@ -1,18 +1,25 @@
 /**
- * The full rate-accuracy evaluation on both cores: the split model's 16 modes in one process and the
+ * The full rate-accuracy evaluation on both cores: a split model's 16 modes in one process and the
  * JPEG baseline's qualities in another (`slimsplit eval` each), merged into one report, JSON and chart.
  *
- *   npm run eval:full            # all 10,000 test images; ~15 min on 2 idle cores
+ *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~22 min on 2 cores
  *   npm run eval:full -- --limit 1000
+ *   npm run eval:full -- --model weights/see-cifar10-d8.slim --jpeg-from bench/results/eval.json
  *
- * Writes bench/results/eval.json and docs/rate-accuracy.svg.
+ * --jpeg-from takes the JPEG baseline's rows from an earlier report on the same images (the baseline
+ * is deterministic: same files, same jpeg-js encoder, same classifier blob) and splits the modes over
+ * the two processes instead.
+ *
+ * Writes bench/results/eval.json (the default model) or eval-<model name>.json, and
+ * docs/rate-accuracy.svg with every model's report found there, on the same axes.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { matchOnCurve, type EvalResult } from '../src/eval.js';
 import { evalReport, evalSeries, torchComparison } from '../src/cli.js';
+import type { ChartSeries } from '../src/chart.js';
 import { rateAccuracySvg } from '../src/chart.js';
 import { loadModel } from '../src/model.js';
 
@@ -27,33 +34,77 @@ function run(args: string[]): Promise<void> {
   });
 }
 
+// Each shipped model's report, in the order the combined chart lists them.
+const REPORTS = [
+  { file: 'eval.json', label: '16x16' },
+  { file: 'eval-see-cifar10-d8.json', label: '8x8' },
+];
+
+/** One chart for every report present: each model's modes by members, then JPEG once. */
+function writeChart(): void {
+  const series: ChartSeries[] = [];
+  let jpeg: ChartSeries[] = [];
+  const names: string[] = [];
+  let images = 0;
+  for (const { file, label } of REPORTS) {
+    const path = join(ROOT, 'bench/results', file);
+    if (!existsSync(path)) continue;
+    const r = JSON.parse(readFileSync(path, 'utf8')) as EvalResult;
+    const s = evalSeries(r);
+    series.push(...s.filter((x) => !x.name.startsWith('JPEG')).map((x) => ({ ...x, name: x.name.replace('slimsplit', `${label} split`) })));
+    if (!jpeg.length) jpeg = s.filter((x) => x.name.startsWith('JPEG'));
+    names.push(r.model.name);
+    images = r.images;
+  }
+  writeFileSync(join(ROOT, 'docs/rate-accuracy.svg'),
+    rateAccuracySvg([...series, ...jpeg], { title: `${names.join(', ')}: top-1 vs bytes per image (${images} test images, compact packets)` }));
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const i = argv.indexOf('--limit');
-  const limit = i >= 0 ? ['--limit', argv[i + 1]] : [];
-  const data = argv.includes('--data') ? argv[argv.indexOf('--data') + 1] : DATA;
+  const opt = (k: string): string | undefined => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
+  const limit = opt('--limit') ? ['--limit', opt('--limit')!] : [];
+  const data = opt('--data') ?? DATA;
+  const modelPath = opt('--model') ?? join(ROOT, 'weights/see-cifar10.slim');
+  const jpegFrom = opt('--jpeg-from');
+  const model = await loadModel(modelPath);
   const tmp = join(ROOT, 'bench/results');
   mkdirSync(tmp, { recursive: true });
+  const name = model.info.name;
+  const outFile = join(tmp, name === 'see-cifar10' ? 'eval.json' : `eval-${name}.json`);
   const a = join(tmp, 'eval-modes.part.json'), b = join(tmp, 'eval-jpeg.part.json');
   const t0 = Date.now();
-  await Promise.all([
-    run(['--data', data, ...limit, '--no-baseline', '--json', a]),
-    run(['--data', data, ...limit, '--modes', 'members=1,bits=1', '--qualities', QUALITIES, '--json', b]),
-  ]);
-  const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
-  const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
-  const r: EvalResult = { ...ra, jpeg: rb.jpeg, baselineClean: rb.baselineClean, seconds: (Date.now() - t0) / 1000 };
+  const common = ['--data', data, ...limit, '--model', modelPath];
+  let r: EvalResult;
+  if (jpegFrom) {
+    const prev = JSON.parse(readFileSync(jpegFrom, 'utf8')) as EvalResult;
+    await Promise.all([
+      run([...common, '--no-baseline', '--modes', 'members=1 members=2', '--json', a]),
+      run([...common, '--no-baseline', '--modes', 'members=3 members=4', '--json', b]),
+    ]);
+    const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
+    const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
+    if (prev.images !== ra.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, this run ${ra.images}`);
+    r = { ...ra, modes: [...ra.modes, ...rb.modes], jpeg: prev.jpeg, baselineClean: prev.baselineClean, seconds: (Date.now() - t0) / 1000 };
+  } else {
+    await Promise.all([
+      run([...common, '--no-baseline', '--json', a]),
+      run([...common, '--modes', 'members=1,bits=1', '--qualities', QUALITIES, '--json', b]),
+    ]);
+    const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
+    const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
+    r = { ...ra, jpeg: rb.jpeg, baselineClean: rb.baselineClean, seconds: (Date.now() - t0) / 1000 };
+  }
   for (const m of r.modes) {
     const stripped = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanStrippedBytes, acc: j.acc })), m.acc, m.meanBytes);
     const full = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanBytes, acc: j.acc })), m.acc, m.meanBytes);
     if (stripped && full) m.vsJpeg = { stripped, full };
   }
-  const model = await loadModel(join(ROOT, 'weights/see-cifar10.slim'));
   const torch = torchComparison(model, r);
   process.stdout.write(evalReport(r) + (torch ? torch.text : ''));
-  writeFileSync(join(tmp, 'eval.json'), JSON.stringify(torch ? { ...r, pytorch: torch.rows } : r, null, 2) + '\n');
-  writeFileSync(join(ROOT, 'docs/rate-accuracy.svg'), rateAccuracySvg(evalSeries(r), { title: `${r.model.name}: top-1 vs bytes per image (${r.images} test images, ${r.packet} packets)` }));
-  console.log('wrote bench/results/eval.json and docs/rate-accuracy.svg');
+  writeFileSync(outFile, JSON.stringify(torch ? { ...r, pytorch: torch.rows } : r, null, 2) + '\n');
+  writeChart();
+  console.log(`wrote ${outFile} and docs/rate-accuracy.svg`);
 }
 
 await main();

@@ -1,4 +1,4 @@
-// The split API on the shipped CIFAR-10 model: parity with PyTorch on golden images for every mode,
+// The split API on the shipped CIFAR-10 models (the 16x16 split and the 8x8 one): parity with PyTorch on golden images for every mode,
 // both builds; packet round trips; damaged and foreign packets rejected with the right error.
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
@@ -11,21 +11,27 @@ import type { RawImage } from '../src/api.js';
 import { BUILDS, nerr } from './util.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const FIX = join(ROOT, 'test/fixtures/cifar');
+// Each shipped model with its golden vectors (train/export_cifar.py writes both).
+const MODELS = [
+  { name: 'see-cifar10', blob: 'weights/see-cifar10.slim', fix: 'test/fixtures/cifar' },
+  { name: 'see-cifar10-d8', blob: 'weights/see-cifar10-d8.slim', fix: 'test/fixtures/see-cifar10-d8' },
+];
 
 interface Golden {
   count: number;
   labels: number[];
   modes: Array<{ members: number; bits: number; top1: number[]; acc: number; logits: number[][] }>;
 }
-const golden = JSON.parse(readFileSync(join(FIX, 'golden.json'), 'utf8')) as Golden;
-const pixels = new Uint8Array(readFileSync(join(FIX, 'images.u8')));
-const image = (i: number): RawImage => ({ data: pixels.subarray(i * 3072, (i + 1) * 3072), width: 32, height: 32, channels: 3 });
+const CASES = MODELS.flatMap((m) => BUILDS.map((build) => ({ ...m, build })));
 
-describe.each(BUILDS)('see-cifar10 split model [%s]', (build) => {
+describe.each(CASES)('$name split model [$build]', ({ name, blob, fix, build }) => {
+  const golden = JSON.parse(readFileSync(join(ROOT, fix, 'golden.json'), 'utf8')) as Golden;
+  const pixels = new Uint8Array(readFileSync(join(ROOT, fix, 'images.u8')));
+  const image = (i: number): RawImage => ({ data: pixels.subarray(i * 3072, (i + 1) * 3072), width: 32, height: 32, channels: 3 });
   let model: Model, enc: SplitEncoder, dec: SplitDecoder;
   beforeAll(async () => {
-    model = await loadModel(join(ROOT, 'weights/see-cifar10.slim'), { build });
+    model = await loadModel(join(ROOT, blob), { build });
+    expect(model.info.name).toBe(name);
     enc = model.encoder();
     dec = model.decoder();
   });
@@ -110,7 +116,7 @@ describe.each(BUILDS)('see-cifar10 split model [%s]', (build) => {
     const other = writeCompactPacket((model.modelId ^ 0x100) >>> 0, 0, p.subarray(2, p.length - 2));
     expect(() => dec.decode(other)).toThrow(/another model/);
     const noMode = writeCompactPacket(model.modelId, 16, p.subarray(2, p.length - 2));
-    expect(() => dec.decode(noMode)).toThrow(/mode byte 16: model 'see-cifar10' has modes 0..15/);
+    expect(() => dec.decode(noMode)).toThrow(new RegExp(`mode byte 16: model '${name}' has modes 0..15`));
     expect(() => model.encoder({ packet: 'tiny' as never })).toThrow(/unknown packet format 'tiny'/);
     const ct = model.modeTable({ packet: 'compact' }), ft = model.modeTable();
     for (let i = 0; i < ct.length; i++) expect(ft[i].expectedBytes - ct[i].expectedBytes).toBeGreaterThanOrEqual(11);

@@ -59,7 +59,7 @@ Q8_MIN = 4096  # weights with at least this many values ship as int8 (per output
 # The bottleneck's last conv stays float32 (4,608 values, +14 KB): its outputs are rounded at 0.5 in the
 # 1-bit modes. Measured (train/export_choices.py): int8 there moved (1 member, 1 bit) by -0.18 points on
 # the shipped checkpoint but +0.29 on run F, i.e. within checkpoint noise; kept for the shipped one.
-F32_WEIGHTS = ('enc.head',)
+F32_WEIGHTS = ['enc.head']   # a list: --f32 replaces its contents, and the defaults below see that
 
 
 def weight_storage(name, w, f32=F32_WEIGHTS):
@@ -322,6 +322,8 @@ def main():
                          'its weights expect the mixture\'s statistics; per-members statistics cost (1 member, 1 bit) '
                          '0.3-0.5 points once member 2 carried information')
     ap.add_argument('--ctx4', default='', help='K,shift of the 4-bit contexts (default %s)' % ','.join(map(str, CONTEXTS[4])))
+    ap.add_argument('--f32', default=','.join(F32_WEIGHTS),
+                    help="modules whose large weights stay float32, comma-separated ('' for int8 everywhere)")
     ap.add_argument('--no-pack', action='store_true')
     ap.add_argument('--hist-limit', type=int, default=0, help='symbol statistics from the first N training images (quick checks)')
     ap.add_argument('--test-limit', type=int, default=0, help='PyTorch accuracy on the first N test images (quick checks)')
@@ -329,6 +331,7 @@ def main():
                     help="PyTorch's reference top-1 on the test images as jpeg-js decodes them (what the engine's "
                          "eval sees), or also on Pillow's pixels (what training saw; twice the time)")
     a = ap.parse_args()
+    F32_WEIGHTS[:] = [m for m in a.f32.split(',') if m]
     if a.ctx4:
         CONTEXTS[4] = tuple(int(v) for v in a.ctx4.split(','))
     blob = a.blob or os.path.join(ROOT, 'weights', f'{a.name}.slim')
