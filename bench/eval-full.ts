@@ -5,6 +5,7 @@
  *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~22 min on 2 cores
  *   npm run eval:full -- --limit 1000
  *   npm run eval:full -- --model weights/see-cifar10-d8.slim --jpeg-from bench/results/eval.json
+ *   npx tsx bench/eval-full.ts --chart-only  # redraw the chart from the saved reports
  *
  * --jpeg-from takes the JPEG baseline's rows from an earlier report on the same images (the baseline
  * is deterministic: same files, same jpeg-js encoder, same classifier blob) and splits the modes over
@@ -57,11 +58,16 @@ function writeChart(): void {
     images = r.images;
   }
   writeFileSync(join(ROOT, 'docs/rate-accuracy.svg'),
-    rateAccuracySvg([...series, ...jpeg], { title: `${names.join(', ')}: top-1 vs bytes per image (${images} test images, compact packets)` }));
+    rateAccuracySvg([...series, ...jpeg], { title: `CIFAR-10: top-1 vs bytes per image (${images} test images, compact packets)`, legend: 'right' }));
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--chart-only')) {
+    writeChart();
+    console.log('wrote docs/rate-accuracy.svg');
+    return;
+  }
   const opt = (k: string): string | undefined => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const limit = opt('--limit') ? ['--limit', opt('--limit')!] : [];
   const data = opt('--data') ?? DATA;

@@ -40,11 +40,15 @@ export interface ChartOptions {
   xDomain?: [number, number];
   /** [min, max] accuracy in percent; default: the data's range padded to tick steps */
   yDomain?: [number, number];
+  /** 'inside' (default): the legend sits in the plot's bottom-right corner; 'right': beside the plot,
+   * in a column added to the width, for charts with many series whose points reach that corner */
+  legend?: 'inside' | 'right';
 }
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 export const MARGIN = { left: 64, right: 16, top: 36, bottom: 52 };
 const LEGEND_ROW = 18;
+const LEGEND_W = 190;
 
 /** Maps [d0, d1] to [r0, r1] on log10 of the value. */
 export function logScale(domain: readonly [number, number], range: readonly [number, number]): (v: number) => number {
@@ -101,7 +105,10 @@ function snap125(v: number, dir: -1 | 1): number {
 
 /** Renders the chart; throws on a point that a log scale or a percent axis cannot place. */
 export function rateAccuracySvg(series: readonly ChartSeries[], opts: ChartOptions = {}): string {
-  const width = opts.width ?? 720;
+  const outside = opts.legend === 'right';
+  if (opts.legend !== undefined && opts.legend !== 'inside' && !outside) throw new Error(`chart: legend must be 'inside' or 'right', got '${String(opts.legend)}'`);
+  const plotWidth = opts.width ?? 720;
+  const width = plotWidth + (outside ? LEGEND_W + 12 : 0);
   const height = opts.height ?? 440;
   const title = opts.title ?? 'Rate vs accuracy';
   const xLabel = opts.xLabel ?? 'bytes per image (log scale)';
@@ -128,7 +135,7 @@ export function rateAccuracySvg(series: readonly ChartSeries[], opts: ChartOptio
   }
 
   const legendH = series.length * LEGEND_ROW;
-  const plot = { x0: MARGIN.left, x1: width - MARGIN.right, y0: MARGIN.top, y1: height - MARGIN.bottom };
+  const plot = { x0: MARGIN.left, x1: plotWidth - MARGIN.right, y0: MARGIN.top, y1: height - MARGIN.bottom };
   const sx = logScale(xDomain, [plot.x0, plot.x1]);
   const sy = linearScale(yDomain, [plot.y1, plot.y0]);
   const o: string[] = [];
@@ -175,9 +182,9 @@ export function rateAccuracySvg(series: readonly ChartSeries[], opts: ChartOptio
   });
 
   // legend, bottom right inside the plot (accuracy rises with bytes, so that corner is emptiest)
-  const lx = plot.x1 - 190, ly = plot.y1 - legendH - 8;
+  const lx = outside ? plot.x1 + 18 : plot.x1 - LEGEND_W, ly = outside ? plot.y0 + 4 : plot.y1 - legendH - 8;
   o.push(`<g class="legend">`);
-  if (series.length) o.push(`<rect x="${lx - 6}" y="${ly - 4}" width="190" height="${legendH + 4}" fill="#fff" fill-opacity="0.85" stroke="#bbb"/>`);
+  if (series.length) o.push(`<rect x="${lx - 6}" y="${ly - 4}" width="${LEGEND_W}" height="${legendH + 4}" fill="#fff" fill-opacity="0.85" stroke="#bbb"/>`);
   series.forEach((s, i) => {
     const color = escapeXml(s.color ?? PALETTE[i % PALETTE.length]);
     const y = ly + i * LEGEND_ROW + 9;

@@ -46,6 +46,19 @@ describe('rateAccuracySvg', () => {
     expect(svg).toContain('<title>slimsplit N1 b2: 100 B, 80%</title>');
   });
 
+  it("legend 'right' puts the legend beside the plot and widens the chart, the plot unchanged", () => {
+    const inside = rateAccuracySvg(series, { width: 720, xDomain: [10, 1000], yDomain: [50, 100] });
+    const right = rateAccuracySvg(series, { width: 720, xDomain: [10, 1000], yDomain: [50, 100], legend: 'right' });
+    checkBalanced(right);
+    expect(right).toMatch(/^<svg [^>]*width="922"/);
+    const pts = (svg: string) => [...svg.matchAll(/<circle class="pt" cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => m[0]);
+    expect(pts(right)).toEqual(pts(inside));
+    const box = (svg: string) => Number(/<g class="legend">\s*<rect x="([\d.]+)"/.exec(svg)![1]);
+    expect(box(right)).toBeGreaterThan(720 - MARGIN.right);
+    expect(box(inside)).toBeLessThan(720 - MARGIN.right);
+    expect(() => rateAccuracySvg(series, { legend: 'top' as never })).toThrow(/legend must be 'inside' or 'right', got 'top'/);
+  });
+
   it('places points on a log x scale and a linear percent y scale', () => {
     const svg = rateAccuracySvg(series, { width: 720, height: 440, xDomain: [10, 1000], yDomain: [50, 100] });
     const x0 = MARGIN.left, x1 = 720 - MARGIN.right, y0 = MARGIN.top, y1 = 440 - MARGIN.bottom;
