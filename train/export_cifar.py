@@ -26,7 +26,6 @@ from data import CLASSES, js_pixels, load  # noqa: E402
 from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
 
 
-
 def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
     """A Conv2d (+ eval BatchNorm folded into the epilogue's scale/shift).
 
@@ -99,15 +98,10 @@ def recalibrated(model, members, cal_u8, bs=500, bits_from=BITS):
     return m
 
 
-def split_side(enc):
-    """The bottleneck's spatial side: 16 (enc 's16') or 8 (enc 'd8')."""
-    return 8 if enc.enc == 'd8' else 16
-
-
 def add_encoder_convs(ex, g, enc, modes_members):
-    """x [3,32,32] -> z [G*cm,S,S] in [0,1] (sigmoid), S = split_side(enc)."""
+    """x [3,32,32] -> z [G*cm,S,S] in [0,1] (sigmoid), S = enc.side."""
     cm = enc.head.out_channels // G
-    S = split_side(enc)
+    S = enc.side
     per = lambda unit: {'members': [unit * n for n in modes_members]} if modes_members else None
     g.buffer('x', [3, 32, 32])
     g.buffer('e1', [G * C1, 32, 32])
@@ -209,7 +203,7 @@ def symbol_histograms(model, x_u8, bs=1000):
 def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None, name='see-cifar10'):
     members = list(range(1, G + 1))
     CM = model.cfg['cm']
-    S = split_side(model.enc)
+    S = model.enc.side
     HW = S * S
     ex = GraphExport(name, [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
@@ -253,7 +247,7 @@ def export_baseline(model, out_dir):
                      meta={'source': 'train/jpeg_baseline.py', 'classes': CLASSES})
     g = ex.graph('classifier', input='x', output='logits')
     add_encoder_convs(ex, g, model.enc, None)
-    g.layer('affine', x='z', y='z', n=model.enc.head.out_channels * split_side(model.enc) ** 2, a=2.0, b=-1.0, act='none')
+    g.layer('affine', x='z', y='z', n=model.enc.head.out_channels * model.enc.side ** 2, a=2.0, b=-1.0, act='none')
     add_decoder(ex, g, model.dec, 'z')
     return ex.save(out_dir)
 

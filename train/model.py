@@ -46,6 +46,7 @@ class Encoder(nn.Module):
             self.mid = conv_bn(G * C3, G * C3, 1, groups=G)
             c = C3
         self.enc = enc
+        self.side = 8 if enc == 'd8' else 16   # the bottleneck's spatial side
         self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
 
     def forward(self, x):
@@ -143,8 +144,8 @@ class SlimSplit(nn.Module):
         self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
         if enc != 's16':
             self.cfg['enc'] = enc   # older checkpoints have no 'enc': the 16x16 split
-        self.hw = 64 if enc == 'd8' else 256   # bottleneck values per channel
         self.enc = Encoder(cm, enc)
+        self.hw = self.enc.side ** 2   # bottleneck values per channel
         self.dec = Decoder(G * cm, tuple(dec))
         self.rate = RateModel(cm)
 
