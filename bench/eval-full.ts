@@ -73,6 +73,8 @@ async function main(): Promise<void> {
   const data = opt('--data') ?? DATA;
   const modelPath = opt('--model') ?? join(ROOT, 'weights/see-cifar10.slim');
   const jpegFrom = opt('--jpeg-from');
+  const prev = jpegFrom ? (JSON.parse(readFileSync(jpegFrom, 'utf8')) as EvalResult) : undefined;
+  if (prev && opt('--limit') && Number(opt('--limit')) !== prev.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, --limit ${opt('--limit')}`);
   const model = await loadModel(modelPath);
   const tmp = join(ROOT, 'bench/results');
   mkdirSync(tmp, { recursive: true });
@@ -81,25 +83,20 @@ async function main(): Promise<void> {
   const a = join(tmp, 'eval-modes.part.json'), b = join(tmp, 'eval-jpeg.part.json');
   const t0 = Date.now();
   const common = ['--data', data, ...limit, '--model', modelPath];
+  // With --jpeg-from the two processes split the modes; otherwise one runs the modes, one the JPEG qualities.
+  const [argsA, argsB] = jpegFrom
+    ? [['--no-baseline', '--modes', 'members=1 members=2'], ['--no-baseline', '--modes', 'members=3 members=4']]
+    : [['--no-baseline'], ['--modes', 'members=1,bits=1', '--qualities', QUALITIES]];
+  await Promise.all([run([...common, ...argsA, '--json', a]), run([...common, ...argsB, '--json', b])]);
+  const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
+  const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
+  const seconds = (Date.now() - t0) / 1000;
   let r: EvalResult;
-  if (jpegFrom) {
-    const prev = JSON.parse(readFileSync(jpegFrom, 'utf8')) as EvalResult;
-    await Promise.all([
-      run([...common, '--no-baseline', '--modes', 'members=1 members=2', '--json', a]),
-      run([...common, '--no-baseline', '--modes', 'members=3 members=4', '--json', b]),
-    ]);
-    const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
-    const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
+  if (prev) {
     if (prev.images !== ra.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, this run ${ra.images}`);
-    r = { ...ra, modes: [...ra.modes, ...rb.modes], jpeg: prev.jpeg, baselineClean: prev.baselineClean, seconds: (Date.now() - t0) / 1000 };
+    r = { ...ra, modes: [...ra.modes, ...rb.modes], jpeg: prev.jpeg, baselineClean: prev.baselineClean, seconds };
   } else {
-    await Promise.all([
-      run([...common, '--no-baseline', '--json', a]),
-      run([...common, '--modes', 'members=1,bits=1', '--qualities', QUALITIES, '--json', b]),
-    ]);
-    const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
-    const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
-    r = { ...ra, jpeg: rb.jpeg, baselineClean: rb.baselineClean, seconds: (Date.now() - t0) / 1000 };
+    r = { ...ra, jpeg: rb.jpeg, baselineClean: rb.baselineClean, seconds };
   }
   for (const m of r.modes) {
     const stripped = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanStrippedBytes, acc: j.acc })), m.acc, m.meanBytes);
