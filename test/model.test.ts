@@ -194,6 +194,17 @@ describe('pickMode', () => {
     expect(pickMode(t, { maxBytes: 1000, tolerance: 0.005 }).info.mode.members).toBe(2);
   });
 
+  it('the two shipped models: the 8x8 one fits 85% in 60 B, the 16x16 one does not; the 16x16 one has the best mode', async () => {
+    const [s16, d8] = await Promise.all(MODELS.map(async (m) => (await loadModel(join(ROOT, m.blob))).modeTable({ packet: 'compact' })));
+    const low = { maxBytes: 60, maxMembers: 1 };
+    expect(pickMode(d8, low)).toMatchObject({ info: { mode: { members: 1, bits: 1 } }, fits: true });
+    expect(pickMode(d8, low).info.top1!).toBeGreaterThanOrEqual(0.85);
+    expect(pickMode(s16, low).fits).toBe(false);
+    const best = (t: ModeInfo[]) => Math.max(...t.map((r) => r.top1!));
+    expect(best(s16)).toBeGreaterThanOrEqual(0.9);
+    expect(best(d8)).toBeLessThan(best(s16));
+  });
+
   it('a tolerance picks the fewest members, then the fewest bytes, within it of the best that fits', () => {
     fc.assert(
       fc.property(fc.array(row, { minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: 2500 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (table, maxBytes, tolerance) => {
