@@ -136,8 +136,9 @@ def common_args(ap, out, seed):
     ap.add_argument('--lr', type=float, default=0.2)
     ap.add_argument('--dec', default='96,160,192', help='decoder widths at 16x16, 8x8, 4x4')
     ap.add_argument('--cm', type=int, default=4, help='bottleneck channels per member')
-    ap.add_argument('--enc', choices=['s16', 'd8'], default='s16',
-                    help='encoder: split at 16x16 after two convs (s16) or at 8x8 after four (d8; --dec then has two widths)')
+    ap.add_argument('--enc', choices=['s16', 'd8', 'd4'], default='s16',
+                    help='encoder: split at 16x16 after two convs (s16), at 8x8 after four (d8; --dec then has two widths) '
+                         'or at 4x4 after six (d4, not exported; --dec has one width)')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--seed', type=int, default=seed)

@@ -332,6 +332,8 @@ def main():
     fixtures = a.fixtures or os.path.join(ROOT, 'test/fixtures', 'cifar' if a.name == 'see-cifar10' else a.name)
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
     model, info = load_checkpoint(a.ckpt)
+    if model.enc.enc == 'd4':
+        raise SystemExit(f'{a.ckpt}: the 4x4 split (enc d4) is a training experiment; export handles s16 and d8')
     print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
     fake_quantize_weights(model)
     model.eval()

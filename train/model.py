@@ -29,6 +29,7 @@ def conv_bn(cin, cout, stride=1, groups=1):
 
 
 C3 = 64          # per-member width of the deeper encoder's 8x8 convs (split at 8x8, enc='d8')
+C4 = 128         # per-member width of its 4x4 convs (split at 4x4, enc='d4': an experiment, not exported)
 
 
 class Encoder(nn.Module):
@@ -41,19 +42,25 @@ class Encoder(nn.Module):
         self.stem = conv_bn(3, G * C1)                       # shared input: groups=1 is the same as per-member convs
         self.down = conv_bn(G * C1, G * C2, 2, groups=G)      # 32 -> 16
         c = C2
-        if enc == 'd8':
+        if enc in ('d8', 'd4'):
             self.down2 = conv_bn(G * C2, G * C3, 2, groups=G)  # 16 -> 8
             self.mid = conv_bn(G * C3, G * C3, 1, groups=G)
             c = C3
+        if enc == 'd4':
+            self.down3 = conv_bn(G * C3, G * C4, 2, groups=G)  # 8 -> 4
+            self.mid2 = conv_bn(G * C4, G * C4, 1, groups=G)
+            c = C4
         self.enc = enc
-        self.side = 8 if enc == 'd8' else 16   # the bottleneck's spatial side
+        self.side = {'s16': 16, 'd8': 8, 'd4': 4}[enc]   # the bottleneck's spatial side
         self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
 
     def forward(self, x):
         """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16] (s16) or [B, G*CM, 8, 8] (d8)."""
         h = self.down(self.stem(x))
-        if self.enc == 'd8':
+        if self.enc in ('d8', 'd4'):
             h = self.mid(self.down2(h))
+        if self.enc == 'd4':
+            h = self.mid2(self.down3(h))
         return torch.sigmoid(self.head(h))
 
 
@@ -83,13 +90,18 @@ class Decoder(nn.Module):
             self.inp = nn.Conv2d(cin, D1, 3, 1, 1, bias=True)
             self.b1 = Block(D1)
             self.d2 = conv_bn(D1, D2, 2)
-        else:
+        elif len(widths) == 2:
             D2, D3 = widths
             self.inp = nn.Conv2d(cin, D2, 3, 1, 1, bias=True)
             self.b1 = Block(D2)
             self.d2 = None
+        else:   # (D3,): a 4x4 input (enc='d4'), three blocks at 4x4
+            D2 = D3 = widths[0]
+            self.inp = nn.Conv2d(cin, D3, 3, 1, 1, bias=True)
+            self.b1 = Block(D3)
+            self.d2 = None
         self.b2 = Block(D2)
-        self.d3 = conv_bn(D2, D3, 2)
+        self.d3 = conv_bn(D2, D3, 2) if len(widths) > 1 else None
         self.b3 = Block(D3)
         self.fc = nn.Linear(D3, 10)
 
@@ -99,7 +111,9 @@ class Decoder(nn.Module):
         if self.d2 is not None:
             x = self.d2(x)
         x = self.b2(x)
-        x = self.b3(self.d3(x))
+        if self.d3 is not None:
+            x = self.d3(x)
+        x = self.b3(x)
         return self.fc(x.mean((2, 3)))
 
 
