@@ -138,7 +138,8 @@ def common_args(ap, out, seed):
     ap.add_argument('--cm', type=int, default=4, help='bottleneck channels per member')
     ap.add_argument('--enc', choices=['s16', 'd8', 'd4'], default='s16',
                     help='encoder: split at 16x16 after two convs (s16), at 8x8 after four (d8; --dec then has two widths) '
-                         'or at 4x4 after six (d4, not exported; --dec has one width)')
+                         'or at 4x4 after six (d4; --dec has one width, three blocks at 4x4)')
+    ap.add_argument('--c4', type=int, default=128, help='d4: per-member channels of the 4x4 encoder convs')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--seed', type=int, default=seed)
@@ -176,7 +177,7 @@ def setup(a):
         tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     dev = torch.device(a.device)
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc)
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4)
     if a.init:
         # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.
         init, meta = load_checkpoint(a.init)

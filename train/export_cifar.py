@@ -112,32 +112,40 @@ def add_encoder_convs(ex, g, enc, modes_members):
     add_conv_bn(ex, g, 'enc.stem', enc.stem[0], enc.stem[1], 'x', 'e1', 'relu', active=act(C1))
     add_conv_bn(ex, g, 'enc.down', enc.down[0], enc.down[1], 'e1', 'e2', 'relu', groups=G, stride=2, active=grp)
     last = 'e2'
-    if enc.enc == 'd8':
+    if enc.enc in ('d8', 'd4'):
         g.buffer('e3', [G * C3, 8, 8])
         g.buffer('e4', [G * C3, 8, 8])
         add_conv_bn(ex, g, 'enc.down2', enc.down2[0], enc.down2[1], 'e2', 'e3', 'relu', groups=G, stride=2, active=grp)
         add_conv_bn(ex, g, 'enc.mid', enc.mid[0], enc.mid[1], 'e3', 'e4', 'relu', groups=G, active=grp)
         last = 'e4'
+    if enc.enc == 'd4':
+        w4 = enc.mid2[0].out_channels   # G x c4
+        g.buffer('e5', [w4, 4, 4])
+        g.buffer('e6', [w4, 4, 4])
+        add_conv_bn(ex, g, 'enc.down3', enc.down3[0], enc.down3[1], 'e4', 'e5', 'relu', groups=G, stride=2, active=grp)
+        add_conv_bn(ex, g, 'enc.mid2', enc.mid2[0], enc.mid2[1], 'e5', 'e6', 'relu', groups=G, active=grp)
+        last = 'e6'
     add_conv_bn(ex, g, 'enc.head', enc.head, None, last, 'z', 'sigmoid', groups=G, active=grp)
 
 
 def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
     """src [G*CM,S,S] (centred) -> logits [10]. decs: one decoder per members value (switchable norm).
-    S = 16: stages at 16x16, 8x8, 4x4; S = 8 (no dec.d2): two blocks at 8x8, one at 4x4."""
+    S = 16: stages at 16x16, 8x8, 4x4; S = 8 (no dec.d2): two blocks at 8x8, one at 4x4; S = 4 (no dec.d2,
+    no dec.d3): three blocks at 4x4."""
     decs = decs or [dec]
-    s16 = dec.d2 is not None
-    D2, D3 = dec.b2.c1.out_channels, dec.d3[0].out_channels
-    D1 = dec.inp.out_channels if s16 else D2
+    s16, s4 = dec.d2 is not None, dec.d3 is None
+    D1, D2, D3 = dec.inp.out_channels, dec.b2.c1.out_channels, dec.b3.c1.out_channels
     sw = len(decs) > 1
 
     def bn(get):
         return [get(d) for d in decs] if sw else get(dec)
-    S = 16 if s16 else 8
+    S = 16 if s16 else 4 if s4 else 8
     g.buffer('h1', [D1, S, S]); g.buffer('h2', [D1, S, S]); g.buffer('h3', [D1, S, S])
     if s16:
         g.buffer('g1', [D2, 8, 8])
-    g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
-    g.buffer('k1', [D3, 4, 4]); g.buffer('k2', [D3, 4, 4]); g.buffer('k3', [D3, 4, 4])
+    if not s4:
+        g.buffer('g2', [D2, 8, 8]); g.buffer('g3', [D2, 8, 8])
+        g.buffer('k1', [D3, 4, 4]); g.buffer('k2', [D3, 4, 4]); g.buffer('k3', [D3, 4, 4])
     g.buffer('pooled', [D3]); g.buffer('logits', [10])
     # Missing members' channels are zeros in training; skipping them (cinActive) is the same sum.
     add_conv_bn(ex, g, 'dec.inp', dec.inp, None, src, 'h1', 'relu',
@@ -152,11 +160,17 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
     block('dec.b1', lambda d: d.b1, 'h1', 'h2', 'h3', D1, S * S)
     if s16:
         add_conv_bn(ex, g, 'dec.d2', dec.d2[0], bn(lambda d: d.d2[1]), 'h1', 'g1', 'relu', stride=2)
-    t = 'g1' if s16 else 'h1'
-    block('dec.b2', lambda d: d.b2, t, 'g2', 'g3', D2, 64)
-    add_conv_bn(ex, g, 'dec.d3', dec.d3[0], bn(lambda d: d.d3[1]), t, 'k1', 'relu', stride=2)
-    block('dec.b3', lambda d: d.b3, 'k1', 'k2', 'k3', D3, 16)
-    g.layer('gap', x='k1', y='pooled', C=D3, H=4, W=4)
+    if s4:
+        block('dec.b2', lambda d: d.b2, 'h1', 'h2', 'h3', D2, 16)
+        block('dec.b3', lambda d: d.b3, 'h1', 'h2', 'h3', D3, 16)
+        last = 'h1'
+    else:
+        t = 'g1' if s16 else 'h1'
+        block('dec.b2', lambda d: d.b2, t, 'g2', 'g3', D2, 64)
+        add_conv_bn(ex, g, 'dec.d3', dec.d3[0], bn(lambda d: d.d3[1]), t, 'k1', 'relu', stride=2)
+        block('dec.b3', lambda d: d.b3, 'k1', 'k2', 'k3', D3, 16)
+        last = 'k1'
+    g.layer('gap', x=last, y='pooled', C=D3, H=4, W=4)
     g.layer('matmul', x='pooled', y='logits', w=ex.tensor('dec.fc.w', dec.fc.weight, storage=weight_storage('dec.fc', dec.fc.weight)),
             bias=ex.tensor('dec.fc.bias', dec.fc.bias), cin=D3, cout=10, n=1, act='none')
 
@@ -332,8 +346,6 @@ def main():
     fixtures = a.fixtures or os.path.join(ROOT, 'test/fixtures', 'cifar' if a.name == 'see-cifar10' else a.name)
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
     model, info = load_checkpoint(a.ckpt)
-    if model.enc.enc == 'd4':
-        raise SystemExit(f'{a.ckpt}: the 4x4 split (enc d4) is a training experiment; export handles s16 and d8')
     print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
     fake_quantize_weights(model)
     model.eval()

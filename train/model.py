@@ -29,15 +29,16 @@ def conv_bn(cin, cout, stride=1, groups=1):
 
 
 C3 = 64          # per-member width of the deeper encoder's 8x8 convs (split at 8x8, enc='d8')
-C4 = 128         # per-member width of its 4x4 convs (split at 4x4, enc='d4': an experiment, not exported)
+C4 = 128         # per-member width of its 4x4 convs (split at 4x4, enc='d4'; default of --c4)
 
 
 class Encoder(nn.Module):
     """enc='s16': split at 16x16 after two convs (1.9 M multiply-adds per member).
     enc='d8': two more convs per member, split at 8x8 (5.5 M per member with cm=8): the device does more
-    of the work so that fewer, more semantic values cross the link."""
+    of the work so that fewer, more semantic values cross the link.
+    enc='d4': two more (c4 channels per member), split at 4x4."""
 
-    def __init__(self, cm=CM, enc='s16'):
+    def __init__(self, cm=CM, enc='s16', c4=C4):
         super().__init__()
         self.stem = conv_bn(3, G * C1)                       # shared input: groups=1 is the same as per-member convs
         self.down = conv_bn(G * C1, G * C2, 2, groups=G)      # 32 -> 16
@@ -47,9 +48,9 @@ class Encoder(nn.Module):
             self.mid = conv_bn(G * C3, G * C3, 1, groups=G)
             c = C3
         if enc == 'd4':
-            self.down3 = conv_bn(G * C3, G * C4, 2, groups=G)  # 8 -> 4
-            self.mid2 = conv_bn(G * C4, G * C4, 1, groups=G)
-            c = C4
+            self.down3 = conv_bn(G * C3, G * c4, 2, groups=G)  # 8 -> 4
+            self.mid2 = conv_bn(G * c4, G * c4, 1, groups=G)
+            c = c4
         self.enc = enc
         self.side = {'s16': 16, 'd8': 8, 'd4': 4}[enc]   # the bottleneck's spatial side
         self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
@@ -153,12 +154,14 @@ def decoder_input(deq, mask):
 
 
 class SlimSplit(nn.Module):
-    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16'):
+    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16', c4=C4):
         super().__init__()
         self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
         if enc != 's16':
             self.cfg['enc'] = enc   # older checkpoints have no 'enc': the 16x16 split
-        self.enc = Encoder(cm, enc)
+        if enc == 'd4':
+            self.cfg['c4'] = int(c4)
+        self.enc = Encoder(cm, enc, c4)
         self.hw = self.enc.side ** 2   # bottleneck values per channel
         self.dec = Decoder(G * cm, tuple(dec))
         self.rate = RateModel(cm)
@@ -220,7 +223,8 @@ def load_checkpoint(path):
     if path.endswith('.npz'):
         d = np.load(path)
         meta = json.loads(bytes(d['__meta__']).decode())
-        model = SlimSplit(meta['cfg']['cm'], meta['cfg']['dec'], meta['cfg'].get('enc', 's16'))
+        cfg = meta['cfg']
+        model = SlimSplit(cfg['cm'], cfg['dec'], cfg.get('enc', 's16'), cfg.get('c4', C4))
         model.load_state_dict({k: torch.from_numpy(d[k]) for k in d.files if k != '__meta__'})
         return model, meta
     ck = torch.load(path, map_location='cpu')
