@@ -1,7 +1,7 @@
 """The slimsplit CIFAR-10 model: a SEE-style ensemble encoder (device) and a small ResNet decoder (server).
 
 Members are laid side by side as channel groups, so mode (N, b) runs the channel slice [0, N*k) of every
-encoder layer and sends N * CM channels of 16x16 at b bits. Each member owns its own bottleneck
+encoder layer and sends N * CM channels of SxS at b bits (S = 16, 8 or 4: where the split is, enc). Each member owns its own bottleneck
 channels (concatenated, not averaged): member 0 must carry the image alone, members 1..3 add what it
 left out, and the decoder sees the missing members' channels as zeros.
 
@@ -56,7 +56,7 @@ class Encoder(nn.Module):
         self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
 
     def forward(self, x):
-        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, 16, 16] (s16) or [B, G*CM, 8, 8] (d8)."""
+        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, S, S], S = self.side (16, 8 or 4)."""
         h = self.down(self.stem(x))
         if self.enc in ('d8', 'd4'):
             h = self.mid(self.down2(h))
@@ -80,7 +80,7 @@ class Block(nn.Module):
 
 class Decoder(nn.Module):
     """widths (D1, D2, D3): a 16x16 input, stages at 16x16, 8x8, 4x4. widths (D2, D3): an 8x8 input
-    (enc='d8'), two blocks at 8x8 and one at 4x4."""
+    (enc='d8'), two blocks at 8x8 and one at 4x4. widths (D3,): a 4x4 input (enc='d4'), three blocks."""
 
     def __init__(self, cin=G * CM, widths=(D1, D2, D3)):
         super().__init__()
