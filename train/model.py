@@ -231,3 +231,33 @@ def load_checkpoint(path):
     model = SlimSplit()
     model.load_state_dict(ck['model'])
     return model, {'cfg': model.cfg, 'epoch': ck.get('epoch'), 'args': ck.get('args')}
+
+
+def multiply_adds(module, x):
+    """Multiply-adds of one forward pass of module on x (convolutions and linear layers)."""
+    total = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            total[0] += out.numel() // out.shape[0] * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Linear):
+            total[0] += m.in_features * m.out_features
+    hs = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        module(x)
+    for h in hs:
+        h.remove()
+    return total[0]
+
+
+if __name__ == '__main__':
+    # The architecture figures the README quotes: /usr/bin/python3 train/model.py
+    for name, (cm, dec, enc, c4) in {'16x16 (shipped)': (4, (96, 160, 192), 's16', C4),
+                                     '8x8 (shipped)': (8, (144, 160), 'd8', C4),
+                                     '4x4, run K4': (16, (192,), 'd4', 128),
+                                     '4x4, --c4 64 --dec 144': (16, (144,), 'd4', 64)}.items():
+        m = SlimSplit(cm, dec, enc, c4).eval()
+        z = m.enc(torch.zeros(1, 3, 32, 32))
+        n = lambda mod: sum(p.numel() for p in mod.parameters())
+        print(f'{name}: bottleneck {list(z.shape[1:])}, device {multiply_adds(m.enc, torch.zeros(1, 3, 32, 32)) / G / 1e6:.2f} M '
+              f'multiply-adds per member, server {multiply_adds(m.dec, z) / 1e6:.1f} M, weights {(n(m.enc) + n(m.dec)) / 1e6:.2f} M')
