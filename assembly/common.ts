@@ -24,43 +24,67 @@ export const ACT_SIGMOID: i32 = 5;
 // Fast f32 exp, written twice with the same float operations in the same order: once on
 // scalar f32 (expf), once on f32x4 lanes (exp4). WASM f32 arithmetic is deterministic (no
 // fma, no f64, no relaxed ops here), so both builds produce bit-identical swish and sigmoid.
-// Cephes expf: clamp x to [EXP_LO, EXP_HI]; n = nearest(x * log2 e); r = x - n*C1 - n*C2
-// (Cody-Waite: C1 has 9 significant bits, so n*C1 and x - n*C1 are exact); then
-// e^r = 1 + r + r^2 * P(r), P of degree 5; then the result is scaled by 2^n as two exact
-// powers of two, 2^(n>>1) * 2^(n - (n>>1)), built from the exponent bits, so that the
-// last multiply over- or underflows correctly. Max error ~1-2 ulp (test/act.test.ts).
-// Edge cases: exp(+inf) = exp(x > 88.72) = +inf; exp(-inf) = 0 (EXP_LO = -104 underflows
-// to 0; results in [-104, -87.3] are denormals); NaN stays NaN (the clamps are written
-// x < lo ? lo : x, which keeps NaN; nearest(NaN) converts to n = 0 in both builds).
+// Cody-Waite reduction as in Cephes expf: n = nearest(x * log2 e); r = x - n*C1 - n*C2 (C1
+// has 9 significant bits, so n*C1 and x - n*C1 are exact), |r| <= ln2/2; then
+// e^r = 1 + r + r^2 * Q(r), Q of degree 3: a minimax fit of relative error (1.1e-7 exact,
+// 1.9e-7 as evaluated in f32 over [-87, 88.7]; Cephes' degree-5 P gave ~1e-7 for 4 more
+// operations per value). Max error ~2 ulp (test/act.test.ts).
+// expf/exp4 (the exported exp_f32): x clamped to [EXP_LO, EXP_HI] and scaled by 2^n as two
+// exact powers of two, 2^(n>>1) * 2^(n - (n>>1)), so that the last multiply over- or
+// underflows correctly: exp(+inf) = exp(x > 88.72) = +inf; exp(-inf) = 0 (EXP_LO = -104
+// underflows to 0; results in [-104, -87.3] are denormals); NaN stays NaN (the clamps are
+// written x < lo ? lo : x, which keeps NaN, and a NaN t gives a NaN result whatever n is).
+// expSat (swish and sigmoid only): x clamped to [SAT_LO, EXP_HI] and scaled by one power of
+// two whose exponent field saturates at both ends: n = -127 gives the bits of +0, n = 128
+// those of +inf. So e^x is 0 below about -87.98 and +inf above about 88.37 (instead of
+// denormals and the last finite values): 1 + e^-x then rounds to 1 or gives +inf as before,
+// and swish/sigmoid change by less than 1e-36. Five operations per value fewer than expf.
 const EXP_LO: f32 = -104.0;
 const EXP_HI: f32 = 89.0;
+const SAT_LO: f32 = -88.0;
 const EXP_LOG2E: f32 = 1.44269504088896341;
+// n = nearest(x * log2 e) without a float-to-int conversion (V8 expands i32x4.trunc_sat
+// to ~8 instructions): adding 1.5 * 2^23 rounds to an integer (ties to even, as nearest
+// does) held in the low mantissa bits; subtracting it back gives n as a float.
+const EXP_SHIFT: f32 = 12582912.0;
+const EXP_SHIFT_BITS: i32 = 0x4b400000;
 const EXP_C1: f32 = 0.693359375;
 const EXP_C2: f32 = -2.12194440e-4;
-const EXP_P0: f32 = 1.9875691500e-4;
-const EXP_P1: f32 = 1.3981999507e-3;
-const EXP_P2: f32 = 8.3334519073e-3;
-const EXP_P3: f32 = 4.1665795894e-2;
-const EXP_P4: f32 = 1.6666665459e-1;
-const EXP_P5: f32 = 5.0000001201e-1;
+// Q(r) = Q0 + Q1 r + Q2 r^2 + Q3 r^3, printed by `/usr/bin/python3 bench/exp_fit.py`
+const EXP_Q0: f32 = 0.4999924302101135;
+const EXP_Q1: f32 = 0.16667111217975616;
+const EXP_Q2: f32 = 0.04188923537731171;
+const EXP_Q3: f32 = 0.008312836289405823;
 // swish(x) = x / (1 + exp(-x)) with x first clamped below at SWISH_LO (keeping NaN): for
 // x <= -100 the true value is below 1e-41 in magnitude, the clamp makes exp(100) = +inf
 // and the quotient -0, so swish(-inf) = -0 instead of -inf / inf = NaN.
 const SWISH_LO: f32 = -100.0;
 
+// e^r * 2^-n for a clamped x and fx = nearest(x * log2 e): the shared core of both exps.
+@inline function expMant(x: f32, fx: f32): f32 {
+  const r = (x - fx * EXP_C1) - fx * EXP_C2;
+  const z = r * r;
+  let q = EXP_Q3 * r + EXP_Q2;
+  q = q * r + EXP_Q1;
+  q = q * r + EXP_Q0;
+  return (q * z + r) + <f32>1.0;
+}
+@inline function expMant4(x: v128, fx: v128): v128 {
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(EXP_C1))), f32x4.mul(fx, f32x4.splat(EXP_C2)));
+  const z = f32x4.mul(r, r);
+  let q = f32x4.add(f32x4.mul(f32x4.splat(EXP_Q3), r), f32x4.splat(EXP_Q2));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(EXP_Q1));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(EXP_Q0));
+  return f32x4.add(f32x4.add(f32x4.mul(q, z), r), f32x4.splat(1));
+}
+
 @inline export function expf(x: f32): f32 {
   x = x < EXP_LO ? EXP_LO : x;
   x = EXP_HI < x ? EXP_HI : x;
-  const fx = nearest<f32>(x * EXP_LOG2E);
-  const r = (x - fx * EXP_C1) - fx * EXP_C2;
-  const z = r * r;
-  let p = EXP_P0 * r + EXP_P1;
-  p = p * r + EXP_P2;
-  p = p * r + EXP_P3;
-  p = p * r + EXP_P4;
-  p = p * r + EXP_P5;
-  const y = (p * z + r) + <f32>1.0;
-  const n = <i32>fx;
+  const t = x * EXP_LOG2E + EXP_SHIFT;
+  const fx = t - EXP_SHIFT;
+  const y = expMant(x, fx);
+  const n = reinterpret<i32>(t) - EXP_SHIFT_BITS;
   const n1 = n >> 1;
   const n2 = n - n1;
   const s1 = reinterpret<f32>((n1 + 127) << 23);
@@ -73,16 +97,10 @@ const SWISH_LO: f32 = -100.0;
 @inline export function exp4(x: v128): v128 {
   x = f32x4.pmax(x, f32x4.splat(EXP_LO));
   x = f32x4.pmin(x, f32x4.splat(EXP_HI));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(EXP_LOG2E)));
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(EXP_C1))), f32x4.mul(fx, f32x4.splat(EXP_C2)));
-  const z = f32x4.mul(r, r);
-  let p = f32x4.add(f32x4.mul(f32x4.splat(EXP_P0), r), f32x4.splat(EXP_P1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P4));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(EXP_P5));
-  const y = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1));
-  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(EXP_LOG2E)), f32x4.splat(EXP_SHIFT));
+  const fx = f32x4.sub(t, f32x4.splat(EXP_SHIFT));
+  const y = expMant4(x, fx);
+  const n = i32x4.sub(t, i32x4.splat(EXP_SHIFT_BITS));
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
@@ -90,20 +108,34 @@ const SWISH_LO: f32 = -100.0;
   return f32x4.mul(f32x4.mul(y, s1), s2);
 }
 
+@inline function expSatf(x: f32): f32 {
+  x = x < SAT_LO ? SAT_LO : x;
+  x = EXP_HI < x ? EXP_HI : x;
+  const t = x * EXP_LOG2E + EXP_SHIFT;
+  return expMant(x, t - EXP_SHIFT) * reinterpret<f32>((reinterpret<i32>(t) + (127 - EXP_SHIFT_BITS)) << 23);
+}
+@inline function expSat4(x: v128): v128 {
+  x = f32x4.pmax(x, f32x4.splat(SAT_LO));
+  x = f32x4.pmin(x, f32x4.splat(EXP_HI));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(EXP_LOG2E)), f32x4.splat(EXP_SHIFT));
+  const e = i32x4.shl(i32x4.add(t, i32x4.splat(127 - EXP_SHIFT_BITS)), 23);
+  return f32x4.mul(expMant4(x, f32x4.sub(t, f32x4.splat(EXP_SHIFT))), e);
+}
+
 @inline export function swishf(x: f32): f32 {
   x = x < SWISH_LO ? SWISH_LO : x;
-  return x / (<f32>1.0 + expf(-x));
+  return x / (<f32>1.0 + expSatf(-x));
 }
 @inline export function swish4(x: v128): v128 {
   x = f32x4.pmax(x, f32x4.splat(SWISH_LO));
-  return f32x4.div(x, f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+  return f32x4.div(x, f32x4.add(f32x4.splat(1), expSat4(f32x4.neg(x))));
 }
 // sigmoid(-inf) = 1 / inf = 0, sigmoid(+inf) = 1, NaN stays NaN.
 @inline export function sigmoidf(x: f32): f32 {
-  return <f32>1.0 / (<f32>1.0 + expf(-x));
+  return <f32>1.0 / (<f32>1.0 + expSatf(-x));
 }
 @inline export function sigmoid4(x: v128): v128 {
-  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expSat4(f32x4.neg(x))));
 }
 
 // Scalar activation. act4 is its 4-lane twin with the same float operations, so both
