@@ -55,6 +55,21 @@ describe.each(engines())('instnorm [%s]', (_b, eng) => {
     );
   });
 
+  // The statistics add 64-value blocks in f32 and blocks in f64 (assembly/instnorm.ts): plane
+  // sizes around the block size, many blocks (a SEE 191x191 plane) and a large mean next to a
+  // small spread must still give the exact statistics' output to f32 rounding.
+  it.each([1, 63, 64, 65, 127, 128, 129, 1000, 191 * 191])('HW = %i (64-value blocks and their tail) stays at f32 rounding', (HW) => {
+    const C = 4, x = input(C, HW, HW);
+    for (let i = 0; i < HW; i++) x[3 * HW + i] = 40 + 0.02 * Math.sin(i * 0.7 + 1); // mean 40, spread 0.014
+    for (const act of [0, 3]) {
+      const k = { C, H: 1, W: HW, cA: C, affine: true, act, eps: 1e-3, seed: HW };
+      const y = run(eng, k, x);
+      const gamma = randn(C, k.seed + 5, 2), beta = randn(C, k.seed + 6);
+      const ref = instnormRef(x, { C, HW, eps: k.eps, gamma, beta, act, cActive: C });
+      expect(maxRelErr(y, ref)).toBeLessThan(2e-6);
+    }
+  });
+
   it('in place equals out of place, and a channel prefix equals the full run\'s prefix (bit for bit)', () => {
     fc.assert(
       fc.property(caseArb, (k) => {
@@ -108,6 +123,13 @@ describe.each(engines())('instnorm [%s]', (_b, eng) => {
 
 describe('instnorm: SIMD and scalar builds', () => {
   const [[, simd], [, scalar]] = engines();
+  it.each([64, 65, 200, 191 * 191])('give bit-identical outputs on HW = %i (several 64-value blocks)', (HW) => {
+    const x = input(3, HW, HW + 1);
+    for (const act of [0, 3, 5]) {
+      const k = { C: 3, H: 1, W: HW, cA: 3, affine: true, act, eps: 1e-3, seed: HW };
+      expect(Array.from(run(simd, k, x))).toEqual(Array.from(run(scalar, k, x)));
+    }
+  });
   it('give bit-identical outputs (same f64 reductions, same f32 operations)', () => {
     fc.assert(
       fc.property(caseArb, (k) => {
