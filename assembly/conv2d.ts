@@ -1,4 +1,4 @@
-import { pi, pp, actf, swish4, sigmoid4, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
+import { pi, pp, actf, act4, swish4, sigmoid4, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
 
 // conv2d(p): dense or grouped KxK convolution (K in {1,3,5}, stride 1 or 2),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
@@ -150,9 +150,9 @@ export function conv2d(p: usize): void {
   }
   const chunked = ch < ciN;
   // With chunks, overlapping the column tail would add a chunk twice to the columns it
-  // shares with the previous tile: chunk passes run only whole tiles, and the last pass
-  // adds the tail tile with the whole stream (it rewrites the shared columns bit for bit).
-  const OWfull = chunked ? OW - OW % tw : OW;
+  // shares with the previous tile: chunk passes run only whole tiles (OWb below), and the
+  // last pass adds the tail tile with the whole stream (it rewrites the shared columns bit
+  // for bit).
   const chunkBytes = <usize>(ch * KK) * TAP_BYTES;
 
   for (let oy0 = 0; oy0 < OH; oy0 += band) {
@@ -172,7 +172,7 @@ export function conv2d(p: usize): void {
         for (let oy = oy0; oy < oy1; oy++) {
           for (let b = 0; b < nB; b++) {
             const tab = tabG + <usize>b * streamBytes;
-            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, tw, epiG, stage, ep);
+            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, blockWidth(b, coN, OW, tw), epiG, stage, ep);
           }
           xr += rowStep;
           yo += <usize>OW << 2;
@@ -180,6 +180,8 @@ export function conv2d(p: usize): void {
       } else {
         for (let b = 0; b < nB; b++) {
           const tab = tabG + <usize>b * streamBytes, tabEnd = tab + <usize>T * TAP_BYTES;
+          const twb = blockWidth(b, coN, OW, tw);
+          const OWb = chunked ? OW - OW % twb : OW;
           for (let ci0 = 0; ci0 < ciN; ci0 += ch) {
             const t0 = tab + <usize>ci0 * <usize>KK * TAP_BYTES;
             const t1 = ci0 + ch < ciN ? t0 + chunkBytes : tabEnd;
@@ -187,10 +189,10 @@ export function conv2d(p: usize): void {
             const epc = ep | (ci0 > 0 ? EPI_LOAD : 0) | (last ? 0 : EPI_RAW);
             let xr = xg, yo = <usize>(oy0 * OW) << 2;
             for (let oy = oy0; oy < oy1; oy++) {
-              blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWfull, tw, epiG, stage, epc);
-              if (last && OWfull < OW) {
-                const o4 = <usize>(OW - tw) << 2;
-                blockRow(xr + o4, tab, tabEnd, yg + yo + o4, oplane4, b, coN, tw, tw, epiG, stage, ep);
+              blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWb, twb, epiG, stage, epc);
+              if (last && OWb < OW) {
+                const o4 = <usize>(OW - twb) << 2;
+                blockRow(xr + o4, tab, tabEnd, yg + yo + o4, oplane4, b, coN, twb, twb, epiG, stage, ep);
               }
               xr += rowStep;
               yo += <usize>OW << 2;
@@ -216,12 +218,71 @@ export function conv2d(p: usize): void {
   const y0 = yr + <usize>cb * oplane4, y1 = yr + <usize>c1 * oplane4;
   const y2 = yr + <usize>c2 * oplane4, y3 = yr + <usize>c3 * oplane4;
   const epi = epiAt + <usize>b * EPI_BYTES;
-  if (OW < tw) {
+  if (tw == 16) {
+    rowTiles2(xr, tab, tabEnd, y0, y1, OW, epi, ep);
+  } else if (OW < tw) {
     rowTiles(xr, tab, tabEnd, stage, stage + 32, stage + 64, stage + 96, tw, epi, ep);
     unstage(stage, OW, y0, y1, y2, y3);
   } else {
     rowTiles(xr, tab, tabEnd, y0, y1, y2, y3, OW, epi, ep);
   }
+}
+
+// The tile width of block b: a last block with one or two channels (coN % 4 = 1 or 2: the
+// SEE members' 6-channel layers) runs 2 channels x 16 columns in the SIMD build instead of
+// 4 x 8 with two or three clamped lanes recomputing a channel (25-50% of the work wasted).
+@inline function blockWidth(b: i32, coN: i32, OW: i32, tw: i32): i32 {
+  return ASC_FEATURE_SIMD && coN - (b << 2) <= 2 && OW >= 16 ? 16 : tw;
+}
+
+// One output row of 2 channels, OW >= 16: tiles of 16 columns, the last shifted left.
+function rowTiles2(xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, OW: i32, epi: usize, ep: i32): void {
+  for (let ox = 0; ox < OW; ox += 16) {
+    const o4 = <usize>(ox + 16 <= OW ? ox : OW - 16) << 2;
+    tile2x16(xr + o4, tab, tabEnd, y0 + o4, y1 + o4, epi, ep);
+  }
+}
+
+// 2 channels x 16 columns (SIMD only): the same 8 accumulators as tile4x8, 4 input vectors
+// and 2 weights per tap. It reads lanes 0 and 1 of the block's tap stream and epilogue (a
+// single channel has lane 1 clamped to lane 0, as in tile4x8); every output gets the same
+// operations in the same order as in tile4x8 and the scalar tile.
+@inline function tile2x16(xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, epi: usize, ep: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
+  let c00 = v128.load32_splat(epi), c10 = v128.load32_splat(epi, 4);
+  let c01 = c00, c02 = c00, c03 = c00, c11 = c10, c12 = c10, c13 = c10;
+  if (ep & EPI_LOAD) {
+    c00 = v128.load(y0); c01 = v128.load(y0, 16); c02 = v128.load(y0, 32); c03 = v128.load(y0, 48);
+    c10 = v128.load(y1); c11 = v128.load(y1, 16); c12 = v128.load(y1, 32); c13 = v128.load(y1, 48);
+  }
+  for (let q = tab; q < tabEnd; q += TAP_BYTES) {
+    const xa = xr + <usize>load<u32>(q);
+    const a0 = v128.load(xa), a1 = v128.load(xa, 16), a2 = v128.load(xa, 32), a3 = v128.load(xa, 48);
+    let b = v128.load32_splat(q, 4);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b)); c01 = f32x4.add(c01, f32x4.mul(a1, b));
+    c02 = f32x4.add(c02, f32x4.mul(a2, b)); c03 = f32x4.add(c03, f32x4.mul(a3, b));
+    b = v128.load32_splat(q, 8);
+    c10 = f32x4.add(c10, f32x4.mul(a0, b)); c11 = f32x4.add(c11, f32x4.mul(a1, b));
+    c12 = f32x4.add(c12, f32x4.mul(a2, b)); c13 = f32x4.add(c13, f32x4.mul(a3, b));
+  }
+  if (!(ep & EPI_RAW)) {
+    if (ep & EPI_AFFINE) {
+      let s = v128.load32_splat(epi, 16), h = v128.load32_splat(epi, 32);
+      c00 = f32x4.add(f32x4.mul(c00, s), h); c01 = f32x4.add(f32x4.mul(c01, s), h);
+      c02 = f32x4.add(f32x4.mul(c02, s), h); c03 = f32x4.add(f32x4.mul(c03, s), h);
+      s = v128.load32_splat(epi, 20); h = v128.load32_splat(epi, 36);
+      c10 = f32x4.add(f32x4.mul(c10, s), h); c11 = f32x4.add(f32x4.mul(c11, s), h);
+      c12 = f32x4.add(f32x4.mul(c12, s), h); c13 = f32x4.add(f32x4.mul(c13, s), h);
+    }
+    const act = ep & 7;
+    if (act != 0) {
+      c00 = act4(c00, act); c01 = act4(c01, act); c02 = act4(c02, act); c03 = act4(c03, act);
+      c10 = act4(c10, act); c11 = act4(c11, act); c12 = act4(c12, act); c13 = act4(c13, act);
+    }
+  }
+  // one channel: y1 == y0 and the same values are stored twice
+  v128.store(y0, c00); v128.store(y0, c01, 16); v128.store(y0, c02, 32); v128.store(y0, c03, 48);
+  v128.store(y1, c10); v128.store(y1, c11, 16); v128.store(y1, c12, 32); v128.store(y1, c13, 48);
 }
 
 @inline function setEpi(epi: usize, at: usize, v: usize, c0: i32, c1: i32, c2: i32, c3: i32, dflt: f32): void {

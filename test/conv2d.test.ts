@@ -70,7 +70,7 @@ const arbShape = fc
     coCut: fc.integer({ min: 0, max: 12 }),
     gCut: fc.integer({ min: 0, max: 3 }),
     dh: fc.integer({ min: 0, max: 12 }),
-    dw: fc.integer({ min: 0, max: 21 }),
+    dw: fc.integer({ min: 0, max: 40 }), // past 32 columns: 2x16 tiles (last block of 1-2 channels) and their tails
     act: fc.integer({ min: 0, max: 5 }),
     epi: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
     seed: fc.integer({ min: 0, max: 1 << 30 }),
@@ -91,6 +91,16 @@ const arbShape = fc
     }
     return { s, epi: r.epi, seed: r.seed };
   });
+
+// Wide rows and many input channels exceed the kernel's L1/L2 budgets (assembly/conv2d.ts):
+// bands of output rows, input channels in chunks with partial sums in y, the column tail
+// computed with the whole filter.
+const large: Array<[string, Conv2dShape]> = [
+  ['chunked channels, column tail', { cin: 64, cout: 6, H: 5, W: 83, k: 3, stride: 1, pad: 'same', act: 3 }],
+  ['chunked, stride 2, several bands', { cin: 96, cout: 5, H: 40, W: 70, k: 3, stride: 2, pad: 'tf-same', act: 4 }],
+  ['chunked groups, k 5', { cin: 96, cout: 10, groups: 2, groupsActive: 2, H: 6, W: 61, k: 5, stride: 1, pad: 'same', act: 2 }],
+  ['chunked slice, k 1 stride 2', { cin: 200, cout: 9, cinActive: 190, coutActive: 7, H: 9, W: 301, k: 1, stride: 2, pad: 'none', act: 1 }],
+];
 
 describe.each(engines())('conv2d [%s]', (_b, eng) => {
   it('matches the f64 reference for every k, stride, padding, groups, remainder, activation, epilogue', () => {
@@ -174,15 +184,6 @@ describe.each(engines())('conv2d [%s]', (_b, eng) => {
     expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
   });
 
-  // Wide rows and many input channels exceed the kernel's L1/L2 budgets (assembly/conv2d.ts):
-  // bands of output rows, input channels in chunks with partial sums in y, the column tail
-  // computed with the whole filter.
-  const large: Array<[string, Conv2dShape]> = [
-    ['chunked channels, column tail', { cin: 64, cout: 6, H: 5, W: 83, k: 3, stride: 1, pad: 'same', act: 3 }],
-    ['chunked, stride 2, several bands', { cin: 96, cout: 5, H: 40, W: 70, k: 3, stride: 2, pad: 'tf-same', act: 4 }],
-    ['chunked groups, k 5', { cin: 96, cout: 10, groups: 2, groupsActive: 2, H: 6, W: 61, k: 5, stride: 1, pad: 'same', act: 2 }],
-    ['chunked slice, k 1 stride 2', { cin: 200, cout: 9, cinActive: 190, coutActive: 7, H: 9, W: 301, k: 1, stride: 2, pad: 'none', act: 1 }],
-  ];
   it.each(large)('large layer: %s', (_n, s) => {
     const x = randn(s.cin * s.H * s.W, 17, 1);
     const w = randn(weightsLen(s), 18, 0.2);
@@ -257,6 +258,12 @@ describe('conv2d builds agree', () => {
       }),
       { numRuns: 100 },
     );
+  });
+  it.each(large)('SIMD and scalar give identical bits on a large layer: %s', (_n, s) => {
+    const x = randn(s.cin * s.H * s.W, 17, 1);
+    const w = randn(weightsLen(s), 18, 0.2);
+    const e = epilogue(s.cout, 19, [true, true, true]);
+    expect(run(simd, s, x, w, e).y).toEqual(run(scalar, s, x, w, e).y);
   });
 });
 
