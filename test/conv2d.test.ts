@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Arena, type Engine } from '../src/wasm.js';
-import { conv2d, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../src/ops/conv2d.js';
+import { conv2d, conv2dAlgo, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../src/ops/conv2d.js';
 import type { Padding } from '../src/ops/types.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from './util.js';
 
@@ -102,7 +102,31 @@ const large: Array<[string, Conv2dShape]> = [
   ['chunked slice, k 1 stride 2', { cin: 200, cout: 9, cinActive: 190, coutActive: 7, H: 9, W: 301, k: 1, stride: 2, pad: 'none', act: 1 }],
 ];
 
+// 3x3 stride-1 layers the kernel runs as Winograd F(2x2, 3x3) (assembly/conv2d_wino.ts; it
+// needs rows of >= 16 outputs, >= 8 output channels and less scratch than the direct path):
+// odd and even output sizes (a last tile half outside, a last chunk of 8 tiles partly
+// outside), channel tails (a block of 1-3 channels), groups and active groups, slices of a
+// dense layer, every padding that gets a copy, epilogues and activations.
+const wino: Array<[string, Conv2dShape]> = [
+  ['SEE b4: 6->36 x4 groups, 96x96 tf-same', { cin: 24, cout: 144, groups: 4, H: 96, W: 96, k: 3, stride: 1, pad: 'tf-same', act: 3 }],
+  ['odd rows and columns, 2 of 3 groups', { cin: 15, cout: 30, groups: 3, groupsActive: 2, H: 7, W: 33, k: 3, stride: 1, pad: 'same', act: 1 }],
+  ['16 columns, odd rows, channel tail of 1', { cin: 4, cout: 9, H: 21, W: 16, k: 3, stride: 1, pad: 'same', act: 5 }],
+  ['17 columns: one column in the last chunk', { cin: 3, cout: 10, H: 41, W: 17, k: 3, stride: 1, pad: 'tf-same', act: 4 }],
+  ['dense slice, tail of 3', { cin: 20, cout: 24, cinActive: 13, coutActive: 11, H: 19, W: 40, k: 3, stride: 1, pad: 'same', act: 2 }],
+  ['wide rows, 191 columns', { cin: 6, cout: 8, H: 15, W: 191, k: 3, stride: 1, pad: 'same', act: 0 }],
+];
+
 describe.each(engines())('conv2d [%s]', (_b, eng) => {
+  it.each(wino)('Winograd F(2x2, 3x3): %s', (_n, s) => {
+    expect(conv2dAlgo(s)).toBe('winograd');
+    const x = randn(s.cin * s.H * s.W, 21, 1);
+    const w = randn(weightsLen(s), 22, 0.3);
+    for (const has of [[true, true, true], [true, false, false], [false, false, false]] as Array<[boolean, boolean, boolean]>) {
+      const e = epilogue(s.cout, 23, has);
+      expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+    }
+  });
+
   it('matches the f64 reference for every k, stride, padding, groups, remainder, activation, epilogue', () => {
     fc.assert(
       fc.property(arbShape, ({ s, epi, seed }) => {
@@ -259,11 +283,14 @@ describe('conv2d builds agree', () => {
       { numRuns: 100 },
     );
   });
-  it.each(large)('SIMD and scalar give identical bits on a large layer: %s', (_n, s) => {
+  it.each([...large, ...wino])('SIMD and scalar give identical bits on a large or Winograd layer: %s', (_n, s) => {
     const x = randn(s.cin * s.H * s.W, 17, 1);
     const w = randn(weightsLen(s), 18, 0.2);
     const e = epilogue(s.cout, 19, [true, true, true]);
-    expect(run(simd, s, x, w, e).y).toEqual(run(scalar, s, x, w, e).y);
+    const a = run(simd, s, x, w, e).y, b = run(scalar, s, x, w, e).y;
+    // the first difference, not a diff of a million values (which takes minutes to print)
+    const i = a.findIndex((v, k) => !Object.is(v, b[k]));
+    expect(i === -1 ? 'identical' : `output ${i}: simd ${a[i]}, scalar ${b[i]}`).toBe('identical');
   });
 });
 

@@ -127,6 +127,28 @@ function scratchBytes(a: Conv2dShape, pl: Conv2dPlan): number {
   return bytes;
 }
 
+// Mirrors assembly/conv2d_wino.ts winoScratchBytes and conv2d.ts's choice (WINO_MIN_CO).
+const WINO_MIN_CO = 8;
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+function winoBytes(nB: number, ciN: number, OW: number): number {
+  const ntxP = Math.ceil(Math.ceil(OW / 2) / 8) * 8, E = ntxP + 1;
+  return align16(nB * 16 * ciN * 16) + align16(16 * ciN * ntxP * 4) + align16(ciN * 4 * 2 * E * 4) + 16 * 4 * 8 * 4 + 4 * 32 * 4;
+}
+
+/**
+ * The algorithm the kernel runs for this shape: Winograd F(2x2, 3x3) for 3x3 stride-1 layers
+ * with rows of >= 16 outputs and >= 8 output channels per group, when its scratch fits in
+ * the direct path's (conv2dScratchBytes); the direct tiles otherwise. Results differ by
+ * rounding only; both builds make the same choice and give identical bits.
+ */
+export function conv2dAlgo(a: Conv2dShape): 'winograd' | 'direct' {
+  const pl = conv2dPlan(a);
+  const ciN = pl.groups === 1 ? pl.cinActive : pl.cinG;
+  const coN = pl.groups === 1 ? pl.coutActive : pl.coutG;
+  const ok = a.k === 3 && a.stride === 1 && pl.OW >= 16 && pl.OH >= 2 && coN >= WINO_MIN_CO;
+  return ok && winoBytes(Math.ceil(coN / 4), ciN, pl.OW) <= scratchBytes(a, pl) ? 'winograd' : 'direct';
+}
+
 function ptr(v: number | undefined, what: string, required: boolean): number {
   if (v === undefined || v === 0) {
     if (required) throw new Error(`slimsplit: conv2d pointer ${what} is missing`);
