@@ -1,4 +1,5 @@
 import { pi, pf, pp, act_apply, swish4, swishf, ACT_SWISH } from './common';
+import { sum_dev_blocked, BLOCK } from './reduce';
 
 // instnorm(p): instance normalization (PyTorch InstanceNorm2d, biased variance) per channel
 // c < cActive, then an optional affine and activation:
@@ -19,7 +20,6 @@ import { pi, pf, pp, act_apply, swish4, swishf, ACT_SWISH } from './common';
 // case), other activations in a second pass over the channel. Every float operation is the
 // same in both builds (the scalar build keeps the 8 lanes as 8 locals), so their outputs are
 // bit-identical.
-const BLOCK: i32 = 64;
 
 export function instnorm(p: usize): void {
   const x = pp(p, 0), y = pp(p, 1);
@@ -30,7 +30,7 @@ export function instnorm(p: usize): void {
   for (let c = 0; c < cA; c++) {
     const xc = x + (<usize>c * HW << 2), yc = y + (<usize>c * HW << 2);
     const piv = load<f32>(xc);
-    const m1 = <f32>(<f64>piv + sumDev(xc, HW, piv) / n);
+    const m1 = <f32>(<f64>piv + sum_dev_blocked(xc, HW, piv) / n);
     devSums(xc, HW, m1);
     const dm = sumD / n;
     const mean = <f64>m1 + dm;
@@ -49,54 +49,6 @@ export function instnorm(p: usize): void {
       act_apply(yc, HW, act);
     }
   }
-}
-
-// sum of (x[i] - piv) over n values: f32 within 64-value blocks, f64 across them. A block is
-// 4 groups of 4 vectors; lane j of accumulator a adds (v0 + v1) of each group, b (v2 + v3),
-// so each chain is 4 adds long (V8 does not reassociate; an 8-add chain was latency-bound).
-// The scalar build keeps the 8 lanes as 8 locals and adds in the same order.
-function sumDev(x: usize, n: i32, piv: f32): f64 {
-  let i = 0;
-  let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vp = f32x4.splat(piv);
-    for (; i + BLOCK <= n; i += BLOCK) {
-      // the block written out: V8 neither unrolls nor drops a loop's per-iteration stack check
-      const q = x + (<usize>i << 2);
-      let a = f32x4.splat(0), b = f32x4.splat(0);
-      a = f32x4.add(a, f32x4.add(f32x4.sub(v128.load(q, 0), vp), f32x4.sub(v128.load(q, 16), vp)));
-      b = f32x4.add(b, f32x4.add(f32x4.sub(v128.load(q, 32), vp), f32x4.sub(v128.load(q, 48), vp)));
-      a = f32x4.add(a, f32x4.add(f32x4.sub(v128.load(q, 64), vp), f32x4.sub(v128.load(q, 80), vp)));
-      b = f32x4.add(b, f32x4.add(f32x4.sub(v128.load(q, 96), vp), f32x4.sub(v128.load(q, 112), vp)));
-      a = f32x4.add(a, f32x4.add(f32x4.sub(v128.load(q, 128), vp), f32x4.sub(v128.load(q, 144), vp)));
-      b = f32x4.add(b, f32x4.add(f32x4.sub(v128.load(q, 160), vp), f32x4.sub(v128.load(q, 176), vp)));
-      a = f32x4.add(a, f32x4.add(f32x4.sub(v128.load(q, 192), vp), f32x4.sub(v128.load(q, 208), vp)));
-      b = f32x4.add(b, f32x4.add(f32x4.sub(v128.load(q, 224), vp), f32x4.sub(v128.load(q, 240), vp)));
-      const t = f32x4.add(a, b);
-      s0 += <f64>f32x4.extract_lane(t, 0); s1 += <f64>f32x4.extract_lane(t, 1);
-      s2 += <f64>f32x4.extract_lane(t, 2); s3 += <f64>f32x4.extract_lane(t, 3);
-    }
-  } else {
-    for (; i + BLOCK <= n; i += BLOCK) {
-      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
-      let b0: f32 = 0, b1: f32 = 0, b2: f32 = 0, b3: f32 = 0;
-      for (let k = 0; k < BLOCK; k += 16) {
-        const q = x + (<usize>(i + k) << 2);
-        a0 += (load<f32>(q) - piv) + (load<f32>(q, 16) - piv);
-        a1 += (load<f32>(q, 4) - piv) + (load<f32>(q, 20) - piv);
-        a2 += (load<f32>(q, 8) - piv) + (load<f32>(q, 24) - piv);
-        a3 += (load<f32>(q, 12) - piv) + (load<f32>(q, 28) - piv);
-        b0 += (load<f32>(q, 32) - piv) + (load<f32>(q, 48) - piv);
-        b1 += (load<f32>(q, 36) - piv) + (load<f32>(q, 52) - piv);
-        b2 += (load<f32>(q, 40) - piv) + (load<f32>(q, 56) - piv);
-        b3 += (load<f32>(q, 44) - piv) + (load<f32>(q, 60) - piv);
-      }
-      s0 += <f64>(a0 + b0); s1 += <f64>(a1 + b1); s2 += <f64>(a2 + b2); s3 += <f64>(a3 + b3);
-    }
-  }
-  let s = (s0 + s1) + (s2 + s3);
-  for (; i < n; i++) s += <f64>(load<f32>(x + (<usize>i << 2)) - piv);
-  return s;
 }
 
 // Pass 2's results (AssemblyScript functions return one value).

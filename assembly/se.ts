@@ -1,5 +1,5 @@
 import { pi, pp, actf, ACT_SIGMOID } from './common';
-import { sum_f64, dot_f32, scale_f32 } from './reduce';
+import { sum_dev_blocked, dot_f32, scale_f32 } from './reduce';
 
 // se(p): squeeze-excite, per group g < groupsActive (an ensemble member; groups = 1 for a
 // plain SE block), on that group's channels:
@@ -13,7 +13,7 @@ import { sum_f64, dot_f32, scale_f32 } from './reduce';
 //         prefix)  [14] groupsActive  [15] scratch f32* [C/G + R/G]
 // Weight strides use the full per-group sizes; group g's activations start at channel
 // g * cActive. The scratch holds one group's pooled vector (C/G floats) then its hidden
-// vector (R/G floats). Pooling, both dot products and the gating multiply perform the same
+// vector (R/G floats). Pooling (f32 within 64-value blocks, f64 across them), both dot products and the gating multiply perform the same
 // float operations in both builds (reduce.ts); actf/sigmoid on the few per-channel values
 // are scalar in both.
 export function se(p: usize): void {
@@ -30,7 +30,7 @@ export function se(p: usize): void {
   for (let g = 0; g < gA; g++) {
     const xg = x + <usize>(g * cA) * chw, yg = y + <usize>(g * cA) * chw;
     for (let c = 0; c < cA; c++) {
-      store<f32>(pooled + (<usize>c << 2), <f32>(sum_f64(xg + <usize>c * chw, HW) * invN));
+      store<f32>(pooled + (<usize>c << 2), <f32>(sum_dev_blocked(xg + <usize>c * chw, HW, 0) * invN));
     }
     for (let r = 0; r < rA; r++) {
       const row = g * rg + r;

@@ -71,6 +71,17 @@ describe.each(engines())('se [%s]', (_b, eng) => {
     expect(Array.from(two.subarray(0, 72 * 30))).toEqual(Array.from(all.subarray(0, 72 * 30)));
   });
 
+  // Pooling adds 64-value blocks in f32 and the blocks in f64 (assembly/reduce.ts): plane
+  // sizes of one block, several blocks with a tail, and the SEE's 96x96.
+  it.each([[8, 8], [13, 13], [96, 96]])('pools %ix%i planes (64-value blocks and their tail) to f32 rounding', (H, W) => {
+    const k: Case = { G: 2, cg: 5, rg: 2, H, W, cA: 5, rA: 2, gA: 2, act: 3, bias: true, seed: H };
+    const x = randn(10 * H * W, H + 7, 2);
+    for (let i = 0; i < H * W; i++) x[i] += 30; // a large mean: the f32 block sums must hold it
+    const wt = weights(k);
+    const ref = seRef(x, wt.w1, wt.b1, wt.w2, wt.b2, { C: 10, R: 4, groups: 2, HW: H * W, act: 3 });
+    expect(maxRelErr(run(eng, k, x), ref)).toBeLessThan(2e-6);
+  });
+
   it('names what is wrong in bad arguments', () => {
     const ok = { x: 1024, y: 1024, C: 8, R: 2, groups: 2, H: 3, W: 3, w1: 4096, w2: 8192, scratch: 16384 };
     expect(() => seWords({ ...ok, C: 9 })).toThrow(/se C \(9\) is not divisible by groups \(2\)/);
@@ -93,5 +104,12 @@ describe('se: SIMD and scalar builds', () => {
       }),
       { numRuns: 40 },
     );
+  });
+  it('give bit-identical outputs on a 96x96 plane (several pooling blocks)', () => {
+    const k: Case = { G: 4, cg: 36, rg: 1, H: 96, W: 96, cA: 36, rA: 1, gA: 4, act: 3, bias: true, seed: 5 };
+    const x = randn(144 * 9216, 6, 2);
+    const a = run(simd, k, x), b = run(scalar, k, x);
+    const i = a.findIndex((v, j) => !Object.is(v, b[j]));
+    expect(i === -1 ? 'identical' : `output ${i}: simd ${a[i]}, scalar ${b[i]}`).toBe('identical');
   });
 });
