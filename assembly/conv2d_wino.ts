@@ -1,4 +1,5 @@
 import { act4, actf } from './common';
+import { padCopy } from './padcopy';
 
 // Winograd F(2x2, 3x3) for conv2d's 3x3 stride-1 layers (assembly/conv2d.ts decides when):
 // each 2x2 block of outputs ("tile") costs 16 multiply-adds per (input, output) channel pair
@@ -67,7 +68,8 @@ export function conv2dWino(
     const yg = y + <usize>(g * coN) * oplane4;
     filterTransform(uAt, w, g * coutG, cinG, ciN, coN, nB);
     for (let ty = 0; ty < nty; ty++) {
-      padCopy4(xg, cpAt, ciN, H, W, 2 * ty - padT, Wrow, E, padL);
+      // input rows 2ty - padT .. +3, split into even and odd columns (padCopy's stride-2 layout)
+      padCopy(xg, cpAt, ciN, H, W, 2 * ty, 4, 4 * Wrow, Wrow, E, padT, padL, 2);
       inputTransform(cpAt, vAt, ciN, ntxP, Wrow, E, vXi, vCi);
       const rows = OH - 2 * ty < 2 ? OH - 2 * ty : 2;
       const yRow = yg + (<usize>(2 * ty * OW) << 2);
@@ -127,48 +129,6 @@ function filterTransform(u: usize, w: usize, co0: i32, cinG: i32, ciN: i32, coN:
   store<f32>(dst + <usize>(4 + j) * xi4, ((a + b) + c) * half);
   store<f32>(dst + <usize>(8 + j) * xi4, ((a - b) + c) * half);
   store<f32>(dst + <usize>(12 + j) * xi4, c);
-}
-
-// Input rows iy0..iy0+3 of ciN channels, zero outside the image, each split into E even and
-// E odd columns starting at column -padL. Every word is written (no stale scratch).
-function padCopy4(x: usize, dst: usize, ciN: i32, H: i32, W: i32, iy0: i32, Wrow: i32, E: i32, padL: i32): void {
-  const Wrow4 = <usize>Wrow << 2, E4 = <usize>E << 2;
-  for (let ci = 0; ci < ciN; ci++) {
-    const sc = x + (<usize>(ci * H * W) << 2);
-    for (let r = 0; r < 4; r++) {
-      const d = dst + <usize>(ci * 4 + r) * Wrow4;
-      const iy = iy0 + r;
-      if (iy < 0 || iy >= H) {
-        for (let j = 0; j < Wrow; j++) store<f32>(d + (<usize>j << 2), 0);
-      } else {
-        split(d, d + E4, sc + (<usize>(iy * W) << 2), E, -padL, W);
-      }
-    }
-  }
-}
-
-// de[j] = src[ix0 + 2j], dd[j] = src[ix0 + 2j + 1], 0 outside [0, W).
-function split(de: usize, dd: usize, src: usize, n: i32, ix0: i32, W: i32): void {
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    const jA = ix0 >= 0 ? 0 : (-ix0 + 1) >> 1;
-    for (; j < jA && j < n; j++) {
-      store<f32>(de + (<usize>j << 2), 0);
-      const io = ix0 + 2 * j + 1;
-      store<f32>(dd + (<usize>j << 2), io >= 0 && io < W ? load<f32>(src + (<usize>io << 2)) : 0);
-    }
-    for (; j + 4 <= n && ix0 + 2 * j + 8 <= W; j += 4) {
-      const sp = src + (<usize>(ix0 + 2 * j) << 2);
-      const v0 = v128.load(sp), v1 = v128.load(sp, 16);
-      v128.store(de + (<usize>j << 2), v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
-      v128.store(dd + (<usize>j << 2), v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
-    }
-  }
-  for (; j < n; j++) {
-    const ie = ix0 + 2 * j, io = ie + 1;
-    store<f32>(de + (<usize>j << 2), ie >= 0 && ie < W ? load<f32>(src + (<usize>ie << 2)) : 0);
-    store<f32>(dd + (<usize>j << 2), io >= 0 && io < W ? load<f32>(src + (<usize>io << 2)) : 0);
-  }
 }
 
 // V[xi][ci][t] = (B^T d B)[xi] for every tile t < ntxP of the copied rows.
