@@ -41,9 +41,12 @@ import { padCopy } from './padcopy';
 //                 so eight consecutive outputs read eight consecutive floats as with stride 1.
 //
 // Tiles: SIMD = 4 output channels x 8 output columns (8 f32x4 accumulators, the most V8's
-// 15 xmm registers hold without spilling); scalar = 4 x 2. A channel tail shorter than 4
-// clamps the extra lanes to the last channel (they recompute and rewrite the same values);
-// a column tail re-runs the last full-width tile shifted left, overlapping the previous one.
+// 15 xmm registers hold without spilling); scalar = 4 x 2. A last block of 1-2 channels runs
+// 2 x 16 tiles in the SIMD build (blockWidth); one of 3 clamps the extra lane to the last
+// channel (it recomputes and rewrites the same values). A column tail re-runs the last
+// full-width tile shifted left, overlapping the previous one.
+// 3x3 stride-1 layers may run Winograd F(2x2, 3x3) instead (conv2d_wino.ts), in the same
+// scratch (see the choice in conv2d below).
 // Every output gets the same f32 operations in the same order in both builds (bias, then
 // taps in (ci, ky, kx) order, mul then add), so the SIMD and scalar builds agree bit for bit.
 
