@@ -25,6 +25,7 @@ import { convGeometry, type Conv2dArgs, type ConvGeometry } from './types.js';
 import { actRef } from './act.js';
 import { dwconv } from './dwconv.js';
 import { pointwise } from './matmul.js';
+import { posInt } from './check.js';
 
 /** The shape part of Conv2dArgs: what the f64 reference and the size functions need. */
 export type Conv2dShape = Omit<Conv2dArgs, 'x' | 'w' | 'y' | 'bias' | 'scale' | 'shift' | 'scratch'>;
@@ -47,22 +48,19 @@ const EPI_BYTES = 64;
 const TAP_BYTES = 20;
 const L2_BUDGET = 256 << 10;
 
-function posInt(v: number, what: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`slimsplit: conv2d ${what} must be a positive integer, got ${v}`);
-}
 
 /** Validates a shape and resolves its defaults; every error names the field that is wrong. */
 export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
-  posInt(a.cin, 'cin');
-  posInt(a.cout, 'cout');
-  posInt(a.H, 'H');
-  posInt(a.W, 'W');
+  posInt('conv2d', 'cin', a.cin);
+  posInt('conv2d', 'cout', a.cout);
+  posInt('conv2d', 'H', a.H);
+  posInt('conv2d', 'W', a.W);
   if (a.k !== 1 && a.k !== 3 && a.k !== 5) throw new Error(`slimsplit: conv2d k must be 1, 3 or 5, got ${a.k}`);
   if (a.stride !== 1 && a.stride !== 2) throw new Error(`slimsplit: conv2d stride must be 1 or 2, got ${a.stride}`);
   const act = a.act ?? 0;
   if (!(Number.isInteger(act) && act >= 0 && act <= 5)) throw new Error(`slimsplit: conv2d act code ${act} is not one of 0..5`);
   const groups = a.groups ?? 1;
-  posInt(groups, 'groups');
+  posInt('conv2d', 'groups', groups);
   if (a.cin % groups !== 0) throw new Error(`slimsplit: conv2d cin ${a.cin} is not divisible by groups ${groups}`);
   if (a.cout % groups !== 0) throw new Error(`slimsplit: conv2d cout ${a.cout} is not divisible by groups ${groups}`);
   const cinG = a.cin / groups, coutG = a.cout / groups;
@@ -72,13 +70,13 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
     groupsActive = 1;
     cinActive = a.cinActive ?? a.cin;
     coutActive = a.coutActive ?? a.cout;
-    posInt(cinActive, 'cinActive');
-    posInt(coutActive, 'coutActive');
+    posInt('conv2d', 'cinActive', cinActive);
+    posInt('conv2d', 'coutActive', coutActive);
     if (cinActive > a.cin) throw new Error(`slimsplit: conv2d cinActive ${cinActive} exceeds cin ${a.cin}`);
     if (coutActive > a.cout) throw new Error(`slimsplit: conv2d coutActive ${coutActive} exceeds cout ${a.cout}`);
   } else {
     groupsActive = a.groupsActive ?? groups;
-    posInt(groupsActive, 'groupsActive');
+    posInt('conv2d', 'groupsActive', groupsActive);
     if (groupsActive > groups) throw new Error(`slimsplit: conv2d groupsActive ${groupsActive} exceeds groups ${groups}`);
     cinActive = groupsActive * cinG;
     coutActive = groupsActive * coutG;

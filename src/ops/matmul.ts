@@ -18,6 +18,7 @@
 import type { Engine } from '../wasm.js';
 import type { Conv2dArgs } from './types.js';
 import { actRef } from './act.js';
+import { posInt } from './check.js';
 
 export interface MatmulArgs {
   /** input [cinActive][n] */
@@ -42,15 +43,12 @@ export interface MatmulArgs {
   act?: number;
 }
 
-function posInt(v: number, what: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`slimsplit: matmul ${what} must be a positive integer, got ${v}`);
-}
 
 /** The params struct for the `matmul` kernel (layout documented in assembly/matmul.ts). */
 export function matmulWords(a: MatmulArgs): Int32Array {
   const cinA = a.cinActive ?? a.cin, coutA = a.coutActive ?? a.cout;
-  posInt(a.cin, 'cin'); posInt(a.cout, 'cout'); posInt(a.n, 'n');
-  posInt(cinA, 'cinActive'); posInt(coutA, 'coutActive');
+  posInt('matmul', 'cin', a.cin); posInt('matmul', 'cout', a.cout); posInt('matmul', 'n', a.n);
+  posInt('matmul', 'cinActive', cinA); posInt('matmul', 'coutActive', coutA);
   if (cinA > a.cin) throw new Error(`slimsplit: matmul cinActive ${cinA} exceeds cin ${a.cin}`);
   if (coutA > a.cout) throw new Error(`slimsplit: matmul coutActive ${coutA} exceeds cout ${a.cout}`);
   const act = a.act ?? 0;
@@ -72,7 +70,7 @@ export function pointwiseWords(a: Conv2dArgs): Int32Array {
   if ((a.groups ?? 1) !== 1) throw new Error(`slimsplit: pointwise needs groups = 1, got ${a.groups}`);
   if (a.pad !== 'none' && a.pad !== 'same' && a.pad !== 'tf-same') throw new Error(`slimsplit: unknown padding '${a.pad as string}'`);
   // with k = 1 and stride 1 every padding mode pads nothing
-  posInt(a.H, 'H'); posInt(a.W, 'W');
+  posInt('matmul', 'H', a.H); posInt('matmul', 'W', a.W);
   return matmulWords({
     x: a.x, w: a.w, y: a.y, bias: a.bias, scale: a.scale, shift: a.shift,
     cin: a.cin, cout: a.cout, cinActive: a.cinActive, coutActive: a.coutActive, n: a.H * a.W, act: a.act,
