@@ -1,4 +1,4 @@
-import { pi, pp, actf, act4, swish4, sigmoid4, ACT_RELU, ACT_RELU6, ACT_SWISH, ACT_HSWISH, ACT_SIGMOID } from './common';
+import { pi, pp, actf, act_apply, ACT_RELU } from './common';
 import { conv2dWino, winoScratchBytes } from './conv2d_wino';
 import { padCopy } from './padcopy';
 
@@ -294,15 +294,15 @@ function rowTiles2(xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, O
       c10 = f32x4.add(f32x4.mul(c10, s), h); c11 = f32x4.add(f32x4.mul(c11, s), h);
       c12 = f32x4.add(f32x4.mul(c12, s), h); c13 = f32x4.add(f32x4.mul(c13, s), h);
     }
-    const act = ep & 7;
-    if (act != 0) {
-      c00 = act4(c00, act); c01 = act4(c01, act); c02 = act4(c02, act); c03 = act4(c03, act);
-      c10 = act4(c10, act); c11 = act4(c11, act); c12 = act4(c12, act); c13 = act4(c13, act);
+    if ((ep & 7) == ACT_RELU) {
+      c00 = relu4(c00); c01 = relu4(c01); c02 = relu4(c02); c03 = relu4(c03);
+      c10 = relu4(c10); c11 = relu4(c11); c12 = relu4(c12); c13 = relu4(c13);
     }
   }
   // one channel: y1 == y0 and the same values are stored twice
   v128.store(y0, c00); v128.store(y0, c01, 16); v128.store(y0, c02, 32); v128.store(y0, c03, 48);
   v128.store(y1, c10); v128.store(y1, c11, 16); v128.store(y1, c12, 32); v128.store(y1, c13, 48);
+  if (!(ep & EPI_RAW) && (ep & 7) > ACT_RELU) actRows(y0, y1, y1, y1, 16, ep & 7);
 }
 
 @inline function setEpi(epi: usize, at: usize, v: usize, c0: i32, c1: i32, c2: i32, c3: i32, dflt: f32): void {
@@ -404,39 +404,30 @@ function rowTiles(
   if (act == ACT_RELU) {
     c00 = relu4(c00); c01 = relu4(c01); c10 = relu4(c10); c11 = relu4(c11);
     c20 = relu4(c20); c21 = relu4(c21); c30 = relu4(c30); c31 = relu4(c31);
-  } else if (act == ACT_RELU6) {
-    c00 = relu64(c00); c01 = relu64(c01); c10 = relu64(c10); c11 = relu64(c11);
-    c20 = relu64(c20); c21 = relu64(c21); c30 = relu64(c30); c31 = relu64(c31);
-  } else if (act == ACT_HSWISH) {
-    c00 = hswish4(c00); c01 = hswish4(c01); c10 = hswish4(c10); c11 = hswish4(c11);
-    c20 = hswish4(c20); c21 = hswish4(c21); c30 = hswish4(c30); c31 = hswish4(c31);
-  } else if (act == ACT_SWISH) {
-    // swish4/sigmoid4 (common.ts) repeat the scalar build's swishf/sigmoidf lane by lane.
-    c00 = swish4(c00); c01 = swish4(c01); c10 = swish4(c10); c11 = swish4(c11);
-    c20 = swish4(c20); c21 = swish4(c21); c30 = swish4(c30); c31 = swish4(c31);
-  } else if (act == ACT_SIGMOID) {
-    c00 = sigmoid4(c00); c01 = sigmoid4(c01); c10 = sigmoid4(c10); c11 = sigmoid4(c11);
-    c20 = sigmoid4(c20); c21 = sigmoid4(c21); c30 = sigmoid4(c30); c31 = sigmoid4(c31);
   }
   // A clamped duplicate lane stores the same values to the same address.
   v128.store(y0, c00); v128.store(y0, c01, 16);
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
+  if (act > ACT_RELU) actRows(y0, y1, y2, y3, 8, act);
 }
 
-// pmax/pmin are one maxps/minps each; V8 expands max/min to ~8 instructions for IEEE NaN
-// and -0 rules. Operand order reproduces actf exactly: relu pmax(0, v) = 0 < v ? v : 0
-// (NaN -> 0); the clamp pmin(pmax(v, 0), 6) keeps NaN, as actf's relu6 does.
+// The other activations run in place on the stored tile, through act_apply (the same
+// float operations as act4 lane by lane): inlining swish and sigmoid into every tile made
+// the tile functions several times larger, and V8 compiles each function on its first call,
+// inside a model's first inference. A clamped lane's row is the previous lane's: skipped.
+function actRows(y0: usize, y1: usize, y2: usize, y3: usize, n: i32, act: i32): void {
+  act_apply(y0, n, act);
+  if (y1 != y0) act_apply(y1, n, act);
+  if (y2 != y1) act_apply(y2, n, act);
+  if (y3 != y2) act_apply(y3, n, act);
+}
+
+// pmax is one maxps; V8 expands max to ~8 instructions for IEEE NaN and -0 rules. Operand
+// order reproduces actf exactly: relu pmax(0, v) = 0 < v ? v : 0 (NaN -> 0).
 @inline function relu4(v: v128): v128 {
   return f32x4.pmax(f32x4.splat(0), v);
-}
-@inline function relu64(v: v128): v128 {
-  return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
-}
-@inline function hswish4(v: v128): v128 {
-  const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), f32x4.splat(0)), f32x4.splat(6));
-  return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
 }
 
 // Scalar build: 4 channels x 2 columns (8 accumulators + 2 inputs + 4 weights fit the

@@ -1,4 +1,4 @@
-import { act4, actf } from './common';
+import { act_apply, actf } from './common';
 import { padCopy } from './padcopy';
 
 // Winograd F(2x2, 3x3) for conv2d's 3x3 stride-1 layers (assembly/conv2d.ts decides when):
@@ -280,9 +280,6 @@ function outputTransform(
         y00 = f32x4.add(f32x4.mul(y00, vs), vh); y01 = f32x4.add(f32x4.mul(y01, vs), vh);
         y10 = f32x4.add(f32x4.mul(y10, vs), vh); y11 = f32x4.add(f32x4.mul(y11, vs), vh);
       }
-      if (act != 0) {
-        y00 = act4(y00, act); y01 = act4(y01, act); y10 = act4(y10, act); y11 = act4(y11, act);
-      }
       // tile lanes -> output columns: row r is y_r0[0], y_r1[0], y_r0[1], y_r1[1], ...
       const a0 = v128.shuffle<f32>(y00, y01, 0, 4, 1, 5), a1 = v128.shuffle<f32>(y00, y01, 2, 6, 3, 7);
       const b0 = v128.shuffle<f32>(y10, y11, 0, 4, 1, 5), b1 = v128.shuffle<f32>(y10, y11, 2, 6, 3, 7);
@@ -320,6 +317,13 @@ function outputTransform(
         store<f32>(st + 64 + o, actf(y10, act)); store<f32>(st + 64 + o, actf(y11, act), 4);
       }
     }
+  }
+  // The activation in place, through act_apply (act4's operations lane by lane; not inlined
+  // here, where it would make this function several times larger: see conv2d.ts actRows).
+  if (ASC_FEATURE_SIMD && act != 0) {
+    const base = full ? yr : st, stride = full ? ow4 : 64;
+    act_apply(base, 16, act);
+    if (rows == 2 || !full) act_apply(base + stride, 16, act);
   }
   if (!full) {
     for (let r = 0; r < rows; r++) {
