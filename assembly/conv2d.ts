@@ -56,7 +56,8 @@ const TAP_BYTES: usize = 20; // one tap: input offset + 4 weights
 const L1_BUDGET: usize = 24 << 10; // of 32 KiB L1d
 const L2_BUDGET: usize = 256 << 10; // of 1 MiB L2
 // Winograd pays for its transforms from 8 output channels per group on (measured: 6 and 4
-// channels ran 7% and 13% slower than the direct tiles, 36 channels 1.44x faster).
+// channels ran 7% and 13% slower than the direct tiles, 36 channels 1.44x faster: `npx tsx
+// bench/see-convs.ts` with this set to 1, then to a number above every layer's channels).
 const WINO_MIN_CO: i32 = 8;
 // Epilogue code: the activation (bits 0-2) and flags.
 const EPI_AFFINE: i32 = 8; // apply scale and shift
