@@ -39,6 +39,7 @@ function run(args: string[]): Promise<void> {
 const REPORTS = [
   { file: 'eval.json', label: '16x16' },
   { file: 'eval-see-cifar10-d8.json', label: '8x8' },
+  { file: 'eval-see-cifar10-d4.json', label: '4x4' },
 ];
 
 /** One chart for every report present: each model's modes by members, then JPEG once. */

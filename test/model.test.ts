@@ -15,6 +15,7 @@ const ROOT = join(import.meta.dirname, '..');
 const MODELS = [
   { name: 'see-cifar10', blob: 'weights/see-cifar10.slim', fix: 'test/fixtures/cifar' },
   { name: 'see-cifar10-d8', blob: 'weights/see-cifar10-d8.slim', fix: 'test/fixtures/see-cifar10-d8' },
+  { name: 'see-cifar10-d4', blob: 'weights/see-cifar10-d4.slim', fix: 'test/fixtures/see-cifar10-d4' },
 ];
 
 interface Golden {

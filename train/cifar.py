@@ -69,7 +69,7 @@ def sample_modes(B, gen, top=True):
 
 def network_optimizer(model, lr):
     """Nesterov SGD with weight decay on weights only (not norms, biases or the rate tables)."""
-    params = [p for n, p in model.named_parameters() if not n.startswith('rate.')]
+    params = [p for n, p in model.named_parameters() if not n.startswith('rate.') and n != 'qlog']
     return torch.optim.SGD([{'params': [p for p in params if p.ndim > 1], 'weight_decay': 5e-4},
                             {'params': [p for p in params if p.ndim <= 1], 'weight_decay': 0}],
                            lr=lr, momentum=0.9, nesterov=True)
@@ -151,6 +151,9 @@ def common_args(ap, out, seed):
                          "sample either way at random")
     ap.add_argument('--quick-eval', action='store_true', help='evaluate only (1,1) and (4,8) at the end (CPU runs)')
     ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
+    ap.add_argument('--learn-steps', default='', help='bit depths whose quantizer step is learned (e.g. 4,8; '
+                    'default: every bit depth uses its 2^b - 1 levels)')
+    ap.add_argument('--step-lr', type=float, default=2e-3, help='Adam learning rate of the learned steps (log scale)')
 
 
 def setup(a):
@@ -177,13 +180,16 @@ def setup(a):
         tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     dev = torch.device(a.device)
-    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4)
+    learn = [int(b) for b in a.learn_steps.split(',') if b] if hasattr(a, 'learn_steps') else []
+    model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4, learn)
     if a.init:
         # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.
+        # A checkpoint with fixed steps may start a run that learns them (from 2^b - 1 levels).
         init, meta = load_checkpoint(a.init)
-        if init.cfg != model.cfg:
+        strip = lambda cfg: {k: v for k, v in cfg.items() if k != 'learnSteps'}
+        if strip(init.cfg) != strip(model.cfg) or (init.cfg.get('learnSteps') and init.cfg != model.cfg):
             raise SystemExit(f'--init {a.init}: config {init.cfg} does not match this run\'s {model.cfg}')
-        model.load_state_dict(init.state_dict())
+        model.load_state_dict(init.state_dict(), strict=not (learn and 'learnSteps' not in init.cfg))
     model = model.to(dev)
     return (dev, a.ckpt or os.path.join(a.out, 'model.npz'), torch.Generator().manual_seed(a.seed),
             (xtr, ytr, xte, yte), model)
@@ -212,6 +218,7 @@ def main():
     prog = Progress(a.epochs * steps_per_epoch, a.budget_s)
     opt = network_optimizer(model, a.lr)
     opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
+    opt_step = torch.optim.Adam([model.qlog], lr=a.step_lr) if model.learn_steps else None
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
     t0 = time.time()
     ep = 0
@@ -262,9 +269,14 @@ def main():
             loss = task + (lam_mode * soft_bits).mean() + (ce_bits / n_sym).mean()
             opt.zero_grad(set_to_none=True)
             opt_rate.zero_grad(set_to_none=True)
+            if opt_step:
+                opt_step.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             opt_rate.step()
+            if opt_step:
+                opt_step.step()
+                model.clamp_steps()
             prog.step += 1
             if i % 50 == 0:
                 # .item() syncs the GPU: only every 50 steps
@@ -272,13 +284,15 @@ def main():
                 tc += (logits.argmax(1) == yb).sum().item()
                 tb += ce_bits[-B:].sum().item() / 8
                 tn += B
+                lv = ''.join(f' L{b} {v:.2f}' for b, v in model.levels().items() if b in model.learn_steps)
                 print(f'ep {ep} it {i}/{steps_per_epoch} loss {tl / tn:.3f} acc {tc / tn:.3f} B/img {tb / tn:.1f} '
-                      f'lam {lam:.1e} lr {one_cycle(p, a.lr):.3f} p {p:.3f} {time.time() - t0:.0f}s', flush=True)
+                      f'lam {lam:.1e} lr {one_cycle(p, a.lr):.3f} p {p:.3f}{lv} {time.time() - t0:.0f}s', flush=True)
         last = prog.done()
         modes = ([(n, b) for n in range(1, G + 1) for b in BITS] if last and not a.quick_eval else [(1, 1), (4, 8)])
         ev = evaluate(model, xte, yte, modes) if last or ep % 5 == 4 else {}
         rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'train_bytes': tb / max(tn, 1),
-               'time_s': time.time() - t0, 'steps': prog.step, 'test': ev}
+               'time_s': time.time() - t0, 'steps': prog.step, 'test': ev,
+               **({'levels': {str(b): v for b, v in model.levels().items()}} if model.learn_steps else {})}
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + '\n')
         log.flush()

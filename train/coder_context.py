@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cifar import to_input  # noqa: E402
 from data import load  # noqa: E402
-from model import load_checkpoint, quantize  # noqa: E402
+from model import load_checkpoint  # noqa: E402
 from export_cifar import CONTEXTS, contexts  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def codes(model, x, b, bs=1000):
     with torch.no_grad():
         for i in range(0, len(x), bs):
             z = model.enc(to_input(torch.from_numpy(x[i:i + bs])))
-            out.append(quantize(z, torch.full((z.shape[0],), b))[1].numpy())
+            out.append(model.quantize(z, torch.full((z.shape[0],), b))[1].numpy())
     return np.concatenate(out)  # [N, C, H, W]
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
 from data import CLASSES, js_pixels, load  # noqa: E402
-from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint, member_mask, quantize  # noqa: E402
+from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint, member_mask  # noqa: E402
 
 
 def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
@@ -202,7 +202,7 @@ def symbol_histograms(model, x_u8, bs=1000):
     for i in range(0, len(x_u8), bs):
         z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
         for b in BITS:
-            _, sym, _ = quantize(z, torch.full((z.shape[0],), b))
+            _, sym, _ = model.quantize(z, torch.full((z.shape[0],), b))
             L = 2 ** b
             sym = sym.numpy()
             s = sym.transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * L)[:, None]
@@ -238,18 +238,21 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
     add_encoder_convs(ex, enc, model.enc, members)
     n = G * CM * HW
     enc.buffer('codes', [n])
-    enc.layer('quantize', x='z', y='codes', n=n, bits=BITS[-1], scale=1 / (2 ** BITS[-1] - 1), zeroPoint=0,
+    # Learned steps (train/cifar.py --learn-steps) ship as the f32 value training divided by, so the
+    # engine's codes are PyTorch's; fixed ones as 1 / (2^b - 1), which the packer rounds to f32.
+    step = {b: (float(model.step_of(b)) if b in model.learn_steps else 1 / (2 ** b - 1)) for b in BITS}
+    enc.layer('quantize', x='z', y='codes', n=n, bits=BITS[-1], scale=step[BITS[-1]], zeroPoint=0,
               active={'nActive': {'members': [CM * HW * m for m in members]},
                       'bits': {'bits': list(BITS)},
-                      'scale': {'bits': [1 / (2 ** b - 1) for b in BITS]}})
+                      'scale': {'bits': [step[b] for b in BITS]}})
     dec = ex.graph('decoder', input='codes', output='logits')
     dec.buffer('codes', [n])
     dec.buffer('d0', [G * CM, S, S])
     # codes -> 2q/(L-1) - 1: the centred decoder input of training (model.decoder_input).
-    dec.layer('dequantize', x='codes', y='d0', n=n, bits=BITS[-1], scale=2 / (2 ** BITS[-1] - 1), zeroPoint=0,
+    dec.layer('dequantize', x='codes', y='d0', n=n, bits=BITS[-1], scale=2 * step[BITS[-1]], zeroPoint=0,
               active={'nActive': {'members': [CM * HW * m for m in members]},
                       'bits': {'bits': list(BITS)},
-                      'scale': {'bits': [2 / (2 ** b - 1) for b in BITS]}})
+                      'scale': {'bits': [2 * step[b] for b in BITS]}})
     dec.layer('affine', x='d0', y='d0', n=n, a=1.0, b=-1.0, act='none',
               active={'nActive': {'members': [CM * HW * m for m in members]}})
     add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]}, decs=[d.dec for d in decs] if any(d is not decs[0] for d in decs) else None)
@@ -279,7 +282,7 @@ def golden(model, decs, x_u8, y, fix_dir, n_img):
     for m in range(1, G + 1):
         for b in BITS:
             B = len(idx)
-            deq, sym, _ = quantize(z, torch.full((B,), b))
+            deq, sym, _ = model.quantize(z, torch.full((B,), b))
             mask = member_mask(torch.full((B,), m), xb.device, model.cfg['cm'])
             logits = decs[m - 1].dec(decoder_input(deq, mask))
             codes = sym[:, :m * model.cfg['cm']].reshape(B, -1).numpy().astype(np.uint8)
@@ -303,7 +306,7 @@ def torch_top1(model, decs, x_u8, y, bs=1000):
             for i in range(0, len(z), bs):
                 zb = z[i:i + bs]
                 B = zb.shape[0]
-                deq, _, _ = quantize(zb, torch.full((B,), b))
+                deq, _, _ = model.quantize(zb, torch.full((B,), b))
                 lg = decs[n - 1].dec(decoder_input(deq, member_mask(torch.full((B,), n), zb.device, model.cfg['cm'])))
                 correct += (lg.argmax(1).numpy() == y[i:i + bs]).sum()
             acc[f'{n},{b}'] = float(correct) / len(y)

@@ -132,9 +132,21 @@ class RateModel(nn.Module):
         return -F.log_softmax(self.logits[str(b)], dim=1) / math.log(2)  # [C, L]
 
 
-def quantize(z, bits):
+def quantize(z, bits, step=None):
     """Uniform b-bit quantization of [0,1] values per sample (bits: LongTensor [B]), straight-through.
-    Returns (dequantized values in [0,1], integer symbols, continuous level position)."""
+    Returns (dequantized values, integer symbols, continuous level position).
+
+    step: optional [B] float step per sample (a learned step, SlimSplit.steps): symbols round(z / step),
+    at most 1 / step + 0.5 <= 2^b - 1, dequantized as symbol * step. The division and product are the
+    engine's quantize/dequantize with scale = step (f32), so PyTorch and the engine round alike; the step
+    gets the LSQ gradient (the rounding error) from the task. Without it the 2^b - 1 steps of [0, 1]."""
+    if step is not None:
+        s = step.to(z.dtype).view(-1, 1, 1, 1)
+        pos = z / s
+        sym = torch.round(pos)
+        # The returned position (for the rate term) does not move the step: the table's local slope
+        # says nothing about how the table would change with the step (see SlimSplit.forward).
+        return (pos + (sym - pos).detach()) * s, sym.long(), z / s.detach()
     L = (2 ** bits - 1).to(z.dtype).view(-1, 1, 1, 1)
     pos = z * L
     sym = torch.round(pos)
@@ -154,17 +166,53 @@ def decoder_input(deq, mask):
 
 
 class SlimSplit(nn.Module):
-    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16', c4=C4):
+    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16', c4=C4, learn_steps=()):
         super().__init__()
         self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
         if enc != 's16':
             self.cfg['enc'] = enc   # older checkpoints have no 'enc': the 16x16 split
         if enc == 'd4':
             self.cfg['c4'] = int(c4)
+        self.learn_steps = tuple(int(b) for b in learn_steps)
+        if self.learn_steps:
+            self.cfg['learnSteps'] = list(self.learn_steps)
+            # log(1/step) per learned bit depth, from the full 2^b - 1 levels; the rate term pulls it
+            # down (fewer levels are cheaper), the task loss up. Clamped by clamp_steps after each step.
+            self.qlog = nn.Parameter(torch.tensor([math.log(2 ** b - 1) for b in self.learn_steps]))
         self.enc = Encoder(cm, enc, c4)
         self.hw = self.enc.side ** 2   # bottleneck values per channel
         self.dec = Decoder(G * cm, tuple(dec))
         self.rate = RateModel(cm)
+
+    def step_of(self, b):
+        """The quantizer step of bit depth b as a 0-d tensor (f32), or None for the fixed 1 / (2^b - 1)."""
+        if b not in self.learn_steps:
+            return None
+        return torch.exp(-self.qlog[self.learn_steps.index(b)])
+
+    def steps(self, bits):
+        """[B] step per sample (fixed ones as 1 / (2^b - 1)), or None when no bit depth learns its step."""
+        if not self.learn_steps:
+            return None
+        st = torch.zeros(bits.shape[0], device=bits.device)
+        for b in BITS:
+            s = self.step_of(b)
+            st = torch.where(bits == b, s if s is not None else torch.tensor(1.0 / (2 ** b - 1), device=bits.device), st)
+        return st
+
+    def quantize(self, z, bits):
+        return quantize(z, bits, self.steps(bits))
+
+    @torch.no_grad()
+    def clamp_steps(self):
+        """Keep each learned step between one level (step 1) and the bit depth's 2^b - 1 levels."""
+        if self.learn_steps:
+            hi = torch.tensor([math.log(2 ** b - 1) for b in self.learn_steps], device=self.qlog.device)
+            self.qlog.copy_(torch.minimum(self.qlog.clamp(min=0.0), hi))
+
+    def levels(self):
+        """{bits: levels - 1 (1 / step)} of every bit depth, for logs and the exporter."""
+        return {b: (float(1 / self.step_of(b)) if b in self.learn_steps else 2 ** b - 1) for b in BITS}
 
     def forward(self, x, members, bits, rate_w=None):
         """members, bits: LongTensor [B] (a mode per sample). rate_w: optional [G*cm] weight of each
@@ -176,7 +224,7 @@ class SlimSplit(nn.Module):
         the continuous level position (pulling values towards cheap levels)."""
         z = self.enc(x)
         mask = member_mask(members, x.device, self.cfg['cm'])
-        deq, sym, pos = quantize(z, bits)
+        deq, sym, pos = self.quantize(z, bits)
         logits = self.dec(decoder_input(deq, mask))
         ce_bits = torch.zeros(x.shape[0], device=x.device)
         soft_bits = torch.zeros(x.shape[0], device=x.device)
@@ -198,6 +246,12 @@ class SlimSplit(nn.Module):
             ce_bits[sel] = (ce * m).sum((1, 2, 3))
             sw = m if rate_w is None else m * rate_w.view(1, -1, 1, 1)
             soft_bits[sel] = (soft * sw).sum((1, 2, 3))
+            if b in self.learn_steps:
+                # The interpolated table cost cannot see that fewer levels make the table itself
+                # cheaper; at fine steps a value costs about h(z) + log2(1/step) bits, so the step gets
+                # that derivative (the added term is 0 in value).
+                ql = self.qlog[self.learn_steps.index(b)] / math.log(2)
+                soft_bits[sel] = soft_bits[sel] + sw.sum((1, 2, 3)) * self.hw * (ql - ql.detach())
         return logits, ce_bits, soft_bits
 
 
@@ -224,7 +278,7 @@ def load_checkpoint(path):
         d = np.load(path)
         meta = json.loads(bytes(d['__meta__']).decode())
         cfg = meta['cfg']
-        model = SlimSplit(cfg['cm'], cfg['dec'], cfg.get('enc', 's16'), cfg.get('c4', C4))
+        model = SlimSplit(cfg['cm'], cfg['dec'], cfg.get('enc', 's16'), cfg.get('c4', C4), cfg.get('learnSteps', ()))
         model.load_state_dict({k: torch.from_numpy(d[k]) for k in d.files if k != '__meta__'})
         return model, meta
     ck = torch.load(path, map_location='cpu')
