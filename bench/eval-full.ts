@@ -36,11 +36,14 @@ function run(args: string[]): Promise<void> {
 }
 
 // Each shipped model's report, in the order the combined chart lists them.
+// One hue per model, darker with more members, so that 12 model series stay readable (the chart's
+// default palette has 10 colours).
 const REPORTS = [
-  { file: 'eval.json', label: '16x16' },
-  { file: 'eval-see-cifar10-d8.json', label: '8x8' },
-  { file: 'eval-see-cifar10-d4.json', label: '4x4' },
+  { file: 'eval.json', label: '16x16', shades: ['#9ecae1', '#6baed6', '#3182bd', '#08519c'] },
+  { file: 'eval-see-cifar10-d8.json', label: '8x8', shades: ['#a1d99b', '#74c476', '#31a354', '#006d2c'] },
+  { file: 'eval-see-cifar10-d4.json', label: '4x4', shades: ['#fdae6b', '#fd8d3c', '#e6550d', '#a63603'] },
 ];
+const JPEG_COLORS = ['#000000', '#999999'];
 
 /** One chart for every report present: each model's modes by members, then JPEG once. */
 function writeChart(): void {
@@ -48,13 +51,13 @@ function writeChart(): void {
   let jpeg: ChartSeries[] = [];
   const names: string[] = [];
   let images = 0;
-  for (const { file, label } of REPORTS) {
+  for (const { file, label, shades } of REPORTS) {
     const path = join(ROOT, 'bench/results', file);
     if (!existsSync(path)) continue;
     const r = JSON.parse(readFileSync(path, 'utf8')) as EvalResult;
     const s = evalSeries(r);
-    series.push(...s.filter((x) => !x.name.startsWith('JPEG')).map((x) => ({ ...x, name: x.name.replace('slimsplit', `${label} split`) })));
-    if (!jpeg.length) jpeg = s.filter((x) => x.name.startsWith('JPEG'));
+    series.push(...s.filter((x) => !x.name.startsWith('JPEG')).map((x, i) => ({ ...x, name: x.name.replace('slimsplit', `${label} split`), color: shades[i % shades.length] })));
+    if (!jpeg.length) jpeg = s.filter((x) => x.name.startsWith('JPEG')).map((x, i) => ({ ...x, color: JPEG_COLORS[i % JPEG_COLORS.length] }));
     names.push(r.model.name);
     images = r.images;
   }

@@ -1,4 +1,4 @@
-// The split API on the shipped CIFAR-10 models (the 16x16 split and the 8x8 one): parity with PyTorch on golden images for every mode,
+// The split API on the shipped CIFAR-10 models (the 16x16, 8x8 and 4x4 splits): parity with PyTorch on golden images for every mode,
 // both builds; packet round trips; damaged and foreign packets rejected with the right error.
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
@@ -195,8 +195,13 @@ describe('pickMode', () => {
     expect(pickMode(t, { maxBytes: 1000, tolerance: 0.005 }).info.mode.members).toBe(2);
   });
 
-  it('the two shipped models: the 8x8 one fits 85% in 60 B, the 16x16 one does not; the 16x16 one has the best mode', async () => {
-    const [s16, d8] = await Promise.all(MODELS.map(async (m) => (await loadModel(join(ROOT, m.blob))).modeTable({ packet: 'compact' })));
+  it('the shipped models: the 8x8 one fits 85% in 60 B, the 16x16 one does not; the 4x4 one fits 84% in 25 B and 86% in 50; the 16x16 one has the best mode', async () => {
+    const [s16, d8, d4] = await Promise.all(MODELS.map(async (m) => (await loadModel(join(ROOT, m.blob))).modeTable({ packet: 'compact' })));
+    expect(pickMode(d4, { maxBytes: 25 })).toMatchObject({ info: { mode: { members: 1 } }, fits: true });
+    expect(pickMode(d4, { maxBytes: 25 }).info.top1!).toBeGreaterThanOrEqual(0.84);
+    expect(pickMode(d8, { maxBytes: 25 }).fits).toBe(false);
+    expect(pickMode(d4, { maxBytes: 50 }).info).toMatchObject({ mode: { members: 2 } });
+    expect(pickMode(d4, { maxBytes: 50 }).info.top1!).toBeGreaterThanOrEqual(0.86);
     const low = { maxBytes: 60, maxMembers: 1 };
     expect(pickMode(d8, low)).toMatchObject({ info: { mode: { members: 1, bits: 1 } }, fits: true });
     expect(pickMode(d8, low).info.top1!).toBeGreaterThanOrEqual(0.85);
@@ -204,6 +209,7 @@ describe('pickMode', () => {
     const best = (t: ModeInfo[]) => Math.max(...t.map((r) => r.top1!));
     expect(best(s16)).toBeGreaterThanOrEqual(0.9);
     expect(best(d8)).toBeLessThan(best(s16));
+    expect(best(d4)).toBeLessThan(best(d8));
   });
 
   it('a tolerance picks the fewest members, then the fewest bytes, within it of the best that fits', () => {
@@ -238,5 +244,26 @@ describe('pickMode', () => {
     expect(() => pickMode(t, { maxBytes: -1 })).toThrow(/budget.maxBytes must be a positive number, got -1/);
     expect(() => pickMode(t, { maxMembers: Number.NaN })).toThrow(/budget.maxMembers/);
     expect(() => pickMode(t, { tolerance: 2 })).toThrow(/budget.tolerance must be in 0..1, got 2/);
+  });
+});
+
+// The 4x4 model learned its quantizer step per bit depth (train/cifar.py --learn-steps 2,4,8): the
+// blob's quantize layer carries those steps, so the codes stay inside the levels training used
+// (1/step = 1.0, 1.80, 3.12 for 2, 4, 8 bits: codes up to 1, 2, 3) and reach the top one.
+describe('the 4x4 split model: learned quantizer steps', () => {
+  it('codes stay within the learned levels of each bit depth and use all of them', async () => {
+    const golden = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/golden.json'), 'utf8')) as { count: number };
+    const pixels = new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/images.u8')));
+    const enc = (await loadModel(join(ROOT, 'weights/see-cifar10-d4.slim'))).encoder();
+    const top: Record<number, number> = { 1: 1, 2: 1, 4: 2, 8: 3 };
+    for (const bits of [1, 2, 4, 8]) {
+      enc.setMode({ members: 4, bits });
+      let max = 0;
+      for (let i = 0; i < golden.count; i++) {
+        const c = enc.codes({ data: pixels.subarray(i * 3072, (i + 1) * 3072), width: 32, height: 32, channels: 3 });
+        for (const v of c) max = Math.max(max, v);
+      }
+      expect(max, `bits ${bits}`).toBe(top[bits]);
+    }
   });
 });
