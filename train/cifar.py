@@ -180,7 +180,7 @@ def setup(a):
         tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     dev = torch.device(a.device)
-    learn = [int(b) for b in a.learn_steps.split(',') if b] if hasattr(a, 'learn_steps') else []
+    learn = [int(b) for b in a.learn_steps.split(',') if b]
     model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4, learn)
     if a.init:
         # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.

@@ -137,7 +137,7 @@ def quantize(z, bits, step=None):
     Returns (dequantized values, integer symbols, continuous level position).
 
     step: optional [B] float step per sample (a learned step, SlimSplit.steps): symbols round(z / step),
-    at most 1 / step + 0.5 <= 2^b - 1, dequantized as symbol * step. The division and product are the
+    at most round(1 / step) <= 2^b - 1, dequantized as symbol * step. The division and product are the
     engine's quantize/dequantize with scale = step (f32), so PyTorch and the engine round alike; the step
     gets the LSQ gradient (the rounding error) from the task. Without it the 2^b - 1 steps of [0, 1]."""
     if step is not None:
@@ -211,7 +211,7 @@ class SlimSplit(nn.Module):
             self.qlog.copy_(torch.minimum(self.qlog.clamp(min=0.0), hi))
 
     def levels(self):
-        """{bits: levels - 1 (1 / step)} of every bit depth, for logs and the exporter."""
+        """{bits: 1 / step (the top code)} of every bit depth, for the training log."""
         return {b: (float(1 / self.step_of(b)) if b in self.learn_steps else 2 ** b - 1) for b in BITS}
 
     def forward(self, x, members, bits, rate_w=None):
