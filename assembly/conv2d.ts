@@ -170,6 +170,10 @@ export function conv2d(p: usize): void {
     ch = (ciN + nC - 1) / nC;
   }
   const chunked = ch < ciN;
+  // Rows of 4 outputs (4x4 maps: the deep splits' last encoder layers and their servers) would
+  // fill half of a SIMD tile and go through the staging block; two rows fill one tile instead:
+  // lanes 4-7 read the next output row's inputs, and land right after the first row in y.
+  const pairRows = ASC_FEATURE_SIMD && OW == 4 && !chunked;
   // With chunks, overlapping the column tail would add a chunk twice to the columns it
   // shares with the previous tile: chunk passes run only whole tiles (OWb below), and the
   // last pass adds the tail tile with the whole stream (it rewrites the shared columns bit
@@ -191,9 +195,16 @@ export function conv2d(p: usize): void {
       if (rowMajor) {
         let xr = xg, yo = <usize>(oy0 * OW) << 2;
         for (let oy = oy0; oy < oy1; oy++) {
+          const pair = pairRows && oy + 1 < oy1;
           for (let b = 0; b < nB; b++) {
             const tab = tabG + <usize>b * streamBytes;
-            blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, blockWidth(b, coN, OW, tw), epiG, stage, ep);
+            if (pair) blockPair(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, rowStep, epiG, ep);
+            else blockRow(xr, tab, tab + <usize>T * TAP_BYTES, yg + yo, oplane4, b, coN, OW, blockWidth(b, coN, OW, tw), epiG, stage, ep);
+          }
+          if (pair) {
+            oy++;
+            xr += rowStep;
+            yo += <usize>OW << 2;
           }
           xr += rowStep;
           yo += <usize>OW << 2;
@@ -210,6 +221,13 @@ export function conv2d(p: usize): void {
             const epc = ep | (ci0 > 0 ? EPI_LOAD : 0) | (last ? 0 : EPI_RAW);
             let xr = xg, yo = <usize>(oy0 * OW) << 2;
             for (let oy = oy0; oy < oy1; oy++) {
+              if (pairRows && oy + 1 < oy1) {
+                blockPair(xr, t0, t1, yg + yo, oplane4, b, coN, rowStep, epiG, epc);
+                oy++;
+                xr += rowStep << 1;
+                yo += <usize>OW << 3;
+                continue;
+              }
               blockRow(xr, t0, t1, yg + yo, oplane4, b, coN, OWb, twb, epiG, stage, epc);
               if (last && OWb < OW) {
                 const o4 = <usize>(OW - twb) << 2;
@@ -228,6 +246,20 @@ export function conv2d(p: usize): void {
 // One output row of block b (4 channels from 4b; a channel tail repeats the last channel)
 // over OW columns: tiles of tw columns, the last one shifted left over columns already
 // written; narrower than a tile, through the staging block.
+// Output rows oy and oy + 1 of block b when OW = 4 (SIMD): one 4x8 tile whose second half
+// reads its inputs rowStep bytes further.
+@inline function blockPair(
+  xr: usize, tab: usize, tabEnd: usize, yr: usize, oplane4: usize, b: i32, coN: i32,
+  rowStep: usize, epiAt: usize, ep: i32,
+): void {
+  const cb = b << 2;
+  const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
+  const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
+  const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
+  tile4x8(xr, tab, tabEnd, yr + <usize>cb * oplane4, yr + <usize>c1 * oplane4, yr + <usize>c2 * oplane4,
+    yr + <usize>c3 * oplane4, epiAt + <usize>b * EPI_BYTES, ep, rowStep);
+}
+
 @inline function blockRow(
   xr: usize, tab: usize, tabEnd: usize, yr: usize, oplane4: usize, b: i32, coN: i32,
   OW: i32, tw: i32, epiAt: usize, stage: usize, ep: i32,
@@ -347,7 +379,7 @@ function rowTiles(
   if (ASC_FEATURE_SIMD) {
     for (let ox = 0; ox < OW; ox += 8) {
       const o4 = <usize>(ox + 8 <= OW ? ox : OW - 8) << 2;
-      tile4x8(xr + o4, tab, tabEnd, y0 + o4, y1 + o4, y2 + o4, y3 + o4, epi, ep);
+      tile4x8(xr + o4, tab, tabEnd, y0 + o4, y1 + o4, y2 + o4, y3 + o4, epi, ep, 16);
     }
   } else {
     for (let ox = 0; ox < OW; ox += 2) {
@@ -357,12 +389,14 @@ function rowTiles(
   }
 }
 
-// 4 channels x 8 columns; one tap per iteration. V8 hoists every load of a loop body to
+// 4 channels x 8 outputs; one tap per iteration. V8 hoists every load of a loop body to
 // its top, so a body with more taps keeps more loaded vectors alive and spills: one tap is
 // 8 accumulators + 2 inputs + 4 weights + 1 product = all 15 allocatable xmm registers.
+// Outputs 4-7 read their inputs hi bytes after outputs 0-3's: 16 for 8 columns of a row,
+// one input row step for two rows of 4 (blockPair); y takes the 8 outputs contiguously.
 @inline function tile4x8(
   xr: usize, tab: usize, tabEnd: usize,
-  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, ep: i32,
+  y0: usize, y1: usize, y2: usize, y3: usize, epi: usize, ep: i32, hi: usize,
 ): void {
   if (!ASC_FEATURE_SIMD) return;
   // Accumulators start at the bias (one add fewer per output than adding it afterwards),
@@ -376,7 +410,7 @@ function rowTiles(
   }
   for (let q = tab; q < tabEnd; q += TAP_BYTES) {
     const xa = xr + <usize>load<u32>(q);
-    const a0 = v128.load(xa), a1 = v128.load(xa, 16);
+    const a0 = v128.load(xa), a1 = v128.load(xa + hi);
     let b = v128.load32_splat(q, 4);
     c00 = f32x4.add(c00, f32x4.mul(a0, b)); c01 = f32x4.add(c01, f32x4.mul(a1, b));
     b = v128.load32_splat(q, 8);

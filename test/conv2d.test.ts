@@ -116,7 +116,31 @@ const wino: Array<[string, Conv2dShape]> = [
   ['wide rows, 191 columns', { cin: 6, cout: 8, H: 15, W: 191, k: 3, stride: 1, pad: 'same', act: 0 }],
 ];
 
+// Layers with 4 output columns, which the SIMD build runs two output rows per tile (the 4x4
+// maps of the deep splits' encoders and servers): even and odd row counts (a last row alone),
+// stride 1 and 2, k 1/3/5, groups and active groups, channel tails and slices, small layers
+// (row by row) and wide ones (block by block), and several bands of rows with an odd one.
+const fourCol: Array<[string, Conv2dShape]> = [
+  ['4x4 map, 64->64 (mid2 of the 4x4 split)', { cin: 64, cout: 64, H: 4, W: 4, k: 3, stride: 1, pad: 'same', act: 1 }],
+  ['8x8 -> 4x4 stride 2, 4 groups of 16->16', { cin: 64, cout: 64, groups: 4, H: 8, W: 8, k: 3, stride: 2, pad: 'same', act: 1 }],
+  ['5 rows, 2 of 3 groups, channel tail', { cin: 9, cout: 15, groups: 3, groupsActive: 2, H: 5, W: 4, k: 3, stride: 1, pad: 'same', act: 5 }],
+  ['7 rows from 14x7 stride 2 tf-same, k 5', { cin: 6, cout: 7, H: 14, W: 7, k: 5, stride: 2, pad: 'tf-same', act: 3 }],
+  ['1x1, dense slice', { cin: 20, cout: 12, cinActive: 13, coutActive: 10, H: 6, W: 4, k: 1, stride: 1, pad: 'none', act: 0 }],
+  ['one row', { cin: 8, cout: 4, H: 1, W: 4, k: 3, stride: 1, pad: 'same', act: 1 }],
+  ['bands of 3 rows (wide input), 11 rows', { cin: 2000, cout: 5, H: 11, W: 4, k: 3, stride: 1, pad: 'same', act: 2 }],
+];
+
 describe.each(engines())('conv2d [%s]', (_b, eng) => {
+  it.each(fourCol)('4 output columns: %s', (_n, s) => {
+    expect(conv2dPlan(s).OW).toBe(4);
+    const x = randn(s.cin * s.H * s.W, 31, 1);
+    const w = randn(weightsLen(s), 32, 0.3);
+    for (const has of [[true, true, true], [true, false, false], [false, false, false]] as Array<[boolean, boolean, boolean]>) {
+      const e = epilogue(s.cout, 33, has);
+      expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+    }
+  });
+
   it.each(wino)('Winograd F(2x2, 3x3): %s', (_n, s) => {
     expect(conv2dAlgo(s)).toBe('winograd');
     const x = randn(s.cin * s.H * s.W, 21, 1);
@@ -283,7 +307,7 @@ describe('conv2d builds agree', () => {
       { numRuns: 100 },
     );
   });
-  it.each([...large, ...wino])('SIMD and scalar give identical bits on a large or Winograd layer: %s', (_n, s) => {
+  it.each([...large, ...wino, ...fourCol])('SIMD and scalar give identical bits on a large, Winograd or 4-column layer: %s', (_n, s) => {
     const x = randn(s.cin * s.H * s.W, 17, 1);
     const w = randn(weightsLen(s), 18, 0.2);
     const e = epilogue(s.cout, 19, [true, true, true]);
