@@ -247,8 +247,9 @@ export function conv2d(p: usize): void {
 // over OW columns: tiles of tw columns, the last one shifted left over columns already
 // written; narrower than a tile, through the staging block.
 // Output rows oy and oy + 1 of block b when OW = 4 (SIMD): one 4x8 tile whose second half
-// reads its inputs rowStep bytes further.
-@inline function blockPair(
+// reads its inputs rowStep bytes further. Not inlined: both loops call it, and each inlined
+// tile adds ~1 KB that V8 compiles inside the first inference.
+function blockPair(
   xr: usize, tab: usize, tabEnd: usize, yr: usize, oplane4: usize, b: i32, coN: i32,
   rowStep: usize, epiAt: usize, ep: i32,
 ): void {
