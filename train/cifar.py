@@ -151,9 +151,6 @@ def common_args(ap, out, seed):
                          "sample either way at random")
     ap.add_argument('--quick-eval', action='store_true', help='evaluate only (1,1) and (4,8) at the end (CPU runs)')
     ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
-    ap.add_argument('--learn-steps', default='', help='bit depths whose quantizer step is learned (e.g. 4,8; '
-                    'default: every bit depth uses its 2^b - 1 levels)')
-    ap.add_argument('--step-lr', type=float, default=2e-3, help='Adam learning rate of the learned steps (log scale)')
 
 
 def setup(a):
@@ -180,7 +177,7 @@ def setup(a):
         tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
         xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
     dev = torch.device(a.device)
-    learn = [int(b) for b in a.learn_steps.split(',') if b]
+    learn = [int(b) for b in getattr(a, 'learn_steps', '').split(',') if b]   # the baseline has none
     model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4, learn)
     if a.init:
         # Fine-tuning: the weights, norms and rate tables of a finished run, then this run's schedule.
@@ -202,6 +199,9 @@ def main():
     ap.add_argument('--rate-pow', type=float, default=1.0, help='the rate weight of mode (N, b) is lam / (N*b)^rate_pow')
     ap.add_argument('--member-rate', type=float, default=1.0,
                     help='rate weight of members 2..G\'s channels relative to member 1\'s (the encoder\'s rate gradient only)')
+    ap.add_argument('--learn-steps', default='', help='bit depths whose quantizer step is learned (e.g. 4,8; '
+                    'default: every bit depth uses its 2^b - 1 levels)')
+    ap.add_argument('--step-lr', type=float, default=2e-3, help='Adam learning rate of the learned steps (log scale)')
     ap.add_argument('--kd', type=float, default=0.0,
                     help='inplace distillation: each batch also runs at the largest mode, whose detached '
                          'predictions teach the other modes with this weight (0: off, one pass of mixed modes)')
