@@ -10,6 +10,9 @@ export const ACT_RELU6: i32 = 2;
 export const ACT_SWISH: i32 = 3;
 export const ACT_HSWISH: i32 = 4;
 export const ACT_SIGMOID: i32 = 5;
+// conv2d's epilogue code (assembly/conv2d.ts, conv2d_wino.ts): the activation in bits 0-2, then
+// flags. Only EPI_AFFINE crosses into the Winograd path.
+export const EPI_AFFINE: i32 = 8; // apply scale and shift
 
 @inline export function pi(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));

@@ -1,4 +1,4 @@
-import { pi, pp, actf, act_apply, ACT_RELU } from './common';
+import { pi, pp, actf, act_apply, ACT_RELU, EPI_AFFINE } from './common';
 import { conv2dWino, winoScratchBytes } from './conv2d_wino';
 import { padCopy } from './padcopy';
 
@@ -59,8 +59,7 @@ const L2_BUDGET: usize = 256 << 10; // of 1 MiB L2
 // channels ran 7% and 13% slower than the direct tiles, 36 channels 1.44x faster: `npx tsx
 // bench/see-convs.ts` with this set to 1, then to a number above every layer's channels).
 const WINO_MIN_CO: i32 = 8;
-// Epilogue code: the activation (bits 0-2) and flags.
-const EPI_AFFINE: i32 = 8; // apply scale and shift
+// Epilogue code: the activation (bits 0-2) and flags (EPI_AFFINE = 8, apply scale and shift: common.ts).
 const EPI_LOAD: i32 = 16; // start from the partial sums in y, not from the bias
 const EPI_RAW: i32 = 32; // store raw partial sums: more input channels follow
 

@@ -1,4 +1,4 @@
-import { act_apply, actf } from './common';
+import { act_apply, actf, EPI_AFFINE } from './common';
 import { padCopy } from './padcopy';
 
 // Winograd F(2x2, 3x3) for conv2d's 3x3 stride-1 layers (assembly/conv2d.ts decides when):
@@ -29,7 +29,6 @@ import { padCopy } from './padcopy';
 const CHUNK: i32 = 8; // tiles per chunk: two vectors
 const M_BYTES: usize = 16 * 4 * CHUNK * 4;
 const STAGE_BYTES: usize = 4 * 32 * 4;
-const EPI_AFFINE: i32 = 8; // as in conv2d.ts
 
 @inline function align16(n: usize): usize {
   return (n + 15) & ~(<usize>15);
