@@ -149,27 +149,39 @@ function encSlow(x: u32, v: i32, off: i32, nsym: i32, sym: usize): u32 {
   return putSlow(x, info & 0xffff, (info >> 16) + 1);
 }
 
-// Context-adaptive coding (rans_encode_ctx / rans_decode_ctx): the same stream format, but each symbol's table depends on three neighbours
-// already known to the decoder (u8 symbols of a channel-major [C][H][W] tensor):
-// left (same row), up (same column) and the same position one channel before,
-// each quantized to q(v) = min(v >> shift, K - 1), 0 where the neighbour is off
-// the tensor. Symbol i of group g uses table base[g] + (qL * K + qU) * K + qP.
-// Measured on the shipped model's 1- and 2-bit codes this saves 11-13% over one
-// table per channel (train/coder_context.py): the maps are smooth and the
-// channels correlated.
+// Context-adaptive coding (rans_encode_ctx / rans_decode_ctx): the same stream format, but each
+// symbol's table depends on neighbours already known to the decoder (u8 symbols of a
+// channel-major [C][H][W] tensor), each quantized to q(v) = min(v >> shift, K - 1), 0 where the
+// neighbour is off the tensor. Two neighbour sets (nb):
+//   0: left (same row), up (same column), the same position one channel before:
+//      table base[g] + (qL * K + qU) * K + qP, K^3 tables per group;
+//   1: left, up, up-left, up-right: base[g] + ((qL * K + qU) * K + qUL) * K + qUR, K^4 tables.
+// Measured on the 16x16 model's 1- and 2-bit codes set 0 saves 11-13% over one table per channel;
+// on the 4x4 model, whose channels are nearly independent, set 1 saves 21% and set 0 13%
+// (train/coder_context.py).
 
 // Context of symbol i at column col and row row of group g (K >= 1).
-@inline function ctxOf(s: usize, i: i32, col: i32, row: i32, g: i32, W: i32, G: i32, K: u32, shift: u32): u32 {
+@inline function ctxOf(s: usize, i: i32, col: i32, row: i32, g: i32, W: i32, G: i32, K: u32, shift: u32, nb: i32): u32 {
   const km = K - 1;
   const l: u32 = col > 0 ? min(<u32>load<u8>(s + <usize>(i - 1)) >> shift, km) : 0;
   const u: u32 = row > 0 ? min(<u32>load<u8>(s + <usize>(i - W)) >> shift, km) : 0;
-  const c: u32 = g > 0 ? min(<u32>load<u8>(s + <usize>(i - G)) >> shift, km) : 0;
-  return (l * K + u) * K + c;
+  if (nb == 0) {
+    const c: u32 = g > 0 ? min(<u32>load<u8>(s + <usize>(i - G)) >> shift, km) : 0;
+    return (l * K + u) * K + c;
+  }
+  const ul: u32 = row > 0 && col > 0 ? min(<u32>load<u8>(s + <usize>(i - W - 1)) >> shift, km) : 0;
+  const ur: u32 = row > 0 && col < W - 1 ? min(<u32>load<u8>(s + <usize>(i - W + 1)) >> shift, km) : 0;
+  return ((l * K + u) * K + ul) * K + ur;
 }
 
-// Shape checks shared by both directions: G a whole number of rows, K^3 tables per group.
-function ctxParamsOk(n: i32, W: i32, G: i32, K: i32, shift: i32): bool {
-  return n >= 0 && W >= 1 && G >= W && G % W == 0 && K >= 1 && K <= 16 && shift >= 0 && shift <= 7;
+// Tables per group a context layout may use.
+@inline function ctxSpan(K: i32, nb: i32): i32 {
+  return K == 0 ? 1 : nb == 0 ? K * K * K : K * K * K * K;
+}
+
+// Shape checks shared by both directions: G a whole number of rows, K^3 or K^4 tables per group.
+function ctxParamsOk(n: i32, W: i32, G: i32, K: i32, shift: i32, nb: i32): bool {
+  return n >= 0 && W >= 1 && G >= W && G % W == 0 && K >= 1 && K <= 16 && shift >= 0 && shift <= 7 && (nb == 0 || nb == 1);
 }
 
 // rans_encode(p): symbols -> bytes at out[0 .. result).
@@ -180,28 +192,28 @@ function ctxParamsOk(n: i32, W: i32, G: i32, K: i32, shift: i32): bool {
 // channel-major [C][H*W] tensor; G = 1 gives one table index per symbol.
 export function rans_encode(p: usize): void {
   const type = pi(p, 2), G = pi(p, 3);
-  if (type == 0) encodeImpl<u8>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0);
-  else if (type == 1) encodeImpl<i32>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0);
+  if (type == 0) encodeImpl<u8>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0, 0);
+  else if (type == 1) encodeImpl<i32>(p, pp(p, 0), pi(p, 1), G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), G, 0, 0, 0);
   else store<i32>(p + 36, ERR_PARAMS);
 }
 
 // rans_encode_ctx(p): u8 symbols -> bytes at out[0 .. result), tables chosen by context (below).
 // params: [0] symbols u8*  [1] n  [2] W  [3] group size G (a multiple of W)
 //   [4] first table per group i32*  [5] table dir  [6] ntables  [7] out u8*  [8] capacity
-//   [9] out: byte length, or a negative ERR_ code  [10] K  [11] shift
+//   [9] out: byte length, or a negative ERR_ code  [10] K  [11] shift  [12] neighbour set nb
 export function rans_encode_ctx(p: usize): void {
-  const n = pi(p, 1), W = pi(p, 2), G = pi(p, 3), K = pi(p, 10), shift = pi(p, 11);
-  if (!ctxParamsOk(n, W, G, K, shift)) store<i32>(p + 36, ERR_PARAMS);
-  else encodeImpl<u8>(p, pp(p, 0), n, G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), W, K, shift);
+  const n = pi(p, 1), W = pi(p, 2), G = pi(p, 3), K = pi(p, 10), shift = pi(p, 11), nb = pi(p, 12);
+  if (!ctxParamsOk(n, W, G, K, shift, nb)) store<i32>(p + 36, ERR_PARAMS);
+  else encodeImpl<u8>(p, pp(p, 0), n, G, pp(p, 4), pp(p, 5), pi(p, 6), pp(p, 7), pi(p, 8), W, K, shift, nb);
 }
 
-// K = 0: one table per group; K >= 1: K^3 tables per group, picked per symbol by ctxOf.
-function encodeImpl<T>(p: usize, src: usize, n: i32, G: i32, tidx: usize, dir: usize, nt: i32, out: usize, cap: i32, W: i32, K: i32, shift: i32): void {
+// K = 0: one table per group; K >= 1: ctxSpan tables per group, picked per symbol by ctxOf.
+function encodeImpl<T>(p: usize, src: usize, n: i32, G: i32, tidx: usize, dir: usize, nt: i32, out: usize, cap: i32, W: i32, K: i32, shift: i32, nb: i32): void {
   if (n < 0 || G < 1 || cap < 0) {
     store<i32>(p + 36, ERR_PARAMS);
     return;
   }
-  const span = K == 0 ? 1 : K * K * K; // tables a group may use
+  const span = ctxSpan(K, nb); // tables a group may use
   const lim = out;
   let ptr = out + <usize>cap; // bytes are written downwards from the end
   const two = n > SHORT_MAX;
@@ -219,7 +231,7 @@ function encodeImpl<T>(p: usize, src: usize, n: i32, G: i32, tidx: usize, dir: u
     const hi = G < n - lo ? lo + G : n;
     let col = (hi - 1 - lo) % W, row = (hi - 1 - lo) / W;
     for (let i = hi - 1; i >= lo; i--) {
-      const t = K == 0 ? <u32>base : <u32>base + ctxOf(src, i, col, row, g, W, G, <u32>K, <u32>shift);
+      const t = K == 0 ? <u32>base : <u32>base + ctxOf(src, i, col, row, g, W, G, <u32>K, <u32>shift, nb);
       const tab = dir + (<usize>t * TAB_WORDS << 2);
       const nsym = load<i32>(tab), off = load<i32>(tab, 4), sym = <usize>load<u32>(tab, 12);
       const v = <i32>load<T>(src + (<usize>i << alignof<T>()));
@@ -361,24 +373,24 @@ function decBypass(x: u32, off: i32, esc: i32, lo: i64, hi: i64): u32 {
 // at or past in + length.
 export function rans_decode(p: usize): void {
   const type = pi(p, 4), G = pi(p, 5);
-  if (type == 0) decodeImpl<u8>(p, 0, 255, G, 0, 0);
-  else if (type == 1) decodeImpl<i32>(p, i32.MIN_VALUE, i32.MAX_VALUE, G, 0, 0);
+  if (type == 0) decodeImpl<u8>(p, 0, 255, G, 0, 0, 0);
+  else if (type == 1) decodeImpl<i32>(p, i32.MIN_VALUE, i32.MAX_VALUE, G, 0, 0, 0);
   else store<i32>(p + 36, ERR_PARAMS);
 }
 
 // rans_decode_ctx(p): bytes -> n u8 symbols, tables chosen by context (below).
 // params: [0] in u8*  [1] in length  [2] out u8*  [3] n  [4] W  [5] group size G
 //   [6] first table per group i32*  [7] table dir  [8] ntables  [9] out: status
-//   [10] out: symbols decoded before an error  [11] K  [12] shift
+//   [10] out: symbols decoded before an error  [11] K  [12] shift  [13] neighbour set nb
 export function rans_decode_ctx(p: usize): void {
-  const W = pi(p, 4), K = pi(p, 11), shift = pi(p, 12);
+  const W = pi(p, 4), K = pi(p, 11), shift = pi(p, 12), nb = pi(p, 13);
   store<i32>(p + 40, 0);
-  if (!ctxParamsOk(pi(p, 3), W, pi(p, 5), K, shift)) store<i32>(p + 36, ERR_PARAMS);
-  else decodeImpl<u8>(p, 0, 255, W, K, shift);
+  if (!ctxParamsOk(pi(p, 3), W, pi(p, 5), K, shift, nb)) store<i32>(p + 36, ERR_PARAMS);
+  else decodeImpl<u8>(p, 0, 255, W, K, shift, nb);
 }
 
 // Both exports share the params words 0-3 and 5-10; word 4 is the type or W (passed in).
-function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32): void {
+function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32, nb: i32): void {
   const inp = pp(p, 0), len = pi(p, 1), dst = pp(p, 2), n = pi(p, 3), G = pi(p, 5);
   const tidx = pp(p, 6), dir = pp(p, 7), nt = pi(p, 8);
   store<i32>(p + 40, 0);
@@ -386,7 +398,7 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32)
     store<i32>(p + 36, ERR_PARAMS);
     return;
   }
-  const span = K == 0 ? 1 : K * K * K;
+  const span = ctxSpan(K, nb);
   const two = n > SHORT_MAX;
   const x0: u32 = two ? L : 1;
   const flush = two ? 8 : 4;
@@ -422,7 +434,7 @@ function decodeImpl<T>(p: usize, vlo: i64, vhi: i64, W: i32, K: i32, shift: i32)
         store<i32>(p + 40, i);
         return;
       }
-      const t = K == 0 ? <u32>base : <u32>base + ctxOf(dst, i, col, row, g, W, G, <u32>K, <u32>shift);
+      const t = K == 0 ? <u32>base : <u32>base + ctxOf(dst, i, col, row, g, W, G, <u32>K, <u32>shift, nb);
       const tab = dir + (<usize>t * TAB_WORDS << 2);
       const nsym = load<i32>(tab), off = load<i32>(tab, 4);
       const cdf = <usize>load<u32>(tab, 8), sym = <usize>load<u32>(tab, 12), lut = <usize>load<u32>(tab, 16), coarse = <usize>load<u32>(tab, 20);

@@ -34,6 +34,7 @@ import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type
 import { readBlob, BLOB_MAGIC } from './blob.js';
 import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, splitCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { packGraph } from './pack.js';
+import { contextsPerGroup, type ContextNeighbours } from './coder.js';
 import { modeTable, modesOf, pickMode, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 
@@ -289,10 +290,12 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     io.out(`graph ${g.name}: ${g.layers} layers (${ops || 'none'}), ${g.input.name} [${g.input.shape.join(', ')}] -> ${g.output.name} [${g.output.shape.join(', ')}], plan ${g.planBytes} bytes, arena ${g.arenaBytes} bytes\n`);
   }
   io.out(b.coder ? `coder: ${b.coder.tables.length} table tensors (${b.coder.tables.join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
-  const ctx = b.coder ? (JSON.parse(b.coder.json) as { contexts?: Record<string, { K: number; shift: number }> }).contexts : undefined;
+  const ctx = b.coder ? (JSON.parse(b.coder.json) as { contexts?: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }> }).contexts : undefined;
   if (ctx) {
-    const parts = Object.entries(ctx).map(([bits, c]) => `bits=${bits}: K=${c.K}${c.shift ? `, shift ${c.shift}` : ''} (${c.K ** 3} tables per channel)`);
-    io.out(`coder contexts (left, up, previous channel): ${parts.join('; ')}\n`);
+    // Blobs whose contexts all use the default neighbours print as they always did.
+    const named = Object.values(ctx).some((c) => c.neighbours !== undefined);
+    const parts = Object.entries(ctx).map(([bits, c]) => `bits=${bits}: ${named ? `${(c.neighbours ?? 'left,up,prev').replace(/,/g, ', ')}, ` : ''}K=${c.K}${c.shift ? `, shift ${c.shift}` : ''} (${contextsPerGroup(c)} tables per channel)`);
+    io.out(`coder contexts${named ? '' : ' (left, up, previous channel)'}: ${parts.join('; ')}\n`);
   }
   if (modeRows) {
     io.out('modes (expected packet bytes from the coder tables; reference top-1 from the exporter):\n');

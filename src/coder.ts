@@ -247,7 +247,7 @@ function checkTable(t: TableSpec, k: number): void {
 export type SymbolType = 'u8' | 'i32';
 
 export interface Layout {
-  /** Table of each group of symbols (one entry per group); with a context, the first of its K^3 tables. */
+  /** Table of each group of symbols (one entry per group); with a context, the first of its contextsPerGroup tables. */
   tableIndex: ArrayLike<number>;
   /** Symbols per group; default n / tableIndex.length, which must then divide evenly. */
   groupSize?: number;
@@ -257,8 +257,10 @@ export interface Layout {
 
 /**
  * Each symbol of a channel-major [C][H][W] u8 tensor (groups = channels, groupSize = H*W) is coded
- * with table tableIndex[c] + (qL * K + qU) * K + qP: its left, upper and previous-channel
- * neighbours, each quantized to min(v >> shift, K - 1) (0 off the tensor).
+ * with a table picked by its neighbours, each quantized to min(v >> shift, K - 1) (0 off the
+ * tensor): with the default neighbours 'left,up,prev' table tableIndex[c] + (qL * K + qU) * K + qP
+ * (left, upper, same position in the previous channel; K^3 tables per channel), with
+ * 'left,up,up-left,up-right' tableIndex[c] + ((qL * K + qU) * K + qUL) * K + qUR (K^4 tables).
  */
 export interface CoderContext {
   /** row length W (groupSize must be a multiple) */
@@ -267,6 +269,19 @@ export interface CoderContext {
   K: number;
   /** right shift applied to a neighbour before clamping to K - 1, 0..7 */
   shift: number;
+  /** which neighbours (default 'left,up,prev') */
+  neighbours?: ContextNeighbours;
+}
+
+/** The neighbour sets the kernels know, in the order of their code (assembly/rans.ts nb). */
+export const CONTEXT_NEIGHBOURS = ['left,up,prev', 'left,up,up-left,up-right'] as const;
+export type ContextNeighbours = (typeof CONTEXT_NEIGHBOURS)[number];
+
+const neighbourCode = (c: CoderContext): number => CONTEXT_NEIGHBOURS.indexOf(c.neighbours ?? 'left,up,prev');
+
+/** Tables per group (channel) of a context layout: K^3, or K^4 with the diagonal neighbours. */
+export function contextsPerGroup(c: { K: number; neighbours?: ContextNeighbours }): number {
+  return c.K ** ((c.neighbours ?? 'left,up,prev') === 'left,up,prev' ? 3 : 4);
 }
 
 function checkContext(c: CoderContext, G: number, type: SymbolType): void {
@@ -274,14 +289,17 @@ function checkContext(c: CoderContext, G: number, type: SymbolType): void {
   if (!Number.isInteger(c.W) || c.W < 1 || G % c.W !== 0) throw new CoderError('params', `context: W must divide the group size ${G}, got ${c.W}`);
   if (!Number.isInteger(c.K) || c.K < 1 || c.K > 16) throw new CoderError('params', `context: K must be 1..16, got ${c.K}`);
   if (!Number.isInteger(c.shift) || c.shift < 0 || c.shift > 7) throw new CoderError('params', `context: shift must be 0..7, got ${c.shift}`);
+  if (neighbourCode(c) < 0) throw new CoderError('params', `context: neighbours must be one of ${CONTEXT_NEIGHBOURS.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(c.neighbours)}`);
 }
 
 /** The table a context layout codes symbol i with (the reference for the kernels' ctxOf). */
 export function contextTable(symbols: ArrayLike<number>, i: number, base: number, G: number, c: CoderContext): number {
   const q = (v: number) => Math.min(v >> c.shift, c.K - 1);
   const pos = i % G, col = pos % c.W, row = Math.floor(pos / c.W);
-  const l = col > 0 ? q(symbols[i - 1]) : 0, u = row > 0 ? q(symbols[i - c.W]) : 0, p = i >= G ? q(symbols[i - G]) : 0;
-  return base + (l * c.K + u) * c.K + p;
+  const l = col > 0 ? q(symbols[i - 1]) : 0, u = row > 0 ? q(symbols[i - c.W]) : 0;
+  if (neighbourCode(c) === 0) return base + (l * c.K + u) * c.K + (i >= G ? q(symbols[i - G]) : 0);
+  const ul = row > 0 && col > 0 ? q(symbols[i - c.W - 1]) : 0, ur = row > 0 && col < c.W - 1 ? q(symbols[i - c.W + 1]) : 0;
+  return base + ((l * c.K + u) * c.K + ul) * c.K + ur;
 }
 
 function groups(n: number, layout: Layout): { G: number; ng: number } {
@@ -320,7 +338,7 @@ export function encodeAt(eng: Engine, tables: CdfTables, a: EncodeArgs): number 
   if (a.context) {
     checkContext(a.context, a.groupSize, a.type);
     const c = a.context;
-    eng.call('rans_encode_ctx', Int32Array.of(a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0, c.K, c.shift));
+    eng.call('rans_encode_ctx', Int32Array.of(a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0, c.K, c.shift, neighbourCode(c)));
   } else eng.call('rans_encode', Int32Array.of(a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, a.out, a.capacity, 0));
   const r = eng.i32()[(eng.slot >> 2) + 9];
   if (r >= 0) return r;
@@ -344,7 +362,7 @@ export function decodeAt(eng: Engine, tables: CdfTables, a: DecodeArgs): void {
   if (a.context) {
     checkContext(a.context, a.groupSize, a.type);
     const c = a.context;
-    eng.call('rans_decode_ctx', Int32Array.of(a.bytes, a.length, a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0, c.K, c.shift));
+    eng.call('rans_decode_ctx', Int32Array.of(a.bytes, a.length, a.symbols, a.n, c.W, a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0, c.K, c.shift, neighbourCode(c)));
   } else eng.call('rans_decode', Int32Array.of(a.bytes, a.length, a.symbols, a.n, typeCode(a.type), a.groupSize, a.tableIndex, tables.dir, tables.count, 0, 0));
   const w = (eng.slot >> 2) + 9;
   const r = eng.i32()[w];

@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
 import { readBlob, type Blob } from './blob.js';
 import { Runner } from './plan.js';
-import { CdfTables, decodeAt, encodeAt, CoderError, type CoderContext, type TableSpec } from './coder.js';
+import { CdfTables, decodeAt, encodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from './coder.js';
 import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from './modes.js';
 import { toInput } from './image.js';
@@ -69,7 +69,7 @@ export interface CoderMeta {
   /** row length of the bottleneck (context coding) */
   W?: number;
   /** axis values coded with contexts (src/coder.ts CoderContext) */
-  contexts?: Record<string, { K: number; shift: number }>;
+  contexts?: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }>;
   /** axis value -> per channel, bits per image on the training set under the shipped tables */
   bitsPerImage?: Record<string, number[]>;
 }
@@ -145,7 +145,7 @@ export class Model {
       const ti = this.blob.tensors.find((q) => q.name === name)!;
       const [rows, len] = ti.shape;
       const ctx = meta.contexts?.[v];
-      const per = ctx ? ctx.K ** 3 : 1;
+      const per = ctx ? contextsPerGroup(ctx) : 1;
       if (rows !== meta.channels * per) throw new Error(`slimsplit: coder table '${name}' has ${rows} rows, the coder says ${meta.channels} channels x ${per} contexts`);
       if (ctx && !(Number.isInteger(meta.W) && meta.W! >= 1 && meta.groupSize % meta.W! === 0)) throw new Error(`slimsplit: coder: context coding for bits=${v} needs a row length W dividing ${meta.groupSize}, got ${meta.W}`);
       first.set(Number(v), specs.length);
@@ -204,8 +204,8 @@ class ChannelCoder {
     const base = this.first.get(bits);
     if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${bits}`);
     const ctx = this.meta.contexts?.[String(bits)];
-    this.context = ctx ? { W: this.meta.W!, K: ctx.K, shift: ctx.shift } : undefined;
-    const per = ctx ? ctx.K ** 3 : 1;
+    this.context = ctx ? { W: this.meta.W!, K: ctx.K, shift: ctx.shift, neighbours: ctx.neighbours } : undefined;
+    const per = ctx ? contextsPerGroup(ctx) : 1;
     const i32 = this.eng.i32();
     for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c * per;
   }

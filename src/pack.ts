@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from './plan.js';
 import { writeBlob, readBlob, type BlobSpec, type TensorSpec, type CoderInfo } from './blob.js';
-import { quantizeCdf } from './coder.js';
+import { quantizeCdf, contextsPerGroup, CONTEXT_NEIGHBOURS, type ContextNeighbours } from './coder.js';
 
 /** The exported JSON does not follow docs/GRAPH.md; `path` says where. */
 export class PackError extends Error {
@@ -215,8 +215,9 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
  * the last symbol is the escape, given the least mass), and the coder json
  * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, W, tables: { "<bits>": name },
  *   contexts: { "<bits>": { K, shift } }, bitsPerImage: { "<bits>": [channel] } }.
- * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, counts: [channel][K^3][2^bits] } }) get
- * K^3 tables per channel instead ([channels * K^3][2^b + 2], channel-major), for context-adaptive
+ * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, neighbours?, counts: [channel][K^3][2^bits] } },
+ * K^4 contexts with neighbours "left,up,up-left,up-right") get that many tables per channel instead
+ * ([channels * K^3][2^b + 2], channel-major), for context-adaptive
  * coding (src/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
  * bitsPerImage is what each channel costs per image on the training set under the shipped tables.
  */
@@ -230,7 +231,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
   const ctxAll = meta.contextCounts === undefined ? {} : obj('meta.contextCounts', meta.contextCounts);
   let channels = -1;
   const tables: Record<string, string> = {};
-  const contexts: Record<string, { K: number; shift: number }> = {};
+  const contexts: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }> = {};
   const bitsPerImage: Record<string, number[]> = {};
   const tensors: TensorSpec[] = [];
   const cost = (cnt: number[], cdf: Uint32Array, images: number) => {
@@ -269,7 +270,11 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
     const [K] = ints(`${cp}.K`, [co.K]);
     const [shift] = ints(`${cp}.shift`, [co.shift], 0);
     if (K > 16 || shift > 7) throw new PackError(cp, `K must be 1..16 and shift 0..7, got K ${K}, shift ${shift}`);
-    const nctx = K ** 3;
+    const neighbours = co.neighbours === undefined ? undefined : (co.neighbours as ContextNeighbours);
+    if (neighbours !== undefined && !CONTEXT_NEIGHBOURS.includes(neighbours)) {
+      throw new PackError(`${cp}.neighbours`, `must be one of ${CONTEXT_NEIGHBOURS.map((x) => `"${x}"`).join(', ')}, got ${show(co.neighbours)}`);
+    }
+    const nctx = contextsPerGroup({ K, neighbours });
     const crows = co.counts;
     if (!Array.isArray(crows) || crows.length !== channels) throw new PackError(`${cp}.counts`, `expected [${channels}][${nctx}][${L}] counts, got ${show(crows)}`);
     const cdfs = new Uint32Array(channels * nctx * (L + 2));
@@ -288,7 +293,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
       return total;
     });
     tables[String(b)] = `coder.bits${b}`;
-    contexts[String(b)] = { K, shift };
+    contexts[String(b)] = neighbours === undefined ? { K, shift } : { K, shift, neighbours };
     tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels * nctx, L + 2], data: cdfs });
   }
   for (const k of Object.keys(counts)) if (!bits.values.includes(Number(k))) throw new PackError(`${p}.${k}`, `${k} is not a value of the bits axis [${bits.values.join(', ')}]`);

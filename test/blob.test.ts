@@ -397,6 +397,25 @@ describe('packer extras', () => {
     expect(() => packGraph(bad, tinyTensors())).toThrow(/3 is not a value of the bits axis/);
   });
 
+  it('meta.contextCounts with the diagonal neighbours become K^4 tables per channel and name them', () => {
+    const j = tinyGraph() as Record<string, any>;
+    const counts: Record<string, number[][]> = {};
+    for (const b of [2, 4, 8]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => 1 + ((k * 5 + c) % 7)));
+    const ctx = Array.from({ length: 4 }, (_, c) => Array.from({ length: 16 }, (_, k) => [5 + k, c, 2, 1]));
+    j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 2: { K: 2, shift: 0, neighbours: 'left,up,up-left,up-right', counts: ctx } } };
+    const b = readBlob(packGraph(j, tinyTensors()));
+    expect(JSON.parse(b.coder!.json).contexts).toEqual({ 2: { K: 2, shift: 0, neighbours: 'left,up,up-left,up-right' } });
+    expect(b.tensors.find((q) => q.name === 'coder.bits2')!.shape).toEqual([64, 6]);
+    const m = counts[2][3], mt = m.reduce((x, y) => x + y, 0);
+    const tab = b.tensor('coder.bits2') as Uint32Array;
+    expect(Array.from(tab.subarray((3 * 16 + 15) * 6, (3 * 16 + 16) * 6))).toEqual(Array.from(quantizeCdf([20 + m[0] / mt, 3 + m[1] / mt, 2 + m[2] / mt, 1 + m[3] / mt, 0])));
+    const bad = tinyGraph() as Record<string, any>;
+    bad.meta = { ...bad.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 2: { K: 2, shift: 0, neighbours: 'left,up,up-left,up-right', counts: ctx.map((r) => r.slice(0, 8)) } } };
+    expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.counts\[0\]: expected 16 contexts/);
+    bad.meta.contextCounts = { 2: { K: 2, shift: 0, neighbours: 'up,down', counts: ctx } };
+    expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.neighbours: must be one of "left,up,prev", "left,up,up-left,up-right", got "up,down"/);
+  });
+
   it('a fixed value equal to the largest mode\'s active value is accepted (the active entry decides)', () => {
     const j = tinyGraph() as Record<string, any>;
     j.graphs.encoder.layers[0].coutActive = 12;

@@ -9,8 +9,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Arena, type Engine } from '../src/wasm.js';
 import {
-  quantizeCdf, CdfTables, CoderError, encode, decode, encodeAt, decodeAt, crossEntropyBits, contextTable,
-  type TableSpec, type SymbolType, type CoderContext, type Layout,
+  quantizeCdf, CdfTables, CoderError, encode, decode, encodeAt, decodeAt, crossEntropyBits, contextTable, contextsPerGroup, CONTEXT_NEIGHBOURS,
+  type TableSpec, type SymbolType, type CoderContext, type ContextNeighbours, type Layout,
 } from '../src/coder.js';
 import { engines, rng } from './util.js';
 
@@ -346,19 +346,20 @@ describe.each(engines())('rANS coder [%s]', (_b, eng) => {
   });
 });
 
-/** A context-coded u8 tensor: C channels of H x W, K^3 tables per channel, symbols drawn per table. */
+/** A context-coded u8 tensor: C channels of H x W, K^3 or K^4 tables per channel, symbols drawn per table. */
 const ctxArb = fc.record({
   C: fc.integer({ min: 1, max: 4 }), H: fc.integer({ min: 1, max: 6 }), W: fc.integer({ min: 1, max: 7 }),
   K: fc.integer({ min: 1, max: 4 }), shift: fc.integer({ min: 0, max: 2 }), nreg: fc.integer({ min: 1, max: 6 }),
+  neighbours: fc.constantFrom(...CONTEXT_NEIGHBOURS),
   escRate: fc.constantFrom(0, 0.05), lookup: fc.constantFrom<boolean | 'auto'>(true, false, 'auto'), seed: fc.integer(),
 });
 type CtxCase = typeof ctxArb extends fc.Arbitrary<infer C> ? C : never;
 
 function buildCtx(eng: Engine, c: CtxCase) {
-  const nctx = c.K ** 3, G = c.H * c.W, n = c.C * G;
+  const nctx = contextsPerGroup(c), G = c.H * c.W, n = c.C * G;
   const specs: TableSpec[] = Array.from({ length: c.C * nctx }, (_, k) => ({ cdf: quantizeCdf(makePmf('random', c.nreg, c.seed + 7 * k, 0.01)), offset: 0 }));
   const tidx = Array.from({ length: c.C }, (_, ch) => ch * nctx);
-  const context: CoderContext = { W: c.W, K: c.K, shift: c.shift };
+  const context: CoderContext = { W: c.W, K: c.K, shift: c.shift, neighbours: c.neighbours };
   // Draw each symbol from the table its context selects, so that the contexts matter.
   const r = rng(c.seed ^ 0x2545f491);
   const sym = new Uint8Array(n);
@@ -408,6 +409,27 @@ describe.each(engines())('rANS coder with contexts [%s]', (_b, eng) => {
     expect(withCtx.length).toBeLessThan(0.45 * plain.length);
   });
 
+  it('diagonal neighbours: the up-right one is the last digit of the context, off the tensor at the right edge', () => {
+    // Each symbol copies its up-right neighbour with probability 0.95 (a fair coin on the top row and
+    // in the last column): only tables keyed by qUR (context index parity, K = 2) can predict it.
+    const W = 16, H = 64, G = W * H;
+    const r = rng(12);
+    const sym = new Uint8Array(G);
+    for (let i = 0; i < G; i++) {
+      const row = Math.floor(i / W), col = i % W;
+      sym[i] = row > 0 && col < W - 1 && r() < 0.95 ? sym[i - W + 1] : r() < 0.5 ? 1 : 0;
+    }
+    const flip = quantizeCdf([0.95, 0.05, 1e-6]), flip1 = quantizeCdf([0.05, 0.95, 1e-6]), fair = quantizeCdf([0.5, 0.5, 1e-6]);
+    const specs = Array.from({ length: 16 }, (_, k) => ({ cdf: k % 2 ? flip1 : flip, offset: 0 }));
+    const diag: CoderContext = { W, K: 2, shift: 0, neighbours: 'left,up,up-left,up-right' };
+    const withCtx = encode(eng, new CdfTables(eng, new Arena(eng), specs), sym, { tableIndex: [0], groupSize: G, context: diag });
+    const plain = encode(eng, new CdfTables(eng, new Arena(eng), [{ cdf: fair, offset: 0 }]), sym, { tableIndex: [0] });
+    expect(withCtx.length).toBeLessThan(0.55 * plain.length);
+    expect(Array.from(decode(eng, new CdfTables(eng, new Arena(eng), specs), withCtx, { tableIndex: [0], groupSize: G, context: diag, count: G, type: 'u8' }))).toEqual(Array.from(sym));
+    // 16 tables: one past the end is refused, as K^4 = 16 says
+    expect(() => encode(eng, new CdfTables(eng, new Arena(eng), specs.slice(0, 15)), sym, { tableIndex: [0], groupSize: G, context: diag })).toThrow(/table index is out of range/);
+  });
+
   it('random bytes: an error, or symbols that re-encode to the same bytes; cuts and flips are CoderErrors', () => {
     fc.assert(
       fc.property(ctxArb, fc.uint8Array({ minLength: 0, maxLength: 48 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (c, junk, at, x) => {
@@ -441,6 +463,8 @@ describe.each(engines())('rANS coder with contexts [%s]', (_b, eng) => {
     expect(enc({ W: 4, K: 2, shift: 8 })).toThrow(/shift must be 0..7, got 8/);
     expect(enc({ W: 4, K: 2, shift: 0 }, [0], new Int32Array(12))).toThrow(/context coding takes u8 symbols/);
     expect(enc({ W: 4, K: 2, shift: 0 }, [1])).toThrow(/table index is out of range/); // 1 + 8 tables > 8
+    expect(enc({ W: 4, K: 2, shift: 0, neighbours: 'left,down' as ContextNeighbours })).toThrow(/neighbours must be one of 'left,up,prev', 'left,up,up-left,up-right', got "left,down"/);
+    expect(enc({ W: 4, K: 2, shift: 0, neighbours: 'left,up,up-left,up-right' })).toThrow(/table index is out of range/); // 16 tables > 8
     expect(enc({ W: 4, K: 2, shift: 0 }, [0])).not.toThrow();
   });
 });

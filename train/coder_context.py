@@ -85,7 +85,7 @@ def main():
         if L <= 4:
             lu = cross_entropy(tr, te, left_up(tr, L), left_up(te, L), L * L, L)
             row += f', left+up {lu / 8 / n:.1f} ({100 * (1 - lu / static):.1f}% less)'
-        K, shift = CONTEXTS[b]
+        K, shift, _ = CONTEXTS[b]   # the default (left, up, previous channel) neighbours
         shipped = cross_entropy(tr, te, contexts(tr, K, shift), contexts(te, K, shift), K ** 3, L)
         row += f', shipped left+up+previous channel (K {K}, shift {shift}) {shipped / 8 / n:.1f} ({100 * (1 - shipped / static):.1f}% less)'
         print(row, flush=True)

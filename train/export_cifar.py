@@ -175,20 +175,38 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
             bias=ex.tensor('dec.fc.bias', dec.fc.bias), cin=D3, cout=10, n=1, act='none')
 
 
-# Context-adaptive coding (assembly/rans.ts rans_encode_ctx) per bit depth: K levels per neighbour
-# (left, up, previous channel), each min(v >> shift, K - 1). 8 bits stays per channel: 64 contexts of
+# Context-adaptive coding (assembly/rans.ts rans_encode_ctx) per bit depth: K levels per neighbour,
+# each min(v >> shift, K - 1), and the neighbours: PREV (left, up, previous channel: K^3 tables per
+# channel) or DIAG (left, up, up-left, up-right: K^4). 8 bits stays per channel: 64 contexts of
 # 257-symbol tables would add ~1 MB to the blob.
-CONTEXTS = {1: (2, 0), 2: (4, 0), 4: (4, 2)}
+PREV, DIAG = 'left,up,prev', 'left,up,up-left,up-right'
+CONTEXTS = {1: (2, 0, PREV), 2: (4, 0, PREV), 4: (4, 2, PREV)}
 
 
-def contexts(sym, K, shift):
+def n_contexts(K, nb):
+    return K ** (3 if nb == PREV else 4)
+
+
+def contexts(sym, K, shift, nb=PREV):
     """sym int [n, C, H, W] -> the context index of every symbol (rans_encode_ctx's ctxOf)."""
     q = np.minimum(sym >> shift, K - 1)
     ctx = np.zeros_like(q)
-    ctx[:, :, :, 1:] += q[:, :, :, :-1] * K * K   # left
-    ctx[:, :, 1:, :] += q[:, :, :-1, :] * K       # up
-    ctx[:, 1:] += q[:, :-1]                       # same position, previous channel
+    if nb == PREV:
+        ctx[:, :, :, 1:] += q[:, :, :, :-1] * K * K   # left
+        ctx[:, :, 1:, :] += q[:, :, :-1, :] * K       # up
+        ctx[:, 1:] += q[:, :-1]                       # same position, previous channel
+        return ctx
+    ctx[:, :, :, 1:] += q[:, :, :, :-1] * K ** 3      # left
+    ctx[:, :, 1:, :] += q[:, :, :-1, :] * K * K       # up
+    ctx[:, :, 1:, 1:] += q[:, :, :-1, :-1] * K        # up-left
+    ctx[:, :, 1:, :-1] += q[:, :, :-1, 1:]            # up-right
     return ctx
+
+
+def parse_ctx(v):
+    """'K,shift' or 'K,shift,diag' (--ctx1/--ctx2/--ctx4) -> a CONTEXTS entry."""
+    f = v.split(',')
+    return (int(f[0]), int(f[1]), DIAG if len(f) > 2 and f[2] == 'diag' else PREV)
 
 
 @torch.no_grad()
@@ -198,7 +216,7 @@ def symbol_histograms(model, x_u8, bs=1000):
     CM = model.cfg['cm']
     C = G * CM
     counts = {b: np.zeros((C, 2 ** b), dtype=np.int64) for b in BITS}
-    ctx_counts = {b: np.zeros((C, K ** 3, 2 ** b), dtype=np.int64) for b, (K, _) in CONTEXTS.items()}
+    ctx_counts = {b: np.zeros((C, n_contexts(K, nb), 2 ** b), dtype=np.int64) for b, (K, _, nb) in CONTEXTS.items()}
     for i in range(0, len(x_u8), bs):
         z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
         for b in BITS:
@@ -208,9 +226,10 @@ def symbol_histograms(model, x_u8, bs=1000):
             s = sym.transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * L)[:, None]
             counts[b] += np.bincount(s.ravel(), minlength=C * L).reshape(C, L)
             if b in CONTEXTS:
-                K, shift = CONTEXTS[b]
-                key = (contexts(sym, K, shift) * L + sym).transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * K ** 3 * L)[:, None]
-                ctx_counts[b] += np.bincount(key.ravel(), minlength=C * K ** 3 * L).reshape(C, K ** 3, L)
+                K, shift, nb = CONTEXTS[b]
+                nc = n_contexts(K, nb)
+                key = (contexts(sym, K, shift, nb) * L + sym).transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * nc * L)[:, None]
+                ctx_counts[b] += np.bincount(key.ravel(), minlength=C * nc * L).reshape(C, nc, L)
     return counts, ctx_counts
 
 
@@ -227,7 +246,8 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
                            # training images; the packer turns them into 16-bit integer CDFs once.
                            'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
                            # and per channel and context (left, up, previous channel) where coded so
-                           'contextCounts': {str(b): {'K': CONTEXTS[b][0], 'shift': CONTEXTS[b][1], 'counts': ctx_counts[b].tolist()}
+                           'contextCounts': {str(b): {'K': CONTEXTS[b][0], 'shift': CONTEXTS[b][1], 'counts': ctx_counts[b].tolist(),
+                                                      **({'neighbours': DIAG} if CONTEXTS[b][2] == DIAG else {})}
                                              for b in CONTEXTS},
                            # top-1 of the same model in PyTorch on the 10,000 test images, per mode
                            # ("members,bits"), for the engine's evaluation to compare against: on the
@@ -332,7 +352,9 @@ def main():
                          'members count (a switchable norm). Training normalizes batches that mix all modes, so '
                          'its weights expect the mixture\'s statistics; per-members statistics cost (1 member, 1 bit) '
                          '0.3-0.5 points once member 2 carried information')
-    ap.add_argument('--ctx4', default='', help='K,shift of the 4-bit contexts (default %s)' % ','.join(map(str, CONTEXTS[4])))
+    for b in CONTEXTS:
+        ap.add_argument(f'--ctx{b}', default='', help=f"K,shift of the {b}-bit contexts, ',diag' for the left, up, up-left and "
+                        f"up-right neighbours instead of left, up, previous channel (default {CONTEXTS[b][0]},{CONTEXTS[b][1]})")
     ap.add_argument('--f32', default=','.join(F32_WEIGHTS),
                     help="modules whose large weights stay float32, comma-separated ('' for int8 everywhere)")
     ap.add_argument('--no-pack', action='store_true')
@@ -343,8 +365,9 @@ def main():
                          "eval sees), or also on Pillow's pixels (what training saw; twice the time)")
     a = ap.parse_args()
     F32_WEIGHTS[:] = [m for m in a.f32.split(',') if m]
-    if a.ctx4:
-        CONTEXTS[4] = tuple(int(v) for v in a.ctx4.split(','))
+    for b in list(CONTEXTS):
+        if getattr(a, f'ctx{b}'):
+            CONTEXTS[b] = parse_ctx(getattr(a, f'ctx{b}'))
     blob = a.blob or os.path.join(ROOT, 'weights', f'{a.name}.slim')
     fixtures = a.fixtures or os.path.join(ROOT, 'test/fixtures', 'cifar' if a.name == 'see-cifar10' else a.name)
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
