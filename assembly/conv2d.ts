@@ -242,9 +242,6 @@ export function conv2d(p: usize): void {
   }
 }
 
-// One output row of block b (4 channels from 4b; a channel tail repeats the last channel)
-// over OW columns: tiles of tw columns, the last one shifted left over columns already
-// written; narrower than a tile, through the staging block.
 // Output rows oy and oy + 1 of block b when OW = 4 (SIMD): one 4x8 tile whose second half
 // reads its inputs rowStep bytes further. Not inlined: both loops call it, and each inlined
 // tile adds ~1 KB that V8 compiles inside the first inference.
@@ -260,6 +257,9 @@ function blockPair(
     yr + <usize>c3 * oplane4, epiAt + <usize>b * EPI_BYTES, ep, rowStep);
 }
 
+// One output row of block b (4 channels from 4b; a channel tail repeats the last channel)
+// over OW columns: tiles of tw columns, the last one shifted left over columns already
+// written; narrower than a tile, through the staging block.
 @inline function blockRow(
   xr: usize, tab: usize, tabEnd: usize, yr: usize, oplane4: usize, b: i32, coN: i32,
   OW: i32, tw: i32, epiAt: usize, stage: usize, ep: i32,

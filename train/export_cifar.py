@@ -206,7 +206,9 @@ def contexts(sym, K, shift, nb=PREV):
 def parse_ctx(v):
     """'K,shift' or 'K,shift,diag' (--ctx1/--ctx2/--ctx4) -> a CONTEXTS entry."""
     f = v.split(',')
-    return (int(f[0]), int(f[1]), DIAG if len(f) > 2 and f[2] == 'diag' else PREV)
+    if len(f) not in (2, 3) or (len(f) == 3 and f[2] != 'diag'):
+        raise SystemExit(f"context '{v}': expected K,shift or K,shift,diag")
+    return (int(f[0]), int(f[1]), DIAG if len(f) == 3 else PREV)
 
 
 @torch.no_grad()
