@@ -64,7 +64,7 @@ export interface CoderMeta {
   channels: number;
   /** symbols per channel: H * W */
   groupSize: number;
-  /** axis value -> tensor name of its [channels][L + 2] integer CDFs ([channels * K^3][L + 2] with a context) */
+  /** axis value -> tensor name of its [channels][T + 2] integer CDFs, T <= 2^bits ([channels * K^3][T + 2] with a context) */
   tables: Record<string, string>;
   /** row length of the bottleneck (context coding) */
   W?: number;

@@ -210,14 +210,17 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
 
 /**
  * Entropy-coder tables from the symbol statistics an exporter ships in meta.symbolCounts
- * ({ "<bits>": [channel][2^bits] counts }, with meta.split = { H, W }): per bits value, one u32
- * tensor `coder.bits<b>` [channels][2^b + 2] of 16-bit-precision CDFs (src/coder.ts quantizeCdf;
+ * ({ "<bits>": [channel][T] counts }, with meta.split = { H, W }): per bits value, one u32
+ * tensor `coder.bits<b>` [channels][T + 2] of 16-bit-precision CDFs (src/coder.ts quantizeCdf;
  * the last symbol is the escape, given the least mass), and the coder json
  * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, W, tables: { "<bits>": name },
  *   contexts: { "<bits>": { K, shift } }, bitsPerImage: { "<bits>": [channel] } }.
- * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, neighbours?, counts: [channel][K^3][2^bits] } },
+ * T, the same for every row of a bit depth, is 1..2^b: symbols from T up (values a quantizer with a
+ * learned step never sends, say) go through the escape, so that a table need not span the 2^b
+ * values its bit depth could send: at 8 bits with 4 levels in use a table is 6 words, not 258.
+ * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, neighbours?, counts: [channel][K^3][T] } },
  * K^4 contexts with neighbours "left,up,up-left,up-right") get that many tables per channel instead
- * ([channels * K^3][2^b + 2], channel-major), for context-adaptive
+ * ([channels * K^3][T + 2], channel-major), for context-adaptive
  * coding (src/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
  * bitsPerImage is what each channel costs per image on the training set under the shipped tables.
  */
@@ -244,10 +247,12 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
     if (!Array.isArray(rows)) throw new PackError(`${p}.${b}`, `expected [channel][${2 ** b}] counts for bits ${b}, got ${show(rows)}`);
     if (channels < 0) channels = rows.length;
     if (rows.length !== channels || channels < 1) throw new PackError(`${p}.${b}`, `has ${rows.length} channels, expected ${channels}`);
-    const L = 2 ** b;
+    // L: the table's alphabet (symbols 0..L-1 plus the escape), the first channel's count
+    const L = Array.isArray(rows[0]) ? rows[0].length : -1;
+    if (L < 1 || L > 2 ** b) throw new PackError(`${p}.${b}[0]`, `expected 1..${2 ** b} counts (symbols 0..T-1 of ${b} bits), got ${show(rows[0])}`);
     const marg = rows.map((r, c) => {
       const q = ints(`${p}.${b}[${c}]`, r, 0);
-      if (q.length !== L) throw new PackError(`${p}.${b}[${c}]`, `has ${q.length} counts, expected ${L}`);
+      if (q.length !== L) throw new PackError(`${p}.${b}[${c}]`, `has ${q.length} counts, expected ${L} as channel 0`);
       return q;
     });
     const images = marg[0].reduce((x, y) => x + y, 0) / (H * W);
@@ -284,7 +289,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
       let total = 0;
       per.forEach((r, k) => {
         const q = ints(`${cp}.counts[${c}][${k}]`, r, 0);
-        if (q.length !== L) throw new PackError(`${cp}.counts[${c}][${k}]`, `has ${q.length} counts, expected ${L}`);
+        if (q.length !== L) throw new PackError(`${cp}.counts[${c}][${k}]`, `has ${q.length} counts, expected ${L} as in ${p}.${b}`);
         // one pseudo-observation spread as the channel's marginal (flat if the channel was never seen)
         const cdf = quantizeCdf([...q.map((x, s) => x + (mt > 0 ? m[s] / mt : 1 / L)), 0]);
         cdfs.set(cdf, (c * nctx + k) * (L + 2));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readBlob, writeBlob, blobSpec, blobFields, crc32, quantizeQ8, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/blob.js';
 import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/pack.js';
 import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/plan.js';
-import { CdfTables, quantizeCdf } from '../src/coder.js';
+import { CdfTables, quantizeCdf, encode, decode } from '../src/coder.js';
 import { loadEngine, Arena } from '../src/wasm.js';
 import { tinyGraph, tinyTensors, TINY_GRAPH, TINY_TENSORS } from './fixtures/tiny.gen.js';
 
@@ -352,7 +352,9 @@ describe('packer JSON checks', () => {
       j.graphs = { decoder: { input: 'o', output: 'o', buffers: { o: [5] }, layers: Array.from({ length: 65 }, () => ({ op: 'act', x: 'o', n: 5, act: 'relu' })) } };
       return pack(j);
     }, GraphError, /graph 'decoder' has 65 layers in 1024 modes, more than 65536 layer-modes/],
-    ['symbol counts of the wrong size', () => { const j = g(); j.meta.split = { H: 5, W: 5 }; j.meta.symbolCounts = { 2: [[1, 2, 3]], 4: [], 8: [] }; return pack(j); }, PackError, /meta.symbolCounts.2\[0\]: has 3 counts, expected 4/],
+    ['symbol counts wider than the bit depth', () => { const j = g(); j.meta.split = { H: 5, W: 5 }; j.meta.symbolCounts = { 2: [[1, 2, 3, 4, 5]], 4: [], 8: [] }; return pack(j); }, PackError, /meta.symbolCounts.2\[0\]: expected 1..4 counts \(symbols 0..T-1 of 2 bits\), got \[1,2,3,4,5\]/],
+    ['symbol counts of two widths', () => { const j = g(); j.meta.split = { H: 5, W: 5 }; j.meta.symbolCounts = { 2: [[1, 2, 3], [1, 2]], 4: [], 8: [] }; return pack(j); }, PackError, /meta.symbolCounts.2\[1\]: has 2 counts, expected 3 as channel 0/],
+    ['no symbol counts for a channel', () => { const j = g(); j.meta.split = { H: 5, W: 5 }; j.meta.symbolCounts = { 2: [[]], 4: [], 8: [] }; return pack(j); }, PackError, /meta.symbolCounts.2\[0\]: expected 1..4 counts/],
     ['symbol counts without a split', () => { const j = g(); j.meta.symbolCounts = {}; return pack(j); }, PackError, /meta.split: expected an object/],
   ];
   it.each(cases)('%s', (_name, make, cls, msg) => {
@@ -414,6 +416,31 @@ describe('packer extras', () => {
     expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.counts\[0\]: expected 16 contexts/);
     bad.meta.contextCounts = { 2: { K: 2, shift: 0, neighbours: 'up,down', counts: ctx } };
     expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.neighbours: must be one of "left,up,prev", "left,up,up-left,up-right", got "up,down"/);
+  });
+
+  it('counts narrower than 2^bits give narrower tables; the values past them go through the escape', () => {
+    // A learned 8-bit step that sends 4 levels: 6-word tables instead of 258, so K^4 contexts fit a blob
+    const j = tinyGraph() as Record<string, any>;
+    const counts: Record<string, number[][]> = { 2: [], 4: [], 8: [] };
+    for (const b of [2, 4]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => 1 + ((k + c) % 5)));
+    counts[8] = Array.from({ length: 4 }, (_, c) => [40, 30 + c, 20, 10]);
+    const ctx = Array.from({ length: 4 }, (_, c) => Array.from({ length: 81 }, (_, k) => [k % 7, (k + c) % 5, 3, k === 80 ? 50 : 1]));
+    j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 8: { K: 3, shift: 0, neighbours: 'left,up,up-left,up-right', counts: ctx } } };
+    const b = readBlob(packGraph(j, tinyTensors()));
+    expect(b.tensors.find((q) => q.name === 'coder.bits8')!.shape).toEqual([4 * 81, 6]);
+    const tab = b.tensor('coder.bits8') as Uint32Array;
+    const m = counts[8][2], mt = m.reduce((x, y) => x + y, 0);
+    expect(Array.from(tab.subarray((2 * 81 + 80) * 6, (2 * 81 + 81) * 6))).toEqual(Array.from(quantizeCdf([80 % 7 + m[0] / mt, (80 + 2) % 5 + m[1] / mt, 3 + m[2] / mt, 50 + m[3] / mt, 0])));
+    const eng = loadEngine({ build: 'scalar' });
+    const specs = Array.from({ length: 4 * 81 }, (_, r) => ({ cdf: tab.subarray(r * 6, (r + 1) * 6), offset: 0 }));
+    const tables = new CdfTables(eng, new Arena(eng), specs, { lookup: false });
+    const sym = Uint8Array.from({ length: 100 }, (_, i) => (i % 13 === 0 ? 200 + (i % 50) : (i * 7) % 4));  // 8 values past T = 4
+    const layout = { tableIndex: [0, 81, 162, 243], context: { W: 5, K: 3, shift: 0, neighbours: 'left,up,up-left,up-right' as const } };
+    const bytes = encode(eng, tables, sym, layout);
+    expect(Array.from(decode(eng, tables, bytes, { ...layout, count: 100, type: 'u8' }))).toEqual(Array.from(sym));
+    // an escape costs its bypass nibbles: the same symbols clamped to the table cost less
+    const inRange = encode(eng, tables, sym.map((v) => Math.min(v, 3)), layout);
+    expect(bytes.length).toBeGreaterThan(inRange.length + 8);
   });
 
   it('a fixed value equal to the largest mode\'s active value is accepted (the active entry decides)', () => {
