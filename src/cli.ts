@@ -289,7 +289,9 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     const ops = Object.entries(g.ops).map(([op, n]) => `${op} x${n}`).join(', ');
     io.out(`graph ${g.name}: ${g.layers} layers (${ops || 'none'}), ${g.input.name} [${g.input.shape.join(', ')}] -> ${g.output.name} [${g.output.shape.join(', ')}], plan ${g.planBytes} bytes, arena ${g.arenaBytes} bytes\n`);
   }
-  io.out(b.coder ? `coder: ${b.coder.tables.length} table tensors (${b.coder.tables.join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
+  // a table's row is its symbols + 2 words: narrower than 2^bits + 2 where the exporter cut the alphabet
+  const shapeOf = (name: string) => b.tensors.find((t) => t.name === name)?.shape.join('x') ?? '?';
+  io.out(b.coder ? `coder: ${b.coder.tables.length} table tensors (${b.coder.tables.map((n) => `${n} ${shapeOf(n)}`).join(', ')}), ${b.coder.json.length} bytes of metadata\n` : 'coder: none\n');
   const ctx = b.coder ? (JSON.parse(b.coder.json) as { contexts?: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }> }).contexts : undefined;
   if (ctx) {
     // Blobs whose contexts all use the default neighbours print as they always did.

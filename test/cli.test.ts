@@ -514,7 +514,9 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     expect(r.out).toMatch(/coder contexts \(left, up, previous channel\): bits=1: K=2 \(8 tables per channel\); bits=2: K=4 \(64 tables per channel\)/);
     // the 4x4 model names its neighbours per bit depth (diagonal ones at 1 and 2 bits)
     const d4 = await run(['inspect', join(ROOT, 'weights/see-cifar10-d4.slim')], null);
-    expect(d4.out).toMatch(/coder contexts: bits=1: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=2: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=4: left, up, prev, K=2, shift 1 \(8 tables per channel\)/);
+    expect(d4.out).toMatch(/coder contexts: bits=1: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=2: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=4: left, up, up-left, up-right, K=3 \(81 tables per channel\); bits=8: left, up, up-left, up-right, K=3 \(81 tables per channel\)/);
+    // tables as wide as the learned levels plus escape and end: 2, 2, 3 and 4 symbols
+    expect(d4.out).toMatch(/coder: 4 table tensors \(coder.bits1 1024x4, coder.bits2 1024x4, coder.bits4 5184x5, coder.bits8 5184x6\)/);
     const rows = [...r.out.matchAll(/^members=(\d),bits=(\d)\s+(\d+)\s+([\d.]+)%$/gm)];
     expect(rows.length).toBe(16);
     const j = JSON.parse((await run(['inspect', '--json', MODEL], null)).out);

@@ -251,11 +251,18 @@ describe('pickMode', () => {
 // blob's quantize layer carries those steps, so the codes stay inside the levels training used
 // (1/step = 1.0, 1.80, 3.12 for 2, 4, 8 bits: codes up to 1, 2, 3) and reach the top one.
 describe('the 4x4 split model: learned quantizer steps', () => {
-  it('codes stay within the learned levels of each bit depth and use all of them', async () => {
+  it('codes stay within the learned levels of each bit depth and use all of them; the coder tables span just those', async () => {
     const golden = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/golden.json'), 'utf8')) as { count: number };
     const pixels = new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/images.u8')));
-    const enc = (await loadModel(join(ROOT, 'weights/see-cifar10-d4.slim'))).encoder();
+    const model = await loadModel(join(ROOT, 'weights/see-cifar10-d4.slim'));
+    const enc = model.encoder();
     const top: Record<number, number> = { 1: 1, 2: 1, 4: 2, 8: 3 };
+    // levels 0..top plus the escape: 6-word 8-bit tables, which is what lets 81 contexts per channel fit
+    const { meta } = model.coderTables();
+    for (const [bits, name] of Object.entries(meta.tables)) {
+      expect(model.blob.tensors.find((t) => t.name === name)!.shape[1], `bits ${bits}`).toBe(top[Number(bits)] + 3);
+    }
+    expect(meta.contexts?.[8]).toEqual({ K: 3, shift: 0, neighbours: 'left,up,up-left,up-right' });
     for (const bits of [1, 2, 4, 8]) {
       enc.setMode({ members: 4, bits });
       let max = 0;

@@ -1,12 +1,13 @@
 """How much context modelling saves over per-channel static tables (a measurement, not part of the
 pipeline; the coder now uses left + up + previous-channel contexts, assembly/rans.ts rans_encode_ctx).
 
-    /usr/bin/python3 train/coder_context.py [--ckpt train/out/gpu/D2.npz]
+    /usr/bin/python3 train/coder_context.py [--ckpt train/out/gpu/D2.npz] [--sweep | --members]
 
 For the (1 member, b bits) modes: cross-entropy of the 10,000 test images' codes under per-channel
 tables counted on 20,000 training images, against tables conditioned on each symbol's left and upper
 neighbours, and on the shipped contexts (left, up, previous channel; train/export_cifar.py CONTEXTS).
-Measured on the shipped model: see the README ("Where the bytes go").
+Measured on the shipped model: see the README ("Where the bytes go"). --members: every member at
+every bit depth instead (members_sweep; the 4x4 model's 4- and 8-bit context choice).
 """
 import argparse
 import os
@@ -18,8 +19,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cifar import to_input  # noqa: E402
 from data import load  # noqa: E402
-from model import load_checkpoint  # noqa: E402
-from export_cifar import CONTEXTS, contexts  # noqa: E402
+from model import BITS, load_checkpoint  # noqa: E402
+from export_cifar import CONTEXTS, DIAG, contexts  # noqa: E402
 
 
 def codes(model, x, b, bs=1000):
@@ -63,11 +64,42 @@ def richer(tr, te):
             ('left, up, up-left, up-right, 3 previous channels', pick(['left', 'up', 'up-left', 'up-right', 'prev1', 'prev2', 'prev3']))]
 
 
+def members_sweep(model, xtr, xte, cm):
+    """Every member's test-set bytes per image at each bit depth (codes of the all-members mode, which
+    are each member's own): per-channel tables, the diagonal neighbours at K = 3 and 4, and K = 3 plus
+    the same position of one channel of an earlier member (per channel the one that predicts best on
+    the training images), i.e. what coding a member conditioned on the members before it could save."""
+    n = len(xte)
+    for b in BITS:
+        tr, te = codes(model, xtr, b), codes(model, xte, b)
+        L = int(max(tr.max(), te.max())) + 1  # the levels in use (a learned step sends few)
+        print(f'bits {b}: {L} levels in use; bytes per image per member', flush=True)
+        for m in range(tr.shape[1] // cm):
+            row = {'static': 0.0, 'diag K3': 0.0, 'diag K4': 0.0, 'diag K3 + earlier member': 0.0}
+            k3tr, k3te = contexts(tr, 3, 0, DIAG), contexts(te, 3, 0, DIAG)
+            k4tr, k4te = contexts(tr, 4, 0, DIAG), contexts(te, 4, 0, DIAG)
+            for c in range(m * cm, (m + 1) * cm):
+                one = lambda a, b_, ca, cb, nc: cross_entropy(a[:, c:c + 1], b_[:, c:c + 1], ca[:, c:c + 1], cb[:, c:c + 1], nc, L)
+                zero = np.zeros_like(tr[:, c:c + 1])
+                row['static'] += cross_entropy(tr[:, c:c + 1], te[:, c:c + 1], zero, np.zeros_like(te[:, c:c + 1]), 1, L)
+                row['diag K3'] += one(tr, te, k3tr, k3te, 81)
+                row['diag K4'] += one(tr, te, k4tr, k4te, 256)
+                if m == 0:
+                    row['diag K3 + earlier member'] = float('nan')
+                    continue
+                pick = lambda r, a, ca: ca[:, c:c + 1] * L + a[:, r:r + 1]
+                r = min(range(m * cm), key=lambda r: cross_entropy(tr[:, c:c + 1], tr[:, c:c + 1], pick(r, tr, k3tr), pick(r, tr, k3tr), 81 * L, L))
+                row['diag K3 + earlier member'] += cross_entropy(tr[:, c:c + 1], te[:, c:c + 1], pick(r, tr, k3tr), pick(r, te, k3te), 81 * L, L)
+            print(f'  member {m + 1}: ' + ', '.join(f'{k} {v / 8 / n:.2f}' for k, v in row.items()), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--ckpt', default='train/out/gpu/D2.npz')
     ap.add_argument('--train-images', type=int, default=20000)
     ap.add_argument('--sweep', action='store_true', help='also richer contexts (diagonals, more channels) at 1 and 2 bits')
+    ap.add_argument('--members', action='store_true', help='instead: per member and bit depth, the diagonal contexts at '
+                    'K = 3 and 4 and conditioning on an earlier member (members_sweep)')
     a = ap.parse_args()
     torch.set_num_threads(1)
     model, _ = load_checkpoint(a.ckpt)
@@ -76,6 +108,8 @@ def main():
     xtr, _ = load('train')
     xte, _ = load('test')
     n = len(xte)
+    if a.members:
+        return members_sweep(model, xtr[:a.train_images], xte, cm)
     for b in (1, 2, 4):
         L = 2 ** b
         tr, te = codes(model, xtr[:a.train_images], b)[:, :cm], codes(model, xte, b)[:, :cm]  # mode (1, b)

@@ -177,8 +177,9 @@ def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
 
 # Context-adaptive coding (assembly/rans.ts rans_encode_ctx) per bit depth: K levels per neighbour,
 # each min(v >> shift, K - 1), and the neighbours: PREV (left, up, previous channel: K^3 tables per
-# channel) or DIAG (left, up, up-left, up-right: K^4). 8 bits stays per channel: 64 contexts of
-# 257-symbol tables would add ~1 MB to the blob.
+# channel) or DIAG (left, up, up-left, up-right: K^4). 8 bits stays per channel by default: with the
+# 2^8 values fixed steps send, 64 contexts of 257-symbol tables would add ~1 MB to the blob; a
+# learned step sends a few levels (table_width), and --ctx8 can then afford contexts.
 PREV, DIAG = 'left,up,prev', 'left,up,up-left,up-right'
 CONTEXTS = {1: (2, 0, PREV), 2: (4, 0, PREV), 4: (4, 2, PREV)}
 
@@ -203,8 +204,16 @@ def contexts(sym, K, shift, nb=PREV):
     return ctx
 
 
+def table_width(model, b):
+    """Symbols a b-bit table spans: the levels a learned step can send (round(1 / step) + 1, the
+    engine's quantize of z in [0, 1]), else all 2^b. The packer gives larger values the escape."""
+    if b not in model.learn_steps:
+        return 2 ** b
+    return min(2 ** b, int(np.round(np.float32(1) / np.float32(float(model.step_of(b))))) + 1)
+
+
 def parse_ctx(v):
-    """'K,shift' or 'K,shift,diag' (--ctx1/--ctx2/--ctx4) -> a CONTEXTS entry."""
+    """'K,shift' or 'K,shift,diag' (--ctx1/--ctx2/--ctx4/--ctx8) -> a CONTEXTS entry."""
     f = v.split(',')
     if len(f) not in (2, 3) or (len(f) == 3 and f[2] != 'diag'):
         raise SystemExit(f"context '{v}': expected K,shift or K,shift,diag")
@@ -240,15 +249,19 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
     CM = model.cfg['cm']
     S = model.enc.side
     HW = S * S
+    T = {b: table_width(model, b) for b in BITS}
+    for b in BITS:
+        if counts[b][:, T[b]:].any():
+            raise SystemExit(f'{b} bits: training codes reach past the {T[b]} levels of the learned step')
     ex = GraphExport(name, [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
                      meta={'source': 'train/cifar.py', 'classes': CLASSES, 'config': model.cfg,
                            'split': {'channelsPerMember': CM, 'H': S, 'W': S},
-                           # rANS statistics: per bit depth, per channel, symbol counts over the 50,000
-                           # training images; the packer turns them into 16-bit integer CDFs once.
-                           'symbolCounts': {str(b): counts[b].tolist() for b in BITS},
+                           # rANS statistics: per bit depth, per channel, counts of symbols 0..T-1 (table_width)
+                           # over the 50,000 training images; the packer turns them into 16-bit integer CDFs once.
+                           'symbolCounts': {str(b): counts[b][:, :T[b]].tolist() for b in BITS},
                            # and per channel and context (left, up, previous channel) where coded so
-                           'contextCounts': {str(b): {'K': CONTEXTS[b][0], 'shift': CONTEXTS[b][1], 'counts': ctx_counts[b].tolist(),
+                           'contextCounts': {str(b): {'K': CONTEXTS[b][0], 'shift': CONTEXTS[b][1], 'counts': ctx_counts[b][..., :T[b]].tolist(),
                                                       **({'neighbours': DIAG} if CONTEXTS[b][2] == DIAG else {})}
                                              for b in CONTEXTS},
                            # top-1 of the same model in PyTorch on the 10,000 test images, per mode
@@ -354,9 +367,10 @@ def main():
                          'members count (a switchable norm). Training normalizes batches that mix all modes, so '
                          'its weights expect the mixture\'s statistics; per-members statistics cost (1 member, 1 bit) '
                          '0.3-0.5 points once member 2 carried information')
-    for b in CONTEXTS:
+    for b in BITS:
         ap.add_argument(f'--ctx{b}', default='', help=f"K,shift of the {b}-bit contexts, ',diag' for the left, up, up-left and "
-                        f"up-right neighbours instead of left, up, previous channel (default {CONTEXTS[b][0]},{CONTEXTS[b][1]})")
+                        f"up-right neighbours instead of left, up, previous channel (default "
+                        + (f"{CONTEXTS[b][0]},{CONTEXTS[b][1]})" if b in CONTEXTS else "none: one table per channel)"))
     ap.add_argument('--f32', default=','.join(F32_WEIGHTS),
                     help="modules whose large weights stay float32, comma-separated ('' for int8 everywhere)")
     ap.add_argument('--no-pack', action='store_true')
@@ -367,7 +381,7 @@ def main():
                          "eval sees), or also on Pillow's pixels (what training saw; twice the time)")
     a = ap.parse_args()
     F32_WEIGHTS[:] = [m for m in a.f32.split(',') if m]
-    for b in list(CONTEXTS):
+    for b in BITS:
         if getattr(a, f'ctx{b}'):
             CONTEXTS[b] = parse_ctx(getattr(a, f'ctx{b}'))
     blob = a.blob or os.path.join(ROOT, 'weights', f'{a.name}.slim')
