@@ -250,11 +250,13 @@ function blockPair(
   rowStep: usize, epiAt: usize, ep: i32,
 ): void {
   const cb = b << 2;
-  const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
-  const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
-  const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
-  tile4x8(xr, tab, tabEnd, yr + <usize>cb * oplane4, yr + <usize>c1 * oplane4, yr + <usize>c2 * oplane4,
-    yr + <usize>c3 * oplane4, epiAt + <usize>b * EPI_BYTES, ep, rowStep);
+  tile4x8(xr, tab, tabEnd, yr + <usize>cb * oplane4, chanRow(yr, oplane4, cb + 1, coN), chanRow(yr, oplane4, cb + 2, coN),
+    chanRow(yr, oplane4, cb + 3, coN), epiAt + <usize>b * EPI_BYTES, ep, rowStep);
+}
+
+// Where output channel c's row starts; a channel past the tail (c >= coN) repeats the last one.
+@inline function chanRow(yr: usize, oplane4: usize, c: i32, coN: i32): usize {
+  return yr + <usize>(c < coN ? c : coN - 1) * oplane4;
 }
 
 // One output row of block b (4 channels from 4b; a channel tail repeats the last channel)
@@ -265,11 +267,8 @@ function blockPair(
   OW: i32, tw: i32, epiAt: usize, stage: usize, ep: i32,
 ): void {
   const cb = b << 2;
-  const c1 = cb + 1 < coN ? cb + 1 : coN - 1;
-  const c2 = cb + 2 < coN ? cb + 2 : coN - 1;
-  const c3 = cb + 3 < coN ? cb + 3 : coN - 1;
-  const y0 = yr + <usize>cb * oplane4, y1 = yr + <usize>c1 * oplane4;
-  const y2 = yr + <usize>c2 * oplane4, y3 = yr + <usize>c3 * oplane4;
+  const y0 = yr + <usize>cb * oplane4, y1 = chanRow(yr, oplane4, cb + 1, coN);
+  const y2 = chanRow(yr, oplane4, cb + 2, coN), y3 = chanRow(yr, oplane4, cb + 3, coN);
   const epi = epiAt + <usize>b * EPI_BYTES;
   if (tw == 16) {
     rowTiles2(xr, tab, tabEnd, y0, y1, OW, epi, ep);
