@@ -244,7 +244,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
   };
   for (const b of bits.values) {
     const rows = counts[String(b)];
-    if (!Array.isArray(rows)) throw new PackError(`${p}.${b}`, `expected [channel][${2 ** b}] counts for bits ${b}, got ${show(rows)}`);
+    if (!Array.isArray(rows)) throw new PackError(`${p}.${b}`, `expected [channel][1..${2 ** b}] counts for bits ${b}, got ${show(rows)}`);
     if (channels < 0) channels = rows.length;
     if (rows.length !== channels || channels < 1) throw new PackError(`${p}.${b}`, `has ${rows.length} channels, expected ${channels}`);
     // L: the table's alphabet (symbols 0..L-1 plus the escape), the first channel's count

@@ -74,16 +74,16 @@ def members_sweep(model, xtr, xte, cm):
         tr, te = codes(model, xtr, b), codes(model, xte, b)
         L = int(max(tr.max(), te.max())) + 1  # the levels in use (a learned step sends few)
         print(f'bits {b}: {L} levels in use; bytes per image per member', flush=True)
+        k3tr, k3te = contexts(tr, 3, 0, DIAG), contexts(te, 3, 0, DIAG)
+        k4tr, k4te = contexts(tr, 4, 0, DIAG), contexts(te, 4, 0, DIAG)
+        z = (np.zeros_like(tr), np.zeros_like(te))
         for m in range(tr.shape[1] // cm):
             row = {'static': 0.0, 'diag K3': 0.0, 'diag K4': 0.0, 'diag K3 + earlier member': 0.0}
-            k3tr, k3te = contexts(tr, 3, 0, DIAG), contexts(te, 3, 0, DIAG)
-            k4tr, k4te = contexts(tr, 4, 0, DIAG), contexts(te, 4, 0, DIAG)
             for c in range(m * cm, (m + 1) * cm):
-                one = lambda a, b_, ca, cb, nc: cross_entropy(a[:, c:c + 1], b_[:, c:c + 1], ca[:, c:c + 1], cb[:, c:c + 1], nc, L)
-                zero = np.zeros_like(tr[:, c:c + 1])
-                row['static'] += cross_entropy(tr[:, c:c + 1], te[:, c:c + 1], zero, np.zeros_like(te[:, c:c + 1]), 1, L)
-                row['diag K3'] += one(tr, te, k3tr, k3te, 81)
-                row['diag K4'] += one(tr, te, k4tr, k4te, 256)
+                one = lambda ca, cb, nc: cross_entropy(tr[:, c:c + 1], te[:, c:c + 1], ca[:, c:c + 1], cb[:, c:c + 1], nc, L)
+                row['static'] += one(*z, 1)
+                row['diag K3'] += one(k3tr, k3te, 81)
+                row['diag K4'] += one(k4tr, k4te, 256)
                 if m == 0:
                     row['diag K3 + earlier member'] = float('nan')
                     continue
