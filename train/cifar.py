@@ -199,6 +199,11 @@ def main():
     ap.add_argument('--rate-pow', type=float, default=1.0, help='the rate weight of mode (N, b) is lam / (N*b)^rate_pow')
     ap.add_argument('--member-rate', type=float, default=1.0,
                     help='rate weight of members 2..G\'s channels relative to member 1\'s (the encoder\'s rate gradient only)')
+    ap.add_argument('--member-rates', default='', help='rate weight of each member\'s channels, e.g. 1,0.25,1,1 '
+                    '(instead of --member-rate)')
+    ap.add_argument('--freeze-members', type=int, default=0,
+                    help='fine-tune: keep the first K members\' encoder weights, norms and rate tables and the learned '
+                         'steps as loaded (their codes and bytes stay), train the later members and the decoder')
     ap.add_argument('--learn-steps', default='', help='bit depths whose quantizer step is learned (e.g. 4,8; '
                     'default: every bit depth uses its 2^b - 1 levels)')
     ap.add_argument('--step-lr', type=float, default=2e-3, help='Adam learning rate of the learned steps (log scale)')
@@ -213,12 +218,28 @@ def main():
     # Under the full rate weight members 2..G learned constant channels in every run (the accuracy they
     # add at N > 1 was worth less than their bits): a lower weight on their channels keeps them sending.
     rate_w = None
-    if a.member_rate != 1.0:
+    if a.member_rates:
+        w = [float(v) for v in a.member_rates.split(',')]
+        if len(w) != G:
+            raise SystemExit(f'--member-rates: {len(w)} weights for {G} members')
+        rate_w = torch.tensor(w).repeat_interleave(cm).to(dev)
+    elif a.member_rate != 1.0:
         rate_w = torch.where(torch.arange(G * cm) < cm, 1.0, a.member_rate).to(dev)
+    # Frozen members: their rows of every encoder and rate tensor (all laid out member by member on the
+    # first axis) are put back after each step, which also undoes weight decay, momentum and the norms'
+    # running statistics on them.
+    frozen = []
+    if a.freeze_members:
+        if not a.init:
+            raise SystemExit('--freeze-members needs --init')
+        for n, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if (n.startswith('enc.') or n.startswith('rate.')) and t.dim() > 0:
+                rows = t.shape[0] // G * a.freeze_members
+                frozen.append((t, rows, t.detach()[:rows].clone()))
     prog = Progress(a.epochs * steps_per_epoch, a.budget_s)
     opt = network_optimizer(model, a.lr)
     opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
-    opt_step = torch.optim.Adam([model.qlog], lr=a.step_lr) if model.learn_steps else None
+    opt_step = torch.optim.Adam([model.qlog], lr=a.step_lr) if model.learn_steps and not a.freeze_members else None
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
     t0 = time.time()
     ep = 0
@@ -277,6 +298,9 @@ def main():
             if opt_step:
                 opt_step.step()
                 model.clamp_steps()
+            with torch.no_grad():
+                for t, rows, keep in frozen:
+                    t[:rows] = keep
             prog.step += 1
             if i % 50 == 0:
                 # .item() syncs the GPU: only every 50 steps
