@@ -2,10 +2,17 @@
  * The full rate-accuracy evaluation on both cores: a split model's 16 modes in one process and the
  * JPEG baseline's qualities in another (`slimsplit eval` each), merged into one report, JSON and chart.
  *
- *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~22 min on 2 cores
+ *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~40 min on 2 cores
  *   npm run eval:full -- --limit 1000
  *   npm run eval:full -- --model weights/see-cifar10-d8.slim --jpeg-from bench/results/eval.json
  *   npx tsx bench/eval-full.ts --chart-only  # redraw the chart from the saved reports
+ *   npx tsx bench/eval-full.ts --jpeg-only   # rerun the JPEG baseline only (~30 min), rematch every report
+ *   npx tsx bench/eval-full.ts --jpeg-only --qualities 33,34   # add/replace these qualities' rows
+ *   npx tsx bench/eval-full.ts --jpeg-only --jpeg-rows r.json   # the rows of a `slimsplit eval --json r.json` run
+ *
+ * The baseline's qualities are every integer from 10 to 40, where the models' modes fall (82-88%
+ * top-1), and a coarser spread outside: read between qualities 5 apart, the ratios moved by up to 4%
+ * either way (the curve is not straight in log bytes there, nor monotone from one quality to the next).
  *
  * --jpeg-from takes the JPEG baseline's rows from an earlier report on the same images (the baseline
  * is deterministic: same files, same jpeg-js encoder, same classifier blob) and splits the modes over
@@ -18,7 +25,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { matchOnCurve, type EvalResult } from '../src/eval.js';
+import { matchOnCurve, type EvalResult, type QualityResult } from '../src/eval.js';
 import { evalReport, evalSeries, torchComparison } from '../src/cli.js';
 import type { ChartSeries } from '../src/chart.js';
 import { rateAccuracySvg } from '../src/chart.js';
@@ -26,7 +33,7 @@ import { loadModel } from '../src/model.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg', 'test.tar.gz');
-const QUALITIES = '5,10,15,20,25,30,40,50,60,70,80,90,95';
+const QUALITIES = [5, ...Array.from({ length: 31 }, (_, i) => 10 + i), 45, 50, 60, 70, 80, 90, 95];
 
 function run(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -65,6 +72,41 @@ function writeChart(): void {
     rateAccuracySvg([...series, ...jpeg], { title: `CIFAR-10: top-1 vs bytes per image (${images} test images, compact packets)`, legend: 'right' }));
 }
 
+/** JPEG rows of several runs, one per quality (a later list's row replaces an earlier one's). */
+function mergeJpeg(...lists: QualityResult[][]): QualityResult[] {
+  const byQ = new Map<number, QualityResult>();
+  for (const l of lists) for (const j of l) byQ.set(j.quality, j);
+  return [...byQ.values()].sort((a, b) => a.quality - b.quality);
+}
+
+/** Every mode's bytes-at-equal-accuracy against the report's JPEG rows. */
+function rematch(r: EvalResult): void {
+  for (const m of r.modes) {
+    const stripped = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanStrippedBytes, acc: j.acc })), m.acc, m.meanBytes);
+    const full = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanBytes, acc: j.acc })), m.acc, m.meanBytes);
+    if (stripped && full) m.vsJpeg = { stripped, full };
+    else delete m.vsJpeg;
+  }
+}
+
+/** Puts one baseline into every saved report on the same number of images, rematched. */
+function spreadJpeg(jpeg: QualityResult[], baselineClean: EvalResult['baselineClean'], images: number): void {
+  for (const { file } of REPORTS) {
+    const path = join(ROOT, 'bench/results', file);
+    if (!existsSync(path)) continue;
+    const r = JSON.parse(readFileSync(path, 'utf8')) as EvalResult;
+    if (r.images !== images) {
+      console.warn(`${file}: ${r.images} images, the baseline ${images}; left as it was`);
+      continue;
+    }
+    r.jpeg = jpeg;
+    r.baselineClean = baselineClean;
+    rematch(r);
+    writeFileSync(path, JSON.stringify(r, null, 2) + '\n');
+    console.log(`rematched ${file}`);
+  }
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--chart-only')) {
@@ -76,37 +118,54 @@ async function main(): Promise<void> {
   const limit = opt('--limit') ? ['--limit', opt('--limit')!] : [];
   const data = opt('--data') ?? DATA;
   const modelPath = opt('--model') ?? join(ROOT, 'weights/see-cifar10.slim');
-  const jpegFrom = opt('--jpeg-from');
-  const prev = jpegFrom ? (JSON.parse(readFileSync(jpegFrom, 'utf8')) as EvalResult) : undefined;
-  if (prev && opt('--limit') && Number(opt('--limit')) !== prev.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, --limit ${opt('--limit')}`);
-  const model = await loadModel(modelPath);
+  const qualities = opt('--qualities') ? opt('--qualities')!.split(',').map(Number) : QUALITIES;
+  // Every third quality goes to the process that also runs the modes, which then take about as long.
+  const qA = qualities.filter((_, i) => i % 3 === 2).join(','), qB = qualities.filter((_, i) => i % 3 !== 2).join(',');
   const tmp = join(ROOT, 'bench/results');
   mkdirSync(tmp, { recursive: true });
-  const name = model.info.name;
-  const outFile = join(tmp, name === 'see-cifar10' ? 'eval.json' : `eval-${name}.json`);
   const a = join(tmp, 'eval-modes.part.json'), b = join(tmp, 'eval-jpeg.part.json');
   const t0 = Date.now();
   const common = ['--data', data, ...limit, '--model', modelPath];
-  // With --jpeg-from the two processes split the modes; otherwise one runs the modes, one the JPEG qualities.
+  const read = (f: string): EvalResult => JSON.parse(readFileSync(f, 'utf8')) as EvalResult;
+
+  if (argv.includes('--jpeg-only')) {
+    // Only the baseline, over both cores; rows of qualities not rerun are kept from eval.json.
+    // --jpeg-rows <report.json>: rows of a `slimsplit eval --json` run made separately, instead of a run here
+    const given = opt('--jpeg-rows');
+    const halves = [qualities.filter((_, i) => i % 2 === 0), qualities.filter((_, i) => i % 2 === 1)].filter((h) => h.length);
+    if (!given) await Promise.all(halves.map((q, i) => run([...common, '--modes', 'members=1,bits=1', '--qualities', q.join(','), '--json', i ? b : a])));
+    const parts = given ? [read(given)] : halves.map((_, i) => read(i ? b : a));
+    if (!parts[0].jpeg.length) throw new Error(`${given}: no JPEG baseline rows`);
+    const saved = join(tmp, 'eval.json');
+    const old = existsSync(saved) && read(saved).images === parts[0].images ? read(saved).jpeg : [];
+    spreadJpeg(mergeJpeg(old, ...parts.map((p) => p.jpeg)), parts[0].baselineClean, parts[0].images);
+    writeChart();
+    console.log(`baseline at ${given ? parts[0].jpeg.length : qualities.length} qualities in ${((Date.now() - t0) / 60000).toFixed(1)} min; wrote docs/rate-accuracy.svg`);
+    return;
+  }
+
+  const jpegFrom = opt('--jpeg-from');
+  const prev = jpegFrom ? read(jpegFrom) : undefined;
+  if (prev && opt('--limit') && Number(opt('--limit')) !== prev.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, --limit ${opt('--limit')}`);
+  const model = await loadModel(modelPath);
+  const name = model.info.name;
+  const outFile = join(tmp, name === 'see-cifar10' ? 'eval.json' : `eval-${name}.json`);
+  // With --jpeg-from the two processes split the modes; otherwise one runs the modes and a third of the
+  // JPEG qualities, the other the rest of the qualities.
   const [argsA, argsB] = jpegFrom
     ? [['--no-baseline', '--modes', 'members=1 members=2'], ['--no-baseline', '--modes', 'members=3 members=4']]
-    : [['--no-baseline'], ['--modes', 'members=1,bits=1', '--qualities', QUALITIES]];
+    : [['--qualities', qA], ['--modes', 'members=1,bits=1', '--qualities', qB]];
   await Promise.all([run([...common, ...argsA, '--json', a]), run([...common, ...argsB, '--json', b])]);
-  const ra = JSON.parse(readFileSync(a, 'utf8')) as EvalResult;
-  const rb = JSON.parse(readFileSync(b, 'utf8')) as EvalResult;
+  const ra = read(a), rb = read(b);
   const seconds = (Date.now() - t0) / 1000;
   let r: EvalResult;
   if (prev) {
     if (prev.images !== ra.images) throw new Error(`--jpeg-from ${jpegFrom}: ${prev.images} images, this run ${ra.images}`);
     r = { ...ra, modes: [...ra.modes, ...rb.modes], jpeg: prev.jpeg, baselineClean: prev.baselineClean, seconds };
   } else {
-    r = { ...ra, jpeg: rb.jpeg, baselineClean: rb.baselineClean, seconds };
+    r = { ...ra, jpeg: mergeJpeg(ra.jpeg, rb.jpeg), baselineClean: rb.baselineClean, seconds };
   }
-  for (const m of r.modes) {
-    const stripped = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanStrippedBytes, acc: j.acc })), m.acc, m.meanBytes);
-    const full = matchOnCurve(r.jpeg.map((j) => ({ bytes: j.meanBytes, acc: j.acc })), m.acc, m.meanBytes);
-    if (stripped && full) m.vsJpeg = { stripped, full };
-  }
+  rematch(r);
   const torch = torchComparison(model, r);
   process.stdout.write(evalReport(r) + (torch ? torch.text : ''));
   writeFileSync(outFile, JSON.stringify(torch ? { ...r, pytorch: torch.rows } : r, null, 2) + '\n');
