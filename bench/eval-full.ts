@@ -2,11 +2,11 @@
  * The full rate-accuracy evaluation on both cores: a split model's 16 modes in one process and the
  * JPEG baseline's qualities in another (`slimsplit eval` each), merged into one report, JSON and chart.
  *
- *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~40 min on 2 cores
+ *   npm run eval:full                       # the 16x16 model, all 10,000 test images; ~40 min on 2 cores (estimated)
  *   npm run eval:full -- --limit 1000
  *   npm run eval:full -- --model weights/see-cifar10-d8.slim --jpeg-from bench/results/eval.json
  *   npx tsx bench/eval-full.ts --chart-only  # redraw the chart from the saved reports
- *   npx tsx bench/eval-full.ts --jpeg-only   # rerun the JPEG baseline only (~30 min), rematch every report
+ *   npx tsx bench/eval-full.ts --jpeg-only   # rerun the JPEG baseline only (~30 min, estimated), rematch every report
  *   npx tsx bench/eval-full.ts --jpeg-only --qualities 33,34   # add/replace these qualities' rows
  *   npx tsx bench/eval-full.ts --jpeg-only --jpeg-rows r.json   # the rows of a `slimsplit eval --json r.json` run
  *
@@ -137,7 +137,8 @@ async function main(): Promise<void> {
     const parts = given ? [read(given)] : halves.map((_, i) => read(i ? b : a));
     if (!parts[0].jpeg.length) throw new Error(`${given}: no JPEG baseline rows`);
     const saved = join(tmp, 'eval.json');
-    const old = existsSync(saved) && read(saved).images === parts[0].images ? read(saved).jpeg : [];
+    const prevMain = existsSync(saved) ? read(saved) : undefined;
+    const old = prevMain?.images === parts[0].images ? prevMain.jpeg : [];
     spreadJpeg(mergeJpeg(old, ...parts.map((p) => p.jpeg)), parts[0].baselineClean, parts[0].images);
     writeChart();
     console.log(`baseline at ${given ? parts[0].jpeg.length : qualities.length} qualities in ${((Date.now() - t0) / 60000).toFixed(1)} min; wrote docs/rate-accuracy.svg`);
