@@ -10,9 +10,7 @@
  *   npx tsx bench/eval-full.ts --jpeg-only --qualities 33,34   # add/replace these qualities' rows
  *   npx tsx bench/eval-full.ts --jpeg-only --jpeg-rows r.json   # the rows of a `slimsplit eval --json r.json` run
  *
- * The baseline's qualities are every integer from 10 to 40, where the models' modes fall (82-88%
- * top-1), and a coarser spread outside: read between qualities 5 apart, the ratios moved by up to 4%
- * either way (the curve is not straight in log bytes there, nor monotone from one quality to the next).
+ * The baseline runs at slimsplit eval's default qualities (src/eval.ts DEFAULT_QUALITIES).
  *
  * --jpeg-from takes the JPEG baseline's rows from an earlier report on the same images (the baseline
  * is deterministic: same files, same jpeg-js encoder, same classifier blob) and splits the modes over
@@ -25,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { matchOnCurve, type EvalResult, type QualityResult } from '../src/eval.js';
+import { DEFAULT_QUALITIES, matchOnCurve, type EvalResult, type QualityResult } from '../src/eval.js';
 import { evalReport, evalSeries, torchComparison } from '../src/cli.js';
 import type { ChartSeries } from '../src/chart.js';
 import { rateAccuracySvg } from '../src/chart.js';
@@ -33,7 +31,6 @@ import { loadModel } from '../src/model.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg', 'test.tar.gz');
-const QUALITIES = [5, ...Array.from({ length: 31 }, (_, i) => 10 + i), 45, 50, 60, 70, 80, 90, 95];
 
 function run(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -118,7 +115,7 @@ async function main(): Promise<void> {
   const limit = opt('--limit') ? ['--limit', opt('--limit')!] : [];
   const data = opt('--data') ?? DATA;
   const modelPath = opt('--model') ?? join(ROOT, 'weights/see-cifar10.slim');
-  const qualities = opt('--qualities') ? opt('--qualities')!.split(',').map(Number) : QUALITIES;
+  const qualities = opt('--qualities') ? opt('--qualities')!.split(',').map(Number) : DEFAULT_QUALITIES;
   // Every third quality goes to the process that also runs the modes, which then take about as long.
   const qA = qualities.filter((_, i) => i % 3 === 2).join(','), qB = qualities.filter((_, i) => i % 3 !== 2).join(',');
   const tmp = join(ROOT, 'bench/results');

@@ -663,7 +663,7 @@ function buildProgram(io: Ctx): Command {
     .option('--json <file>', 'write the full results as JSON')
     .option('--svg <file>', 'write the rate-accuracy chart')
     .addOption(modesOpt())
-    .option('--qualities <list>', 'JPEG qualities, comma-separated (default 5,10,...,95)', (v: string) => v.split(',').map((q) => {
+    .option('--qualities <list>', 'JPEG qualities, comma-separated (default 5, every one from 10 to 40, 45, 50, 60, ..., 95)', (v: string) => v.split(',').map((q) => {
       if (!/^\d+$/.test(q.trim()) || Number(q) < 1 || Number(q) > 100) throw new InvalidArgumentError(`'${q}' is not a quality 1..100`);
       return Number(q);
     }))
