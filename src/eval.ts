@@ -138,10 +138,15 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 
 /**
  * Reads the bytes at which a rate-accuracy curve first reaches `acc`, going up in bytes;
- * between two points accuracy is taken as linear in log(bytes).
+ * between two points accuracy is taken as linear in log(bytes). Only points more accurate than
+ * every cheaper one count (the curve's upper envelope): a quality whose top-1 dips below a cheaper
+ * one's, as measured accuracies do from one quality to the next, would otherwise start a segment
+ * and read more bytes than the cheaper point needs.
  */
 export function matchOnCurve(curve: ReadonlyArray<{ bytes: number; acc: number }>, acc: number, ownBytes: number): JpegMatch | null {
-  const pts = curve.filter((p) => p.bytes > 0 && Number.isFinite(p.acc)).sort((a, b) => a.bytes - b.bytes);
+  const all = curve.filter((q) => q.bytes > 0 && Number.isFinite(q.acc)).sort((a, b) => a.bytes - b.bytes);
+  const pts: Array<{ bytes: number; acc: number }> = [];
+  for (const p of all) if (pts.length === 0 || p.acc > pts[pts.length - 1].acc) pts.push(p);
   if (pts.length === 0 || !(ownBytes > 0)) return null;
   const make = (bytes: number, kind: JpegMatch['kind']): JpegMatch => ({ bytes, ratio: bytes / ownBytes, kind });
   if (pts[0].acc >= acc) return make(pts[0].bytes, 'at-most');
@@ -152,7 +157,8 @@ export function matchOnCurve(curve: ReadonlyArray<{ bytes: number; acc: number }
       return make(Math.exp(Math.log(a.bytes) + t * (Math.log(b.bytes) - Math.log(a.bytes))), 'interpolated');
     }
   }
-  return make(pts[pts.length - 1].bytes, 'at-least');
+  // none reaches it: not even the largest file tried, on the envelope or not
+  return make(all[all.length - 1].bytes, 'at-least');
 }
 
 async function* limited(data: AsyncIterable<CifarItem> | Iterable<CifarItem>, limit: number | undefined): AsyncGenerator<CifarItem> {

@@ -351,6 +351,13 @@ describe('runEval', () => {
     expect(matchOnCurve(curve, 0.5, 10)).toEqual({ bytes: 100, ratio: 10, kind: 'at-most' });
     expect(matchOnCurve(curve, 0.95, 10)).toEqual({ bytes: 1600, ratio: 160, kind: 'at-least' });
     expect(matchOnCurve([], 0.5, 10)).toBeNull();
+    // a point less accurate than a cheaper one is not on the envelope: 0.85 is read between 400 and
+    // 1600 B (800), not from the dip at 500 B (0.75 -> 0.9: 1086 B)
+    const dip = [...curve, { bytes: 500, acc: 0.75 }];
+    expect(matchOnCurve(dip, 0.85, 100)!.bytes).toBeCloseTo(800, 9);
+    expect(matchOnCurve(dip, 0.7, 50)!.bytes).toBeCloseTo(200, 9);
+    // beyond the envelope's end, the bound is the largest file tried, even one below the envelope
+    expect(matchOnCurve([...curve, { bytes: 3200, acc: 0.88 }], 0.95, 10)).toEqual({ bytes: 3200, ratio: 320, kind: 'at-least' });
   });
 
   it('percentile uses the nearest rank', () => {
