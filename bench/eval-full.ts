@@ -6,7 +6,7 @@
  *   npm run eval:full -- --limit 1000
  *   npm run eval:full -- --model weights/see-cifar10-d8.slim --jpeg-from bench/results/eval.json
  *   npx tsx bench/eval-full.ts --chart-only  # redraw the chart from the saved reports
- *   npx tsx bench/eval-full.ts --jpeg-only   # rerun the JPEG baseline only (~30 min, estimated), rematch every report
+ *   npx tsx bench/eval-full.ts --jpeg-only   # rerun the JPEG baseline only (29 min), rematch every report
  *   npx tsx bench/eval-full.ts --jpeg-only --qualities 33,34   # add/replace these qualities' rows
  *   npx tsx bench/eval-full.ts --jpeg-only --jpeg-rows r.json   # the rows of a `slimsplit eval --json r.json` run
  *
