@@ -18,6 +18,7 @@ from cifar import to_input
 from data import load, js_pixels
 from model import load_checkpoint, member_mask, decoder_input, G
 from export_cifar import contexts, DIAG
+from coder_context import cross_entropy
 torch.set_num_threads(1)
 CKPT = os.environ.get('CKPT', 'train/out/gpu/N/N.npz')
 model, _ = load_checkpoint(CKPT); model.eval()
@@ -50,10 +51,8 @@ def ce(tr, te, K):
     L = int(max(tr.max(), te.max())) + 1
     ctr, cte = contexts(tr, K, 0, DIAG), contexts(te, K, 0, DIAG)
     nctx = K ** 4
-    per = np.zeros(tr.shape[1])
-    for c in range(tr.shape[1]):
-        qq = np.bincount((ctr[:, c] * L + tr[:, c]).ravel(), minlength=nctx * L).reshape(nctx, L) + 0.5
-        per[c] = -np.log2((qq / qq.sum(1, keepdims=True))[cte[:, c], te[:, c]]).sum()
+    per = np.array([cross_entropy(tr[:, c:c + 1], te[:, c:c + 1], ctr[:, c:c + 1], cte[:, c:c + 1], nctx, L)
+                    for c in range(tr.shape[1])])
     return per / 8 / len(te)   # bytes per image per channel
 def acc(sym, b, n, bs=2000):
     s = step(b); correct = 0
