@@ -255,7 +255,8 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
       if (q.length !== L) throw new PackError(`${p}.${b}[${c}]`, `has ${q.length} counts, expected ${L} as channel 0`);
       return q;
     });
-    const images = marg[0].reduce((x, y) => x + y, 0) / (H * W);
+    // images per channel: a refining model's channels are counted once per mode that sends them
+    const images = marg.map((q) => q.reduce((x, y) => x + y, 0) / (H * W));
     const cc = ctxAll[String(b)];
     if (cc === undefined) {
       const cdfs = new Uint32Array(channels * (L + 2));
@@ -264,7 +265,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
         // a channel never seen in training gets a flat table rather than no table
         const cdf = quantizeCdf([...q.map((x) => (seen ? x : 1)), 0]);
         cdfs.set(cdf, c * (L + 2));
-        return cost(q, cdf, images);
+        return cost(q, cdf, images[c]);
       });
       tables[String(b)] = `coder.bits${b}`;
       tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels, L + 2], data: cdfs });
@@ -293,7 +294,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
         // one pseudo-observation spread as the channel's marginal (flat if the channel was never seen)
         const cdf = quantizeCdf([...q.map((x, s) => x + (mt > 0 ? m[s] / mt : 1 / L)), 0]);
         cdfs.set(cdf, (c * nctx + k) * (L + 2));
-        total += cost(q, cdf, images);
+        total += cost(q, cdf, images[c]);
       });
       return total;
     });

@@ -461,6 +461,10 @@ describe('packer extras', () => {
     const c0 = counts[2][0], images = c0.reduce((x, y) => x + y, 0) / 25, t2 = b.tensor('coder.bits2') as Uint32Array;
     const want = c0.reduce((acc, x, k) => acc - x * Math.log2((t2[k + 1] - t2[k]) / 65536), 0) / images;
     expect(cj.bitsPerImage[2][0]).toBeCloseTo(want, 2);
+    // each channel over its own images: a refining model counts a channel once per mode sending it
+    const c1 = counts[2][1], images1 = c1.reduce((x, y) => x + y, 0) / 25;
+    expect(images1).not.toBe(images);
+    expect(cj.bitsPerImage[2][1]).toBeCloseTo(c1.reduce((acc, x, k) => acc - x * Math.log2((t2[6 + k + 1] - t2[6 + k]) / 65536), 0) / images1, 2);
     expect(cj.bitsPerImage[2][3]).toBe(0);
     expect(JSON.parse(b.json).symbolCounts).toBeUndefined();
     expect(JSON.parse(b.json).split).toEqual({ H: 5, W: 5 });
