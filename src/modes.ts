@@ -41,11 +41,21 @@ export interface SplitInfo {
   channelsPerMember: number;
   H: number;
   W: number;
+  /** members that own channels: later members refine theirs and add none (absent: every member) */
+  channelMembers?: number;
+}
+
+/** Channels a mode sends: one group per member, up to the members that own channels. */
+export function sentChannels(split: SplitInfo, members: number): number {
+  return Math.min(members, split.channelMembers ?? members) * split.channelsPerMember;
 }
 
 export function splitInfo(modelName: string, meta: Record<string, unknown>): SplitInfo {
   const s = meta.split as SplitInfo | undefined;
   if (!s || !(s.channelsPerMember > 0 && s.H > 0 && s.W > 0)) throw new Error(`slimsplit: model '${modelName}' describes no split point (meta.split); it is not a split model`);
+  if (s.channelMembers !== undefined && !(Number.isInteger(s.channelMembers) && s.channelMembers > 0)) {
+    throw new Error(`slimsplit: model '${modelName}': meta.split.channelMembers must be a positive integer, got ${String(s.channelMembers)}`);
+  }
   return s;
 }
 
@@ -79,7 +89,7 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     if (name === undefined) throw new Error(`slimsplit: model '${blob.name}' has no coder tables for bits=${bits}`);
     const t = blob.tensor(name);
     const len = blob.tensors.find((q) => q.name === name)!.shape[1];
-    const channels = members * split.channelsPerMember;
+    const channels = sentChannels(split, members);
     let bitsPerImage = 0;
     const measured = coder.bitsPerImage?.[String(bits)];
     // The packer's training-set cost per channel when it ships one (the only way with context tables);

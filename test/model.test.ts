@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, pickMode, Model, SplitEncoder, SplitDecoder, type ModeInfo } from '../src/model.js';
+import { sentChannels, splitInfo } from '../src/modes.js';
 import { PacketError, readPacket, writePacket, writeCompactPacket } from '../src/packet.js';
 import { CoderError } from '../src/coder.js';
 import type { RawImage } from '../src/api.js';
@@ -65,8 +66,8 @@ describe.each(CASES)('$name split model [$build]', ({ name, blob, fix, build }) 
     for (const { m, p } of packets.reverse()) {
       const fields = readPacket(p).fields;
       expect(fields.mode).toEqual([m.members, m.bits]);
-      const { channelsPerMember: cpm, H, W } = model.split();
-      expect(fields.shape).toEqual([cpm * m.members!, H, W]);
+      const split = model.split();
+      expect(fields.shape).toEqual([sentChannels(split, m.members!), split.H, split.W]);
       expect(dec.decode(p).mode).toEqual(m);
     }
   });
@@ -91,7 +92,8 @@ describe.each(CASES)('$name split model [$build]', ({ name, blob, fix, build }) 
     const p = readPacket(good);
     const foreign = writePacket({ ...p.fields, modelId: (p.fields.modelId ^ 1) >>> 0 }, p.payload);
     expect(() => dec.decode(foreign)).toThrow(/model/);
-    const wrongMode = writePacket({ ...p.fields, mode: [3, 4] }, p.payload);
+    // (1, 4) sends fewer channels than (2, 4) in every model (refining members may share (2, 4)'s shape)
+    const wrongMode = writePacket({ ...p.fields, mode: [1, 4] }, p.payload);
     expect(() => dec.decode(wrongMode)).toThrow(PacketError);
   });
 
@@ -271,6 +273,18 @@ describe('the 4x4 split model: learned quantizer steps', () => {
         for (const v of c) max = Math.max(max, v);
       }
       expect(max, `bits ${bits}`).toBe(top[bits]);
+    }
+  });
+});
+
+describe('split info', () => {
+  it('refining members add no channels (min(members, channelMembers) groups); a bad channelMembers is named', () => {
+    const s = { channelsPerMember: 16, H: 4, W: 4 };
+    expect([1, 2, 3, 4].map((m) => sentChannels(s, m))).toEqual([16, 32, 48, 64]);
+    expect([1, 2, 3, 4].map((m) => sentChannels({ ...s, channelMembers: 2 }, m))).toEqual([16, 32, 32, 32]);
+    expect(splitInfo('x', { split: { ...s, channelMembers: 1 } }).channelMembers).toBe(1);
+    for (const bad of [0, 1.5, -2, '2']) {
+      expect(() => splitInfo('x', { split: { ...s, channelMembers: bad } })).toThrow(/'x'.*channelMembers must be a positive integer/);
     }
   });
 });
