@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 from cifar import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
 from data import CLASSES, js_pixels, load  # noqa: E402
-from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint, member_mask  # noqa: E402
+from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint  # noqa: E402
 
 
 def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=None, cin_active=None):
@@ -65,17 +65,51 @@ def weight_storage(name, w, f32=F32_WEIGHTS):
     return 'q8' if w.numel() >= Q8_MIN and name not in f32 else None
 
 
+def dense_head(model):
+    """A refining model's head (refine=K) as the one dense conv the engine runs: output channel j*cm + i
+    reads member j's and members j+K, j+2K, ...'s inputs (zeros elsewhere), so the prefix of active
+    members (cinActive) sums exactly the members running. Returns the weight [K*cm, G*c, k, k] and, per
+    members count, the summed biases of the members running (the conv's shift)."""
+    head, K, cm = model.enc.head, model.refine, model.cfg['cm']
+    w, bias = head.weight.detach(), head.bias.detach()
+    c = w.shape[1]
+    dense = torch.zeros(K * cm, G * c, *w.shape[2:], dtype=w.dtype)
+    for k in range(G):
+        j = k % K
+        dense[j * cm:(j + 1) * cm, k * c:(k + 1) * c] = w[k * cm:(k + 1) * cm]
+    shifts = []
+    for n in range(1, G + 1):
+        sh = torch.zeros(K * cm)
+        for k in range(n):
+            sh[(k % K) * cm:(k % K + 1) * cm] += bias[k * cm:(k + 1) * cm]
+        shifts.append(sh)
+    return dense, shifts
+
+
+def quantize_rows(w):
+    """int8 per first-axis row with an f32 scale (the packer's q8 storage), as float values."""
+    flat = w.double().reshape(w.shape[0], -1)
+    s = flat.abs().amax(1).clamp(min=1e-30) / 127
+    q = torch.round(flat / s[:, None]).clamp(-127, 127)
+    return (q * s[:, None]).reshape(w.shape).float()
+
+
 def fake_quantize_weights(model, f32=F32_WEIGHTS):
     """Round every large weight to int8 per output channel (what the blob stores), in place, so that
     PyTorch's reference numbers are those of the shipped model. f32: module names kept float32."""
     with torch.no_grad():
         for name, m in model.named_modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and weight_storage(name, m.weight, f32):
-                w = m.weight.double()
-                flat = w.reshape(w.shape[0], -1)
-                s = flat.abs().amax(1).clamp(min=1e-30) / 127
-                q = torch.round(flat / s[:, None]).clamp(-127, 127)
-                m.weight.copy_((q * s[:, None]).reshape(w.shape).float())
+            if not (isinstance(m, (nn.Conv2d, nn.Linear)) and weight_storage(name, m.weight, f32)):
+                continue
+            if name == 'enc.head' and model.refine:
+                # The blob stores the dense head (dense_head): a row's scale covers every member it sums.
+                dense = quantize_rows(dense_head(model)[0])
+                K, cm, c = model.refine, model.cfg['cm'], m.weight.shape[1]
+                for k in range(G):
+                    j = k % K
+                    m.weight[k * cm:(k + 1) * cm] = dense[j * cm:(j + 1) * cm, k * c:(k + 1) * c]
+            else:
+                m.weight.copy_(quantize_rows(m.weight))
 
 
 @torch.no_grad()
@@ -98,15 +132,16 @@ def recalibrated(model, members, cal_u8, bs=500, bits_from=BITS):
     return m
 
 
-def add_encoder_convs(ex, g, enc, modes_members):
-    """x [3,32,32] -> z [G*cm,S,S] in [0,1] (sigmoid), S = enc.side."""
+def add_encoder_convs(ex, g, enc, modes_members, model=None):
+    """x [3,32,32] -> z [G*cm,S,S] in [0,1] (sigmoid), S = enc.side; [K*cm,S,S] when model refines (refine=K)."""
     cm = enc.head.out_channels // G
     S = enc.side
+    K = model.refine if model is not None else 0
     per = lambda unit: {'members': [unit * n for n in modes_members]} if modes_members else None
     g.buffer('x', [3, 32, 32])
     g.buffer('e1', [G * C1, 32, 32])
     g.buffer('e2', [G * C2, 16, 16])
-    g.buffer('z', [G * cm, S, S])
+    g.buffer('z', [(K or G) * cm, S, S])
     act = lambda unit: {'coutActive': per(unit)} if modes_members else None
     grp = {'groupsActive': per(1)} if modes_members else None
     add_conv_bn(ex, g, 'enc.stem', enc.stem[0], enc.stem[1], 'x', 'e1', 'relu', active=act(C1))
@@ -125,7 +160,15 @@ def add_encoder_convs(ex, g, enc, modes_members):
         add_conv_bn(ex, g, 'enc.down3', enc.down3[0], enc.down3[1], 'e4', 'e5', 'relu', groups=G, stride=2, active=grp)
         add_conv_bn(ex, g, 'enc.mid2', enc.mid2[0], enc.mid2[1], 'e5', 'e6', 'relu', groups=G, active=grp)
         last = 'e6'
-    add_conv_bn(ex, g, 'enc.head', enc.head, None, last, 'z', 'sigmoid', groups=G, active=grp)
+    if not K:
+        add_conv_bn(ex, g, 'enc.head', enc.head, None, last, 'z', 'sigmoid', groups=G, active=grp)
+        return
+    dense, shifts = dense_head(model)
+    cin = dense.shape[1]
+    g.layer('conv2d', x=last, y='z', w=ex.tensor('enc.head.w', dense, storage=weight_storage('enc.head', dense)),
+            cin=cin, cout=K * cm, groups=1, k=dense.shape[2], stride=1, pad='same', act='sigmoid',
+            active={'cinActive': per(cin // G), 'coutActive': {'members': [cm * min(n, K) for n in modes_members]},
+                    'shift': {'members': [ex.tensor(f'enc.head.shift.m{n}', sh) for n, sh in enumerate(shifts, 1)]}})
 
 
 def add_decoder(ex, g, dec, src, cin_active=None, decs=None):
@@ -223,32 +266,48 @@ def parse_ctx(v):
 @torch.no_grad()
 def symbol_histograms(model, x_u8, bs=1000):
     """Per bit depth, per channel: counts of each symbol over the training set (no augmentation),
-    and for the bit depths in CONTEXTS, per channel and context."""
+    and for the bit depths in CONTEXTS, per channel and context. For refining members also each
+    members count's own counts (context counts where coded so), for the packer's per-mode costs."""
     CM = model.cfg['cm']
-    C = G * CM
+    C = (model.refine or G) * CM
     counts = {b: np.zeros((C, 2 ** b), dtype=np.int64) for b in BITS}
     ctx_counts = {b: np.zeros((C, n_contexts(K, nb), 2 ** b), dtype=np.int64) for b, (K, _, nb) in CONTEXTS.items()}
+    # All members' channels at once; with refining members (refine=K) the values change with the
+    # members count, so each channel's counts pool every mode that sends it (equal weight per mode).
+    runs = range(1, G + 1) if model.refine else [G]
+    per_mode = {n: {b: None for b in BITS} for n in runs} if model.refine else None
     for i in range(0, len(x_u8), bs):
-        z = model.enc(to_input(torch.from_numpy(x_u8[i:i + bs])))
-        for b in BITS:
-            _, sym, _ = model.quantize(z, torch.full((z.shape[0],), b))
-            L = 2 ** b
-            sym = sym.numpy()
-            s = sym.transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * L)[:, None]
-            counts[b] += np.bincount(s.ravel(), minlength=C * L).reshape(C, L)
-            if b in CONTEXTS:
-                K, shift, nb = CONTEXTS[b]
-                nc = n_contexts(K, nb)
-                key = (contexts(sym, K, shift, nb) * L + sym).transpose(1, 0, 2, 3).reshape(C, -1) + (np.arange(C) * nc * L)[:, None]
-                ctx_counts[b] += np.bincount(key.ravel(), minlength=C * nc * L).reshape(C, nc, L)
-    return counts, ctx_counts
+        xb = to_input(torch.from_numpy(x_u8[i:i + bs]))
+        for n in runs:
+            z, _ = model.bottleneck(xb, torch.full((xb.shape[0],), n))
+            Cn = min(n, model.refine or G) * CM
+            for b in BITS:
+                _, sym, _ = model.quantize(z[:, :Cn], torch.full((z.shape[0],), b))
+                L = 2 ** b
+                sym = sym.numpy()
+                s = sym.transpose(1, 0, 2, 3).reshape(Cn, -1) + (np.arange(Cn) * L)[:, None]
+                mc = np.bincount(s.ravel(), minlength=Cn * L).reshape(Cn, L)
+                counts[b][:Cn] += mc
+                if per_mode and b not in CONTEXTS:
+                    per_mode[n][b] = mc if per_mode[n][b] is None else per_mode[n][b] + mc
+                if b in CONTEXTS:
+                    K, shift, nb = CONTEXTS[b]
+                    nc = n_contexts(K, nb)
+                    key = (contexts(sym, K, shift, nb) * L + sym).transpose(1, 0, 2, 3).reshape(Cn, -1) + (np.arange(Cn) * nc * L)[:, None]
+                    cc = np.bincount(key.ravel(), minlength=Cn * nc * L).reshape(Cn, nc, L)
+                    ctx_counts[b][:Cn] += cc
+                    if per_mode:
+                        per_mode[n][b] = cc if per_mode[n][b] is None else per_mode[n][b] + cc
+    return counts, ctx_counts, per_mode
 
 
-def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None, name='see-cifar10'):
+def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_pil=None, name='see-cifar10', per_mode=None):
     members = list(range(1, G + 1))
     CM = model.cfg['cm']
     S = model.enc.side
     HW = S * S
+    K = model.refine or G
+    sent = [min(m, K) for m in members]   # members whose channels mode m sends
     T = {b: table_width(model, b) for b in BITS}
     for b in BITS:
         if counts[b][:, T[b]:].any():
@@ -256,7 +315,8 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
     ex = GraphExport(name, [3, 32, 32], modes={'members': members, 'bits': list(BITS)},
                      mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
                      meta={'source': 'train/cifar.py', 'classes': CLASSES, 'config': model.cfg,
-                           'split': {'channelsPerMember': CM, 'H': S, 'W': S},
+                           # channelMembers: members past the first K refine those K's channels (docs/GRAPH.md)
+                           'split': {'channelsPerMember': CM, 'H': S, 'W': S, **({'channelMembers': K} if model.refine else {})},
                            # rANS statistics: per bit depth, per channel, counts of symbols 0..T-1 (table_width)
                            # over the 50,000 training images; the packer turns them into 16-bit integer CDFs once.
                            'symbolCounts': {str(b): counts[b][:, :T[b]].tolist() for b in BITS},
@@ -268,29 +328,32 @@ def export_split(model, decs, out_dir, counts, ctx_counts, torch_acc, torch_acc_
                            # ("members,bits"), for the engine's evaluation to compare against: on the
                            # pixels jpeg-js decodes (what `slimsplit eval` sees), and on Pillow's if computed
                            'pytorchTop1': torch_acc,
+                           # refining members: each members count's own counts (symbol_histograms)
+                           **({'modeCounts': {str(n): {str(b): c[..., :T[b]].tolist() for b, c in pm.items()} for n, pm in per_mode.items()}}
+                              if per_mode else {}),
                            **({'pytorchTop1Pil': torch_acc_pil} if torch_acc_pil else {})})
     enc = ex.graph('encoder', input='x', output='codes')
-    add_encoder_convs(ex, enc, model.enc, members)
-    n = G * CM * HW
+    add_encoder_convs(ex, enc, model.enc, members, model)
+    n = K * CM * HW
     enc.buffer('codes', [n])
     # Learned steps (train/cifar.py --learn-steps) ship as the f32 value training divided by, so the
     # engine's codes are PyTorch's; fixed ones as 1 / (2^b - 1), which the packer rounds to f32.
     step = {b: (float(model.step_of(b)) if b in model.learn_steps else 1 / (2 ** b - 1)) for b in BITS}
     enc.layer('quantize', x='z', y='codes', n=n, bits=BITS[-1], scale=step[BITS[-1]], zeroPoint=0,
-              active={'nActive': {'members': [CM * HW * m for m in members]},
+              active={'nActive': {'members': [CM * HW * m for m in sent]},
                       'bits': {'bits': list(BITS)},
                       'scale': {'bits': [step[b] for b in BITS]}})
     dec = ex.graph('decoder', input='codes', output='logits')
     dec.buffer('codes', [n])
-    dec.buffer('d0', [G * CM, S, S])
+    dec.buffer('d0', [K * CM, S, S])
     # codes -> 2q/(L-1) - 1: the centred decoder input of training (model.decoder_input).
     dec.layer('dequantize', x='codes', y='d0', n=n, bits=BITS[-1], scale=2 * step[BITS[-1]], zeroPoint=0,
-              active={'nActive': {'members': [CM * HW * m for m in members]},
+              active={'nActive': {'members': [CM * HW * m for m in sent]},
                       'bits': {'bits': list(BITS)},
                       'scale': {'bits': [2 * step[b] for b in BITS]}})
     dec.layer('affine', x='d0', y='d0', n=n, a=1.0, b=-1.0, act='none',
-              active={'nActive': {'members': [CM * HW * m for m in members]}})
-    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in members]}, decs=[d.dec for d in decs] if any(d is not decs[0] for d in decs) else None)
+              active={'nActive': {'members': [CM * HW * m for m in sent]}})
+    add_decoder(ex, dec, model.dec, 'd0', cin_active={'members': [CM * m for m in sent]}, decs=[d.dec for d in decs] if any(d is not decs[0] for d in decs) else None)
     return ex.save(out_dir)
 
 
@@ -311,16 +374,15 @@ def golden(model, decs, x_u8, y, fix_dir, n_img):
     idx = np.concatenate([np.where(y == c)[0][:n_img // 10] for c in range(10)])
     imgs = x_u8[idx]
     xb = to_input(torch.from_numpy(imgs))
-    z = model.enc(xb)
     out = {'images': 'images.u8', 'count': len(idx), 'labels': y[idx].tolist(), 'modes': []}
     imgs.astype(np.uint8).tofile(os.path.join(fix_dir, 'images.u8'))  # [n][32][32][3] RGB
     for m in range(1, G + 1):
         for b in BITS:
             B = len(idx)
+            z, mask = model.bottleneck(xb, torch.full((B,), m))
             deq, sym, _ = model.quantize(z, torch.full((B,), b))
-            mask = member_mask(torch.full((B,), m), xb.device, model.cfg['cm'])
             logits = decs[m - 1].dec(decoder_input(deq, mask))
-            codes = sym[:, :m * model.cfg['cm']].reshape(B, -1).numpy().astype(np.uint8)
+            codes = sym[:, :min(m, model.refine or G) * model.cfg['cm']].reshape(B, -1).numpy().astype(np.uint8)
             pred = logits.argmax(1).numpy()
             out['modes'].append({'members': m, 'bits': b, 'top1': pred.tolist(),
                                  'acc': float((pred == y[idx]).mean()),
@@ -334,15 +396,17 @@ def golden(model, decs, x_u8, y, fix_dir, n_img):
 def torch_top1(model, decs, x_u8, y, bs=1000):
     """PyTorch top-1 on the test set for every mode, with each members value's own norm statistics."""
     acc = {}
-    z = torch.cat([model.enc(to_input(torch.from_numpy(x_u8[i:i + bs]))) for i in range(0, len(x_u8), bs)])
+    x = [to_input(torch.from_numpy(x_u8[i:i + bs])) for i in range(0, len(x_u8), bs)]
     for n in range(1, G + 1):
+        # refining members (refine=K) change the values with the members count: one encoder pass per count
+        if n == 1 or model.refine:
+            z = [model.bottleneck(xb, torch.full((xb.shape[0],), n))[0] for xb in x]
         for b in BITS:
             correct = 0
-            for i in range(0, len(z), bs):
-                zb = z[i:i + bs]
+            for i, zb in zip(range(0, len(x_u8), bs), z):
                 B = zb.shape[0]
                 deq, _, _ = model.quantize(zb, torch.full((B,), b))
-                lg = decs[n - 1].dec(decoder_input(deq, member_mask(torch.full((B,), n), zb.device, model.cfg['cm'])))
+                lg = decs[n - 1].dec(decoder_input(deq, model.sent_mask(torch.full((B,), n), zb.device)))
                 correct += (lg.argmax(1).numpy() == y[i:i + bs]).sum()
             acc[f'{n},{b}'] = float(correct) / len(y)
             print(f'pytorch top-1 members={n} bits={b}: {acc[f"{n},{b}"]:.4f}', flush=True)
@@ -410,14 +474,14 @@ def main():
     else:
         decs = [model] * G
     print(f'decoder norm statistics: {a.norm}', flush=True)
-    counts, ctx_counts = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
+    counts, ctx_counts, per_mode = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
     print('PyTorch top-1 on jpeg-js pixels', flush=True)
     acc = torch_top1(model, decs, xjs[sel], yte[sel])
     acc_pil = None
     if a.top1_pixels == 'both':
         print("PyTorch top-1 on Pillow's pixels", flush=True)
         acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
-    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil, a.name)
+    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil, a.name, per_mode)
     golden(model, decs, xte, yte, fixtures, a.golden_images)
     if not a.no_pack:
         run_packer(paths['graph'], paths['tensors'], blob, ROOT)

@@ -55,14 +55,18 @@ class Encoder(nn.Module):
         self.side = {'s16': 16, 'd8': 8, 'd4': 4}[enc]   # the bottleneck's spatial side
         self.head = nn.Conv2d(G * c, G * cm, 3, 1, 1, groups=G, bias=True)
 
-    def forward(self, x):
-        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, S, S], S = self.side (16, 8 or 4)."""
+    def pre(self, x):
+        """The head's output before the sigmoid: [B, G*CM, S, S]."""
         h = self.down(self.stem(x))
         if self.enc in ('d8', 'd4'):
             h = self.mid(self.down2(h))
         if self.enc == 'd4':
             h = self.mid2(self.down3(h))
-        return torch.sigmoid(self.head(h))
+        return self.head(h)
+
+    def forward(self, x):
+        """Returns the continuous bottleneck in [0, 1]: [B, G*CM, S, S], S = self.side (16, 8 or 4)."""
+        return torch.sigmoid(self.pre(x))
 
 
 class Block(nn.Module):
@@ -160,15 +164,31 @@ def member_mask(members, device, cm=CM):
     return (ch.view(1, -1) < members.view(-1, 1)).float().view(-1, G * cm, 1, 1)
 
 
+def refined(h, members, K):
+    """Refining members (SlimSplit refine=K): member k >= K adds its pre-sigmoid head output to the
+    channels of member k mod K, so modes past K members cost the bytes of K members and spend the extra
+    compute on better values instead of more of them. h [B, G*cm, S, S] -> [B, K*cm, S, S]."""
+    B, C, S, _ = h.shape
+    on = (torch.arange(G, device=h.device).view(1, G) < members.view(-1, 1)).to(h.dtype)
+    hv = h.view(B, G, C // G, S, S) * on.view(B, G, 1, 1, 1)
+    return hv.view(B, G // K, K * (C // G), S, S).sum(1)
+
+
 def decoder_input(deq, mask):
     # Centre to [-1, 1] so that a missing member (0) reads as "no information" rather than as a value.
     return (deq * 2 - 1) * mask
 
 
 class SlimSplit(nn.Module):
-    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16', c4=C4, learn_steps=()):
+    def __init__(self, cm=CM, dec=(D1, D2, D3), enc='s16', c4=C4, learn_steps=(), refine=0):
         super().__init__()
         self.cfg = {'cm': int(cm), 'dec': [int(d) for d in dec]}
+        # refine=K: the first K members own the bottleneck's channels, later ones refine them (refined)
+        self.refine = int(refine)
+        if self.refine:
+            if G % self.refine:
+                raise ValueError(f'refine={refine}: {G} members do not split into groups of {refine}')
+            self.cfg['refine'] = self.refine
         if enc != 's16':
             self.cfg['enc'] = enc   # older checkpoints have no 'enc': the 16x16 split
         if enc == 'd4':
@@ -181,7 +201,7 @@ class SlimSplit(nn.Module):
             self.qlog = nn.Parameter(torch.tensor([math.log(2 ** b - 1) for b in self.learn_steps]))
         self.enc = Encoder(cm, enc, c4)
         self.hw = self.enc.side ** 2   # bottleneck values per channel
-        self.dec = Decoder(G * cm, tuple(dec))
+        self.dec = Decoder((self.refine or G) * cm, tuple(dec))
         self.rate = RateModel(cm)
 
     def step_of(self, b):
@@ -214,6 +234,21 @@ class SlimSplit(nn.Module):
         """{bits: 1 / step (the top code)} of every bit depth, for the training log."""
         return {b: (float(1 / self.step_of(b)) if b in self.learn_steps else 2 ** b - 1) for b in BITS}
 
+    def bottleneck(self, x, members):
+        """(z [B, C, S, S] in [0, 1], mask [B, C, 1, 1] of the channels sent) for members [B]: C is G*cm
+        with a mask over the active members' channels, or K*cm for refining members (refine=K)."""
+        if self.refine:
+            z = torch.sigmoid(refined(self.enc.pre(x), members, self.refine))
+        else:
+            z = self.enc(x)
+        return z, self.sent_mask(members, x.device)
+
+    def sent_mask(self, members, device):
+        """[B, C, 1, 1]: 1 for the bottleneck channels that members [B] send (bottleneck's C)."""
+        if self.refine:
+            return member_mask(members.clamp(max=self.refine), device, self.cfg['cm'])[:, :self.refine * self.cfg['cm']]
+        return member_mask(members, device, self.cfg['cm'])
+
     def forward(self, x, members, bits, rate_w=None):
         """members, bits: LongTensor [B] (a mode per sample). rate_w: optional [G*cm] weight of each
         channel in soft_bits (the encoder's rate gradient); ce_bits always counts every bit.
@@ -222,8 +257,9 @@ class SlimSplit(nn.Module):
         the learned tables (gradient to the tables only); soft_bits has the same value with the
         gradient going to the encoder only, through a linear interpolation of the detached table at
         the continuous level position (pulling values towards cheap levels)."""
-        z = self.enc(x)
-        mask = member_mask(members, x.device, self.cfg['cm'])
+        z, mask = self.bottleneck(x, members)
+        if rate_w is not None:
+            rate_w = rate_w[:z.shape[1]]
         deq, sym, pos = self.quantize(z, bits)
         logits = self.dec(decoder_input(deq, mask))
         ce_bits = torch.zeros(x.shape[0], device=x.device)
@@ -232,7 +268,7 @@ class SlimSplit(nn.Module):
             sel = bits == b
             if not sel.any():
                 continue
-            tab = self.rate.bits_table(b)                        # [C, L]
+            tab = self.rate.bits_table(b)[:z.shape[1]]           # [C, L] (refine: the carriers' rows)
             L = 2 ** b
             C = tab.shape[0]
             m = mask[sel]
@@ -278,7 +314,8 @@ def load_checkpoint(path):
         d = np.load(path)
         meta = json.loads(bytes(d['__meta__']).decode())
         cfg = meta['cfg']
-        model = SlimSplit(cfg['cm'], cfg['dec'], cfg.get('enc', 's16'), cfg.get('c4', C4), cfg.get('learnSteps', ()))
+        model = SlimSplit(cfg['cm'], cfg['dec'], cfg.get('enc', 's16'), cfg.get('c4', C4), cfg.get('learnSteps', ()),
+                          cfg.get('refine', 0))
         model.load_state_dict({k: torch.from_numpy(d[k]) for k in d.files if k != '__meta__'})
         return model, meta
     ck = torch.load(path, map_location='cpu')
