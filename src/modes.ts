@@ -81,7 +81,12 @@ export function modesOf(blob: Blob): Mode[] {
 export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: number, headerBytes?: number): ModeInfo[] {
   const split = splitInfo(blob.name, meta);
   if (!blob.coder) throw new Error(`slimsplit: model '${blob.name}' ships no entropy-coder tables`);
-  const coder = JSON.parse(blob.coder.json) as { groupSize: number; tables: Record<string, string>; bitsPerImage?: Record<string, number[]> };
+  const coder = JSON.parse(blob.coder.json) as {
+    groupSize: number;
+    tables: Record<string, string>;
+    bitsPerImage?: Record<string, number[]>;
+    bitsPerImageByMembers?: Record<string, Record<string, number[]>>;
+  };
   const refs = (meta.pytorchTop1 ?? {}) as Record<string, unknown>;
   return modesOf(blob).map((mode) => {
     const members = mode.members ?? 1, bits = mode.bits ?? 8;
@@ -91,9 +96,11 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     const len = blob.tensors.find((q) => q.name === name)!.shape[1];
     const channels = sentChannels(split, members);
     let bitsPerImage = 0;
-    const measured = coder.bitsPerImage?.[String(bits)];
-    // The packer's training-set cost per channel when it ships one (the only way with context tables);
-    // else each channel table's own entropy.
+    // The packer's training-set cost per channel when it ships one (the only way with context tables),
+    // this members count's own where given (refining members share tables, not distributions); else
+    // each channel table's own entropy.
+    const measured = coder.bitsPerImageByMembers?.[String(bits)]?.[String(members)] ?? coder.bitsPerImage?.[String(bits)];
+    if (measured && measured.length < channels) throw new Error(`slimsplit: model '${blob.name}': coder costs for ${measured.length} channels at bits=${bits}, members=${members}; the mode sends ${channels}`);
     if (measured) for (let c = 0; c < channels; c++) bitsPerImage += measured[c];
     else for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
     const payload = Math.ceil((bitsPerImage + RANS_FLUSH_BITS) / 8);

@@ -188,7 +188,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
     tensors.push(...c.tensors);
     coder = { json: c.json, tables: c.tensors.map((t) => t.name) };
     // the integer tables replace the counts they were made from
-    meta = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'symbolCounts' && k !== 'contextCounts'));
+    meta = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'symbolCounts' && k !== 'contextCounts' && k !== 'modeCounts'));
   }
   if (opts.coder) {
     coder = { json: opts.coder.json, tables: Object.keys(opts.coder.tables) };
@@ -223,6 +223,10 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
  * ([channels * K^3][T + 2], channel-major), for context-adaptive
  * coding (src/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
  * bitsPerImage is what each channel costs per image on the training set under the shipped tables.
+ * Optional meta.modeCounts ({ "<members>": { "<bits>": [channel][T], or [channel][contexts][T] for a
+ * context-coded bit depth } }: one members count's own symbols, for the channels it sends) add
+ * bitsPerImageByMembers { "<bits>": { "<members>": [channel] }, the same cost per mode: a refining
+ * model's modes share tables (pooled counts) but not distributions.
  */
 function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: string; tensors: TensorSpec[] } {
   const p = 'meta.symbolCounts';
@@ -236,11 +240,33 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
   const tables: Record<string, string> = {};
   const contexts: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }> = {};
   const bitsPerImage: Record<string, number[]> = {};
+  const byMembers: Record<string, Record<string, number[]>> = {};
+  const modeCounts = meta.modeCounts === undefined ? {} : obj('meta.modeCounts', meta.modeCounts);
   const tensors: TensorSpec[] = [];
   const cost = (cnt: number[], cdf: Uint32Array, images: number) => {
     let bitsSum = 0;
     cnt.forEach((x, k) => { if (x > 0) bitsSum -= x * Math.log2((cdf[k + 1] - cdf[k]) / 65536); });
     return images > 0 ? bitsSum / images : 0;
+  };
+  // meta.modeCounts' costs under bit depth b's tables (nctx 1: per-channel tables, rows [channel][L])
+  const perMembers = (b: number, nctx: number, L: number, cdfOf: (c: number, k: number) => Uint32Array) => {
+    for (const [mk, mv] of Object.entries(modeCounts)) {
+      const mp = `meta.modeCounts.${mk}.${b}`;
+      const rows = obj(`meta.modeCounts.${mk}`, mv)[String(b)];
+      if (rows === undefined) continue;
+      if (!Array.isArray(rows) || rows.length < 1 || rows.length > channels) throw new PackError(mp, `expected counts for 1..${channels} channels, got ${show(rows)}`);
+      (byMembers[String(b)] ??= {})[mk] = rows.map((row, c) => {
+        const per = nctx === 1 ? [row] : row;
+        if (!Array.isArray(per) || per.length !== nctx) throw new PackError(`${mp}[${c}]`, `expected ${nctx} contexts, got ${show(row)}`);
+        const q = per.map((r, k) => {
+          const v = ints(`${mp}[${c}]${nctx === 1 ? '' : `[${k}]`}`, r, 0);
+          if (v.length !== L) throw new PackError(`${mp}[${c}]`, `has ${v.length} counts, expected ${L} as in ${p}.${b}`);
+          return v;
+        });
+        const n = q.reduce((acc, v) => acc + v.reduce((x, y) => x + y, 0), 0) / (H * W);
+        return q.reduce((acc, v, k) => acc + cost(v, cdfOf(c, k), n), 0);
+      });
+    }
   };
   for (const b of bits.values) {
     const rows = counts[String(b)];
@@ -269,6 +295,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
       });
       tables[String(b)] = `coder.bits${b}`;
       tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels, L + 2], data: cdfs });
+      perMembers(b, 1, L, (c, k) => cdfs.subarray((c + k) * (L + 2), (c + k + 1) * (L + 2)));
       continue;
     }
     const cp = `meta.contextCounts.${b}`;
@@ -300,6 +327,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
     });
     tables[String(b)] = `coder.bits${b}`;
     contexts[String(b)] = neighbours === undefined ? { K, shift } : { K, shift, neighbours };
+    perMembers(b, nctx, L, (c, k) => cdfs.subarray((c * nctx + k) * (L + 2), (c * nctx + k + 1) * (L + 2)));
     tensors.push({ name: `coder.bits${b}`, dtype: 'u32', shape: [channels * nctx, L + 2], data: cdfs });
   }
   for (const k of Object.keys(counts)) if (!bits.values.includes(Number(k))) throw new PackError(`${p}.${k}`, `${k} is not a value of the bits axis [${bits.values.join(', ')}]`);
@@ -310,6 +338,9 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
       kind: 'rans-channel', axis: 'bits', channels, groupSize: H * W, W, tables,
       ...(Object.keys(contexts).length ? { contexts } : {}),
       bitsPerImage: Object.fromEntries(Object.entries(bitsPerImage).map(([k, v]) => [k, round(v)])),
+      ...(Object.keys(byMembers).length
+        ? { bitsPerImageByMembers: Object.fromEntries(Object.entries(byMembers).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([m, r]) => [m, round(r)]))])) }
+        : {}),
     }),
     tensors,
   };

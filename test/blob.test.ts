@@ -418,6 +418,36 @@ describe('packer extras', () => {
     expect(() => packGraph(bad, tinyTensors())).toThrow(/meta.contextCounts.2.neighbours: must be one of "left,up,prev", "left,up,up-left,up-right", got "up,down"/);
   });
 
+  it('meta.modeCounts give each members count its own cost under the shared tables, per channel and per context', () => {
+    const j = tinyGraph() as Record<string, any>;
+    const counts: Record<string, number[][]> = {};
+    for (const b of [2, 4, 8]) counts[b] = Array.from({ length: 4 }, (_, c) => Array.from({ length: 2 ** b }, (_, k) => 1 + ((k * 5 + c) % 7)));
+    const ctx = Array.from({ length: 4 }, (_, c) => Array.from({ length: 16 }, (_, k) => [5 + k, c, 2, 1]));
+    // members 1 sends channels 0-1 (different symbols from the pooled ones), members 2 all four
+    const m1 = { 2: [0, 1].map((c) => Array.from({ length: 16 }, (_, k) => [k % 3, 1, 0, c])), 4: [[9, ...new Array(15).fill(1)], [1, 1, 8, ...new Array(13).fill(1)]] };
+    j.meta = { ...j.meta, split: { H: 5, W: 5 }, symbolCounts: counts, contextCounts: { 2: { K: 2, shift: 0, neighbours: 'left,up,up-left,up-right', counts: ctx } }, modeCounts: { 1: m1 } };
+    const b = readBlob(packGraph(j, tinyTensors()));
+    const cj = JSON.parse(b.coder!.json);
+    expect(JSON.parse(b.json).modeCounts).toBeUndefined();
+    expect(Object.keys(cj.bitsPerImageByMembers)).toEqual(['2', '4']);
+    const t2 = b.tensor('coder.bits2') as Uint32Array, t4 = b.tensor('coder.bits4') as Uint32Array;
+    const bitsOf = (q: number[], cdf: Uint32Array) => q.reduce((acc, x, k) => acc - x * Math.log2((cdf[k + 1] - cdf[k]) / 65536), 0);
+    for (const c of [0, 1]) {
+      // the costs of these symbols under channel c's context tables, over this members count's own images
+      const rows = m1[2][c], n = rows.flat().reduce((x, y) => x + y, 0) / 25;
+      const want = rows.reduce((acc, q, k) => acc + bitsOf(q, t2.subarray((c * 16 + k) * 6, (c * 16 + k + 1) * 6)), 0) / n;
+      expect(cj.bitsPerImageByMembers[2][1][c]).toBeCloseTo(want, 2);
+      const q4 = m1[4][c];
+      expect(cj.bitsPerImageByMembers[4][1][c]).toBeCloseTo(bitsOf(q4, t4.subarray(c * 18, (c + 1) * 18)) / (q4.reduce((x, y) => x + y, 0) / 25), 2);
+    }
+    expect(cj.bitsPerImageByMembers[2][1]).toHaveLength(2);
+    expect(cj.bitsPerImageByMembers[2][1][0]).not.toBeCloseTo(cj.bitsPerImage[2][0], 1);
+    const bad = (modeCounts: unknown) => packGraph({ ...j, meta: { ...j.meta, modeCounts } }, tinyTensors());
+    expect(() => bad({ 1: { 4: [[1, 2, 3]] } })).toThrow(/meta.modeCounts.1.4\[0\]: has 3 counts, expected 16/);
+    expect(() => bad({ 1: { 2: [[[1, 1, 1, 1]]] } })).toThrow(/meta.modeCounts.1.2\[0\]: expected 16 contexts/);
+    expect(() => bad({ 1: { 4: new Array(5).fill(new Array(16).fill(1)) } })).toThrow(/meta.modeCounts.1.4: expected counts for 1..4 channels/);
+  });
+
   it('counts narrower than 2^bits give narrower tables; the values past them go through the escape', () => {
     // A learned 8-bit step that sends 4 levels: 6-word tables instead of 258, so K^4 contexts fit a blob
     const j = tinyGraph() as Record<string, any>;
