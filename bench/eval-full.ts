@@ -40,12 +40,13 @@ function run(args: string[]): Promise<void> {
 }
 
 // Each shipped model's report, in the order the combined chart lists them.
-// One hue per model, darker with more members, so that 12 model series stay readable (the chart's
+// One hue per model, darker with more members, so that 16 model series stay readable (the chart's
 // default palette has 10 colours).
 const REPORTS = [
   { file: 'eval.json', label: '16x16', shades: ['#9ecae1', '#6baed6', '#3182bd', '#08519c'] },
   { file: 'eval-see-cifar10-d8.json', label: '8x8', shades: ['#a1d99b', '#74c476', '#31a354', '#006d2c'] },
   { file: 'eval-see-cifar10-d4.json', label: '4x4', shades: ['#fdae6b', '#fd8d3c', '#e6550d', '#a63603'] },
+  { file: 'eval-see-cifar10-d4r.json', label: '4x4 refining', shades: ['#bcbddc', '#9e9ac8', '#756bb1', '#54278f'] },
 ];
 const JPEG_COLORS = ['#000000', '#999999'];
 

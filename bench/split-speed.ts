@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const pixels = new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/images.u8')));
   const img = (i: number) => ({ data: pixels.subarray(i * 3072, (i + 1) * 3072), width: 32, height: 32, channels: 3 as const });
   console.log('model             mode    encoder ms  decoder ms');
-  for (const name of ['see-cifar10-d4', 'see-cifar10-d8', 'see-cifar10']) {
+  for (const name of ['see-cifar10-d4r', 'see-cifar10-d4', 'see-cifar10-d8', 'see-cifar10']) {
     const m = await loadModel(join(ROOT, 'weights', `${name}.slim`), { build: 'simd' });
     const enc = m.encoder({ packet: 'compact' }), dec = m.decoder();
     for (const mode of [{ members: 1, bits: 1 }, { members: 4, bits: 8 }]) {
