@@ -251,6 +251,7 @@ function countsCoder(meta: Record<string, Json>, axes: AxisDef[]): { json: strin
   // meta.modeCounts' costs under bit depth b's tables (nctx 1: per-channel tables, rows [channel][L])
   const perMembers = (b: number, nctx: number, L: number, cdfOf: (c: number, k: number) => Uint32Array) => {
     for (const [mk, mv] of Object.entries(modeCounts)) {
+      if (!axes.find((a) => a.name === 'members')?.values.includes(Number(mk))) throw new PackError(`meta.modeCounts.${mk}`, `${mk} is not a value of the members axis`);
       const mp = `meta.modeCounts.${mk}.${b}`;
       const rows = obj(`meta.modeCounts.${mk}`, mv)[String(b)];
       if (rows === undefined) continue;

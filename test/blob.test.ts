@@ -446,6 +446,7 @@ describe('packer extras', () => {
     expect(() => bad({ 1: { 4: [[1, 2, 3]] } })).toThrow(/meta.modeCounts.1.4\[0\]: has 3 counts, expected 16/);
     expect(() => bad({ 1: { 2: [[[1, 1, 1, 1]]] } })).toThrow(/meta.modeCounts.1.2\[0\]: expected 16 contexts/);
     expect(() => bad({ 1: { 4: new Array(5).fill(new Array(16).fill(1)) } })).toThrow(/meta.modeCounts.1.4: expected counts for 1..4 channels/);
+    expect(() => bad({ 7: m1 })).toThrow(/meta.modeCounts.7: 7 is not a value of the members axis/);
   });
 
   it('counts narrower than 2^bits give narrower tables; the values past them go through the escape', () => {
