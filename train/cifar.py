@@ -153,6 +153,34 @@ def common_args(ap, out, seed):
     ap.add_argument('--init', default='', help='start from this checkpoint (.npz; its widths must match --cm/--dec)')
 
 
+def load_data(pixels='pillow', limit=0, seed=0):
+    """(xtr, ytr, xte, yte) as numpy: training images as Pillow decodes them, as jpeg-js does
+    ('jsdec'), or both per image ('both': [N, 2, 32, 32, 3]); test images on jpeg-js pixels unless
+    'pillow'. limit: a fixed random subset of limit training and limit / 4 test images."""
+    xtr, ytr = load('train')
+    xte, yte = load('test')
+    if pixels != 'pillow':
+        # The engine's evaluation sees jpeg-js pixels (train/data.py js_pixels); test on them as well.
+        xjs = js_pixels('train', len(xtr))
+        xtr = xjs if pixels == 'jsdec' else np.stack([xtr, xjs], 1)
+        xte = js_pixels('test', len(xte))
+    if limit:
+        # The caches are sorted by class: a prefix would be one class (and train-mode BatchNorm on
+        # one-class batches wrecks a loaded model). A fixed random subset keeps the classes mixed.
+        rng = np.random.default_rng(seed)
+        tr, te = rng.permutation(len(xtr))[:limit], rng.permutation(len(xte))[:limit // 4]
+        xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    return xtr, ytr, xte, yte
+
+
+def end_epoch(log, ckpt, model, rec, args):
+    """Prints and logs an epoch's record and saves the checkpoint with it."""
+    print(json.dumps(rec), flush=True)
+    log.write(json.dumps(rec) + '\n')
+    log.flush()
+    save_checkpoint(ckpt, model, epochs=rec['epoch'] + 1, steps=rec['steps'], args=args, test=rec['test'], time_s=rec['time_s'])
+
+
 def setup(a):
     """Seeds, threads, device flags, output folder; the data (numpy, --limit applied) and a fresh model.
     Returns (device, checkpoint path, CPU generator, (xtr, ytr, xte, yte), model on the device)."""
@@ -163,19 +191,7 @@ def setup(a):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     os.makedirs(a.out, exist_ok=True)
-    xtr, ytr = load('train')
-    xte, yte = load('test')
-    if a.pixels != 'pillow':
-        # The engine's evaluation sees jpeg-js pixels (train/data.py js_pixels); test on them as well.
-        xjs = js_pixels('train', len(xtr))
-        xtr = xjs if a.pixels == 'jsdec' else np.stack([xtr, xjs], 1)   # both: [N, 2, 32, 32, 3]
-        xte = js_pixels('test', len(xte))
-    if a.limit:
-        # The caches are sorted by class: a prefix would be one class (and train-mode BatchNorm on
-        # one-class batches wrecks a loaded model). A fixed random subset keeps the classes mixed.
-        rng = np.random.default_rng(a.seed)
-        tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
-        xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    xtr, ytr, xte, yte = load_data(a.pixels, a.limit, a.seed)
     dev = torch.device(a.device)
     learn = [int(b) for b in getattr(a, 'learn_steps', '').split(',') if b]   # the baseline has none
     model = SlimSplit(a.cm, [int(d) for d in a.dec.split(',')], a.enc, a.c4, learn)
@@ -317,10 +333,7 @@ def main():
         rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'train_bytes': tb / max(tn, 1),
                'time_s': time.time() - t0, 'steps': prog.step, 'test': ev,
                **({'levels': {str(b): v for b, v in model.levels().items()}} if model.learn_steps else {})}
-        print(json.dumps(rec), flush=True)
-        log.write(json.dumps(rec) + '\n')
-        log.flush()
-        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args=vars(a), test=ev, time_s=time.time() - t0)
+        end_epoch(log, ckpt, model, rec, vars(a))
         ep += 1
     print('done', time.time() - t0, flush=True)
 

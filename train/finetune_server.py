@@ -11,7 +11,6 @@ mode, the student's codes at per-sample modes (cifar.py sample_modes), then
 loss = (1 - kd) * cross-entropy + kd * KL(teacher || student) on the decoder only.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -20,9 +19,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, evaluate, network_optimizer, sample_modes, to_input  # noqa: E402
-from data import js_pixels, load  # noqa: E402
-from model import BITS, G, decoder_input, load_checkpoint, member_mask, save_checkpoint  # noqa: E402
+from cifar import Progress, augment, end_epoch, evaluate, load_data, network_optimizer, sample_modes, to_input  # noqa: E402
+from model import BITS, G, decoder_input, load_checkpoint, member_mask  # noqa: E402
 
 
 def main():
@@ -44,10 +42,7 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    xtr, ytr = load('train')
-    xte, yte = load('test')
-    if a.pixels == 'jsdec':
-        xtr, xte = js_pixels('train', len(xtr)), js_pixels('test', len(xte))
+    xtr, ytr, xte, yte = load_data(a.pixels)
     xtr, ytr, xte, yte = (torch.from_numpy(t) for t in (xtr, ytr, xte, yte))
     model, _ = load_checkpoint(a.init)
     teacher, _ = load_checkpoint(a.teacher)
@@ -96,11 +91,7 @@ def main():
         ev = evaluate(model, xte, yte, [(n, b) for n in range(1, G + 1) for b in BITS]) if last else {}
         rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'time_s': time.time() - t0,
                'steps': prog.step, 'test': ev}
-        print(json.dumps(rec), flush=True)
-        log.write(json.dumps(rec) + '\n')
-        log.flush()
-        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args={**vars(a), 'pixels': a.pixels}, test=ev,
-                        time_s=time.time() - t0)
+        end_epoch(log, ckpt, model, rec, vars(a))
         ep += 1
     print('done', time.time() - t0, flush=True)
 

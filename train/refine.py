@@ -16,19 +16,16 @@ and are the only weights trained, on modes with more than K members: cross-entro
 term of cifar.py under the frozen tables. Norms use their loaded statistics (eval mode) throughout.
 """
 import argparse
-import json
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, evaluate, one_cycle, to_input  # noqa: E402
-from data import js_pixels, load  # noqa: E402
-from model import BITS, G, SlimSplit, load_checkpoint, save_checkpoint  # noqa: E402
+from cifar import Progress, augment, end_epoch, evaluate, load_data, one_cycle, to_input  # noqa: E402
+from model import BITS, G, SlimSplit, load_checkpoint  # noqa: E402
 
 
 def refining_model(init, K):
@@ -65,14 +62,7 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    xtr, ytr = load('train')
-    xte, yte = load('test')
-    if a.pixels == 'jsdec':
-        xtr, xte = js_pixels('train', len(xtr)), js_pixels('test', len(xte))
-    if a.limit:
-        rng = np.random.default_rng(a.seed)
-        tr, te = rng.permutation(len(xtr))[:a.limit], rng.permutation(len(xte))[:a.limit // 4]
-        xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    xtr, ytr, xte, yte = load_data(a.pixels, a.limit, a.seed)
     xtr, ytr, xte, yte = (torch.from_numpy(t) for t in (xtr, ytr, xte, yte))
     init, _ = load_checkpoint(a.init)
     K = a.refine
@@ -123,11 +113,9 @@ def main():
         last = prog.done()
         modes = [(n, b) for n in range(1, G + 1) for b in BITS] if last else [(K + 1, 1), (G, 8)]
         ev = evaluate(model, xte, yte, modes)
-        rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'time_s': time.time() - t0, 'test': ev}
-        print(json.dumps(rec), flush=True)
-        log.write(json.dumps(rec) + '\n')
-        log.flush()
-        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args=vars(a), test=ev, time_s=time.time() - t0)
+        rec = {'epoch': ep, 'train_loss': tl / max(tn, 1), 'train_acc': tc / max(tn, 1), 'time_s': time.time() - t0,
+               'steps': prog.step, 'test': ev}
+        end_epoch(log, ckpt, model, rec, vars(a))
         ep += 1
     print('done', time.time() - t0, flush=True)
 
