@@ -35,7 +35,7 @@ import { readBlob, BLOB_MAGIC } from './blob.js';
 import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, splitCompactPacket, COMPACT_OVERHEAD } from './packet.js';
 import { packGraph } from './pack.js';
 import { contextsPerGroup, type ContextNeighbours } from './coder.js';
-import { modeTable, modesOf, pickMode, type ModeInfo } from './modes.js';
+import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 
 export interface Io {
@@ -300,6 +300,9 @@ function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): vo
     io.out(`coder contexts${named ? '' : ' (left, up, previous channel)'}: ${parts.join('; ')}\n`);
   }
   if (modeRows) {
+    const sp = splitInfo(b.name, meta);
+    const K = sp.channelMembers;
+    io.out(`split: ${sp.channelsPerMember} channels of ${sp.H}x${sp.W} per member${K === undefined ? '' : `; members past ${K} refine the first ${K === 1 ? "member's" : `${K} members'`} channels instead of sending their own`}\n`);
     io.out('modes (expected packet bytes from the coder tables; reference top-1 from the exporter):\n');
     io.out(table(['mode', 'expected B', 'top-1'], modeRows.map((r) => [modeText(r.mode), String(r.expectedBytes), r.top1 === undefined ? '-' : `${(100 * r.top1).toFixed(2)}%`])));
   }

@@ -524,6 +524,9 @@ describe.skipIf(!haveModel)('with the trained model', () => {
     expect(d4.out).toMatch(/coder contexts: bits=1: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=2: left, up, up-left, up-right, K=2 \(16 tables per channel\); bits=4: left, up, up-left, up-right, K=3 \(81 tables per channel\); bits=8: left, up, up-left, up-right, K=3 \(81 tables per channel\)/);
     // tables as wide as the learned levels plus escape and end: 2, 2, 3 and 4 symbols
     expect(d4.out).toMatch(/coder: 4 table tensors \(coder.bits1 1024x4, coder.bits2 1024x4, coder.bits4 5184x5, coder.bits8 5184x6\)/);
+    expect(d4.out).toMatch(/^split: 16 channels of 4x4 per member$/m);
+    const d4r = await run(['inspect', join(ROOT, 'weights/see-cifar10-d4r.slim')], null);
+    expect(d4r.out).toMatch(/^split: 16 channels of 4x4 per member; members past 1 refine the first member's channels instead of sending their own$/m);
     const rows = [...r.out.matchAll(/^members=(\d),bits=(\d)\s+(\d+)\s+([\d.]+)%$/gm)];
     expect(rows.length).toBe(16);
     const j = JSON.parse((await run(['inspect', '--json', MODEL], null)).out);
