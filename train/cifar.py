@@ -173,6 +173,21 @@ def load_data(pixels='pillow', limit=0, seed=0):
     return xtr, ytr, xte, yte
 
 
+class FrozenMembers:
+    """The first K members' rows of the given tensors (encoder and rate tensors are laid out member by
+    member on their first axis), put back by restore() after each step: that also undoes weight decay,
+    momentum and the norms' running statistics on them."""
+
+    def __init__(self, named_tensors, K):
+        self.keep = [(t, t.shape[0] // G * K) for _, t in named_tensors if t.dim() > 0]
+        self.keep = [(t, rows, t.detach()[:rows].clone()) for t, rows in self.keep]
+
+    @torch.no_grad()
+    def restore(self):
+        for t, rows, keep in self.keep:
+            t[:rows] = keep
+
+
 def end_epoch(log, ckpt, model, rec, args):
     """Prints and logs an epoch's record and saves the checkpoint with it."""
     print(json.dumps(rec), flush=True)
@@ -241,17 +256,11 @@ def main():
         rate_w = torch.tensor(w).repeat_interleave(cm).to(dev)
     elif a.member_rate != 1.0:
         rate_w = torch.where(torch.arange(G * cm) < cm, 1.0, a.member_rate).to(dev)
-    # Frozen members: their rows of every encoder and rate tensor (all laid out member by member on the
-    # first axis) are put back after each step, which also undoes weight decay, momentum and the norms'
-    # running statistics on them.
-    frozen = []
-    if a.freeze_members:
-        if not a.init:
-            raise SystemExit('--freeze-members needs --init')
-        for n, t in list(model.named_parameters()) + list(model.named_buffers()):
-            if (n.startswith('enc.') or n.startswith('rate.')) and t.dim() > 0:
-                rows = t.shape[0] // G * a.freeze_members
-                frozen.append((t, rows, t.detach()[:rows].clone()))
+    # Frozen members: their rows of every encoder and rate tensor, parameters and norm statistics.
+    if a.freeze_members and not a.init:
+        raise SystemExit('--freeze-members needs --init')
+    frozen = FrozenMembers([(n, t) for n, t in list(model.named_parameters()) + list(model.named_buffers())
+                            if n.startswith('enc.') or n.startswith('rate.')], a.freeze_members)
     prog = Progress(a.epochs * steps_per_epoch, a.budget_s)
     opt = network_optimizer(model, a.lr)
     opt_rate = torch.optim.Adam(model.rate.parameters(), lr=1e-2)
@@ -314,9 +323,7 @@ def main():
             if opt_step:
                 opt_step.step()
                 model.clamp_steps()
-            with torch.no_grad():
-                for t, rows, keep in frozen:
-                    t[:rows] = keep
+            frozen.restore()
             prog.step += 1
             if i % 50 == 0:
                 # .item() syncs the GPU: only every 50 steps

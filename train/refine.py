@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, end_epoch, evaluate, load_data, one_cycle, to_input  # noqa: E402
+from cifar import FrozenMembers, Progress, augment, end_epoch, evaluate, load_data, one_cycle, to_input  # noqa: E402
 from model import BITS, G, SlimSplit, load_checkpoint  # noqa: E402
 
 
@@ -67,15 +67,12 @@ def main():
     init, _ = load_checkpoint(a.init)
     K = a.refine
     model = refining_model(init, K)
-    # Every encoder tensor is laid out member by member on its first axis (the stem's outputs too):
-    # the first K members' rows are put back after each step.
-    train_p, frozen = [], []
+    # Only encoder weights train (the stem's outputs are laid out member by member too); the first K
+    # members' rows are put back after each step.
     for n, p in model.named_parameters():
         p.requires_grad_(n.startswith('enc.'))
-        if n.startswith('enc.'):
-            train_p.append(p)
-            rows = p.shape[0] // G * K
-            frozen.append((p, rows, p.detach()[:rows].clone()))
+    train_p = [p for n, p in model.named_parameters() if n.startswith('enc.')]
+    frozen = FrozenMembers([(n, p) for n, p in model.named_parameters() if n.startswith('enc.')], K)
     opt = torch.optim.SGD(train_p, lr=a.lr, momentum=0.9, nesterov=True)
     gen = torch.Generator().manual_seed(a.seed)
     steps_per_epoch = len(xtr) // a.bs
@@ -99,9 +96,7 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            with torch.no_grad():
-                for t, rows, keep in frozen:
-                    t[:rows] = keep
+            frozen.restore()
             prog.step += 1
             if i % 50 == 0:
                 tl += task.item() * B
