@@ -1,7 +1,7 @@
 /**
  * Peak memory of encoding one image file on the device: node + model + decode + encoder, each case
  * in a fresh child process (so one case's heap cannot hide another's), peak RSS from the kernel
- * (process.resourceUsage().maxRSS).
+ * (VmHWM in /proc/self/status; getrusage's maxRSS where there is no /proc).
  *
  *   npm run build && npm run bench:memory                 # 32^2, 1024^2, 4096^2; JPEG and PNG
  *   npm run bench:memory -- --sizes 32,1024               # fewer sizes
@@ -36,12 +36,17 @@ function arg(name: string, def: string): string {
 const CHILD = `
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+// VmHWM: the peak RSS of this process's own address space. getrusage's maxRSS is no good in a child:
+// Linux carries the parent's peak over fork and exec.
+const peakKB = () => {
+  try { return +/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]; } catch { return process.resourceUsage().maxRSS; }
+};
 const [dist, modelPath, imagePath, how] = process.argv.slice(2);
 const { loadModel, decodeImage } = await import(dist);
 const model = await loadModel(modelPath);
 const enc = model.encoder();
 enc.encode({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32, channels: 3 });
-const baseKB = process.resourceUsage().maxRSS;
+const baseKB = peakKB();
 const bytes = new Uint8Array(readFileSync(imagePath));
 let out;
 try {
@@ -50,7 +55,7 @@ try {
 } catch (e) {
   out = { error: String(e.message) };
 }
-console.log(JSON.stringify({ ...out, baseKB, peakKB: process.resourceUsage().maxRSS }));
+console.log(JSON.stringify({ ...out, baseKB, peakKB: peakKB() }));
 `;
 
 /** Photo-like RGB: gradients, a few edges, +-8 noise (deterministic). */

@@ -28,6 +28,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import cliProgress from 'cli-progress';
 import type { Mode, PacketFormat, RawImage } from './api.js';
 import { decodeImage, isJpeg, isPng } from './image.js';
+import { FULL_DECODE_MAX_PIXELS, imageSize } from './model/bounded-image.js';
 import { parseJpeg } from './jpeg.js';
 import { rateAccuracySvg, type ChartSeries } from './chart.js';
 import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type EvalResult, type JpegMatch } from './eval.js';
@@ -216,11 +217,13 @@ async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxBytes?: nu
     if (!fits) io.err(`slimsplit: no mode is expected to fit ${o.maxBytes} bytes; sending the smallest (${modeText(mode)}, expected ${info.expectedBytes})\n`);
   }
   checkMode(model, mode);
-  const raw = decodeImage(bytes);
+  // a large image goes to the encoder as file bytes, which it decodes within a memory bound
+  const size = imageSize(bytes);
+  const raw = size && size.width * size.height > FULL_DECODE_MAX_PIXELS ? { ...size, bytes } : decodeImage(bytes);
   const enc = model.encoder({ packet: o.compact ? 'compact' : 'full' });
   enc.setMode(mode);
   const t = performance.now();
-  const packet = enc.encode(raw);
+  const packet = enc.encode('bytes' in raw ? raw.bytes : raw);
   const ms = performance.now() - t;
   writeFileSync(o.out, packet);
   io.out(`${o.out}: ${packet.length} bytes${o.compact ? ' (compact packet)' : ''}, mode ${modeText(enc.mode)}${picked}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);

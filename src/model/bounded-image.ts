@@ -4,13 +4,16 @@
  *
  *   if (!decodeBoundedInto(bytes, [32, 32], mean, std, out)) { small image: decode fully, as before }
  *
- * Images of at most FULL_DECODE_MAX_PIXELS pixels return false and take the old path (jpeg-js or
- * pngjs, then resizeInto): their packets stay exactly what they were. Larger ones are decoded here:
- *  - baseline JPEG with one scan, and non-interlaced PNG: band by band at full scale, the same pixels
- *    and the same float order as the old path, so the same input bit for bit (tested);
- *  - progressive or multi-scan JPEG: at 1/8 scale from DC coefficients (see jpeg-decode.ts); the input
- *    differs slightly from a full decode + resize (the bound is measured in test/model/bounded-image.test.ts
- *    and docs/MEMORY.md);
+ * Images of at most FULL_DECODE_MAX_PIXELS pixels (interlaced PNG: INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)
+ * return null and take the old path (jpeg-js or pngjs, then resizeInto): their packets stay exactly
+ * what they were. Larger ones are decoded here:
+ *  - JPEG at full scale with jpeg-js's arithmetic: a sequential file with one scan band by band; a
+ *    progressive or multi-scan one from its coefficients when they fit COEF_BUDGET_BYTES (24 MiB:
+ *    about 4 Mpixels at 4:2:0, 2 at 4:4:4). Same pixels, same float order: the same input bit for bit;
+ *  - non-interlaced PNG: row by row, likewise bit for bit;
+ *  - progressive or multi-scan JPEG over the coefficient budget: at 1/8 scale from DC coefficients
+ *    (see jpeg-decode.ts); the input differs slightly from a full decode + resize (the bound is
+ *    measured in test/model/bounded-image.test.ts and docs/MEMORY.md);
  *  - interlaced PNG: full scale, pixels scattered into the output (equal up to float rounding).
  * Every path checks the header against the pixel cap and against the file's size first, so a forged
  * header is refused before anything in proportion to its claimed size exists.
@@ -20,10 +23,14 @@ import { checkJpegData, decodeJpegRows, jpegHeader } from './jpeg-decode.js';
 import { checkPngData, decodePngRows, pngHeader } from './png-decode.js';
 
 /**
- * Largest image decoded whole (the old path). jpeg-js needs ~22 bytes per pixel (a 256-byte block
- * object per 64 samples, the component planes and the RGB output), so 2^20 pixels cost ~24 MB.
+ * Largest image decoded whole (the old path). jpeg-js keeps every block as its own Int32Array(64)
+ * object, the component planes and the RGB output: about 50 bytes per pixel measured, so 2^18
+ * pixels cost ~13 MB.
  */
-export const FULL_DECODE_MAX_PIXELS = 1 << 20;
+export const FULL_DECODE_MAX_PIXELS = 1 << 18;
+
+/** The same for interlaced PNG, whose bounded path is not bit-identical; pngjs costs ~12 bytes per pixel. */
+export const INTERLACED_PNG_FULL_DECODE_MAX_PIXELS = 1 << 20;
 
 /** Widest image the bounded path takes: its row buffers grow with the width (JPEG's own limit). */
 export const BOUNDED_MAX_WIDTH = 65535;
@@ -34,6 +41,8 @@ export interface BoundedOptions {
   fullDecodeMaxPixels?: number;
   /** JPEG at 1/8 scale even where full scale is possible (to measure the 1/8 path against the exact one) */
   dcOnly?: boolean;
+  /** bytes of JPEG coefficients a progressive or multi-scan file may keep for a full-scale decode */
+  coefBudget?: number;
 }
 
 export interface BoundedResult {
@@ -71,6 +80,13 @@ export function checkImageHeader(bytes: Uint8Array, maxPixels = MAX_PIXELS): { w
   return null;
 }
 
+/** Width and height from a JPEG or PNG header, or null. */
+export function imageSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (isJpeg(bytes)) return jpegHeader(bytes);
+  if (isPng(bytes)) return pngHeader(bytes);
+  return null;
+}
+
 /**
  * Writes the normalized [3][H][W] input for a large image into `out` and says how it was made;
  * returns null (writing nothing) for images the old full decode handles.
@@ -87,15 +103,16 @@ export function decodeBoundedInto(
   const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
   const dims = checkImageHeader(bytes, maxPixels);
   if (!dims || dims.width * dims.height <= fullMax) return null;
+  if (isPng(bytes) && pngHeader(bytes).interlace && dims.width * dims.height <= Math.max(fullMax, opts.fullDecodeMaxPixels ?? INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)) return null;
   if (dims.width > BOUNDED_MAX_WIDTH) {
     throw new ImageError('too-large', `image is ${dims.width} pixels wide; over ${fullMax} pixels, at most ${BOUNDED_MAX_WIDTH} columns are decoded (resize it)`);
   }
   const [H, W] = size;
   if (isJpeg(bytes)) {
     const h = jpegHeader(bytes)!;
-    const { resizer, scale } = decodeJpegRows(bytes, h, W, H, { dcOnly: opts.dcOnly });
+    const { resizer, mode } = decodeJpegRows(bytes, h, W, H, { dcOnly: opts.dcOnly, coefBudget: opts.coefBudget });
     resizer.finish(mean, std, out);
-    return { width: h.width, height: h.height, path: scale === 1 ? 'full' : 'dc' };
+    return { width: h.width, height: h.height, path: mode === 'dc' ? 'dc' : 'full' };
   }
   const h = pngHeader(bytes);
   decodePngRows(bytes, h, W, H).finish(mean, std, out);

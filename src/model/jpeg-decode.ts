@@ -268,10 +268,10 @@ class ScanReader {
     return n + (-1 << length) + 1;
   }
 
-  baseline(c: ScanComp, zz: Int32Array): void {
+  baseline(c: ScanComp, zz: Int32Array, o: number): void {
     const t = this.decodeHuffman(c.dc);
     const diff = t === 0 ? 0 : this.receiveAndExtend(t);
-    zz[0] = c.pred += diff;
+    zz[o] = c.pred += diff;
     let k = 1;
     while (k < 64) {
       const rs = this.decodeHuffman(c.ac);
@@ -283,19 +283,108 @@ class ScanReader {
       }
       k += r;
       const v = this.receiveAndExtend(s);
-      if (k < 64) zz[ZIGZAG[k]] = v;
+      if (k < 64) zz[o + ZIGZAG[k]] = v;
       k++;
     }
   }
 
-  dcFirst(c: ScanComp, zz: Int32Array, al: number): void {
+  dcFirst(c: ScanComp, zz: Int32Array, o: number): void {
     const t = this.decodeHuffman(c.dc);
-    const diff = t === 0 ? 0 : this.receiveAndExtend(t) << al;
-    zz[0] = c.pred += diff;
+    const diff = t === 0 ? 0 : this.receiveAndExtend(t) << this.al;
+    zz[o] = c.pred += diff;
   }
 
-  dcRefine(zz: Int32Array, al: number): void {
-    zz[0] |= this.readBit() << al;
+  dcRefine(_c: ScanComp, zz: Int32Array, o: number): void {
+    zz[o] |= this.readBit() << this.al;
+  }
+
+  // progressive AC scans: jpeg-js's decodeACFirst / decodeACSuccessive, state machine included
+  ss = 0;
+  se = 0;
+  al = 0;
+  private acState = 0;
+  private acNext = 0;
+
+  acFirst(c: ScanComp, zz: Int32Array, o: number): void {
+    if (this.eobrun > 0) {
+      this.eobrun--;
+      return;
+    }
+    let k = this.ss;
+    const e = this.se;
+    while (k <= e) {
+      const rs = this.decodeHuffman(c.ac);
+      const s = rs & 15, r = rs >> 4;
+      if (s === 0) {
+        if (r < 15) {
+          this.eobrun = this.receive(r) + (1 << r) - 1;
+          break;
+        }
+        k += 16;
+        continue;
+      }
+      k += r;
+      const v = this.receiveAndExtend(s) * (1 << this.al);
+      if (k < 64) zz[o + ZIGZAG[k]] = v;
+      k++;
+    }
+  }
+
+  acRefine(c: ScanComp, zz: Int32Array, o: number): void {
+    let k = this.ss, r = 0;
+    const e = this.se, al = this.al;
+    while (k <= e) {
+      const z = o + (k < 64 ? ZIGZAG[k] : 64);
+      const inBlock = k < 64;
+      const cur = inBlock ? zz[z] : 0;
+      const direction = cur < 0 ? -1 : 1;
+      switch (this.acState) {
+        case 0: {
+          const rs = this.decodeHuffman(c.ac);
+          const s = rs & 15;
+          r = rs >> 4;
+          if (s === 0) {
+            if (r < 15) {
+              this.eobrun = this.receive(r) + (1 << r);
+              this.acState = 4;
+            } else {
+              r = 16;
+              this.acState = 1;
+            }
+          } else {
+            if (s !== 1) corrupt('invalid progressive AC refinement code');
+            this.acNext = this.receiveAndExtend(s);
+            this.acState = r ? 2 : 3;
+          }
+          continue;
+        }
+        case 1:
+        case 2:
+          if (cur) {
+            if (inBlock) zz[z] += (this.readBit() << al) * direction;
+          } else {
+            r--;
+            if (r === 0) this.acState = this.acState === 2 ? 3 : 0;
+          }
+          break;
+        case 3:
+          if (cur) {
+            if (inBlock) zz[z] += (this.readBit() << al) * direction;
+          } else {
+            if (inBlock) zz[z] = this.acNext << al;
+            this.acState = 0;
+          }
+          break;
+        case 4:
+          if (cur && inBlock) zz[z] += (this.readBit() << al) * direction;
+          break;
+      }
+      k++;
+    }
+    if (this.acState === 4) {
+      this.eobrun--;
+      if (this.eobrun === 0) this.acState = 0;
+    }
   }
 }
 
@@ -318,8 +407,9 @@ function runScan(
   h: JpegHeader,
   comps: ScanComp[],
   interval: number,
-  decode: (c: ScanComp, zz: Int32Array) => void,
-  block: (ci: number, row: number, col: number) => Int32Array,
+  decode: (c: ScanComp, zz: Int32Array, o: number) => void,
+  arrays: Int32Array[],
+  block: (ci: number, row: number, col: number) => number,
   rowDone: (row: number) => void,
 ): void {
   const d = r.d;
@@ -334,11 +424,17 @@ function runScan(
     r.eobrun = 0;
     for (let n = 0; n < ri && mcu < expected; n++) {
       if (single) {
-        decode(comps[0], block(comps[0].ci, (mcu / perRow) | 0, mcu % perRow));
+        const o = block(comps[0].ci, (mcu / perRow) | 0, mcu % perRow);
+        decode(comps[0], arrays[comps[0].ci], o);
       } else {
         const mr = (mcu / perRow) | 0, mc = mcu % perRow;
         for (const c of comps) {
-          for (let j = 0; j < c.v; j++) for (let k = 0; k < c.h; k++) decode(c, block(c.ci, mr * c.v + j, mc * c.h + k));
+          for (let j = 0; j < c.v; j++) {
+            for (let k = 0; k < c.h; k++) {
+              const o = block(c.ci, mr * c.v + j, mc * c.h + k);
+              decode(c, arrays[c.ci], o);
+            }
+          }
         }
       }
       mcu++;
@@ -540,48 +636,66 @@ function checkColor(h: JpegHeader, adobeTransform: number | null): void {
   if (h.precision !== 8) corrupt(`${h.precision}-bit samples (8-bit are supported)`);
 }
 
-/** True when decodeJpegRows decodes this file at full scale (exactly jpeg-js's pixels). */
-export function jpegFullScale(bytes: Uint8Array, h: JpegHeader): boolean {
-  const st = structure(bytes);
-  return fullScale(h, st);
+/** Coefficients kept for a progressive or multi-scan file decoded at full scale (4 bytes each). */
+export const COEF_BUDGET_BYTES = 24 << 20;
+
+export type JpegMode = 'stream' | 'store' | 'dc';
+
+/**
+ * How decodeJpegRows will decode: 'stream' (one sequential scan with every component: one MCU row at
+ * a time), 'store' (progressive or multi-scan, all coefficients within COEF_BUDGET_BYTES: kept, then
+ * turned into rows band by band), 'dc' (larger ones: 1/8 scale). The first two give jpeg-js's pixels.
+ */
+function modeOf(h: JpegHeader, st: JpegStructure, coefBudget: number): JpegMode {
+  if (h.sof !== 0xc2 && st.scans === 1) {
+    const sos = st.events.find((e) => e.kind === 'sos') as { seg: Uint8Array };
+    if (sos.seg[0] === h.components.length) return 'stream';
+  }
+  return coefBytes(h) <= coefBudget ? 'store' : 'dc';
 }
 
-function fullScale(h: JpegHeader, st: JpegStructure): boolean {
-  if (h.sof === 0xc2 || st.scans !== 1) return false;
-  const sos = st.events.find((e) => e.kind === 'sos') as { seg: Uint8Array };
-  return sos.seg[0] === h.components.length;
+/** Bytes of the coefficient store: every block of the MCU-padded grid, 64 int32 each. */
+export function coefBytes(h: JpegHeader): number {
+  let blocks = 0;
+  for (const c of h.components) blocks += h.mcusPerLine * c.h * h.mcusPerColumn * c.v;
+  return blocks * 64 * 4;
 }
 
 /**
- * Decodes `bytes` into a resizer for a W x H output: the full-scale image, or (1/8 scale; always with
- * `dcOnly`) one cell per 8x8 block with taps that weigh cells by the pixels they cover.
+ * Decodes `bytes` into a resizer for a W x H output: at full scale ('stream' or 'store'), or at 1/8
+ * scale ('dc'; always with `dcOnly`), one cell per 8x8 block with taps weighing cells by the pixels
+ * they cover.
  */
 export function decodeJpegRows(
   bytes: Uint8Array,
   h: JpegHeader,
   W: number,
   H: number,
-  opts: { dcOnly?: boolean } = {},
-): { resizer: RowResizer; scale: 1 | 8 } {
+  opts: { dcOnly?: boolean; coefBudget?: number } = {},
+): { resizer: RowResizer; mode: JpegMode } {
   const st = structure(bytes);
   checkColor(h, st.adobeTransform);
   if (!st.scans) corrupt('no scan (SOS) in the file');
   for (const c of h.components) if (!st.qt[c.tq]) corrupt(`component ${c.id} uses quantization table ${c.tq}, never defined`);
-  return fullScale(h, st) && !opts.dcOnly ? { resizer: decodeFull(bytes, h, st, W, H), scale: 1 } : { resizer: decodeDc(bytes, h, st, W, H), scale: 8 };
+  const mode = opts.dcOnly ? 'dc' : modeOf(h, st, opts.coefBudget ?? COEF_BUDGET_BYTES);
+  const resizer = mode === 'dc' ? decodeDc(bytes, h, st, W, H) : decodeFull(bytes, h, st, W, H, mode);
+  return { resizer, mode };
 }
 
-function decodeFull(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number, H: number): RowResizer {
+function decodeFull(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number, H: number, mode: 'stream' | 'store'): RowResizer {
   const nc = h.components.length;
   const rs = new RowResizer(h.width, h.height, W, H);
-  const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
-  let interval = 0;
   const single = nc === 1;
-  // per component: one MCU row of coefficient blocks and the sample lines they make
+  // per component: the blocks of one band (one MCU row; one block row for a 1-component frame)
+  // and the sample lines they make; 'store' keeps every block of the MCU-padded grid instead
   const bands = h.components.map((c) => {
-    const bpl = single ? c.blocksPerLine : h.mcusPerLine * c.h;
+    const bpl = single && mode === 'stream' ? c.blocksPerLine : h.mcusPerLine * c.h;
     const rows = single ? 1 : c.v;
-    return { bpl, rows, blocks: new Int32Array(bpl * rows * 64), lines: new Uint8Array(rows * 8 * bpl * 8), stride: bpl * 8 };
+    return { bpl, rows, lines: new Uint8Array(rows * 8 * bpl * 8), stride: bpl * 8 };
   });
+  const arrays = h.components.map((c, ci) =>
+    mode === 'stream' ? new Int32Array(bands[ci].bpl * bands[ci].rows * 64) : new Int32Array(h.mcusPerLine * c.h * h.mcusPerColumn * c.v * 64),
+  );
   const bandH = single ? 8 : h.maxV * 8;
   const xIdx = h.components.map((c) => {
     const sx = c.h / h.maxH, a = new Int32Array(h.width);
@@ -593,11 +707,16 @@ function decodeFull(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: numb
   const qts = h.components.map((c) => st.qt[c.tq] as Int32Array);
   const emit = (row: number): void => {
     for (let ci = 0; ci < nc; ci++) {
-      const b = bands[ci];
+      const b = bands[ci], zz = arrays[ci];
       for (let r = 0; r < b.rows; r++) {
-        for (let col = 0; col < b.bpl; col++) idct(b.blocks.subarray((r * b.bpl + col) * 64, (r * b.bpl + col + 1) * 64), qts[ci], P, b.lines, r * 8 * b.stride + col * 8, b.stride);
+        // 'store': block row (row * rows + r) of the padded grid; 'stream': row r of the band
+        const base = mode === 'store' ? (row * b.rows + r) * b.bpl : r * b.bpl;
+        for (let col = 0; col < b.bpl; col++) {
+          const o = (base + col) * 64;
+          if (o + 64 <= zz.length) idct(zz.subarray(o, o + 64), qts[ci], P, b.lines, r * 8 * b.stride + col * 8, b.stride);
+        }
       }
-      b.blocks.fill(0);
+      if (mode === 'stream') zz.fill(0);
     }
     const y1 = Math.min(h.height, (row + 1) * bandH);
     for (let y = row * bandH; y < y1; y++) {
@@ -614,23 +733,43 @@ function decodeFull(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: numb
       rs.pushRow(rowBuf, 3);
     }
   };
+  const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
+  let interval = 0;
+  const progressive = h.sof === 0xc2;
   for (const e of st.events) {
     if (e.kind === 'dri') interval = e.interval;
     else if (e.kind === 'dht') applyDht(e.seg, dcT, acT);
     else {
-      const { comps } = scanComps(e.seg, h, dcT, acT);
+      const { comps, ss, se, ah, al } = scanComps(e.seg, h, dcT, acT);
       const r = new ScanReader(bytes, e.data);
+      r.ss = ss;
+      r.se = se;
+      r.al = al;
+      const decode = !progressive
+        ? (c: ScanComp, zz: Int32Array, o: number) => r.baseline(c, zz, o)
+        : ss === 0
+          ? ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.dcFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.dcRefine(c, zz, o)
+          : ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.acFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.acRefine(c, zz, o);
+      const scratch = new Int32Array(64);
+      const arrs = mode === 'stream' ? arrays : arrays.map((a) => a);
       runScan(
-        r, h, comps, interval,
-        (c, zz) => r.baseline(c, zz),
+        r, h, comps, interval, decode, arrs,
         (ci, row, col) => {
           const b = bands[ci];
-          const lr = single ? 0 : row % b.rows;
-          return b.blocks.subarray((lr * b.bpl + col) * 64, (lr * b.bpl + col + 1) * 64);
+          if (mode === 'stream') return ((single ? 0 : row % b.rows) * b.bpl + col) * 64;
+          const o = (row * b.bpl + col) * 64;
+          // past jpeg-js's padded grid (a malformed restart count): decoded, then dropped
+          if (o + 64 > arrays[ci].length) { arrs[ci] = scratch; return 0; }
+          arrs[ci] = arrays[ci];
+          return o;
         },
-        emit,
+        mode === 'stream' ? emit : () => {},
       );
     }
+  }
+  if (mode === 'store') {
+    const rows = single ? h.components[0].blocksPerColumn : h.mcusPerColumn;
+    for (let row = 0; row < rows; row++) emit(row);
   }
   return rs;
 }
@@ -667,10 +806,10 @@ export function cellWeights(src: number, cells: number, dst: number): AxisWeight
 function decodeDc(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number, H: number): RowResizer {
   const nc = h.components.length;
   const progressive = h.sof === 0xc2;
-  // DC coefficients, MCU-padded as jpeg-js lays blocks out
+  // DC coefficients, in jpeg-js's MCU-padded block grid
   const bplMcu = h.components.map((c) => h.mcusPerLine * c.h);
   const dcs = h.components.map((c, ci) => new Int32Array(bplMcu[ci] * h.mcusPerColumn * c.v));
-  const scratch = new Int32Array(64);
+  const scratch = h.components.map(() => new Int32Array(64));
   const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
   let interval = 0;
   for (const e of st.events) {
@@ -680,19 +819,23 @@ function decodeDc(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number
       const { comps, ss, ah, al } = scanComps(e.seg, h, dcT, acT);
       if (progressive && ss !== 0) continue; // AC terms: not needed at 1/8 scale
       const r = new ScanReader(bytes, e.data);
+      r.al = al;
       let curCi = 0, curAt = 0;
       const decode = !progressive
-        ? (c: ScanComp, zz: Int32Array) => { zz.fill(0); r.baseline(c, zz); dcs[curCi][curAt] = zz[0]; }
-        : ah === 0
-          ? (c: ScanComp, zz: Int32Array) => { zz[0] = dcs[curCi][curAt]; r.dcFirst(c, zz, al); dcs[curCi][curAt] = zz[0]; }
-          : (_c: ScanComp, zz: Int32Array) => { zz[0] = dcs[curCi][curAt]; r.dcRefine(zz, al); dcs[curCi][curAt] = zz[0]; };
+        ? (c: ScanComp, zz: Int32Array) => { zz.fill(0); r.baseline(c, zz, 0); dcs[curCi][curAt] = zz[0]; }
+        : (c: ScanComp, zz: Int32Array) => {
+          zz[0] = dcs[curCi][curAt];
+          if (ah === 0) r.dcFirst(c, zz, 0);
+          else r.dcRefine(c, zz, 0);
+          dcs[curCi][curAt] = zz[0];
+        };
       runScan(
-        r, h, comps, interval, decode,
+        r, h, comps, interval, decode, scratch,
         (ci, row, col) => {
-          // jpeg-js's blocks[row][col] in the MCU-padded grid (past it: decoded, then dropped)
+          // past the grid (a malformed restart count): decoded, then dropped
           curCi = ci;
           curAt = Math.min(row * bplMcu[ci] + col, dcs[ci].length);
-          return scratch;
+          return 0;
         },
         () => {},
       );
@@ -712,10 +855,7 @@ function decodeDc(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number
   for (let y = 0; y < h8; y++) {
     const rows = h.components.map((c) => Math.min(Math.floor(Math.floor(((8 * y + 4) * c.v) / h.maxV) / 8), c.blocksPerColumn - 1));
     for (let x = 0; x < w8; x++) {
-      for (let ci = 0; ci < nc; ci++) {
-        const v = dcs[ci][rows[ci] * bplMcu[ci] + colOf[ci][x]] ?? 0;
-        s[ci] = dcSample(v, q0[ci]);
-      }
+      for (let ci = 0; ci < nc; ci++) s[ci] = dcSample(dcs[ci][rows[ci] * bplMcu[ci] + colOf[ci][x]] ?? 0, q0[ci]);
       toRgb(nc, s, st.adobeTransform, u8, rowBuf, 3 * x);
     }
     rs.pushRow(rowBuf, 3);
