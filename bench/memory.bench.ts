@@ -14,7 +14,11 @@
  *   - `encode(decodeImage(bytes))`: the whole image decoded first, the path before bounded decoding,
  *     as the peer on the same work.
  * plus a forged file: samples/cat.jpg (927 bytes) with its frame header set to 4096x4096.
- * `baseMB` is the peak before the image file is read (node, the engine and the model).
+ * peakMB: the process's peak RSS, start to end. baseMB: the peak before the image is read (node, the
+ * engine, the model, one 32x32 encode). imageMB: the peak after that, less the RSS at that point
+ * (garbage collected, kernel peak counter reset through /proc/self/clear_refs): what the image costs,
+ * its file bytes included. Base varies by ~30 MB between runs with garbage-collection timing on a busy
+ * machine; imageMB does not depend on it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,20 +38,26 @@ function arg(name: string, def: string): string {
 }
 
 const CHILD = `
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 // VmHWM: the peak RSS of this process's own address space. getrusage's maxRSS is no good in a child:
 // Linux carries the parent's peak over fork and exec.
-const peakKB = () => {
-  try { return +/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]; } catch { return process.resourceUsage().maxRSS; }
+const status = (key) => {
+  try { return +new RegExp(key + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]; } catch { return NaN; }
 };
+const peakKB = () => status('VmHWM') || process.resourceUsage().maxRSS;
 const [dist, modelPath, imagePath, how] = process.argv.slice(2);
 const { loadModel, decodeImage } = await import(dist);
 const model = await loadModel(modelPath);
 const enc = model.encoder();
 enc.encode({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32, channels: 3 });
 const baseKB = peakKB();
-const bytes = new Uint8Array(readFileSync(imagePath));
+// steady state before the image: collect garbage, then restart the kernel's peak counter (clear_refs 5)
+globalThis.gc?.();
+let resetKB = NaN;
+try { writeFileSync('/proc/self/clear_refs', '5'); resetKB = status('VmRSS'); } catch {}
+const buf = readFileSync(imagePath);
+const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 let out;
 try {
   const packet = how === 'full' ? enc.encode(decodeImage(bytes)) : enc.encode(bytes);
@@ -55,7 +65,8 @@ try {
 } catch (e) {
   out = { error: String(e.message) };
 }
-console.log(JSON.stringify({ ...out, baseKB, peakKB: peakKB() }));
+const after = peakKB();
+console.log(JSON.stringify({ ...out, baseKB, peakKB: Math.max(baseKB, after), imageKB: after - resetKB }));
 `;
 
 /** Photo-like RGB: gradients, a few edges, +-8 noise (deterministic). */
@@ -105,11 +116,11 @@ function makeFiles(dir: string, side: number): { format: string; file: string }[
 function runChild(dir: string, file: string, how: 'device' | 'full'): Record<string, unknown> {
   const script = join(dir, 'child.mjs');
   if (!existsSync(script)) writeFileSync(script, CHILD);
-  const r = spawnSync(process.execPath, [script, pathToFileURL(dist).href, model, file, how], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(process.execPath, ['--expose-gc', script, pathToFileURL(dist).href, model, file, how], { encoding: 'utf8', timeout: 600_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     const o = JSON.parse(line);
-    return { ...o, baseMB: +(o.baseKB / 1024).toFixed(1), peakMB: +(o.peakKB / 1024).toFixed(1), baseKB: undefined, peakKB: undefined };
+    return { ...o, baseMB: +(o.baseKB / 1024).toFixed(1), peakMB: +(o.peakKB / 1024).toFixed(1), imageMB: +(o.imageKB / 1024).toFixed(1), baseKB: undefined, peakKB: undefined, imageKB: undefined };
   } catch {
     return { error: `child failed (status ${r.status}, signal ${r.signal}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}` };
   }
@@ -129,7 +140,7 @@ function main(): void {
           const r = runChild(dir, file, how);
           const rec = { format, width: side, height: side, fileBytes, path: how === 'device' ? 'encode(bytes)' : 'encode(decodeImage(bytes))', ...r };
           records.push(rec);
-          console.log(`${format.padEnd(22)} ${`${side}x${side}`.padStart(9)} ${String(fileBytes).padStart(9)} B  ${rec.path.padEnd(27)} peak ${String(r.peakMB).padStart(6)} MB (base ${r.baseMB} MB)${r.error ? `  error: ${r.error}` : `  packet ${r.packetSha}`}`);
+          console.log(`${format.padEnd(22)} ${`${side}x${side}`.padStart(9)} ${String(fileBytes).padStart(9)} B  ${rec.path.padEnd(27)} peak ${String(r.peakMB).padStart(6)} MB (base ${r.baseMB}, image ${String(r.imageMB).padStart(5)} MB)${r.error ? `  error: ${r.error}` : `  packet ${r.packetSha}`}`);
         }
       }
     }
@@ -147,7 +158,7 @@ function main(): void {
     for (const how of ['device', 'full'] as const) {
       const r = runChild(dir, forged, how);
       records.push({ format: 'jpeg-forged-header', width: 4096, height: 4096, fileBytes: cat.length, path: how === 'device' ? 'encode(bytes)' : 'encode(decodeImage(bytes))', ...r });
-      console.log(`${'jpeg-forged-header'.padEnd(22)} ${'4096x4096'.padStart(9)} ${String(cat.length).padStart(9)} B  peak ${r.peakMB} MB (base ${r.baseMB} MB)  ${r.error ?? 'accepted?!'}`);
+      console.log(`${'jpeg-forged-header'.padEnd(22)} ${'4096x4096'.padStart(9)} ${String(cat.length).padStart(9)} B  peak ${r.peakMB} MB (base ${r.baseMB}, image ${r.imageMB} MB)  ${r.error ?? 'accepted?!'}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
