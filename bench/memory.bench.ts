@@ -43,7 +43,7 @@ import { createHash } from 'node:crypto';
 // VmHWM: the peak RSS of this process's own address space. getrusage's maxRSS is no good in a child:
 // Linux carries the parent's peak over fork and exec.
 const status = (key) => {
-  try { return +new RegExp(key + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]; } catch { return NaN; }
+  try { return +new RegExp(key + ':\\\\s+(\\\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]; } catch { return NaN; }
 };
 const peakKB = () => status('VmHWM') || process.resourceUsage().maxRSS;
 const [dist, modelPath, imagePath, how] = process.argv.slice(2);
