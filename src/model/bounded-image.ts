@@ -18,7 +18,7 @@
  * Every path checks the header against the pixel cap and against the file's size first, so a forged
  * header is refused before anything in proportion to its claimed size exists.
  */
-import { ImageError, MAX_PIXELS, isJpeg, isPng } from '../image.js';
+import { ImageError, MAX_PIXELS, isJpeg, isPng } from './image.js';
 import { checkJpegData, decodeJpegRows, jpegHeader } from './jpeg-decode.js';
 import { checkPngData, decodePngRows, pngHeader } from './png-decode.js';
 

@@ -22,8 +22,8 @@
  * Memory: full scale holds one MCU row (v*8 lines per component, 256 bytes per block of it); 1/8 scale
  * holds 4 bytes per block. Both are decided from the header before anything else is allocated.
  */
-import { ImageError } from '../image.js';
-import type { AxisWeights } from '../image.js';
+import { ImageError } from './image.js';
+import type { AxisWeights } from './image.js';
 import { RowResizer } from './row-resize.js';
 
 const ZIGZAG = new Int32Array([

@@ -18,8 +18,8 @@
  * synchronous; pako is the maintained pure-JS zlib port (pngjs's own browser build uses it).
  */
 import pako from 'pako';
-import { crc32 } from '../blob.js';
-import { ImageError } from '../image.js';
+import { crc32 } from '../format/blob.js';
+import { ImageError } from './image.js';
 import { RowResizer, ScatterResizer } from './row-resize.js';
 
 export interface PngHeader {

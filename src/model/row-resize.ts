@@ -15,7 +15,7 @@
  * (about one per source column). Vertical taps are made per source row on the fly (with the very
  * expressions axisWeights uses), so a tall image costs nothing per row.
  */
-import { axisWeights, type AxisWeights } from '../image.js';
+import { axisWeights, type AxisWeights } from './image.js';
 
 export class RowResizer {
   readonly srcWidth: number;

@@ -36,7 +36,7 @@ function measure(dir: string, bytes: Uint8Array): { growthMB: number; error: str
   writeFileSync(file, bytes);
   const script = join(dir, 'child.mjs');
   writeFileSync(script, CHILD);
-  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, pathToFileURL(join(root, 'src/image.ts')).href, file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, pathToFileURL(join(root, 'src/model/image.ts')).href, file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 

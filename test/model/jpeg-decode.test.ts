@@ -5,11 +5,11 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import jpeg from 'jpeg-js';
-import { decodeImage, toInput, ImageError } from '../../src/image.js';
+import { decodeImage, toInput, ImageError } from '../../src/model/image.js';
 import { decodeBoundedInto } from '../../src/model/bounded-image.js';
 import { jpegHeader, jpegMinDataBytes } from '../../src/model/jpeg-decode.js';
-import { loadModel } from '../../src/model.js';
-import type { RawImage } from '../../src/api.js';
+import { loadModel } from '../../src/model/model.js';
+import type { RawImage } from '../../src/model/api.js';
 
 const FIX = new URL('../fixtures/jpeg/', import.meta.url);
 const SAMPLES = new URL('../../samples/', import.meta.url);

@@ -1,7 +1,7 @@
 // The streaming PNG decoder against pngjs + resizeInto (the old path), on files written by
 // test/model/png-make.ts: every colour type and bit depth, all five filters, PLTE/tRNS, Adam7.
 import { describe, it, expect } from 'vitest';
-import { decodeImage, toInput, ImageError } from '../../src/image.js';
+import { decodeImage, toInput, ImageError } from '../../src/model/image.js';
 import { decodeBoundedInto } from '../../src/model/bounded-image.js';
 import { pngHeader, pngMinDataBytes } from '../../src/model/png-decode.js';
 import { makePng, type PngSpec } from './png-make.js';

@@ -1,7 +1,7 @@
 // RowResizer (rows pushed one at a time) against resizeInto (the whole image): the same float32
 // values bit for bit, for shrinking, enlarging, mixed and tall images; ScatterResizer to float rounding.
 import { describe, it, expect } from 'vitest';
-import { toInput, axisWeights } from '../../src/image.js';
+import { toInput, axisWeights } from '../../src/model/image.js';
 import { RowResizer, ScatterResizer, areaTaps } from '../../src/model/row-resize.js';
 import { rng } from '../util.js';
 

@@ -21,7 +21,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { ImageInput, RawImage } from './api.js';
-import { checkImageHeader, decodeBoundedInto } from './model/bounded-image.js';
+import { checkImageHeader, decodeBoundedInto } from './bounded-image.js';
 
 export type ImageErrorCode = 'format' | 'corrupt' | 'too-large' | 'pixels' | 'shape';
 
