@@ -23,13 +23,13 @@ import { checkJpegData, decodeJpegRows, jpegHeader } from './jpeg-decode.js';
 import { checkPngData, decodePngRows, pngHeader } from './png-decode.js';
 
 /**
- * Largest image decoded whole (the old path). jpeg-js keeps every block as its own Int32Array(64)
- * object, the component planes and the RGB output: about 50 bytes per pixel measured, so 2^18
- * pixels cost ~13 MB.
+ * Largest image decoded whole (the old path, whose results must not change). jpeg-js keeps every
+ * block as its own Int32Array(64) object, then the component planes and the RGB output; its cost
+ * per pixel is in docs/MEMORY.md. At 2^18 pixels it is small beside the model.
  */
 export const FULL_DECODE_MAX_PIXELS = 1 << 18;
 
-/** The same for interlaced PNG, whose bounded path is not bit-identical; pngjs costs ~12 bytes per pixel. */
+/** The same for interlaced PNG, whose bounded path is not bit-identical, and which pngjs decodes more cheaply. */
 export const INTERLACED_PNG_FULL_DECODE_MAX_PIXELS = 1 << 20;
 
 /** Widest image the bounded path takes: its row buffers grow with the width (JPEG's own limit). */

@@ -96,7 +96,7 @@ describe('bounded JPEG decode at 1/8 scale (DC terms only)', () => {
       worst = Math.max(worst, maxPixelDiff(out, ref, hw));
       expect(classOf(out), f).toBe(classOf(ref));
     }
-    // measured 0.76 levels on these (docs/MEMORY.md: 2.2 on a 1600x1200 image with hard edges and noise)
+    // the bound leaves room for content with harder edges (docs/MEMORY.md)
     console.log(`1/8 scale vs full decode, 768x768 samples: max ${worst.toFixed(3)} pixel levels`);
     expect(worst).toBeLessThan(4);
     expect(worst).toBeGreaterThan(0);
