@@ -75,7 +75,8 @@ export function jpegHeader(b: Uint8Array): JpegHeader | null {
       for (let i = 0; i < nf; i++) {
         const q = p + 10 + 3 * i;
         const h = b[q + 1] >> 4, v = b[q + 1] & 15;
-        if (h < 1 || v < 1 || h > 4 || v > 4) corrupt(`component ${b[q]} has sampling factors ${h}x${v} (1..4 allowed)`);
+        // T.81 allows 1..4; larger ones are accepted as jpeg-js accepts them (only 0 is refused)
+        if (h < 1 || v < 1) corrupt(`component ${b[q]} has sampling factors ${h}x${v}`);
         comps.push({ id: b[q], h, v, tq: b[q + 2], blocksPerLine: 0, blocksPerColumn: 0 });
       }
       const height = (b[p + 5] << 8) | b[p + 6], width = (b[p + 7] << 8) | b[p + 8];

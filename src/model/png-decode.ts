@@ -31,7 +31,6 @@ export interface PngHeader {
 }
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 
 function corrupt(msg: string): never {
   throw new ImageError('corrupt', `damaged PNG (${msg}); re-save it`);
@@ -45,7 +44,9 @@ export function pngHeader(b: Uint8Array): PngHeader {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const h: PngHeader = { width: dv.getUint32(16), height: dv.getUint32(20), depth: b[24], colorType: b[25], interlace: b[28] === 1 };
   if (!(h.colorType in CHANNELS)) corrupt(`colour type ${h.colorType}`);
-  if (!DEPTHS[h.colorType].includes(h.depth)) corrupt(`bit depth ${h.depth} with colour type ${h.colorType}`);
+  // pngjs's checks, not the stricter PNG table of depths per colour type: files it decodes stay accepted
+  if (![1, 2, 4, 8, 16].includes(h.depth)) corrupt(`bit depth ${h.depth}`);
+  if (h.colorType === 3 && h.depth === 16) corrupt('16-bit palette indices');
   if (b[26] !== 0 || b[27] !== 0 || b[28] > 1) corrupt(`compression ${b[26]}, filter ${b[27]}, interlace ${b[28]}`);
   return h;
 }

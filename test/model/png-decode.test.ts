@@ -8,7 +8,9 @@ import { makePng, type PngSpec } from './png-make.js';
 
 const MEAN = [0.4914, 0.4822, 0.4465];
 const STD = [0.247, 0.2435, 0.2616];
-const CASES: [PngSpec['colorType'], PngSpec['depth']][] = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 16], [2, 8], [2, 16], [3, 1], [3, 2], [3, 4], [3, 8], [4, 8], [4, 16], [6, 8], [6, 16]];
+const CASES: [PngSpec['colorType'], PngSpec['depth']][] = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 16], [2, 8], [2, 16], [3, 1], [3, 2], [3, 4], [3, 8], [4, 8], [4, 16], [6, 8], [6, 16],
+  // outside PNG's table of depths per colour type, but decoded by pngjs: decoded alike
+  [2, 4], [2, 1], [6, 4], [4, 2]];
 const CH = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 function spec(ct: PngSpec['colorType'], depth: PngSpec['depth'], interlace: boolean, w = 97, h = 61): PngSpec {
