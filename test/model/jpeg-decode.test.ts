@@ -66,6 +66,16 @@ describe('bounded JPEG decode at full scale', () => {
     }
   }
 
+  it('progressive 4:4:4 with restart intervals, which jpeg-js fails on: close to the same picture in baseline 4:2:0', () => {
+    const bytes = new Uint8Array(readFileSync(new URL('prog444-restart.jpg', FIX)));
+    expect(() => decodeImage(bytes)).toThrow(ImageError);
+    const { out, path } = bounded(bytes, 32, 32);
+    expect(path).toBe('full');
+    const ref = oldPath(new Uint8Array(readFileSync(new URL('base420.jpg', FIX))), 32, 32);
+    // two encodings of one source (quality 92 4:4:4, quality 85 4:2:0) differ by a few levels
+    expect(maxPixelDiff(out, ref, 32 * 32)).toBeLessThan(8);
+  });
+
   it('a progressive file over the coefficient budget goes to 1/8 scale', () => {
     const bytes = new Uint8Array(readFileSync(new URL('prog420.jpg', FIX)));
     expect(bounded(bytes, 32, 32, { coefBudget: 0 }).path).toBe('dc');
