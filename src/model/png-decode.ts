@@ -18,7 +18,7 @@
  * synchronous; pako is the maintained pure-JS zlib port (pngjs's own browser build uses it).
  */
 import pako from 'pako';
-import { crc32 } from '../format/blob.js';
+import { crc32 } from '../format/checksum.js';
 import { ImageError } from './image.js';
 import { RowResizer, ScatterResizer } from './row-resize.js';
 

@@ -3,7 +3,7 @@
  * PLTE and tRNS, so the streaming decoder can be compared with pngjs on files pngjs cannot write.
  */
 import { deflateSync } from 'node:zlib';
-import { crc32 } from '../../src/format/blob.js';
+import { crc32 } from '../../src/format/checksum.js';
 
 export interface PngSpec {
   width: number;
