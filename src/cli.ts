@@ -37,6 +37,8 @@ import { packGraph } from './pack.js';
 import { contextsPerGroup, type ContextNeighbours } from './coder.js';
 import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
+import { exitQuietlyOnClosedPipe, yieldToEvents } from './cli/pipe.js';
+import { shippedModelPath } from './model/source.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -96,6 +98,8 @@ function readInput(path: string, what: string): Uint8Array {
 }
 
 async function openModel(ctx: Ctx, path: string, what = 'model file'): Promise<{ model: FullModel; bytes: Uint8Array }> {
+  // a shipped model's name (--model see-cifar10-d4) where no file of that name exists
+  if (!existsSync(path)) path = shippedModelPath(path) ?? path;
   if (!existsSync(path)) {
     const hint = path === DEFAULT_MODEL
       ? 'the trained model ships as weights/see-cifar10.slim; export it with train/export_cifar.py or pass --model <file.slim>'
@@ -113,9 +117,10 @@ async function openModel(ctx: Ctx, path: string, what = 'model file'): Promise<{
 export function parseModeTerm(text: string): Mode {
   const mode: Mode = {};
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(members|width|bits)=(\d+)$/.exec(part);
+    const m = /^(members|width|bits)=(.*)$/.exec(part);
     if (!m) throw new InvalidArgumentError(`'${part}' is not axis=value with axis members, width or bits (e.g. members=2,bits=4)`);
     const axis = m[1] as keyof Mode;
+    if (!/^\d+$/.test(m[2]) || Number(m[2]) < 1) throw new InvalidArgumentError(`${part}: ${axis} must be a positive integer, got '${m[2]}'`);
     if (mode[axis] !== undefined) throw new InvalidArgumentError(`${axis} is given twice in '${text}'`);
     mode[axis] = Number(m[2]);
   }
@@ -184,12 +189,16 @@ function sampleFiles(dir: string): string[] {
   return files.map((f) => join(dir, f));
 }
 
-function positiveInt(name: string) {
+function positiveInt(name: string, max?: number) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    const bad = !/^\d+$/.test(v) || Number(v) < 1 || (max !== undefined && Number(v) > max);
+    if (bad) throw new InvalidArgumentError(max === undefined ? `${name} must be a positive integer` : `${name} must be an integer from 1 to ${max}, got '${v}'`);
     return Number(v);
   };
 }
+
+/** bench's --rounds: 1000 passes over 10 samples in 16 modes is minutes; more is a typo, not a bench. */
+export const MAX_ROUNDS = 1000;
 
 function hex32(v: number): string {
   return '0x' + (v >>> 0).toString(16).padStart(8, '0');
@@ -313,24 +322,33 @@ function inspectPacket(io: Io, file: string, bytes: Uint8Array, json: boolean, m
   const f = p.fields;
   const header = bytes.length - p.payload.length - 2;
   const [C, H, W] = f.shape;
-  let model: { path: string; id: string; match: boolean } | null = null;
+  let model: { path: string; id: string; match: boolean; modeKnown: boolean; axes: Record<string, number[]> } | null = null;
   const path = modelPath ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
   if (path) {
-    const id = modelIdOf(readInput(path, 'model file'));
-    model = { path, id: hex32(id), match: id === f.modelId };
+    const blobBytes = readInput(path, 'model file');
+    const id = modelIdOf(blobBytes);
+    // the mode bytes are [members, bits] (src/model.ts); a mode the model lacks cannot be decoded
+    const axes = Object.fromEntries(readBlob(blobBytes).axes.map((a) => [a.name, a.values]));
+    const [members, bits] = f.mode;
+    const modeKnown = f.mode.length === 2 && !!axes.members?.includes(members) && !!axes.bits?.includes(bits);
+    model = { path, id: hex32(id), match: id === f.modelId, modeKnown, axes };
   }
   const modeNames = ['members', 'bits', 'byte 3'];
   const info = {
     file, kind: 'packet', bytes: bytes.length, version: f.version, headerBytes: header, payloadBytes: p.payload.length, checksumBytes: 2,
-    modelId: hex32(f.modelId), mode: f.mode, shape: f.shape, elements: C * H * W, quant: f.quant, model,
+    modelId: hex32(f.modelId), mode: f.mode, shape: f.shape, elements: C * H * W, quant: f.quant,
+    model: model && { path: model.path, id: model.id, match: model.match, modeKnown: model.modeKnown },
   };
   if (json) {
     io.out(JSON.stringify(info, null, 2) + '\n');
     return;
   }
-  io.out(`${file}: packet v${f.version}, ${bytes.length} bytes (header ${header} + payload ${p.payload.length} + checksum 2), checksum ok\n`);
+  const missing = model !== null && !model.modeKnown;
+  io.out(`${file}: packet v${f.version}, ${bytes.length} bytes (header ${header} + payload ${p.payload.length} + checksum 2), checksum ok${missing ? '; its mode is NOT one of the model\'s (below): it cannot be decoded' : ''}\n`);
   io.out(`model id: ${info.modelId}${model ? (model.match ? ` (matches ${model.path})` : ` (NOT ${model.path}, which is ${model.id})`) : ''}\n`);
-  io.out(`mode: [${f.mode.join(', ')}]${f.mode.length ? ` (${f.mode.map((v, i) => `${modeNames[i]}=${v}`).join(', ')})` : ''}\n`);
+  const modeLine = `mode: [${f.mode.join(', ')}]${f.mode.length ? ` (${f.mode.map((v, i) => `${modeNames[i]}=${v}`).join(', ')})` : ''}`;
+  const axesList = model ? Object.entries(model.axes).map(([k, v]) => `${k} takes ${v.join(', ')}`).join('; ') : '';
+  io.out(`${modeLine}${model ? (model.modeKnown ? `, a mode of ${model.path}` : `: NOT a mode of ${model.path} (${axesList})`) : ''}\n`);
   io.out(`tensor: [${C}, ${H}, ${W}] = ${C * H * W} values, ${((p.payload.length * 8) / (C * H * W)).toFixed(3)} bits each\n`);
   io.out(`quant: ${f.quant.kind === 'inline' ? `inline, scale ${f.quant.scale}, zero point ${f.quant.zeroPoint}` : f.quant.kind === 'index' ? `index ${f.quant.index}` : 'implied by the mode'}\n`);
 }
@@ -511,7 +529,13 @@ interface Sample {
 function loadSamples(model: FullModel, dir: string): Sample[] {
   return sampleFiles(dir).map((file) => {
     const stem = basename(file, extname(file)).toLowerCase();
-    return { file, raw: decodeImage(readInput(file, 'sample image')), label: model.info.classes.indexOf(stem) };
+    let raw: RawImage;
+    try {
+      raw = decodeImage(readInput(file, 'sample image'));
+    } catch (e) {
+      throw new CliError(`sample image ${file}: ${(e as Error).message.replace(/^slimsplit: (image: )?/, '')}`);
+    }
+    return { file, raw, label: model.info.classes.indexOf(stem) };
   });
 }
 
@@ -519,6 +543,7 @@ function loadSamples(model: FullModel, dir: string): Sample[] {
 const LINK_BUDGETS = [1000, 400, 250, 120, 100, 60, 120, 250];
 
 async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; packet: PacketFormat }): Promise<void> {
+  io.out(`slimsplit demo: loading model ${o.model} and the samples in ${o.samples}\n`);
   const { model, bytes } = await openModel(io, o.model);
   const samples = loadSamples(model, o.samples);
   const modes = selectModes(model, o.modes);
@@ -529,6 +554,7 @@ async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mod
   const correct = modes.map(() => 0);
   const counted = samples.filter((s) => s.label >= 0).length;
   for (const s of samples) {
+    await yieldToEvents(); // a reader that went away (demo | head) ends the run here
     io.out(`\n${basename(s.file)} (true class: ${s.label >= 0 ? classes[s.label] : 'unknown'})\n`);
     const rows: string[][] = [];
     modes.forEach((m, i) => {
@@ -574,6 +600,7 @@ async function cmdBench(io: Ctx, o: { model: string; samples: string; modes?: Mo
   const rows: string[][] = [];
   try {
     for (const m of modes) {
+      await yieldToEvents(); // a reader that went away (bench | head) ends the run here
       enc.setMode(m);
       // one warm-up pass so first-call costs (JIT, arena growth) stay out of the numbers
       const packets = samples.map((s) => enc.encode(s.raw));
@@ -691,7 +718,7 @@ function buildProgram(io: Ctx): Command {
     .description('encode/decode timing per mode on the sample images')
     .addOption(modelOpt())
     .option('--samples <dir>', 'folder of images', SAMPLES_DIR)
-    .option('--rounds <n>', 'timed passes over the samples per mode', positiveInt('--rounds'), 5)
+    .option('--rounds <n>', `timed passes over the samples per mode (1..${MAX_ROUNDS})`, positiveInt('--rounds', MAX_ROUNDS), 5)
     .addOption(modesOpt())
     .addOption(packetOpt())
     .action((o) => cmdBench(io, o));
@@ -724,6 +751,7 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  exitQuietlyOnClosedPipe();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
