@@ -9,9 +9,9 @@
  *   modeArg({ members: 2 }, axes, 'see-cifar10');  // throws on an axis the model lacks
  */
 import { readFileSync } from 'node:fs';
-import type { Mode, RawImage } from '../api.js';
-import { ImageError } from '../image.js';
-import { PacketError } from '../packet.js';
+import type { Mode, RawImage } from './api.js';
+import { ImageError } from './image.js';
+import { PacketError } from '../codec/packet.js';
 import { describeValue } from './source.js';
 
 const ACCEPTED = 'JPEG/PNG file bytes (Uint8Array or ArrayBuffer), a path to such a file, or { data, width, height, channels } with 8-bit RGB/RGBA pixels';

@@ -7,13 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/cli/main.js';
 import { loadModel, readPacket, writePacket } from '../../src/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TMP = mkdtempSync(join(tmpdir(), 'slimsplit-cli-bad-'));
-const DIST = join(ROOT, 'dist', 'src', 'cli.js');
-const SRC = join(ROOT, 'src', 'cli.ts');
+const DIST = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const SRC = join(ROOT, 'src', 'cli', 'main.ts');
 // The built bin when it is newer than the source, else the source through tsx (as test/cli.test.ts).
 const fresh = existsSync(DIST) && statSync(DIST).mtimeMs >= statSync(SRC).mtimeMs;
 const BIN = fresh ? `'${process.execPath}' '${DIST}'` : `'${join(ROOT, 'node_modules/.bin/tsx')}' '${SRC}'`;
@@ -59,7 +59,7 @@ describe("the README's quick start on a checkout", () => {
     // whole build) again. An empty npm cache with no network lets such an install fail, and the
     // build outputs must keep their times.
     const stamp = (f: string) => statSync(join(ROOT, f)).mtimeMs;
-    const before = ['build/simd.wasm', 'build/scalar.wasm', 'dist/src/cli.js'].map(stamp);
+    const before = ['build/simd.wasm', 'build/scalar.wasm', 'dist/src/cli/main.js'].map(stamp);
     const env = { ...process.env, npm_config_cache: mkdtempSync(join(tmpdir(), 'slimsplit-npm-cache-')), npm_config_offline: 'true', npm_config_yes: 'true' };
     const r = pipeline(`${cmd} 2>%ERR%`, env);
     expect(r.err).toBe('');
@@ -67,7 +67,7 @@ describe("the README's quick start on a checkout", () => {
     const lines = r.out.split('\n').filter((l) => l && !l.startsWith('>'));
     expect(lines[0]).toMatch(/^slimsplit demo: loading model .*see-cifar10\.slim and the samples in .*samples/);
     expect(r.out).toMatch(/accuracy on the 10 samples per mode: members=1,bits=1 \d+\/10/);
-    expect(['build/simd.wasm', 'build/scalar.wasm', 'dist/src/cli.js'].map(stamp)).toEqual(before);
+    expect(['build/simd.wasm', 'build/scalar.wasm', 'dist/src/cli/main.js'].map(stamp)).toEqual(before);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Public types of the split API (implemented in src/model.ts).
+ * Public types of the split API (implemented in src/model/model.ts).
  *
  *   const model = await loadModel('see-cifar10');                  // a shipped model's name, a path, URL or bytes
  *   const enc = model.encoder();                                   // device side

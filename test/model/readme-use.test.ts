@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const enabled = process.env.SLIMSPLIT_PACKAGE_TEST === '1' || !!process.env.CI;
-if (!enabled) console.log('test/package/readme-use.test.ts: skipped (set SLIMSPLIT_PACKAGE_TEST=1; .ci/run does)');
+if (!enabled) console.log('test/model/readme-use.test.ts: skipped (set SLIMSPLIT_PACKAGE_TEST=1; .ci/run does)');
 
 function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout });
