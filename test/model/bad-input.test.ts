@@ -138,7 +138,7 @@ describe('blobs with a correct checksum are fully validated at load', () => {
     ['negative infinite weight', () => setValue('enc.head.bias', 3, -Infinity), /'enc.head.bias' value 3 is -Infinity/],
     // row 0 of the 2-bit table: cdf[1] above cdf[2] makes symbol 1's frequency negative
     ['negative frequency', () => setValue('coder.bits2', 1, 65000), /coder table 'coder.bits2' row 0: symbol 1 has frequency cdf\[2\] - cdf\[1\] = -\d+/],
-    ['cdf not ending at 65536', () => setValue('coder.bits8', 257, 65535), /coder table 'coder.bits8' row 0: cdf\[257\] must be 65536, got 65535/],
+    ['cdf not ending at 65536', () => setValue('coder.bits8', 257, 65535), /coder table 'coder.bits8' row 0: cdf\[257\] must be 65536 \(16-bit precision\), got 65535/],
     ['coder names a missing tensor', () => coderJson((j) => (j.tables['4'] = 'coder.bits5')), /coder tables.4 names tensor 'coder.bits5', which the blob does not have/],
     ['coder names a tensor outside its section', () => coderJson((j) => (j.tables['4'] = 'enc.head.bias')), /coder tables.4 names tensor 'enc.head.bias', which is not one of the coder section's tables/],
     ['coder lacks a bit depth of the model', () => coderJson((j) => delete j.tables['2']), /coder has no table for bits=2, a value of the model's bits axis/],
