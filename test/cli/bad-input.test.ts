@@ -50,8 +50,8 @@ describe('a reader that closes the pipe early', () => {
 describe("the README's quick start on a checkout", () => {
   it('runs the built CLI without reinstalling or rebuilding the checkout, and the demo talks first', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const setup = /## Set up[^\n]*\n+```sh\n([^\n]*)\n/.exec(readme);
-    expect(setup, 'README: a "## Set up" section starting with a sh block').not.toBeNull();
+    const setup = /## Install and quick start\n[\s\S]*?```sh\n([^\n]*)\n/.exec(readme);
+    expect(setup, 'README: an "## Install and quick start" section with a sh block').not.toBeNull();
     const m = /^npm install && (.+?)\s+#/.exec(setup![1]);
     expect(m, `README quick start is 'npm install && <command>  # ...', got: ${setup![1]}`).not.toBeNull();
     const cmd = m![1];

@@ -1,4 +1,4 @@
-// The README's "Use" snippet, as written, from a fresh project that installed slimsplit: the repo is
+// The README's API snippet, as written, from a fresh project that installed slimsplit: the repo is
 // packed (`npm pack`, the files a registry install gets) and the tarball installed into a temp
 // project, where the snippet runs under plain node. It needs the registry (or a warm npm cache) for
 // the dependencies, so it runs where SLIMSPLIT_PACKAGE_TEST=1 (set by .ci/run) or CI is set.
@@ -18,12 +18,12 @@ function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): string
   return r.stdout;
 }
 
-describe.runIf(enabled)('the README "Use" snippet in a project that ran npm install slimsplit', { timeout: 600_000 }, () => {
+describe.runIf(enabled)('the README API snippet in a project that ran npm install slimsplit', { timeout: 600_000 }, () => {
   it('runs as written: loads a shipped model by name, encodes, decodes, picks a mode', () => {
     expect(existsSync(join(ROOT, 'dist/src/index.js')) && existsSync(join(ROOT, 'build/simd.wasm')), 'npm run build first').toBe(true);
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const use = /## Use\n+```js\n([\s\S]*?)\n```/.exec(readme);
-    expect(use, 'README: a "## Use" section starting with a js block').not.toBeNull();
+    const use = /## API\n+```js\n([\s\S]*?)\n```/.exec(readme);
+    expect(use, 'README: an "## API" section starting with a js block').not.toBeNull();
     const snippet = use![1];
     expect(snippet).toMatch(/from 'slimsplit'/);
 
