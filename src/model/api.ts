@@ -9,6 +9,9 @@
  *   const { logits, top1, mode } = dec.decode(packet);
  *   enc.close(); dec.close(); model.close();                       // or [Symbol.dispose]() (`using`)
  */
+import type { Mode } from '../codec/modes.js';
+
+export type { Mode };
 
 /**
  * Which packet an encoder writes: 'full' is self-describing (model id, mode, shape, length: 15-16
@@ -20,17 +23,6 @@ export type PacketFormat = 'full' | 'compact';
 export interface EncoderOptions {
   /** default 'full' */
   packet?: PacketFormat;
-}
-
-/**
- * A run-time mode: a missing axis keeps its value; an axis the model does not have is an error
- * naming the model's axes (not ignored: { width: 2 } on a model without widths would otherwise
- * run a mode the caller did not ask for).
- */
-export interface Mode {
-  members?: number;
-  width?: number;
-  bits?: number;
 }
 
 /** Raw pixels, row-major, 3 (RGB) or 4 (RGBA) channels of 8 bits. */

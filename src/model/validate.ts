@@ -12,10 +12,10 @@
  * 16-bit CDF per row; the encoder writes, and the decoder reads, exactly the channels the split
  * sends in each mode. A coder section of another kind on a model without codes is left alone.
  */
-import { BlobError, type Blob } from '../format/blob.js';
+import { BlobError, type Blob } from '../format/schema.js';
 import { checkTable, contextsPerGroup, CoderError, CONTEXT_NEIGHBOURS } from '../codec/coder.js';
 import { modesOf, sentChannels, splitInfo, type SplitInfo } from '../codec/modes.js';
-import { PH, MODE_WORDS } from '../engine/plan.js';
+import { PH, MODE_WORDS } from '../engine/plan/words.js';
 
 function fail(code: 'coder' | 'meta', detail: string): never {
   throw new BlobError(code, detail);

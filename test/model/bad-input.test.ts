@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { loadModel, BlobError, ImageError, PacketError, readPacket, writePacket, type Model, type RawImage } from '../../src/index.js';
-import { readBlob, writeBlob, blobSpec, blobFields, type Blob } from '../../src/format/blob.js';
+import { readBlob, blobSpec, blobFields } from '../../src/format/reader.js';
+import { writeBlob } from '../../src/format/writer.js';
+import type { Blob } from '../../src/format/schema.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODEL = join(ROOT, 'weights', 'see-cifar10.slim');
@@ -329,7 +331,7 @@ describe('the small ones', () => {
     expect(e.message).toMatch(new RegExp(`fetching model http://127.0.0.1:${dead}/model.slim failed: .*ECONNREFUSED`));
   });
 
-  it('setMode refuses what is not a mode object, and an axis the model lacks (as src/model/api.ts documents)', async () => {
+  it('setMode refuses what is not a mode object, and an axis the model lacks (as src/codec/modes.ts documents)', async () => {
     const enc = model.encoder();
     for (const v of [3, null, 'members=2', [2, 4]]) {
       const e = await thrown(() => enc.setMode(v as never));
@@ -337,7 +339,7 @@ describe('the small ones', () => {
     }
     const e = await thrown(() => enc.setMode({ width: 2 }));
     expect(e.message).toMatch(/model 'see-cifar10' has no mode axis 'width' \(its axes: members, bits\)/);
-    const doc = readFileSync(join(ROOT, 'src', 'model', 'api.ts'), 'utf8');
+    const doc = readFileSync(join(ROOT, 'src', 'codec', 'modes.ts'), 'utf8');
     expect(doc).toMatch(/an axis the model does not have is an error/);
     expect(enc.mode).toEqual({ members: 4, bits: 8 });
     const e2 = await thrown(() => enc.setMode({ members: 1.5 }));
