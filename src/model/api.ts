@@ -36,7 +36,9 @@ export interface RawImage {
 /**
  * Raw pixels, or a JPEG or PNG file: its bytes (Uint8Array, ArrayBuffer) or its path. Pixels are
  * 8-bit only: other arrays (Float32Array in 0..1, Uint16Array, ...) are refused with an ImageError
- * naming the expected type, never read modulo 256.
+ * naming the expected type, never read modulo 256. Pass a large photo as a file: it is decoded
+ * straight to the model's input size within a fixed memory bound (docs/MEMORY.md), while RawImage
+ * pixels of a large image already cost their full size.
  */
 export type ImageInput = RawImage | Uint8Array | ArrayBuffer | string;
 
