@@ -160,22 +160,30 @@ export interface SlimTuning {
   fit: number;
   /** fraction of the estimated uplink rate a mode's high-percentile size may take per frame interval */
   sustain: number;
-  /** a higher mode must fit this much tighter, and for `upHold` decisions in a row, before switching up */
+  /** a higher mode must fit this much tighter (fraction of the deadline), for `upHoldMs` in a row, before switching up */
   upFit: number;
-  upHold: number;
+  upHoldMs: number;
   /** percentile of sizes that stands for a mode's packet */
   sizePercentile: number;
   /** recent throughput samples in the harmonic mean */
   window: number;
-  /** skip a frame when even the smallest mode is predicted to miss (one frame stays in flight) */
-  skip: boolean;
+  /** divide the rate by 1 + the largest relative uplink-time error of the last 5 frames (RobustMPC) */
+  errorDiscount: boolean;
+  /** percentile of (actual / predicted uplink time) over recent frames that scales predictions (0: off) */
+  residualPercentile: number;
+  /** skip a frame when even the smallest mode is predicted to miss and at least this many frames are in flight (0: never skip) */
+  skipInFlight: number;
 }
 
-export const SLIM_DEFAULTS: SlimTuning = { fit: 0.8, sustain: 0.8, upFit: 0.65, upHold: 3, sizePercentile: 0.95, window: 8, skip: true };
+export const SLIM_DEFAULTS: SlimTuning = {
+  fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 1000, sizePercentile: 0.95, window: 8, errorDiscount: true, residualPercentile: 0, skipInFlight: 2,
+};
 
 interface Outstanding extends SentFrame {
   /** predicted arrival at the server (device clock, with the return path in the base delay) */
   predictedArrival: number;
+  /** predicted send-to-arrival time with the residual margin (NaN before any rate) */
+  predictedUplink: number;
 }
 
 /**
@@ -192,7 +200,7 @@ interface Outstanding extends SentFrame {
  *   - D: the least (arrival - send - bytes / R) seen recently.
  * Per frame it predicts queue-drain + own serialization + D + server + encode for each mode and takes
  * the most accurate that fits `fit` x deadline and whose size the rate sustains at this fps; going up
- * needs a tighter fit for `upHold` frames in a row (hysteresis); going down is immediate. When even
+ * needs a tighter fit held for `upHoldMs` (hysteresis); going down is immediate. When even
  * the smallest mode misses it says so and, with a frame still in flight to learn from, skips.
  */
 export class SlimController implements Controller {
@@ -215,7 +223,8 @@ export class SlimController implements Controller {
   /** the harmonic mean before the error discount */
   private rawRate = NaN;
   private current = -1;
-  private upCount = 0;
+  private upSince = NaN;
+  private readonly residuals: number[] = [];
   private upTarget = -1;
 
   constructor(private readonly modes: readonly ModeSpec[], private readonly o: ControllerOptions, tuning: Partial<SlimTuning> = {}) {
@@ -251,13 +260,15 @@ export class SlimController implements Controller {
   private rateAt(now: number): number {
     let r = this.rate;
     const D = this.baseDelay();
-    // The oldest outstanding frame: everything up to it has had (now - D - start) to cross.
+    // A frame whose result is late says its bytes (and all before it) have not all crossed by
+    // now - D - its server time: that caps the rate before any result shows the drop.
     let bytes = 0;
+    const start = this.out.length ? Math.max(this.out[0].sentAt, this.lastArrival - D) : 0;
     for (const f of this.out) {
       bytes += f.bytes;
-      if (now > f.predictedArrival) {
-        const start = Math.max(this.out[0].sentAt, this.lastArrival - D);
-        const cap = bytes / Math.max(now - D - start, 1e-3);
+      const server = this.serverQueueMs + this.decMs[f.mode];
+      if (now > f.predictedArrival + server) {
+        const cap = bytes / Math.max(now - server - D - start, 1e-3);
         if (!(r <= cap)) r = cap;
       }
     }
@@ -277,7 +288,14 @@ export class SlimController implements Controller {
   }
 
   predict(i: number, now: number, r: number, q: number): number {
-    return this.encMs[i] + (q + this.sizeOf(i)) / r + this.baseDelay() + this.serverQueueMs + this.decMs[i];
+    return this.encMs[i] + this.uplinkMs(q + this.sizeOf(i), r) + this.serverQueueMs + this.decMs[i];
+  }
+
+  /** Predicted time from send to arrival of `bytes` (queue ahead included), with the residual margin. */
+  private uplinkMs(bytes: number, r: number): number {
+    const base = bytes / r + this.baseDelay();
+    if (!(this.t.residualPercentile > 0) || this.residuals.length < 8) return base;
+    return base * Math.max(1, percentile(this.residuals, this.t.residualPercentile));
   }
 
   decide(now: number): Decision {
@@ -290,22 +308,21 @@ export class SlimController implements Controller {
     let pick = this.order.find((i) => fits(i, 1)) ?? -1;
     const rank = (i: number) => this.order.indexOf(i);
     if (pick >= 0 && rank(pick) < rank(this.current) && fits(this.current, 1)) {
-      // Going up: only to a mode that fits with the tighter margin, and only after upHold such
-      // decisions in a row; until then stay.
+      // Going up: only to a mode that fits with the tighter margin, and only once such a mode
+      // has fitted for upHoldMs without a break; until then stay.
       const up = this.order.find((i) => fits(i, this.t.upFit / this.t.fit)) ?? this.current;
       if (rank(up) < rank(this.current)) {
-        this.upCount = up === this.upTarget ? this.upCount + 1 : 1;
-        this.upTarget = up;
-      } else this.upCount = 0;
-      pick = this.upCount >= this.t.upHold ? up : this.current;
-    } else this.upCount = 0;
-    if (pick !== this.current) this.upCount = 0;
+        if (!(this.upSince <= now)) this.upSince = now;
+      } else this.upSince = NaN;
+      pick = now - this.upSince >= this.t.upHoldMs ? up : this.current;
+    } else this.upSince = NaN;
+    if (pick !== this.current) this.upSince = NaN;
     const uplinkBps = r * 1000;
     if (pick < 0) {
       const p = this.predict(this.smallest, now, r, q);
       const smallestMisses = p > this.o.deadlineMs;
       this.current = this.smallest;
-      if (smallestMisses && this.t.skip && this.out.length > 0) return { mode: -1, predictedMs: p, uplinkBps, smallestMisses };
+      if (smallestMisses && this.t.skipInFlight > 0 && this.out.length >= this.t.skipInFlight) return { mode: -1, predictedMs: p, uplinkBps, smallestMisses };
       return { mode: this.smallest, predictedMs: p, uplinkBps, smallestMisses };
     }
     this.current = pick;
@@ -320,7 +337,8 @@ export class SlimController implements Controller {
     const r = this.rateAt(f.sentAt);
     const q = r > 0 ? this.backlog(f.sentAt, r) : 0;
     const predictedArrival = r > 0 ? f.sentAt + (q + f.bytes) / r + this.baseDelay() : f.sentAt + this.o.deadlineMs;
-    this.out.push({ ...f, predictedArrival });
+    const predictedUplink = r > 0 ? this.uplinkMs(q + f.bytes, r) : NaN;
+    this.out.push({ ...f, predictedArrival, predictedUplink });
   }
 
   onResult(res: FrameResult): void {
@@ -341,6 +359,7 @@ export class SlimController implements Controller {
     if (this.rate > 0) {
       const predicted = f.predictedArrival - f.sentAt, actual = arrival - f.sentAt;
       push(this.errors, Math.abs(predicted - actual) / Math.max(actual, 1), 5);
+      push(this.residuals, actual / Math.max(predicted, 1), 64);
     }
     // A frame that found the link idle shows only a lower bound on its rate (the link could have
     // carried more): such samples may raise the estimate, never lower it (BBR's app-limited rule).
@@ -354,7 +373,7 @@ export class SlimController implements Controller {
     }
     this.rawRate = b / t;
     const err = this.errors.length ? Math.max(...this.errors) : 0;
-    this.rate = this.rawRate / (1 + Math.min(err, 1));
+    this.rate = this.t.errorDiscount ? this.rawRate / (1 + Math.min(err, 1)) : this.rawRate;
     this.lastArrival = Math.max(this.lastArrival, arrival);
   }
 }
