@@ -37,6 +37,7 @@ import { packGraph } from './pack.js';
 import { contextsPerGroup, type ContextNeighbours } from './coder.js';
 import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
+import { registerServe } from './cli/serve.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -695,6 +696,8 @@ function buildProgram(io: Ctx): Command {
     .addOption(modesOpt())
     .addOption(packetOpt())
     .action((o) => cmdBench(io, o));
+
+  registerServe(program, io, DEFAULT_MODEL);
 
   return program;
 }
