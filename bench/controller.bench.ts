@@ -18,7 +18,7 @@
  * Options: --model <blob> (default weights/see-cifar10.slim), --data <CIFAR test tarball>,
  * --images N, --frames N (default: one per image), --trace <file> (repeatable), --scale k
  * (repeatable), --fps, --deadline (repeatable), --delay ms (one-way, default 20), --overhead bytes
- * per frame the transport adds (default 16: the frame envelope), --controllers a,b,c, --seed,
+ * per frame the transport adds (default 20: the frame envelope of src/server/envelope.ts around a compact packet), --controllers a,b,c, --seed,
  * --tuning '{"fit":0.7}' (SlimController's knobs, src/device/controller.ts SlimTuning).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ import { readTrace, meanMbps, type Trace } from '../src/device/trace.js';
 import { TraceLink } from '../src/device/link.js';
 import { makeController, controllerNames, type ModeSpec, type SlimTuning } from '../src/device/controller.js';
 import { simulate, type SimDataset } from '../src/device/sim.js';
+import { ENVELOPE_OVERHEAD } from '../src/device/run.js';
 import { targetsReport, controllerChartSvg, type BenchRow } from './controller-report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,7 +63,7 @@ function parseArgs(argv: string[]): Args {
     fps: [],
     deadlines: [],
     delayMs: 20,
-    overhead: 16,
+    overhead: ENVELOPE_OVERHEAD,
     json: join(ROOT, 'bench/results/controller.json'),
     svg: join(ROOT, 'bench/results/controller.svg'),
     seed: 1,

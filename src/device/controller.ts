@@ -62,7 +62,7 @@ export interface SentFrame {
   encodeMs: number;
 }
 
-export interface FrameResult {
+export interface FrameFeedback {
   frame: number;
   /** when the result reached the device */
   resultAt: number;
@@ -75,7 +75,7 @@ export interface Controller {
   readonly name: string;
   decide(now: number): Decision;
   onSent(f: SentFrame): void;
-  onResult(r: FrameResult): void;
+  onResult(r: FrameFeedback): void;
 }
 
 export class ControllerError extends Error {
@@ -143,7 +143,7 @@ export class EmaController implements Controller {
     this.sent.set(f.frame, f);
   }
 
-  onResult(r: FrameResult): void {
+  onResult(r: FrameFeedback): void {
     const f = this.sent.get(r.frame);
     if (!f) return;
     this.sent.delete(r.frame);
@@ -169,21 +169,23 @@ export interface SlimTuning {
   window: number;
   /** divide the rate by 1 + the largest relative uplink-time error of the last 5 frames (RobustMPC) */
   errorDiscount: boolean;
-  /** percentile of (actual / predicted uplink time) over recent frames that scales predictions (0: off) */
-  residualPercentile: number;
+  /** percentile of recent (actual - predicted) uplink ms added to every prediction: the link's and the host's jitter */
+  jitterPercentile: number;
+  /** percentile of recent server times (queue + decode) a prediction counts on */
+  serverPercentile: number;
+  /** going up, a mode may be at most this many times the current mode's size (probing the link step by step) */
+  upStep: number;
   /** skip a frame when even the smallest mode is predicted to miss and at least this many frames are in flight (0: never skip) */
   skipInFlight: number;
 }
 
 export const SLIM_DEFAULTS: SlimTuning = {
-  fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 1000, sizePercentile: 0.95, window: 8, errorDiscount: true, residualPercentile: 0, skipInFlight: 2,
+  fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 2,
 };
 
 interface Outstanding extends SentFrame {
   /** predicted arrival at the server (device clock, with the return path in the base delay) */
   predictedArrival: number;
-  /** predicted send-to-arrival time with the residual margin (NaN before any rate) */
-  predictedUplink: number;
 }
 
 /**
@@ -225,6 +227,7 @@ export class SlimController implements Controller {
   private current = -1;
   private upSince = NaN;
   private readonly residuals: number[] = [];
+  private readonly serverTimes: number[] = [];
   private upTarget = -1;
 
   constructor(private readonly modes: readonly ModeSpec[], private readonly o: ControllerOptions, tuning: Partial<SlimTuning> = {}) {
@@ -266,8 +269,8 @@ export class SlimController implements Controller {
     const start = this.out.length ? Math.max(this.out[0].sentAt, this.lastArrival - D) : 0;
     for (const f of this.out) {
       bytes += f.bytes;
-      const server = this.serverQueueMs + this.decMs[f.mode];
-      if (now > f.predictedArrival + server) {
+      const server = this.serverMs(f.mode);
+      if (now > f.predictedArrival + server + this.jitter()) {
         const cap = bytes / Math.max(now - server - D - start, 1e-3);
         if (!(r <= cap)) r = cap;
       }
@@ -288,14 +291,17 @@ export class SlimController implements Controller {
   }
 
   predict(i: number, now: number, r: number, q: number): number {
-    return this.encMs[i] + this.uplinkMs(q + this.sizeOf(i), r) + this.serverQueueMs + this.decMs[i];
+    return this.encMs[i] + (q + this.sizeOf(i)) / r + this.baseDelay() + this.jitter() + this.serverMs(i);
   }
 
-  /** Predicted time from send to arrival of `bytes` (queue ahead included), with the residual margin. */
-  private uplinkMs(bytes: number, r: number): number {
-    const base = bytes / r + this.baseDelay();
-    if (!(this.t.residualPercentile > 0) || this.residuals.length < 8) return base;
-    return base * Math.max(1, percentile(this.residuals, this.t.residualPercentile));
+  /** Margin for what the queue model does not explain: a high percentile of recent late arrivals, ms. */
+  private jitter(): number {
+    return this.residuals.length >= 8 ? Math.max(0, percentile(this.residuals, this.t.jitterPercentile)) : 0;
+  }
+
+  /** Server time to count on for mode i: a high percentile of recent queue + decode, ms. */
+  private serverMs(i: number): number {
+    return this.serverTimes.length >= 4 ? percentile(this.serverTimes, this.t.serverPercentile) : this.serverQueueMs + this.decMs[i];
   }
 
   decide(now: number): Decision {
@@ -310,7 +316,8 @@ export class SlimController implements Controller {
     if (pick >= 0 && rank(pick) < rank(this.current) && fits(this.current, 1)) {
       // Going up: only to a mode that fits with the tighter margin, and only once such a mode
       // has fitted for upHoldMs without a break; until then stay.
-      const up = this.order.find((i) => fits(i, this.t.upFit / this.t.fit)) ?? this.current;
+      const cap = this.sizeOf(this.current) * this.t.upStep;
+      const up = this.order.find((i) => this.sizeOf(i) <= cap && fits(i, this.t.upFit / this.t.fit)) ?? this.current;
       if (rank(up) < rank(this.current)) {
         if (!(this.upSince <= now)) this.upSince = now;
       } else this.upSince = NaN;
@@ -337,11 +344,10 @@ export class SlimController implements Controller {
     const r = this.rateAt(f.sentAt);
     const q = r > 0 ? this.backlog(f.sentAt, r) : 0;
     const predictedArrival = r > 0 ? f.sentAt + (q + f.bytes) / r + this.baseDelay() : f.sentAt + this.o.deadlineMs;
-    const predictedUplink = r > 0 ? this.uplinkMs(q + f.bytes, r) : NaN;
-    this.out.push({ ...f, predictedArrival, predictedUplink });
+    this.out.push({ ...f, predictedArrival });
   }
 
-  onResult(res: FrameResult): void {
+  onResult(res: FrameFeedback): void {
     const k = this.out.findIndex((f) => f.frame === res.frame);
     if (k < 0) return;
     // Results come back in order over one FIFO link; anything before this one was lost.
@@ -349,6 +355,7 @@ export class SlimController implements Controller {
     this.out.splice(0, k + 1);
     this.decMs[f.mode] = this.decMs[f.mode] ? 0.7 * this.decMs[f.mode] + 0.3 * res.serverDecodeMs : res.serverDecodeMs;
     this.serverQueueMs = 0.7 * this.serverQueueMs + 0.3 * res.serverQueueMs;
+    push(this.serverTimes, res.serverQueueMs + res.serverDecodeMs, 32);
     const arrival = res.resultAt - res.serverQueueMs - res.serverDecodeMs;
     // D: the least one-way time seen lately (as BBR's min RTT); it holds the smallest frame's own
     // crossing too, which only moves that bit of time from serialization to delay.
@@ -359,7 +366,7 @@ export class SlimController implements Controller {
     if (this.rate > 0) {
       const predicted = f.predictedArrival - f.sentAt, actual = arrival - f.sentAt;
       push(this.errors, Math.abs(predicted - actual) / Math.max(actual, 1), 5);
-      push(this.residuals, actual / Math.max(predicted, 1), 64);
+      push(this.residuals, actual - predicted, 64);
     }
     // A frame that found the link idle shows only a lower bound on its rate (the link could have
     // carried more): such samples may raise the estimate, never lower it (BBR's app-limited rule).

@@ -38,14 +38,14 @@ describe('slim controller on a synthetic link', () => {
   });
 
   it('goes back up after capacity recovers, without oscillating', () => {
-    const after = r.frames.slice(RISE, RISE + 3 * FPS);
+    const after = r.frames.slice(RISE);
     const top = after.findIndex((f) => f.mode === SYNTH_MODES.length - 1);
+    // up-switches probe the link a step (at most 2.5x the bytes) at a time, each held for 0.5 s
     expect(top).toBeGreaterThanOrEqual(0);
-    // up-switches wait for the higher mode to fit for a second (hysteresis)
-    expect(top).toBeLessThan(2 * FPS);
-    // once up, it stays up: no mode change in the following two seconds
-    expect(after.slice(top).every((f) => f.mode === SYNTH_MODES.length - 1)).toBe(true);
-    expect(r.frames.slice(RISE).filter((f) => f.missed)).toEqual([]);
+    expect(top).toBeLessThan(3 * FPS);
+    // the synthetic modes are listed smallest first: never a step down after the recovery
+    for (let k = 1; k < after.length; k++) expect(after[k].mode).toBeGreaterThanOrEqual(after[k - 1].mode);
+    expect(after.filter((f) => f.missed)).toEqual([]);
   });
 
   it('beats the EMA rule and the largest fixed mode on misses here', () => {
