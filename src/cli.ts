@@ -38,6 +38,7 @@ import { contextsPerGroup, type ContextNeighbours } from './coder.js';
 import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
 import { registerServe } from './cli/serve.js';
+import { registerDevice } from './cli/device.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -698,6 +699,7 @@ function buildProgram(io: Ctx): Command {
     .action((o) => cmdBench(io, o));
 
   registerServe(program, io, DEFAULT_MODEL);
+  registerDevice(program, io, DEFAULT_MODEL);
 
   return program;
 }
