@@ -24,13 +24,11 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/model.js';
-import { readCifarTar } from '../src/cifar.js';
-import { decodeImage } from '../src/image.js';
+import { buildCache } from './controller-cache.js';
 import { readTrace, meanMbps, type Trace } from '../src/device/trace.js';
 import { TraceLink } from '../src/device/link.js';
 import { makeController, controllerNames, type ModeSpec, type SlimTuning } from '../src/device/controller.js';
-import { simulate, type SimDataset } from '../src/device/sim.js';
+import { simulate, shuffledOrder, type SimDataset } from '../src/device/sim.js';
 import { ENVELOPE_OVERHEAD } from '../src/device/run.js';
 import { targetsReport, controllerChartSvg, type BenchRow } from './controller-report.js';
 
@@ -114,87 +112,18 @@ function parseScale(v: string | undefined): number {
   return k;
 }
 
-interface Cache {
-  model: string;
-  images: number;
-  packet: 'compact';
-  modes: ModeSpec[];
-  bytes: number[];
-  correct: number[];
-}
-
-/** Step 1: each image's packet bytes and correctness per mode, with mean encode/decode ms per mode. */
-async function buildCache(a: Args): Promise<SimDataset> {
-  const model = await loadModel(a.model);
-  const name = model.info.name;
-  const dir = join(ROOT, '.tmp');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `controller-${name}-${a.images ?? 'all'}.json`);
-  if (existsSync(file)) {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as Cache;
-    console.error(`cache: ${file} (${c.images} images x ${c.modes.length} modes)`);
-    return { modes: c.modes, count: c.images, bytes: Uint32Array.from(c.bytes), correct: Uint8Array.from(c.correct) };
-  }
-  const table = model.modeTable({ packet: 'compact' });
-  const enc = model.encoder({ packet: 'compact' });
-  const dec = model.decoder();
-  const M = table.length;
-  const encMs = new Float64Array(M), decMs = new Float64Array(M);
-  const bytes: number[] = [], correct: number[] = [];
-  let n = 0;
-  const t0 = performance.now();
-  for await (const item of readCifarTar(a.data, { limit: a.images })) {
-    const raw = decodeImage(item.bytes);
-    for (let m = 0; m < M; m++) {
-      enc.setMode(table[m].mode);
-      const ta = performance.now();
-      const packet = enc.encode(raw);
-      const tb = performance.now();
-      const out = dec.decode(packet);
-      const tc = performance.now();
-      encMs[m] += tb - ta;
-      decMs[m] += tc - tb;
-      bytes.push(packet.length);
-      correct.push(out.top1 === item.label ? 1 : 0);
-    }
-    n++;
-    if (n % 100 === 0) process.stderr.write(`\rcache: ${n} images, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
-  process.stderr.write('\n');
-  const modes: ModeSpec[] = table.map((t, m) => ({
-    mode: { members: t.mode.members ?? 1, bits: t.mode.bits ?? 8 },
-    expectedBytes: t.expectedBytes,
-    top1: t.top1 ?? 0,
-    encodeMs: encMs[m] / n,
-    decodeMs: decMs[m] / n,
-  }));
-  const c: Cache = { model: name, images: n, packet: 'compact', modes, bytes, correct };
-  writeFileSync(file, JSON.stringify(c));
-  return { modes, count: n, bytes: Uint32Array.from(bytes), correct: Uint8Array.from(correct) };
-}
-
-/** Fisher-Yates with a fixed seed: frames show the classes mixed, the same order for every controller. */
-function shuffled(n: number, seed: number): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  let s = seed >>> 0 || 1;
-  for (let i = n - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
-
 function scaleName(k: number): string {
   return k >= 1 ? String(k) : `1/${Math.round(1 / k)}`;
 }
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const ds = await buildCache(a);
+  const cached = await buildCache(a, ROOT);
+  // The controllers see expected bytes on the wire, as on the device (src/device/run.ts measureModes).
+  const ds: SimDataset = { ...cached, modes: cached.modes.map((m) => ({ ...m, expectedBytes: m.expectedBytes + a.overhead })) };
   // Overhead: the frame envelope the transport adds to every packet.
   const names = a.controllers ?? controllerNames(ds.modes);
-  const order = shuffled(ds.count, a.seed);
+  const order = shuffledOrder(ds.count, a.seed);
   const frames = a.frames ?? ds.count;
   const traces: Trace[] = a.traces.map((p) => readTrace(p));
   const rows: BenchRow[] = [];

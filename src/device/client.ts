@@ -105,7 +105,8 @@ export class DeviceSession {
   private wire!: Wire;
   private seq = 0;
   private readonly waiting = new Map<number, Waiter>();
-  private readonly shaper?: RealTimeShaper;
+  /** emulated uplink in the send path (may be set after connecting, e.g. to start its clock with the stream) */
+  shaper?: RealTimeShaper;
   private readonly timeoutMs: number;
   private closed = false;
   /** bytes on the wire and encoder ms of the latest send() (known before it first awaits) */

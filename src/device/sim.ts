@@ -35,6 +35,8 @@ export interface SimOptions {
   decodeMs?: readonly number[];
   /** encoder ms per mode as run (default: modes[].encodeMs) */
   encodeMs?: readonly number[];
+  /** server decode ms of frame k where a real run measured it (replaying its jitter); else decodeMs */
+  decodeMsOfFrame?: (frame: number, mode: number) => number | undefined;
 }
 
 /** One frame, as the simulator and the device's log both write it. */
@@ -114,8 +116,8 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     rec.uplinkMs = arrived - rec.sentAt;
     const s = Math.max(arrived, srvFree);
     rec.serverQueueMs = s - arrived;
-    rec.serverDecodeMs = dec[m];
-    rec.resultAt = srvFree = s + dec[m];
+    rec.serverDecodeMs = o.decodeMsOfFrame?.(k, m) ?? dec[m];
+    rec.resultAt = srvFree = s + rec.serverDecodeMs;
     rec.e2eMs = rec.resultAt - cap;
     rec.missed = rec.e2eMs > o.deadlineMs;
     rec.correct = ds.correct[image * M + m] === 1;
@@ -154,4 +156,16 @@ export function summarize(frames: readonly FrameRecord[], fps: number): RunSumma
     meanBytes: sent ? bytes / sent : 0,
     switchesPerMin: minutes > 0 ? switches / minutes : 0,
   };
+}
+
+/** Frame k shows image order[k]: a fixed-seed shuffle, so classes mix and every controller sees the same stream. */
+export function shuffledOrder(n: number, seed = 1): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  let s = seed >>> 0 || 1;
+  for (let i = n - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
 }
