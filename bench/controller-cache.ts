@@ -5,9 +5,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../src/model.js';
-import { readCifarTar } from '../src/cifar.js';
-import { decodeImage } from '../src/image.js';
+import { loadModel } from '../src/model/model.js';
+import { readCifarTar } from '../src/eval/cifar.js';
+import { decodeImage } from '../src/model/image.js';
 import type { ModeSpec } from '../src/device/controller.js';
 import type { SimDataset } from '../src/device/sim.js';
 

@@ -2,7 +2,7 @@
  * The controller benchmark's rows, its check against the issue's targets, and its chart (accuracy
  * against deadline-miss rate, one panel per trace, one marker per setting and controller).
  */
-import { linearScale } from '../src/chart.js';
+import { linearScale } from '../src/eval/chart.js';
 
 export interface BenchRow {
   controller: string;

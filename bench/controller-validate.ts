@@ -14,10 +14,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/model.js';
-import { readCifarTar } from '../src/cifar.js';
-import { decodeImage } from '../src/image.js';
-import type { RawImage } from '../src/api.js';
+import { loadModel } from '../src/model/model.js';
+import { readCifarTar } from '../src/eval/cifar.js';
+import { decodeImage } from '../src/model/image.js';
+import type { RawImage } from '../src/model/api.js';
 import { startServer } from '../src/server/server.js';
 import { connect, type Transport } from '../src/device/client.js';
 import { RealTimeShaper, TraceLink } from '../src/device/link.js';

@@ -13,10 +13,10 @@
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../model.js';
-import { decodeImage } from '../image.js';
-import type { RawImage } from '../api.js';
-import { readCifarTar, CLASSES } from '../cifar.js';
+import { loadModel } from '../model/model.js';
+import { decodeImage } from '../model/image.js';
+import type { RawImage } from '../model/api.js';
+import { readCifarTar, CLASSES } from '../eval/cifar.js';
 import { connect, type Transport } from '../device/client.js';
 import { RealTimeShaper, TraceLink } from '../device/link.js';
 import { readTrace } from '../device/trace.js';

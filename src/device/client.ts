@@ -19,9 +19,9 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { loadModel, type Model } from '../model.js';
-import type { ImageInput, Mode, RawImage } from '../api.js';
-import { decodeImage } from '../image.js';
+import { loadModel, type Model } from '../model/model.js';
+import type { ImageInput, Mode, RawImage } from '../model/api.js';
+import { decodeImage } from '../model/image.js';
 import { writeEnvelope, DEVICE_ID_RE } from '../server/envelope.js';
 import type { FrameResult as ServerResult } from '../server/result.js';
 import { sleepUntil, type RealTimeShaper } from './link.js';

@@ -18,7 +18,7 @@
  *   - `slim` (ours, SlimController below).
  * Times are ms on the device's clock; sizes are bytes on the wire.
  */
-import type { Mode } from '../api.js';
+import type { Mode } from '../model/api.js';
 
 /** One mode the controller may choose, with what the device knows of it before running. */
 export interface ModeSpec {

@@ -8,8 +8,8 @@
  *   const run = await streamFrames(session, frames, { fps: 30, deadlineMs: 150, controller: 'slim', modes: specs });
  *   run.summary; run.frames;
  */
-import type { Model } from '../model.js';
-import type { RawImage } from '../api.js';
+import type { Model } from '../model/model.js';
+import type { RawImage } from '../model/api.js';
 import { makeController, type Decision, type ModeSpec, type SlimTuning } from './controller.js';
 import { summarize, type FrameRecord, type RunSummary } from './sim.js';
 import type { DeviceSession } from './client.js';

@@ -6,14 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model.js';
-import { decodeImage } from '../../src/image.js';
+import { loadModel, type Model } from '../../src/model/model.js';
+import { decodeImage } from '../../src/model/image.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { connect, type Transport } from '../../src/device/client.js';
 import { RealTimeShaper, TraceLink } from '../../src/device/link.js';
 import { stepTrace } from '../../src/device/trace.js';
 import { measureModes, streamFrames, type Frame } from '../../src/device/run.js';
-import type { RawImage } from '../../src/api.js';
+import type { RawImage } from '../../src/model/api.js';
 import type { FrameRecord } from '../../src/device/sim.js';
 
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -54,13 +54,15 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
   let bytesBefore: number;
 
   beforeAll(async () => {
+    // 2 Mbit/s for 3 s, then 0.05 (6 kB/s: a 1.7-kB frame takes ~280 ms), 10 ms one-way delay
+    const url = transport === 'mqtt' ? `mqtt://127.0.0.1:${srv.mqtt!.port}` : `http://127.0.0.1:${srv.http.port}`;
+    const session = await connect(url, { model, transport, device: `e2e-${transport}` });
+    const modes = measureModes(model, frames[0].image, 2);
+    // Warm the server's worker (its first decodes compile), then start the link's clock with the stream.
+    for (let i = 0; i < 3; i++) await session.send(frames[i].image, { mode: modes[modes.length - 1].mode });
     before = await serverCounts();
     bytesBefore = await serverBytes(transport);
-    // 2 Mbit/s for 2 s, then 0.05 (6 kB/s: a 1.7-kB frame takes ~280 ms), 10 ms one-way delay
-    const shaper = new RealTimeShaper(new TraceLink(stepTrace([2, 2, 0.05, 0.05, 0.05]), { delayMs: 10 }));
-    const url = transport === 'mqtt' ? `mqtt://127.0.0.1:${srv.mqtt!.port}` : `http://127.0.0.1:${srv.http.port}`;
-    const session = await connect(url, { model, transport, device: `e2e-${transport}`, shaper });
-    const modes = measureModes(model, frames[0].image, 2);
+    session.shaper = new RealTimeShaper(new TraceLink(stepTrace([2, 2, 2, 0.05, 0.05, 0.05]), { delayMs: 10 }));
     const run = await streamFrames(session, frames, { fps: 20, deadlineMs: 250, controller: 'slim', modes });
     records = run.frames;
     await session.close();
@@ -69,7 +71,7 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
   it('answers every frame sent, correctly where the engine in process says so', () => {
     const enc = model.encoder({ packet: 'compact' }), dec = model.decoder();
     const sent = records.filter((r) => r.mode >= 0);
-    expect(sent.length).toBeGreaterThan(40);
+    expect(sent.length).toBeGreaterThan(50);
     for (const r of sent) {
       expect((r as FrameRecord & { outcome?: string }).outcome).toMatch(/^(ok|late)$/);
       if ((r as FrameRecord & { outcome?: string }).outcome !== 'ok') continue;
@@ -96,11 +98,11 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
     expect((await serverBytes(transport)) - bytesBefore).toBe(bytes);
   });
 
-  it('comes down when the link slows, and the deadline outcomes follow the timings', () => {
-    const fast = records.slice(25, 40).filter((r) => r.mode >= 0);
-    const slow = records.slice(55, 80).filter((r) => r.mode >= 0);
-    const bytesOf = (rs: FrameRecord[]) => rs.reduce((s, r) => s + r.bytes, 0) / Math.max(rs.length, 1);
-    expect(bytesOf(slow)).toBeLessThan(bytesOf(fast));
+  it('sends only what the slow link carries in time, and the deadline outcomes follow the timings', () => {
+    // (whether it goes up within the 3 fast seconds depends on this host's load: the controller's
+    // climb is tested in virtual time, test/device/controller.test.ts)
+    // after 3.25 s the link carries 6.25 B/ms: a frame over 1,560 B could not make 250 ms
+    for (const r of records.slice(65)) if (r.mode >= 0) expect(r.bytes).toBeLessThan(1560);
     for (const r of records) if (r.mode >= 0 && (r as FrameRecord & { outcome?: string }).outcome === 'ok') expect(r.missed).toBe(r.e2eMs > 250);
   });
 });

@@ -1,0 +1,69 @@
+/**
+ * Argument shapes shared by the convolution-family ops (src/engine/ops/conv2d.ts,
+ * dwconv.ts, matmul.ts). All pointers are byte offsets into the engine's memory.
+ */
+export type Padding = 'none' | 'same' | 'tf-same';
+
+export interface Conv2dArgs {
+  /** input NCHW [cin][H][W] */
+  x: number;
+  /** weights OIHW [cout][cin/groups][k][k] (full, allocated sizes) */
+  w: number;
+  /** output NCHW [coutActive][OH][OW] */
+  y: number;
+  /** optional per-output-channel f32 vectors (0 or undefined = absent): y = act((acc + bias) * scale + shift) */
+  bias?: number;
+  scale?: number;
+  shift?: number;
+  /** scratch for kernels that need it; size from the op's scratchBytes() */
+  scratch?: number;
+  /** full channel counts the weights were allocated with */
+  cin: number;
+  cout: number;
+  /** active channel prefix (groups = 1 only); defaults to the full counts */
+  cinActive?: number;
+  coutActive?: number;
+  /** 1, cin (depthwise), or G equal groups (an ensemble laid side by side) */
+  groups?: number;
+  /** active groups (the first g run); defaults to groups */
+  groupsActive?: number;
+  H: number;
+  W: number;
+  k: number;
+  stride: number;
+  pad: Padding;
+  /** activation code (src/engine/ops/act.ts) */
+  act?: number;
+}
+
+export interface ConvGeometry {
+  OH: number;
+  OW: number;
+  padT: number;
+  padL: number;
+  padB: number;
+  padR: number;
+}
+
+/**
+ * Output size and padding. 'same' is symmetric (k/2 each side, PyTorch padding=k//2);
+ * 'tf-same' is TensorFlow's SAME: total = max((ceil(H/s)-1)*s + k - H, 0), the odd
+ * extra row/column going to the bottom/right.
+ */
+export function convGeometry(H: number, W: number, k: number, stride: number, pad: Padding): ConvGeometry {
+  if (!(k >= 1 && stride >= 1)) throw new Error(`slimsplit: bad conv geometry k=${k} stride=${stride}`);
+  let padT = 0, padL = 0, padB = 0, padR = 0;
+  if (pad === 'same') {
+    padT = padB = padL = padR = (k - 1) >> 1;
+  } else if (pad === 'tf-same') {
+    const th = Math.max((Math.ceil(H / stride) - 1) * stride + k - H, 0);
+    const tw = Math.max((Math.ceil(W / stride) - 1) * stride + k - W, 0);
+    padT = th >> 1; padB = th - padT; padL = tw >> 1; padR = tw - padL;
+  } else if (pad !== 'none') {
+    throw new Error(`slimsplit: unknown padding '${pad as string}' (expected none, same or tf-same)`);
+  }
+  const OH = Math.floor((H + padT + padB - k) / stride) + 1;
+  const OW = Math.floor((W + padL + padR - k) / stride) + 1;
+  if (OH < 1 || OW < 1) throw new Error(`slimsplit: conv ${k}x${k}/${stride} on ${H}x${W} gives an empty output`);
+  return { OH, OW, padT, padL, padB, padR };
+}

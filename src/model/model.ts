@@ -1,0 +1,375 @@
+/**
+ * The split API: one blob, a device-side encoder and a server-side decoder.
+ *
+ *   import { loadModel } from 'slimsplit';
+ *   const model = await loadModel('weights/see-cifar10.slim');   // path, URL or bytes
+ *   const enc = model.encoder();                                   // device side
+ *   enc.setMode({ members: 2, bits: 4 });                          // no reload: new slice bounds only
+ *   const packet: Uint8Array = enc.encode(image);                  // RGB/RGBA pixels or a JPEG/PNG file
+ *   const dec = model.decoder();                                   // server side
+ *   const { logits, top1, label, mode } = dec.decode(packet);
+ *
+ * Each encoder/decoder owns a kernel module instance (the device and the server are different
+ * machines). Everything is placed in WASM memory when it is made: the blob's weights and plan,
+ * the arena, the coder tables, the input, code and packet buffers. encode() then runs the encoder
+ * plan (one export call), the rANS coder on the codes where they lie, and writes the packet header;
+ * decode() reads the header, decodes straight into the decoder plan's input and runs it.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
+import { readBlob, type Blob } from '../format/blob.js';
+import { Runner } from '../engine/plan.js';
+import { CdfTables, decodeAt, encodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
+import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
+import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from '../codec/modes.js';
+import { toInput } from './image.js';
+import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
+
+export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput, EncoderOptions, PacketFormat } from './api.js';
+export { pickMode, type ModeInfo, type ModeBudget } from '../codec/modes.js';
+
+export interface LoadModelOptions {
+  /** kernel build: 'auto' (default) picks SIMD when the runtime has it */
+  build?: Build | 'auto';
+}
+
+/** Reads a blob from a path, a URL (file:, http:, https:) or bytes, and validates it. */
+export async function loadModel(src: string | URL | Uint8Array, opts: LoadModelOptions = {}): Promise<Model> {
+  let bytes: Uint8Array;
+  if (src instanceof Uint8Array) bytes = src;
+  else if (src instanceof URL || /^(https?|file):/.test(src)) {
+    const url = src instanceof URL ? src : new URL(src);
+    if (url.protocol === 'file:') bytes = new Uint8Array(await readFile(url));
+    else {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`slimsplit: fetching model ${url.href} failed: HTTP ${res.status}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    }
+  } else {
+    try {
+      bytes = new Uint8Array(await readFile(src));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`slimsplit: cannot read model file '${src}'${code === 'ENOENT' ? ' (no such file; pass the path of a .slim blob)' : `: ${(e as Error).message}`}`);
+    }
+  }
+  return new Model(bytes, opts);
+}
+
+/** Coder section json (written by src/format/pack.ts from the exporter's symbol counts). */
+export interface CoderMeta {
+  kind: 'rans-channel';
+  /** the mode axis that selects a table set */
+  axis: 'bits';
+  channels: number;
+  /** symbols per channel: H * W */
+  groupSize: number;
+  /** axis value -> tensor name of its [channels][T + 2] integer CDFs, T <= 2^bits ([channels * K^3][T + 2] with a context) */
+  tables: Record<string, string>;
+  /** row length of the bottleneck (context coding) */
+  W?: number;
+  /** axis values coded with contexts (src/codec/coder.ts CoderContext) */
+  contexts?: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }>;
+  /** axis value -> per channel, bits per image on the training set under the shipped tables */
+  bitsPerImage?: Record<string, number[]>;
+}
+
+export class Model {
+  readonly bytes: Uint8Array;
+  readonly blob: Blob;
+  readonly info: ModelInfo;
+  readonly build: Build | 'auto';
+  private readonly modelIdU32: number;
+  /** the exporter's metadata (blob json): classes, split point, PyTorch's top-1 per mode, ... */
+  readonly meta: Record<string, unknown>;
+
+  constructor(bytes: Uint8Array, opts: LoadModelOptions = {}) {
+    this.bytes = bytes;
+    this.blob = readBlob(bytes);
+    this.build = opts.build ?? 'auto';
+    this.meta = this.blob.json ? (JSON.parse(this.blob.json) as Record<string, unknown>) : {};
+    this.modelIdU32 = modelIdOf(bytes);
+    const id = new Uint8Array(4);
+    new DataView(id.buffer).setUint32(0, this.modelIdU32, true);
+    const shape = this.blob.input.shape;
+    this.info = {
+      name: this.blob.name,
+      inputShape: [shape[0], shape[1], shape[2]],
+      mean: this.blob.input.mean,
+      std: this.blob.input.std,
+      axes: Object.fromEntries(this.blob.axes.map((a) => [a.name, a.values.slice()])),
+      classes: Array.isArray(this.meta.classes) ? (this.meta.classes as string[]) : [],
+      modelId: id,
+      blobBytes: bytes.length,
+    };
+  }
+
+  /** Every combination of the mode axes, smallest first. */
+  modes(): Mode[] {
+    return modesOf(this.blob);
+  }
+
+  hasGraph(name: string): boolean {
+    return this.blob.graphs.some((g) => g.name === name);
+  }
+
+  encoder(opts: EncoderOptions = {}): SplitEncoder {
+    const packet = opts.packet ?? 'full';
+    if (packet !== 'full' && packet !== 'compact') throw new Error(`slimsplit: unknown packet format '${String(packet)}' (full or compact)`);
+    return new SplitEncoder(this, loadEngine({ build: this.build }), packet);
+  }
+  decoder(): SplitDecoder {
+    return new SplitDecoder(this, loadEngine({ build: this.build }));
+  }
+  classifier(): ImageClassifier {
+    return new ImageClassifier(this, loadEngine({ build: this.build }));
+  }
+
+  /** @internal */
+  get modelId(): number {
+    return this.modelIdU32;
+  }
+  /** @internal */
+  split(): SplitInfo {
+    return splitInfo(this.info.name, this.meta);
+  }
+  /** @internal: the coder tables as specs, per value of the coder's axis. */
+  coderTables(): { meta: CoderMeta; specs: TableSpec[]; first: Map<number, number> } {
+    const c = this.blob.coder;
+    if (!c) throw new Error(`slimsplit: model '${this.info.name}' ships no entropy-coder tables`);
+    const meta = JSON.parse(c.json) as CoderMeta;
+    const specs: TableSpec[] = [];
+    const first = new Map<number, number>();
+    for (const [v, name] of Object.entries(meta.tables)) {
+      const t = this.blob.tensor(name);
+      const ti = this.blob.tensors.find((q) => q.name === name)!;
+      const [rows, len] = ti.shape;
+      const ctx = meta.contexts?.[v];
+      const per = ctx ? contextsPerGroup(ctx) : 1;
+      if (rows !== meta.channels * per) throw new Error(`slimsplit: coder table '${name}' has ${rows} rows, the coder says ${meta.channels} channels x ${per} contexts`);
+      if (ctx && !(Number.isInteger(meta.W) && meta.W! >= 1 && meta.groupSize % meta.W! === 0)) throw new Error(`slimsplit: coder: context coding for bits=${v} needs a row length W dividing ${meta.groupSize}, got ${meta.W}`);
+      first.set(Number(v), specs.length);
+      for (let r = 0; r < rows; r++) specs.push({ cdf: t.subarray(r * len, (r + 1) * len), offset: 0 });
+    }
+    return { meta, specs, first };
+  }
+  /** What each mode costs and gives, for choosing one at run time: see modeTable and pickMode in src/codec/modes.ts. */
+  modeTable(opts: { packet?: PacketFormat } = {}): ModeInfo[] {
+    return modeTable(this.blob, this.meta, this.modelId, opts.packet === 'compact' ? COMPACT_OVERHEAD : undefined);
+  }
+
+  /** @internal */
+  label(k: number): string {
+    return this.info.classes[k] ?? String(k);
+  }
+}
+
+function argmax(x: Float32Array): number {
+  let k = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[k]) k = i;
+  return k;
+}
+
+/**
+ * The coder side both ends share: the blob's CDF tables resident in WASM memory, and the per-channel
+ * table index for the current bit depth (written on a mode change, not per packet).
+ */
+class ChannelCoder {
+  readonly tables: CdfTables;
+  readonly groupSize: number;
+  /** i32 [channels] in WASM memory */
+  readonly tableIndex: number;
+  /** the current bit depth's context, if it is coded with one */
+  context: CoderContext | undefined;
+  private readonly first: Map<number, number>;
+  private readonly meta: CoderMeta;
+  private readonly eng: Engine;
+  private readonly model: Model;
+
+  constructor(model: Model, eng: Engine, arena: Arena, lookup: boolean) {
+    const { meta, specs, first } = model.coderTables();
+    // The decoder's slot lookups are 128 KiB each: only for the large tables (8 bits), not the
+    // thousands of small context tables.
+    this.tables = new CdfTables(eng, arena, specs, { lookup: lookup ? 'auto' : false });
+    this.first = first;
+    this.meta = meta;
+    this.groupSize = meta.groupSize;
+    this.tableIndex = arena.alloc(4 * meta.channels, 4);
+    this.eng = eng;
+    this.model = model;
+  }
+
+  /** Channel c of a `bits`-bit tensor is coded with its own table. */
+  select(bits: number, channels: number): void {
+    const base = this.first.get(bits);
+    if (base === undefined) throw new Error(`slimsplit: model '${this.model.info.name}' has no coder tables for bits=${bits}`);
+    const ctx = this.meta.contexts?.[String(bits)];
+    this.context = ctx ? { W: this.meta.W!, K: ctx.K, shift: ctx.shift, neighbours: ctx.neighbours } : undefined;
+    const per = ctx ? contextsPerGroup(ctx) : 1;
+    const i32 = this.eng.i32();
+    for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c * per;
+  }
+}
+
+/** Mode as the packet carries it: [members, bits]. */
+function modeBytes(mode: Record<string, number>): number[] {
+  return [mode.members ?? 1, mode.bits ?? 8];
+}
+
+/** A compact packet's mode byte: the mode's index in model.modes(). */
+function modeIndexOf(modes: Mode[], m: Mode): number {
+  const i = modes.findIndex((q) => (q.members ?? 1) === (m.members ?? 1) && (q.bits ?? 8) === (m.bits ?? 8) && q.width === m.width);
+  if (i < 0 || i > 255) throw new Error(`slimsplit: mode ${JSON.stringify(m)} has no compact mode byte`);
+  return i;
+}
+
+/** Device side: image -> encoder network -> b-bit codes -> rANS -> packet. */
+export class SplitEncoder implements DeviceEncoder {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+  private readonly coder: ChannelCoder;
+  private readonly split: SplitInfo;
+  /** payload scratch, sized for the largest mode's worst case */
+  private readonly out: number;
+  private readonly capacity: number;
+  readonly packet: PacketFormat;
+  private readonly modes: Mode[];
+  /** the current mode's compact mode byte (set with the mode, not per packet) */
+  private modeByte = 0;
+
+  constructor(model: Model, eng: Engine, packet: PacketFormat = 'full') {
+    this.model = model;
+    this.eng = eng;
+    this.packet = packet;
+    this.modes = model.modes();
+    const arena = new Arena(eng);
+    this.runner = new Runner(eng, model.blob, 'encoder', { arena });
+    if (this.runner.outputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its encoder graph outputs floats, not codes; it is not a split model`);
+    this.coder = new ChannelCoder(model, eng, arena, false);
+    this.split = model.split();
+    // Escape-free streams take < 2 bytes per symbol (rANS byte renormalization bound).
+    this.capacity = 2 * this.runner.outputLength + 64;
+    this.out = arena.alloc(this.capacity, 16);
+    this.syncTables();
+  }
+
+  get mode(): Mode {
+    return this.runner.mode;
+  }
+
+  setMode(mode: Mode): void {
+    this.runner.setMode(mode);
+    this.syncTables();
+  }
+
+  private syncTables(): void {
+    this.coder.select(this.runner.mode.bits, this.runner.outputLength / this.coder.groupSize);
+    if (this.packet === 'compact') this.modeByte = modeIndexOf(this.modes, this.runner.mode);
+  }
+
+  /** The encoder network alone: writes the codes into WASM memory and returns a view of them. */
+  codes(image: ImageInput): Uint8Array {
+    const inp = this.runner.inputView() as Float32Array;
+    toInput(image, this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
+    return this.runner.run() as Uint8Array;
+  }
+
+  encode(image: ImageInput): Uint8Array {
+    const codes = this.codes(image);
+    const n = codes.length;
+    const { tables, groupSize, tableIndex, context } = this.coder;
+    const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity, context });
+    const m = this.runner.mode;
+    const payload = this.eng.u8().subarray(this.out, this.out + len);
+    if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, this.modeByte, payload);
+    return writePacket(
+      { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
+      payload,
+    );
+  }
+}
+
+/** Server side: packet -> rANS decode into the decoder's input -> decoder network -> logits. */
+export class SplitDecoder implements ServerDecoder {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+  private readonly coder: ChannelCoder;
+  private readonly split: SplitInfo;
+  private readonly payload: number;
+  private readonly payloadCap: number;
+  private readonly modes: Mode[];
+
+  constructor(model: Model, eng: Engine) {
+    this.model = model;
+    this.eng = eng;
+    this.modes = model.modes();
+    const arena = new Arena(eng);
+    this.runner = new Runner(eng, model.blob, 'decoder', { arena });
+    if (this.runner.inputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its decoder graph does not take codes`);
+    this.coder = new ChannelCoder(model, eng, arena, true);
+    this.split = model.split();
+    this.payloadCap = 2 * this.runner.inputLength + 64;
+    this.payload = arena.alloc(this.payloadCap, 16);
+  }
+
+  /** Reads a full or a compact packet (told apart by the first byte). */
+  decode(packet: Uint8Array): DecodeResult {
+    let members: number, bits: number, payload: Uint8Array;
+    const { tables, groupSize, tableIndex } = this.coder;
+    if (isCompactPacket(packet)) {
+      const p = readCompactPacket(packet, this.model.modelId);
+      const m = this.modes[p.mode];
+      if (m === undefined) throw new PacketError('bad-field', `compact packet mode byte ${p.mode}: model '${this.model.info.name}' has modes 0..${this.modes.length - 1}`);
+      members = m.members ?? 1;
+      bits = m.bits ?? 8;
+      payload = p.payload;
+      this.runner.setMode({ members, bits });
+    } else {
+      const p = readPacket(packet, { modelId: this.model.modelId });
+      [members, bits] = p.fields.mode;
+      if (p.fields.mode.length !== 2) throw new PacketError('bad-field', `packet mode has ${p.fields.mode.length} bytes; model '${this.model.info.name}' expects [members, bits]`);
+      if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
+      this.runner.setMode({ members, bits });
+      const n = this.runner.inputLength;
+      const [C, H, W] = p.fields.shape;
+      if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
+        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
+      }
+      payload = p.payload;
+    }
+    const n = this.runner.inputLength;
+    if (payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
+    this.coder.select(bits, n / groupSize);
+    this.eng.u8().set(payload, this.payload);
+    const inp = this.runner.inputView();
+    decodeAt(this.eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex, context: this.coder.context });
+    const logits = Float32Array.from(this.runner.run() as Float32Array);
+    const top1 = argmax(logits);
+    return { logits, top1, label: this.model.label(top1), mode: { members, bits } };
+  }
+}
+
+/** A plain classifier graph (the JPEG baseline): image -> logits. */
+export class ImageClassifier implements Classifier {
+  readonly eng: Engine;
+  private readonly model: Model;
+  private readonly runner: Runner;
+
+  constructor(model: Model, eng: Engine) {
+    this.model = model;
+    this.eng = eng;
+    this.runner = new Runner(eng, model.blob, 'classifier', { arena: new Arena(eng) });
+  }
+
+  classify(image: ImageInput): { logits: Float32Array; top1: number; label: string } {
+    const inp = this.runner.inputView() as Float32Array;
+    toInput(image, this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
+    const logits = Float32Array.from(this.runner.run() as Float32Array);
+    const top1 = argmax(logits);
+    return { logits, top1, label: this.model.label(top1) };
+  }
+}
+
+export { CoderError, PacketError };
