@@ -11,12 +11,13 @@
 export { loadModel, Model, SplitEncoder, SplitDecoder, ImageClassifier, type LoadModelOptions } from './model/model.js';
 export { pickMode, modeTable, type ModeInfo, type ModeBudget } from './codec/modes.js';
 export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, EncoderOptions, PacketFormat } from './model/api.js';
-export { readBlob, BlobError } from './format/blob.js';
+export { readBlob } from './format/reader.js';
+export { BlobError } from './format/schema.js';
 export { readPacket, writePacket, readCompactPacket, writeCompactPacket, isCompactPacket, PacketError } from './codec/packet.js';
 export { CoderError } from './codec/coder.js';
 export { decodeImage, ImageError } from './model/image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/wasm.js';
-export { Runner } from './engine/plan.js';
+export { Runner } from './engine/plan/runner.js';
 // device side: streaming to `slimsplit serve`, rate control, link emulation (docs/CONTROLLER.md)
 export { connect, DeviceSession, DeviceError, type ConnectOptions, type SendOptions, type SendResult, type Transport } from './device/client.js';
 export { makeController, controllerNames, SlimController, EmaController, FixedController, ControllerError, type Controller, type ModeSpec, type Decision } from './device/controller.js';
