@@ -20,3 +20,10 @@ export { CoderError } from './codec/coder.js';
 export { decodeImage, ImageError } from './model/image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/wasm.js';
 export { Runner } from './engine/plan/runner.js';
+// device side: streaming to `slimsplit serve`, rate control, link emulation (docs/CONTROLLER.md)
+export { connect, DeviceSession, DeviceError, type ConnectOptions, type SendOptions, type SendResult, type Transport } from './device/client.js';
+export { makeController, controllerNames, SlimController, EmaController, FixedController, ControllerError, type Controller, type ModeSpec, type Decision } from './device/controller.js';
+export { readTrace, parseMahimahi, parseMbps, TraceError, type Trace } from './device/trace.js';
+export { TraceLink, RealTimeShaper, type LinkOptions } from './device/link.js';
+export { simulate, summarize, type FrameRecord, type RunSummary, type SimDataset } from './device/sim.js';
+export { measureModes, streamFrames, type Frame } from './device/run.js';

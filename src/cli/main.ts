@@ -34,6 +34,8 @@ import { cmdPack } from './pack.js';
 import { cmdEval } from './eval.js';
 import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
+import { registerServe } from './serve.js';
+import { registerDevice } from './device.js';
 
 function buildProgram(io: Ctx): Command {
   const program = new Command('slimsplit');
@@ -124,6 +126,9 @@ function buildProgram(io: Ctx): Command {
     .addOption(modesOpt())
     .addOption(packetOpt())
     .action((o) => cmdBench(io, o));
+
+  registerServe(program, io, DEFAULT_MODEL);
+  registerDevice(program, io, DEFAULT_MODEL);
 
   return program;
 }
