@@ -158,7 +158,7 @@ function encSlow(x: u32, v: i32, off: i32, nsym: i32, sym: usize): u32 {
 //   1: left, up, up-left, up-right: base[g] + ((qL * K + qU) * K + qUL) * K + qUR, K^4 tables.
 // Measured on the 16x16 model's 1- and 2-bit codes set 0 saves 11-13% over one table per channel;
 // on the 4x4 model, whose channels are nearly independent, set 1 saves 21% and set 0 13%
-// (train/coder_context.py).
+// (train/experiments/coder_context.py).
 
 // Context of symbol i at column col and row row of group g (K >= 1).
 @inline function ctxOf(s: usize, i: i32, col: i32, row: i32, g: i32, W: i32, G: i32, K: u32, shift: u32, nb: i32): u32 {

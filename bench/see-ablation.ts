@@ -4,7 +4,7 @@
  * one thread, median of 25 runs after 10 warm-up runs (process CPU time). What no row claims is
  * mostly the convolutions.
  *
- *   /usr/bin/python3 train/see.py          # writes train/out/see/see-384-random.{graph.json,tensors.bin}
+ *   (the graph is kept in test/fixtures/see/; /usr/bin/python3 train/see.py rewrites it there)
  *   npx tsx bench/see-ablation.ts
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,10 +16,10 @@ import { Runner } from '../src/engine/plan/runner.js';
 import { packGraph } from '../src/format/pack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const GRAPH = join(ROOT, 'train/out/see/see-384-random.graph.json');
-const TENSORS = join(ROOT, 'train/out/see/see-384-random.tensors.bin');
+const GRAPH = join(ROOT, 'test/fixtures/see/see-384-random.graph.json');
+const TENSORS = join(ROOT, 'test/fixtures/see/see-384-random.tensors.bin');
 if (!existsSync(GRAPH) || !existsSync(TENSORS)) {
-  console.error(`${GRAPH} is missing: run /usr/bin/python3 train/see.py first`);
+  console.error(`${GRAPH} is missing: run /usr/bin/python3 train/see.py (it writes test/fixtures/see/)`);
   process.exit(1);
 }
 type Layer = { op: string; act?: string };

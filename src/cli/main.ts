@@ -9,6 +9,7 @@
  *   slimsplit eval --data ../shared/datasets/cifar10-jpeg/test.tar.gz --limit 1000 --svg rate.svg
  *   slimsplit bench --rounds 5
  *   slimsplit pack model.graph.json model.tensors.bin -o model.slim
+ *   slimsplit unpack weights/see-cifar10.slim -o out/               # the exported graph back
  *
  *   import { main } from './main.js';
  *   const code = await main(['inspect', 'x.slim'], { out: (s) => ..., err: (s) => ... });   // 0, 1 or 2
@@ -31,6 +32,7 @@ import { cmdEncode } from './encode.js';
 import { cmdDecode } from './decode.js';
 import { cmdInspect } from './inspect.js';
 import { cmdPack } from './pack.js';
+import { cmdUnpack } from './unpack.js';
 import { cmdEval } from './eval.js';
 import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
@@ -87,7 +89,16 @@ function buildProgram(io: Ctx): Command {
     .argument('<graph.json>', 'graph JSON')
     .argument('<tensors.bin>', 'tensor data')
     .requiredOption('-o, --out <out.slim>', 'where to write the blob')
+    .option('--coder <coder.json>', 'entropy-coder tables as `unpack` writes them, instead of meta.symbolCounts')
     .action((graph, tensors, o) => cmdPack(io, graph, tensors, o));
+
+  program
+    .command('unpack')
+    .description('a .slim blob -> the exported graph it was packed from (graph JSON + tensors.bin, and coder tables if any)')
+    .argument('<blob.slim>', 'blob')
+    .requiredOption('-o, --out <dir>', 'folder for <name>.graph.json, <name>.tensors.bin[, <name>.coder.json]')
+    .addHelpText('after', '\nExample:\n  slimsplit unpack weights/see-cifar10.slim -o out/ && slimsplit pack out/see-cifar10.graph.json out/see-cifar10.tensors.bin --coder out/see-cifar10.coder.json -o again.slim')
+    .action((blob, o) => cmdUnpack(io, blob, o));
 
   program
     .command('eval')

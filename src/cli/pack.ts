@@ -2,10 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { readBlob } from '../format/reader.js';
 import { packGraph } from '../format/pack.js';
+import { coderFromJson } from '../format/unpack.js';
 import { PH } from '../engine/plan/words.js';
 import { CliError, Io, readInput } from './common.js';
 
-export function cmdPack(io: Io, graph: string, tensors: string, o: { out: string }): void {
+export function cmdPack(io: Io, graph: string, tensors: string, o: { out: string; coder?: string }): void {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(readInput(graph, 'graph JSON')));
@@ -13,7 +14,9 @@ export function cmdPack(io: Io, graph: string, tensors: string, o: { out: string
     if (e instanceof CliError) throw e;
     throw new CliError(`${graph} is not valid JSON (${(e as Error).message})`);
   }
-  const bytes = packGraph(json, readInput(tensors, 'tensor file'));
+  // --coder: ready tables (what unpack gives back for a blob with a coder section) instead of counts
+  const coder = o.coder === undefined ? undefined : coderFromJson(new TextDecoder().decode(readInput(o.coder, 'coder file')));
+  const bytes = packGraph(json, readInput(tensors, 'tensor file'), coder ? { coder } : {});
   writeFileSync(o.out, bytes);
   const b = readBlob(bytes);
   const modes = b.axes.map((a) => `${a.name} [${a.values.join(', ')}]`).join(', ') || 'one mode';

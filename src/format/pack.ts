@@ -32,9 +32,10 @@ export class PackError extends Error {
 
 export interface PackOptions {
   /** entropy-coder tables to ship with the model (src/codec/coder.ts), stored as integer tensors */
-  coder?: { json: string; tables: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
+  coder?: { json: string; tables: Record<string, CoderTable | { shape: number[]; data: CoderTable }> };
 }
 
+type CoderTable = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 type Json = unknown;
 const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: Json): string => {
@@ -194,9 +195,11 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
   }
   if (opts.coder) {
     coder = { json: opts.coder.json, tables: Object.keys(opts.coder.tables) };
-    for (const [tn, arr] of Object.entries(opts.coder.tables)) {
+    for (const [tn, t] of Object.entries(opts.coder.tables)) {
+      // a bare array is one row; { shape, data } keeps a table's rows (what unpack gives back)
+      const arr = ArrayBuffer.isView(t) ? t : t.data;
       const dtype = arr instanceof Uint8Array ? 'u8' : arr instanceof Uint16Array ? 'u16' : arr instanceof Uint32Array ? 'u32' : 'i32';
-      tensors.push({ name: tn, dtype, shape: [arr.length], data: arr });
+      tensors.push({ name: tn, dtype, shape: ArrayBuffer.isView(t) ? [arr.length] : t.shape.slice(), data: arr });
     }
   }
   return {
