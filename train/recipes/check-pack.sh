@@ -10,6 +10,9 @@
 # re-exported from its seed (when PyTorch is installed) and compared with the kept one. The trained
 # models need their export-stage input in train/out/<model>/ (the recipes' checkpoints; not in git);
 # a model without one is reported as not checked. Exit status 1 if any checked blob differs.
+# Every blob in weights/ is also unpacked (`slimsplit unpack`: the exported graph it was packed from,
+# with its coder tables, whose training counts a blob does not keep) and packed again; that needs no
+# checkpoint. `npm run check:pack` runs this script.
 source "$(dirname "$0")/lib.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -19,6 +22,17 @@ same() {   # same <label> <a> <b>
   if cmp -s "$2" "$3"; then report+=("identical   $1"); else report+=("DIFFERENT   $1"); fail=1; fi
 }
 have_torch() { "$PYTHON" -c 'import torch' 2>/dev/null; }
+
+# Every shipped blob: unpack -> pack (--coder where the blob has a coder section)
+for blob in weights/*.slim; do
+  name=$(basename "$blob" .slim)
+  $SLIMSPLIT unpack "$blob" -o "$TMP/unpacked/$name" > /dev/null
+  U="$TMP/unpacked/$name/$name"
+  coder=()
+  [ ! -e "$U.coder.json" ] || coder=(--coder "$U.coder.json")
+  $SLIMSPLIT pack "$U.graph.json" "$U.tensors.bin" "${coder[@]}" -o "$TMP/unpacked/$name.slim" > /dev/null
+  same "$blob <- unpack + pack${coder[*]:+ --coder}" "$TMP/unpacked/$name.slim" "$blob"
+done
 
 # see-384-random: the kept graph, then a fresh export from the seed
 F=test/fixtures/see
