@@ -10,7 +10,7 @@
  *   packGraph(u.graph, u.tensors, u.coder ? { coder: u.coder } : {});   // the same bytes again
  *
  * q8 tensors come back as float32 values that quantize to exactly the stored scales and codes
- * (each row's +-127 codes get a value whose 127th rounds to the scale), and every tensor is checked
+ * (each row's +-127 codes get f32(127 * scale)), and every tensor is checked
  * by quantizing it again.
  *
  * What a blob does not hold: the symbol statistics (meta.symbolCounts, contextCounts, modeCounts)
@@ -57,21 +57,13 @@ function q8Values(name: string, stored: Uint8Array, rows: number, n: number): Fl
   const dv = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
   const cols = n / rows;
   const out = new Float32Array(n);
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
   for (let r = 0; r < rows; r++) {
     const s = dv.getFloat32(4 * r, true);
     if (s === 0) continue;
-    // the row's largest magnitude m must give fround(m / 127) === s: start at f32(127 s), walk by ulps
-    f[0] = 127 * s;
-    const base = u[0];
-    let m = -1;
-    for (let d = 0; d <= 64 && m < 0; d++) {
-      for (const k of d === 0 ? [0] : [d, -d]) {
-        u[0] = base + k;
-        if (Math.fround(f[0] / 127) === s) { m = f[0]; break; }
-      }
-    }
-    if (m < 0) cant(`q8 tensor '${name}' row ${r}: no f32 value quantizes to scale ${s}`);
+    // the row's largest magnitude m must give fround(m / 127) === s; f32(127 s) is the nearest
+    // candidate, and a scale it misses is one no f32 maximum gives (the packer never writes it)
+    const m = Math.fround(127 * s);
+    if (Math.fround(m / 127) !== s) cant(`q8 tensor '${name}' row ${r}: no f32 maximum quantizes to scale ${s} (bits 0x${dv.getUint32(4 * r, true).toString(16)}), so the packer did not write it`);
     for (let i = r * cols; i < (r + 1) * cols; i++) {
       const c = dv.getInt8(4 * rows + i);
       out[i] = c === 127 ? m : c === -127 ? -m : c * s;

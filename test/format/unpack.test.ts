@@ -53,8 +53,7 @@ describe('slimsplit unpack', () => {
     for (const t of q8) {
       expect(tj[t.name].storage).toBe('q8');
       const v = new Float32Array(u.tensors.buffer, u.tensors.byteOffset + tj[t.name].offset, t.byteLength / 4);
-      // the loader's expansion, code * scale, is what the unpacked values are up to the +-127 codes'
-      // maxima, which may sit an ulp or so away so that their 127th rounds to the scale
+      // the loader's expansion, code * scale, up to the +-127 codes' f32(127 * scale)
       const x = b.tensor(t.name) as Float32Array;
       let off = 0;
       for (let i = 0; i < v.length; i++) if (!(Math.abs(v[i] - x[i]) <= Math.abs(x[i]) * 2 ** -20)) off++;
@@ -73,6 +72,18 @@ describe('slimsplit unpack', () => {
     for (let i = 0; i < n; i++) f[i] = Math.fround(Math.sin(i * 7.3) * 0.3171 + (i % 5) * 1e-3);
     const blob = packGraph(g, bin);
     expect(Buffer.compare(Buffer.from(roundTrip(blob)), Buffer.from(blob))).toBe(0);
+  });
+
+  it('refuses a q8 scale no f32 maximum quantizes to, naming the tensor and row', () => {
+    // scales like 0x3c010c40: fround(m / 127) skips them for every f32 m
+    const stored = new Uint8Array(4 + 3);
+    const dv = new DataView(stored.buffer);
+    dv.setUint32(0, 0x3c010c40, true);
+    const s = dv.getFloat32(0, true);
+    expect(Math.fround(Math.fround(127 * s) / 127)).not.toBe(s);
+    stored.set([127, 0x100 - 3, 0x100 - 127], 4);
+    const blob = writeBlob({ name: 'm', input: { shape: [1], mean: [], std: [] }, axes: [], graphs: [], tensors: [{ name: 'w', dtype: 'f32', shape: [1, 3], data: new Float32Array(3), storage: 'q8', stored }] });
+    expect(() => unpackBlob(blob)).toThrow(/cannot unpack: q8 tensor 'w' row 0: no f32 maximum quantizes to scale/);
   });
 
   it('refuses a q8 row the packer never writes (largest code not 127), naming the tensor', () => {
