@@ -1,6 +1,6 @@
 /**
  * `slimsplit serve`: the server side as a service (src/server/). Registered on the program by
- * src/cli.ts; runs until SIGTERM or SIGINT, then drains and returns (exit code 0).
+ * src/cli/main.ts; runs until SIGTERM or SIGINT, then drains and returns (exit code 0).
  *
  *   slimsplit serve                                         # shipped model, 127.0.0.1:8080 + MQTT :1883
  *   slimsplit serve --model a.slim --model b.slim --workers 4 --host 0.0.0.0

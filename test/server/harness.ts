@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import mqtt from 'mqtt';
-import { Model } from '../../src/model.js';
+import { Model } from '../../src/model/model.js';
 import { writeEnvelope } from '../../src/server/envelope.js';
 import { topKOf, type FrameResult } from '../../src/server/result.js';
 import { tinySplitBlob } from './tiny-split.js';

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { freePort } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 export interface Serve {
   proc: ChildProcess;

@@ -6,7 +6,7 @@
  *   const bytes = tinySplitBlob();          // .slim bytes
  *   const other = tinySplitBlob(1);         // another model (other id, other name)
  */
-import { packGraph } from '../../src/pack.js';
+import { packGraph } from '../../src/format/pack.js';
 import { tinyGraph, tinyTensors } from '../fixtures/tiny.gen.js';
 
 export const TINY_CLASSES = ['ant', 'bee', 'cat', 'dog', 'eel'];
