@@ -17,3 +17,5 @@ export { CoderError } from './codec/coder.js';
 export { decodeImage, ImageError } from './model/image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/wasm.js';
 export { Runner } from './engine/plan.js';
+export { writeEnvelope, readEnvelope, EnvelopeError, type EnvelopeFields } from './server/envelope.js';
+export { topKOf, type FrameResult, type Outcome } from './server/result.js';

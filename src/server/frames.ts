@@ -64,7 +64,23 @@ export class FrameService {
     this.scheduler = new Scheduler<Job>({ maxQueue: limits.maxQueue, maxInflight: limits.maxInflight });
   }
 
+  /** Takes one frame; `reply` gets its answer exactly once (a bug here answers 'failed', never crashes the server). */
   handle(bytes: Uint8Array, ctx: FrameContext, reply: Reply): void {
+    let replied = false;
+    const once: Reply = (r) => {
+      if (replied) return;
+      replied = true;
+      reply(r);
+    };
+    try {
+      this.take(bytes, ctx, once);
+    } catch (e) {
+      this.metrics.frames.inc({ model: 'unknown', mode: 'unknown', transport: ctx.transport, outcome: 'failed' });
+      once({ v: 1, device: ctx.device ?? null, seq: null, outcome: 'failed', error: { code: 'internal', message: `server error: ${(e as Error).message}` } });
+    }
+  }
+
+  private take(bytes: Uint8Array, ctx: FrameContext, reply: Reply): void {
     const receivedAt = nowMs();
     const t = ctx.transport;
     this.metrics.frameBytes.observe({ transport: t }, bytes.length);

@@ -49,7 +49,7 @@ function workerFile(): string {
   if (existsSync(beside)) return beside;
   const built = join(here, '..', '..', 'dist', 'src', 'server', 'worker.js');
   if (existsSync(built)) return built;
-  throw new Error(`slimsplit serve: no compiled decoder worker at ${beside} or ${built}: run npm run build`);
+  throw new Error(`slimsplit: serve: no compiled decoder worker at ${beside} or ${built}: run npm run build`);
 }
 
 export class DecoderPool {
@@ -61,7 +61,7 @@ export class DecoderPool {
   restarts = 0;
 
   constructor(opts: PoolOptions) {
-    if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error(`slimsplit serve: --workers must be an integer >= 1, got ${opts.workers}`);
+    if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error(`slimsplit: serve: --workers must be an integer >= 1, got ${opts.workers}`);
     this.opts = { ...opts, depth: opts.depth ?? 2 };
     for (let i = 0; i < opts.workers; i++) this.slots.push(this.spawn(i));
   }
@@ -107,7 +107,7 @@ export class DecoderPool {
       const t0 = Date.now();
       const check = (): void => {
         if (this.slots.every((s) => s.online)) resolve();
-        else if (Date.now() - t0 > timeoutMs) reject(new Error(`slimsplit serve: decoder workers not ready after ${timeoutMs} ms`));
+        else if (Date.now() - t0 > timeoutMs) reject(new Error(`slimsplit: serve: decoder workers not ready after ${timeoutMs} ms`));
         else setTimeout(check, 5);
       };
       check();
