@@ -196,15 +196,17 @@ export async function mqttDevice(url: string, ref: Reference, device: number, se
     sent.set(seq, Date.now());
     c.publish(`${prefix}/frames/d${device}`, Buffer.from(envelopeOf(ref, device, seq)), { qos: 1 });
   });
+  const resent = new Set<number>();
   c.on('message', (_t, payload) => {
     const r = JSON.parse(String(payload)) as FrameResult;
+    // a resend that reached the server still holding the original: that one's answer is coming
+    if (r.outcome === 'duplicate' && resent.has(r.seq ?? -1)) return;
     sent.delete(r.seq ?? -1);
     w.got(r);
   });
   // a frame unanswered for resendAfterMs is sent again with the same seq, once; then reported failed
   let timer: NodeJS.Timeout | undefined;
   if (opts.resendAfterMs) {
-    const resent = new Set<number>();
     timer = setInterval(() => {
       const now = Date.now();
       for (const [seq, at] of sent) {
