@@ -8,6 +8,9 @@
  *   const dec = model.decoder();                                   // server side
  *   const { logits, top1, mode } = dec.decode(packet);
  */
+import type { Mode } from '../codec/modes.js';
+
+export type { Mode };
 
 /**
  * Which packet an encoder writes: 'full' is self-describing (model id, mode, shape, length: 15-16
@@ -21,13 +24,6 @@ export interface EncoderOptions {
   packet?: PacketFormat;
 }
 
-/** A run-time mode: any axis the model does not have is ignored; a missing axis keeps its value. */
-export interface Mode {
-  members?: number;
-  width?: number;
-  bits?: number;
-}
-
 /** Raw pixels, row-major, 3 (RGB) or 4 (RGBA) channels of 8 bits. */
 export interface RawImage {
   data: Uint8Array | Uint8ClampedArray;
@@ -36,7 +32,11 @@ export interface RawImage {
   channels: 3 | 4;
 }
 
-/** Raw pixels, or the bytes of a JPEG or PNG file. */
+/**
+ * Raw pixels, or the bytes of a JPEG or PNG file. Pass a large photo as file bytes: those are decoded
+ * straight to the model's input size within a fixed memory bound (docs/MEMORY.md), while RawImage
+ * pixels of a large image already cost their full size.
+ */
 export type ImageInput = RawImage | Uint8Array;
 
 export interface ModelInfo {

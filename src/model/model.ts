@@ -17,11 +17,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
-import { readBlob, type Blob } from '../format/blob.js';
-import { Runner } from '../engine/plan.js';
+import { readBlob } from '../format/reader.js';
+import { type Blob } from '../format/schema.js';
+import { Runner } from '../engine/plan/runner.js';
 import { CdfTables, decodeAt, encodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
 import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
-import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from '../codec/modes.js';
+import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo, type SplitInfo } from '../codec/modes.js';
 import { toInput } from './image.js';
 import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
 
@@ -335,7 +336,7 @@ export class SplitDecoder implements ServerDecoder {
       const n = this.runner.inputLength;
       const [C, H, W] = p.fields.shape;
       if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
-        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
+        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode ${formatMode({ members, bits })} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
       }
       payload = p.payload;
     }

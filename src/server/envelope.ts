@@ -10,7 +10,7 @@
  * captured and by when the answer is still useful, and for compact packets (which carry no model
  * id) optionally the model. A CRC-16 covers the header; the packet keeps its own CRC.
  */
-import { crc16 } from '../codec/packet.js';
+import { crc16 } from '../format/checksum.js';
 
 /** 0xD3 ('S' with the high bit, as in the packet's magic) then 'E'. */
 export const ENVELOPE_MAGIC = Uint8Array.of(0xd3, 0x45);

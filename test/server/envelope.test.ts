@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { readEnvelope, writeEnvelope, EnvelopeError, dueAt, type EnvelopeFields } from '../../src/server/envelope.js';
-import { crc16 } from '../../src/codec/packet.js';
+import { crc16 } from '../../src/format/checksum.js';
 import { topKOf, httpStatusOf } from '../../src/server/result.js';
 
 const deviceArb = fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/);

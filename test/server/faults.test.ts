@@ -7,7 +7,8 @@ import mqtt from 'mqtt';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { writeEnvelope, readEnvelope, EnvelopeError } from '../../src/server/envelope.js';
 import { PacketError, CoderError } from '../../src/index.js';
-import { writePacket, readPacket, crc16 } from '../../src/codec/packet.js';
+import { writePacket, readPacket } from '../../src/codec/packet.js';
+import { crc16 } from '../../src/format/checksum.js';
 import type { FrameResult } from '../../src/server/result.js';
 import { reference, wsDevice, mqttDevice, httpDevice, checkAnswers, metric, range, envelopeOf, postFrame, getText, type Reference } from './harness.js';
 
