@@ -2,13 +2,15 @@
  * slimsplit: split computing with slimmable ensemble encoders, in TypeScript and WebAssembly.
  *
  *   import { loadModel } from 'slimsplit';
- *   const model = await loadModel('weights/see-cifar10.slim');
+ *   const model = await loadModel('see-cifar10');   // a shipped model by name, or a path, URL or bytes
  *   const enc = model.encoder();                  // device side
  *   enc.setMode({ members: 2, bits: 4 });         // no reload
  *   const packet = enc.encode(jpegBytes);         // RGB/RGBA pixels or a JPEG/PNG file
  *   const { top1, label, mode } = model.decoder().decode(packet);   // server side
+ *   model.close();                                // releases the encoders' and decoders' WASM instances
  */
 export { loadModel, Model, SplitEncoder, SplitDecoder, ImageClassifier, type LoadModelOptions } from './model/model.js';
+export { shippedModels, type ModelSource } from './model/source.js';
 export { pickMode, modeTable, type ModeInfo, type ModeBudget } from './codec/modes.js';
 export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, EncoderOptions, PacketFormat } from './model/api.js';
 export { readBlob } from './format/reader.js';
