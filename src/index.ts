@@ -22,3 +22,10 @@ export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/w
 export { Runner } from './engine/plan/runner.js';
 export { writeEnvelope, readEnvelope, EnvelopeError, type EnvelopeFields } from './server/envelope.js';
 export { topKOf, type FrameResult, type Outcome } from './server/result.js';
+// device side: streaming to `slimsplit serve`, rate control, link emulation (docs/CONTROLLER.md)
+export { connect, DeviceSession, DeviceError, type ConnectOptions, type SendOptions, type SendResult, type Transport } from './device/client.js';
+export { makeController, controllerNames, SlimController, EmaController, FixedController, ControllerError, type Controller, type ModeSpec, type Decision } from './device/controller.js';
+export { readTrace, parseMahimahi, parseMbps, TraceError, type Trace } from './device/trace.js';
+export { TraceLink, RealTimeShaper, type LinkOptions } from './device/link.js';
+export { simulate, summarize, type FrameRecord, type RunSummary, type SimDataset } from './device/sim.js';
+export { measureModes, streamFrames, type Frame } from './device/run.js';

@@ -35,6 +35,7 @@ import { cmdEval } from './eval.js';
 import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
 import { registerServe } from './serve.js';
+import { registerDevice } from './device.js';
 
 function buildProgram(io: Ctx): Command {
   const program = new Command('slimsplit');
@@ -127,6 +128,7 @@ function buildProgram(io: Ctx): Command {
     .action((o) => cmdBench(io, o));
 
   registerServe(program, io, DEFAULT_MODEL);
+  registerDevice(program, io, DEFAULT_MODEL);
 
   return program;
 }
