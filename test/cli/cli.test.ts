@@ -53,7 +53,7 @@ describe('the bin', () => {
     if (fresh && process.platform !== 'win32') expect(statSync(dist).mode & 0o111, 'dist/src/cli/main.js must be executable').toBe(0o111);
     const r = spawn(['--help']);
     expect(r.status).toBe(0);
-    for (const c of ['encode', 'decode', 'inspect', 'pack', 'eval', 'demo', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['encode', 'decode', 'inspect', 'pack', 'unpack', 'eval', 'demo', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     const e = spawn(['encode', '--help']);
     expect(e.status).toBe(0);
     expect(e.stdout).toContain('--mode <mode>');
