@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { importModel, readIr, graphMacs, type ImportOptions } from '../import/index.js';
 import { evalImagenet } from '../import/imagenet.js';
-import { readBlob } from '../blob.js';
+import { readBlob } from '../format/blob.js';
 import { graphStats } from '../engine/stats.js';
 
 interface Io {

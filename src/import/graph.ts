@@ -16,8 +16,8 @@
  * trailing softmax is dropped by the reader and noted in `outputActivation` (argmax unchanged;
  * the classifier reports logits).
  */
-import type { Padding } from '../ops/types.js';
-import type { ActName } from '../ops/act.js';
+import type { Padding } from '../engine/ops/types.js';
+import type { ActName } from '../engine/ops/act.js';
 
 /** An activation tensor: [C, H, W] or [n]; `range` is the value range the source model states (quantized models). */
 export interface IrTensor {

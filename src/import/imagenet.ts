@@ -12,9 +12,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RawImage } from '../api.js';
-import { decodeImage, toInput } from '../image.js';
-import { Model } from '../model.js';
+import type { RawImage } from '../model/api.js';
+import { decodeImage, toInput } from '../model/image.js';
+import { Model } from '../model/model.js';
 import type { IrGraph } from './graph.js';
 import { referenceForward } from './reference.js';
 

@@ -10,7 +10,7 @@
  * IR (graph.ts), lowerGraph turns it into docs/GRAPH.md's JSON, and the ordinary packer
  * (src/pack.ts) validates and compiles it, so an imported blob is checked exactly like an exported one.
  */
-import { packGraph } from '../pack.js';
+import { packGraph } from '../format/pack.js';
 import { readTflite } from './tflite.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
 

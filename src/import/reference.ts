@@ -6,9 +6,9 @@
  *   const ir = readTflite(bytes);
  *   const logits = referenceForward(ir, x);   // x: the engine's input [C][H][W] (normalized)
  */
-import { convGeometry } from '../ops/types.js';
-import { actRef } from '../ops/act.js';
-import { Act } from '../ops/act.js';
+import { convGeometry } from '../engine/ops/types.js';
+import { actRef } from '../engine/ops/act.js';
+import { Act } from '../engine/ops/act.js';
 import { ImportError, type IrGraph, type IrNode } from './graph.js';
 
 /** Every activation of the graph, by tensor name, after running it on `x`; or only the output. */

@@ -16,8 +16,8 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import * as T from './tflite_schema.js';
-import { convGeometry, type Padding } from '../ops/types.js';
-import type { ActName } from '../ops/act.js';
+import { convGeometry, type Padding } from '../engine/ops/types.js';
+import type { ActName } from '../engine/ops/act.js';
 import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface TfliteOptions {

@@ -10,11 +10,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../../src/import/tflite_schema.js';
 import { importModel, readTflite, referenceForward, lowerGraph, ImportError } from '../../src/import/index.js';
-import { loadModel } from '../../src/model.js';
-import { Runner } from '../../src/plan.js';
-import { loadEngine } from '../../src/wasm.js';
-import { decodeImage, toInput } from '../../src/image.js';
-import { packGraph } from '../../src/pack.js';
+import { loadModel } from '../../src/model/model.js';
+import { Runner } from '../../src/engine/plan.js';
+import { loadEngine } from '../../src/engine/wasm.js';
+import { decodeImage, toInput } from '../../src/model/image.js';
+import { packGraph } from '../../src/format/pack.js';
 import { BUILDS, nerr, rng } from '../util.js';
 import { buildTflite, convNhwc, toNchw, f32Bytes, i32Bytes, i8Bytes, type FxTensor, type FxOp, type Nhwc } from './tflite-fixture.js';
 
