@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { importModel, readIr, graphMacs, type ImportOptions } from '../import/index.js';
-import { evalImagenet } from '../import/imagenet.js';
+import { evalImagenet, summarize, type ImagenetRow } from '../import/imagenet.js';
 import { readBlob } from '../format/blob.js';
 import { graphStats } from '../engine/stats.js';
 
@@ -91,10 +91,17 @@ async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> 
   const bytes = readFile(file, 'model file');
   const { ir, slim } = importModel(bytes, {});
   const t0 = performance.now();
+  const rows: ImagenetRow[] = [];
   const r = await evalImagenet({
     ir, slim, dir: o.data, limit: o.limit, labelOffset: o.labelOffset, crop: o.crop, build: o.build,
     onImage: (done, total, row) => {
-      if (done % 50 === 0 || done === total) io.err(`${done}/${total} images, last ${row.file}: engine ${row.engine}, reference ${row.reference}, label ${row.label} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+      rows.push(row);
+      // the summary so far, so that a run stopped early still leaves its numbers
+      if (o.json && (done % 25 === 0 || done === total)) writeFileSync(o.json, JSON.stringify({ model: file, crop: o.crop, partial: done < total, ...summarize(rows) }, null, 1));
+      if (done % 50 === 0 || done === total) {
+        const s = summarize(rows);
+        io.err(`${done}/${total} images: engine top-1 ${(100 * s.engineTop1).toFixed(1)}%, reference ${(100 * s.referenceTop1).toFixed(1)}%, ${s.disagreements.length} disagreements (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+      }
     },
   });
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;

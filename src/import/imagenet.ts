@@ -88,8 +88,10 @@ export async function evalImagenet(o: ImagenetOptions): Promise<ImagenetResult> 
   const shape = model.info.inputShape;
   const x = new Float32Array(shape[0] * shape[1] * shape[2]);
   const n = Math.min(files.length, o.limit ?? files.length);
-  // evenly spread over the classes when limited
-  const pick = Array.from({ length: n }, (_, i) => Math.floor((i * files.length) / n));
+  // every prefix of the order spread over the classes (a stride coprime with the count), so a run
+  // stopped early, or a --limit, still samples all of ImageNet's groups
+  const stride = strideFor(files.length);
+  const pick = Array.from({ length: n }, (_, i) => (i * stride) % files.length);
   const tiny = o.tinyMargin ?? 0.05;
   const rows: ImagenetRow[] = [];
   for (const idx of pick) {
@@ -108,6 +110,18 @@ export async function evalImagenet(o: ImagenetOptions): Promise<ImagenetResult> 
     rows.push(row);
     o.onImage?.(rows.length, n, row);
   }
+  return summarize(rows, tiny);
+}
+
+function strideFor(n: number): number {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  let s = Math.round(n * 0.618) | 1;
+  while (gcd(s, n) !== 1) s++;
+  return s;
+}
+
+/** Top-1 of both, and where they differ, over the rows so far. */
+export function summarize(rows: ImagenetRow[], tiny = 0.05): ImagenetResult {
   const differ = rows.filter((r) => r.engine !== r.reference);
   return {
     images: rows.length,

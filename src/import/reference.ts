@@ -52,6 +52,20 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
       const cinG = nd.cin / groups, coutG = nd.cout / groups;
       const y = new Float64Array(nd.cout * OH * OW);
       const acc = new Float64Array(OH * OW);
+      if (k === 1 && s === 1 && groups === 1 && padT === 0 && padL === 0) {
+        // pointwise: one flat loop over the map per (co, ci), the bulk of a MobileNet's work
+        const HW = H * W;
+        for (let co = 0; co < nd.cout; co++) {
+          acc.fill(nd.bias ? nd.bias[co] : 0);
+          for (let ci = 0; ci < nd.cin; ci++) {
+            const wv = nd.w[co * nd.cin + ci], xo = ci * HW;
+            if (wv === 0) continue;
+            for (let p = 0; p < HW; p++) acc[p] += wv * x[xo + p];
+          }
+          for (let p = 0; p < HW; p++) y[co * HW + p] = act(acc[p], nd.act);
+        }
+        return y;
+      }
       for (let co = 0; co < nd.cout; co++) {
         acc.fill(nd.bias ? nd.bias[co] : 0);
         const gi = Math.floor(co / coutG);
