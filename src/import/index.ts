@@ -16,7 +16,7 @@ import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './grap
 
 export { ImportError, lowerGraph, splitGraph, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode } from './graph.js';
 export { readTflite } from './tflite.js';
-export { referenceForward } from './reference.js';
+export { referenceForward, referenceActivations } from './reference.js';
 
 export interface ImportOptions extends LowerOptions {
   /** input H x W other than the model's own */

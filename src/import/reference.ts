@@ -12,7 +12,7 @@ import { Act } from '../engine/ops/act.js';
 import { ImportError, type IrGraph, type IrNode } from './graph.js';
 
 /** Every activation of the graph, by tensor name, after running it on `x`; or only the output. */
-export function referenceForward(g: IrGraph, x: ArrayLike<number>, opts: { keep?: boolean; upTo?: string } = {}): Float64Array {
+export function referenceForward(g: IrGraph, x: ArrayLike<number>, opts: { upTo?: string } = {}): Float64Array {
   const vals = new Map<string, Float64Array>();
   const inShape = g.tensors.get(g.input)!.shape;
   const n = inShape.reduce((a, b) => a * b, 1);
@@ -28,11 +28,18 @@ export function referenceForward(g: IrGraph, x: ArrayLike<number>, opts: { keep?
     const nd = g.nodes[i];
     vals.set(nd.y, runNode(g, nd, vals));
     if (nd.y === stop) return vals.get(stop)!;
-    if (!opts.keep) for (const t of nd.op === 'add' ? [nd.a, nd.b] : [nd.x]) if (last.get(t) === i && t !== nd.y) vals.delete(t);
+    for (const t of nd.op === 'add' ? [nd.a, nd.b] : [nd.x]) if (last.get(t) === i && t !== nd.y) vals.delete(t);
   }
   const out = vals.get(stop);
   if (!out) throw new ImportError(`reference: tensor '${stop}' was not computed`);
   return out;
+}
+
+/** Every activation by tensor name (the input included), for per-layer checks and benchmarks. */
+export function referenceActivations(g: IrGraph, x: ArrayLike<number>): Map<string, Float64Array> {
+  const vals = new Map<string, Float64Array>([[g.input, Float64Array.from(x)]]);
+  for (const nd of g.nodes) vals.set(nd.y, runNode(g, nd, vals));
+  return vals;
 }
 
 function act(v: number, a: string): number {
