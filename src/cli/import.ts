@@ -6,7 +6,9 @@
  *   slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add
  *   slimsplit eval-imagenet mobilenet_v2_1.0_224_quant.tflite --data ../shared/datasets/imagenet-samples
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeImage } from '../model/image.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { importModel, readIr, graphMacs, type ImportOptions } from '../import/index.js';
 import { evalImagenet, summarize, type ImagenetRow } from '../import/imagenet.js';
@@ -54,12 +56,22 @@ interface ImportCli {
   splitRange?: [number, number];
   name?: string;
   listTensors?: boolean;
+  calibrate?: string;
+  calibrateImages: number;
 }
 
 function cmdImport(io: Io, file: string, o: ImportCli): void {
   const bytes = readFile(file, 'model file');
   const opts: ImportOptions = { split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
   if (o.labels) opts.labels = readLabels(o.labels);
+  if (o.calibrate) {
+    if (!o.split) throw new Error('slimsplit: import: --calibrate needs --split (it builds the split\'s coder tables)');
+    const files = readdirSync(o.calibrate).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+    if (!files.length) throw new Error(`slimsplit: import: no JPEG or PNG files in ${o.calibrate}`);
+    // spread over the folder (class-sorted folders give every class a chance)
+    const n = Math.min(o.calibrateImages, files.length);
+    opts.calibrate = Array.from({ length: n }, (_, i) => decodeImage(readFile(join(o.calibrate!, files[Math.floor((i * files.length) / n)]), 'image')));
+  }
   if (o.listTensors) {
     const ir = readIr(bytes, opts);
     for (const n of ir.nodes) io.out(`${n.name.padEnd(24)} ${n.y} [${ir.tensors.get(n.y)!.shape.join(', ')}]\n`);
@@ -123,6 +135,11 @@ export function registerImport(program: Command, io: Io): void {
     .option('--labels <file>', "class names, one per line (the model's output order)")
     .option('--bits <list>', 'with --split: bit depths the split tensor is sent at (default 2,4,6,8)', parseBits)
     .option('--split-range <lo,hi>', 'with --split: value range of the split tensor, when the model states none', parseRange)
+    .option('--calibrate <dir>', 'with --split: build the coder tables from the split codes of images in this folder (default: flat tables, bits per value)')
+    .option('--calibrate-images <n>', 'with --calibrate: how many images, spread over the folder', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('--calibrate-images must be a positive integer');
+      return Number(v);
+    }, 32)
     .option('--name <name>', 'model name stored in the blob (default: the file name)')
     .option('--list-tensors', "print every layer's output tensor (split candidates) and write nothing")
     .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add')

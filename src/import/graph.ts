@@ -196,6 +196,8 @@ export interface LowerOptions {
   splitRange?: [number, number];
   /** class names, one per output */
   labels?: string[];
+  /** with split: code counts per bit depth, [channel][2^bits] (calibration); default flat */
+  symbolCounts?: Record<string, number[][]>;
 }
 
 /** An exported graph (docs/GRAPH.md) and its tensors.bin, ready for packGraph. */
@@ -321,9 +323,10 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
       encoder: { input: g.input, output: codesName, buffers: eb, layers: el },
       decoder: { input: codesName, output: buf(g.output), buffers: db, layers: dl },
     };
-    // No training set to count symbols on: flat tables (every code equally likely) at each depth.
+    // Without calibration counts there is no data to count symbols on: flat tables (every code
+    // equally likely) at each depth.
     const [Cs, Hs, Ws] = shape.length === 3 ? shape : [shape[0], 1, 1];
-    meta.symbolCounts = Object.fromEntries(bits.map((b) => [String(b), Array.from({ length: Cs }, () => new Array<number>(2 ** b).fill(1))]));
+    meta.symbolCounts = opts.symbolCounts ?? Object.fromEntries(bits.map((b) => [String(b), Array.from({ length: Cs }, () => new Array<number>(2 ** b).fill(1))]));
     meta.split = { tensor: split, channelsPerMember: Cs, H: Hs, W: Ws, range: [lo, hi] };
   }
   const bin = new Uint8Array(offset);

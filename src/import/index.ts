@@ -11,6 +11,11 @@
  * (src/pack.ts) validates and compiles it, so an imported blob is checked exactly like an exported one.
  */
 import { packGraph } from '../format/pack.js';
+import { readBlob } from '../format/blob.js';
+import { Runner } from '../engine/plan.js';
+import { loadEngine } from '../engine/wasm.js';
+import { toInput } from '../model/image.js';
+import type { ImageInput } from '../model/api.js';
 import { readTflite } from './tflite.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
 
@@ -19,6 +24,8 @@ export { readTflite } from './tflite.js';
 export { referenceForward, referenceActivations } from './reference.js';
 
 export interface ImportOptions extends LowerOptions {
+  /** with split: sample images whose split codes build the coder tables (default: flat tables) */
+  calibrate?: ImageInput[];
   /** input H x W other than the model's own */
   inputSize?: [number, number];
   /** model name stored in the blob */
@@ -41,5 +48,37 @@ export function readIr(bytes: Uint8Array, opts: ImportOptions = {}): IrGraph {
 export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: IrGraph; slim: Uint8Array } {
   const ir = readIr(bytes, opts);
   const { json, bin } = lowerGraph(ir, opts);
-  return { ir, slim: packGraph(json, bin) };
+  let slim = packGraph(json, bin);
+  if (opts.split !== undefined && opts.calibrate?.length) {
+    const symbolCounts = countCodes(slim, opts.calibrate);
+    const again = lowerGraph(ir, { ...opts, symbolCounts });
+    slim = packGraph(again.json, again.bin);
+  }
+  return { ir, slim };
+}
+
+/**
+ * The split codes of sample images at every bit depth, counted per channel: what the coder tables
+ * are built from (src/format/pack.ts countsCoder). Every count starts at 1 so that no code the
+ * samples missed is priced out (the escape would still code it, at a cost).
+ */
+export function countCodes(slim: Uint8Array, images: ImageInput[]): Record<string, number[][]> {
+  const blob = readBlob(slim);
+  const run = new Runner(loadEngine(), blob, 'encoder');
+  const shape = blob.input.shape as [number, number, number];
+  const bits = blob.axes.find((a) => a.name === 'bits')!.values;
+  const split = (JSON.parse(blob.json) as { split: { channelsPerMember: number; H: number; W: number } }).split;
+  const per = split.H * split.W;
+  const counts: Record<string, number[][]> = {};
+  for (const b of bits) counts[String(b)] = Array.from({ length: split.channelsPerMember }, () => new Array<number>(2 ** b).fill(1));
+  for (const img of images) {
+    for (const b of bits) {
+      run.setMode({ bits: b });
+      toInput(img, shape, blob.input.mean, blob.input.std, run.inputView() as Float32Array);
+      const codes = run.run() as Uint8Array;
+      const c = counts[String(b)];
+      for (let i = 0; i < codes.length; i++) c[Math.floor(i / per)][codes[i]]++;
+    }
+  }
+  return counts;
 }

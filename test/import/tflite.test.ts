@@ -171,6 +171,20 @@ describe('TFLite import: fixture against an NHWC reference of TFLite semantics',
     enc.setMode({ bits: 2 });
     expect(nerr(dec.decode(enc.encode(img)).logits, want)).toBeGreaterThan(nerr(got, want));
   });
+
+  it('calibrated coder tables: the same codes in fewer bytes than the flat tables, decoded alike', async () => {
+    const r = rng(4);
+    const imgs = [0, 1, 2].map(() => ({ data: Uint8Array.from({ length: 270 }, () => Math.floor(r() * 256)), width: 10, height: 9, channels: 3 as const }));
+    const flat = await loadModel(importModel(file, { split: 'c1/fused' }).slim);
+    const cal = await loadModel(importModel(file, { split: 'c1/fused', calibrate: imgs }).slim);
+    const ef = flat.encoder(), ec = cal.encoder();
+    ef.setMode({ bits: 8 });
+    ec.setMode({ bits: 8 });
+    const pf = ef.encode(imgs[0]), pc = ec.encode(imgs[0]);
+    // flat 8-bit tables cost 8 bits per value (125 values); the calibrated ones fit these codes
+    expect(pc.length).toBeLessThan(pf.length);
+    expect(Array.from(cal.decoder().decode(pc).logits)).toEqual(Array.from(flat.decoder().decode(pf).logits));
+  });
 });
 
 const SHARED = join(import.meta.dirname, '../../../shared');
