@@ -116,7 +116,7 @@ const median = (a: number[]): number => {
 function subgraph(ir: IrGraph, n: IrNode): IrGraph {
   const x = n.op === 'add' ? n.a : n.x;
   const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
-  return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined };
+  return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
 }
 
 async function main(): Promise<void> {
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   }
   const result: Record<string, unknown> = { model: MODEL.replace(/^.*\//, ''), macs, rounds: ROUNDS, node: process.version, rows };
   if (LAYERS) {
-    console.log('\nper layer (median ms; engine GFLOP/s where the layer multiplies):');
+    console.log('\nper layer (median ms of the layer run alone; last column: best WASM peer time / slimsplit-simd time):');
     console.log('| # | layer | shape | M MACs | ' + cs.map((c) => c.engine).join(' | ') + ' | simd / best WASM peer |');
     console.log('| --- | --- | --- | --- | ' + cs.map(() => '---').join(' | ') + ' | --- |');
     const layers: unknown[] = [];

@@ -6,7 +6,9 @@
  * f64 reference of its dequantized network on both builds.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { main } from '../../src/cli/main.js';
 import { join } from 'node:path';
 import * as T from '../../src/import/tflite_schema.js';
 import { importModel, readTflite, referenceForward, lowerGraph, ImportError } from '../../src/import/index.js';
@@ -184,6 +186,44 @@ describe('TFLite import: fixture against an NHWC reference of TFLite semantics',
     // flat 8-bit tables cost 8 bits per value (125 values); the calibrated ones fit these codes
     expect(pc.length).toBeLessThan(pf.length);
     expect(Array.from(cal.decoder().decode(pc).logits)).toEqual(Array.from(flat.decoder().decode(pf).logits));
+  });
+});
+
+describe('slimsplit import / inspect (CLI) on the fixture', () => {
+  const fx = fixture();
+  const file = buildTflite({ tensors: fx.tensors, ops: fx.ops, inputs: [0], outputs: [14] });
+  const dir = mkdtempSync(join(tmpdir(), 'slimsplit-import-'));
+  const src = join(dir, 'fx.tflite');
+  writeFileSync(src, file);
+  const cli = async (...argv: string[]) => {
+    let out = '', err = '';
+    const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+  };
+
+  it('writes a blob that inspect describes: graphs, op counts, weights and multiply-adds', async () => {
+    const labels = join(dir, 'labels.txt');
+    writeFileSync(labels, 'a\nb\nc\nd\ne\n');
+    const r = await cli('import', src, '-o', join(dir, 'fx.slim'), '--labels', labels);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('the final softmax is left to the caller');
+    const i = await cli('inspect', join(dir, 'fx.slim'));
+    expect(i.out).toContain('graph classifier: 5 layers (conv2d x3, add x1, gap x1)');
+    // 135 + 5 + 45 + 5 + 25 + 5 weights; MACs 5*5*5*27 + 5*3*3*9 + 5*3*3*5
+    expect(i.out).toContain('weights 220, multiply-adds 4,005 (0.0 M)');
+    expect(i.out).toContain('classes: a, b, c, d, e');
+  });
+
+  it('names the problem: a wrong label count, a cut that is not single-tensor, a file that is not TFLite', async () => {
+    const bad = join(dir, 'labels3.txt');
+    writeFileSync(bad, 'a\nb\nc\n');
+    expect((await cli('import', src, '-o', join(dir, 'x.slim'), '--labels', bad)).err).toContain('--labels gives 3 class names, the model has 5 outputs');
+    const cut = await cli('import', src, '-o', join(dir, 'x.slim'), '--split', 'pw/out');
+    expect(cut.code).toBe(1);
+    expect(cut.err).toContain("besides it, the layers after it also read 'dw/out'");
+    writeFileSync(join(dir, 'junk.tflite'), 'not a model at all');
+    expect((await cli('import', join(dir, 'junk.tflite'), '-o', join(dir, 'x.slim'))).err).toContain('unknown model format');
   });
 });
 
