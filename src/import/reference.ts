@@ -42,6 +42,63 @@ export function referenceActivations(g: IrGraph, x: ArrayLike<number>): Map<stri
   return vals;
 }
 
+/** y[co][p] = act(bias[co] + sum_ci w[co][ci] x[ci][p]), four output channels per pass over x. */
+function pointwise(x: Float64Array, w: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, HW: number, code: number): Float64Array {
+  const y = new Float64Array(cout * HW);
+  const acc4 = new Float64Array(4 * HW);
+  for (let c0 = 0; c0 < cout; c0 += 4) {
+    const nb = Math.min(4, cout - c0);
+    for (let j = 0; j < 4; j++) acc4.fill(j < nb && bias ? bias[c0 + j] : 0, j * HW, (j + 1) * HW);
+    for (let ci = 0; ci < cin; ci++) {
+      const w0 = w[c0 * cin + ci], w1 = nb > 1 ? w[(c0 + 1) * cin + ci] : 0;
+      const w2 = nb > 2 ? w[(c0 + 2) * cin + ci] : 0, w3 = nb > 3 ? w[(c0 + 3) * cin + ci] : 0;
+      const xo = ci * HW;
+      for (let p = 0; p < HW; p++) {
+        const xv = x[xo + p];
+        acc4[p] += w0 * xv;
+        acc4[HW + p] += w1 * xv;
+        acc4[2 * HW + p] += w2 * xv;
+        acc4[3 * HW + p] += w3 * xv;
+      }
+    }
+    for (let j = 0; j < nb; j++) for (let p = 0; p < HW; p++) y[(c0 + j) * HW + p] = actRef(acc4[j * HW + p], code);
+  }
+  return y;
+}
+
+/** Any grouped k x k conv, OIHW weights, explicit top/left padding (the rest is implied by OH, OW). */
+function conv(
+  x: Float64Array, w: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, groups: number,
+  H: number, W: number, k: number, s: number, OH: number, OW: number, padT: number, padL: number, code: number,
+): Float64Array {
+  const cinG = cin / groups, coutG = cout / groups;
+  const y = new Float64Array(cout * OH * OW);
+  const acc = new Float64Array(OH * OW);
+  for (let co = 0; co < cout; co++) {
+    acc.fill(bias ? bias[co] : 0);
+    const gi = Math.floor(co / coutG);
+    for (let ci = 0; ci < cinG; ci++) {
+      const xc = (gi * cinG + ci) * H * W;
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          const wv = w[((co * cinG + ci) * k + ky) * k + kx];
+          if (wv === 0) continue;
+          // the output columns whose input column is inside the image: ox in [oxLo, oxHi)
+          const oxLo = Math.max(0, Math.ceil((padL - kx) / s)), oxHi = Math.min(OW, Math.floor((W - 1 + padL - kx) / s) + 1);
+          for (let oy = 0; oy < OH; oy++) {
+            const iy = oy * s + ky - padT;
+            if (iy < 0 || iy >= H) continue;
+            const row = xc + iy * W + kx - padL, orow = oy * OW;
+            for (let ox = oxLo; ox < oxHi; ox++) acc[orow + ox] += wv * x[row + ox * s];
+          }
+        }
+      }
+    }
+    for (let p = 0; p < OH * OW; p++) y[co * OH * OW + p] = actRef(acc[p], code);
+  }
+  return y;
+}
+
 function act(v: number, a: string): number {
   return actRef(v, Act[a as keyof typeof Act]);
 }
@@ -51,51 +108,12 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
   const shape = (t: string): number[] => g.tensors.get(t)!.shape;
   switch (nd.op) {
     case 'conv2d': {
-      const x = get(nd.x);
       const [, H, W] = shape(nd.x);
-      const { k, stride: s, groups } = nd;
-      const geo = convGeometry(H, W, k, s, nd.pad);
-      const { OH, OW, padT, padL } = geo;
-      const cinG = nd.cin / groups, coutG = nd.cout / groups;
-      const y = new Float64Array(nd.cout * OH * OW);
-      const acc = new Float64Array(OH * OW);
-      if (k === 1 && s === 1 && groups === 1 && padT === 0 && padL === 0) {
-        // pointwise: one flat loop over the map per (co, ci), the bulk of a MobileNet's work
-        const HW = H * W;
-        for (let co = 0; co < nd.cout; co++) {
-          acc.fill(nd.bias ? nd.bias[co] : 0);
-          for (let ci = 0; ci < nd.cin; ci++) {
-            const wv = nd.w[co * nd.cin + ci], xo = ci * HW;
-            if (wv === 0) continue;
-            for (let p = 0; p < HW; p++) acc[p] += wv * x[xo + p];
-          }
-          for (let p = 0; p < HW; p++) y[co * HW + p] = act(acc[p], nd.act);
-        }
-        return y;
-      }
-      for (let co = 0; co < nd.cout; co++) {
-        acc.fill(nd.bias ? nd.bias[co] : 0);
-        const gi = Math.floor(co / coutG);
-        for (let ci = 0; ci < cinG; ci++) {
-          const xc = (gi * cinG + ci) * H * W;
-          for (let ky = 0; ky < k; ky++) {
-            for (let kx = 0; kx < k; kx++) {
-              const wv = nd.w[((co * cinG + ci) * k + ky) * k + kx];
-              if (wv === 0) continue;
-              // the output columns whose input column is inside the image: ox in [oxLo, oxHi)
-              const oxLo = Math.max(0, Math.ceil((padL - kx) / s)), oxHi = Math.min(OW, Math.floor((W - 1 + padL - kx) / s) + 1);
-              for (let oy = 0; oy < OH; oy++) {
-                const iy = oy * s + ky - padT;
-                if (iy < 0 || iy >= H) continue;
-                const row = xc + iy * W + kx - padL, orow = oy * OW;
-                for (let ox = oxLo; ox < oxHi; ox++) acc[orow + ox] += wv * x[row + ox * s];
-              }
-            }
-          }
-        }
-        for (let p = 0; p < OH * OW; p++) y[co * OH * OW + p] = act(acc[p], nd.act);
-      }
-      return y;
+      const geo = convGeometry(H, W, nd.k, nd.stride, nd.pad);
+      const code = Act[nd.act];
+      // separate monomorphic functions: V8 optimizes each hot loop on its own
+      if (nd.k === 1 && nd.stride === 1 && nd.groups === 1 && geo.padT === 0 && geo.padL === 0) return pointwise(get(nd.x), nd.w, nd.bias, nd.cin, nd.cout, H * W, code);
+      return conv(get(nd.x), nd.w, nd.bias, nd.cin, nd.cout, nd.groups, H, W, nd.k, nd.stride, geo.OH, geo.OW, geo.padT, geo.padL, code);
     }
     case 'matmul': {
       const x = get(nd.x);
