@@ -72,6 +72,10 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
       case 'act':
         activate(n.act, nm(n.x), y);
         break;
+      case 'scale':
+        inits.push(tensorProto(`${y}.a`, [], Float32Array.of(n.a)));
+        node('Mul', [nm(n.x), `${y}.a`], y);
+        break;
       case 'alias':
         node('Flatten', [nm(n.x)], y, [attrInt('axis', 1)]);
         break;
@@ -132,6 +136,9 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
         break;
       case 'act':
         steps.push((env) => env.set(n.y, apply(n.act, env.get(n.x)!)));
+        break;
+      case 'scale':
+        steps.push((env) => env.set(n.y, tf.mul(env.get(n.x)!, n.a)));
         break;
       case 'alias':
         steps.push((env) => env.set(n.y, tf.reshape(env.get(n.x)!, [1, -1])));

@@ -7,10 +7,10 @@
  *   slimsplit eval-imagenet mobilenet_v2_1.0_224_quant.tflite --data ../shared/datasets/imagenet-samples
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { decodeImage } from '../model/image.js';
 import { InvalidArgumentError, type Command } from 'commander';
-import { importModel, readIr, graphMacs, type ImportOptions } from '../import/index.js';
+import { importModel, readIr, graphMacs, detectFormat, tfjsShardPaths, type ImportOptions } from '../import/index.js';
 import { evalImagenet, summarize, type ImagenetRow } from '../import/imagenet.js';
 import { readBlob } from '../format/blob.js';
 import { graphStats } from '../engine/stats.js';
@@ -56,13 +56,15 @@ interface ImportCli {
   splitRange?: [number, number];
   name?: string;
   listTensors?: boolean;
+  output?: string;
   calibrate?: string;
   calibrateImages: number;
 }
 
 function cmdImport(io: Io, file: string, o: ImportCli): void {
   const bytes = readFile(file, 'model file');
-  const opts: ImportOptions = { split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
+  const weights = detectFormat(bytes) === 'tfjs' ? tfjsShardPaths(bytes).map((p) => readFile(join(dirname(file), p), 'TF.js weight shard')) : undefined;
+  const opts: ImportOptions = { weights, output: o.output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
   if (o.labels) opts.labels = readLabels(o.labels);
   if (o.calibrate) {
     if (!o.split) throw new Error('slimsplit: import: --calibrate needs --split (it builds the split\'s coder tables)');
@@ -127,9 +129,10 @@ async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> 
 export function registerImport(program: Command, io: Io): void {
   program
     .command('import')
-    .description('turn a TFLite model into a .slim blob: one classifier graph, or an encoder and a decoder split at one tensor')
-    .argument('<model>', '.tflite file')
+    .description('turn a TFLite or TF.js graph model into a .slim blob: one graph, or an encoder and a decoder split at one tensor')
+    .argument('<model>', '.tflite file, or a TF.js graph model.json (its weight shards beside it)')
     .option('-o, --out <out.slim>', 'where to write the blob')
+    .option('--output <tensor>', 'TF.js: import only what this tensor depends on (e.g. a backbone prefix)')
     .option('--split <tensor>', 'split after this tensor (its name, or the first part of a fused TFLite name): encoder and decoder graphs')
     .option('--input-size <HxW>', "input size other than the model's own (fully convolutional models)", parseSize)
     .option('--labels <file>', "class names, one per line (the model's output order)")

@@ -80,12 +80,18 @@ export interface IrAct extends NodeBase {
   x: string;
   act: ActName;
 }
+/** y = x * a (a folded constant factor, e.g. a float16 1/6 that is not exactly 1/6). */
+export interface IrScale extends NodeBase {
+  op: 'scale';
+  x: string;
+  a: number;
+}
 /** The same values under another shape (NCHW order unchanged): lowers to no layer at all. */
 export interface IrAlias extends NodeBase {
   op: 'alias';
   x: string;
 }
-export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrAlias;
+export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias;
 
 export interface IrGraph {
   name: string;
@@ -264,6 +270,9 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
         case 'act':
           // affine rather than act: act works in place, and x may still be read after this node
           out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: 1, b: 0, act: n.act });
+          break;
+        case 'scale':
+          out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: n.a, b: 0, act: 'none' });
           break;
         case 'alias':
           bufOf.set(n.y, buf(n.x));

@@ -17,13 +17,19 @@ import { loadEngine } from '../engine/wasm.js';
 import { toInput } from '../model/image.js';
 import type { ImageInput } from '../model/api.js';
 import { readTflite } from './tflite.js';
+import { readTfjs } from './tfjs.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
 
 export { ImportError, lowerGraph, splitGraph, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode } from './graph.js';
 export { readTflite } from './tflite.js';
+export { readTfjs } from './tfjs.js';
 export { referenceForward, referenceActivations } from './reference.js';
 
 export interface ImportOptions extends LowerOptions {
+  /** TF.js: the weight shards, in manifest order */
+  weights?: Uint8Array[];
+  /** TF.js: import only what this tensor depends on, and make it the output */
+  output?: string;
   /** with split: sample images whose split codes build the coder tables (default: flat tables) */
   calibrate?: ImageInput[];
   /** input H x W other than the model's own */
@@ -32,16 +38,33 @@ export interface ImportOptions extends LowerOptions {
   name?: string;
 }
 
-export type SourceFormat = 'tflite';
+export type SourceFormat = 'tflite' | 'tfjs';
 
 export function detectFormat(bytes: Uint8Array): SourceFormat {
   if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3') return 'tflite';
+  const start = new TextDecoder().decode(bytes.subarray(0, 256)).trimStart();
+  if (start.startsWith('{') && /"modelTopology"|"weightsManifest"|"format"/.test(new TextDecoder().decode(bytes.subarray(0, 4096)))) return 'tfjs';
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new ImportError(`unknown model format (starts with ${head || 'nothing'}); supported: TFLite (.tflite)`);
+  throw new ImportError(`unknown model format (starts with ${head || 'nothing'}); supported: TFLite (.tflite), TF.js graph model (model.json)`);
+}
+
+/** A TF.js model.json's weight shard paths (relative to the json's folder), in manifest order. */
+export function tfjsShardPaths(json: Uint8Array): string[] {
+  const m = JSON.parse(new TextDecoder().decode(json)) as { weightsManifest?: Array<{ paths: string[] }> };
+  return (m.weightsManifest ?? []).flatMap((g) => g.paths);
 }
 
 export function readIr(bytes: Uint8Array, opts: ImportOptions = {}): IrGraph {
-  detectFormat(bytes);
+  if (detectFormat(bytes) === 'tfjs') {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new ImportError(`model.json is not JSON: ${(e as Error).message}`);
+    }
+    return readTfjs(json as Parameters<typeof readTfjs>[0], opts.weights ?? [], { output: opts.output, inputSize: opts.inputSize, name: opts.name });
+  }
+  if (opts.output !== undefined) throw new ImportError('--output is supported for TF.js models only');
   return readTflite(bytes, { inputSize: opts.inputSize, name: opts.name });
 }
 

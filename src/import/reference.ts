@@ -169,6 +169,10 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
       const x = get(nd.x);
       return x.map((v) => act(v, nd.act));
     }
+    case 'scale': {
+      const x = get(nd.x);
+      return x.map((v) => v * nd.a);
+    }
     case 'alias':
       return get(nd.x);
   }
