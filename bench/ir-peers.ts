@@ -10,9 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from '../src/engine/ops/types.js';
 import type { IrGraph, IrNode } from '../src/import/graph.js';
-import { Pb, tensorProto, valueInfo, attrInts, attrInt, FLOAT } from './peers.js';
-
-void FLOAT;
+import { Pb, tensorProto, valueInfo, attrInts, attrInt } from './peers.js';
 
 /** An ONNX model (opset 17): input 'x' [1, C, H, W] -> `output`. */
 export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
@@ -107,10 +105,8 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
     switch (n.op) {
       case 'conv2d': {
         const { k, cin, cout, groups } = n;
-        const [, H, W] = g.tensors.get(n.x)!.shape;
+        // tfjs's 'same' is TensorFlow's (the odd pixel at the bottom/right), as the engine's tf-same
         const pad = n.pad === 'tf-same' ? 'same' : n.pad === 'none' ? 'valid' : ((k - 1) >> 1);
-        void H;
-        void W;
         const bias = tf.tensor1d(n.bias ?? new Float32Array(cout));
         keep.push(bias);
         if (groups === 1) {

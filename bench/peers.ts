@@ -116,7 +116,7 @@ export class Pb {
 }
 
 // onnx.proto field numbers
-export const FLOAT = 1; // TensorProto.DataType
+const FLOAT = 1; // TensorProto.DataType
 const ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
 
 export function tensorProto(name: string, dims: number[], data: Float32Array): Pb {

@@ -236,7 +236,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
       buffers[b] ??= shapeOf(b);
       return b;
     };
-    nodes.forEach((n, i) => {
+    nodes.forEach((n) => {
       const id = `l${g.nodes.indexOf(n)}`;
       switch (n.op) {
         case 'conv2d': {
@@ -278,7 +278,6 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
           bufOf.set(n.y, buf(n.x));
           break;
       }
-      void i;
     });
     return out;
   };
