@@ -12,7 +12,7 @@ import { decodeImage } from '../model/image.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { importModel, readIr, graphMacs, detectFormat, tfjsShardPaths, type ImportOptions } from '../import/index.js';
 import { evalImagenet, summarize, type ImagenetRow } from '../import/imagenet.js';
-import { readBlob } from '../format/blob.js';
+import { readBlob } from '../format/reader.js';
 import { graphStats } from '../engine/stats.js';
 
 interface Io {

@@ -23,7 +23,7 @@ import type { Arena, Engine } from '../engine/wasm.js';
 export const PRECISION = 16;
 const M = 1 << PRECISION;
 /** u32 words per table in the directory (assembly/rans.ts TAB_WORDS). */
-const TAB_WORDS = 8;
+export const TAB_WORDS = 8;
 const LUT_BYTES = M * 2;
 const COARSE_BYTES = 256;
 
@@ -230,7 +230,8 @@ export class CdfTables {
   }
 }
 
-function checkTable(t: TableSpec, k: number): void {
+/** Throws CoderError('table') naming what is wrong with table k (what rans_init would refuse). */
+export function checkTable(t: TableSpec, k: number): void {
   const c = t.cdf;
   const n = c.length - 1;
   if (n < 1) throw new CoderError('table', `table ${k}: cdf needs at least 2 entries (one symbol, the escape), got ${c.length}`);
@@ -318,8 +319,8 @@ function groups(n: number, layout: Layout): { G: number; ng: number } {
 
 const typeCode = (t: SymbolType): number => (t === 'u8' ? 0 : 1);
 
-/** Pointer-level encode for callers whose symbols already live in WASM memory. */
-export interface EncodeArgs {
+/** The symbols of one coder call, in WASM memory, and the tables each group of them uses. */
+interface SymbolArgs {
   /** symbols, u8 or i32, n of them */
   symbols: number;
   n: number;
@@ -327,10 +328,14 @@ export interface EncodeArgs {
   groupSize: number;
   /** i32[ceil(n / groupSize)] */
   tableIndex: number;
+  context?: CoderContext;
+}
+
+/** Pointer-level encode for callers whose symbols already live in WASM memory. */
+export interface EncodeArgs extends SymbolArgs {
   /** output, capacity bytes; never written past */
   out: number;
   capacity: number;
-  context?: CoderContext;
 }
 
 /** Run rans_encode; returns the byte length at args.out or throws (code 'capacity' when it does not fit). */
@@ -345,16 +350,10 @@ export function encodeAt(eng: Engine, tables: CdfTables, a: EncodeArgs): number 
   throw coderError(r, `encode of ${a.n} symbols`, -1, a.capacity);
 }
 
-export interface DecodeArgs {
+/** Pointer-level decode of `length` bytes at `bytes` into `symbols`. */
+export interface DecodeArgs extends SymbolArgs {
   bytes: number;
   length: number;
-  /** output symbols, u8 or i32, n of them */
-  symbols: number;
-  n: number;
-  type: SymbolType;
-  groupSize: number;
-  tableIndex: number;
-  context?: CoderContext;
 }
 
 /** Run rans_decode; throws CoderError on any corrupt or truncated input. */

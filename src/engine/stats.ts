@@ -4,7 +4,7 @@
  *
  *   const s = graphStats(blob.graphs[0], blob.tensors);   // { weights: 3504872, macs: 300775552, perOp: {...} }
  */
-import type { GraphDef, TensorInfo } from './plan.js';
+import type { GraphDef, TensorInfo } from './plan/graph.js';
 
 export interface GraphStats {
   /** f32 weight values the graph's layers reference (each tensor once) */

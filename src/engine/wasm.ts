@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { align } from '../util.js';
 
 export type Build = 'simd' | 'scalar';
 
@@ -37,13 +38,15 @@ export function simdSupported(): boolean {
 }
 
 function findBuildDir(): string {
-  // src/engine/wasm.ts (tests, tsx) lives two levels below the root, dist/src/engine/wasm.js (installed) three.
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const dir = join(here, up, 'build');
+  // The package root is the nearest folder above this file holding build/: two levels up from
+  // src/engine/wasm.ts (tests, tsx), three from dist/src/engine/wasm.js (installed), one from a
+  // bundle in a folder of the root (bench/see.bench.ts's child processes).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++) {
+    dir = dirname(dir);
     try {
-      readFileSync(join(dir, 'scalar.wasm'), { flag: 'r' });
-      return dir;
+      readFileSync(join(dir, 'build', 'scalar.wasm'), { flag: 'r' });
+      return join(dir, 'build');
     } catch {
       /* try the next level */
     }
@@ -57,14 +60,18 @@ export function wasmBytes(build: Build): Uint8Array<ArrayBuffer> {
   return new Uint8Array(readFileSync(join(findBuildDir(), `${build}.wasm`)));
 }
 
+interface Views {
+  f32: Float32Array;
+  i32: Int32Array;
+  u8: Uint8Array;
+  u16: Uint16Array;
+}
+
 export class Engine {
   readonly build: Build;
   readonly exports: KernelExports;
   readonly memory: WebAssembly.Memory;
-  private _f32: Float32Array | null = null;
-  private _i32: Int32Array | null = null;
-  private _u8: Uint8Array | null = null;
-  private _u16: Uint16Array | null = null;
+  private _views: Views | null = null;
 
   /** A fixed 1 KiB slot above heap_base for the params struct of a direct kernel call. */
   readonly slot: number;
@@ -86,31 +93,25 @@ export class Engine {
     this.kernel(name)(this.slot);
   }
 
-  private fresh(): boolean {
-    return this._u8 !== null && this._u8.buffer === this.memory.buffer;
-  }
-  private rebuild(): void {
+  /** Typed views of memory, made again when a grow has replaced (detached) the buffer. */
+  private views(): Views {
     const b = this.memory.buffer;
-    this._f32 = new Float32Array(b);
-    this._i32 = new Int32Array(b);
-    this._u8 = new Uint8Array(b);
-    this._u16 = new Uint16Array(b);
+    if (this._views === null || this._views.u8.buffer !== b) {
+      this._views = { f32: new Float32Array(b), i32: new Int32Array(b), u8: new Uint8Array(b), u16: new Uint16Array(b) };
+    }
+    return this._views;
   }
   f32(): Float32Array {
-    if (!this.fresh()) this.rebuild();
-    return this._f32!;
+    return this.views().f32;
   }
   i32(): Int32Array {
-    if (!this.fresh()) this.rebuild();
-    return this._i32!;
+    return this.views().i32;
   }
   u8(): Uint8Array {
-    if (!this.fresh()) this.rebuild();
-    return this._u8!;
+    return this.views().u8;
   }
   u16(): Uint16Array {
-    if (!this.fresh()) this.rebuild();
-    return this._u16!;
+    return this.views().u16;
   }
   /** A kernel export by name, typed as (paramsPtr) => void. */
   kernel(name: string): (p: number) => void {
@@ -178,8 +179,4 @@ export class Arena {
     if (mark < this.base || mark > this.top) throw new Error('slimsplit: arena release past its mark');
     this.top = mark;
   }
-}
-
-export function align(x: number, a: number): number {
-  return Math.ceil(x / a) * a;
 }

@@ -11,11 +11,11 @@
  * (src/pack.ts) validates and compiles it, so an imported blob is checked exactly like an exported one.
  */
 import { packGraph } from '../format/pack.js';
-import { readBlob } from '../format/blob.js';
-import { Runner } from '../engine/plan.js';
+import { readBlob } from '../format/reader.js';
+import { Runner } from '../engine/plan/runner.js';
 import { loadEngine } from '../engine/wasm.js';
 import { toInput } from '../model/image.js';
-import type { ImageInput } from '../model/api.js';
+import type { RawImage } from '../model/api.js';
 import { readTflite } from './tflite.js';
 import { readTfjs } from './tfjs.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
@@ -31,7 +31,7 @@ export interface ImportOptions extends LowerOptions {
   /** TF.js: import only what this tensor depends on, and make it the output */
   output?: string;
   /** with split: sample images whose split codes build the coder tables (default: flat tables) */
-  calibrate?: ImageInput[];
+  calibrate?: Array<RawImage | Uint8Array>;
   /** input H x W other than the model's own */
   inputSize?: [number, number];
   /** model name stored in the blob */
@@ -85,7 +85,7 @@ export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: 
  * are built from (src/format/pack.ts countsCoder). Every count starts at 1 so that no code the
  * samples missed is priced out (the escape would still code it, at a cost).
  */
-export function countCodes(slim: Uint8Array, images: ImageInput[]): Record<string, number[][]> {
+export function countCodes(slim: Uint8Array, images: Array<RawImage | Uint8Array>): Record<string, number[][]> {
   const blob = readBlob(slim);
   const run = new Runner(loadEngine(), blob, 'encoder');
   const shape = blob.input.shape as [number, number, number];

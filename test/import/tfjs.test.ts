@@ -14,7 +14,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { importModel, readTfjs, referenceForward, ImportError } from '../../src/import/index.js';
 import { loadModel } from '../../src/model/model.js';
-import { Runner } from '../../src/engine/plan.js';
+import { Runner } from '../../src/engine/plan/runner.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { BUILDS, nerr } from '../util.js';

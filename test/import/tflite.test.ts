@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import * as T from '../../src/import/tflite_schema.js';
 import { importModel, readTflite, referenceForward, lowerGraph, ImportError } from '../../src/import/index.js';
 import { loadModel } from '../../src/model/model.js';
-import { Runner } from '../../src/engine/plan.js';
+import { Runner } from '../../src/engine/plan/runner.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { packGraph } from '../../src/format/pack.js';
