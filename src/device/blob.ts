@@ -72,9 +72,9 @@ function forEachBlobWord(plan: Uint32Array, rec: (i: number) => void, patch: (q:
   }
 }
 
-/** Builds the device blob of a full .slim blob (validated by readBlob first). */
-export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}): Uint8Array {
-  const blob = readBlob(full);
+/** Builds the device blob of a full .slim blob (validated by readBlob first, or `parsed`: readBlob's result for these bytes). */
+export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, parsed?: Blob): Uint8Array {
+  const blob = parsed ?? readBlob(full);
   const meta = blob.json ? (JSON.parse(blob.json) as Record<string, unknown>) : {};
   const split = splitInfo(blob.name, meta);
   const g = blob.graphs.find((q) => q.name === 'encoder');

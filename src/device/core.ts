@@ -63,7 +63,7 @@ interface DeviceExports {
 
 /** Pixels as the device takes them: 1 (gray), 3 (RGB) or 4 (RGBA) bytes per pixel, row-major. */
 export interface DevicePixels {
-  data: Uint8Array;
+  data: Uint8Array | Uint8ClampedArray;
   width: number;
   height: number;
   channels: 1 | 3 | 4;
