@@ -37,6 +37,9 @@ import { packGraph } from './pack.js';
 import { contextsPerGroup, type ContextNeighbours } from './coder.js';
 import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
 import { DTYPE_BYTES, PH } from './plan.js';
+import { makeDeviceBlob, readDeviceBlobInfo, DEVICE_MAGIC } from './device/blob.js';
+import { budgetPerMode, budgetTable, describeDeviceBlob, heapBase } from './device/report.js';
+import { deviceBudget } from './device/budget.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -378,15 +381,47 @@ function inspectImage(io: Io, file: string, bytes: Uint8Array, json: boolean): v
   }
 }
 
-function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string }): void {
+function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string; device?: boolean }): void {
   const bytes = readInput(file, 'file');
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length >= 4 && dv.getUint32(0, true) === DEVICE_MAGIC) return inspectDeviceBlob(io, bytes, !!o.json);
+  if (o.device) {
+    if (magic !== BLOB_MAGIC) throw new CliError(`${file}: --device takes a .slim blob or a device blob`, 2);
+    const rows = budgetPerMode(bytes);
+    if (o.json) io.out(JSON.stringify(rows, null, 2) + '\n');
+    else {
+      io.out(`${file}: linear memory of the device path per mode (KiB; a device blob keeping that mode's bits only, an RGB frame of the model's input size, scalar build)\n`);
+      io.out(budgetTable(rows));
+    }
+    return;
+  }
   if (magic === BLOB_MAGIC) return inspectBlob(io, file, bytes, !!o.json);
   if (bytes[0] === PACKET_MAGIC[0] && bytes[1] === PACKET_MAGIC[1]) return inspectPacket(io, file, bytes, !!o.json, o.model);
   if (isCompactPacket(bytes)) return inspectCompactPacket(io, file, bytes, !!o.json, o.model);
   if (isJpeg(bytes) || isPng(bytes)) return inspectImage(io, file, bytes, !!o.json);
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new CliError(`${file}: not a .slim blob, a packet, a JPEG or a PNG (starts with ${head || 'nothing'})`);
+}
+
+function inspectDeviceBlob(io: Io, bytes: Uint8Array, json: boolean): void {
+  const info = readDeviceBlobInfo(bytes);
+  const budget = deviceBudget(bytes, heapBase('scalar'));
+  if (json) return io.out(JSON.stringify({ ...info, budget }, null, 2) + '\n');
+  io.out(describeDeviceBlob(info));
+  io.out(`linear memory (scalar build, RGB frame of the input size): ${budget.total} bytes: ${Object.entries(budget.parts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+}
+
+function cmdDeviceBlob(io: Io, file: string, o: { out: string; bits?: number[] }): void {
+  const bytes = readInput(file, 'blob');
+  let dev: Uint8Array;
+  try {
+    dev = makeDeviceBlob(bytes, { bits: o.bits });
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message.replace(/^slimsplit: /, '')}`);
+  }
+  writeFileSync(o.out, dev);
+  io.out(`${o.out}: ${dev.length} bytes (from ${bytes.length}; ${readDeviceBlobInfo(dev).coderSets.map((s) => s.bits).join(',')} bits kept)\n`);
 }
 
 function cmdPack(io: Io, graph: string, tensors: string, o: { out: string }): void {
@@ -647,8 +682,21 @@ function buildProgram(io: Ctx): Command {
     .argument('<file>', 'blob, packet or image')
     .option('--json', 'print JSON')
     .option('--model <file.slim>', 'for a packet: check its model id against this blob (default: the package model, if present)')
+    .option('--device', "for a .slim blob: the device path's linear memory per mode (see docs/DEVICE.md)")
     .addHelpText('after', '\nExamples:\n  slimsplit inspect weights/see-cifar10.slim\n  slimsplit inspect cat.pkt\n  slimsplit inspect samples/cat.jpg')
     .action((file, o) => cmdInspect(io, file, o));
+
+  program
+    .command('device-blob')
+    .description('write the device-only blob of a split model: encoder plan and weights as stored, coder tables for the kept bit depths, normalization, model id (docs/DEVICE.md)')
+    .argument('<blob.slim>', 'full model blob')
+    .requiredOption('-o, --out <out.sdev>', 'where to write the device blob')
+    .option('--bits <list>', 'bit depths to keep, comma-separated (default: all the model has)', (v: string) => v.split(',').map((b) => {
+      if (!/^\d+$/.test(b.trim())) throw new InvalidArgumentError(`'${b}' is not a bit depth`);
+      return Number(b);
+    }))
+    .addHelpText('after', '\nExample:\n  slimsplit device-blob weights/see-cifar10.slim --bits 1,2 -o see-cifar10.sdev')
+    .action((file, o) => cmdDeviceBlob(io, file, o));
 
   program
     .command('pack')
