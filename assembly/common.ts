@@ -1,9 +1,9 @@
 // Shared helpers for every kernel. Kernels take one argument: a pointer to a
 // params struct of 32-bit words (i32, or f32 stored in place). The layout of
 // each struct is documented at the top of its kernel file and mirrored in
-// src/ops/<op>.ts. Nothing here allocates or imports.
+// src/engine/ops/<op>.ts. Nothing here allocates or imports.
 
-// Activation codes, shared with src/ops/act.ts.
+// Activation codes, shared with src/engine/ops/act.ts.
 export const ACT_NONE: i32 = 0;
 export const ACT_RELU: i32 = 1;
 export const ACT_RELU6: i32 = 2;

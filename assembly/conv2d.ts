@@ -5,7 +5,7 @@ import { padCopy } from './padcopy';
 // conv2d(p): dense or grouped KxK convolution (K in {1,3,5}, stride 1 or 2),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
 //   y[c] = act((acc[c] + bias[c]) * scale[c] + shift[c])
-// Mirrored by src/ops/conv2d.ts, which computes every size below.
+// Mirrored by src/engine/ops/conv2d.ts, which computes every size below.
 //
 // params (32-bit words):
 //  [0] x       f32*  input [cin][H][W]
@@ -22,7 +22,7 @@ import { padCopy } from './padcopy';
 //  [17] k  [18] stride  [19] padT  [20] padL  [21] act (common.ts)
 //  [22] padB  [23] padR              only tested for zero; the extent read follows from OH/OW
 //
-// Scratch, in order (byte sizes); src/ops/conv2d.ts computes the same total:
+// Scratch, in order (byte sizes); src/engine/ops/conv2d.ts computes the same total:
 //   stage  128    4x8 staging block: when OW < 8 a tile is written here, then OW columns copied out
 //   epi    G*nB*64   per group and block of 4 output channels: bias, scale, shift (12 floats);
 //                 G = groupsActive (1 when groups is 1), nB = ceil(coN/4), coN = coutActive
@@ -111,7 +111,7 @@ export function conv2d(p: usize): void {
 
   // 3x3 stride 1, rows of at least 16 outputs: Winograd F(2x2, 3x3) (conv2d_wino.ts), when
   // its scratch fits in what this call's direct path would use (the host sized scratch for
-  // that; src/ops/conv2d.ts conv2dAlgo makes the same choice).
+  // that; src/engine/ops/conv2d.ts conv2dAlgo makes the same choice).
   if (K == 3 && S == 1 && OW >= 16 && OH >= 2 && coN >= WINO_MIN_CO) {
     const direct = copyAt - scratch + (copy ? <usize>C * plane4 : 0);
     if (winoScratchBytes(nB, ciN, OW) <= direct) {

@@ -35,7 +35,7 @@ const STAGE_BYTES: usize = 4 * 32 * 4;
 }
 
 // Scratch bytes the Winograd path needs; conv2d runs it only when this fits in the scratch
-// its direct path was given (sized by src/ops/conv2d.ts for the direct path).
+// its direct path was given (sized by src/engine/ops/conv2d.ts for the direct path).
 export function winoScratchBytes(nB: i32, ciN: i32, OW: i32): usize {
   const ntxP = ((((OW + 1) >> 1) + CHUNK - 1) / CHUNK) * CHUNK;
   const E = ntxP + 1;

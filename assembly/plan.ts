@@ -1,4 +1,4 @@
-// Plan interpreter: runs a graph compiled by src/plan.ts (layout: docs/FORMAT.md, "Plans")
+// Plan interpreter: runs a graph compiled by src/engine/plan.ts (layout: docs/FORMAT.md, "Plans")
 // in one export call, calling the kernels directly, so no host code runs between layers. A
 // bare runtime (wasm3, WAMR) needs only these exports and the blob's data section in memory:
 //   plan_bind(plan, dataBase, arenaBase)   once: plan-relative offsets become addresses
@@ -11,7 +11,7 @@
 // patch count, input elements, output elements), then patches of 3 words: [word index |
 // relocation kind << 30, value in this mode, value in the largest mode]. Records hold the
 // largest mode; a mode switch puts back the current mode's words, then writes the new mode's.
-// The host validated the plan (src/blob.ts); these functions only refuse the wrong call order.
+// The host validated the plan (src/format/blob.ts); these functions only refuse the wrong call order.
 
 import { act } from './act';
 import { add } from './add';
@@ -26,7 +26,7 @@ import { groupsum } from './groupsum';
 import { upsample2x } from './upsample';
 import { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
 
-// Opcodes: OPCODES in src/plan.ts and the table in docs/FORMAT.md.
+// Opcodes: OPCODES in src/engine/plan.ts and the table in docs/FORMAT.md.
 const OP_CONV2D: u32 = 1;
 const OP_DWCONV: u32 = 2;
 const OP_MATMUL: u32 = 3;
@@ -47,7 +47,7 @@ const OP_AFFINE: u32 = 16;
 const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
 const PLAN_VERSION: u32 = 1;
 
-// Header word indices (PH in src/plan.ts).
+// Header word indices (PH in src/engine/plan.ts).
 const H_MAGIC: i32 = 0;
 const H_VERSION: i32 = 1;
 const H_BOUND: i32 = 3;

@@ -14,7 +14,7 @@ export function gap(p: usize): void {
 }
 
 // maxpool(p): k x k max pooling with stride s; padded positions never win (PyTorch's
-// -inf padding), so every window must hold at least one real pixel (src/ops/pool.ts checks).
+// -inf padding), so every window must hold at least one real pixel (src/engine/ops/pool.ts checks).
 // params: [0] x f32* [C][H][W]  [1] y f32* [C][OH][OW]  [2] C  [3] H  [4] W  [5] k
 //         [6] stride  [7] padT  [8] padL  [9] OH  [10] OW  [11] cActive
 // NaN propagates (f32.max and f32x4.max both return NaN), as in PyTorch.

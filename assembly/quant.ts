@@ -7,7 +7,7 @@ import { pi, pf, pp } from './common';
 // in float before the only float-to-int conversion, +inf gives 2^b - 1, -inf gives 0, and NaN
 // gives clamp(zeroPoint, 0, 2^b - 1) (which dequantizes to 0 when the zero point is in range).
 // nearest(x / scale) + zeroPoint is exact below 2^24 and clamps the same way above it, as long
-// as |zeroPoint| <= 2^16 (src/ops/quant.ts checks).
+// as |zeroPoint| <= 2^16 (src/engine/ops/quant.ts checks).
 //
 // quantize(p):      [0] x f32* [n]  [1] y u8* [n]  [2] n  [3] bits  [4] scale (f32)
 //                   [5] zeroPoint  [6] nActive (elements converted)

@@ -29,7 +29,7 @@ import { pi, pp } from './common';
 //   A decoder that does not end at the initial state(s) with every byte read
 //   saw corruption.
 //
-// Table directory: TAB_WORDS i32 words per table, in WASM memory (src/coder.ts
+// Table directory: TAB_WORDS i32 words per table, in WASM memory (src/codec/coder.ts
 // CdfTables writes [0], [1], [2], [4]; rans_init fills [3] and the lookup):
 //   [0] nsym (>= 1, escape included)  [1] offset (value of symbol 0)
 //   [2] cdf u32*[nsym + 1]  [3] sym u32*[nsym]: start | (freq - 1) << 16

@@ -5,8 +5,8 @@
  *
  *   npx tsx bench/act.bench.ts
  */
-import { loadEngine, Arena, type Build } from '../src/wasm.js';
-import { Act } from '../src/ops/act.js';
+import { loadEngine, Arena, type Build } from '../src/engine/wasm.js';
+import { Act } from '../src/engine/ops/act.js';
 
 const N = 4 * 36 * 96 * 96;
 const RUNS = 41;

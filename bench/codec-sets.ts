@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/model/model.js';
 import type { CodecSet } from './codec.bench.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -24,9 +24,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, gzipSync, constants as zc } from 'node:zlib';
 import { init as zstdInit, compress as zstdCompress } from '@bokuweb/zstd-wasm';
-import { loadEngine, Arena, type Engine } from '../src/wasm.js';
+import { loadEngine, Arena, type Engine } from '../src/engine/wasm.js';
 import { rng } from '../test/util.js';
-import { quantizeCdf, CdfTables, encodeAt, decodeAt, crossEntropyBits, type TableSpec, type SymbolType, type CoderContext } from '../src/coder.js';
+import { quantizeCdf, CdfTables, encodeAt, decodeAt, crossEntropyBits, type TableSpec, type SymbolType, type CoderContext } from '../src/codec/coder.js';
 
 export interface CodecSet {
   /** Label, e.g. '32x16x16 laplace' or a layer name. */

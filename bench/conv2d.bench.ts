@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { loadEngine, Arena, type Build } from '../src/wasm.js';
-import { conv2d, conv2dPlan, conv2dScratchBytes, type Conv2dShape } from '../src/ops/conv2d.js';
+import { loadEngine, Arena, type Build } from '../src/engine/wasm.js';
+import { conv2d, conv2dPlan, conv2dScratchBytes, type Conv2dShape } from '../src/engine/ops/conv2d.js';
 
 interface Case { id: string; what: string; shape: Conv2dShape }
 

@@ -10,7 +10,7 @@
  *   npx tsx bench/eval-full.ts --jpeg-only --qualities 33,34   # add/replace these qualities' rows
  *   npx tsx bench/eval-full.ts --jpeg-only --jpeg-rows r.json   # the rows of a `slimsplit eval --json r.json` run
  *
- * The baseline runs at slimsplit eval's default qualities (src/eval.ts DEFAULT_QUALITIES).
+ * The baseline runs at slimsplit eval's default qualities (src/eval/eval.ts DEFAULT_QUALITIES).
  *
  * --jpeg-from takes the JPEG baseline's rows from an earlier report on the same images (the baseline
  * is deterministic: same files, same jpeg-js encoder, same classifier blob) and splits the modes over
@@ -23,18 +23,18 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_QUALITIES, matchOnCurve, type EvalResult, type QualityResult } from '../src/eval.js';
-import { evalReport, evalSeries, torchComparison } from '../src/cli.js';
-import type { ChartSeries } from '../src/chart.js';
-import { rateAccuracySvg } from '../src/chart.js';
-import { loadModel } from '../src/model.js';
+import { DEFAULT_QUALITIES, matchOnCurve, type EvalResult, type QualityResult } from '../src/eval/eval.js';
+import { evalReport, evalSeries, torchComparison } from '../src/cli/main.js';
+import type { ChartSeries } from '../src/eval/chart.js';
+import { rateAccuracySvg } from '../src/eval/chart.js';
+import { loadModel } from '../src/model/model.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg', 'test.tar.gz');
 
 function run(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'eval', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const p = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'eval', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`slimsplit eval ${args.join(' ')} exited ${code}`))));
   });
 }

@@ -17,16 +17,16 @@
  * descheduled (seen here: the same 2 ms call measuring 2..160 ms), CPU time does not. All
  * engines compute on this thread (ort-web with numThreads = 1, tfjs with 1 thread).
  * GFLOP/s = 2 x multiply-adds / median time; "vs best peer" = best peer's time / this time.
- * Shapes a, f, g, h, i need src/ops/conv2d.ts; without it those rows are skipped.
+ * Shapes a, f, g, h, i need src/engine/ops/conv2d.ts; without it those rows are skipped.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { loadEngine, Arena, type Build, type Engine } from '../src/wasm.js';
-import { convGeometry, type Conv2dArgs, type Padding } from '../src/ops/types.js';
-import { dwconv } from '../src/ops/dwconv.js';
-import { pointwise } from '../src/ops/matmul.js';
+import { loadEngine, Arena, type Build, type Engine } from '../src/engine/wasm.js';
+import { convGeometry, type Conv2dArgs, type Padding } from '../src/engine/ops/types.js';
+import { dwconv } from '../src/engine/ops/dwconv.js';
+import { pointwise } from '../src/engine/ops/matmul.js';
 import { initPeers, ortConv, tfjsConv, convRef, normErr, seeded, macs, outSize, type ConvSpec, type Peer } from './peers.js';
 
 type Op = 'conv2d' | 'dwconv' | 'pointwise';
@@ -60,7 +60,7 @@ type Conv2dModule = {
 
 async function loadConv2d(): Promise<Conv2dModule | null> {
   try {
-    const m = (await import('../src/ops/conv2d.js')) as Partial<Conv2dModule>;
+    const m = (await import('../src/engine/ops/conv2d.js')) as Partial<Conv2dModule>;
     if (typeof m.conv2d !== 'function' || typeof m.conv2dScratchBytes !== 'function') return null;
     return m as Conv2dModule;
   } catch {
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   await initPeers();
   const conv = await loadConv2d();
-  if (!conv) console.log('conv2d (src/ops/conv2d.ts) not available: shapes a, f, g, h, i are skipped\n');
+  if (!conv) console.log('conv2d (src/engine/ops/conv2d.ts) not available: shapes a, f, g, h, i are skipped\n');
 
   const rows: Row[] = [];
   const mismatches: string[] = [];

@@ -10,10 +10,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadEngine } from '../src/wasm.js';
-import { readBlob } from '../src/blob.js';
-import { Runner } from '../src/plan.js';
-import { packGraph } from '../src/pack.js';
+import { loadEngine } from '../src/engine/wasm.js';
+import { readBlob } from '../src/format/blob.js';
+import { Runner } from '../src/engine/plan.js';
+import { packGraph } from '../src/format/pack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const GRAPH = join(ROOT, 'train/out/see/see-384-random.graph.json');

@@ -6,8 +6,8 @@
  *
  *   npx tsx bench/see-convs.ts
  */
-import { loadEngine, Arena } from '../src/wasm.js';
-import { conv2d, conv2dAlgo, conv2dScratchBytes, conv2dPlan, type Conv2dShape } from '../src/ops/conv2d.js';
+import { loadEngine, Arena } from '../src/engine/wasm.js';
+import { conv2d, conv2dAlgo, conv2dScratchBytes, conv2dPlan, type Conv2dShape } from '../src/engine/ops/conv2d.js';
 
 const layers: Array<[string, Conv2dShape]> = [
   ['stem 3->6 s2 @384', { cin: 3, cout: 24, groups: 1, H: 384, W: 384, k: 3, stride: 2, pad: 'none' }],

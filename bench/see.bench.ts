@@ -17,9 +17,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadEngine, type Build } from '../src/wasm.js';
-import { readBlob } from '../src/blob.js';
-import { Runner } from '../src/plan.js';
+import { loadEngine, type Build } from '../src/engine/wasm.js';
+import { readBlob } from '../src/format/blob.js';
+import { Runner } from '../src/engine/plan.js';
 import { randn, nerr } from '../test/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -373,7 +373,7 @@ async function resolveBlob(): Promise<void> {
     const code = (e as { code?: string }).code;
     if (code !== 'plan' && code !== 'version') throw e;
     // Imported only here: bundled into the child processes, pack.ts's CLI guard would take their argv for its own.
-    const { packGraph } = await import('../src/pack.js');
+    const { packGraph } = await import('../src/format/pack.js');
     const fresh = packGraph(JSON.parse(readFileSync(join(FIXTURES, 'see-384-random.graph.json'), 'utf8')), new Uint8Array(readFileSync(join(FIXTURES, 'see-384-random.tensors.bin'))));
     blobPath = join(ROOT, '.tmp/see-bench-fresh.slim');
     mkdirSync(dirname(blobPath), { recursive: true });

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/model/model.js';
 
 const ROOT = join(import.meta.dirname, '..');
 

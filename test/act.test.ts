@@ -2,8 +2,8 @@
 // accuracy against Math.exp, edge cases, and bit-identity of the SIMD and scalar builds
 // (the 4-lane and scalar twins perform the same float operations in the same order).
 import { describe, it, expect } from 'vitest';
-import { Arena, type Engine } from '../src/wasm.js';
-import { Act, actRef } from '../src/ops/act.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { Act, actRef } from '../src/engine/ops/act.js';
 import { engines, rng, put, read } from './util.js';
 
 const all = engines();

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena } from '../src/wasm.js';
-import { actRef } from '../src/ops/act.js';
+import { Arena } from '../src/engine/wasm.js';
+import { actRef } from '../src/engine/ops/act.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, params, maxRelErr, TOL } from './util.js';
 
 describe.each(engines())('add + act [%s]', (_b, eng) => {

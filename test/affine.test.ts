@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena } from '../src/wasm.js';
-import { affine, affineRef } from '../src/ops/affine.js';
+import { Arena } from '../src/engine/wasm.js';
+import { affine, affineRef } from '../src/engine/ops/affine.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from './util.js';
 
 describe.each(engines())('affine [%s]', (_b, eng) => {

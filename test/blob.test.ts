@@ -6,11 +6,11 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBlob, writeBlob, blobSpec, blobFields, crc32, quantizeQ8, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/blob.js';
-import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/pack.js';
-import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/plan.js';
-import { CdfTables, quantizeCdf, encode, decode } from '../src/coder.js';
-import { loadEngine, Arena } from '../src/wasm.js';
+import { readBlob, writeBlob, blobSpec, blobFields, crc32, quantizeQ8, BlobError, BLOB_VERSION, PREAMBLE_BYTES, DIR_ENTRY_BYTES, type Blob, type FieldTrace } from '../src/format/blob.js';
+import { packGraph, graphSpec, main, PackError, type PackOptions } from '../src/format/pack.js';
+import { GraphError, PH, PLAN_HEADER_WORDS } from '../src/engine/plan.js';
+import { CdfTables, quantizeCdf, encode, decode } from '../src/codec/coder.js';
+import { loadEngine, Arena } from '../src/engine/wasm.js';
 import { tinyGraph, tinyTensors, TINY_GRAPH, TINY_TENSORS } from './fixtures/tiny.gen.js';
 
 const CODER: PackOptions = {
@@ -241,7 +241,7 @@ describe('every validation rule has a message', () => {
     ['coder flag cleared', () => edit('flags', 0), 'meta', /meta section has \d+ bytes left over/],
     ['meta offset', () => edit('metaOffset', META_OFFSET + 4), 'layout', new RegExp(`metaOffset ${META_OFFSET + 4}, expected ${META_OFFSET}`)],
     ['data offset misaligned', () => edit('dataOffset', u32Field('dataOffset') + 4), 'align', /dataOffset \d+ is not a multiple of 64/],
-    ['version 1 (before q8)', () => edit('version', 1, false), 'version', /format version 1, this reader supports 2 \(an older packer wrote it: repack the model with src\/pack.ts\)/],
+    ['version 1 (before q8)', () => edit('version', 1, false), 'version', /format version 1, this reader supports 2 \(an older packer wrote it: repack the model with slimsplit pack\)/],
     ['expansion size', () => edit('expandBytes', u32Field('expandBytes') + 16), 'layout', /expandBytes \d+, expected \d+ \(the q8 tensors expanded to f32 after the \d+-byte data section\)/],
     ['storage code', () => edit('tensors[11].storage', 2), 'tensor', /tensor 11 'proj.w' has storage code 2, expected 0..1 \(raw, q8\)/],
     ['q8 on a tensor stored raw', () => edit('tensors[0].storage', 1), 'shape', /tensor 0 'stem.w' is 1296 bytes, but q8 \[12, 3, 3, 3\] stores 372 \(12 f32 scales, 324 int8 codes\)/],

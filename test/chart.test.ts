@@ -1,7 +1,7 @@
 // Rate-accuracy SVG: balanced, escaped markup; one marker per point at its log-scale position;
 // ticks, legend and refusals.
 import { describe, it, expect } from 'vitest';
-import { rateAccuracySvg, logScale, logTicks, niceStep, MARGIN } from '../src/chart.js';
+import { rateAccuracySvg, logScale, logTicks, niceStep, MARGIN } from '../src/eval/chart.js';
 
 /** Checks that every element closes in order; returns the names of the elements opened. */
 function checkBalanced(xml: string): string[] {

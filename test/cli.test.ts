@@ -11,14 +11,14 @@ import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import tar from 'tar-stream';
-import { main, parseModeTerm, parseModeList, table, evalSeries, type ModelLoader } from '../src/cli.js';
-import { runEval, matchOnCurve, percentile, type SplitModel, type ClassifierModel } from '../src/eval.js';
-import { readCifarTar, classQuotas, CLASSES, DatasetError, type CifarItem } from '../src/cifar.js';
-import { decodeImage, toInput } from '../src/image.js';
-import { jpegEncode, jpegStrippedBytes } from '../src/jpeg.js';
-import { writeBlob } from '../src/blob.js';
-import { writePacket, readPacket } from '../src/packet.js';
-import type { ImageInput, Mode } from '../src/api.js';
+import { main, parseModeTerm, parseModeList, table, evalSeries, type ModelLoader } from '../src/cli/main.js';
+import { runEval, matchOnCurve, percentile, type SplitModel, type ClassifierModel } from '../src/eval/eval.js';
+import { readCifarTar, classQuotas, CLASSES, DatasetError, type CifarItem } from '../src/eval/cifar.js';
+import { decodeImage, toInput } from '../src/model/image.js';
+import { jpegEncode, jpegStrippedBytes } from '../src/model/jpeg.js';
+import { writeBlob } from '../src/format/blob.js';
+import { writePacket, readPacket } from '../src/codec/packet.js';
+import type { ImageInput, Mode } from '../src/model/api.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TMP = mkdtempSync(join(tmpdir(), 'slimsplit-cli-'));
@@ -102,7 +102,7 @@ const ITEMS: CifarItem[] = REDS.map((r, i) => {
   return { name: `test/${CLASSES[g]}/${i}.png`, label: i < 15 ? g : (g + 1) % 10, bytes: redPng(r, i + 1) };
 });
 
-/** Runs the CLI in-process; `load` null means the real src/model.ts loader. */
+/** Runs the CLI in-process; `load` null means the real src/model/model.ts loader. */
 function run(argv: string[], load: ModelLoader | null = fakeLoader): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
   return main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) }, load ?? undefined).then((code) => ({ code, out, err }));
@@ -112,19 +112,19 @@ function run(argv: string[], load: ModelLoader | null = fakeLoader): Promise<{ c
 
 describe('the bin', () => {
   // The built file when it is newer than the source, else the source through tsx.
-  const dist = join(ROOT, 'dist/src/cli.js');
-  const fresh = existsSync(dist) && statSync(dist).mtimeMs >= statSync(join(ROOT, 'src/cli.ts')).mtimeMs;
-  const cmd = fresh ? [process.execPath, dist] : [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'src/cli.ts')];
+  const dist = join(ROOT, 'dist/src/cli/main.js');
+  const fresh = existsSync(dist) && statSync(dist).mtimeMs >= statSync(join(ROOT, 'src/cli/main.ts')).mtimeMs;
+  const cmd = fresh ? [process.execPath, dist] : [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'src/cli/main.ts')];
   const spawn = (args: string[], cwd = TMP) => spawnSync(cmd[0], [...cmd.slice(1), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
   beforeAll(() => {
-    if (!fresh) console.log('test/cli.test.ts: dist/src/cli.js is missing or older than src/cli.ts; spawning src/cli.ts through tsx (run `npm run build` to test the built bin)');
+    if (!fresh) console.log('test/cli.test.ts: dist/src/cli/main.js is missing or older than src/cli/main.ts; spawning src/cli/main.ts through tsx (run `npm run build` to test the built bin)');
   });
 
   it('starts with a shebang and prints help for every subcommand with exit code 0', () => {
-    expect(readFileSync(join(ROOT, 'src/cli.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     if (fresh) expect(readFileSync(dist, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     // `npx slimsplit` in a fresh clone runs the file itself (npm links no bin for the root package)
-    if (fresh && process.platform !== 'win32') expect(statSync(dist).mode & 0o111, 'dist/src/cli.js must be executable').toBe(0o111);
+    if (fresh && process.platform !== 'win32') expect(statSync(dist).mode & 0o111, 'dist/src/cli/main.js must be executable').toBe(0o111);
     const r = spawn(['--help']);
     expect(r.status).toBe(0);
     for (const c of ['encode', 'decode', 'inspect', 'pack', 'eval', 'demo', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
@@ -442,12 +442,12 @@ describe('readCifarTar and eval from a tarball', () => {
 });
 
 // ------------------------------------------------------------------------------------------------
-// The trained model, when it exists (weights/see-cifar10.slim and src/model.ts)
+// The trained model, when it exists (weights/see-cifar10.slim and src/model/model.ts)
 // ------------------------------------------------------------------------------------------------
 
 const MODEL = join(ROOT, 'weights/see-cifar10.slim');
-const haveModel = existsSync(MODEL) && existsSync(join(ROOT, 'src/model.ts'));
-if (!haveModel) console.log('test/cli.test.ts: weights/see-cifar10.slim or src/model.ts is absent; skipping the trained-model CLI tests');
+const haveModel = existsSync(MODEL) && existsSync(join(ROOT, 'src/model/model.ts'));
+if (!haveModel) console.log('test/cli.test.ts: weights/see-cifar10.slim or src/model/model.ts is absent; skipping the trained-model CLI tests');
 
 describe.skipIf(!haveModel)('with the trained model', () => {
   it('demo runs every mode on the samples and most predictions of the largest mode are right', async () => {

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { conv2d, conv2dAlgo, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../src/ops/conv2d.js';
-import type { Padding } from '../src/ops/types.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { conv2d, conv2dAlgo, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../src/engine/ops/conv2d.js';
+import type { Padding } from '../src/engine/ops/types.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from './util.js';
 
 interface Epilogue { bias?: Float32Array; scale?: Float32Array; shift?: Float32Array }

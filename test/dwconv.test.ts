@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { dwconv, dwconvRef, dwconvWords } from '../src/ops/dwconv.js';
-import { convGeometry, type Conv2dArgs, type Padding } from '../src/ops/types.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { dwconv, dwconvRef, dwconvWords } from '../src/engine/ops/dwconv.js';
+import { convGeometry, type Conv2dArgs, type Padding } from '../src/engine/ops/types.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, nerr, TOL } from './util.js';
 
 interface Case {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { groupsum, groupsumRef, groupsumWords } from '../src/ops/groupsum.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { groupsum, groupsumRef, groupsumWords } from '../src/engine/ops/groupsum.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from './util.js';
 
 interface Case { G: number; C: number; H: number; W: number; gA: number; seed: number }

@@ -4,9 +4,9 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { decodeImage, toInput, axisWeights, ImageError, MAX_PIXELS } from '../src/image.js';
-import { jpegEncode } from '../src/jpeg.js';
-import type { RawImage } from '../src/api.js';
+import { decodeImage, toInput, axisWeights, ImageError, MAX_PIXELS } from '../src/model/image.js';
+import { jpegEncode } from '../src/model/jpeg.js';
+import type { RawImage } from '../src/model/api.js';
 import { rng } from './util.js';
 
 const SAMPLES = new URL('../samples/', import.meta.url);

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { Arena, type Engine } from '../src/wasm.js';
-import { instnorm, instnormRef, instnormWords } from '../src/ops/instnorm.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { instnorm, instnormRef, instnormWords } from '../src/engine/ops/instnorm.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, rng } from './util.js';
 
 /** The brief's bar: PyTorch InstanceNorm2d within 1e-5 relative. */

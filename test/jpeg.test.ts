@@ -3,9 +3,9 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
-import { jpegEncode, jpegStrippedBytes, parseJpeg, JpegError } from '../src/jpeg.js';
-import { decodeImage } from '../src/image.js';
-import type { RawImage } from '../src/api.js';
+import { jpegEncode, jpegStrippedBytes, parseJpeg, JpegError } from '../src/model/jpeg.js';
+import { decodeImage } from '../src/model/image.js';
+import type { RawImage } from '../src/model/api.js';
 import { rng } from './util.js';
 
 const cat = decodeImage(readFileSync(new URL('../samples/cat.jpg', import.meta.url)));

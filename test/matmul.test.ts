@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { matmul, matmulRef, pointwise, pointwiseWords, matmulWords, type MatmulArgs } from '../src/ops/matmul.js';
-import { Act } from '../src/ops/act.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { matmul, matmulRef, pointwise, pointwiseWords, matmulWords, type MatmulArgs } from '../src/engine/ops/matmul.js';
+import { Act } from '../src/engine/ops/act.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, nerr, TOL } from './util.js';
 
 interface Case {

@@ -4,11 +4,11 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, pickMode, Model, SplitEncoder, SplitDecoder, type ModeInfo } from '../src/model.js';
-import { sentChannels, splitInfo } from '../src/modes.js';
-import { PacketError, readPacket, writePacket, writeCompactPacket } from '../src/packet.js';
-import { CoderError } from '../src/coder.js';
-import type { RawImage } from '../src/api.js';
+import { loadModel, pickMode, Model, SplitEncoder, SplitDecoder, type ModeInfo } from '../src/model/model.js';
+import { sentChannels, splitInfo } from '../src/codec/modes.js';
+import { PacketError, readPacket, writePacket, writeCompactPacket } from '../src/codec/packet.js';
+import { CoderError } from '../src/codec/coder.js';
+import type { RawImage } from '../src/model/api.js';
 import { BUILDS, nerr } from './util.js';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -7,7 +7,7 @@ import {
   writePacket, readPacket, PacketError, modelIdOf, crc16, overheadBytes, MAGIC, VERSION,
   writeCompactPacket, readCompactPacket, splitCompactPacket, isCompactPacket, COMPACT_TAG, COMPACT_OVERHEAD,
   type PacketFields, type PacketErrorCode, type Quant,
-} from '../src/packet.js';
+} from '../src/codec/packet.js';
 
 const quantArb: fc.Arbitrary<Quant> = fc.oneof(
   fc.constant({ kind: 'implied' as const }),

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { gap, gapRef, maxpool, maxpoolRef, maxpoolGeometry, maxpoolWords } from '../src/ops/pool.js';
-import type { Padding } from '../src/ops/types.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { gap, gapRef, maxpool, maxpoolRef, maxpoolGeometry, maxpoolWords } from '../src/engine/ops/pool.js';
+import type { Padding } from '../src/engine/ops/types.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL, GUARD_VALUE } from './util.js';
 
 const gapArb = fc.record({

@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
 import {
   quantize, dequantize, quantizeRef, dequantizeRef, quantizeWords, quantizePerChannel, dequantizePerChannel,
   quantizePcWords, nearestEven, MAX_ZERO_POINT,
-} from '../src/ops/quant.js';
+} from '../src/engine/ops/quant.js';
 import { engines, randn, put, read } from './util.js';
 
 const GUARD_BYTES = 16, GUARD_BYTE = 0xa5;

@@ -7,11 +7,11 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Arena, type Engine } from '../src/wasm.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
 import {
   quantizeCdf, CdfTables, CoderError, encode, decode, encodeAt, decodeAt, crossEntropyBits, contextTable, contextsPerGroup, CONTEXT_NEIGHBOURS,
   type TableSpec, type SymbolType, type CoderContext, type ContextNeighbours, type Layout,
-} from '../src/coder.js';
+} from '../src/codec/coder.js';
 import { engines, rng } from './util.js';
 
 const M = 1 << 16;

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena, type Engine } from '../src/wasm.js';
-import { se, seRef, seScratchBytes, seWords } from '../src/ops/se.js';
+import { Arena, type Engine } from '../src/engine/wasm.js';
+import { se, seRef, seScratchBytes, seWords } from '../src/engine/ops/se.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL, GUARD_VALUE } from './util.js';
 
 interface Case { G: number; cg: number; rg: number; H: number; W: number; cA: number; rA: number; gA: number; act: number; bias: boolean; seed: number }

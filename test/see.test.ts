@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadEngine, type Build } from '../src/wasm.js';
-import { readBlob } from '../src/blob.js';
-import { Runner } from '../src/plan.js';
-import { packGraph } from '../src/pack.js';
+import { loadEngine, type Build } from '../src/engine/wasm.js';
+import { readBlob } from '../src/format/blob.js';
+import { Runner } from '../src/engine/plan.js';
+import { packGraph } from '../src/format/pack.js';
 import { BUILDS, randn, nerr, TOL } from './util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,7 +38,7 @@ interface SeeEncoder {
   run(x: Float32Array): Float32Array;
 }
 
-const REPACK = 'npx tsx src/pack.ts test/fixtures/see/see-384-random.graph.json test/fixtures/see/see-384-random.tensors.bin -o weights/see-384-random.slim';
+const REPACK = 'npx tsx src/format/pack.ts test/fixtures/see/see-384-random.graph.json test/fixtures/see/see-384-random.tensors.bin -o weights/see-384-random.slim';
 
 /** The encoder graph of the packed blob on one build: the blob copied into WASM once, an arena planned once. */
 async function openSee(build: Build): Promise<SeeEncoder> {

@@ -1,16 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Arena, type Engine, type Build } from '../src/wasm.js';
-import { instnorm } from '../src/ops/instnorm.js';
-import { se, seScratchBytes } from '../src/ops/se.js';
-import { gap, maxpool } from '../src/ops/pool.js';
-import { upsample2x } from '../src/ops/upsample.js';
-import { groupsum } from '../src/ops/groupsum.js';
-import { quantize, dequantize } from '../src/ops/quant.js';
-import { matmul } from '../src/ops/matmul.js';
-import { dwconv } from '../src/ops/dwconv.js';
-import { conv2d, conv2dScratchBytes } from '../src/ops/conv2d.js';
+import { Arena, type Engine, type Build } from '../src/engine/wasm.js';
+import { instnorm } from '../src/engine/ops/instnorm.js';
+import { se, seScratchBytes } from '../src/engine/ops/se.js';
+import { gap, maxpool } from '../src/engine/ops/pool.js';
+import { upsample2x } from '../src/engine/ops/upsample.js';
+import { groupsum } from '../src/engine/ops/groupsum.js';
+import { quantize, dequantize } from '../src/engine/ops/quant.js';
+import { matmul } from '../src/engine/ops/matmul.js';
+import { dwconv } from '../src/engine/ops/dwconv.js';
+import { conv2d, conv2dScratchBytes } from '../src/engine/ops/conv2d.js';
 import { engines } from './util.js';
 
 // Recomputes assembly/selftest.ts through the ordinary host calls: the same LCG draws in the

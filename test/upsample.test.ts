@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Arena } from '../src/wasm.js';
-import { upsample2x, upsample2xRef, upsample2xWords } from '../src/ops/upsample.js';
+import { Arena } from '../src/engine/wasm.js';
+import { upsample2x, upsample2xRef, upsample2xWords } from '../src/engine/ops/upsample.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, GUARD_VALUE } from './util.js';
 
 describe.each(engines())('upsample2x [%s]', (_b, eng) => {

@@ -1,5 +1,5 @@
 // Shared test helpers: both builds, a seeded RNG, named tolerances, guard words.
-import { loadEngine, Arena, type Build, type Engine } from '../src/wasm.js';
+import { loadEngine, Arena, type Build, type Engine } from '../src/engine/wasm.js';
 
 export const BUILDS: Build[] = ['simd', 'scalar'];
 

@@ -12,12 +12,12 @@
  * channels per mode) and the input normalization. The model id is the full blob's (FNV-1a), so the
  * server decoding with the full blob accepts the device's packets.
  */
-import { readBlob, crc32, type Blob } from '../blob.js';
-import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, type TensorInfo } from '../plan.js';
-import { modelIdOf } from '../packet.js';
-import { modesOf, splitInfo } from '../modes.js';
-import { contextsPerGroup, type ContextNeighbours } from '../coder.js';
-import type { CoderMeta } from '../model.js';
+import { readBlob, crc32, type Blob } from '../format/blob.js';
+import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, type TensorInfo } from '../engine/plan.js';
+import { modelIdOf } from '../codec/packet.js';
+import { modesOf, splitInfo } from '../codec/modes.js';
+import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';
+import type { CoderMeta } from '../model/model.js';
 
 export const DEVICE_MAGIC = 0x56454453; // "SDEV" little-endian
 export const DEVICE_VERSION = 1;

@@ -6,8 +6,8 @@
  *   dev.setMode(dev.modeIndex({ members: 2, bits: 4 }));
  *   const packet = dev.encode({ data, width, height, channels: 3 }, 'full');   // a copy
  */
-import type { Engine } from '../wasm.js';
-import type { PacketFormat } from '../api.js';
+import type { Engine } from '../engine/wasm.js';
+import type { PacketFormat } from '../model/api.js';
 
 /** Status codes of the device_* exports (assembly/device.ts; meanings in docs/DEVICE.md). */
 export const DEVICE_STATUS: Record<number, string> = {

@@ -7,7 +7,7 @@
  */
 import { makeDeviceBlob, readDeviceBlobInfo, type DeviceBlobInfo } from './blob.js';
 import { deviceBudget, type DeviceBudget } from './budget.js';
-import { loadEngine, type Build } from '../wasm.js';
+import { loadEngine, type Build } from '../engine/wasm.js';
 
 /** The targets of issue 20: members=1 of the default model in 256 KB, every mode in 512 KB. */
 export const TARGET_MEMBERS1 = 256 * 1024;

@@ -37,9 +37,9 @@ export function simdSupported(): boolean {
 }
 
 function findBuildDir(): string {
-  // src/wasm.ts (tests, tsx) and dist/src/wasm.js (installed) both live two levels below the root.
+  // src/engine/wasm.ts (tests, tsx) lives two levels below the root, dist/src/engine/wasm.js (installed) three.
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['..', '../..']) {
+  for (const up of ['../..', '../../..']) {
     const dir = join(here, up, 'build');
     try {
       readFileSync(join(dir, 'scalar.wasm'), { flag: 'r' });

@@ -18,18 +18,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
-import { readBlob, type Blob } from './blob.js';
-import { Runner } from './plan.js';
-import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from './coder.js';
-import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from './packet.js';
-import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from './modes.js';
+import { readBlob, type Blob } from '../format/blob.js';
+import { Runner } from '../engine/plan.js';
+import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
+import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
+import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from '../codec/modes.js';
 import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.js';
-import { DeviceCore, type DevicePixels } from './device/core.js';
-import { makeDeviceBlob, type DeviceBlobOptions } from './device/blob.js';
-import { Arena, loadEngine, type Build, type Engine } from './wasm.js';
+import { DeviceCore, type DevicePixels } from '../device/core.js';
+import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
+import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
 
 export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput, EncoderOptions, PacketFormat } from './api.js';
-export { pickMode, type ModeInfo, type ModeBudget } from './modes.js';
+export { pickMode, type ModeInfo, type ModeBudget } from '../codec/modes.js';
 
 export interface LoadModelOptions {
   /** kernel build: 'auto' (default) picks SIMD when the runtime has it */
@@ -59,7 +59,7 @@ export async function loadModel(src: string | URL | Uint8Array, opts: LoadModelO
   return new Model(bytes, opts);
 }
 
-/** Coder section json (written by src/pack.ts from the exporter's symbol counts). */
+/** Coder section json (written by src/format/pack.ts from the exporter's symbol counts). */
 export interface CoderMeta {
   kind: 'rans-channel';
   /** the mode axis that selects a table set */
@@ -71,7 +71,7 @@ export interface CoderMeta {
   tables: Record<string, string>;
   /** row length of the bottleneck (context coding) */
   W?: number;
-  /** axis values coded with contexts (src/coder.ts CoderContext) */
+  /** axis values coded with contexts (src/codec/coder.ts CoderContext) */
   contexts?: Record<string, { K: number; shift: number; neighbours?: ContextNeighbours }>;
   /** axis value -> per channel, bits per image on the training set under the shipped tables */
   bitsPerImage?: Record<string, number[]>;
@@ -165,7 +165,7 @@ export class Model {
     }
     return { meta, specs, first };
   }
-  /** What each mode costs and gives, for choosing one at run time: see modeTable and pickMode in src/modes.ts. */
+  /** What each mode costs and gives, for choosing one at run time: see modeTable and pickMode in src/codec/modes.ts. */
   modeTable(opts: { packet?: PacketFormat } = {}): ModeInfo[] {
     return modeTable(this.blob, this.meta, this.modelId, opts.packet === 'compact' ? COMPACT_OVERHEAD : undefined);
   }

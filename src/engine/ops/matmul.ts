@@ -39,7 +39,7 @@ export interface MatmulArgs {
   coutActive?: number;
   /** positions per channel (H*W); 1 for a linear layer */
   n: number;
-  /** activation code (src/ops/act.ts) */
+  /** activation code (src/engine/ops/act.ts) */
   act?: number;
 }
 

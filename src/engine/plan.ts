@@ -4,7 +4,7 @@
  *
  *   import { readFileSync } from 'node:fs';
  *   import { loadEngine } from './wasm.js';
- *   import { readBlob } from './blob.js';
+ *   import { readBlob } from '../format/blob.js';
  *   import { Runner } from './plan.js';
  *   const blob = readBlob(readFileSync('weights/see-384-random.slim'));
  *   const enc = new Runner(loadEngine(), blob, 'encoder');  // blob copied into WASM once, arena planned
@@ -35,7 +35,7 @@ import { quantizeWords, dequantizeWords } from './ops/quant.js';
 import { affineWords } from './ops/affine.js';
 
 // ------------------------------------------------------------------------------------------------
-// Model description shared with src/blob.ts
+// Model description shared with src/format/blob.ts
 // ------------------------------------------------------------------------------------------------
 
 /** Mode axes, in the order a mode index is formed (the last listed axis varies fastest). */
@@ -1162,7 +1162,7 @@ export function checkPlan(words: Uint32Array, ctx: { graph: string; dataBytes: n
 // Runner
 // ------------------------------------------------------------------------------------------------
 
-/** What the Runner needs of a loaded blob (src/blob.ts Blob satisfies it). */
+/** What the Runner needs of a loaded blob (src/format/blob.ts Blob satisfies it). */
 export interface RunnableBlob {
   name: string;
   axes: AxisDef[];

@@ -197,8 +197,8 @@ export function convAutoKernel(a: Conv2dShape): 'dwconv' | 'pointwise' | 'conv2d
 }
 
 /**
- * Any conv: depthwise 3x3/5x5 to dwconv (src/ops/dwconv.ts), 1x1 stride 1 to the matmul
- * kernel (src/ops/matmul.ts), everything else to conv2d. Only conv2d uses args.scratch.
+ * Any conv: depthwise 3x3/5x5 to dwconv (src/engine/ops/dwconv.ts), 1x1 stride 1 to the matmul
+ * kernel (src/engine/ops/matmul.ts), everything else to conv2d. Only conv2d uses args.scratch.
  */
 export function convAuto(eng: Engine, a: Conv2dArgs): void {
   const k = convAutoKernel(a);

@@ -42,7 +42,7 @@ export interface SeArgs extends SeShape {
   w2: number;
   /** optional [C] */
   b2?: number;
-  /** hidden activation code (src/ops/act.ts); the gate is always a sigmoid */
+  /** hidden activation code (src/engine/ops/act.ts); the gate is always a sigmoid */
   act?: number;
   /** active channels and hidden units per group; slicing inside a group needs groups = 1 */
   cActive?: number;

@@ -2,7 +2,7 @@
  * Packer: an exported graph (docs/GRAPH.md: <name>.graph.json + <name>.tensors.bin) becomes one
  * .slim blob (docs/FORMAT.md) with every graph's execution plan compiled in.
  *
- *   tsx src/pack.ts train/out/see/see-384-random.graph.json train/out/see/see-384-random.tensors.bin -o weights/see-384-random.slim
+ *   tsx src/format/pack.ts train/out/see/see-384-random.graph.json train/out/see/see-384-random.tensors.bin -o weights/see-384-random.slim
  *
  *   import { packGraph } from './pack.js';
  *   const slim = packGraph(JSON.parse(readFileSync(graphPath, 'utf8')), readFileSync(tensorsPath));
@@ -13,9 +13,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from './plan.js';
+import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from '../engine/plan.js';
 import { writeBlob, readBlob, type BlobSpec, type TensorSpec, type CoderInfo } from './blob.js';
-import { quantizeCdf, contextsPerGroup, CONTEXT_NEIGHBOURS, type ContextNeighbours } from './coder.js';
+import { quantizeCdf, contextsPerGroup, CONTEXT_NEIGHBOURS, type ContextNeighbours } from '../codec/coder.js';
 
 /** The exported JSON does not follow docs/GRAPH.md; `path` says where. */
 export class PackError extends Error {
@@ -29,7 +29,7 @@ export class PackError extends Error {
 }
 
 export interface PackOptions {
-  /** entropy-coder tables to ship with the model (src/coder.ts), stored as integer tensors */
+  /** entropy-coder tables to ship with the model (src/codec/coder.ts), stored as integer tensors */
   coder?: { json: string; tables: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
 }
 
@@ -211,7 +211,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
 /**
  * Entropy-coder tables from the symbol statistics an exporter ships in meta.symbolCounts
  * ({ "<bits>": [channel][T] counts }, with meta.split = { H, W }): per bits value, one u32
- * tensor `coder.bits<b>` [channels][T + 2] of 16-bit-precision CDFs (src/coder.ts quantizeCdf;
+ * tensor `coder.bits<b>` [channels][T + 2] of 16-bit-precision CDFs (src/codec/coder.ts quantizeCdf;
  * the last symbol is the escape, given the least mass), and the coder json
  * { kind: 'rans-channel', axis: 'bits', channels, groupSize: H*W, W, tables: { "<bits>": name },
  *   contexts: { "<bits>": { K, shift } }, bitsPerImage: { "<bits>": [channel] } }.
@@ -221,7 +221,7 @@ export function graphSpec(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
  * Bit depths in meta.contextCounts ({ "<bits>": { K, shift, neighbours?, counts: [channel][K^3][T] } },
  * K^4 contexts with neighbours "left,up,up-left,up-right") get that many tables per channel instead
  * ([channels * K^3][T + 2], channel-major), for context-adaptive
- * coding (src/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
+ * coding (src/codec/coder.ts CoderContext); a context seen rarely leans on its channel's overall counts.
  * bitsPerImage is what each channel costs per image on the training set under the shipped tables.
  * Optional meta.modeCounts ({ "<members>": { "<bits>": [channel][T], or [channel][contexts][T] for a
  * context-coded bit depth } }: one members count's own symbols, for the channels it sends) add

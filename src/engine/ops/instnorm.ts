@@ -31,7 +31,7 @@ export interface InstnormArgs {
   /** optional [C] affine vectors (0 or undefined = absent) */
   gamma?: number;
   beta?: number;
-  /** activation code (src/ops/act.ts) */
+  /** activation code (src/engine/ops/act.ts) */
   act?: number;
   /** channels normalized (a prefix); defaults to C */
   cActive?: number;

@@ -7,8 +7,8 @@
  *   const { info, fits } = pickMode(table, { maxBytes: linkBytesPerSecond / fps, maxMembers: 2 });
  *   enc.setMode(info.mode);
  */
-import type { Mode } from './api.js';
-import type { Blob } from './blob.js';
+import type { Mode } from '../model/api.js';
+import type { Blob } from '../format/blob.js';
 import { overheadBytes } from './packet.js';
 
 /** One row of modeTable(). */

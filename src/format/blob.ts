@@ -20,8 +20,8 @@ import {
   AXES, DTYPES, DTYPE_BYTES, OPS, PADS, ACTS, PAD_PIXELS, LIMITS, GraphError, compilePlan, checkPlan, checkGraphStatic, modeCount,
   type AxisDef, type AxisName, type BufferDef, type DType, type FieldValue, type GraphDef, type LayerDef, type TensorInfo, type ActiveDef,
   type TensorStorage,
-} from './plan.js';
-import { Act } from './ops/act.js';
+} from '../engine/plan.js';
+import { Act } from '../engine/ops/act.js';
 
 export const BLOB_MAGIC = 'SLIM';
 export const BLOB_VERSION = 2;
@@ -781,7 +781,7 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
   const pre = Preamble.read(new SafeReader(bytes, 0, PREAMBLE_BYTES, 'preamble', trace));
   if (pre.magic !== BLOB_MAGIC) fail('magic', `magic ${JSON.stringify(pre.magic)}, expected "SLIM" (not a .slim file)`);
   if (pre.version !== BLOB_VERSION) {
-    const hint = pre.version < BLOB_VERSION ? ' (an older packer wrote it: repack the model with src/pack.ts)' : '';
+    const hint = pre.version < BLOB_VERSION ? ' (an older packer wrote it: repack the model with slimsplit pack)' : '';
     fail('version', `format version ${pre.version}, this reader supports ${BLOB_VERSION}${hint}`);
   }
   if (pre.fileBytes > size) fail('truncated', `file is ${size} bytes but its preamble says ${pre.fileBytes}: truncated`);

@@ -30,7 +30,7 @@ export const MAX_ELEMENTS = 1 << 24;
 export const MAX_DIM = 65535;
 /**
  * No 16-bit-precision coder packs more symbols per payload byte (each symbol
- * costs at least log2(65536 / 65535) bit; see src/coder.ts MAX_SYMBOLS_PER_BYTE).
+ * costs at least log2(65536 / 65535) bit; see src/codec/coder.ts MAX_SYMBOLS_PER_BYTE).
  */
 export const MAX_ELEMENTS_PER_PAYLOAD_BYTE = 1 << 19;
 const CRC_BYTES = 2;

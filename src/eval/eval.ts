@@ -16,14 +16,14 @@
  * Images stream one at a time: each is decoded once and its pixels reused by all modes and
  * qualities. Per mode only the packet sizes are kept (for the 95th percentile); everything else is
  * running sums. Accuracies are fractions 0..1; bytes are whole packets (header and checksum
- * included) and, for JPEG, whole files and header-stripped streams (src/jpeg.ts).
+ * included) and, for JPEG, whole files and header-stripped streams (src/model/jpeg.ts).
  */
-import type { Classifier, DeviceEncoder, EncoderOptions, PacketFormat, ImageInput, Mode, ModelInfo, RawImage, ServerDecoder } from './api.js';
-import { decodeImage } from './image.js';
-import { jpegEncode, jpegStrippedBytes } from './jpeg.js';
+import type { Classifier, DeviceEncoder, EncoderOptions, PacketFormat, ImageInput, Mode, ModelInfo, RawImage, ServerDecoder } from '../model/api.js';
+import { decodeImage } from '../model/image.js';
+import { jpegEncode, jpegStrippedBytes } from '../model/jpeg.js';
 import { readCifarTar, countCifarTar, type CifarItem } from './cifar.js';
 
-/** What the evaluation needs of a split model (src/model.ts's Model has it). */
+/** What the evaluation needs of a split model (src/model/model.ts's Model has it). */
 export interface SplitModel {
   info: ModelInfo;
   modes(): Mode[];

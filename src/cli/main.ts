@@ -10,14 +10,14 @@
  *   slimsplit bench --rounds 5
  *   slimsplit pack model.graph.json model.tensors.bin -o model.slim
  *
- *   import { main } from './cli.js';
+ *   import { main } from './main.js';
  *   const code = await main(['inspect', 'x.slim'], { out: (s) => ..., err: (s) => ... });   // 0, 1 or 2
  *   await main(['demo'], io, async (bytes) => myModel);                                       // another loader
  *
  * Exit codes: 0 done, 1 runtime error (missing or bad file, ...), 2 usage error (unknown command,
  * bad option). Default paths (the model, samples/) are resolved from the package root, so the
  * commands work from any directory right after `npm install`; paths given by the user are relative
- * to the current directory. The model runtime (src/model.ts) is imported only by the commands that
+ * to the current directory. The model runtime (src/model/model.ts) is imported only by the commands that
  * run the model, so help, inspect and pack start fast.
  */
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -26,20 +26,20 @@ import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Mode, PacketFormat, RawImage } from './api.js';
-import { decodeImage, isJpeg, isPng } from './image.js';
-import { parseJpeg } from './jpeg.js';
-import { rateAccuracySvg, type ChartSeries } from './chart.js';
-import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type EvalResult, type JpegMatch } from './eval.js';
-import { readBlob, BLOB_MAGIC } from './blob.js';
-import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, splitCompactPacket, COMPACT_OVERHEAD } from './packet.js';
-import { packGraph } from './pack.js';
-import { contextsPerGroup, type ContextNeighbours } from './coder.js';
-import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from './modes.js';
-import { DTYPE_BYTES, PH } from './plan.js';
-import { makeDeviceBlob, readDeviceBlobInfo, DEVICE_MAGIC } from './device/blob.js';
-import { budgetPerMode, budgetTable, describeDeviceBlob, heapBase } from './device/report.js';
-import { deviceBudget } from './device/budget.js';
+import type { Mode, PacketFormat, RawImage } from '../model/api.js';
+import { decodeImage, isJpeg, isPng } from '../model/image.js';
+import { parseJpeg } from '../model/jpeg.js';
+import { rateAccuracySvg, type ChartSeries } from '../eval/chart.js';
+import { runEval, DEFAULT_QUALITIES, type SplitModel, type ClassifierModel, type EvalResult, type JpegMatch } from '../eval/eval.js';
+import { readBlob, BLOB_MAGIC } from '../format/blob.js';
+import { readPacket, modelIdOf, MAGIC as PACKET_MAGIC, isCompactPacket, readCompactPacket, splitCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
+import { packGraph } from '../format/pack.js';
+import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';
+import { modeTable, modesOf, pickMode, splitInfo, type ModeInfo } from '../codec/modes.js';
+import { DTYPE_BYTES, PH } from '../engine/plan.js';
+import { makeDeviceBlob, readDeviceBlobInfo, DEVICE_MAGIC } from '../device/blob.js';
+import { budgetPerMode, budgetTable, describeDeviceBlob, heapBase } from '../device/report.js';
+import { deviceBudget } from '../device/budget.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -48,7 +48,7 @@ export interface Io {
 
 const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-/** Turns blob bytes into a model; src/model.ts's loadModel unless a caller (a test) passes another. */
+/** Turns blob bytes into a model; src/model/model.ts's loadModel unless a caller (a test) passes another. */
 export type ModelLoader = (bytes: Uint8Array) => Promise<SplitModel & ClassifierModel>;
 
 interface Ctx extends Io {
@@ -108,7 +108,7 @@ async function openModel(ctx: Ctx, path: string, what = 'model file'): Promise<{
     throw new CliError(`${what} not found: ${path} (${hint})`);
   }
   const bytes = readInput(path, what);
-  const load: ModelLoader = ctx.load ?? (await import('./model.js')).loadModel;
+  const load: ModelLoader = ctx.load ?? (await import('../model/model.js')).loadModel;
   return { model: await load(bytes), bytes };
 }
 
@@ -377,7 +377,7 @@ function inspectImage(io: Io, file: string, bytes: Uint8Array, json: boolean): v
   io.out(`${file}: ${info.kind.toUpperCase()} ${img.width}x${img.height}, ${bytes.length} bytes\n`);
   if (layout) {
     io.out(table(['segment', 'offset', 'bytes'], layout.segments.map((s) => [s.name, String(s.offset), String(s.bytes)])));
-    io.out(`header-stripped: ${layout.entropyBytes + 2} bytes (entropy-coded data + EOI; see src/jpeg.ts)\n`);
+    io.out(`header-stripped: ${layout.entropyBytes + 2} bytes (entropy-coded data + EOI; see src/model/jpeg.ts)\n`);
   }
 }
 

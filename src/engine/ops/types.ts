@@ -1,5 +1,5 @@
 /**
- * Argument shapes shared by the convolution-family ops (src/ops/conv2d.ts,
+ * Argument shapes shared by the convolution-family ops (src/engine/ops/conv2d.ts,
  * dwconv.ts, matmul.ts). All pointers are byte offsets into the engine's memory.
  */
 export type Padding = 'none' | 'same' | 'tf-same';
@@ -32,7 +32,7 @@ export interface Conv2dArgs {
   k: number;
   stride: number;
   pad: Padding;
-  /** activation code (src/ops/act.ts) */
+  /** activation code (src/engine/ops/act.ts) */
   act?: number;
 }
 

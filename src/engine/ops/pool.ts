@@ -54,7 +54,7 @@ export interface MaxpoolArgs {
   W: number;
   k: number;
   stride: number;
-  /** symmetric padding in pixels (PyTorch `padding`), or a named mode (src/ops/types.ts) */
+  /** symmetric padding in pixels (PyTorch `padding`), or a named mode (src/engine/ops/types.ts) */
   pad: Padding | number;
   /** channels pooled (a prefix); defaults to C */
   cActive?: number;

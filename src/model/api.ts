@@ -1,5 +1,5 @@
 /**
- * Public types of the split API (implemented in src/model.ts).
+ * Public types of the split API (implemented in src/model/model.ts).
  *
  *   const model = await loadModel('weights/see-cifar10.slim');   // path, URL or bytes
  *   const enc = model.encoder();                                   // device side

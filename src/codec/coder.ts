@@ -17,7 +17,7 @@
  * CDFs are built once, at export time, by quantizeCdf and shipped as integers;
  * the device never rebuilds them from floats.
  */
-import type { Arena, Engine } from './wasm.js';
+import type { Arena, Engine } from '../engine/wasm.js';
 
 /** Frequencies of every table sum to 1 << PRECISION. */
 export const PRECISION = 16;
