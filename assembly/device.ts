@@ -29,6 +29,7 @@ export const E_BLOB_KERNEL: i32 = -18; // the plan needs a kernel this build lac
 export const E_BLOB_WEIGHTS: i32 = -19; // a stored int8 tensor is invalid
 export const E_MODE: i32 = -20; // no such mode index
 export const E_MODE_BITS: i32 = -21; // the mode's bit depth has no coder tables in this device blob
+export const E_MODE_ARENA: i32 = -22; // the device blob's arena is laid out for other members counts
 export const E_PIXEL_FORMAT: i32 = -30;
 export const E_PIXEL_SIZE: i32 = -31; // width or height < 1, or over MAX_PIXELS
 export const E_PACKET_KIND: i32 = -32;
@@ -212,7 +213,6 @@ export function device_init(ptr: u32, len: u32): i32 {
     const start = w(plan, at + 4 * m), count = w(plan, at + 4 * m + 1);
     if (start != next || <u64>start + <u64>count > <u64>npatch) return fail(E_BLOB_PLAN, 17);
     next = start + count;
-    if (<u64>w(plan, at + 4 * m + 2) * 4 > <u64>w(plan, PH_IN_BYTES) || w(plan, at + 4 * m + 3) > w(plan, PH_OUT_BYTES)) return fail(E_BLOB_PLAN, 18);
   }
   if (next != npatch || w(plan, PH_CUR) != nmodes - 1) return fail(E_BLOB_PLAN, 19);
   for (let k: u32 = 0; k < npatch; k++) {
@@ -234,7 +234,7 @@ export function device_init(ptr: u32, len: u32): i32 {
   if (modesBytes < 32 || coderBytes < 16) return fail(E_BLOB_LAYOUT, SEC_MODES);
   if (w(modes, 0) != nmodes || <u64>32 + <u64>nmodes * MODE_WORDS * 4 > <u64>modesBytes) return fail(E_BLOB_MODES, -1);
   const splitH = w(modes, 1), splitW = w(modes, 2), G = w(modes, 3), maxOut = w(modes, 4);
-  if (splitH == 0 || splitW == 0 || splitH > 65535 || splitW > 65535 || G == 0 || maxOut != w(plan, PH_OUT_BYTES) || maxOut > 0x1000000) return fail(E_BLOB_MODES, -2);
+  if (splitH == 0 || splitW == 0 || splitH > 65535 || splitW > 65535 || G == 0 || maxOut > w(plan, PH_OUT_BYTES) || maxOut > 0x1000000) return fail(E_BLOB_MODES, -2);
   const nsets = w(coder, 0);
   if (nsets > 64 || <u64>16 + <u64>nsets * SET_WORDS * 4 > <u64>coderBytes) return fail(E_BLOB_CODER, -1);
   let maxTables: u64 = 0;
@@ -257,8 +257,10 @@ export function device_init(ptr: u32, len: u32): i32 {
   for (let m: u32 = 0; m < nmodes; m++) {
     const e = modes + 32 + (<usize>m * MODE_WORDS << 2);
     const bits = w(e, 1), n = w(e, 3), C = w(e, 4), set = w(e, 5);
-    if (w(e, 0) > 255 || bits > 255 || w(e, 2) > 255 || n != w(plan, at + 4 * m + 3) || C == 0 || C > 65535 || <u64>C * <u64>G != <u64>n) return fail(E_BLOB_MODES, <i32>m);
-    if (set != NOT_KEPT) {
+    if (w(e, 0) > 255 || bits > 255 || w(e, 2) > 255 || n != w(plan, at + 4 * m + 3) || C == 0 || C > 65535 || <u64>C * <u64>G != <u64>n || w(e, 6) > 1) return fail(E_BLOB_MODES, <i32>m);
+    // a runnable mode fits the plan's input, output and the packet buffer; the others never run
+    if (w(e, 6) == 1 && (<u64>w(plan, at + 4 * m + 2) * 4 > <u64>w(plan, PH_IN_BYTES) || n > w(plan, PH_OUT_BYTES) || n > maxOut)) return fail(E_BLOB_PLAN, 18);
+    if (set != NOT_KEPT && w(e, 6) == 1) {
       if (set >= nsets) return fail(E_BLOB_MODES, <i32>m);
       const se = coder + 16 + (<usize>set * SET_WORDS << 2);
       if (w(se, 0) != bits) return fail(E_BLOB_MODES, <i32>m);
@@ -298,7 +300,8 @@ export function device_init(ptr: u32, len: u32): i32 {
   g_ready = true;
   // start in the largest mode whose bit depth is kept
   for (let m = <i32>nmodes - 1; m >= 0; m--) {
-    if (w(modes + 32 + (<usize>m * MODE_WORDS << 2), 5) != NOT_KEPT) return device_set_mode(m);
+    const e = modes + 32 + (<usize>m * MODE_WORDS << 2);
+    if (w(e, 5) != NOT_KEPT && w(e, 6) == 1) return device_set_mode(m);
   }
   return E_BLOB_MODES;
 }
@@ -313,6 +316,7 @@ export function device_set_mode(m: i32): i32 {
   if (m < 0 || <u32>m >= g_nmodes) return fail(E_MODE, m);
   const e = modeEntry(m);
   const set = w(e, 5);
+  if (w(e, 6) != 1) return fail(E_MODE_ARENA, <i32>w(e, 0));
   if (set == NOT_KEPT) return fail(E_MODE_BITS, <i32>w(e, 1));
   if (plan_set_mode(g_plan, <u32>m) != 0) return E_MODE;
   const se = g_coder + 16 + (<usize>set * SET_WORDS << 2);
@@ -357,12 +361,12 @@ export function device_modes(): i32 {
   return g_ready ? <i32>g_nmodes : E_STATE;
 }
 
-/** Field k of mode m: 0 members, 1 bits, 2 compact mode byte, 3 codes, 4 channels sent, 5 kept (1/0). */
+/** Field k of mode m: 0 members, 1 bits, 2 compact mode byte, 3 codes, 4 channels sent, 5 runnable here (1/0). */
 export function device_mode_info(m: i32, k: i32): i32 {
   if (!g_ready) return E_STATE;
   if (m < 0 || <u32>m >= g_nmodes) return E_MODE;
   const e = modeEntry(m);
-  if (k == 5) return w(e, 5) == NOT_KEPT ? 0 : 1;
+  if (k == 5) return w(e, 5) != NOT_KEPT && w(e, 6) == 1 ? 1 : 0;
   if (k < 0 || k > 4) return E_MODE;
   return <i32>w(e, <u32>(k == 3 ? 3 : k == 4 ? 4 : k));
 }

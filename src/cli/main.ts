@@ -391,7 +391,7 @@ function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string; d
     const rows = budgetPerMode(bytes);
     if (o.json) io.out(JSON.stringify(rows, null, 2) + '\n');
     else {
-      io.out(`${file}: linear memory of the device path per mode (KiB; a device blob keeping that mode's bits only, an RGB frame of the model's input size, scalar build)\n`);
+      io.out(`${file}: linear memory of the device path per mode (KiB; a device blob for that mode alone: its bits' tables, an arena for its members count; an RGB frame of the model's input size; scalar build)\n`);
       io.out(budgetTable(rows));
     }
     return;
@@ -412,11 +412,11 @@ function inspectDeviceBlob(io: Io, bytes: Uint8Array, json: boolean): void {
   io.out(`linear memory (scalar build, RGB frame of the input size): ${budget.total} bytes: ${Object.entries(budget.parts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
 }
 
-function cmdDeviceBlob(io: Io, file: string, o: { out: string; bits?: number[] }): void {
+function cmdDeviceBlob(io: Io, file: string, o: { out: string; bits?: number[]; members?: number[] }): void {
   const bytes = readInput(file, 'blob');
   let dev: Uint8Array;
   try {
-    dev = makeDeviceBlob(bytes, { bits: o.bits });
+    dev = makeDeviceBlob(bytes, { bits: o.bits, members: o.members });
   } catch (e) {
     throw new CliError(`${file}: ${(e as Error).message.replace(/^slimsplit: /, '')}`);
   }
@@ -695,7 +695,11 @@ function buildProgram(io: Ctx): Command {
       if (!/^\d+$/.test(b.trim())) throw new InvalidArgumentError(`'${b}' is not a bit depth`);
       return Number(b);
     }))
-    .addHelpText('after', '\nExample:\n  slimsplit device-blob weights/see-cifar10.slim --bits 1,2 -o see-cifar10.sdev')
+    .option('--members <list>', 'members counts the device runs, comma-separated (default: all); the arena is laid out for these only', (v: string) => v.split(',').map((b) => {
+      if (!/^\d+$/.test(b.trim())) throw new InvalidArgumentError(`'${b}' is not a members count`);
+      return Number(b);
+    }))
+    .addHelpText('after', '\nExamples:\n  slimsplit device-blob weights/see-cifar10.slim -o see-cifar10.sdev\n  slimsplit device-blob weights/see-cifar10.slim --bits 1,2 --members 1 -o see-cifar10-m1.sdev')
     .action((file, o) => cmdDeviceBlob(io, file, o));
 
   program

@@ -13,7 +13,7 @@
  * server decoding with the full blob accepts the device's packets.
  */
 import { readBlob, crc32, type Blob } from '../format/blob.js';
-import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, type TensorInfo } from '../engine/plan.js';
+import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, compilePlan, type TensorInfo } from '../engine/plan.js';
 import { modelIdOf } from '../codec/packet.js';
 import { modesOf, splitInfo } from '../codec/modes.js';
 import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';
@@ -39,6 +39,12 @@ export class DeviceBlobError extends Error {
 export interface DeviceBlobOptions {
   /** bit depths whose coder tables to keep (default: all the model has); other modes are refused on the device */
   bits?: number[];
+  /**
+   * members counts the device will run (default: all). Given, the encoder plan is recompiled with its
+   * arena laid out for those modes only (each buffer as large as they touch), and other modes are
+   * refused on the device (E_MODE_ARENA).
+   */
+  members?: number[];
 }
 
 const align = (x: number, a: number): number => Math.ceil(x / a) * a;
@@ -89,8 +95,19 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
   if (bits.length === 0) throw new DeviceBlobError('keep at least one bit depth');
   const kept = have.filter((b) => bits.includes(b));
 
+  const modes = modesOf(blob);
+  const members = opts.members;
+  if (members) {
+    const have = blob.axes.find((a) => a.name === 'members')?.values ?? [1];
+    for (const m of members) if (!have.includes(m)) throw new DeviceBlobError(`--members ${m}: model '${blob.name}' has members ${have.join(', ')}`);
+    if (members.length === 0) throw new DeviceBlobError('keep at least one members count');
+  }
+  const runnable = modes.map((m) => members === undefined || members.includes(m.members ?? 1));
+  // the arena for the runnable modes only (the stored plan's is for the largest mode)
+  const srcPlan = members ? compilePlan(g, { axes: blob.axes, tensors: blob.tensors }, { only: runnable }) : g.plan;
+
   // data section: used tensors as stored; q8 expansions after it
-  const tensors = usedTensors(blob, g.plan);
+  const tensors = usedTensors(blob, srcPlan);
   const newOff = new Map<TensorInfo, number>();
   const parts: Array<{ at: number; bytes: Uint8Array }> = [];
   let at = 0;
@@ -114,7 +131,7 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
   const expandBytes = align(exp, 16) - dataBytes;
 
   // plan with pointers re-based
-  const plan = Uint32Array.from(g.plan);
+  const plan = Uint32Array.from(srcPlan);
   const remap = (o: number): number => {
     const t = tensors.find((q) => o >= q.offset && o < q.offset + q.byteLength)!;
     return newOff.get(t)! + (o - t.offset);
@@ -141,13 +158,12 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
   });
 
   // modes (the plan's numbering = modesOf order = the compact mode byte)
-  const modes = modesOf(blob);
-  const mt = g.plan[PH.modes];
-  const modeWords: number[] = [modes.length, split.H, split.W, coder.groupSize, g.plan[PH.outBytes], 0, 0, 0];
+  const mt = plan[PH.modes];
+  const modeWords: number[] = [modes.length, split.H, split.W, coder.groupSize, plan[PH.outBytes], 0, 0, 0];
   modes.forEach((m, i) => {
-    const n = g.plan[mt + i * MODE_WORDS + 3];
+    const n = plan[mt + i * MODE_WORDS + 3];
     const set = kept.indexOf(m.bits ?? 8);
-    modeWords.push(m.members ?? 1, m.bits ?? 8, i, n, n / coder.groupSize, set < 0 ? NOT_KEPT : set, 0, 0);
+    modeWords.push(m.members ?? 1, m.bits ?? 8, i, n, n / coder.groupSize, set < 0 ? NOT_KEPT : set, runnable[i] ? 1 : 0, 0);
   });
 
   // sections
@@ -217,7 +233,7 @@ export interface DeviceBlobInfo {
   /** bytes the int8 tensors take once expanded to f32 on the device */
   expandBytes: number;
   arenaBytes: number;
-  /** bytes of the largest mode's codes (the packet buffer is sized from it) */
+  /** bytes of the largest runnable mode's codes (the packet buffer is sized from it) */
   maxCodes: number;
   /** per kept bit depth: tables and symbols per table */
   coderSets: Array<{ bits: number; tables: number; symbols: number }>;
@@ -242,7 +258,7 @@ export function readDeviceBlobInfo(b: Uint8Array): DeviceBlobInfo {
   const m = offs.modes, c = offs.coder, p = offs.plan;
   const modes = Array.from({ length: u32(m) }, (_, i) => {
     const e = m + 32 + i * DEV_MODE_WORDS * 4;
-    return { members: u32(e), bits: u32(e + 4), compact: u32(e + 8), codes: u32(e + 12), channels: u32(e + 16), kept: u32(e + 20) !== NOT_KEPT };
+    return { members: u32(e), bits: u32(e + 4), compact: u32(e + 8), codes: u32(e + 12), channels: u32(e + 16), kept: u32(e + 20) !== NOT_KEPT && u32(e + 24) === 1 };
   });
   const coderSets = Array.from({ length: u32(c) }, (_, i) => {
     const e = c + 16 + i * SET_WORDS * 4;

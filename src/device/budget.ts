@@ -6,9 +6,9 @@
  *   const b = deviceBudget(makeDeviceBlob(full, { bits: [1] }), eng.exports.heap_base());
  *   b.total; b.parts;   // bytes
  *
- * Memory per mode: a device that runs one mode is given a device blob with that mode's bit depth
- * only (`slimsplit device-blob --bits`); its other parts do not depend on the mode (the plan's arena
- * is laid out once for the largest mode). docs/DEVICE.md lists the figures.
+ * Memory per mode: a device that runs one mode is given a device blob for it alone (`slimsplit
+ * device-blob --bits B --members M`: that bit depth's tables, the plan's arena laid out for that
+ * members count). docs/DEVICE.md lists the figures.
  */
 import { readDeviceBlobInfo } from './blob.js';
 
@@ -28,7 +28,7 @@ export interface DeviceBudget {
     blob: number;
     /** int8 weights expanded to f32 for the kernels */
     weightsF32: number;
-    /** the encoder plan's activation arena (largest mode) */
+    /** the encoder plan's activation arena (for the members counts the blob runs) */
     arena: number;
     /** rANS directory and symbol words of the largest kept table set, table index per channel */
     coderTables: number;

@@ -25,6 +25,7 @@ export const DEVICE_STATUS: Record<number, string> = {
   [-19]: 'device blob int8 tensor is invalid',
   [-20]: 'no such mode',
   [-21]: "the mode's bit depth has no coder tables in this device blob",
+  [-22]: "this device blob's arena is laid out for other members counts",
   [-30]: 'unknown pixel format',
   [-31]: 'bad frame size',
   [-32]: 'unknown packet kind',

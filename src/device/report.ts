@@ -3,7 +3,7 @@
  * inspect --device`).
  *
  *   const rows = budgetPerMode(readFileSync('weights/see-cifar10.slim'), 'scalar');
- *   // per mode: device blob with that mode's bit depth only, total linear memory, its parts
+ *   // per mode: device blob for that mode alone (its bits, its members count's arena), total linear memory, its parts
  */
 import { makeDeviceBlob, readDeviceBlobInfo, type DeviceBlobInfo } from './blob.js';
 import { deviceBudget, type DeviceBudget } from './budget.js';
@@ -16,7 +16,7 @@ export const TARGET_ANY = 512 * 1024;
 export interface ModeBudgetRow {
   members: number;
   bits: number;
-  /** device blob keeping this mode's bit depth only */
+  /** device blob for this mode alone: its bit depth's tables, an arena for its members count */
   blobBytes: number;
   budget: DeviceBudget;
 }
@@ -30,11 +30,9 @@ export function heapBase(build: Build): number {
 
 export function budgetPerMode(full: Uint8Array, build: Build = 'scalar'): ModeBudgetRow[] {
   const hb = heapBase(build);
-  const byBits = new Map<number, Uint8Array>();
   const all = readDeviceBlobInfo(makeDeviceBlob(full));
   return all.modes.map((m) => {
-    let b = byBits.get(m.bits);
-    if (!b) byBits.set(m.bits, (b = makeDeviceBlob(full, { bits: [m.bits] })));
+    const b = makeDeviceBlob(full, { bits: [m.bits], members: [m.members] });
     return { members: m.members, bits: m.bits, blobBytes: b.length, budget: deviceBudget(b, hb) };
   });
 }

@@ -36,6 +36,22 @@ describe.each(MODELS)('device path, %s', (name) => {
     }
   });
 
+  it('device blobs for one members count (their own arena) give the golden packets, both builds', () => {
+    const full = fullBytes(name);
+    for (const members of [1, 2, 3, 4]) {
+      const dev = makeDeviceBlob(full, { members: [members] });
+      for (const build of ['scalar', 'simd'] as Build[]) {
+        const c = new DeviceCore(loadEngine({ build }), dev);
+        c.modes.forEach((m, i) => {
+          if (!m.kept) return;
+          c.setMode(i);
+          const want = golden.packets[name][`${name} full ${m.members},${m.bits}`];
+          images.forEach((im, j) => expect(digest(c.encode(im.image)), `${build} ${m.members},${m.bits} ${im.name}`).toBe(want[j]));
+        });
+      }
+    }
+  });
+
   it('the server decodes the device packets to their mode (full and compact)', async () => {
     const model = await loadModel(fullBytes(name));
     const dec = model.decoder();
@@ -98,6 +114,30 @@ describe('device blob', () => {
     expect(() => makeDeviceBlob(full, { bits: [3] })).toThrow(/--bits 3: model 'see-cifar10' has coder tables for bits 1, 2, 4, 8/);
   });
 
+  it('--members lays the arena out for those members counts: same packets, less memory, other modes refused with E_MODE_ARENA (-22)', () => {
+    const info = readDeviceBlobInfo(dev);
+    for (const build of ['scalar', 'simd'] as Build[]) {
+      let prev = 0;
+      for (const members of [1, 2, 3, 4]) {
+        const b = makeDeviceBlob(full, { members: [members] });
+        expect(readDeviceBlobInfo(b).arenaBytes).toBeGreaterThan(prev);
+        prev = readDeviceBlobInfo(b).arenaBytes;
+        const c = core(b, build);
+        const a = core(dev, build);
+        c.modes.forEach((m, i) => {
+          expect(m.kept).toBe(m.members === members);
+          if (!m.kept) return expectStatus(() => c.setMode(i), -22);
+          c.setMode(i);
+          a.setMode(i);
+          for (const im of [images[0], images[10], images[11]]) expect(c.encode(im.image, 'compact')).toEqual(a.encode(im.image, 'compact'));
+        });
+      }
+      expect(prev).toBe(info.arenaBytes);
+    }
+    expect(readDeviceBlobInfo(makeDeviceBlob(full, { members: [1] })).arenaBytes).toBeLessThan(info.arenaBytes / 3);
+    expect(() => makeDeviceBlob(full, { members: [5] })).toThrow(/--members 5: model 'see-cifar10' has members 1, 2, 3, 4/);
+  });
+
   it('device_init refuses damaged blobs with the documented status', () => {
     const flip = (at: number) => {
       const b = dev.slice();
@@ -151,8 +191,8 @@ describe('device blob', () => {
   });
 
   it('memory: the module reports what the budget accounts, part by part', () => {
-    for (const bits of [undefined, [1], [8]]) {
-      const b = makeDeviceBlob(full, { bits });
+    for (const [bits, members] of [[undefined, undefined], [[1], undefined], [[8], [1]], [[2, 4], [2, 3]]]) {
+      const b = makeDeviceBlob(full, { bits, members });
       const c = core(b);
       const m = c.modes.findIndex((q) => q.kept);
       c.setMode(m);
