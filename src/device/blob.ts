@@ -13,7 +13,7 @@
  * server decoding with the full blob accepts the device's packets.
  */
 import { readBlob, crc32, type Blob } from '../format/blob.js';
-import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, compilePlan, type TensorInfo } from '../engine/plan.js';
+import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, compilePlan, modeExtents, type TensorInfo, type GraphDef, type AxisDef } from '../engine/plan.js';
 import { modelIdOf } from '../codec/packet.js';
 import { modesOf, splitInfo } from '../codec/modes.js';
 import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';
@@ -48,6 +48,7 @@ export interface DeviceBlobOptions {
 }
 
 const align = (x: number, a: number): number => Math.ceil(x / a) * a;
+const DTYPE_SIZE: Record<string, number> = { f32: 4, u8: 1, u16: 2, u32: 4, i32: 4 };
 
 /** The encoder's tensors that the plan points into (records and mode patches), in table order. */
 function usedTensors(blob: Blob, plan: Uint32Array): TensorInfo[] {
@@ -78,6 +79,42 @@ function forEachBlobWord(plan: Uint32Array, rec: (i: number) => void, patch: (q:
   }
 }
 
+/**
+ * Rows of shape[0] the runnable modes read of each tensor, where that is a prefix: a conv2d's or
+ * matmul's w, bias, scale and shift are read for the output channels the mode computes (a prefix
+ * of the output, by the kernels' extents), rounded up to whole blocks of 4 channels. Tensors used
+ * any other way are absent (kept whole).
+ */
+function rowsNeeded(graph: GraphDef, axes: AxisDef[], tensors: TensorInfo[], runnable: boolean[]): Map<string, number> {
+  const ext = modeExtents(graph, { axes, tensors });
+  const rows = new Map<string, number>();
+  const whole = new Set<string>();
+  const refs = (L: GraphDef['layers'][number], f: string): string[] => {
+    const v = L.fields[f];
+    const act = L.active[f];
+    return [...(typeof v === 'string' ? [v] : []), ...(act ? act.values.filter((x): x is string => typeof x === 'string') : [])];
+  };
+  graph.layers.forEach((L, i) => {
+    const rowFields = L.op === 'conv2d' || L.op === 'matmul' ? ['w', 'bias', 'scale', 'shift'] : [];
+    for (const f of Object.keys(L.fields)) {
+      const names = refs(L, f).filter((n) => tensors.some((t) => t.name === n));
+      if (!rowFields.includes(f)) names.forEach((n) => whole.add(n));
+    }
+    if (!rowFields.length) return;
+    const cout = L.fields.cout as number;
+    const yBuf = graph.buffers.find((b) => b.name === L.fields.y)!;
+    const per = yBuf.shape.reduce((a, b) => a * b, 1) / cout; // elements per output channel
+    let need = 0;
+    runnable.forEach((k, m) => {
+      if (k) need = Math.max(need, Math.ceil(ext[m][i].y / per));
+    });
+    need = Math.min(cout, Math.ceil(need / 4) * 4);
+    for (const f of rowFields) for (const n of refs(L, f)) rows.set(n, Math.max(rows.get(n) ?? 0, need));
+  });
+  for (const n of whole) rows.delete(n);
+  return rows;
+}
+
 /** Builds the device blob of a full .slim blob (validated by readBlob first, or `parsed`: readBlob's result for these bytes). */
 export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, parsed?: Blob): Uint8Array {
   const blob = parsed ?? readBlob(full);
@@ -106,15 +143,25 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
   // the arena for the runnable modes only (the stored plan's is for the largest mode)
   const srcPlan = members ? compilePlan(g, { axes: blob.axes, tensors: blob.tensors }, { only: runnable }) : g.plan;
 
-  // data section: used tensors as stored; q8 expansions after it
+  // data section: used tensors as stored (with --members, only the rows those modes read); q8 expansions after it
   const tensors = usedTensors(blob, srcPlan);
+  const keepRows = members ? rowsNeeded(g, blob.axes, blob.tensors, runnable) : new Map<string, number>();
   const newOff = new Map<TensorInfo, number>();
-  const parts: Array<{ at: number; bytes: Uint8Array }> = [];
+  const parts: Array<{ at: number; bytes: Uint8Array; rows: number; n: number }> = [];
   let at = 0;
   for (const t of tensors) {
     at = align(at, 16);
-    const stored = t.storage === 'q8' ? blob.data.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!) : blob.data.subarray(t.offset, t.offset + t.byteLength);
-    parts.push({ at, bytes: stored });
+    const rows0 = t.shape[0] ?? 1, n0 = t.byteLength / DTYPE_SIZE[t.dtype];
+    const rows = Math.min(keepRows.get(t.name) ?? rows0, rows0);
+    const n = (n0 / rows0) * rows;
+    let stored: Uint8Array;
+    if (t.storage === 'q8') {
+      const s0 = blob.data.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!);
+      stored = new Uint8Array(4 * rows + n);
+      stored.set(s0.subarray(0, 4 * rows), 0);
+      stored.set(s0.subarray(4 * rows0, 4 * rows0 + n), 4 * rows);
+    } else stored = blob.data.subarray(t.offset, t.offset + n * DTYPE_SIZE[t.dtype]);
+    parts.push({ at, bytes: stored, rows, n });
     if (t.storage !== 'q8') newOff.set(t, at);
     at += stored.length;
   }
@@ -125,8 +172,8 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
     if (t.storage !== 'q8') return;
     exp = align(exp, 16);
     newOff.set(t, exp);
-    q8.push(parts[i].at, exp, t.shape[0], t.byteLength / 4);
-    exp += t.byteLength;
+    q8.push(parts[i].at, exp, parts[i].rows, parts[i].n);
+    exp += 4 * parts[i].n;
   });
   const expandBytes = align(exp, 16) - dataBytes;
 

@@ -1037,6 +1037,11 @@ function lowerLayer(r: Resolved, m: number, i: number, arena: ReturnType<typeof 
   });
 }
 
+/** Per mode, per layer: the elements each buffer field touches (the kernels' contract; for tools such as the device blob writer). */
+export function modeExtents(graph: GraphDef, layout: PlanLayout): Array<Array<Record<string, number>>> {
+  return resolveGraph(graph, layout).plans.map((pm) => pm.map((p) => p.extents));
+}
+
 /**
  * Compiles one graph into plan words (docs/FORMAT.md, "Plans"): header, records in the largest
  * mode with pointers relative to the data base or the arena base, the mode table and the patches.

@@ -134,7 +134,12 @@ describe('device blob', () => {
       }
       expect(prev).toBe(info.arenaBytes);
     }
-    expect(readDeviceBlobInfo(makeDeviceBlob(full, { members: [1] })).arenaBytes).toBeLessThan(info.arenaBytes / 3);
+    const one = readDeviceBlobInfo(makeDeviceBlob(full, { members: [1] }));
+    expect(one.arenaBytes).toBeLessThan(info.arenaBytes / 3);
+    // only the weight rows members = 1 reads: a quarter of every conv's output channels
+    expect(one.expandBytes).toBe(info.expandBytes / 4);
+    // the target for the default model: members = 1 in at most 256 KiB (met for bits 1 and 8)
+    for (const bits of [1, 8]) expect(deviceBudget(makeDeviceBlob(full, { members: [1], bits: [bits] }), loadEngine({ build: 'scalar' }).exports.heap_base()).total).toBeLessThanOrEqual(256 * 1024);
     expect(() => makeDeviceBlob(full, { members: [5] })).toThrow(/--members 5: model 'see-cifar10' has members 1, 2, 3, 4/);
   });
 
