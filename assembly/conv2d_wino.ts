@@ -13,7 +13,7 @@ import { padCopy } from './padcopy';
 // adjacent tiles in a vector; the scalar build runs one tile at a time with the same float
 // operations in the same order, so both builds give identical bits (as conv2d's direct path
 // does). Results differ from the direct path's by rounding only (~1e-7 relative to the
-// layer's magnitudes; test/conv2d.test.ts compares both with the f64 reference).
+// layer's magnitudes; test/engine/conv2d.test.ts compares both with the f64 reference).
 //
 // Per group and row of tiles (2 output rows): the 4 input rows are copied zero-padded and
 // split into even and odd columns (conv2d's stride-2 copy), so tile t reads even[t], odd[t],

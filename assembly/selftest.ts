@@ -16,7 +16,7 @@ import { conv2d } from './conv2d';
 // matmul, dwconv and conv2d on small inputs drawn from an LCG, and returns the FNV-1a hash
 // (32-bit, as i32) of every output's bytes in that order. WASM float arithmetic is fully
 // specified apart from NaN bit patterns, and no output here is NaN, so every conforming
-// engine must return the same value for a given build. test/selftest.test.ts recomputes it
+// engine must return the same value for a given build. test/engine/selftest.test.ts recomputes it
 // in TypeScript through the normal host calls and checks it under wasm-interp.
 //
 // It takes no arguments so that runtimes that call only argument-less exports can run it.

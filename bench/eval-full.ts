@@ -24,7 +24,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_QUALITIES, matchOnCurve, type EvalResult, type QualityResult } from '../src/eval/eval.js';
-import { evalReport, evalSeries, torchComparison } from '../src/cli/main.js';
+import { evalReport, evalSeries, torchComparison } from '../src/eval/report.js';
 import type { ChartSeries } from '../src/eval/chart.js';
 import { rateAccuracySvg } from '../src/eval/chart.js';
 import { loadModel } from '../src/model/model.js';

@@ -17,16 +17,17 @@
  * descheduled (seen here: the same 2 ms call measuring 2..160 ms), CPU time does not. All
  * engines compute on this thread (ort-web with numThreads = 1, tfjs with 1 thread).
  * GFLOP/s = 2 x multiply-adds / median time; "vs best peer" = best peer's time / this time.
- * Shapes a, f, g, h, i need src/engine/ops/conv2d.ts; without it those rows are skipped.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { loadEngine, Arena, type Build, type Engine } from '../src/engine/wasm.js';
+import { loadEngine, Arena, type Build } from '../src/engine/wasm.js';
 import { convGeometry, type Conv2dArgs, type Padding } from '../src/engine/ops/types.js';
 import { dwconv } from '../src/engine/ops/dwconv.js';
 import { pointwise } from '../src/engine/ops/matmul.js';
+import { conv2d, conv2dScratchBytes } from '../src/engine/ops/conv2d.js';
+import { median } from '../src/util.js';
 import { initPeers, ortConv, tfjsConv, convRef, normErr, seeded, macs, outSize, type ConvSpec, type Peer } from './peers.js';
 
 type Op = 'conv2d' | 'dwconv' | 'pointwise';
@@ -53,21 +54,6 @@ const TOLERANCE = 1e-4;
 
 interface Row { op: Op; shape: string; engine: EngineName; medianMs: number; gflops: number; clock: 'cpu' | 'wall' }
 
-type Conv2dModule = {
-  conv2d(eng: Engine, a: Conv2dArgs): void;
-  conv2dScratchBytes(a: Omit<Conv2dArgs, 'x' | 'w' | 'y' | 'bias' | 'scale' | 'shift' | 'scratch'>): number;
-};
-
-async function loadConv2d(): Promise<Conv2dModule | null> {
-  try {
-    const m = (await import('../src/engine/ops/conv2d.js')) as Partial<Conv2dModule>;
-    if (typeof m.conv2d !== 'function' || typeof m.conv2dScratchBytes !== 'function') return null;
-    return m as Conv2dModule;
-  } catch {
-    return null;
-  }
-}
-
 function specOf(s: Shape, seed: number): ConvSpec {
   const g = convGeometry(s.H, s.H, s.k, s.stride, s.pad);
   const fanIn = (s.cin / s.groups) * s.k * s.k;
@@ -81,7 +67,7 @@ function specOf(s: Shape, seed: number): ConvSpec {
 }
 
 /** One slimsplit build running the shape's op on resident buffers. */
-function ours(build: Build, s: Shape, spec: ConvSpec, conv: Conv2dModule | null): Peer {
+function ours(build: Build, s: Shape, spec: ConvSpec): Peer {
   const eng = loadEngine({ build });
   const a = new Arena(eng);
   const { OH, OW } = outSize(spec);
@@ -97,17 +83,10 @@ function ours(build: Build, s: Shape, spec: ConvSpec, conv: Conv2dModule | null)
   if (s.op === 'dwconv') run = () => dwconv(eng, args);
   else if (s.op === 'pointwise') run = () => pointwise(eng, args);
   else {
-    if (!conv) throw new Error('bench: conv2d is not available');
-    args.scratch = a.alloc(conv.conv2dScratchBytes(args), 64);
-    run = () => conv.conv2d(eng, args);
+    args.scratch = a.alloc(conv2dScratchBytes(args), 64);
+    run = () => conv2d(eng, args);
   }
   return { run, output: async () => eng.f32().slice(y >> 2, (y >> 2) + s.cout * OH * OW) };
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Milliseconds of CPU time used by this process (all threads; the engines use one). */
@@ -122,21 +101,15 @@ async function main(): Promise<number> {
   const now = wall ? () => performance.now() : cpuNow;
   const t0 = performance.now();
   await initPeers();
-  const conv = await loadConv2d();
-  if (!conv) console.log('conv2d (src/engine/ops/conv2d.ts) not available: shapes a, f, g, h, i are skipped\n');
 
   const rows: Row[] = [];
   const mismatches: string[] = [];
   for (const s of SHAPES) {
     if (only.length && !only.includes(s.id)) continue;
-    if (s.op === 'conv2d' && !conv) {
-      console.log(`(${s.id}) ${s.what}: skipped, conv2d missing`);
-      continue;
-    }
     const spec = specOf(s, 1000 + s.id.charCodeAt(0));
     const engines: Array<[EngineName, Peer]> = [
-      ['slimsplit-simd', ours('simd', s, spec, conv)],
-      ['slimsplit-scalar', ours('scalar', s, spec, conv)],
+      ['slimsplit-simd', ours('simd', s, spec)],
+      ['slimsplit-scalar', ours('scalar', s, spec)],
       ['ort-web', await ortConv(spec)], // session creation stays outside the timings
       ['tfjs-wasm', tfjsConv(spec)],
     ];

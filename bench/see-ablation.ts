@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEngine } from '../src/engine/wasm.js';
-import { readBlob } from '../src/format/blob.js';
-import { Runner } from '../src/engine/plan.js';
+import { readBlob } from '../src/format/reader.js';
+import { Runner } from '../src/engine/plan/runner.js';
 import { packGraph } from '../src/format/pack.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -18,9 +18,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEngine, type Build } from '../src/engine/wasm.js';
-import { readBlob } from '../src/format/blob.js';
-import { Runner } from '../src/engine/plan.js';
+import { readBlob } from '../src/format/reader.js';
+import { Runner } from '../src/engine/plan/runner.js';
 import { randn, nerr } from '../test/util.js';
+import { median } from '../src/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMITTED_BLOB = join(ROOT, 'weights/see-384-random.slim');
@@ -57,12 +58,6 @@ function macsPerMember(): number {
     m += s * s * (mid * cin * 9 + mid * cout) + 2 * mid; // expand conv, projection, SE (two tiny 1x1s)
   }
   return m;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -362,7 +357,7 @@ async function childOrt(): Promise<void> {
 /**
  * A plan compiled for other kernels (scratch sizes changed since the blob was packed) does not
  * load, by design. The benchmark measures the engine as it is: it then packs the exported graph
- * afresh into .tmp/ and says so; the test (test/see.test.ts) is what flags the stale blob.
+ * afresh into .tmp/ and says so; the test (test/engine/see.test.ts) is what flags the stale blob.
  */
 async function resolveBlob(): Promise<void> {
   if (!existsSync(COMMITTED_BLOB)) throw new Error(`${COMMITTED_BLOB} is missing: run /usr/bin/python3 train/see.py`);

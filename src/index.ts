@@ -11,9 +11,10 @@
 export { loadModel, Model, SplitEncoder, SplitDecoder, ImageClassifier, type LoadModelOptions } from './model/model.js';
 export { pickMode, modeTable, type ModeInfo, type ModeBudget } from './codec/modes.js';
 export type { Mode, ModelInfo, RawImage, ImageInput, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, EncoderOptions, PacketFormat } from './model/api.js';
-export { readBlob, BlobError } from './format/blob.js';
+export { readBlob } from './format/reader.js';
+export { BlobError } from './format/schema.js';
 export { readPacket, writePacket, readCompactPacket, writeCompactPacket, isCompactPacket, PacketError } from './codec/packet.js';
 export { CoderError } from './codec/coder.js';
 export { decodeImage, ImageError } from './model/image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/wasm.js';
-export { Runner } from './engine/plan.js';
+export { Runner } from './engine/plan/runner.js';

@@ -10,7 +10,7 @@ Model-agnostic: an exporter adds float32 tensors and layer dicts, then saves.
     ex.tensor('stem.w', w)                       # numpy/torch array, stored as LE float32
     g.layer('conv2d', x='x', y='t0', w='stem.w', ..., active={'coutActive': {'members': [6, 12, 18, 24]}})
     ex.save('train/out/see')                     # writes train/out/see/<name>.graph.json, .tensors.bin
-    run_packer('train/out/see/<name>.graph.json', 'train/out/see/<name>.tensors.bin', 'weights/<name>.slim')
+    run_packer('train/out/see/<name>.graph.json', 'train/out/see/<name>.tensors.bin', 'weights/<name>.slim')   # slimsplit pack
 
 Also: the seeded PRNG the TypeScript tests use (test/util.ts `rng`/`randn`), so a golden input
 can be stored as a seed and regenerated bit-identically on both sides, and BatchNorm folding.
@@ -169,9 +169,9 @@ def randn_like_ts(n: int, seed: int, scale: float = 1.0) -> np.ndarray:
 
 
 def run_packer(graph_json: str, tensors_bin: str, out_slim: str, repo_root: Optional[str] = None) -> None:
-    """Run the TypeScript packer (src/pack.ts) on the exported pair."""
+    """Run the packer (`slimsplit pack`, from source) on the exported pair."""
     root = repo_root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cmd = ['npx', 'tsx', 'src/pack.ts', os.path.abspath(graph_json), os.path.abspath(tensors_bin), '-o', os.path.abspath(out_slim)]
+    cmd = ['npx', 'tsx', 'src/cli/main.ts', 'pack', os.path.abspath(graph_json), os.path.abspath(tensors_bin), '-o', os.path.abspath(out_slim)]
     r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"common_export: packer failed ({' '.join(cmd)}):\n{r.stdout}\n{r.stderr}")

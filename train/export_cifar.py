@@ -1,11 +1,15 @@
-"""Export the trained CIFAR-10 models to graph JSON + tensors, entropy-coder statistics, golden vectors,
-and pack them into weights/*.slim.
+"""Export trained CIFAR-10 models to graph JSON + tensors (docs/GRAPH.md) with entropy-coder
+statistics and golden vectors, and pack them into weights/*.slim (`slimsplit pack`).
 
-    /usr/bin/python3 train/export_cifar.py                 # after train/cifar.py and train/jpeg_baseline.py
+    /usr/bin/python3 train/export_cifar.py --ckpt <split model>.npz --name see-cifar10 [flags] --baseline ''
+    /usr/bin/python3 train/export_cifar.py --ckpt '' --baseline <baseline>.npz      # the JPEG baseline alone
 
-Writes weights/see-cifar10.slim (encoder + decoder graphs, modes members x bits, symbol histograms
-from the training set for the rANS tables), weights/jpeg-baseline.slim (the baseline's classifier),
-and test/fixtures/cifar/ (a few test images with PyTorch's codes and logits for every mode).
+The flags each shipped model was exported with are in train/recipes/<name>.sh. Writes
+<out>/<name>.graph.json and .tensors.bin (encoder + decoder graphs, modes members x bits, symbol
+counts over the training set for the rANS tables), the blob (weights/<name>.slim unless --blob or
+--no-pack), and golden vectors (a few test images with PyTorch's codes and logits for every mode;
+test/fixtures/<name>/, test/fixtures/cifar/ for see-cifar10). With --baseline, also
+<out>/jpeg-baseline.graph.json and .tensors.bin and weights/jpeg-baseline.slim (the JPEG baseline's classifier).
 """
 import argparse
 import copy
@@ -20,7 +24,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from cifar import MEAN, STD, to_input  # noqa: E402
+from data import MEAN, STD, to_input  # noqa: E402
 from common_export import GraphExport, fold_bn, run_packer  # noqa: E402
 from data import CLASSES, js_pixels, load  # noqa: E402
 from model import BITS, C1, C2, C3, G, SlimSplit, decoder_input, load_checkpoint  # noqa: E402
@@ -56,8 +60,8 @@ def add_conv_bn(ex, g, name, conv, bn, x, y, act, groups=1, stride=1, active=Non
 
 Q8_MIN = 4096  # weights with at least this many values ship as int8 (per output channel)
 # The bottleneck's last conv stays float32 (4,608 values, +14 KB): its outputs are rounded at 0.5 in the
-# 1-bit modes. Measured (train/export_choices.py): int8 there moved (1 member, 1 bit) by -0.18 points on
-# the shipped checkpoint but +0.29 on run F, i.e. within checkpoint noise; kept for the shipped one.
+# 1-bit modes. Measured (train/experiments/export_choices.py): int8 there moved (1 member, 1 bit) by -0.18 points on
+# the shipped checkpoint but +0.29 on its GPU run before the fine-tune, i.e. within checkpoint noise; kept for the shipped one.
 F32_WEIGHTS = ['enc.head']   # a list: --f32 replaces its contents, and the defaults below see that
 
 
@@ -415,8 +419,8 @@ def torch_top1(model, decs, x_u8, y, bs=1000):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--ckpt', default=os.path.join(ROOT, 'train/out/cifar/model.npz'))
-    ap.add_argument('--baseline', default=os.path.join(ROOT, 'train/out/jpeg/model.npz'))
+    ap.add_argument('--ckpt', required=True, help="the split model's checkpoint (.npz); '' to export only --baseline")
+    ap.add_argument('--baseline', default='', help="the JPEG baseline's checkpoint (.npz), exported and packed beside it")
     ap.add_argument('--out', default=os.path.join(ROOT, 'train/out/export'))
     ap.add_argument('--name', default='see-cifar10', help='model name (in the blob and its packets)')
     ap.add_argument('--blob', default='', help='output blob (default weights/<name>.slim)')
@@ -451,41 +455,42 @@ def main():
     blob = a.blob or os.path.join(ROOT, 'weights', f'{a.name}.slim')
     fixtures = a.fixtures or os.path.join(ROOT, 'test/fixtures', 'cifar' if a.name == 'see-cifar10' else a.name)
     torch.set_num_threads(int(os.environ.get('THREADS', '1')))
-    model, info = load_checkpoint(a.ckpt)
-    print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
-    fake_quantize_weights(model)
-    model.eval()
-    xtr, _ = load('train')
-    xte, yte = load('test')
-    xjs = js_pixels('test', len(xte))
-    tp = a.train_pixels
-    if tp == 'auto':
-        tp = 'jsdec' if (info.get('args') or {}).get('pixels', 'pillow') != 'pillow' else 'pillow'
-    if tp == 'jsdec':
-        xtr = js_pixels('train', len(xtr))
-    print(f'training images for norm statistics and coder counts: {tp} pixels', flush=True)
-    d = np.abs(xjs.astype(np.int16) - xte.astype(np.int16))
-    print(f'jpeg-js vs Pillow test pixels: {100 * (d > 0).mean():.0f}% of values differ, mean |d| {d.mean():.2f}, max {d.max()}', flush=True)
-    sel = (np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)]) if a.test_limit
-           else np.arange(len(xte)))
-    cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]
-    if a.norm == 'members':
-        decs = [recalibrated(model, n, cal) for n in range(1, G + 1)]
-    else:
-        decs = [model] * G
-    print(f'decoder norm statistics: {a.norm}', flush=True)
-    counts, ctx_counts, per_mode = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
-    print('PyTorch top-1 on jpeg-js pixels', flush=True)
-    acc = torch_top1(model, decs, xjs[sel], yte[sel])
-    acc_pil = None
-    if a.top1_pixels == 'both':
-        print("PyTorch top-1 on Pillow's pixels", flush=True)
-        acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
-    paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil, a.name, per_mode)
-    golden(model, decs, xte, yte, fixtures, a.golden_images)
-    if not a.no_pack:
-        run_packer(paths['graph'], paths['tensors'], blob, ROOT)
-    if a.baseline and os.path.exists(a.baseline):
+    if a.ckpt:
+        model, info = load_checkpoint(a.ckpt)
+        print(f'{a.ckpt}: config {info["cfg"]}, epochs {info.get("epochs", info.get("epoch"))}', flush=True)
+        fake_quantize_weights(model)
+        model.eval()
+        xtr, _ = load('train')
+        xte, yte = load('test')
+        xjs = js_pixels('test', len(xte))
+        tp = a.train_pixels
+        if tp == 'auto':
+            tp = 'jsdec' if (info.get('args') or {}).get('pixels', 'pillow') != 'pillow' else 'pillow'
+        if tp == 'jsdec':
+            xtr = js_pixels('train', len(xtr))
+        print(f'training images for norm statistics and coder counts: {tp} pixels', flush=True)
+        d = np.abs(xjs.astype(np.int16) - xte.astype(np.int16))
+        print(f'jpeg-js vs Pillow test pixels: {100 * (d > 0).mean():.0f}% of values differ, mean |d| {d.mean():.2f}, max {d.max()}', flush=True)
+        sel = (np.concatenate([np.where(yte == c)[0][:a.test_limit // 10] for c in range(10)]) if a.test_limit
+               else np.arange(len(xte)))
+        cal = xtr[np.random.default_rng(0).choice(len(xtr), a.calibration, replace=False)]
+        if a.norm == 'members':
+            decs = [recalibrated(model, n, cal) for n in range(1, G + 1)]
+        else:
+            decs = [model] * G
+        print(f'decoder norm statistics: {a.norm}', flush=True)
+        counts, ctx_counts, per_mode = symbol_histograms(model, xtr[:a.hist_limit] if a.hist_limit else xtr)
+        print('PyTorch top-1 on jpeg-js pixels', flush=True)
+        acc = torch_top1(model, decs, xjs[sel], yte[sel])
+        acc_pil = None
+        if a.top1_pixels == 'both':
+            print("PyTorch top-1 on Pillow's pixels", flush=True)
+            acc_pil = torch_top1(model, decs, xte[sel], yte[sel])
+        paths = export_split(model, decs, a.out, counts, ctx_counts, acc, acc_pil, a.name, per_mode)
+        golden(model, decs, xte, yte, fixtures, a.golden_images)
+        if not a.no_pack:
+            run_packer(paths['graph'], paths['tensors'], blob, ROOT)
+    if a.baseline:
         base, binfo = load_checkpoint(a.baseline)
         print(f'{a.baseline}: config {binfo["cfg"]}, epochs {binfo.get("epochs", binfo.get("epoch"))}', flush=True)
         fake_quantize_weights(base)
@@ -493,9 +498,7 @@ def main():
         bpaths = export_baseline(base, a.out)
         if not a.no_pack:
             run_packer(bpaths['graph'], bpaths['tensors'], os.path.join(ROOT, 'weights/jpeg-baseline.slim'), ROOT)
-    else:
-        print(f'no baseline checkpoint at {a.baseline}: skipped weights/jpeg-baseline.slim')
-    for p in (blob, os.path.join(ROOT, 'weights', 'jpeg-baseline.slim')):
+    for p in ([blob] if a.ckpt else []) + ([os.path.join(ROOT, 'weights', 'jpeg-baseline.slim')] if a.baseline else []):
         if os.path.exists(p):
             print(f'{p}: {os.path.getsize(p)} bytes')
 

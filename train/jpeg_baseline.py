@@ -2,15 +2,14 @@
 quantization at the split), trained on training images re-encoded as JPEG at random qualities, so that
 it is fair to JPEG at every quality the evaluation uses.
 
-    /usr/bin/python3 train/jpeg_baseline.py --epochs 8 --threads 1 --out train/out/jpeg   # CPU
-    python3 train/jpeg_baseline.py --device cuda --budget-s 420 --bs 512 --lr 0.4      # GPU machine (train/gpu.sh)
+    python3 train/jpeg_baseline.py --device cuda --epochs 114 --bs 512 --lr 0.4 ...   # train/recipes/jpeg-baseline.sh
+    /usr/bin/python3 train/jpeg_baseline.py --epochs 8 --threads 1 --out train/out/jpeg  # a CPU run
 
 JPEGs are made with Pillow at 4:4:4 (subsampling=0) and the IJG tables scaled by quality, which is
 what the evaluation's encoder (jpeg-js) writes too.
 """
 import argparse
 import io
-import json
 import multiprocessing
 import os
 import sys
@@ -22,8 +21,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import Progress, augment, common_args, network_optimizer, setup, to_input  # noqa: E402
-from data import CACHE  # noqa: E402
+from cifar import build_model, model_args  # noqa: E402
+from data import CACHE, to_input  # noqa: E402
+from loop import Batch, augment, loop_args, network_optimizer, prepare, train_loop  # noqa: E402
 from model import G, decoder_input, member_mask, save_checkpoint  # noqa: E402
 
 QUALITIES = [5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95]
@@ -62,48 +62,34 @@ def forward(model, x):
 
 def main():
     ap = argparse.ArgumentParser()
-    common_args(ap, 'train/out/jpeg', 1)
+    loop_args(ap, 'train/out/jpeg', 1, pixels=('pillow',))
+    model_args(ap)
     ap.set_defaults(cm=8)  # the shipped baseline: the 8-channel-per-member encoder, unquantized
     a = ap.parse_args()
-    dev, ckpt, gen, (xtr, ytr, xte, yte), model = setup(a)
+    dev, gen, ckpt, (xtr, ytr, xte, yte) = prepare(a)
+    model = build_model(a, dev)
+    xtr, xte, yte = xtr.cpu().numpy(), xte.cpu().numpy(), yte.cpu().numpy()
     t0 = time.time()
-    deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}-seed{a.seed}')  # --limit: a random subset (cifar.setup)
+    deg = degraded_set(xtr, 'train' if not a.limit else f'train{a.limit}-seed{a.seed}')  # --limit: a random subset (data.load_data)
     print(f'degraded set ready {time.time() - t0:.0f}s', flush=True)
     # All qualities plus the clean images, on the device: [len(QUALITIES) + 1, N, 32, 32, 3]
     pool_u8 = torch.from_numpy(np.concatenate([np.asarray(deg), xtr[None]])).to(dev)
-    ytr_t = torch.from_numpy(ytr).to(dev)
-
-    spe = len(xtr) // a.bs
-    prog = Progress(a.epochs * spe, a.budget_s)
     opt = network_optimizer(model, a.lr)
-    log = open(os.path.join(a.out, 'log.jsonl'), 'a')
-    ep = 0
+
+    def step(idx, p):
+        # One sample in thirteen stays clean (index len(QUALITIES)); the rest take a random JPEG quality.
+        qi = torch.randint(0, len(QUALITIES) + 1, (len(idx),), generator=gen).to(dev)
+        xb = augment(to_input(pool_u8[qi, idx]), gen)
+        yb = ytr[idx]
+        logits = forward(model, xb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return Batch(loss, logits, yb)
+
     t0 = time.time()
-    while not prog.done():
-        perm = torch.randperm(len(xtr), generator=gen).to(dev)
-        model.train()
-        tc, tn = 0, 0
-        for i, idx, p in prog.batches(perm, a.bs, opt, a.lr):
-            # One sample in thirteen stays clean (index len(QUALITIES)); the rest take a random JPEG quality.
-            qi = torch.randint(0, len(QUALITIES) + 1, (len(idx),), generator=gen).to(dev)
-            xb = augment(to_input(pool_u8[qi, idx]), gen)
-            yb = ytr_t[idx]
-            logits = forward(model, xb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            prog.step += 1
-            if i % 50 == 0:
-                tc += (logits.argmax(1) == yb).sum().item()
-                tn += len(idx)
-                print(f'ep {ep} it {i}/{spe} loss {loss.item():.3f} acc {tc / tn:.3f} p {p:.3f} {time.time() - t0:.0f}s', flush=True)
-        rec = {'epoch': ep, 'train_acc': tc / max(tn, 1), 'time_s': time.time() - t0, 'steps': prog.step}
-        log.write(json.dumps(rec) + '\n')
-        log.flush()
-        print(json.dumps(rec), flush=True)
-        save_checkpoint(ckpt, model, epochs=ep + 1, steps=prog.step, args=vars(a))
-        ep += 1
+    prog, ep = train_loop(a, model, len(xtr), opt, step, gen=gen, dev=dev, ckpt=ckpt, with_bytes=False)
     model.eval()
     with torch.no_grad():
         acc = {}
@@ -114,7 +100,7 @@ def main():
         print('test acc by quality (PyTorch):', acc, flush=True)
     save_checkpoint(ckpt, model, epochs=ep, steps=prog.step, args=vars(a),
                     test={str(q): float(v) for q, v in acc.items()}, time_s=time.time() - t0)
-    print('done', time.time() - t0, flush=True)
+    print('done with the evaluation', time.time() - t0, flush=True)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 /**
- * The CIFAR-10 test images as slimsplit's own JPEG decoder (jpeg-js, src/image.ts) decodes them, for the
+ * The CIFAR-10 test images as slimsplit's own JPEG decoder (jpeg-js, src/model/image.ts) decodes them, for the
  * PyTorch reference accuracy in train/export_cifar.py.
  *
  *   npx tsx train/js_pixels.ts <test.tar.gz> <out.u8>     # uint8 [N][32][32][3], sorted by member name
@@ -10,8 +10,8 @@
  * The order is Python's (train/data.py sorts the members by name), not the tarball's.
  */
 import { writeFileSync } from 'node:fs';
-import { readCifarTar } from '../src/cifar.js';
-import { decodeImage } from '../src/image.js';
+import { readCifarTar } from '../src/eval/cifar.js';
+import { decodeImage } from '../src/index.js';
 
 const [src, dst] = process.argv.slice(2);
 if (!src || !dst) {

@@ -342,11 +342,11 @@ def multiply_adds(module, x):
 
 
 if __name__ == '__main__':
-    # The architecture figures the README quotes: /usr/bin/python3 train/model.py
+    # The architecture figures docs/MODELS.md quotes: /usr/bin/python3 train/model.py
     for name, (cm, dec, enc, c4) in {'16x16 (shipped)': (4, (96, 160, 192), 's16', C4),
                                      '8x8 (shipped)': (8, (144, 160), 'd8', C4),
                                      '4x4 (shipped)': (16, (128,), 'd4', 64),
-                                     '4x4, run K4': (16, (192,), 'd4', 128)}.items():
+                                     '4x4, wide (not shipped)': (16, (192,), 'd4', 128)}.items():
         m = SlimSplit(cm, dec, enc, c4).eval()
         z = m.enc(torch.zeros(1, 3, 32, 32))
         n = lambda mod: sum(p.numel() for p in mod.parameters())

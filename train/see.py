@@ -1,12 +1,12 @@
 """The SEE encoder (Assine et al. 2023, docs: /work/shared/papers.md section 1) with random weights.
 
     /usr/bin/python3 train/see.py            # export graph + tensors, golden vectors, ONNX, then pack
-    /usr/bin/python3 train/see.py --no-pack  # everything but the .slim (before src/pack.ts exists)
+    /usr/bin/python3 train/see.py --no-pack  # everything but the .slim (train/recipes/see-384-random.sh packs it)
 
 Writes
   test/fixtures/see/see-384-random.graph.json, .tensors.bin   the engine graph (docs/GRAPH.md), kept
                                                           so the blob can be re-packed without torch
-  weights/see-384-random.slim                             packed by src/pack.ts
+  weights/see-384-random.slim                             packed by `slimsplit pack`
   test/fixtures/see/meta.json                             input seed, output norms, checks
   test/fixtures/see/out-n{1..4}.f32                       golden 6x96x96 outputs (LE float32)
   test/fixtures/see/see-384-random.n{1..4}.onnx           the same model at mode N, for the peers
@@ -370,7 +370,7 @@ def main() -> None:
     ap.add_argument('--out', default=os.path.join(ROOT, 'test/fixtures/see'), help='graph JSON + tensors.bin')
     ap.add_argument('--fixtures', default=os.path.join(ROOT, 'test/fixtures/see'))
     ap.add_argument('--slim', default=os.path.join(ROOT, 'weights', f'{NAME}.slim'))
-    ap.add_argument('--no-pack', action='store_true', help='skip src/pack.ts')
+    ap.add_argument('--no-pack', action='store_true', help='skip slimsplit pack')
     ap.add_argument('--no-onnx', action='store_true')
     ap.add_argument('--no-golden', action='store_true')
     args = ap.parse_args()

@@ -23,7 +23,7 @@ import type { Arena, Engine } from '../engine/wasm.js';
 export const PRECISION = 16;
 const M = 1 << PRECISION;
 /** u32 words per table in the directory (assembly/rans.ts TAB_WORDS). */
-const TAB_WORDS = 8;
+export const TAB_WORDS = 8;
 const LUT_BYTES = M * 2;
 const COARSE_BYTES = 256;
 

@@ -1,15 +1,107 @@
 /**
- * Choosing a mode at run time: what each (members, bits) mode of a split model costs in bytes and gives
- * in accuracy, and the pick under a per-frame budget. Needs only the blob (no WASM engine), so a
+ * Modes: the one module that names, parses, formats and counts them, and chooses one at run time.
+ *
+ * A model has up to three mode axes (members, width, bits); a mode is one value per axis, written
+ * `members=2,bits=4` everywhere (CLI options and output, error messages, reports). Mode index m
+ * (plans, compact packets) counts through the axes in mixed radix, the last axis fastest.
+ *
+ * Choosing a mode: what each (members, bits) mode of a split model costs in bytes and gives in
+ * accuracy, and the pick under a per-frame budget. Needs only the blob (no WASM engine), so a
  * scheduler or the CLI's inspect can use it without loading the kernels.
  *
  *   const table = model.modeTable();                       // or modeTable(readBlob(bytes), meta, id)
  *   const { info, fits } = pickMode(table, { maxBytes: linkBytesPerSecond / fps, maxMembers: 2 });
  *   enc.setMode(info.mode);
  */
-import type { Mode } from '../model/api.js';
-import type { Blob } from '../format/blob.js';
+import type { Blob } from '../format/schema.js';
 import { overheadBytes } from './packet.js';
+
+/** Mode axes, in the order a mode index is formed (the last listed axis varies fastest). */
+export const AXES = ['members', 'width', 'bits'] as const;
+export type AxisName = (typeof AXES)[number];
+export interface AxisDef {
+  name: AxisName;
+  /** strictly increasing; the last value is the largest mode */
+  values: number[];
+}
+
+/** A run-time mode: any axis the model does not have is ignored; a missing axis keeps its value. */
+export interface Mode {
+  members?: number;
+  width?: number;
+  bits?: number;
+}
+
+/** Thrown by parseMode/parseModeList on text that is not a mode. */
+export class ModeError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'ModeError';
+  }
+}
+
+/** `members=2,bits=4` -> { members: 2, bits: 4 }. */
+export function parseMode(text: string): Mode {
+  const mode: Mode = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(members|width|bits)=(\d+)$/.exec(part);
+    if (!m) throw new ModeError(`'${part}' is not axis=value with axis members, width or bits (e.g. members=2,bits=4)`);
+    const axis = m[1] as AxisName;
+    if (mode[axis] !== undefined) throw new ModeError(`${axis} is given twice in '${text}'`);
+    mode[axis] = Number(m[2]);
+  }
+  if (Object.keys(mode).length === 0) throw new ModeError(`'${text}' names no axis (e.g. members=2,bits=4)`);
+  return mode;
+}
+
+/** Space- or ';'-separated modes; each selects the modes matching all its axis values. */
+export function parseModeList(text: string): Mode[] {
+  const terms = text.split(/[\s;]+/).filter(Boolean);
+  if (terms.length === 0) throw new ModeError('no modes given (e.g. "members=1,bits=2 members=4")');
+  return terms.map(parseMode);
+}
+
+/** The one spelling of a mode: `members=2,bits=4` (axes in AXES order; 'default' for none). */
+export function formatMode(m: Mode): string {
+  return AXES.filter((a) => m[a] !== undefined).map((a) => `${a}=${m[a]}`).join(',') || 'default';
+}
+
+/** Key of the exporter's per-mode references (meta.pytorchTop1): "members,bits". */
+export function refKey(m: Mode): string {
+  return `${m.members ?? 1},${m.bits ?? 8}`;
+}
+
+export function modeCount(axes: readonly AxisDef[]): number {
+  return axes.reduce((n, a) => n * a.values.length, 1);
+}
+
+/** Value index of each axis in mode m (mixed radix, the last axis fastest). */
+export function modeDigits(axes: readonly AxisDef[], m: number): number[] {
+  const d = new Array<number>(axes.length);
+  for (let i = axes.length - 1; i >= 0; i--) {
+    const n = axes[i].values.length;
+    d[i] = m % n;
+    m = Math.floor(m / n);
+  }
+  return d;
+}
+
+export function modeIndex(axes: readonly AxisDef[], digits: number[]): number {
+  let m = 0;
+  for (let i = 0; i < axes.length; i++) m = m * axes[i].values.length + digits[i];
+  return m;
+}
+
+/** The axis values of mode index m. */
+export function modeAt(axes: readonly AxisDef[], m: number): Mode {
+  const d = modeDigits(axes, m);
+  return Object.fromEntries(axes.map((a, i) => [a.name, a.values[d[i]]]));
+}
+
+/** Mode m for messages: `mode members=2,bits=4`, or `the only mode`. */
+export function modeText(axes: readonly AxisDef[], m: number): string {
+  return axes.length === 0 ? 'the only mode' : `mode ${formatMode(modeAt(axes, m))}`;
+}
 
 /** One row of modeTable(). */
 export interface ModeInfo {
@@ -105,7 +197,7 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     else for (let c = 0; c < channels; c++) bitsPerImage += coder.groupSize * tableEntropy(t.subarray(c * len, (c + 1) * len));
     const payload = Math.ceil((bitsPerImage + RANS_FLUSH_BITS) / 8);
     const header = headerBytes ?? overheadBytes({ modelId, mode: [members, bits], shape: [channels, split.H, split.W], quant: { kind: 'implied' } }, payload);
-    const top1 = refs[`${members},${bits}`];
+    const top1 = refs[refKey(mode)];
     return { mode, expectedBytes: payload + header, top1: typeof top1 === 'number' ? top1 : undefined };
   });
 }

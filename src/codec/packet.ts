@@ -20,6 +20,7 @@
  *   const bytes = writeCompactPacket(modelId, modeIndex, payload);
  *   const { mode, payload } = readCompactPacket(bytes, modelId);
  */
+import { crc16 } from '../format/checksum.js';
 
 /** First two bytes of every packet: 0xD3 ('S' with the high bit, caught by 7-bit channels), 'S'. */
 export const MAGIC = Uint8Array.of(0xd3, 0x53);
@@ -278,26 +279,6 @@ export function modelIdOf(blob: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < blob.length; i++) h = Math.imul(h ^ blob[i], 0x01000193);
   return h >>> 0;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 8;
-    for (let k = 0; k < 8; k++) c = c & 0x8000 ? (c << 1) ^ 0x1021 : c << 1;
-    t[i] = c & 0xffff;
-  }
-  return t;
-})();
-
-/**
- * CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF; check("123456789") = 0x29B1) over bytes[from, to);
- * `init` continues a CRC from an earlier call's result.
- */
-export function crc16(bytes: Uint8Array, from = 0, to = bytes.length, init = 0xffff): number {
-  let c = init;
-  for (let i = from; i < to; i++) c = ((c << 8) & 0xffff) ^ CRC_TABLE[(c >>> 8) ^ bytes[i]];
-  return c;
 }
 
 function putVarint(out: number[], v: number): void {

@@ -12,8 +12,13 @@
  * channels per mode) and the input normalization. The model id is the full blob's (FNV-1a), so the
  * server decoding with the full blob accepts the device's packets.
  */
-import { readBlob, crc32, type Blob } from '../format/blob.js';
-import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC, compilePlan, modeExtents, type TensorInfo, type GraphDef, type AxisDef } from '../engine/plan.js';
+import { readBlob } from '../format/reader.js';
+import { crc32 } from '../format/checksum.js';
+import type { Blob } from '../format/schema.js';
+import { PH, RECORD_HEADER_WORDS, MODE_WORDS, PATCH_WORDS, RELOC } from '../engine/plan/words.js';
+import { compilePlan, modeExtents } from '../engine/plan/compile.js';
+import type { TensorInfo, GraphDef } from '../engine/plan/graph.js';
+import type { AxisDef } from '../codec/modes.js';
 import { modelIdOf } from '../codec/packet.js';
 import { modesOf, splitInfo } from '../codec/modes.js';
 import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { align } from '../util.js';
 
 export type Build = 'simd' | 'scalar';
 
@@ -178,8 +179,4 @@ export class Arena {
     if (mark < this.base || mark > this.top) throw new Error('slimsplit: arena release past its mark');
     this.top = mark;
   }
-}
-
-export function align(x: number, a: number): number {
-  return Math.ceil(x / a) * a;
 }

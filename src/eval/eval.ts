@@ -22,6 +22,7 @@ import type { Classifier, DeviceEncoder, EncoderOptions, PacketFormat, ImageInpu
 import { decodeImage } from '../model/image.js';
 import { jpegEncode, jpegStrippedBytes } from '../model/jpeg.js';
 import { readCifarTar, countCifarTar, type CifarItem } from './cifar.js';
+import { formatMode } from '../codec/modes.js';
 
 /** What the evaluation needs of a split model (src/model/model.ts's Model has it). */
 export interface SplitModel {
@@ -170,10 +171,6 @@ async function* limited(data: AsyncIterable<CifarItem> | Iterable<CifarItem>, li
   }
 }
 
-function modeKey(m: Mode): string {
-  return `members=${m.members ?? '-'},width=${m.width ?? '-'},bits=${m.bits ?? '-'}`;
-}
-
 export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const t0 = performance.now();
   const { model, baseline } = opts;
@@ -220,8 +217,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
       const tb = performance.now();
       const out = dec.decode(packet);
       const tc = performance.now();
-      if (images === 0 && modeKey({ ...resolved[m], ...out.mode }) !== modeKey(resolved[m])) {
-        throw new Error(`eval: the encoder wrote mode ${modeKey(resolved[m])} but the decoder read ${modeKey(out.mode)}`);
+      if (images === 0 && formatMode({ ...resolved[m], ...out.mode }) !== formatMode(resolved[m])) {
+        throw new Error(`eval: the encoder wrote mode ${formatMode(resolved[m])} but the decoder read ${formatMode(out.mode)}`);
       }
       const s = per[m];
       s.encMs += tb - ta;

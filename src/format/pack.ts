@@ -2,7 +2,7 @@
  * Packer: an exported graph (docs/GRAPH.md: <name>.graph.json + <name>.tensors.bin) becomes one
  * .slim blob (docs/FORMAT.md) with every graph's execution plan compiled in.
  *
- *   tsx src/format/pack.ts train/out/see/see-384-random.graph.json train/out/see/see-384-random.tensors.bin -o weights/see-384-random.slim
+ *   slimsplit pack train/out/see/see-384-random.graph.json train/out/see/see-384-random.tensors.bin -o weights/see-384-random.slim
  *
  *   import { packGraph } from './pack.js';
  *   const slim = packGraph(JSON.parse(readFileSync(graphPath, 'utf8')), readFileSync(tensorsPath));
@@ -11,10 +11,12 @@
  * then every graph is validated in every mode while its plan is compiled, and the finished blob
  * is read back through the loader before it is returned.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { AXES, OPS, type AxisDef, type AxisName, type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from '../engine/plan.js';
-import { writeBlob, readBlob, type BlobSpec, type TensorSpec, type CoderInfo } from './blob.js';
+import { AXES, type AxisDef, type AxisName } from '../codec/modes.js';
+import { OPS } from '../engine/ops/registry.js';
+import { type BufferDef, type FieldValue, type GraphDef, type LayerDef, type ActiveDef } from '../engine/plan/graph.js';
+import { writeBlob } from './writer.js';
+import { readBlob } from './reader.js';
+import { type BlobSpec, type TensorSpec, type CoderInfo } from './schema.js';
 import { quantizeCdf, contextsPerGroup, CONTEXT_NEIGHBOURS, type ContextNeighbours } from '../codec/coder.js';
 
 /** The exported JSON does not follow docs/GRAPH.md; `path` says where. */
@@ -353,34 +355,3 @@ export function packGraph(graphJson: Json, tensorsBin: Uint8Array, opts: PackOpt
   readBlob(bytes); // the loader's verdict, so a packer/loader disagreement never reaches a device
   return bytes;
 }
-
-/** `pack <graph.json> <tensors.bin> [-o] <out.slim>`; returns the exit code. */
-export function main(argv: string[]): number {
-  const pos: string[] = [];
-  let out: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-o' || argv[i] === '--out') out = argv[++i];
-    else pos.push(argv[i]);
-  }
-  if (out === undefined && pos.length === 3) out = pos.pop();
-  if (pos.length !== 2 || !out) {
-    process.stderr.write('usage: pack <graph.json> <tensors.bin> -o <out.slim>\n');
-    return 2;
-  }
-  try {
-    const bytes = packGraph(JSON.parse(readFileSync(pos[0], 'utf8')), readFileSync(pos[1]));
-    writeFileSync(out, bytes);
-    const b = readBlob(bytes);
-    const modes = b.axes.map((a) => `${a.name} [${a.values.join(', ')}]`).join(', ') || 'one mode';
-    process.stdout.write(`${out}: ${bytes.length} bytes, model '${b.name}', ${b.tensors.length} tensors, modes: ${modes}\n`);
-    for (const g of b.graphs) {
-      process.stdout.write(`  ${g.name}: ${g.layers.length} layers, plan ${g.plan.byteLength} bytes, arena ${g.plan[10]} bytes\n`);
-    }
-    return 0;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return 1;
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exit(main(process.argv.slice(2)));

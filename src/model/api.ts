@@ -8,6 +8,9 @@
  *   const dec = model.decoder();                                   // server side
  *   const { logits, top1, mode } = dec.decode(packet);
  */
+import type { Mode } from '../codec/modes.js';
+
+export type { Mode };
 
 /**
  * Which packet an encoder writes: 'full' is self-describing (model id, mode, shape, length: 15-16
@@ -19,13 +22,6 @@ export type PacketFormat = 'full' | 'compact';
 export interface EncoderOptions {
   /** default 'full' */
   packet?: PacketFormat;
-}
-
-/** A run-time mode: any axis the model does not have is ignored; a missing axis keeps its value. */
-export interface Mode {
-  members?: number;
-  width?: number;
-  bits?: number;
 }
 
 /** Raw pixels, row-major, 3 (RGB) or 4 (RGBA) channels of 8 bits. */

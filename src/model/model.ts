@@ -18,11 +18,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
-import { readBlob, type Blob } from '../format/blob.js';
-import { Runner } from '../engine/plan.js';
+import { readBlob } from '../format/reader.js';
+import { type Blob } from '../format/schema.js';
+import { Runner } from '../engine/plan/runner.js';
 import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
 import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
-import { modeTable, modesOf, splitInfo, type ModeInfo, type SplitInfo } from '../codec/modes.js';
+import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo, type SplitInfo } from '../codec/modes.js';
 import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.js';
 import { DeviceCore, type DevicePixels } from '../device/core.js';
 import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
@@ -334,7 +335,7 @@ export class SplitDecoder implements ServerDecoder {
       const n = this.runner.inputLength;
       const [C, H, W] = p.fields.shape;
       if (C * groupSize !== n || H !== this.split.H || W !== this.split.W) {
-        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode members=${members}, bits=${bits} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
+        throw new PacketError('bad-field', `packet tensor [${C}, ${H}, ${W}] does not match mode ${formatMode({ members, bits })} ([${n / groupSize}, ${this.split.H}, ${this.split.W}])`);
       }
       payload = p.payload;
     }

@@ -1,12 +1,12 @@
 """How much context modelling saves over per-channel static tables (a measurement, not part of the
-pipeline; the coder now uses left + up + previous-channel contexts, assembly/rans.ts rans_encode_ctx).
+pipeline; the coder uses left + up + previous-channel contexts, assembly/rans.ts rans_encode_ctx).
 
-    /usr/bin/python3 train/coder_context.py [--ckpt train/out/gpu/D2.npz] [--sweep | --members]
+    /usr/bin/python3 train/experiments/coder_context.py --ckpt <model>.npz [--sweep | --members]
 
 For the (1 member, b bits) modes: cross-entropy of the 10,000 test images' codes under per-channel
 tables counted on 20,000 training images, against tables conditioned on each symbol's left and upper
 neighbours, and on the shipped contexts (left, up, previous channel; train/export_cifar.py CONTEXTS).
-Measured on the shipped model: see the README ("Where the bytes go"). --members: every member at
+Results: docs/EXPERIMENTS.md and docs/MODELS.md. --members: every member at
 every bit depth instead (members_sweep; the 4x4 model's 4- and 8-bit context choice).
 """
 import argparse
@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import to_input  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # train/
+from data import to_input  # noqa: E402
 from data import load  # noqa: E402
 from model import BITS, load_checkpoint  # noqa: E402
 from export_cifar import CONTEXTS, DIAG, contexts  # noqa: E402
@@ -95,7 +95,7 @@ def members_sweep(model, xtr, xte, cm):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--ckpt', default='train/out/gpu/D2.npz')
+    ap.add_argument('--ckpt', required=True, help='a trained split model (.npz)')
     ap.add_argument('--train-images', type=int, default=20000)
     ap.add_argument('--sweep', action='store_true', help='also richer contexts (diagonals, more channels) at 1 and 2 bits')
     ap.add_argument('--members', action='store_true', help='instead: per member and bit depth, the diagonal contexts at '

@@ -3,7 +3,7 @@
 tables, no header or coder overhead): the numbers train/cifar.py prints after its last epoch, for any
 checkpoint and either decoder's pixels, so that two checkpoints can be compared on the same footing.
 
-    /usr/bin/python3 train/eval_ckpt.py --ckpt train/out/gpu/N/N.npz --pixels jsdec   # ~2 min (4x4 model)
+    /usr/bin/python3 train/experiments/eval_ckpt.py --ckpt train/out/see-cifar10-d4/gpu.npz --pixels jsdec   # ~2 min (4x4 model)
 """
 import argparse
 import os
@@ -11,8 +11,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import evaluate  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # train/
+from loop import evaluate  # noqa: E402
 from data import js_pixels, load  # noqa: E402
 from model import BITS, G, load_checkpoint  # noqa: E402
 

@@ -1,7 +1,7 @@
-"""The measurements behind two export choices (README "What was tried"), on the test set as jpeg-js
+"""The measurements behind two export choices (docs/EXPERIMENTS.md), on the test set as jpeg-js
 decodes it (what the engine's evaluation sees), in PyTorch:
 
-    /usr/bin/python3 train/export_choices.py --ckpt train/out/ftjs/model.npz   # ~5 min on 2 cores
+    /usr/bin/python3 train/experiments/export_choices.py --ckpt train/out/see-cifar10/finetune.npz   # ~5 min on 2 cores
 
 1. Decoder norm statistics: training's running averages against statistics re-estimated with one member
    (all bit depths, or 1 bit only) on 10,000 training images, float weights.
@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar import evaluate  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # train/
+from loop import evaluate  # noqa: E402
 from data import js_pixels, load  # noqa: E402
 from export_cifar import F32_WEIGHTS, fake_quantize_weights, recalibrated  # noqa: E402
 from model import load_checkpoint  # noqa: E402

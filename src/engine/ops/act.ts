@@ -1,6 +1,10 @@
+import { OPCODES } from '../plan/words.js';
+import { buf, int, bound, actF, type OpSpec } from './spec.js';
+
 /** Activation codes, mirrored from assembly/common.ts. */
 export const Act = { none: 0, relu: 1, relu6: 2, swish: 3, hswish: 4, sigmoid: 5 } as const;
 export type ActName = keyof typeof Act;
+export const ACTS = Object.keys(Act) as ActName[];
 export type ActCode = (typeof Act)[ActName];
 
 export function actCode(name: string): ActCode {
@@ -20,3 +24,22 @@ export function actRef(x: number, act: number): number {
     default: throw new Error(`slimsplit: unknown activation code ${act}`);
   }
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `act` (docs/GRAPH.md). */
+export const actOp: OpSpec = {
+  fields: [buf('x', 'inout'), int('n'), actF, bound('nActive')],
+  plan(l) {
+    const n = l.int('n');
+    const nA = l.activeCount('nActive', n, 'n');
+    l.bufferElems('x', n, 'n');
+    const act = l.actCode();
+    // params of assembly/act.ts: [0] x [1] n [2] act
+    return { extents: { x: nA }, scratch: 0, lower: (p) => [{ op: OPCODES.act, words: Int32Array.of(p.buf('x'), nA, act) }] };
+  },
+  ref(c) {
+    const x = c.buf('x'), n = c.opt('nActive') ?? c.num('n');
+    c.put('x', Array.from({ length: n }, (_, i) => actRef(x[i], c.act)));
+  },
+};

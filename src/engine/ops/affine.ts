@@ -6,6 +6,8 @@
 import type { Engine } from '../wasm.js';
 import { posInt, active, ptr, inMemory, finiteF32, packWords, intIn } from './check.js';
 import { actRef } from './act.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, int, bound, actF, type OpSpec } from './spec.js';
 
 export interface AffineArgs {
   /** f32 [n] */
@@ -42,3 +44,28 @@ export function affineRef(x: ArrayLike<number>, a: number, b: number, nActive: n
   for (let i = 0; i < nActive; i++) out[i] = actRef(x[i] * Math.fround(a) + Math.fround(b), act);
   return out;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `affine` (docs/GRAPH.md). */
+export const affineOp: OpSpec = {
+  fields: [
+    buf('x', 'in'), buf('y', 'out'), int('n'), { name: 'a', kind: 'float', modal: true }, { name: 'b', kind: 'float', modal: true }, actF, bound('nActive'),
+  ],
+  alias: [['x', 'y']],
+  plan(l) {
+    const n = l.int('n');
+    const nA = l.activeCount('nActive', n, 'n');
+    l.bufferElems('x', n, 'n');
+    l.bufferElems('y', n, 'n');
+    const g = { n, a: l.float('a'), b: l.float('b'), act: l.actCode(), nActive: nA };
+    return {
+      extents: { x: nA, y: nA },
+      scratch: 0,
+      lower: (p) => [{ op: OPCODES.affine, words: affineWords({ ...g, x: p.buf('x'), y: p.buf('y') }) }],
+    };
+  },
+  ref(c) {
+    c.put('y', affineRef(c.buf('x'), c.num('a'), c.num('b'), c.opt('nActive') ?? c.num('n'), c.act));
+  },
+};

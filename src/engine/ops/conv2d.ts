@@ -21,11 +21,14 @@
  * computed for the full width (all channels / all groups active) covers every narrower mode.
  */
 import type { Engine } from '../wasm.js';
-import { convGeometry, type Conv2dArgs, type ConvGeometry } from './types.js';
+import { convGeometry, type Conv2dArgs, type ConvGeometry, type Padding } from './types.js';
 import { actRef } from './act.js';
-import { dwconv } from './dwconv.js';
-import { pointwise } from './matmul.js';
+import { dwconv, dwconvWords } from './dwconv.js';
+import { pointwise, pointwiseWords } from './matmul.js';
 import { posInt } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, ten, modalTen, int, bound, actF, type OpSpec, type Ptrs } from './spec.js';
+import { shapeText } from '../../util.js';
 
 /** The shape part of Conv2dArgs: what the f64 reference and the size functions need. */
 export type Conv2dShape = Omit<Conv2dArgs, 'x' | 'w' | 'y' | 'bias' | 'scale' | 'shift' | 'scratch'>;
@@ -254,3 +257,53 @@ export function conv2dRef(
   }
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `conv2d` (docs/GRAPH.md). */
+export const conv2dOp: OpSpec = {
+  fields: [
+    // scale/shift may switch with the mode: a switchable norm folds one BatchNorm per members value
+    buf('x', 'in'), buf('y', 'out'), ten('w'), ten('bias', true), modalTen('scale'), modalTen('shift'),
+    int('cin'), int('cout'), int('groups'), int('k'), int('stride'), { name: 'pad', kind: 'pad' }, actF,
+    bound('cinActive'), bound('coutActive'), bound('groupsActive'),
+  ],
+  plan(l) {
+    const cin = l.int('cin'), cout = l.int('cout'), groups = l.int('groups'), k = l.int('k'), stride = l.int('stride');
+    const x = l.buffer('x');
+    if (x.shape.length !== 3 || x.shape[0] !== cin) l.fail('shape', `buffer x '${x.name}' has shape ${shapeText(x.shape)}, expected [cin=${cin}, H, W]`);
+    const H = x.shape[1], W = x.shape[2];
+    const pad = l.str('pad') as Padding, act = l.actCode();
+    const cinActive = l.optInt('cinActive'), coutActive = l.optInt('coutActive'), groupsActive = l.optInt('groupsActive');
+    const shape = { cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive };
+    const pl = l.kernelCheck(() => conv2dPlan(shape));
+    l.tensorShape('w', [cout, cin / groups, k, k], 'cout, cin/groups, k, k');
+    for (const v of ['bias', 'scale', 'shift']) l.tensorShape(v, [cout], 'cout');
+    l.bufferShape('y', [cout, pl.OH, pl.OW], 'cout, OH, OW');
+    // GRAPH.md: a 1x1/stride-1 dense conv runs as a matmul, a 3x3 or 5x5 depthwise one as dwconv
+    const pointwise = k === 1 && stride === 1 && groups === 1;
+    const depthwise = groups === cin && cin === cout && groups > 1 && (k === 3 || k === 5);
+    // written out, not spread: this runs for every layer in every mode at load time
+    const args = (p: Ptrs): Conv2dArgs => ({
+      x: p.buf('x'), y: p.buf('y'), w: p.ten('w'), bias: p.ten('bias'), scale: p.ten('scale'), shift: p.ten('shift'), scratch: p.scratch,
+      cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive,
+    });
+    return {
+      extents: { x: pl.cinActive * H * W, y: pl.coutActive * pl.OH * pl.OW },
+      scratch: pointwise || depthwise ? 0 : conv2dScratchBytes(shape),
+      lower: (p) => [
+        pointwise ? { op: OPCODES.matmul, words: pointwiseWords(args(p)) }
+          : depthwise ? { op: OPCODES.dwconv, words: dwconvWords(args(p)) }
+            : { op: OPCODES.conv2d, words: conv2dWords(args(p)) },
+      ],
+    };
+  },
+  ref(c) {
+    const [, H, W] = c.shape('x');
+    const s = {
+      cin: c.num('cin'), cout: c.num('cout'), groups: c.num('groups'), k: c.num('k'), stride: c.num('stride'), pad: c.str('pad') as Padding, act: c.act, H, W,
+      cinActive: c.opt('cinActive'), coutActive: c.opt('coutActive'), groupsActive: c.opt('groupsActive'),
+    };
+    c.put('y', conv2dRef(c.buf('x'), c.tensor('w')!, s, c.tensor('bias'), c.tensor('scale'), c.tensor('shift')));
+  },
+};

@@ -13,6 +13,8 @@
  */
 import type { Engine } from '../wasm.js';
 import { posInt, active, ptr, inMemory, packWords, disjoint } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, ten, int, bound, type OpSpec } from './spec.js';
 
 export interface GroupsumArgs {
   x: number;
@@ -57,3 +59,26 @@ export function groupsumRef(x: ArrayLike<number>, w: ArrayLike<number>, o: { C: 
   for (let g = 0; g < o.gActive; g++) for (let i = 0; i < n; i++) y[i] += w[g] * x[g * n + i];
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `groupsum` (docs/GRAPH.md). */
+export const groupsumOp: OpSpec = {
+  fields: [buf('x', 'in'), buf('y', 'out'), int('G'), int('C'), int('H'), int('W'), ten('weights'), bound('gActive')],
+  alias: [['x', 'y']],
+  plan(l) {
+    const G = l.int('G'), C = l.int('C'), H = l.int('H'), W = l.int('W');
+    const gA = l.activeCount('gActive', G, 'G');
+    l.bufferShape('x', [G * C, H, W], 'G*C, H, W');
+    l.bufferShape('y', [C, H, W], 'C, H, W');
+    l.tensorShape('weights', [G], 'G');
+    return {
+      extents: { x: gA * C * H * W, y: C * H * W },
+      scratch: 0,
+      lower: (p) => [{ op: OPCODES.groupsum, words: groupsumWords({ x: p.buf('x'), y: p.buf('y'), G, C, H, W, weights: p.ten('weights'), gActive: gA }) }],
+    };
+  },
+  ref(c) {
+    c.put('y', groupsumRef(c.buf('x'), c.tensor('weights')!, { C: c.num('C'), H: c.num('H'), W: c.num('W'), gActive: c.opt('gActive') ?? c.num('G') }));
+  },
+};

@@ -16,6 +16,8 @@
 import type { Engine } from '../wasm.js';
 import { actRef } from './act.js';
 import { posInt, active, ptr, inMemory, finiteF32, actCodeOk, packWords, disjoint } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, ten, int, bound, actF, type OpSpec } from './spec.js';
 
 export interface InstnormArgs {
   /** input [C][HW] */
@@ -81,3 +83,35 @@ export function instnormRef(
   }
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `instnorm` (docs/GRAPH.md). */
+export const instnormOp: OpSpec = {
+  fields: [
+    buf('x', 'in'), buf('y', 'out'), int('C'), int('HW'), { name: 'eps', kind: 'float', optional: true },
+    ten('gamma', true), ten('beta', true), actF, bound('cActive'),
+  ],
+  alias: [['x', 'y']],
+  plan(l) {
+    const C = l.int('C'), HW = l.int('HW');
+    const cA = l.activeCount('cActive', C, 'C');
+    l.bufferLead('x', C, HW, 'C, HW');
+    l.bufferLead('y', C, HW, 'C, HW');
+    l.tensorShape('gamma', [C], 'C');
+    l.tensorShape('beta', [C], 'C');
+    return {
+      extents: { x: cA * HW, y: cA * HW },
+      scratch: 0,
+      lower: (p) => [{
+        op: OPCODES.instnorm,
+        words: instnormWords({
+          x: p.buf('x'), y: p.buf('y'), C, HW, eps: l.optFloat('eps'), gamma: p.ten('gamma'), beta: p.ten('beta'), act: l.actCode(), cActive: cA,
+        }),
+      }],
+    };
+  },
+  ref(c) {
+    c.put('y', instnormRef(c.buf('x'), { C: c.num('C'), HW: c.num('HW'), eps: c.opt('eps'), gamma: c.tensor('gamma'), beta: c.tensor('beta'), act: c.act, cActive: c.opt('cActive') }));
+  },
+};

@@ -19,6 +19,8 @@ import type { Engine } from '../wasm.js';
 import type { Conv2dArgs } from './types.js';
 import { actRef } from './act.js';
 import { posInt } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, ten, int, bound, actF, type OpSpec } from './spec.js';
 
 export interface MatmulArgs {
   /** input [cinActive][n] */
@@ -102,3 +104,38 @@ export function matmulRef(
   }
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `matmul` (docs/GRAPH.md). */
+export const matmulOp: OpSpec = {
+  fields: [
+    buf('x', 'in'), buf('y', 'out'), ten('w'), ten('bias', true), ten('scale', true), ten('shift', true),
+    int('cin'), int('cout'), int('n'), actF, bound('cinActive'), bound('coutActive'),
+  ],
+  plan(l) {
+    const cin = l.int('cin'), cout = l.int('cout'), n = l.int('n');
+    const cinA = l.activeCount('cinActive', cin, 'cin'), coutA = l.activeCount('coutActive', cout, 'cout');
+    l.bufferLead('x', cin, n, 'cin, n');
+    l.bufferLead('y', cout, n, 'cout, n');
+    l.tensorShape('w', [cout, cin], 'cout, cin');
+    for (const v of ['bias', 'scale', 'shift']) l.tensorShape(v, [cout], 'cout');
+    return {
+      extents: { x: cinA * n, y: coutA * n },
+      scratch: 0,
+      lower: (p) => [{
+        op: OPCODES.matmul,
+        words: matmulWords({
+          x: p.buf('x'), y: p.buf('y'), w: p.ten('w'), bias: p.ten('bias'), scale: p.ten('scale'), shift: p.ten('shift'),
+          cin, cout, n, act: l.actCode(), cinActive: cinA, coutActive: coutA,
+        }),
+      }],
+    };
+  },
+  ref(c) {
+    c.put('y', matmulRef(c.buf('x'), c.tensor('w')!, {
+      cin: c.num('cin'), cinActive: c.opt('cinActive'), coutActive: c.opt('coutActive') ?? c.num('cout'), n: c.num('n'), act: c.act,
+      bias: c.tensor('bias'), scale: c.tensor('scale'), shift: c.tensor('shift'),
+    }));
+  },
+};

@@ -16,6 +16,8 @@
 import type { Engine } from '../wasm.js';
 import { convGeometry, type ConvGeometry, type Padding } from './types.js';
 import { posInt, active, ptr, inMemory, packWords, disjoint, chwWords, type ChwArgs } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, int, bound, type OpSpec } from './spec.js';
 
 /** x [C][H][W] -> y [C] (the first cActive channels). */
 export type GapArgs = ChwArgs;
@@ -125,3 +127,46 @@ export function maxpoolRef(
   }
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `gap` (docs/GRAPH.md). */
+export const gapOp: OpSpec = {
+  fields: [buf('x', 'in'), buf('y', 'out'), int('C'), int('H'), int('W'), bound('cActive')],
+  plan(l) {
+    const C = l.int('C'), H = l.int('H'), W = l.int('W');
+    const cA = l.activeCount('cActive', C, 'C');
+    l.bufferShape('x', [C, H, W], 'C, H, W');
+    l.bufferShape('y', [C], 'C');
+    return {
+      extents: { x: cA * H * W, y: cA },
+      scratch: 0,
+      lower: (p) => [{ op: OPCODES.gap, words: gapWords({ x: p.buf('x'), y: p.buf('y'), C, H, W, cActive: cA }) }],
+    };
+  },
+  ref(c) {
+    c.put('y', gapRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), cActive: c.opt('cActive') }));
+  },
+};
+
+/** Graph op `maxpool` (docs/GRAPH.md). */
+export const maxpoolOp: OpSpec = {
+  fields: [buf('x', 'in'), buf('y', 'out'), int('C'), int('H'), int('W'), int('k'), int('stride'), { name: 'pad', kind: 'pad', numericPad: true }, bound('cActive')],
+  plan(l) {
+    const C = l.int('C'), H = l.int('H'), W = l.int('W'), k = l.int('k'), stride = l.int('stride');
+    const pad = l.value('pad') as Padding | number;
+    const cA = l.activeCount('cActive', C, 'C');
+    if (k < 1 || stride < 1) l.fail('field', `k ${k} and stride ${stride} must be positive`);
+    const g = l.kernelCheck(() => maxpoolGeometry(H, W, k, stride, pad));
+    l.bufferShape('x', [C, H, W], 'C, H, W');
+    l.bufferShape('y', [C, g.OH, g.OW], 'C, OH, OW');
+    return {
+      extents: { x: cA * H * W, y: cA * g.OH * g.OW },
+      scratch: 0,
+      lower: (p) => [{ op: OPCODES.maxpool, words: maxpoolWords({ x: p.buf('x'), y: p.buf('y'), C, H, W, k, stride, pad, cActive: cA }) }],
+    };
+  },
+  ref(c) {
+    c.put('y', maxpoolRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), k: c.num('k'), stride: c.num('stride'), pad: c.value('pad') as Padding | number, cActive: c.opt('cActive') }));
+  },
+};

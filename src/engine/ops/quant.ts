@@ -16,6 +16,8 @@
  */
 import type { Engine } from '../wasm.js';
 import { posInt, active, ptr, intIn, inMemory, finiteF32, packWords, disjoint } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, int, bound, type OpSpec } from './spec.js';
 
 /** |zeroPoint| bound: keeps nearest(x / scale) + zeroPoint exact in f32 where it matters. */
 export const MAX_ZERO_POINT = 1 << 16;
@@ -164,3 +166,37 @@ export function dequantizeRef(q: ArrayLike<number>, o: { scale: number; zeroPoin
   for (let i = 0; i < q.length; i++) y[i] = (q[i] - o.zeroPoint) * s;
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+function quantOp(dequant: boolean): OpSpec {
+  return {
+    fields: [
+      buf('x', 'in', dequant ? 'u8' : 'f32'), buf('y', 'out', dequant ? 'f32' : 'u8'), int('n'),
+      { name: 'bits', kind: 'int', modal: true }, { name: 'scale', kind: 'float', modal: true }, { name: 'zeroPoint', kind: 'int', modal: true },
+      bound('nActive'),
+    ],
+    plan(l) {
+      const n = l.int('n');
+      const nA = l.activeCount('nActive', n, 'n');
+      l.bufferElems('x', n, 'n');
+      l.bufferElems('y', n, 'n');
+      const q = { n, bits: l.int('bits'), scale: l.float('scale'), zeroPoint: l.int('zeroPoint'), nActive: nA };
+      const words = dequant ? dequantizeWords : quantizeWords;
+      l.kernelCheck(() => words({ ...q, x: 64, y: 64 }));
+      return {
+        extents: { x: nA, y: nA },
+        scratch: 0,
+        lower: (p) => [{ op: dequant ? OPCODES.dequantize : OPCODES.quantize, words: words({ ...q, x: p.buf('x'), y: p.buf('y') }) }],
+      };
+    },
+    ref(c) {
+      const x = c.buf('x').subarray(0, c.opt('nActive') ?? c.num('n'));
+      c.put('y', dequant ? dequantizeRef(x, { scale: c.num('scale'), zeroPoint: c.num('zeroPoint') }) : quantizeRef(x, { bits: c.num('bits'), scale: c.num('scale'), zeroPoint: c.num('zeroPoint') }));
+    },
+  };
+}
+
+/** Graph ops quantize (f32 -> u8 codes) and dequantize (u8 codes -> f32). */
+export const quantizeOp = quantOp(false);
+export const dequantizeOp = quantOp(true);

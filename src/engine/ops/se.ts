@@ -19,6 +19,8 @@
 import type { Engine } from '../wasm.js';
 import { actRef } from './act.js';
 import { posInt, active, ptr, inMemory, actCodeOk, packWords, disjoint } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, ten, int, bound, actF, type OpSpec } from './spec.js';
 
 export interface SeShape {
   /** full channel count, all groups */
@@ -124,3 +126,43 @@ export function seRef(
   }
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `se` (docs/GRAPH.md). */
+export const seOp: OpSpec = {
+  fields: [
+    buf('x', 'in'), buf('y', 'out'), int('C'), int('R'), int('groups'), ten('w1'), ten('b1', true), ten('w2'), ten('b2', true),
+    actF, int('H'), int('W'), bound('cActive'), bound('rActive'), bound('groupsActive'),
+  ],
+  alias: [['x', 'y']],
+  plan(l) {
+    const C = l.int('C'), R = l.int('R'), G = l.int('groups'), H = l.int('H'), W = l.int('W');
+    const shape = { C, R, groups: G, H, W, act: l.actCode(), cActive: l.optInt('cActive'), rActive: l.optInt('rActive'), groupsActive: l.optInt('groupsActive') };
+    // seWords holds the slicing rules (per-group bounds, no slicing inside groups when G > 1)
+    l.kernelCheck(() => seWords({ ...shape, x: 64, y: 64, w1: 64, w2: 64, scratch: 64 }));
+    const cg = C / G, rg = R / G;
+    const cA = shape.cActive ?? cg, gA = shape.groupsActive ?? G;
+    l.bufferShape('x', [C, H, W], 'C, H, W');
+    l.bufferShape('y', [C, H, W], 'C, H, W');
+    l.tensorShape('w1', [R, cg], 'R, C/groups');
+    l.tensorShape('b1', [R], 'R');
+    l.tensorShape('w2', [C, rg], 'C, R/groups');
+    l.tensorShape('b2', [C], 'C');
+    const n = gA * cA * H * W;
+    return {
+      extents: { x: n, y: n },
+      scratch: seScratchBytes(shape),
+      lower: (p) => [{
+        op: OPCODES.se,
+        words: seWords({ ...shape, x: p.buf('x'), y: p.buf('y'), w1: p.ten('w1'), b1: p.ten('b1'), w2: p.ten('w2'), b2: p.ten('b2'), scratch: p.scratch }),
+      }],
+    };
+  },
+  ref(c) {
+    c.put('y', seRef(c.buf('x'), c.tensor('w1')!, c.tensor('b1'), c.tensor('w2')!, c.tensor('b2'), {
+      C: c.num('C'), R: c.num('R'), groups: c.num('groups'), HW: c.num('H') * c.num('W'), act: c.act,
+      cActive: c.opt('cActive'), rActive: c.opt('rActive'), groupsActive: c.opt('groupsActive'),
+    }));
+  },
+};

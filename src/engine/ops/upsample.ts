@@ -11,6 +11,8 @@
  */
 import type { Engine } from '../wasm.js';
 import { inMemory, disjoint, chwWords, type ChwArgs } from './check.js';
+import { OPCODES } from '../plan/words.js';
+import { buf, int, bound, type OpSpec } from './spec.js';
 
 /** x [C][H][W] -> y [C][2H][2W] (the first cActive channels). */
 export type UpsampleArgs = ChwArgs;
@@ -38,3 +40,24 @@ export function upsample2xRef(x: ArrayLike<number>, o: { C: number; H: number; W
       for (let w = 0; w < 2 * W; w++) y[(c * 2 * H + h) * 2 * W + w] = x[(c * H + (h >> 1)) * W + (w >> 1)];
   return y;
 }
+
+// Graph-level spec: fields, shape rules, lowering to the kernel params.
+
+/** Graph op `upsample2x` (docs/GRAPH.md). */
+export const upsampleOp: OpSpec = {
+  fields: [buf('x', 'in'), buf('y', 'out'), int('C'), int('H'), int('W'), bound('cActive')],
+  plan(l) {
+    const C = l.int('C'), H = l.int('H'), W = l.int('W');
+    const cA = l.activeCount('cActive', C, 'C');
+    l.bufferShape('x', [C, H, W], 'C, H, W');
+    l.bufferShape('y', [C, 2 * H, 2 * W], 'C, 2H, 2W');
+    return {
+      extents: { x: cA * H * W, y: cA * 4 * H * W },
+      scratch: 0,
+      lower: (p) => [{ op: OPCODES.upsample2x, words: upsample2xWords({ x: p.buf('x'), y: p.buf('y'), C, H, W, cActive: cA }) }],
+    };
+  },
+  ref(c) {
+    c.put('y', upsample2xRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), cActive: c.opt('cActive') }));
+  },
+};
