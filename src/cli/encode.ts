@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Mode } from '../model/api.js';
 import { decodeImage } from '../model/image.js';
+import { FULL_DECODE_MAX_PIXELS, imageSize } from '../model/bounded-image.js';
 import { readBlob } from '../format/reader.js';
 import { modelIdOf, COMPACT_OVERHEAD } from '../codec/packet.js';
 import { modeTable, pickMode, formatMode } from '../codec/modes.js';
@@ -24,11 +25,13 @@ export async function cmdEncode(io: Ctx, image: string, o: { mode?: Mode; maxByt
     if (!fits) io.err(`slimsplit: no mode is expected to fit ${o.maxBytes} bytes; sending the smallest (${formatMode(mode)}, expected ${info.expectedBytes})\n`);
   }
   checkMode(model, mode);
-  const raw = decodeImage(bytes);
+  // a large image goes to the encoder as file bytes, which it decodes within a memory bound
+  const size = imageSize(bytes);
+  const raw = size && size.width * size.height > FULL_DECODE_MAX_PIXELS ? { ...size, bytes } : decodeImage(bytes);
   const enc = model.encoder({ packet: o.compact ? 'compact' : 'full' });
   enc.setMode(mode);
   const t = performance.now();
-  const packet = enc.encode(raw);
+  const packet = enc.encode('bytes' in raw ? raw.bytes : raw);
   const ms = performance.now() - t;
   writeFileSync(o.out, packet);
   io.out(`${o.out}: ${packet.length} bytes${o.compact ? ' (compact packet)' : ''}, mode ${formatMode(enc.mode)}${picked}, ${raw.width}x${raw.height} image, encoder ${ms.toFixed(2)} ms\n`);

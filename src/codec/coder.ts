@@ -318,8 +318,8 @@ function groups(n: number, layout: Layout): { G: number; ng: number } {
 
 const typeCode = (t: SymbolType): number => (t === 'u8' ? 0 : 1);
 
-/** Pointer-level encode for callers whose symbols already live in WASM memory. */
-export interface EncodeArgs {
+/** The symbols of one coder call, in WASM memory, and the tables each group of them uses. */
+interface SymbolArgs {
   /** symbols, u8 or i32, n of them */
   symbols: number;
   n: number;
@@ -327,10 +327,14 @@ export interface EncodeArgs {
   groupSize: number;
   /** i32[ceil(n / groupSize)] */
   tableIndex: number;
+  context?: CoderContext;
+}
+
+/** Pointer-level encode for callers whose symbols already live in WASM memory. */
+export interface EncodeArgs extends SymbolArgs {
   /** output, capacity bytes; never written past */
   out: number;
   capacity: number;
-  context?: CoderContext;
 }
 
 /** Run rans_encode; returns the byte length at args.out or throws (code 'capacity' when it does not fit). */
@@ -345,16 +349,10 @@ export function encodeAt(eng: Engine, tables: CdfTables, a: EncodeArgs): number 
   throw coderError(r, `encode of ${a.n} symbols`, -1, a.capacity);
 }
 
-export interface DecodeArgs {
+/** Pointer-level decode of `length` bytes at `bytes` into `symbols`. */
+export interface DecodeArgs extends SymbolArgs {
   bytes: number;
   length: number;
-  /** output symbols, u8 or i32, n of them */
-  symbols: number;
-  n: number;
-  type: SymbolType;
-  groupSize: number;
-  tableIndex: number;
-  context?: CoderContext;
 }
 
 /** Run rans_decode; throws CoderError on any corrupt or truncated input. */

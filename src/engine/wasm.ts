@@ -58,14 +58,18 @@ export function wasmBytes(build: Build): Uint8Array<ArrayBuffer> {
   return new Uint8Array(readFileSync(join(findBuildDir(), `${build}.wasm`)));
 }
 
+interface Views {
+  f32: Float32Array;
+  i32: Int32Array;
+  u8: Uint8Array;
+  u16: Uint16Array;
+}
+
 export class Engine {
   readonly build: Build;
   readonly exports: KernelExports;
   readonly memory: WebAssembly.Memory;
-  private _f32: Float32Array | null = null;
-  private _i32: Int32Array | null = null;
-  private _u8: Uint8Array | null = null;
-  private _u16: Uint16Array | null = null;
+  private _views: Views | null = null;
 
   /** A fixed 1 KiB slot above heap_base for the params struct of a direct kernel call. */
   readonly slot: number;
@@ -87,31 +91,25 @@ export class Engine {
     this.kernel(name)(this.slot);
   }
 
-  private fresh(): boolean {
-    return this._u8 !== null && this._u8.buffer === this.memory.buffer;
-  }
-  private rebuild(): void {
+  /** Typed views of memory, made again when a grow has replaced (detached) the buffer. */
+  private views(): Views {
     const b = this.memory.buffer;
-    this._f32 = new Float32Array(b);
-    this._i32 = new Int32Array(b);
-    this._u8 = new Uint8Array(b);
-    this._u16 = new Uint16Array(b);
+    if (this._views === null || this._views.u8.buffer !== b) {
+      this._views = { f32: new Float32Array(b), i32: new Int32Array(b), u8: new Uint8Array(b), u16: new Uint16Array(b) };
+    }
+    return this._views;
   }
   f32(): Float32Array {
-    if (!this.fresh()) this.rebuild();
-    return this._f32!;
+    return this.views().f32;
   }
   i32(): Int32Array {
-    if (!this.fresh()) this.rebuild();
-    return this._i32!;
+    return this.views().i32;
   }
   u8(): Uint8Array {
-    if (!this.fresh()) this.rebuild();
-    return this._u8!;
+    return this.views().u8;
   }
   u16(): Uint16Array {
-    if (!this.fresh()) this.rebuild();
-    return this._u16!;
+    return this.views().u16;
   }
   /** A kernel export by name, typed as (paramsPtr) => void. */
   kernel(name: string): (p: number) => void {

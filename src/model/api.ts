@@ -32,7 +32,11 @@ export interface RawImage {
   channels: 3 | 4;
 }
 
-/** Raw pixels, or the bytes of a JPEG or PNG file. */
+/**
+ * Raw pixels, or the bytes of a JPEG or PNG file. Pass a large photo as file bytes: those are decoded
+ * straight to the model's input size within a fixed memory bound (docs/MEMORY.md), while RawImage
+ * pixels of a large image already cost their full size.
+ */
 export type ImageInput = RawImage | Uint8Array;
 
 export interface ModelInfo {

@@ -8,7 +8,11 @@
  *
  * decodeImage knows JPEG (jpeg-js) and PNG (pngjs) by their magic bytes and refuses anything else
  * with an ImageError. Both decoders run under a pixel cap checked against the file's own header
- * before any pixel buffer exists, so a forged 60000x60000 header costs nothing.
+ * before any pixel buffer exists, and a file too small to hold the pixels its header declares is
+ * refused there too, so a forged 60000x60000 (or 4096x4096) header costs nothing.
+ *
+ * toInput, given file bytes, decodes images over FULL_DECODE_MAX_PIXELS band by band straight into
+ * the model's input (src/model/bounded-image.ts), so memory does not grow with the image.
  *
  * toInput is the device's per-image hot path: when the image already has the model's size it reads
  * the pixels once through a per-channel lookup table and allocates nothing. Other sizes are resized
@@ -17,6 +21,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { ImageInput, RawImage } from './api.js';
+import { checkImageHeader, decodeBoundedInto } from './bounded-image.js';
 
 export type ImageErrorCode = 'format' | 'corrupt' | 'too-large' | 'pixels' | 'shape';
 
@@ -65,8 +70,8 @@ function checkSize(width: number, height: number, maxPixels: number, what: strin
 }
 
 function decodeJpeg(bytes: Uint8Array, maxPixels: number): RawImage {
-  const dims = jpegFrameSize(bytes);
-  if (dims) checkSize(dims.width, dims.height, maxPixels, 'JPEG');
+  // the cap, and a file too small for its frame (forged header), refused before jpeg-js allocates
+  checkImageHeader(bytes, maxPixels);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, {
@@ -88,33 +93,12 @@ function decodeJpeg(bytes: Uint8Array, maxPixels: number): RawImage {
   return { data: img.data, width: img.width, height: img.height, channels: 3 };
 }
 
-/** Width and height from the first SOFn segment, or null if the markers end before one. */
-function jpegFrameSize(b: Uint8Array): { width: number; height: number } | null {
-  let p = 2;
-  while (p + 4 <= b.length) {
-    if (b[p] !== 0xff) return null;
-    const m = b[p + 1];
-    if (m === 0xff) { p++; continue; }
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { p += 2; continue; }
-    if (m === 0xd9 || m === 0xda) return null;
-    const len = (b[p + 2] << 8) | b[p + 3];
-    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC)
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (p + 9 > b.length) return null;
-      return { height: (b[p + 5] << 8) | b[p + 6], width: (b[p + 7] << 8) | b[p + 8] };
-    }
-    p += 2 + len;
-  }
-  return null;
-}
-
 function decodePng(bytes: Uint8Array, maxPixels: number): RawImage {
   // IHDR must be the first chunk: length 13, type 'IHDR', then width and height (big-endian)
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new ImageError('corrupt', `PNG of ${bytes.length} bytes has no IHDR chunk first; the file is truncated or damaged`);
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  checkSize(dv.getUint32(16), dv.getUint32(20), maxPixels, 'PNG');
+  checkImageHeader(bytes, maxPixels);
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { checkCRC: true });
@@ -169,13 +153,15 @@ export function toInput(
   std: readonly number[],
   out: Float32Array,
 ): Float32Array {
-  const raw = img instanceof Uint8Array ? decodeImage(img) : img;
-  checkRaw(raw);
   const [C, H, W] = shape;
   if (C !== 3) throw new ImageError('shape', `the model takes ${C} channels; toInput makes RGB input only`);
   if (out.length < C * H * W) throw new ImageError('shape', `output holds ${out.length} floats, [${C}, ${H}, ${W}] needs ${C * H * W}`);
   if (mean.length !== 0 && mean.length !== 3) throw new ImageError('shape', `mean must have 0 or 3 values, got ${mean.length}`);
   if (std.length !== 0 && std.length !== 3) throw new ImageError('shape', `std must have 0 or 3 values, got ${std.length}`);
+  // files over FULL_DECODE_MAX_PIXELS are decoded straight into `out` within a fixed memory bound
+  if (img instanceof Uint8Array && decodeBoundedInto(img, [H, W], mean, std, out)) return out;
+  const raw = img instanceof Uint8Array ? decodeImage(img) : img;
+  checkRaw(raw);
   if (raw.width === W && raw.height === H) {
     const t = normLut(mean, std);
     const { data, channels: k } = raw;

@@ -103,13 +103,18 @@ function q8Edit(name: string, at: number, v: { f32: number } | { i8: number }): 
 const planWord = (g: string, k: number): string => `plan '${g}' word ${k}`;
 const planAt = (g: string): Uint32Array => blob.graphs.find((q) => q.name === g)!.plan;
 
-function expectBlobError(b: Uint8Array, code: string, msg: RegExp): void {
-  let err: unknown;
+/** What readBlob throws on `b` (undefined when it loads). */
+function readError(b: Uint8Array): unknown {
   try {
     readBlob(b);
   } catch (e) {
-    err = e;
+    return e;
   }
+  return undefined;
+}
+
+function expectBlobError(b: Uint8Array, code: string, msg: RegExp): void {
+  const err = readError(b);
   expect(err).toBeInstanceOf(BlobError);
   expect((err as BlobError).message).toMatch(msg);
   expect((err as BlobError).code).toBe(code);
@@ -315,13 +320,7 @@ describe('fuzz: truncations, byte flips, field edits', { timeout: 900_000 }, () 
   it('truncations are truncation errors (1,500 cases)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1 << 30 }), (r) => {
-        const n = r % bytes.length;
-        let err: unknown;
-        try {
-          readBlob(bytes.subarray(0, n));
-        } catch (e) {
-          err = e;
-        }
+        const err = readError(bytes.subarray(0, r % bytes.length));
         expect(err).toBeInstanceOf(BlobError);
         expect((err as BlobError).code).toBe('truncated');
       }),
@@ -334,12 +333,7 @@ describe('fuzz: truncations, byte flips, field edits', { timeout: 900_000 }, () 
       fc.property(fc.integer({ min: 0, max: 1 << 30 }), fc.integer({ min: 1, max: 255 }), (r, x) => {
         const b = bytes.slice();
         b[r % b.length] ^= x;
-        let err: unknown;
-        try {
-          readBlob(b);
-        } catch (e) {
-          err = e;
-        }
+        const err = readError(b);
         expect(err).toBeInstanceOf(BlobError);
         count('flip:' + (err as BlobError).code);
       }),

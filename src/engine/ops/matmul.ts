@@ -16,33 +16,16 @@
  * n = H*W positions, n = 1 for a linear layer.
  */
 import type { Engine } from '../wasm.js';
-import type { Conv2dArgs } from './types.js';
+import type { Conv2dArgs, DenseArgs } from './types.js';
 import { actRef } from './act.js';
 import { posInt } from './check.js';
 import { OPCODES } from '../plan/words.js';
 import { buf, ten, int, bound, actF, type OpSpec } from './spec.js';
 
-export interface MatmulArgs {
-  /** input [cinActive][n] */
-  x: number;
-  /** weights [cout][cin] (full, allocated sizes) */
-  w: number;
-  /** output [coutActive][n] */
-  y: number;
-  /** optional per-output-channel [cout] vectors (0 or undefined = absent): y = act((acc + bias) * scale + shift) */
-  bias?: number;
-  scale?: number;
-  shift?: number;
-  /** full channel counts the weights were allocated with */
-  cin: number;
-  cout: number;
-  /** active prefixes; default to the full counts */
-  cinActive?: number;
-  coutActive?: number;
+/** x [cinActive][n], w [cout][cin], y [coutActive][n]. */
+export interface MatmulArgs extends DenseArgs {
   /** positions per channel (H*W); 1 for a linear layer */
   n: number;
-  /** activation code (src/engine/ops/act.ts) */
-  act?: number;
 }
 
 

@@ -4,25 +4,33 @@
  */
 export type Padding = 'none' | 'same' | 'tf-same';
 
-export interface Conv2dArgs {
-  /** input NCHW [cin][H][W] */
+/**
+ * What the dense kernels (conv2d, dwconv, matmul) share: pointers, full and active channel counts,
+ * and the fused epilogue y = act((acc + bias) * scale + shift).
+ */
+export interface DenseArgs {
   x: number;
-  /** weights OIHW [cout][cin/groups][k][k] (full, allocated sizes) */
+  /** weights, full (allocated) sizes */
   w: number;
-  /** output NCHW [coutActive][OH][OW] */
   y: number;
-  /** optional per-output-channel f32 vectors (0 or undefined = absent): y = act((acc + bias) * scale + shift) */
+  /** optional per-output-channel f32 vectors [cout] (0 or undefined = absent) */
   bias?: number;
   scale?: number;
   shift?: number;
-  /** scratch for kernels that need it; size from the op's scratchBytes() */
-  scratch?: number;
   /** full channel counts the weights were allocated with */
   cin: number;
   cout: number;
-  /** active channel prefix (groups = 1 only); defaults to the full counts */
+  /** active channel prefixes (conv2d: groups = 1 only); default to the full counts */
   cinActive?: number;
   coutActive?: number;
+  /** activation code (src/engine/ops/act.ts) */
+  act?: number;
+}
+
+/** x NCHW [cin][H][W], w OIHW [cout][cin/groups][k][k], y NCHW [coutActive][OH][OW]. */
+export interface Conv2dArgs extends DenseArgs {
+  /** scratch for kernels that need it; size from the op's scratchBytes() */
+  scratch?: number;
   /** 1, cin (depthwise), or G equal groups (an ensemble laid side by side) */
   groups?: number;
   /** active groups (the first g run); defaults to groups */
@@ -32,8 +40,6 @@ export interface Conv2dArgs {
   k: number;
   stride: number;
   pad: Padding;
-  /** activation code (src/engine/ops/act.ts) */
-  act?: number;
 }
 
 export interface ConvGeometry {
