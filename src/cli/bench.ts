@@ -5,6 +5,7 @@ import { formatMode } from '../codec/modes.js';
 import { median, mean } from '../util.js';
 import { Ctx, loadSamples, openModel, progressBar, selectModes } from './common.js';
 import { num, table } from '../eval/report.js';
+import { yieldToEvents } from './pipe.js';
 
 export async function cmdBench(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; rounds: number; packet: PacketFormat }): Promise<void> {
   const { model } = await openModel(io, o.model);
@@ -18,6 +19,7 @@ export async function cmdBench(io: Ctx, o: { model: string; samples: string; mod
   const rows: string[][] = [];
   try {
     for (const m of modes) {
+      await yieldToEvents(); // a reader that went away (bench | head) ends the run here
       enc.setMode(m);
       // one warm-up pass so first-call costs (JIT, arena growth) stay out of the numbers
       const packets = samples.map((s) => enc.encode(s.raw));

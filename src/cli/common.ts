@@ -11,6 +11,7 @@ import type { Mode, RawImage } from '../model/api.js';
 import { decodeImage } from '../model/image.js';
 import { type SplitModel, type ClassifierModel } from '../eval/eval.js';
 import { ModeError } from '../codec/modes.js';
+import { shippedModelPath } from '../model/source.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -66,6 +67,8 @@ export function readInput(path: string, what: string): Uint8Array {
 }
 
 export async function openModel(ctx: Ctx, path: string, what = 'model file'): Promise<{ model: FullModel; bytes: Uint8Array }> {
+  // a shipped model's name (--model see-cifar10-d4) where no file of that name exists
+  if (!existsSync(path)) path = shippedModelPath(path) ?? path;
   if (!existsSync(path)) {
     const hint = path === DEFAULT_MODEL
       ? 'the trained model ships as weights/see-cifar10.slim; export it with train/export_cifar.py or pass --model <file.slim>'
@@ -125,12 +128,16 @@ export function sampleFiles(dir: string): string[] {
   return files.map((f) => join(dir, f));
 }
 
-export function positiveInt(name: string) {
+export function positiveInt(name: string, max?: number) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    const bad = !/^\d+$/.test(v) || Number(v) < 1 || (max !== undefined && Number(v) > max);
+    if (bad) throw new InvalidArgumentError(max === undefined ? `${name} must be a positive integer` : `${name} must be an integer from 1 to ${max}, got '${v}'`);
     return Number(v);
   };
 }
+
+/** bench's --rounds: 1000 passes over 10 samples in 16 modes is minutes; more is a typo, not a bench. */
+export const MAX_ROUNDS = 1000;
 
 export function hex32(v: number): string {
   return '0x' + (v >>> 0).toString(16).padStart(8, '0');
@@ -150,6 +157,12 @@ export interface Sample {
 export function loadSamples(model: FullModel, dir: string): Sample[] {
   return sampleFiles(dir).map((file) => {
     const stem = basename(file, extname(file)).toLowerCase();
-    return { file, raw: decodeImage(readInput(file, 'sample image')), label: model.info.classes.indexOf(stem) };
+    let raw: RawImage;
+    try {
+      raw = decodeImage(readInput(file, 'sample image'));
+    } catch (e) {
+      throw new CliError(`sample image ${file}: ${(e as Error).message.replace(/^slimsplit: (image: )?/, '')}`);
+    }
+    return { file, raw, label: model.info.classes.indexOf(stem) };
   });
 }

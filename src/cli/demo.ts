@@ -7,11 +7,13 @@ import { modelIdOf, COMPACT_OVERHEAD } from '../codec/packet.js';
 import { modeTable, pickMode, formatMode } from '../codec/modes.js';
 import { Ctx, loadSamples, openModel, selectModes } from './common.js';
 import { table } from '../eval/report.js';
+import { yieldToEvents } from './pipe.js';
 
 /** Per-frame byte budgets of the demo's simulated link (a drop to a congested link and back). */
 export const LINK_BUDGETS = [1000, 400, 250, 120, 100, 60, 120, 250];
 
 export async function cmdDemo(io: Ctx, o: { model: string; samples: string; modes?: Mode[]; packet: PacketFormat }): Promise<void> {
+  io.out(`slimsplit demo: loading model ${o.model} and the samples in ${o.samples}\n`);
   const { model, bytes } = await openModel(io, o.model);
   const samples = loadSamples(model, o.samples);
   const modes = selectModes(model, o.modes);
@@ -22,6 +24,7 @@ export async function cmdDemo(io: Ctx, o: { model: string; samples: string; mode
   const correct = modes.map(() => 0);
   const counted = samples.filter((s) => s.label >= 0).length;
   for (const s of samples) {
+    await yieldToEvents(); // a reader that went away (demo | head) ends the run here
     io.out(`\n${basename(s.file)} (true class: ${s.label >= 0 ? classes[s.label] : 'unknown'})\n`);
     const rows: string[][] = [];
     modes.forEach((m, i) => {

@@ -79,24 +79,33 @@ export function inspectPacket(io: Io, file: string, bytes: Uint8Array, json: boo
   const f = p.fields;
   const header = bytes.length - p.payload.length - 2;
   const [C, H, W] = f.shape;
-  let model: { path: string; id: string; match: boolean } | null = null;
+  let model: { path: string; id: string; match: boolean; modeKnown: boolean; axes: Record<string, number[]> } | null = null;
   const path = modelPath ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
   if (path) {
-    const id = modelIdOf(readInput(path, 'model file'));
-    model = { path, id: hex32(id), match: id === f.modelId };
+    const blobBytes = readInput(path, 'model file');
+    const id = modelIdOf(blobBytes);
+    // the mode bytes are [members, bits] (src/model/model.ts); a mode the model lacks cannot be decoded
+    const axes = Object.fromEntries(readBlob(blobBytes).axes.map((a) => [a.name, a.values]));
+    const [members, bits] = f.mode;
+    const modeKnown = f.mode.length === 2 && !!axes.members?.includes(members) && !!axes.bits?.includes(bits);
+    model = { path, id: hex32(id), match: id === f.modelId, modeKnown, axes };
   }
   const modeNames = ['members', 'bits', 'byte 3'];
   const info = {
     file, kind: 'packet', bytes: bytes.length, version: f.version, headerBytes: header, payloadBytes: p.payload.length, checksumBytes: 2,
-    modelId: hex32(f.modelId), mode: f.mode, shape: f.shape, elements: C * H * W, quant: f.quant, model,
+    modelId: hex32(f.modelId), mode: f.mode, shape: f.shape, elements: C * H * W, quant: f.quant,
+    model: model && { path: model.path, id: model.id, match: model.match, modeKnown: model.modeKnown },
   };
   if (json) {
     io.out(JSON.stringify(info, null, 2) + '\n');
     return;
   }
-  io.out(`${file}: packet v${f.version}, ${bytes.length} bytes (header ${header} + payload ${p.payload.length} + checksum 2), checksum ok\n`);
+  const missing = model !== null && !model.modeKnown;
+  io.out(`${file}: packet v${f.version}, ${bytes.length} bytes (header ${header} + payload ${p.payload.length} + checksum 2), checksum ok${missing ? "; its mode is NOT one of the model's (below): it cannot be decoded" : ''}\n`);
   io.out(`model id: ${info.modelId}${model ? (model.match ? ` (matches ${model.path})` : ` (NOT ${model.path}, which is ${model.id})`) : ''}\n`);
-  io.out(`mode: [${f.mode.join(', ')}]${f.mode.length ? ` (${f.mode.map((v, i) => `${modeNames[i]}=${v}`).join(', ')})` : ''}\n`);
+  const modeLine = `mode: [${f.mode.join(', ')}]${f.mode.length ? ` (${f.mode.map((v, i) => `${modeNames[i]}=${v}`).join(', ')})` : ''}`;
+  const axesList = model ? Object.entries(model.axes).map(([k, v]) => `${k} takes ${v.join(', ')}`).join('; ') : '';
+  io.out(`${modeLine}${model ? (model.modeKnown ? `, a mode of ${model.path}` : `: NOT a mode of ${model.path} (${axesList})`) : ''}\n`);
   io.out(`tensor: [${C}, ${H}, ${W}] = ${C * H * W} values, ${((p.payload.length * 8) / (C * H * W)).toFixed(3)} bits each\n`);
   io.out(`quant: ${f.quant.kind === 'inline' ? `inline, scale ${f.quant.scale}, zero point ${f.quant.zeroPoint}` : f.quant.kind === 'index' ? `index ${f.quant.index}` : 'implied by the mode'}\n`);
 }

@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseMode, parseModeList } from '../codec/modes.js';
-import { CliError, Ctx, DEFAULT_BASELINE, DEFAULT_MODEL, Io, ModelLoader, ROOT, SAMPLES_DIR, defaultIo, positiveInt, usageParser } from './common.js';
+import { CliError, Ctx, DEFAULT_BASELINE, DEFAULT_MODEL, Io, MAX_ROUNDS, ModelLoader, ROOT, SAMPLES_DIR, defaultIo, positiveInt, usageParser } from './common.js';
+import { exitQuietlyOnClosedPipe } from './pipe.js';
 import { cmdEncode } from './encode.js';
 import { cmdDecode } from './decode.js';
 import { cmdInspect } from './inspect.js';
@@ -34,6 +35,8 @@ import { cmdPack } from './pack.js';
 import { cmdEval } from './eval.js';
 import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
+import { registerServe } from './serve.js';
+import { registerDevice } from './device.js';
 
 function buildProgram(io: Ctx): Command {
   const program = new Command('slimsplit');
@@ -137,10 +140,13 @@ function buildProgram(io: Ctx): Command {
     .description('encode/decode timing per mode on the sample images')
     .addOption(modelOpt())
     .option('--samples <dir>', 'folder of images', SAMPLES_DIR)
-    .option('--rounds <n>', 'timed passes over the samples per mode', positiveInt('--rounds'), 5)
+    .option('--rounds <n>', `timed passes over the samples per mode (1..${MAX_ROUNDS})`, positiveInt('--rounds', MAX_ROUNDS), 5)
     .addOption(modesOpt())
     .addOption(packetOpt())
     .action((o) => cmdBench(io, o));
+
+  registerServe(program, io, DEFAULT_MODEL);
+  registerDevice(program, io, DEFAULT_MODEL);
 
   return program;
 }
@@ -170,6 +176,7 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  exitQuietlyOnClosedPipe();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

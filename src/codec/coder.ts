@@ -230,7 +230,8 @@ export class CdfTables {
   }
 }
 
-function checkTable(t: TableSpec, k: number): void {
+/** Throws CoderError('table') naming what is wrong with table k (what rans_init would refuse). */
+export function checkTable(t: TableSpec, k: number): void {
   const c = t.cdf;
   const n = c.length - 1;
   if (n < 1) throw new CoderError('table', `table ${k}: cdf needs at least 2 entries (one symbol, the escape), got ${c.length}`);

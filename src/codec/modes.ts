@@ -25,7 +25,11 @@ export interface AxisDef {
   values: number[];
 }
 
-/** A run-time mode: any axis the model does not have is ignored; a missing axis keeps its value. */
+/**
+ * A run-time mode: a missing axis keeps its value; an axis the model does not have is an error
+ * naming the model's axes (not ignored: { width: 2 } on a model without widths would otherwise
+ * run a mode the caller did not ask for).
+ */
 export interface Mode {
   members?: number;
   width?: number;
@@ -44,9 +48,10 @@ export class ModeError extends Error {
 export function parseMode(text: string): Mode {
   const mode: Mode = {};
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(members|width|bits)=(\d+)$/.exec(part);
+    const m = /^(members|width|bits)=(.*)$/.exec(part);
     if (!m) throw new ModeError(`'${part}' is not axis=value with axis members, width or bits (e.g. members=2,bits=4)`);
     const axis = m[1] as AxisName;
+    if (!/^\d+$/.test(m[2]) || Number(m[2]) < 1) throw new ModeError(`${part}: ${axis} must be a positive integer, got '${m[2]}'`);
     if (mode[axis] !== undefined) throw new ModeError(`${axis} is given twice in '${text}'`);
     mode[axis] = Number(m[2]);
   }

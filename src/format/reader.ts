@@ -125,6 +125,7 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     if (t.offset !== want) fail('layout', `${what} offset ${t.offset}, expected ${want} (tensors are packed in table order)`);
     zeros(bytes, dataOffset + at, dataOffset + want, 'before ' + what);
     if (storage === 'q8') checkQ8(what, bytes.subarray(dataOffset + t.offset, dataOffset + t.offset + t.bytes), t.shape[0], n);
+    else if (dtype === 'f32') checkFinite(what, dv, dataOffset + t.offset, n);
     tensors.push({ name: t.name, dtype, shape: t.shape, offset: t.offset, byteLength: n * DTYPE_BYTES[dtype], storage, storedOffset: t.offset, storedBytes: t.bytes });
     at = t.offset + t.bytes;
   });
@@ -271,6 +272,15 @@ function decodeGraph(name: string, g: MetaT['graphs'][number], axes: AxisDef[], 
     return { op: l.op, fields, active };
   });
   return { name, input: buffers[g.input].name, output: buffers[g.output].name, buffers, layers };
+}
+
+// A NaN or infinite weight runs without complaint and turns every logit into NaN (top-1 then
+// falls on class 0): the packer refuses them, so the loader does too, checksum or not.
+function checkFinite(what: string, dv: DataView, at: number, n: number): void {
+  for (let k = 0; k < n; k++) {
+    const v = dv.getFloat32(at + 4 * k, true);
+    if (!Number.isFinite(v)) fail('tensor', `${what} value ${k} is ${v}; weights must be finite`);
+  }
 }
 
 /** The spec that writeBlob turns back into the same bytes. */

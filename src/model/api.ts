@@ -1,12 +1,13 @@
 /**
  * Public types of the split API (implemented in src/model/model.ts).
  *
- *   const model = await loadModel('weights/see-cifar10.slim');   // path, URL or bytes
+ *   const model = await loadModel('see-cifar10');                  // a shipped model's name, a path, URL or bytes
  *   const enc = model.encoder();                                   // device side
  *   enc.setMode({ members: 2, bits: 4 });                          // no reload
- *   const packet: Uint8Array = enc.encode(image);                  // RGB/RGBA pixels or a decoded file
+ *   const packet: Uint8Array = enc.encode(image);                  // RGB/RGBA pixels, a JPEG/PNG file's bytes or path
  *   const dec = model.decoder();                                   // server side
  *   const { logits, top1, mode } = dec.decode(packet);
+ *   enc.close(); dec.close(); model.close();                       // or [Symbol.dispose]() (`using`)
  */
 import type { Mode } from '../codec/modes.js';
 
@@ -33,11 +34,13 @@ export interface RawImage {
 }
 
 /**
- * Raw pixels, or the bytes of a JPEG or PNG file. Pass a large photo as file bytes: those are decoded
+ * Raw pixels, or a JPEG or PNG file: its bytes (Uint8Array, ArrayBuffer) or its path. Pixels are
+ * 8-bit only: other arrays (Float32Array in 0..1, Uint16Array, ...) are refused with an ImageError
+ * naming the expected type, never read modulo 256. Pass a large photo as a file: it is decoded
  * straight to the model's input size within a fixed memory bound (docs/MEMORY.md), while RawImage
  * pixels of a large image already cost their full size.
  */
-export type ImageInput = RawImage | Uint8Array;
+export type ImageInput = RawImage | Uint8Array | ArrayBuffer | string;
 
 export interface ModelInfo {
   name: string;
@@ -65,13 +68,19 @@ export interface DeviceEncoder {
   readonly mode: Mode;
   /** Encoder network + quantization + rANS + packet header. */
   encode(image: ImageInput): Uint8Array;
+  /** Releases the kernel module instance and its memory; later calls throw. */
+  close(): void;
 }
 
 export interface ServerDecoder {
-  decode(packet: Uint8Array): DecodeResult;
+  /** A full or compact packet (Uint8Array or ArrayBuffer). */
+  decode(packet: Uint8Array | ArrayBuffer): DecodeResult;
+  /** Releases the kernel module instance and its memory; later calls throw. */
+  close(): void;
 }
 
 /** For plain classifiers (the JPEG baseline): image -> logits. */
 export interface Classifier {
   classify(image: ImageInput): { logits: Float32Array; top1: number; label: string };
+  close(): void;
 }

@@ -23,7 +23,7 @@ import { PNG } from 'pngjs';
 import type { ImageInput, RawImage } from './api.js';
 import { checkImageHeader, decodeBoundedInto } from './bounded-image.js';
 
-export type ImageErrorCode = 'format' | 'corrupt' | 'too-large' | 'pixels' | 'shape';
+export type ImageErrorCode = 'format' | 'corrupt' | 'too-large' | 'pixels' | 'shape' | 'file';
 
 /** An image that cannot be read or used; `code` classifies the problem, the message names it. */
 export class ImageError extends Error {
@@ -113,6 +113,13 @@ function decodePng(bytes: Uint8Array, maxPixels: number): RawImage {
 /** Checks that pixels are what RawImage promises; throws ImageError('pixels') naming the mismatch. */
 export function checkRaw(img: RawImage): void {
   const { width, height, channels, data } = img;
+  // Floats in 0..1, 16-bit or signed samples would be read modulo 256 (or as garbage) and still get
+  // a confident class: refuse every array that is not unsigned 8-bit.
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    const name = Array.isArray(data) ? 'Array' : data === undefined || data === null ? '' : ((data as object).constructor?.name ?? typeof data);
+    const got = name ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : String(data);
+    throw new ImageError('pixels', `pixels must be a Uint8Array or Uint8ClampedArray of 8-bit values (0..255), got ${got}; scale floats in 0..1 with Uint8ClampedArray.from(data, (v) => v * 255), 16-bit samples with (v) => v >> 8`);
+  }
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new ImageError('pixels', `width and height must be positive integers, got ${width}x${height}`);
   }
@@ -147,7 +154,7 @@ function normLut(mean: readonly number[], std: readonly number[]): Float32Array 
  * `mean`/`std` are per channel on the 0..1 scale (empty: 0 and 1). File bytes are decoded first.
  */
 export function toInput(
-  img: ImageInput,
+  img: RawImage | Uint8Array,
   shape: readonly [number, number, number],
   mean: readonly number[],
   std: readonly number[],

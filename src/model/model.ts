@@ -2,12 +2,13 @@
  * The split API: one blob, a device-side encoder and a server-side decoder.
  *
  *   import { loadModel } from 'slimsplit';
- *   const model = await loadModel('weights/see-cifar10.slim');   // path, URL or bytes
+ *   const model = await loadModel('see-cifar10');                  // a shipped model's name, a path, URL or bytes
  *   const enc = model.encoder();                                   // device side
  *   enc.setMode({ members: 2, bits: 4 });                          // no reload: new slice bounds only
  *   const packet: Uint8Array = enc.encode(image);                  // RGB/RGBA pixels or a JPEG/PNG file
  *   const dec = model.decoder();                                   // server side
  *   const { logits, top1, label, mode } = dec.decode(packet);
+ *   enc.close(); dec.close();                                      // or model.close(): closes both
  *
  * Each encoder/decoder owns a kernel module instance (the device and the server are different
  * machines). The encoder is the device path inside the module (assembly/device.ts): it gets this
@@ -16,8 +17,7 @@
  * the coder tables and the payload buffer in WASM memory when it is made; decode() reads the header,
  * decodes straight into the decoder plan's input and runs it.
  */
-import { readFile } from 'node:fs/promises';
-import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
+import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder, RawImage } from './api.js';
 import { readBlob } from '../format/reader.js';
 import { type Blob } from '../format/schema.js';
 import { Runner } from '../engine/plan/runner.js';
@@ -28,6 +28,9 @@ import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.
 import { DeviceCore, type DevicePixels } from '../device/core.js';
 import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
 import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
+import { modelBytes, type ModelSource } from './source.js';
+import { imageArg, modeArg, packetArg, axesText } from './input.js';
+import { validateModel } from './validate.js';
 
 export type { Mode, ModelInfo, DecodeResult, DeviceEncoder, ServerDecoder, Classifier, ImageInput, EncoderOptions, PacketFormat } from './api.js';
 export { pickMode, type ModeInfo, type ModeBudget } from '../codec/modes.js';
@@ -37,27 +40,18 @@ export interface LoadModelOptions {
   build?: Build | 'auto';
 }
 
-/** Reads a blob from a path, a URL (file:, http:, https:) or bytes, and validates it. */
-export async function loadModel(src: string | URL | Uint8Array, opts: LoadModelOptions = {}): Promise<Model> {
-  let bytes: Uint8Array;
-  if (src instanceof Uint8Array) bytes = src;
-  else if (src instanceof URL || /^(https?|file):/.test(src)) {
-    const url = src instanceof URL ? src : new URL(src);
-    if (url.protocol === 'file:') bytes = new Uint8Array(await readFile(url));
-    else {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`slimsplit: fetching model ${url.href} failed: HTTP ${res.status}`);
-      bytes = new Uint8Array(await res.arrayBuffer());
-    }
-  } else {
-    try {
-      bytes = new Uint8Array(await readFile(src));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`slimsplit: cannot read model file '${src}'${code === 'ENOENT' ? ' (no such file; pass the path of a .slim blob)' : `: ${(e as Error).message}`}`);
-    }
-  }
-  return new Model(bytes, opts);
+/**
+ * Reads a blob from a path, a shipped model's name ('see-cifar10': the package's weights/, from any
+ * directory), a URL (file:, http:, https:), a Uint8Array or an ArrayBuffer, and validates all of it
+ * (src/model/validate.ts): what loads, encodes and decodes in every mode.
+ */
+export async function loadModel(src: ModelSource, opts: LoadModelOptions = {}): Promise<Model> {
+  return new Model(await modelBytes(src), opts);
+}
+
+/** Something close() releases: a model's encoders, decoders and classifiers. */
+interface Closable {
+  close(): void;
 }
 
 /** Coder section json (written by src/format/pack.ts from the exporter's symbol counts). */
@@ -86,12 +80,16 @@ export class Model {
   private readonly modelIdU32: number;
   /** the exporter's metadata (blob json): classes, split point, PyTorch's top-1 per mode, ... */
   readonly meta: Record<string, unknown>;
+  /** what encoder(), decoder() and classifier() made and not yet closed */
+  private readonly open = new Set<Closable>();
+  private closed = false;
 
   constructor(bytes: Uint8Array, opts: LoadModelOptions = {}) {
     this.bytes = bytes;
     this.blob = readBlob(bytes);
     this.build = opts.build ?? 'auto';
     this.meta = this.blob.json ? (JSON.parse(this.blob.json) as Record<string, unknown>) : {};
+    validateModel(this.blob, this.meta);
     this.modelIdU32 = modelIdOf(bytes);
     const id = new Uint8Array(4);
     new DataView(id.buffer).setUint32(0, this.modelIdU32, true);
@@ -118,15 +116,43 @@ export class Model {
   }
 
   encoder(opts: EncoderOptions = {}): SplitEncoder {
+    this.live();
     const packet = opts.packet ?? 'full';
     if (packet !== 'full' && packet !== 'compact') throw new Error(`slimsplit: unknown packet format '${String(packet)}' (full or compact)`);
-    return new SplitEncoder(this, loadEngine({ build: this.build }), packet);
+    return this.track(new SplitEncoder(this, loadEngine({ build: this.build }), packet));
   }
   decoder(): SplitDecoder {
-    return new SplitDecoder(this, loadEngine({ build: this.build }));
+    this.live();
+    return this.track(new SplitDecoder(this, loadEngine({ build: this.build })));
   }
   classifier(): ImageClassifier {
-    return new ImageClassifier(this, loadEngine({ build: this.build }));
+    this.live();
+    return this.track(new ImageClassifier(this, loadEngine({ build: this.build })));
+  }
+
+  /**
+   * Closes every encoder, decoder and classifier this model made (each releases its kernel module
+   * instance and WASM memory) and refuses to make more. Idempotent.
+   */
+  close(): void {
+    this.closed = true;
+    for (const c of [...this.open]) c.close();
+    this.open.clear();
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private live(): void {
+    if (this.closed) throw new Error(`slimsplit: model '${this.info.name}' is closed`);
+  }
+  private track<T extends Closable>(c: T): T {
+    this.open.add(c);
+    return c;
+  }
+  /** @internal: a closed encoder/decoder is no longer the model's to close. */
+  untrack(c: Closable): void {
+    this.open.delete(c);
   }
 
   private deviceBlobs = new Map<string, Uint8Array>();
@@ -225,58 +251,107 @@ class ChannelCoder {
 }
 
 /**
+ * What an encoder, decoder or classifier holds in its kernel module instance; dropped on close() so
+ * the instance and its WebAssembly.Memory can be collected even while the object stays reachable.
+ */
+abstract class ModuleUser implements Closable {
+  protected readonly model: Model;
+  private engine: Engine | null;
+  private readonly what: string;
+
+  constructor(model: Model, eng: Engine, what: string) {
+    this.model = model;
+    this.engine = eng;
+    this.what = what;
+  }
+
+  /** The kernel module instance (throws once closed). */
+  get eng(): Engine {
+    if (!this.engine) throw new Error(`slimsplit: this ${this.what} of model '${this.model.info.name}' is closed`);
+    return this.engine;
+  }
+
+  /** Throws if closed. */
+  protected check(): void {
+    void this.eng;
+  }
+
+  /** Releases the kernel module instance and its memory; later calls throw. Idempotent. */
+  close(): void {
+    if (!this.engine) return;
+    this.engine = null;
+    this.release();
+    this.model.untrack(this);
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Drops every reference into the instance (runner, coder tables, arena offsets). */
+  protected abstract release(): void;
+}
+
+/**
  * Device side: image -> packet in one call into the kernel module (assembly/device.ts), the same
- * code a C host runs on wasm3 or WAMR (docs/DEVICE.md). This class only decodes image files and
+ * code a C host runs on wasm3 or WAMR (docs/DEVICE.md). This class only reads image files and
  * maps modes; the module holds the device blob (src/device/blob.ts) made from this model.
  */
-export class SplitEncoder implements DeviceEncoder {
-  readonly eng: Engine;
-  readonly device: DeviceCore;
-  private readonly model: Model;
+export class SplitEncoder extends ModuleUser implements DeviceEncoder {
+  private dev: DeviceCore | null;
   readonly packet: PacketFormat;
   private readonly modes: Mode[];
 
   constructor(model: Model, eng: Engine, packet: PacketFormat = 'full') {
-    this.model = model;
-    this.eng = eng;
+    super(model, eng, 'encoder');
     this.packet = packet;
     this.modes = model.modes();
-    this.device = new DeviceCore(eng, model.deviceBlob());
+    this.dev = new DeviceCore(eng, model.deviceBlob());
+  }
+
+  /** The module's device path (throws once closed). */
+  get device(): DeviceCore {
+    this.check();
+    return this.dev!;
+  }
+
+  protected release(): void {
+    this.dev = null;
   }
 
   get mode(): Mode {
+    this.check();
     return { ...this.modes[this.device.mode] };
   }
 
-  /** Sets the given axes (others keep their value); throws, listing the valid values, on an unknown axis or value. */
+  /** Sets the given axes (others keep their value); an axis the model lacks or a value it lacks throws. */
   setMode(mode: Mode): void {
+    this.check();
+    const arg = modeArg(mode, this.model.info.axes, this.model.info.name) as Record<string, number | undefined>;
     const want: Record<string, number> = { ...(this.mode as Record<string, number>) };
     const axes = this.model.blob.axes;
-    for (const [k, v] of Object.entries(mode)) {
+    for (const [k, v] of Object.entries(arg)) {
       if (v === undefined) continue;
-      const a = axes.find((q) => q.name === k);
-      if (!a || !a.values.includes(Math.fround(v))) {
-        const valid = axes.length ? axes.map((q) => `${q.name} in {${q.values.join(', ')}}`).join('; ') : 'none (the model has one mode)';
-        throw new Error(`slimsplit: model '${this.model.info.name}' has no mode ${k}=${v}; valid: ${valid}`);
-      }
+      const a = axes.find((q) => q.name === k)!;
+      if (!a.values.includes(Math.fround(v))) throw new Error(`slimsplit: model '${this.model.info.name}' has no mode ${k}=${v}; valid: ${axes.map((q) => `${q.name} in {${q.values.join(', ')}}`).join('; ')}`);
       want[k] = Math.fround(v);
     }
-    const m = this.modes.findIndex((q) => axes.every((a) => q[a.name] === want[a.name]));
-    this.device.setMode(m);
+    this.device.setMode(this.modes.findIndex((q) => axes.every((a) => q[a.name] === want[a.name])));
   }
 
   /** The encoder network alone: the codes in WASM memory (a view, valid until the next call). */
   codes(image: ImageInput): Uint8Array {
-    return this.device.codes(devicePixels(image));
+    this.check();
+    return this.device.codes(devicePixels(imageArg(image)));
   }
 
   encode(image: ImageInput): Uint8Array {
-    return this.device.encode(devicePixels(image), this.packet);
+    this.check();
+    return this.device.encode(devicePixels(imageArg(image)), this.packet);
   }
 }
 
 /** Image files decoded, pixels checked: what the device takes (gray, RGB or RGBA bytes). */
-function devicePixels(image: ImageInput): DevicePixels {
+function devicePixels(image: RawImage | Uint8Array): DevicePixels {
   const raw = image instanceof Uint8Array ? decodeImage(image) : image;
   if ((raw.channels as number) === 1) {
     const { width, height, data } = raw;
@@ -291,19 +366,16 @@ function devicePixels(image: ImageInput): DevicePixels {
 }
 
 /** Server side: packet -> rANS decode into the decoder's input -> decoder network -> logits. */
-export class SplitDecoder implements ServerDecoder {
-  readonly eng: Engine;
-  private readonly model: Model;
-  private readonly runner: Runner;
-  private readonly coder: ChannelCoder;
+export class SplitDecoder extends ModuleUser implements ServerDecoder {
+  private runner: Runner;
+  private coder: ChannelCoder;
   private readonly split: SplitInfo;
   private readonly payload: number;
   private readonly payloadCap: number;
   private readonly modes: Mode[];
 
   constructor(model: Model, eng: Engine) {
-    this.model = model;
-    this.eng = eng;
+    super(model, eng, 'decoder');
     this.modes = model.modes();
     const arena = new Arena(eng);
     this.runner = new Runner(eng, model.blob, 'decoder', { arena });
@@ -314,8 +386,15 @@ export class SplitDecoder implements ServerDecoder {
     this.payload = arena.alloc(this.payloadCap, 16);
   }
 
-  /** Reads a full or a compact packet (told apart by the first byte). */
-  decode(packet: Uint8Array): DecodeResult {
+  protected release(): void {
+    this.runner = null as unknown as Runner;
+    this.coder = null as unknown as ChannelCoder;
+  }
+
+  /** Reads a full or a compact packet (told apart by the first byte), as a Uint8Array or ArrayBuffer. */
+  decode(packetBytes: Uint8Array | ArrayBuffer): DecodeResult {
+    const eng = this.eng;
+    const packet = packetArg(packetBytes);
     let members: number, bits: number, payload: Uint8Array;
     const { tables, groupSize, tableIndex } = this.coder;
     if (isCompactPacket(packet)) {
@@ -331,6 +410,10 @@ export class SplitDecoder implements ServerDecoder {
       [members, bits] = p.fields.mode;
       if (p.fields.mode.length !== 2) throw new PacketError('bad-field', `packet mode has ${p.fields.mode.length} bytes; model '${this.model.info.name}' expects [members, bits]`);
       if (p.fields.quant.kind !== 'implied') throw new PacketError('bad-field', `packet carries '${p.fields.quant.kind}' quantization; model '${this.model.info.name}' uses the mode's own`);
+      const axes = this.model.info.axes;
+      if (!axes.members?.includes(members) || !axes.bits?.includes(bits)) {
+        throw new PacketError('bad-field', `packet mode members=${members}, bits=${bits} is not a mode of model '${this.model.info.name}' (${axesText(axes)})`);
+      }
       this.runner.setMode({ members, bits });
       const n = this.runner.inputLength;
       const [C, H, W] = p.fields.shape;
@@ -342,9 +425,9 @@ export class SplitDecoder implements ServerDecoder {
     const n = this.runner.inputLength;
     if (payload.length > this.payloadCap) throw new PacketError('bad-field', `payload of ${payload.length} bytes exceeds the ${this.payloadCap} any stream of this model can need`);
     this.coder.select(bits, n / groupSize);
-    this.eng.u8().set(payload, this.payload);
+    eng.u8().set(payload, this.payload);
     const inp = this.runner.inputView();
-    decodeAt(this.eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex, context: this.coder.context });
+    decodeAt(eng, tables, { bytes: this.payload, length: payload.length, symbols: inp.byteOffset, n, type: 'u8', groupSize, tableIndex, context: this.coder.context });
     const logits = Float32Array.from(this.runner.run() as Float32Array);
     const top1 = argmax(logits);
     return { logits, top1, label: this.model.label(top1), mode: { members, bits } };
@@ -352,20 +435,22 @@ export class SplitDecoder implements ServerDecoder {
 }
 
 /** A plain classifier graph (the JPEG baseline): image -> logits. */
-export class ImageClassifier implements Classifier {
-  readonly eng: Engine;
-  private readonly model: Model;
-  private readonly runner: Runner;
+export class ImageClassifier extends ModuleUser implements Classifier {
+  private runner: Runner;
 
   constructor(model: Model, eng: Engine) {
-    this.model = model;
-    this.eng = eng;
+    super(model, eng, 'classifier');
     this.runner = new Runner(eng, model.blob, 'classifier', { arena: new Arena(eng) });
   }
 
+  protected release(): void {
+    this.runner = null as unknown as Runner;
+  }
+
   classify(image: ImageInput): { logits: Float32Array; top1: number; label: string } {
+    this.check();
     const inp = this.runner.inputView() as Float32Array;
-    toInput(image, this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
+    toInput(imageArg(image), this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
     const logits = Float32Array.from(this.runner.run() as Float32Array);
     const top1 = argmax(logits);
     return { logits, top1, label: this.model.label(top1) };

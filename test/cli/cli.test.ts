@@ -63,7 +63,7 @@ describe('the bin', () => {
   it('exits 2 on a usage error and 1 on a runtime error, saying what to do', () => {
     const u = spawn(['encode', 'x.jpg', '--mode', 'members=two', '-o', 'p.pkt']);
     expect(u.status).toBe(2);
-    expect(u.stderr).toContain("'members=two' is not axis=value");
+    expect(u.stderr).toContain("members=two: members must be a positive integer, got 'two'");
     writeFileSync(join(TMP, 'p.pkt'), new Uint8Array(4));
     const n = spawn(['decode', 'p.pkt', '--model', 'nope.slim']);
     expect(n.status).toBe(1);

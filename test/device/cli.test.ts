@@ -1,50 +1,48 @@
-// `slimsplit device-blob` and `slimsplit inspect --device` through the CLI entry point.
-import { describe, it, expect } from 'vitest';
+/** `slimsplit device` end to end: the CLI against `slimsplit serve` in process, its log and summary. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { makeDeviceBlob } from '../../src/device/blob.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const MODEL = join(ROOT, 'weights/see-cifar10.slim');
+let srv: RunningServer;
+beforeAll(async () => {
+  srv = await startServer({ models: ['weights/see-cifar10.slim'], port: 0, mqttPort: null, workers: 1, processMetrics: false });
+}, 60_000);
+afterAll(async () => {
+  await srv?.close();
+});
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
-
-describe('device CLI', () => {
-  it('device-blob writes the same bytes as makeDeviceBlob, with --bits and --members', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-devcli-'));
-    const r = await run(['device-blob', MODEL, '--bits', '1,8', '--members', '1', '-o', join(dir, 'm.sdev')]);
-    expect(r.code).toBe(0);
-    const want = makeDeviceBlob(new Uint8Array(readFileSync(MODEL)), { bits: [1, 8], members: [1] });
-    expect(new Uint8Array(readFileSync(join(dir, 'm.sdev')))).toEqual(want);
-    expect(r.out).toContain(`${want.length} bytes`);
-    const i = await run(['inspect', join(dir, 'm.sdev')]);
-    expect(i.code).toBe(0);
-    expect(i.out).toMatch(/device blob of model 'see-cifar10'/);
-    expect(i.out).toMatch(/coder tables kept: bits 1 .*bits 8/);
+describe('slimsplit device', () => {
+  it('streams a folder, writes one JSON line per frame and prints the summary', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'dev-')), 'run.jsonl');
+    let out = '', err = '';
+    const code = await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--fps', '10', '--deadline', '1000', '--controller', 'fixed:2,4', '--log', log, '--device', 'cli-test'], {
+      out: (s) => (out += s),
+      err: (s) => (err += s),
+    });
+    expect(err).toMatch(/frames 10\/10/);
+    expect(code).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.frame).sort((a, b) => Number(a) - Number(b))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const l of lines) {
+      expect(l).toMatchObject({ members: 2, bits: 4, outcome: 'ok' });
+      expect(typeof l.label).toBe('number');
+      expect(l.correct).toBeTypeOf('boolean');
+    }
+    const correct = lines.filter((l) => l.correct).length;
+    expect(out).toContain(`accuracy ${(100 * correct / 10).toFixed(2)}% of answered frames`);
+    expect(out).toMatch(/deadline misses \d+\.\d\d%/);
+    expect(out).toMatch(/time per stage \(mean ms\): encode [\d.]+ {2}uplink [\d.]+/);
   });
 
-  it('device-blob names a bit depth or members count the model lacks', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-devcli-'));
-    const r = await run(['device-blob', MODEL, '--bits', '3', '-o', join(dir, 'x.sdev')]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/--bits 3: model 'see-cifar10' has coder tables for bits 1, 2, 4, 8/);
-    const m = await run(['device-blob', MODEL, '--members', '9', '-o', join(dir, 'x.sdev')]);
-    expect(m.code).toBe(1);
-    expect(m.err).toMatch(/--members 9/);
-  });
-
-  it('inspect --device prints memory per mode against the targets', async () => {
-    const r = await run(['inspect', '--device', MODEL]);
-    expect(r.code).toBe(0);
-    const rows = r.out.split('\n').filter((l) => /^\d,\d /.test(l));
-    expect(rows).toHaveLength(16);
-    expect(rows.find((l) => l.startsWith('1,1 '))).toMatch(/256\.0 met$/);
-    expect(rows.find((l) => l.startsWith('4,8 '))).toMatch(/512\.0 over by/);
+  it('names a bad controller and a missing frames folder', async () => {
+    let err = '';
+    const io = { out: () => {}, err: (s: string) => (err += s) };
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--controller', 'mpc'], io)).toBe(1);
+    expect(err).toMatch(/unknown controller 'mpc' \(fixed:1,1, .* ema, slim\)/);
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'no/such/dir'], io)).toBe(1);
+    expect(err).toMatch(/--frames no\/such\/dir: no such file or folder/);
   });
 });

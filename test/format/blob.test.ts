@@ -99,6 +99,15 @@ function q8Edit(name: string, at: number, v: { f32: number } | { i8: number }): 
   return fixCrc(b);
 }
 
+/** A copy with value k of raw f32 tensor `name` set to `v`, checksum fixed. */
+function rawEdit(name: string, k: number, v: number): Uint8Array {
+  const b = bytes.slice();
+  const t = blob.tensors.find((q) => q.name === name)!;
+  if (t.storage !== 'raw' || t.dtype !== 'f32') throw new Error(`test: ${name} is not a raw f32 tensor`);
+  new DataView(b.buffer, u32Field('dataOffset') + t.offset).setFloat32(4 * k, v, true);
+  return fixCrc(b);
+}
+
 /** Plan word `k` of graph `g`, as a field path. */
 const planWord = (g: string, k: number): string => `plan '${g}' word ${k}`;
 const planAt = (g: string): Uint32Array => blob.graphs.find((q) => q.name === g)!.plan;
@@ -284,6 +293,9 @@ describe('every validation rule has a message', () => {
     ['negative std', () => edit('input.std[0]', { f32: -1 }), 'meta', /model input std value -1 must be positive/],
     ['coder table index', () => edit('tables[0]', 99), 'coder', /coder table index 99 is out of range \(19 tensors\)/],
     ['coder table dtype', () => edit('tables[0]', 0), 'coder', /coder table 'stem.w' has dtype f32, expected an integer dtype/],
+    ['NaN weight', () => rawEdit('stem.w', 3, NaN), 'tensor', /tensor 0 'stem.w' value 3 is NaN; weights must be finite/],
+    ['infinite weight', () => rawEdit('fc.b', 4, Infinity), 'tensor', /tensor 16 'fc.b' value 4 is Infinity; weights must be finite/],
+    ['negative infinite weight', () => rawEdit('stem.w', 0, -Infinity), 'tensor', /value 0 is -Infinity/],
   ];
   it.each(cases)('%s', (_name, make, code, msg) => expectBlobError(make(), code, msg));
 
@@ -367,6 +379,24 @@ describe('fuzz: truncations, byte flips, field edits', { timeout: 900_000 }, () 
         count('field:' + loadsCanonicallyOrThrows(fixCrc(b)));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('raw f32 weights set to NaN or an infinity, checksum fixed, are refused (300 cases)', () => {
+    const raw = blob.tensors.filter((t) => t.dtype === 'f32' && t.storage === 'raw');
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity), fc.constantFrom(0x7fc00000, 0xffc00001, 0x7f800001), fc.boolean(), (ti, k, v, bits, useBits) => {
+        const t = raw[ti % raw.length];
+        const b = bytes.slice();
+        const dv = new DataView(b.buffer, u32Field('dataOffset') + t.offset);
+        const at = 4 * (k % (t.byteLength / 4));
+        if (useBits) dv.setUint32(at, bits, true); // NaN payloads other than the canonical one
+        else dv.setFloat32(at, v, true);
+        const r = loadsCanonicallyOrThrows(fixCrc(b));
+        expect(r).toBe('tensor');
+        count('nonfinite:' + r);
+      }),
+      { numRuns: 300 },
     );
   });
 

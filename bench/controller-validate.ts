@@ -1,0 +1,115 @@
+/**
+ * Validates the controller simulation against a real run: the same frames, trace and setting once
+ * in real time (device -> trace-shaped uplink in the send path -> `slimsplit serve` in this process,
+ * over loopback) and once in virtual time (src/device/sim.ts on the cached packet table); reports how
+ * many frames got the same mode and the same deadline outcome.
+ *
+ *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
+ *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
+ *
+ * The simulation gets the real run's measured encoder time per mode and, frame by frame, the server
+ * time the real run measured (queue + decode; the median where the real run sent nothing), as the
+ * benchmark gets its times from measurements. Writes bench/results/controller-validate.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '../src/model/model.js';
+import { readCifarTar } from '../src/eval/cifar.js';
+import { decodeImage } from '../src/model/image.js';
+import type { RawImage } from '../src/model/api.js';
+import { startServer } from '../src/server/server.js';
+import { connect, type Transport } from '../src/device/client.js';
+import { RealTimeShaper, TraceLink } from '../src/device/link.js';
+import { readTrace } from '../src/device/trace.js';
+import { measureModes, streamFrames, ENVELOPE_OVERHEAD, type Frame } from '../src/device/run.js';
+import { makeController } from '../src/device/controller.js';
+import { simulate, shuffledOrder, type FrameRecord } from '../src/device/sim.js';
+import { buildCache } from './controller-cache.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function arg(name: string, dflt: string): string {
+  const k = process.argv.indexOf(name);
+  return k >= 0 && process.argv[k + 1] !== undefined ? process.argv[k + 1] : dflt;
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[s.length >> 1] : 0;
+}
+
+async function main(): Promise<void> {
+  const tracePath = arg('--trace', join(ROOT, '..', 'shared', 'traces', 'ATT-LTE-driving.up'));
+  const sc = /^(\d+(?:\.\d+)?)(?:\/(\d+(?:\.\d+)?))?$/.exec(arg('--scale', '0.1'));
+  const scale = sc ? Number(sc[1]) / (sc[2] ? Number(sc[2]) : 1) : NaN;
+  if (!(scale > 0)) throw new Error('--scale needs a factor > 0 like 0.1 or 1/10');
+  const fps = Number(arg('--fps', '10'));
+  const deadlineMs = Number(arg('--deadline', '300'));
+  const nFrames = Number(arg('--frames', '300'));
+  const images = Number(arg('--images', '500'));
+  const delayMs = Number(arg('--delay', '20'));
+  const controller = arg('--controller', 'slim');
+  const transport = arg('--transport', 'ws') as Transport;
+  const modelPath = arg('--model', join(ROOT, 'weights/see-cifar10.slim'));
+  const data = join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg', 'test.tar.gz');
+
+  const cache = await buildCache({ model: modelPath, data, images }, ROOT);
+  const model = await loadModel(modelPath);
+  const imgs: RawImage[] = [];
+  const labels: number[] = [];
+  for await (const it of readCifarTar(data, { limit: images })) {
+    imgs.push(decodeImage(it.bytes) as RawImage);
+    labels.push(it.label);
+  }
+  const order = shuffledOrder(imgs.length, 1);
+  const frames: Frame[] = Array.from({ length: nFrames }, (_, k) => ({ image: imgs[order[k % order.length]], label: labels[order[k % order.length]], index: order[k % order.length] }));
+
+  const srv = await startServer({ models: [modelPath], port: 0, mqttPort: transport === 'mqtt' ? 0 : null, workers: 1, processMetrics: false });
+  const url = transport === 'mqtt' ? `mqtt://127.0.0.1:${srv.mqtt!.port}` : `http://127.0.0.1:${srv.http.port}`;
+  const session = await connect(url, { model, transport, device: 'validate' });
+  const modes = measureModes(model, frames[0].image);
+  // Warm the server's worker so its first decodes are not the compile's.
+  for (let i = 0; i < 5; i++) await session.send(frames[i].image, { mode: modes[modes.length - 1].mode });
+  const trace = readTrace(tracePath);
+  session.shaper = new RealTimeShaper(new TraceLink(trace, { scale, delayMs }));
+  const real = await streamFrames(session, frames, { fps, deadlineMs, controller, modes });
+  await session.close();
+  await srv.close();
+
+  // The simulation: the cached packets of the same images, the real run's measured times.
+  const sent = real.frames.filter((f) => f.mode >= 0 && Number.isFinite(f.e2eMs));
+  const encodeMs = modes.map((m, i) => median(sent.filter((f) => f.mode === i).map((f) => f.encodeMs)) || m.encodeMs);
+  const serverMs = median(sent.map((f) => f.serverDecodeMs));
+  const ds = { ...cache, modes: cache.modes.map((m, i) => ({ ...m, expectedBytes: modes[i].expectedBytes, encodeMs: modes[i].encodeMs, decodeMs: serverMs })) };
+  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, ds.modes, { deadlineMs, fps }), {
+    fps, deadlineMs, frames: nFrames, order, overheadBytes: ENVELOPE_OVERHEAD, encodeMs, decodeMs: ds.modes.map(() => serverMs),
+    decodeMsOfFrame: (k) => (Number.isFinite(real.frames[k]?.serverDecodeMs) ? real.frames[k].serverDecodeMs + real.frames[k].serverQueueMs : undefined),
+  });
+
+  const same = (f: (a: FrameRecord, b: FrameRecord) => boolean) => real.frames.filter((r, k) => f(r, sim.frames[k])).length / nFrames;
+  const report = {
+    trace: trace.name, scale, fps, deadlineMs, delayMs, frames: nFrames, controller, transport,
+    sameMode: same((a, b) => a.mode === b.mode),
+    sameOutcome: same((a, b) => a.missed === b.missed),
+    sameModeAndOutcome: same((a, b) => a.mode === b.mode && a.missed === b.missed),
+    real: real.summary,
+    sim: sim.summary,
+    medianServerMs: serverMs,
+    perFrame: real.frames.map((r, k) => ({ frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs })),
+  };
+  const out = join(ROOT, 'bench/results/controller-validate.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  console.log(`${trace.name} scale ${scale} ${fps} fps ${deadlineMs} ms, ${nFrames} frames, ${controller} over ${transport}:`);
+  console.log(`  same mode ${pct(report.sameMode)}, same deadline outcome ${pct(report.sameOutcome)}, both ${pct(report.sameModeAndOutcome)}`);
+  console.log(`  real: acc ${pct(real.summary.accuracy)} miss ${pct(real.summary.missRate)} ${real.summary.meanBytes.toFixed(0)} B ${real.summary.switchesPerMin.toFixed(1)} sw/min`);
+  console.log(`  sim:  acc ${pct(sim.summary.accuracy)} miss ${pct(sim.summary.missRate)} ${sim.summary.meanBytes.toFixed(0)} B ${sim.summary.switchesPerMin.toFixed(1)} sw/min`);
+  console.log(`  -> ${out}`);
+}
+
+main().catch((e) => {
+  console.error((e as Error).stack ?? String(e));
+  process.exit(1);
+});

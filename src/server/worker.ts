@@ -1,0 +1,59 @@
+/**
+ * A decoder worker (worker_threads): one kernel module instance per model, one frame at a time.
+ * The pool (src/server/pool.ts) posts { id, model, packet } and gets back the decode or the error.
+ * Malformed packets come back as { error: { kind: 'malformed', code, message } } (the packet and
+ * coder errors the decoder throws); anything else as kind 'internal'.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Model, PacketError, CoderError, type SplitDecoder } from '../index.js';
+import { topKOf, type TopEntry } from './result.js';
+
+export interface WorkerInit {
+  blobs: Uint8Array[];
+  topK: number;
+  build?: 'simd' | 'scalar' | 'auto';
+}
+
+export interface WorkerJob {
+  id: number;
+  model: number;
+  packet: Uint8Array;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; top: TopEntry[]; mode: { members: number; bits: number }; startedAt: number; decodeMs: number }
+  | { id: number; ok: false; startedAt: number; error: { kind: 'malformed' | 'internal'; code: string; message: string } };
+
+/** ms since the epoch with sub-ms resolution, comparable across threads */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function start(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
+  const decoders: { dec: SplitDecoder; classes: string[] }[] = init.blobs.map((b) => {
+    const m = new Model(b, { build: init.build ?? 'auto' });
+    return { dec: m.decoder(), classes: m.info.classes };
+  });
+  port.on('message', (job: WorkerJob) => {
+    const startedAt = nowMs();
+    const d = decoders[job.model];
+    let reply: WorkerReply;
+    try {
+      if (!d) throw new Error(`no model ${job.model} in this worker`);
+      const r = d.dec.decode(job.packet);
+      const top = topKOf(r.logits, init.topK, d.classes);
+      reply = { id: job.id, ok: true, top, mode: { members: r.mode.members, bits: r.mode.bits }, startedAt, decodeMs: nowMs() - startedAt };
+    } catch (e) {
+      const err = e as Error;
+      // a packet naming a mode the model lacks passes the CRC and fails in setMode ("has no mode")
+      const wrongMode = /has no mode|has no coder tables for/.test(err.message);
+      const malformed = e instanceof PacketError || e instanceof CoderError || wrongMode;
+      const code = e instanceof PacketError ? `packet:${e.code}` : e instanceof CoderError ? 'coder' : wrongMode ? 'mode' : 'internal';
+      reply = { id: job.id, ok: false, startedAt, error: { kind: malformed ? 'malformed' : 'internal', code, message: err.message } };
+    }
+    port.postMessage(reply);
+  });
+  port.postMessage({ ready: true });
+}
+
+if (parentPort && workerData && (workerData as { slimsplitDecoder?: boolean }).slimsplitDecoder) start(parentPort, workerData as WorkerInit);

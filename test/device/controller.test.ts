@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { synthDataset, SYNTH_MODES } from './synth.js';
+import { stepTrace } from '../../src/device/trace.js';
+import { TraceLink } from '../../src/device/link.js';
+import { makeController, controllerNames, ControllerError } from '../../src/device/controller.js';
+import { simulate } from '../../src/device/sim.js';
+
+const FPS = 30;
+const DEADLINE = 150;
+// 5 s at 1 Mbit/s, 5 s at 0.1, 10 s at 1 again; 10 ms one-way delay.
+const RATES = [...Array(5).fill(1), ...Array(5).fill(0.1), ...Array(10).fill(1)];
+const DROP = 5 * FPS, RISE = 10 * FPS;
+
+function run(name: string) {
+  const ds = synthDataset(600);
+  const link = new TraceLink(stepTrace(RATES), { delayMs: 10 });
+  return simulate(ds, link, makeController(name, SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS }), { fps: FPS, deadlineMs: DEADLINE });
+}
+
+describe('slim controller on a synthetic link', () => {
+  const r = run('slim');
+  const before = r.frames[DROP - 1].mode;
+
+  it('runs the largest mode while 1 Mbit/s carries it', () => {
+    expect(before).toBe(SYNTH_MODES.length - 1);
+    expect(r.frames.slice(60, DROP).every((f) => !f.missed)).toBe(true);
+  });
+
+  it('comes down within two frames of a 10x capacity drop', () => {
+    const down = r.frames.slice(DROP, DROP + 3).findIndex((f) => f.mode < before);
+    expect(down).toBeGreaterThanOrEqual(0);
+    expect(down).toBeLessThanOrEqual(2);
+  });
+
+  it('stops missing within a second of the drop', () => {
+    const late = r.frames.slice(DROP + FPS, RISE).filter((f) => f.missed);
+    expect(late).toEqual([]);
+  });
+
+  it('goes back up after capacity recovers, without oscillating', () => {
+    const after = r.frames.slice(RISE);
+    const top = after.findIndex((f) => f.mode === SYNTH_MODES.length - 1);
+    // up-switches probe the link a step (at most 2.5x the bytes) at a time, each held for 0.5 s
+    expect(top).toBeGreaterThanOrEqual(0);
+    expect(top).toBeLessThan(3 * FPS);
+    // the synthetic modes are listed smallest first: never a step down after the recovery
+    for (let k = 1; k < after.length; k++) expect(after[k].mode).toBeGreaterThanOrEqual(after[k - 1].mode);
+    expect(after.filter((f) => f.missed)).toEqual([]);
+  });
+
+  it('beats the EMA rule and the largest fixed mode on misses here', () => {
+    const ema = run('ema').summary, big = run('fixed:4,8').summary;
+    expect(r.summary.missRate).toBeLessThan(ema.missRate);
+    expect(r.summary.missRate).toBeLessThan(big.missRate);
+    expect(r.summary.missRate).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('controller names', () => {
+  it('lists every fixed mode, ema and slim, and rejects others by name', () => {
+    expect(controllerNames(SYNTH_MODES)).toEqual(['fixed:1,1', 'fixed:1,2', 'fixed:2,2', 'fixed:2,4', 'fixed:4,8', 'ema', 'slim']);
+    expect(() => makeController('fixed:3,3', SYNTH_MODES, { deadlineMs: 100, fps: 10 })).toThrow(/no mode members=3, bits=3/);
+    expect(() => makeController('mpc', SYNTH_MODES, { deadlineMs: 100, fps: 10 })).toThrow(ControllerError);
+    expect(() => makeController('slim', SYNTH_MODES, { deadlineMs: 0, fps: 10 })).toThrow(/deadline must be > 0/);
+  });
+
+  it('keeps within maxMembers', () => {
+    const ds = synthDataset(300);
+    const link = new TraceLink(stepTrace(Array(10).fill(5)), { delayMs: 5 });
+    const r = simulate(ds, link, makeController('slim', SYNTH_MODES, { deadlineMs: 100, fps: 30, maxMembers: 2 }), { fps: 30, deadlineMs: 100 });
+    expect(Math.max(...r.frames.map((f) => f.members))).toBe(2);
+    expect(r.frames.at(-1)!.mode).toBe(3);
+  });
+
+  it('says so in the record when even the smallest mode will miss', () => {
+    const ds = synthDataset(300);
+    // 0.01 Mbit/s carries 41 B per frame at 30 fps: the 83-B mode cannot keep up
+    const link = new TraceLink(stepTrace(Array(10).fill(0.01)), { delayMs: 5 });
+    const r = simulate(ds, link, makeController('slim', SYNTH_MODES, { deadlineMs: 100, fps: 30 }), { fps: 30, deadlineMs: 100 });
+    const late = r.frames.slice(60);
+    expect(late.filter((f) => f.smallestMisses).length).toBeGreaterThan(late.length / 2);
+    expect(late.filter((f) => f.mode >= 0).every((f) => f.mode === 0)).toBe(true);
+  });
+});
