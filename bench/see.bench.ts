@@ -19,6 +19,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEngine, type Build } from '../src/engine/wasm.js';
 import { readBlob } from '../src/format/reader.js';
+import { packGraph } from '../src/format/pack.js';
 import { Runner } from '../src/engine/plan/runner.js';
 import { randn, nerr } from '../test/util.js';
 import { median } from '../src/util.js';
@@ -359,7 +360,7 @@ async function childOrt(): Promise<void> {
  * load, by design. The benchmark measures the engine as it is: it then packs the exported graph
  * afresh into .tmp/ and says so; the test (test/engine/see.test.ts) is what flags the stale blob.
  */
-async function resolveBlob(): Promise<void> {
+function resolveBlob(): void {
   if (!existsSync(COMMITTED_BLOB)) throw new Error(`${COMMITTED_BLOB} is missing: run /usr/bin/python3 train/see.py`);
   try {
     readBlob(new Uint8Array(readFileSync(COMMITTED_BLOB)));
@@ -367,8 +368,6 @@ async function resolveBlob(): Promise<void> {
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code !== 'plan' && code !== 'version') throw e;
-    // Imported only here: bundled into the child processes, pack.ts's CLI guard would take their argv for its own.
-    const { packGraph } = await import('../src/format/pack.js');
     const fresh = packGraph(JSON.parse(readFileSync(join(FIXTURES, 'see-384-random.graph.json'), 'utf8')), new Uint8Array(readFileSync(join(FIXTURES, 'see-384-random.tensors.bin'))));
     blobPath = join(ROOT, '.tmp/see-bench-fresh.slim');
     mkdirSync(dirname(blobPath), { recursive: true });
@@ -388,7 +387,7 @@ async function main(): Promise<void> {
   const iters = arg('--iters', 21);
   const rounds = arg('--rounds', 3);
   const skipPeers = process.argv.includes('--skip-peers');
-  await resolveBlob();
+  resolveBlob();
   const x = goldenInput();
   const macs = macsPerMember();
   console.log(`SEE encoder 3x384x384, ${(macs / 1e6).toFixed(1)} M multiply-adds per member, ${iters} timed runs in ${rounds} rounds, 1 thread`);

@@ -38,13 +38,15 @@ export function simdSupported(): boolean {
 }
 
 function findBuildDir(): string {
-  // src/engine/wasm.ts (tests, tsx) lives two levels below the root, dist/src/engine/wasm.js (installed) three.
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const dir = join(here, up, 'build');
+  // The package root is the nearest folder above this file holding build/: two levels up from
+  // src/engine/wasm.ts (tests, tsx), three from dist/src/engine/wasm.js (installed), one from a
+  // bundle in a folder of the root (bench/see.bench.ts's child processes).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++) {
+    dir = dirname(dir);
     try {
-      readFileSync(join(dir, 'scalar.wasm'), { flag: 'r' });
-      return dir;
+      readFileSync(join(dir, 'build', 'scalar.wasm'), { flag: 'r' });
+      return join(dir, 'build');
     } catch {
       /* try the next level */
     }

@@ -14,6 +14,6 @@ if run_stage gpu "$M/gpu.npz"; then
 fi
 if run_stage export "$(export_dir jpeg-baseline)/jpeg-baseline.graph.json"; then
   # The bottleneck conv float32 (--f32 enc.head, the exporter's default), the rest int8.
-  "$PYTHON" train/export_cifar.py --ckpt '' --baseline "$M/gpu.npz" --f32 enc.head --out "$(export_dir jpeg-baseline)" $(fixtures_args) --no-pack
+  "$PYTHON" train/export_cifar.py --ckpt '' --baseline "$M/gpu.npz" --f32 enc.head --out "$(export_dir jpeg-baseline)" $(fixtures_args) ${EXPORT_ARGS:-} --no-pack
 fi
 if run_stage pack; then pack jpeg-baseline; fi

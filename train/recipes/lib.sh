@@ -48,6 +48,8 @@ SLIMSPLIT=${SLIMSPLIT:-npx tsx src/cli/main.ts}
 
 # Where the export stage writes <name>.graph.json and .tensors.bin: $OUT/<name>/export, or EXPORT_DIR;
 # FIXTURES sends its golden vectors elsewhere than test/fixtures/ (check-pack.sh sets both).
+# EXPORT_ARGS adds exporter options, e.g. "--hist-limit 500 --test-limit 100" for a quick run of the
+# machinery (such an export is not the shipped one).
 export_dir() { echo "${EXPORT_DIR:-$OUT/$1/export}"; }
 fixtures_args() { [ -z "${FIXTURES:-}" ] || echo "--fixtures $FIXTURES"; }
 

@@ -16,6 +16,6 @@ if run_stage export "$(export_dir see-cifar10-d4)/see-cifar10-d4.graph.json"; th
   # (K 2 at 1-2 bits, K 3 at 4-8 bits); decoder norm statistics per members count.
   "$PYTHON" train/export_cifar.py --ckpt "$M/gpu.npz" --name see-cifar10-d4 --f32 '' \
     --ctx1 2,0,diag --ctx2 2,0,diag --ctx4 3,0,diag --ctx8 3,0,diag --train-pixels jsdec --norm members \
-    --baseline '' --out "$(export_dir see-cifar10-d4)" $(fixtures_args) --no-pack
+    --baseline '' --out "$(export_dir see-cifar10-d4)" $(fixtures_args) ${EXPORT_ARGS:-} --no-pack
 fi
 if run_stage pack; then pack see-cifar10-d4; fi

@@ -14,6 +14,6 @@ fi
 if run_stage export "$(export_dir see-cifar10-d4r)/see-cifar10-d4r.graph.json"; then
   "$PYTHON" train/export_cifar.py --ckpt "$M/refine.npz" --name see-cifar10-d4r --f32 '' \
     --ctx1 2,0,diag --ctx2 2,0,diag --ctx4 3,0,diag --ctx8 3,0,diag --train-pixels jsdec --norm members \
-    --baseline '' --out "$(export_dir see-cifar10-d4r)" $(fixtures_args) --no-pack
+    --baseline '' --out "$(export_dir see-cifar10-d4r)" $(fixtures_args) ${EXPORT_ARGS:-} --no-pack
 fi
 if run_stage pack; then pack see-cifar10-d4r; fi

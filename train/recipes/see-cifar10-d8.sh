@@ -14,6 +14,6 @@ if run_stage export "$(export_dir see-cifar10-d8)/see-cifar10-d8.graph.json"; th
   # int8 weights everywhere; 4-bit contexts from coarser neighbours (K 2, shift 3) to stay under 2 MB;
   # coder counts on jpeg-js training pixels (the checkpoint trained on Pillow's).
   "$PYTHON" train/export_cifar.py --ckpt "$M/gpu.npz" --name see-cifar10-d8 --ctx4 2,3 --f32 '' \
-    --train-pixels jsdec --baseline '' --out "$(export_dir see-cifar10-d8)" $(fixtures_args) --no-pack
+    --train-pixels jsdec --baseline '' --out "$(export_dir see-cifar10-d8)" $(fixtures_args) ${EXPORT_ARGS:-} --no-pack
 fi
 if run_stage pack; then pack see-cifar10-d8; fi

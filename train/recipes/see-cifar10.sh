@@ -21,6 +21,6 @@ if run_stage export "$(export_dir see-cifar10)/see-cifar10.graph.json"; then
   # Defaults: the bottleneck conv float32 (--f32 enc.head), training's norm statistics, contexts
   # (left, up, previous channel) at 1, 2 and 4 bits, coder counts on jpeg-js training pixels.
   "$PYTHON" train/export_cifar.py --ckpt "$M/finetune.npz" --name see-cifar10 --baseline '' \
-    --out "$(export_dir see-cifar10)" $(fixtures_args) --no-pack
+    --out "$(export_dir see-cifar10)" $(fixtures_args) ${EXPORT_ARGS:-} --no-pack
 fi
 if run_stage pack; then pack see-cifar10; fi
