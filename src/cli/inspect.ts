@@ -13,6 +13,8 @@ import { PH } from '../engine/plan/words.js';
 import { graphStats } from '../engine/stats.js';
 import { CliError, DEFAULT_MODEL, Io, hex32, readInput } from './common.js';
 import { table } from '../eval/report.js';
+import { DEVICE_MAGIC } from '../device/blob.js';
+import { inspectDeviceBlob, inspectDeviceBudget } from './device-blob.js';
 
 export function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): void {
   const b = readBlob(bytes);
@@ -158,9 +160,14 @@ export function inspectImage(io: Io, file: string, bytes: Uint8Array, json: bool
   }
 }
 
-export function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string }): void {
+export function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string; device?: boolean }): void {
   const bytes = readInput(file, 'file');
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === DEVICE_MAGIC) return inspectDeviceBlob(io, bytes, !!o.json);
+  if (o.device) {
+    if (magic !== BLOB_MAGIC) throw new CliError(`${file}: --device takes a .slim blob or a device blob`, 2);
+    return inspectDeviceBudget(io, file, bytes, !!o.json);
+  }
   if (magic === BLOB_MAGIC) return inspectBlob(io, file, bytes, !!o.json);
   if (bytes[0] === PACKET_MAGIC[0] && bytes[1] === PACKET_MAGIC[1]) return inspectPacket(io, file, bytes, !!o.json, o.model);
   if (isCompactPacket(bytes)) return inspectCompactPacket(io, file, bytes, !!o.json, o.model);
