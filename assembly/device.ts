@@ -9,7 +9,7 @@
 
 import { alloc, memTop, release } from './device_mem';
 import { crcTables, crc32, frameFull, frameCompact, HEADER_MAX } from './device_packet';
-import { buildLut, normalizeSame, resize, resizeScratch, formatBytes } from './device_image';
+import { buildLut, normalizeSame, resize, resizeScratch, formatBytes, FMT_INPUT } from './device_image';
 import { plan_bind, plan_check, plan_set_mode, plan_run, plan_input, plan_output } from './plan';
 import { rans_encode, rans_encode_ctx, TAB_WORDS } from './rans';
 
@@ -387,6 +387,16 @@ export function device_error_detail(): i32 {
  */
 export function device_pixels(width: i32, height: i32, format: i32): i32 {
   if (!g_ready) return E_STATE;
+  if (format == FMT_INPUT) {
+    if (width != g_inW || height != g_inH) return E_PIXEL_SIZE;
+    release(g_frameBase);
+    g_px = plan_input(g_plan);
+    g_pxW = width;
+    g_pxH = height;
+    g_pxFmt = format;
+    g_scratch = 0;
+    return <i32>g_px;
+  }
   const k = formatBytes(format);
   if (k == 0) return fail(E_PIXEL_FORMAT, format);
   if (width < 1 || height < 1 || width > MAX_PIXELS || height > MAX_PIXELS || <i64>width * <i64>height > <i64>MAX_PIXELS) return E_PIXEL_SIZE;
@@ -412,7 +422,9 @@ export function device_run(): i32 {
   if (!g_ready || g_pxFmt < 0) return E_STATE;
   const inp = plan_input(g_plan);
   const k = formatBytes(g_pxFmt);
-  if (g_pxW == g_inW && g_pxH == g_inH) normalizeSame(g_px, k, lut(), inp, g_inW * g_inH);
+  if (g_pxFmt == FMT_INPUT) {
+    // the host wrote the normalized input in place
+  } else if (g_pxW == g_inW && g_pxH == g_inH) normalizeSame(g_px, k, lut(), inp, g_inW * g_inH);
   else resize(g_px, g_pxW, g_pxH, k, inp, g_inW, g_inH, g_mean, g_std, g_scratch);
   const rc = plan_run(g_plan);
   return rc == 0 ? OK : fail(E_RUN, rc);

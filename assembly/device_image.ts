@@ -11,6 +11,9 @@
 export const FMT_RGB: i32 = 0;
 export const FMT_RGBA: i32 = 1;
 export const FMT_GRAY: i32 = 2;
+/** The model input itself: [3][H][W] f32, normalized, at the model's size (a host that decoded a file
+ * straight to the input within its own memory bound, e.g. src/model/bounded-image.ts). */
+export const FMT_INPUT: i32 = 3;
 
 /** Bytes per pixel of a format, 0 for an unknown one. */
 export function formatBytes(fmt: i32): i32 {

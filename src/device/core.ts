@@ -131,6 +131,19 @@ export class DeviceCore {
     this.eng.u8().set(img.data, p);
   }
 
+  /**
+   * One frame given as the model input itself ([3][H][W] f32, normalized, at the model's size):
+   * `write` fills the view in place, so a host that decodes a large file straight to the input
+   * never holds its pixels (pixel format 3 in docs/DEVICE.md). Returns a copy of the packet.
+   */
+  encodeInput(width: number, height: number, write: (input: Float32Array) => void, packet: PacketFormat = 'full'): Uint8Array {
+    const p = this.check('device_pixels', this.x.device_pixels(width, height, 3));
+    write(new Float32Array(this.eng.memory.buffer, p, 3 * width * height));
+    const n = this.check('device_encode', this.x.device_encode(packet === 'compact' ? 1 : 0));
+    const q = this.x.device_packet();
+    return this.eng.u8().slice(q, q + n);
+  }
+
   /** The encoder's codes for a frame: a view into WASM memory, valid until the next call. */
   codes(img: DevicePixels): Uint8Array {
     this.frame(img);

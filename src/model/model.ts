@@ -25,6 +25,7 @@ import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, t
 import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
 import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo, type SplitInfo } from '../codec/modes.js';
 import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.js';
+import { decodeBoundedInto, imageSize, FULL_DECODE_MAX_PIXELS } from './bounded-image.js';
 import { DeviceCore, type DevicePixels } from '../device/core.js';
 import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
 import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
@@ -346,8 +347,25 @@ export class SplitEncoder extends ModuleUser implements DeviceEncoder {
 
   encode(image: ImageInput): Uint8Array {
     this.check();
-    return this.device.encode(devicePixels(imageArg(image)), this.packet);
+    const img = imageArg(image);
+    if (img instanceof Uint8Array && needsBoundedDecode(img)) {
+      // large files go straight to the model input, never held as pixels (docs/MEMORY.md)
+      const [, H, W] = this.model.info.inputShape;
+      const { mean, std } = this.model.info;
+      let done = false;
+      const packet = this.device.encodeInput(W, H, (input) => {
+        done = decodeBoundedInto(img, [H, W], mean, std, input) !== null;
+      }, this.packet);
+      if (done) return packet;
+    }
+    return this.device.encode(devicePixels(img), this.packet);
   }
+}
+
+/** Whether a file is large enough that the bounded decoder may take it (it decides the last cases). */
+function needsBoundedDecode(bytes: Uint8Array): boolean {
+  const d = imageSize(bytes);
+  return d !== null && d.width * d.height > FULL_DECODE_MAX_PIXELS;
 }
 
 /** Image files decoded, pixels checked: what the device takes (gray, RGB or RGBA bytes). */
