@@ -1,6 +1,6 @@
 /**
  * `slimsplit serve`: the server side as a service (src/server/). Registered on the program by
- * src/cli.ts; runs until SIGTERM or SIGINT, then drains and returns (exit code 0).
+ * src/cli/main.ts; runs until SIGTERM or SIGINT, then drains and returns (exit code 0).
  *
  *   slimsplit serve                                         # shipped model, 127.0.0.1:8080 + MQTT :1883
  *   slimsplit serve --model a.slim --model b.slim --workers 4 --host 0.0.0.0
@@ -66,11 +66,11 @@ export function registerServe(program: Command, io: Io, defaultModel: string): C
       io.out(`${JSON.stringify({ listening: { http: srv.http, mqtt: srv.mqtt ?? null }, models: srv.models.models.map((m) => ({ name: m.name, id: m.idHex })), workers: srv.pool.size })}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
-          io.err(`slimsplit serve: ${sig}: draining (up to ${o.drainTimeout} ms)\n`);
+          io.err(`slimsplit: serve: ${sig}: draining (up to ${o.drainTimeout} ms)\n`);
           process.off('SIGTERM', onTerm);
           process.off('SIGINT', onInt);
           srv.close().then((cut) => {
-            io.err(`slimsplit serve: stopped${cut ? ` (${cut} frames answered drain-timeout)` : ''}\n`);
+            io.err(`slimsplit: serve: stopped${cut ? ` (${cut} frames answered drain-timeout)` : ''}\n`);
             resolve();
           });
         };

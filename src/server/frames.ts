@@ -69,7 +69,23 @@ export class FrameService {
     this.scheduler = new Scheduler<Job>({ maxQueue: limits.maxQueue, maxInflight: limits.maxInflight });
   }
 
+  /** Takes one frame; `reply` gets its answer exactly once (a bug here answers 'failed', never crashes the server). */
   handle(bytes: Uint8Array, ctx: FrameContext, reply: Reply): void {
+    let replied = false;
+    const once: Reply = (r) => {
+      if (replied) return;
+      replied = true;
+      reply(r);
+    };
+    try {
+      this.take(bytes, ctx, once);
+    } catch (e) {
+      this.metrics.frames.inc({ model: 'unknown', mode: 'unknown', transport: ctx.transport, outcome: 'failed' });
+      once({ v: 1, device: ctx.device ?? null, seq: null, outcome: 'failed', error: { code: 'internal', message: `server error: ${(e as Error).message}` } });
+    }
+  }
+
+  private take(bytes: Uint8Array, ctx: FrameContext, reply: Reply): void {
     const receivedAt = nowMs();
     const t = ctx.transport;
     this.metrics.frameBytes.observe({ transport: t }, bytes.length);
@@ -77,7 +93,6 @@ export class FrameService {
       this.metrics.frames.inc({ model, mode, transport: t, outcome });
       reply({ v: 1, device: extra.device ?? ctx.device ?? null, seq: extra.seq ?? null, outcome, ...extra, error: { code, message } });
     };
-    if (this.draining) return early('refused', 'draining', 'the server is shutting down; send this frame to another server or again later');
     if (bytes.length > this.limits.maxBody) return early('refused', 'too-large', `frame of ${bytes.length} bytes exceeds the server's limit of ${this.limits.maxBody} (--max-body)`);
     let env;
     try {
@@ -93,6 +108,7 @@ export class FrameService {
       return early('malformed', 'device-mismatch', `the envelope says device '${env.fields.device}', the ${t === 'mqtt' ? 'topic' : 'connection'} says '${ctx.device}'`, { seq, device: ctx.device });
     }
     const ids = { seq, device };
+    if (this.draining) return early('refused', 'draining', 'the server is shutting down; send this frame to another server or again later', ids);
     // routing: a full packet names its model; a compact one is named by the envelope, route or topic
     const p = env.packet;
     let model: ServedModel | undefined;

@@ -64,9 +64,10 @@ export class WebFront {
 
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const fail = (e: NodeJS.ErrnoException): void => reject(listenError('HTTP/WebSocket', host, port, '--port', e));
+      this.server.once('error', fail);
       this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail);
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -201,4 +202,10 @@ export class WebFront {
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.wss.close(() => r()));
   }
+}
+
+/** A listen failure that says which listener, where, and which option moves it. */
+export function listenError(what: string, host: string, port: number, option: string, e: NodeJS.ErrnoException): Error {
+  const why = e.code === 'EADDRINUSE' ? 'the port is in use (another server or broker?)' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+  return new Error(`slimsplit: serve: cannot listen for ${what} on ${host}:${port}: ${why}; choose another with ${option}`);
 }

@@ -32,14 +32,14 @@ export class ModelSet {
   constructor(blobs: Uint8Array[]) {
     this.models = blobs.map((bytes, index) => {
       const m = new Model(bytes);
-      if (!m.hasGraph('decoder')) throw new Error(`slimsplit serve: model '${m.info.name}' has no decoder graph; it is not a split model`);
+      if (!m.hasGraph('decoder')) throw new Error(`slimsplit: serve: model '${m.info.name}' has no decoder graph; it is not a split model`);
       m.split();
       return { index, name: m.info.name, id: m.modelId, idHex: modelIdHex(m.modelId), bytes, classes: m.info.classes, modes: m.modes() };
     });
     for (const m of this.models) {
       const same = this.ids.get(m.id);
-      if (same) throw new Error(`slimsplit serve: model '${m.name}' is loaded twice (same model id ${m.idHex} as '${same.name}')`);
-      if (this.names.has(m.name)) throw new Error(`slimsplit serve: two models are named '${m.name}' (ids ${this.names.get(m.name)!.idHex} and ${m.idHex}); routes name models by name`);
+      if (same) throw new Error(`slimsplit: serve: model '${m.name}' is loaded twice (same model id ${m.idHex} as '${same.name}')`);
+      if (this.names.has(m.name)) throw new Error(`slimsplit: serve: two models are named '${m.name}' (ids ${this.names.get(m.name)!.idHex} and ${m.idHex}); routes name models by name`);
       this.ids.set(m.id, m);
       this.names.set(m.name, m);
     }
@@ -52,7 +52,7 @@ export class ModelSet {
         try {
           return new Uint8Array(await readFile(p));
         } catch (e) {
-          throw new Error(`slimsplit serve: cannot read model file '${p}': ${(e as Error).message}`);
+          throw new Error(`slimsplit: serve: cannot read model file '${p}': ${(e as Error).message}`);
         }
       }),
     );

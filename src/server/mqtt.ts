@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { Aedes, type Client, type AedesPublishPacket } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DEVICE_ID_RE } from './envelope.js';
+import { listenError } from './http.js';
 import type { FrameService } from './frames.js';
 import type { FrameResult } from './result.js';
 import type { ServerMetrics } from './metrics.js';
@@ -85,7 +86,7 @@ export class EmbeddedBroker implements MqttFront {
     await new Promise<void>((r) => this.broker.subscribe(`${this.prefix}/frames/#`, this.deliver, () => r()));
     this.net = createNetServer(this.broker.handle as never);
     return new Promise((resolve, reject) => {
-      this.net.once('error', reject);
+      this.net.once('error', (e: NodeJS.ErrnoException) => reject(listenError('MQTT', host, port, '--mqtt-port (or --no-mqtt)', e)));
       this.net.listen(port, host, () => resolve(this.net.address() as AddressInfo));
     });
   }
@@ -143,7 +144,7 @@ export class BrokerLink implements MqttFront {
     // resubscribe after a reconnect too (clean sessions lose subscriptions)
     this.client.on('connect', () => this.client.subscribe(this.filter, { qos: 1 }));
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`slimsplit serve: cannot reach the MQTT broker ${this.url} within ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`slimsplit: serve: cannot reach the MQTT broker ${this.url} within ${timeoutMs} ms`)), timeoutMs);
       this.client.once('connect', () => {
         clearTimeout(t);
         resolve();

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import type { WorkerInit, WorkerReply } from './worker.js';
+import type { WorkerInit, WorkerJob, WorkerReply } from './worker.js';
 
 export type PoolReply = WorkerReply | { id: number; ok: false; startedAt: number; error: { kind: 'died'; code: 'worker-died'; message: string } };
 
@@ -36,6 +36,8 @@ interface Slot {
   online: boolean;
   /** job id -> callback, for the frames this worker holds */
   held: Map<number, (r: PoolReply) => void>;
+  /** jobs handed over in this tick, posted together at its end (one message per worker per tick) */
+  outbox: WorkerJob[];
   closing: boolean;
 }
 
@@ -49,7 +51,7 @@ function workerFile(): string {
   if (existsSync(beside)) return beside;
   const built = join(here, '..', '..', 'dist', 'src', 'server', 'worker.js');
   if (existsSync(built)) return built;
-  throw new Error(`slimsplit serve: no compiled decoder worker at ${beside} or ${built}: run npm run build`);
+  throw new Error(`slimsplit: serve: no compiled decoder worker at ${beside} or ${built}: run npm run build`);
 }
 
 export class DecoderPool {
@@ -61,7 +63,7 @@ export class DecoderPool {
   restarts = 0;
 
   constructor(opts: PoolOptions) {
-    if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error(`slimsplit serve: --workers must be an integer >= 1, got ${opts.workers}`);
+    if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error(`slimsplit: serve: --workers must be an integer >= 1, got ${opts.workers}`);
     this.opts = { ...opts, depth: opts.depth ?? 2 };
     for (let i = 0; i < opts.workers; i++) this.slots.push(this.spawn(i));
   }
@@ -69,17 +71,19 @@ export class DecoderPool {
   private spawn(index: number): Slot {
     const init: WorkerInit & { slimsplitDecoder: true } = { slimsplitDecoder: true, blobs: this.opts.blobs, topK: this.opts.topK, build: this.opts.build };
     const worker = new Worker(this.file, { workerData: init });
-    const slot: Slot = { worker, online: false, held: new Map(), closing: false };
-    worker.on('message', (m: WorkerReply | { ready: true }) => {
+    const slot: Slot = { worker, online: false, held: new Map(), outbox: [], closing: false };
+    worker.on('message', (m: { replies: WorkerReply[] } | { ready: true }) => {
       if ('ready' in m) {
         slot.online = true;
         this.opts.onLoad?.();
         return;
       }
-      const cb = slot.held.get(m.id);
-      if (!cb) return;
-      slot.held.delete(m.id);
-      cb(m);
+      for (const r of m.replies) {
+        const cb = slot.held.get(r.id);
+        if (!cb) continue;
+        slot.held.delete(r.id);
+        cb(r);
+      }
       this.opts.onLoad?.();
     });
     let why = 'exited';
@@ -107,7 +111,7 @@ export class DecoderPool {
       const t0 = Date.now();
       const check = (): void => {
         if (this.slots.every((s) => s.online)) resolve();
-        else if (Date.now() - t0 > timeoutMs) reject(new Error(`slimsplit serve: decoder workers not ready after ${timeoutMs} ms`));
+        else if (Date.now() - t0 > timeoutMs) reject(new Error(`slimsplit: serve: decoder workers not ready after ${timeoutMs} ms`));
         else setTimeout(check, 5);
       };
       check();
@@ -139,9 +143,27 @@ export class DecoderPool {
     if (!best) return false;
     const id = this.nextId++;
     best.held.set(id, cb);
-    // a copy: the packet may be a view into a larger socket buffer, which postMessage would clone whole
-    best.worker.postMessage({ id, model, packet: packet.slice() });
+    // a copy with its own buffer, transferred: the packet may be a view into a larger socket buffer
+    // (Node's 8 KiB pool), which postMessage would otherwise clone whole
+    const copy = new Uint8Array(packet.length);
+    copy.set(packet);
+    if (best.outbox.length === 0 && !this.flushing.has(best)) {
+      this.flushing.add(best);
+      if (this.flushing.size === 1) queueMicrotask(() => this.flush());
+    }
+    best.outbox.push({ id, model, packet: copy });
     return true;
+  }
+
+  private readonly flushing = new Set<Slot>();
+
+  private flush(): void {
+    for (const s of this.flushing) {
+      const jobs = s.outbox;
+      s.outbox = [];
+      if (jobs.length) s.worker.postMessage({ jobs }, jobs.map((j) => j.packet.buffer as ArrayBuffer));
+    }
+    this.flushing.clear();
   }
 
   /** Ends worker i as a crash would (operators and tests: the pool must replace it). */

@@ -64,9 +64,9 @@ export interface RunningServer {
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const opt = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof SERVE_DEFAULTS & ServeOptions;
   const log = o.log ?? (() => {});
-  if (opt.models.length === 0) throw new Error('slimsplit serve: no model (--model <file.slim>)');
+  if (opt.models.length === 0) throw new Error('slimsplit: serve: no model (--model <file.slim>)');
   for (const [k, v] of Object.entries({ maxQueue: opt.maxQueue, maxInflight: opt.maxInflight, maxBody: opt.maxBody, maxConnections: opt.maxConnections, topK: opt.topK })) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`slimsplit serve: ${k} must be an integer >= 1, got ${v}`);
+    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`slimsplit: serve: ${k} must be an integer >= 1, got ${v}`);
   }
   const models = await ModelSet.load(opt.models);
   const metrics = new ServerMetrics(opt.processMetrics ?? true);
@@ -80,7 +80,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     build: opt.build,
     onRestart: (i, why) => {
       metrics.workerRestarts.inc();
-      log(`slimsplit serve: ${why}; replaced\n`);
+      log(`slimsplit: serve: ${why}; replaced\n`);
     },
     onLoad: () => {
       metrics.workers.set(pool.online);
@@ -126,7 +126,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       mqtt = b;
       mqttInfo = { kind: 'embedded', port: ma.port };
     }
-    log(`slimsplit serve: ${models.models.map((m) => `${m.name} (${m.idHex})`).join(', ')}; ${workers} decoder worker${workers > 1 ? 's' : ''}; http://${opt.host}:${a.port} (POST /v1/frames, ws /v1/ws, /healthz /readyz /metrics, live view at /)${mqttInfo ? (mqttInfo.kind === 'embedded' ? `; MQTT broker mqtt://${opt.host}:${mqttInfo.port}` : `; MQTT via ${opt.broker} ($share/${opt.group}/${prefix}/frames/#)`) : ''}\n`);
+    log(`slimsplit: serve: ${models.models.map((m) => `${m.name} (${m.idHex})`).join(', ')}; ${workers} decoder worker${workers > 1 ? 's' : ''}; http://${opt.host}:${a.port} (POST /v1/frames, ws /v1/ws, /healthz /readyz /metrics, live view at /)${mqttInfo ? (mqttInfo.kind === 'embedded' ? `; MQTT broker mqtt://${opt.host}:${mqttInfo.port}` : `; MQTT via ${opt.broker} ($share/${opt.group}/${prefix}/frames/#)`) : ''}\n`);
     let closing: Promise<number> | undefined;
     return {
       models,

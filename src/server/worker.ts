@@ -1,6 +1,6 @@
 /**
  * A decoder worker (worker_threads): one kernel module instance per model, one frame at a time.
- * The pool (src/server/pool.ts) posts { id, model, packet } and gets back the decode or the error.
+ * The pool (src/server/pool.ts) posts { jobs: [{ id, model, packet }] } and gets back { replies: [...] }: the decode or the error.
  * Malformed packets come back as { error: { kind: 'malformed', code, message } } (the packet and
  * coder errors the decoder throws); anything else as kind 'internal'.
  */
@@ -34,24 +34,27 @@ function start(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
     const m = new Model(b, { build: init.build ?? 'auto' });
     return { dec: m.decoder(), classes: m.info.classes };
   });
-  port.on('message', (job: WorkerJob) => {
+  const decodeOne = (job: WorkerJob): WorkerReply => {
     const startedAt = nowMs();
     const d = decoders[job.model];
-    let reply: WorkerReply;
     try {
       if (!d) throw new Error(`no model ${job.model} in this worker`);
       const r = d.dec.decode(job.packet);
       const top = topKOf(r.logits, init.topK, d.classes);
-      reply = { id: job.id, ok: true, top, mode: { members: r.mode.members, bits: r.mode.bits }, startedAt, decodeMs: nowMs() - startedAt };
+      return { id: job.id, ok: true, top, mode: { members: r.mode.members, bits: r.mode.bits }, startedAt, decodeMs: nowMs() - startedAt };
     } catch (e) {
       const err = e as Error;
       // a packet naming a mode the model lacks passes the CRC and fails in setMode ("has no mode")
       const wrongMode = /has no mode|has no coder tables for/.test(err.message);
       const malformed = e instanceof PacketError || e instanceof CoderError || wrongMode;
       const code = e instanceof PacketError ? `packet:${e.code}` : e instanceof CoderError ? 'coder' : wrongMode ? 'mode' : 'internal';
-      reply = { id: job.id, ok: false, startedAt, error: { kind: malformed ? 'malformed' : 'internal', code, message: err.message } };
+      return { id: job.id, ok: false, startedAt, error: { kind: malformed ? 'malformed' : 'internal', code, message: err.message } };
     }
-    port.postMessage(reply);
+  };
+  // the pool posts the frames of one tick together; each answer goes back as soon as it is ready,
+  // so that the pool can hand over the next frame while this worker decodes the one it holds
+  port.on('message', (m: { jobs: WorkerJob[] }) => {
+    for (const job of m.jobs) port.postMessage({ replies: [decodeOne(job)] });
   });
   port.postMessage({ ready: true });
 }

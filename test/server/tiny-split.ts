@@ -18,7 +18,8 @@ export function tinySplitBlob(variant = 0): Uint8Array {
   g.meta = {
     ...g.meta,
     classes: TINY_CLASSES,
-    split: { channelsPerMember: 4, H: 5, W: 5 },
+    // the tiny graph sums its members into one 4-channel code (groupsum): as a refining model with K = 1
+    split: { channelsPerMember: 4, H: 5, W: 5, channelMembers: 1 },
     symbolCounts: { 2: counts(4), 4: counts(16), 8: counts(256) },
   };
   const t = tinyTensors();

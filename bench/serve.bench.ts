@@ -1,0 +1,287 @@
+/**
+ * `slimsplit serve` on loopback: frames per second and end-to-end latency (p50/p99) for 1, 16, 64
+ * and 256 concurrent devices, over HTTP, WebSocket and MQTT (embedded broker), with 1 worker and one
+ * per core, for the shipped models. Each device runs closed-loop (sends its next frame when the
+ * last is answered). Scaling efficiency = frames/s / (workers x the single-thread decode rate,
+ * measured in this run as bench/split-speed.ts measures it). Then, per model and transport with
+ * one worker per core, an open-loop run at 70% of the 64-device peak: p99 queueing delay (the
+ * result's queueMs) against the median decode time.
+ *
+ *   npm run bench:serve                     # the whole grid, ~15 min; writes bench/results/serve.json
+ *   npm run bench:serve -- --quick          # one model, 1 and 16 devices, short cells (a smoke run)
+ *   npm run bench:serve -- --models see-cifar10-d4 --devices 64 --transports ws --seconds 10
+ *
+ * The server runs as its own process (the built CLI: run `npm run build` first); this process is
+ * the load. Timings are only comparable within one run on a quiet machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import http from 'node:http';
+import { WebSocket } from 'ws';
+import mqtt, { type MqttClient } from 'mqtt';
+import { loadModel } from '../src/index.js';
+import { writeEnvelope } from '../src/server/envelope.js';
+import type { FrameResult } from '../src/server/result.js';
+
+const ROOT = join(import.meta.dirname, '..');
+type Transport = 'http' | 'ws' | 'mqtt';
+
+interface Opts {
+  models: string[];
+  devices: number[];
+  transports: Transport[];
+  workers: number[];
+  seconds: number;
+  warmup: number;
+  mode: { members: number; bits: number };
+  out: string;
+  openLoop: boolean;
+}
+
+function parseArgs(argv: string[]): Opts {
+  const quick = argv.includes('--quick');
+  const cores = cpus().length;
+  const o: Opts = {
+    models: quick ? ['see-cifar10-d4'] : ['see-cifar10-d4r', 'see-cifar10-d4', 'see-cifar10-d8', 'see-cifar10'],
+    devices: quick ? [1, 16] : [1, 16, 64, 256],
+    transports: ['http', 'ws', 'mqtt'],
+    workers: [...new Set([1, cores])],
+    seconds: quick ? 1.5 : 5,
+    warmup: quick ? 0.5 : 1,
+    mode: { members: 2, bits: 4 },
+    out: join(ROOT, 'bench', 'results', 'serve.json'),
+    openLoop: true,
+  };
+  const val = (k: string): string | undefined => {
+    const i = argv.indexOf(k);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = (k: string): string[] | undefined => val(k)?.split(',');
+  o.models = list('--models') ?? o.models;
+  o.devices = list('--devices')?.map(Number) ?? o.devices;
+  o.transports = (list('--transports') as Transport[]) ?? o.transports;
+  o.workers = list('--workers')?.map(Number) ?? o.workers;
+  o.seconds = Number(val('--seconds') ?? o.seconds);
+  o.out = val('--out') ?? o.out;
+  if (argv.includes('--no-open-loop')) o.openLoop = false;
+  return o;
+}
+
+/** Single-thread decode rate (frames/s) and median decode ms on the golden images, as bench/split-speed.ts. */
+async function decodeRate(model: string, mode: Opts['mode'], quick: boolean): Promise<{ rate: number; ms: number; packets: Uint8Array[] }> {
+  const pixels = new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/see-cifar10-d4/images.u8')));
+  const m = await loadModel(join(ROOT, 'weights', `${model}.slim`));
+  const enc = m.encoder();
+  const dec = m.decoder();
+  enc.setMode(mode);
+  const packets = Array.from({ length: 100 }, (_, i) => enc.encode({ data: pixels.subarray(i * 3072, (i + 1) * 3072), width: 32, height: 32, channels: 3 }));
+  // 200 warm-up decodes as bench/split-speed.ts: fewer leave the decoder in baseline (Liftoff) code
+  for (let i = 0; i < 200; i++) dec.decode(packets[i % 100]);
+  const rounds: number[] = [];
+  for (let r = 0; r < (quick ? 5 : 21); r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 50; i++) dec.decode(packets[i]);
+    rounds.push(Number(process.hrtime.bigint() - t0) / 50e6);
+  }
+  rounds.sort((a, b) => a - b);
+  const ms = rounds[rounds.length >> 1];
+  return { rate: 1000 / ms, ms, packets };
+}
+
+interface Server {
+  proc: ChildProcess;
+  http: number;
+  mqtt: number;
+}
+
+function startServer(model: string, workers: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'serve', '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        const j = JSON.parse(line);
+        resolve({ proc, http: j.listening.http.port, mqtt: j.listening.mqtt.port });
+      }
+    });
+    proc.once('exit', (c) => reject(new Error(`serve exited ${c} (npm run build first?)`)));
+  });
+}
+
+/** A device connection: send(envelope) and a callback per result. */
+interface Link {
+  send(bytes: Uint8Array): void;
+  close(): void;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4096 });
+
+async function connect(t: Transport, srv: Server, device: string, onResult: (r: FrameResult) => void): Promise<Link> {
+  if (t === 'http') {
+    return {
+      send: (bytes) => {
+        const req = http.request({ host: '127.0.0.1', port: srv.http, path: `/v1/frames?device=${device}`, method: 'POST', agent, headers: { 'content-length': bytes.length } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => onResult(JSON.parse(Buffer.concat(chunks).toString())));
+        });
+        req.end(bytes);
+      },
+      close: () => {},
+    };
+  }
+  if (t === 'ws') {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.http}/v1/ws?device=${device}`, { perMessageDeflate: false });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    ws.on('message', (d) => onResult(JSON.parse(String(d))));
+    return { send: (b) => ws.send(b), close: () => ws.close() };
+  }
+  const c: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${srv.mqtt}`, { clientId: device, reconnectPeriod: 0 });
+  await c.subscribeAsync(`slimsplit/v1/results/${device}`, { qos: 0 });
+  c.on('message', (_t, p) => onResult(JSON.parse(String(p))));
+  return { send: (b) => c.publish(`slimsplit/v1/frames/${device}`, Buffer.from(b), { qos: 0 }), close: () => c.end(true) };
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+
+interface Cell {
+  framesPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p99QueueMs: number;
+  notOk: number;
+}
+
+/**
+ * `devices` devices for warmup + seconds; closed loop (rate undefined: next frame on each answer)
+ * or open loop at `rate` frames/s in all, spread evenly over the devices.
+ */
+async function runCell(t: Transport, srv: Server, devices: number, packets: Uint8Array[], o: Opts, tag: string, rate?: number): Promise<Cell> {
+  const lat: number[] = [];
+  const queue: number[] = [];
+  let done = 0;
+  let notOk = 0;
+  let measuring = false;
+  let stopped = false;
+  const links: Link[] = [];
+  const sentAt: Map<number, number>[] = [];
+  const seqs = new Array(devices).fill(0);
+  const sendNext = (d: number): void => {
+    if (stopped) return;
+    const seq = seqs[d]++;
+    sentAt[d].set(seq, performance.now());
+    links[d].send(writeEnvelope({ seq, captureMs: 0, deadlineMs: 0 }, packets[(d * 13 + seq) % packets.length]));
+  };
+  for (let d = 0; d < devices; d++) {
+    sentAt.push(new Map());
+    const dev = d;
+    links.push(
+      await connect(t, srv, `${tag}-${d}`, (r) => {
+        const t0 = sentAt[dev].get(r.seq ?? -1);
+        sentAt[dev].delete(r.seq ?? -1);
+        if (measuring && t0 !== undefined) {
+          if (r.outcome === 'ok') {
+            lat.push(performance.now() - t0);
+            queue.push(r.queueMs ?? NaN);
+            done++;
+          } else notOk++;
+        }
+        if (rate === undefined) sendNext(dev);
+      }),
+    );
+  }
+  let timer: NodeJS.Timeout | undefined;
+  if (rate === undefined) for (let d = 0; d < devices; d++) sendNext(d);
+  else {
+    // open loop: a tick every 2 ms sends what the schedule owes, round-robin over the devices
+    const start = performance.now();
+    let sent = 0;
+    let next = 0;
+    timer = setInterval(() => {
+      const owed = Math.floor(((performance.now() - start) / 1000) * rate) - sent;
+      for (let i = 0; i < owed; i++, sent++) sendNext(next++ % devices);
+    }, 2);
+  }
+  await new Promise((r) => setTimeout(r, o.warmup * 1000));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, o.seconds * 1000));
+  const secs = (performance.now() - t0) / 1000;
+  measuring = false;
+  stopped = true;
+  if (timer) clearInterval(timer);
+  const framesPerSec = done / secs;
+  // let the frames in flight land before the next cell
+  await new Promise((r) => setTimeout(r, 300));
+  for (const l of links) l.close();
+  return { framesPerSec, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), p99QueueMs: pct(queue, 0.99), notOk };
+}
+
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const quick = process.argv.includes('--quick');
+  const rows: Record<string, unknown>[] = [];
+  const openRows: Record<string, unknown>[] = [];
+  let cellNo = 0;
+  for (const model of o.models) {
+    const single = await decodeRate(model, o.mode, quick);
+    console.log(`${model}: single-thread decode ${single.ms.toFixed(3)} ms (${single.rate.toFixed(1)} frames/s), mode (${o.mode.members},${o.mode.bits})`);
+    for (const workers of o.workers) {
+      const srv = await startServer(model, workers);
+      try {
+        const peak64: Partial<Record<Transport, number>> = {};
+        for (const t of o.transports) {
+          for (const devices of o.devices) {
+            const c = await runCell(t, srv, devices, single.packets, o, `c${cellNo++}`);
+            const efficiency = c.framesPerSec / (workers * single.rate);
+            if (devices === 64) peak64[t] = c.framesPerSec;
+            const row = { transport: t, devices, workers, model, framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), efficiency: r2(efficiency), singleThreadFramesPerSec: r2(single.rate), notOk: c.notOk };
+            rows.push(row);
+            console.log(JSON.stringify(row));
+          }
+        }
+        if (o.openLoop && workers === Math.max(...o.workers)) {
+          for (const t of o.transports) {
+            const peak = peak64[t];
+            if (!peak) continue;
+            const c = await runCell(t, srv, 64, single.packets, o, `c${cellNo++}`, 0.7 * peak);
+            const row = { transport: t, devices: 64, workers, model, load: 0.7, offeredFramesPerSec: r2(0.7 * peak), framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), p99QueueMs: r2(c.p99QueueMs), decodeMs: r2(single.ms), p99QueueInDecodes: r2(c.p99QueueMs / single.ms) };
+            openRows.push(row);
+            console.log(JSON.stringify(row));
+          }
+        }
+      } finally {
+        srv.proc.kill('SIGTERM');
+        await new Promise((r) => srv.proc.once('exit', r));
+      }
+    }
+  }
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(o.out, JSON.stringify({ note: 'npm run bench:serve' + (quick ? ' -- --quick (smoke run, not for numbers)' : ''), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, mode: o.mode, rows, openLoop: openRows }, null, 1) + '\n');
+  console.log(`\n| transport | devices | workers | model | frames/s | p50 ms | p99 ms | efficiency |\n| --- | --- | --- | --- | --- | --- | --- | --- |`);
+  for (const r of rows) console.log(`| ${r.transport} | ${r.devices} | ${r.workers} | ${r.model} | ${r.framesPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${r.efficiency} |`);
+  if (openRows.length) {
+    console.log(`\n| transport | model | workers | offered frames/s (70% of 64-device peak) | p99 queue ms | decode ms | p99 queue / decode |\n| --- | --- | --- | --- | --- | --- | --- |`);
+    for (const r of openRows) console.log(`| ${r.transport} | ${r.model} | ${r.workers} | ${r.offeredFramesPerSec} | ${r.p99QueueMs} | ${r.decodeMs} | ${r.p99QueueInDecodes} |`);
+  }
+  console.log(`\nwrote ${o.out}`);
+  agent.destroy();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+// `slimsplit serve` on the command line: its options, and usage and runtime errors that say what is wrong.
+import { describe, it, expect } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+describe('slimsplit serve (CLI)', () => {
+  it('lists its options', async () => {
+    const r = await run(['serve', '--help']);
+    expect(r.code).toBe(0);
+    for (const o of ['--model', '--host', '--port', '--mqtt-port', '--no-mqtt', '--broker', '--group', '--workers', '--max-queue', '--max-inflight', '--max-body', '--max-connections', '--drain-timeout', '--top-k']) {
+      expect(r.out).toContain(o);
+    }
+    expect(r.out.replace(/\s+/g, " ")).toMatch(/--host <addr> .*\(default: "127\.0\.0\.1"\)/);
+  });
+  it('refuses bad values as usage errors (exit 2) and a missing model as a runtime error (exit 1)', async () => {
+    const w = await run(['serve', '--workers', '0']);
+    expect(w.code).toBe(2);
+    expect(w.err).toMatch(/--workers must be an integer >= 1/);
+    const m = await run(['serve', '--model', '/nonexistent/x.slim', '--port', '0', '--no-mqtt', '--workers', '1']);
+    expect(m.code).toBe(1);
+    expect(m.err).toMatch(/cannot read model file '\/nonexistent\/x\.slim'/);
+  });
+});
