@@ -55,9 +55,11 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
 
   it('shows a streaming device, its mode changes and its misses', async () => {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
+    // a fresh profile per run (playwright passes it as --user-data-dir)
+    const browser = await chromium.launchPersistentContext(mkdtempSync(join(dir, 'chromium-')), {
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(dir, 'chromium-'))}`],
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const session = await connect(`ws://127.0.0.1:${srv.http.port}`, { model, transport: 'ws', device: 'cam-7' });
     try {
@@ -92,6 +94,7 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
       // captured a second ago with a 1 ms deadline: the server answers 'late', the page counts a miss
       const late = await session.send(image, { mode: hi, deadlineMs: 1, capturedAt: performance.now() - 1000 });
       expect(late.result.outcome).toBe('late');
+      sizes.push(session.lastBytes);
 
       await expect.poll(() => panel.getAttribute('data-frames'), { timeout: 5000 }).toBe('13');
       expect(await panel.getAttribute('data-mode')).toBe(name(hi));

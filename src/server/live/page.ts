@@ -27,7 +27,6 @@ svg text{font-size:10px;fill:#777}
 <div id="devices"></div>
 <script>
 "use strict";
-const SPAN = 120000; // ms shown
 const W = 300, H = 90, PAD = 4;
 const NS = "http://www.w3.org/2000/svg";
 const state = { windowMs: 300000, skew: 0, devices: new Map() };
@@ -80,14 +79,17 @@ function el(svg, name, attrs, text) {
   return e;
 }
 
-function axes(svg, top, label) {
+function axes(svg, top, label, span) {
   svg.replaceChildren();
-  el(svg, "text", { x: 2, y: 10 }, label);
+  if (label) el(svg, "text", { x: 2, y: 10 }, label);
+  el(svg, "text", { x: 2, y: H - PAD - 2 }, "-" + Math.round(span / 1000) + " s");
   el(svg, "line", { x1: 0, x2: W, y1: H - PAD, y2: H - PAD, stroke: "#ddd" });
 }
 
 function draw(dev, now) {
   const d = state.devices.get(dev);
+  // the x axis spans the window, or less while the device is new (at least 30 s)
+  const SPAN = Math.min(state.windowMs, Math.max(30000, d.pts.length ? now - d.pts[0][0] : 0));
   const t0 = now - SPAN;
   const pts = d.pts.filter((p) => p[0] >= t0);
   const x = (t) => ((t - t0) / SPAN) * W;
@@ -102,7 +104,7 @@ function draw(dev, now) {
   d.info.textContent = last ? "mode " + last[1] + " · " + last[2] + " B · uplink " + up + " · " + misses + " missed of " + d.pts.length + " in the last " + Math.round(state.windowMs / 60000) + " min" : "";
 
   // mode: a step line over the modes seen, lowest at the bottom
-  axes(d.mode, 0, modes.join("  "));
+  axes(d.mode, 0, "", SPAN);
   const ym = (m) => { const i = modes.indexOf(m); return modes.length < 2 ? H / 2 : H - PAD - (i / (modes.length - 1)) * (H - 20); };
   let path = "";
   for (let i = 0; i < pts.length; i++) {
@@ -113,25 +115,25 @@ function draw(dev, now) {
   el(d.mode, "path", { d: path, fill: "none", stroke: "#2a6", "stroke-width": 1.5 });
   modes.forEach((m) => el(d.mode, "text", { x: W - 28, y: Math.max(10, ym(m) - 2) }, m));
 
-  series(d.bytes, pts, x, (p) => p[2], "B", "#36c", true);
-  series(d.uplink, pts.filter((p) => p[4] !== null), x, (p) => p[4], "kbit/s", "#c63", false);
+  series(d.bytes, pts, x, (p) => p[2], "B", "#36c", true, SPAN);
+  series(d.uplink, pts.filter((p) => p[4] !== null), x, (p) => p[4], "kbit/s", "#c63", false, SPAN);
 
   // misses: bars per 5 s bucket
   const B = 5000, buckets = new Map();
   for (const p of pts) if (p[5]) { const k = Math.floor(p[0] / B); buckets.set(k, (buckets.get(k) || 0) + 1); }
   const mmax = Math.max(1, ...buckets.values());
-  axes(d.miss, 0, "max " + mmax);
+  axes(d.miss, 0, "max " + mmax, SPAN);
   for (const [k, n] of buckets) {
     const h = (n / mmax) * (H - 20);
     el(d.miss, "rect", { x: x(k * B).toFixed(1), y: (H - PAD - h).toFixed(1), width: Math.max(1, (B / SPAN) * W - 1).toFixed(1), height: h.toFixed(1), fill: "#c33" });
   }
 }
 
-function series(svg, pts, x, get, unit, color, dots) {
+function series(svg, pts, x, get, unit, color, dots, span) {
   let max = 0;
   for (const p of pts) max = Math.max(max, get(p));
   max = max > 0 ? max * 1.1 : 1;
-  axes(svg, max, "max " + Math.round(max) + " " + unit);
+  axes(svg, max, "max " + Math.round(max) + " " + unit, span);
   const y = (v) => H - PAD - (v / max) * (H - 20);
   if (dots) {
     let path = "";
