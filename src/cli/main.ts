@@ -36,6 +36,7 @@ import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
 import { registerServe } from './serve.js';
 import { registerDevice } from './device.js';
+import { registerImport } from './import.js';
 
 function buildProgram(io: Ctx): Command {
   const program = new Command('slimsplit');
@@ -129,6 +130,7 @@ function buildProgram(io: Ctx): Command {
 
   registerServe(program, io, DEFAULT_MODEL);
   registerDevice(program, io, DEFAULT_MODEL);
+  registerImport(program, io);
 
   return program;
 }
