@@ -18,6 +18,8 @@ export { self_test } from './selftest';
 export { rans_init, rans_encode, rans_decode, rans_encode_ctx, rans_decode_ctx } from './rans';
 export { plan_bind, plan_run, plan_set_mode, plan_check, plan_supports, plan_arena_bytes, plan_modes, plan_mode, plan_input, plan_output, plan_input_dtype, plan_output_dtype, plan_input_elems, plan_output_elems } from './plan';
 
+export { device_blob_alloc, device_init, device_set_mode, device_mode, device_modes, device_mode_info, device_model_id, device_error_detail, device_pixels, device_run, device_codes, device_encode, device_packet, device_memory_used, device_memory_size } from './device';
+
 export function heap_base(): usize {
   return __heap_base;
 }

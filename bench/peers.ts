@@ -75,7 +75,7 @@ export async function initPeers(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // A minimal protobuf writer: just the wire types ONNX's ModelProto needs.
 
-class Pb {
+export class Pb {
   private bytes: number[] = [];
   private varint(v: number): void {
     // ONNX fields used here are non-negative and < 2^53
@@ -119,20 +119,20 @@ class Pb {
 const FLOAT = 1; // TensorProto.DataType
 const ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
 
-function tensorProto(name: string, dims: number[], data: Float32Array): Pb {
+export function tensorProto(name: string, dims: number[], data: Float32Array): Pb {
   const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   return new Pb().packedInts(1, dims).int(2, FLOAT).str(8, name).raw(9, raw);
 }
-function valueInfo(name: string, dims: number[]): Pb {
+export function valueInfo(name: string, dims: number[]): Pb {
   const shape = new Pb();
   for (const d of dims) shape.msg(1, new Pb().int(1, d));
   const tensorType = new Pb().int(1, FLOAT).msg(2, shape);
   return new Pb().str(1, name).msg(2, new Pb().msg(1, tensorType));
 }
-function attrInts(name: string, vs: number[]): Pb {
+export function attrInts(name: string, vs: number[]): Pb {
   return new Pb().str(1, name).int(20, ATTR_INTS).packedInts(8, vs);
 }
-function attrInt(name: string, v: number): Pb {
+export function attrInt(name: string, v: number): Pb {
   return new Pb().str(1, name).int(20, ATTR_INT).int(3, v);
 }
 

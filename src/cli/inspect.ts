@@ -10,8 +10,11 @@ import { contextsPerGroup, type ContextNeighbours } from '../codec/coder.js';
 import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo } from '../codec/modes.js';
 import { DTYPE_BYTES } from '../engine/plan/graph.js';
 import { PH } from '../engine/plan/words.js';
+import { graphStats } from '../engine/stats.js';
 import { CliError, DEFAULT_MODEL, Io, hex32, readInput } from './common.js';
 import { table } from '../eval/report.js';
+import { DEVICE_MAGIC } from '../device/blob.js';
+import { inspectDeviceBlob, inspectDeviceBudget } from './device-blob.js';
 
 export function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boolean): void {
   const b = readBlob(bytes);
@@ -28,7 +31,8 @@ export function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boole
     const ops: Record<string, number> = {};
     for (const l of g.layers) ops[l.op] = (ops[l.op] ?? 0) + 1;
     const buf = (n: string) => g.buffers.find((x) => x.name === n)?.shape ?? [];
-    return { name: g.name, layers: g.layers.length, ops, input: { name: g.input, shape: buf(g.input) }, output: { name: g.output, shape: buf(g.output) }, planBytes: g.plan.byteLength, arenaBytes: g.plan[PH.arenaBytes] };
+    const st = graphStats(g, b.tensors);
+    return { name: g.name, layers: g.layers.length, ops, input: { name: g.input, shape: buf(g.input) }, output: { name: g.output, shape: buf(g.output) }, planBytes: g.plan.byteLength, arenaBytes: g.plan[PH.arenaBytes], weights: st.weights, macs: st.macs };
   });
   // A split model with coder tables also gets its mode table (expected bytes, reference top-1).
   let modeRows: ModeInfo[] | undefined;
@@ -47,11 +51,16 @@ export function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boole
   io.out(`${file}: .slim blob v${b.version}, ${bytes.length} bytes, model '${b.name}', id ${info.modelId} (FNV-1a, as packets carry it)\n`);
   io.out(`input: [${b.input.shape.join(', ')}]${b.input.mean.length ? `, mean [${b.input.mean.map((v) => v.toFixed(4)).join(', ')}], std [${b.input.std.map((v) => v.toFixed(4)).join(', ')}]` : ', no normalization'}\n`);
   io.out(`modes: ${b.axes.map((a) => `${a.name} [${a.values.join(', ')}]`).join(' x ') || 'one'} = ${modes} mode${modes === 1 ? '' : 's'}\n`);
-  if (info.classes) io.out(`classes: ${(info.classes as unknown[]).join(', ')}\n`);
+  if (info.classes) {
+    const cl = info.classes as unknown[];
+    // an ImageNet head has 1000 names: the count and both ends say enough
+    io.out(`classes: ${cl.length > 20 ? `${cl.length} (${cl.slice(0, 5).join(', ')}, ..., ${cl.slice(-2).join(', ')})` : cl.join(', ')}\n`);
+  }
   io.out(`tensors: ${b.tensors.length}, ${info.tensors.bytes} bytes (${Object.entries(byDtype).map(([d, n]) => `${d} ${n / DTYPE_BYTES[d as keyof typeof DTYPE_BYTES]} values`).join(', ') || 'none'})\n`);
   for (const g of graphs) {
     const ops = Object.entries(g.ops).map(([op, n]) => `${op} x${n}`).join(', ');
     io.out(`graph ${g.name}: ${g.layers} layers (${ops || 'none'}), ${g.input.name} [${g.input.shape.join(', ')}] -> ${g.output.name} [${g.output.shape.join(', ')}], plan ${g.planBytes} bytes, arena ${g.arenaBytes} bytes\n`);
+    io.out(`  weights ${g.weights.toLocaleString('en-US')}, multiply-adds ${g.macs.toLocaleString('en-US')} (${(g.macs / 1e6).toFixed(1)} M)\n`);
   }
   // a table's row is its symbols + 2 words: narrower than 2^bits + 2 where the exporter cut the alphabet
   const shapeOf = (name: string) => b.tensors.find((t) => t.name === name)?.shape.join('x') ?? '?';
@@ -151,9 +160,14 @@ export function inspectImage(io: Io, file: string, bytes: Uint8Array, json: bool
   }
 }
 
-export function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string }): void {
+export function cmdInspect(io: Io, file: string, o: { json?: boolean; model?: string; device?: boolean }): void {
   const bytes = readInput(file, 'file');
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === DEVICE_MAGIC) return inspectDeviceBlob(io, bytes, !!o.json);
+  if (o.device) {
+    if (magic !== BLOB_MAGIC) throw new CliError(`${file}: --device takes a .slim blob or a device blob`, 2);
+    return inspectDeviceBudget(io, file, bytes, !!o.json);
+  }
   if (magic === BLOB_MAGIC) return inspectBlob(io, file, bytes, !!o.json);
   if (bytes[0] === PACKET_MAGIC[0] && bytes[1] === PACKET_MAGIC[1]) return inspectPacket(io, file, bytes, !!o.json, o.model);
   if (isCompactPacket(bytes)) return inspectCompactPacket(io, file, bytes, !!o.json, o.model);

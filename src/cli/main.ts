@@ -31,6 +31,7 @@ import { exitQuietlyOnClosedPipe } from './pipe.js';
 import { cmdEncode } from './encode.js';
 import { cmdDecode } from './decode.js';
 import { cmdInspect } from './inspect.js';
+import { cmdDeviceBlob } from './device-blob.js';
 import { cmdPack } from './pack.js';
 import { cmdUnpack } from './unpack.js';
 import { cmdEval } from './eval.js';
@@ -38,6 +39,7 @@ import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
 import { registerServe } from './serve.js';
 import { registerDevice } from './device.js';
+import { registerImport } from './import.js';
 
 function buildProgram(io: Ctx): Command {
   const program = new Command('slimsplit');
@@ -80,8 +82,25 @@ function buildProgram(io: Ctx): Command {
     .argument('<file>', 'blob, packet or image')
     .option('--json', 'print JSON')
     .option('--model <file.slim>', 'for a packet: check its model id against this blob (default: the package model, if present)')
+    .option('--device', "for a .slim blob: the device path's linear memory per mode (docs/DEVICE.md)")
     .addHelpText('after', '\nExamples:\n  slimsplit inspect weights/see-cifar10.slim\n  slimsplit inspect cat.pkt\n  slimsplit inspect samples/cat.jpg')
     .action((file, o) => cmdInspect(io, file, o));
+
+  program
+    .command('device-blob')
+    .description('write the device-only blob of a split model: encoder plan and weights as stored, coder tables for the kept bit depths, normalization, model id (docs/DEVICE.md)')
+    .argument('<blob.slim>', 'full model blob')
+    .requiredOption('-o, --out <out.sdev>', 'where to write the device blob')
+    .option('--bits <list>', 'bit depths to keep, comma-separated (default: all the model has)', (v: string) => v.split(',').map((b) => {
+      if (!/^\d+$/.test(b.trim())) throw new InvalidArgumentError(`'${b}' is not a bit depth`);
+      return Number(b);
+    }))
+    .option('--members <list>', 'members counts the device runs, comma-separated (default: all); the arena and weight rows are cut to these', (v: string) => v.split(',').map((b) => {
+      if (!/^\d+$/.test(b.trim())) throw new InvalidArgumentError(`'${b}' is not a members count`);
+      return Number(b);
+    }))
+    .addHelpText('after', '\nExamples:\n  slimsplit device-blob weights/see-cifar10.slim -o see-cifar10.sdev\n  slimsplit device-blob weights/see-cifar10.slim --bits 1,2 --members 1 -o see-cifar10-m1.sdev')
+    .action((file, o) => cmdDeviceBlob(io, file, o));
 
   program
     .command('pack')
@@ -140,6 +159,7 @@ function buildProgram(io: Ctx): Command {
 
   registerServe(program, io, DEFAULT_MODEL);
   registerDevice(program, io, DEFAULT_MODEL);
+  registerImport(program, io);
 
   return program;
 }

@@ -11,19 +11,23 @@
  *   enc.close(); dec.close();                                      // or model.close(): closes both
  *
  * Each encoder/decoder owns a kernel module instance (the device and the server are different
- * machines). Everything is placed in WASM memory when it is made: the blob's weights and plan,
- * the arena, the coder tables, the input, code and packet buffers. encode() then runs the encoder
- * plan (one export call), the rANS coder on the codes where they lie, and writes the packet header;
- * decode() reads the header, decodes straight into the decoder plan's input and runs it.
+ * machines). The encoder is the device path inside the module (assembly/device.ts): it gets this
+ * model's device blob (src/device/blob.ts) and turns pixels into a packet in one export call, the
+ * same code C hosts run (docs/DEVICE.md). The decoder places the blob's weights and plan, the arena,
+ * the coder tables and the payload buffer in WASM memory when it is made; decode() reads the header,
+ * decodes straight into the decoder plan's input and runs it.
  */
-import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder } from './api.js';
+import type { Classifier, DecodeResult, DeviceEncoder, EncoderOptions, ImageInput, Mode, ModelInfo, PacketFormat, ServerDecoder, RawImage } from './api.js';
 import { readBlob } from '../format/reader.js';
 import { type Blob } from '../format/schema.js';
 import { Runner } from '../engine/plan/runner.js';
-import { CdfTables, decodeAt, encodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
-import { modelIdOf, readPacket, writePacket, PacketError, isCompactPacket, readCompactPacket, writeCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
+import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, type ContextNeighbours, type TableSpec } from '../codec/coder.js';
+import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
 import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo, type SplitInfo } from '../codec/modes.js';
-import { toInput } from './image.js';
+import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.js';
+import { decodeBoundedInto, imageSize, FULL_DECODE_MAX_PIXELS } from './bounded-image.js';
+import { DeviceCore, type DevicePixels } from '../device/core.js';
+import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
 import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
 import { modelBytes, type ModelSource } from './source.js';
 import { imageArg, modeArg, packetArg, axesText } from './input.js';
@@ -152,6 +156,15 @@ export class Model {
     this.open.delete(c);
   }
 
+  private deviceBlobs = new Map<string, Uint8Array>();
+  /** The device-only blob of this model (src/device/blob.ts), made once per set of kept bit depths. */
+  deviceBlob(opts: DeviceBlobOptions = {}): Uint8Array {
+    const key = opts.bits ? opts.bits.join(',') : '*';
+    let b = this.deviceBlobs.get(key);
+    if (!b) this.deviceBlobs.set(key, (b = makeDeviceBlob(this.bytes, opts, this.blob)));
+    return b;
+  }
+
   /** @internal */
   get modelId(): number {
     return this.modelIdU32;
@@ -198,7 +211,7 @@ function argmax(x: Float32Array): number {
 }
 
 /**
- * The coder side both ends share: the blob's CDF tables resident in WASM memory, and the per-channel
+ * The decoder's coder side: the blob's CDF tables resident in WASM memory, and the per-channel
  * table index for the current bit depth (written on a mode change, not per packet).
  */
 class ChannelCoder {
@@ -236,18 +249,6 @@ class ChannelCoder {
     const i32 = this.eng.i32();
     for (let c = 0; c < channels; c++) i32[(this.tableIndex >> 2) + c] = base + c * per;
   }
-}
-
-/** Mode as the packet carries it: [members, bits]. */
-function modeBytes(mode: Record<string, number>): number[] {
-  return [mode.members ?? 1, mode.bits ?? 8];
-}
-
-/** A compact packet's mode byte: the mode's index in model.modes(). */
-function modeIndexOf(modes: Mode[], m: Mode): number {
-  const i = modes.findIndex((q) => (q.members ?? 1) === (m.members ?? 1) && (q.bits ?? 8) === (m.bits ?? 8) && q.width === m.width);
-  if (i < 0 || i > 255) throw new Error(`slimsplit: mode ${JSON.stringify(m)} has no compact mode byte`);
-  return i;
 }
 
 /**
@@ -291,77 +292,95 @@ abstract class ModuleUser implements Closable {
   protected abstract release(): void;
 }
 
-/** Device side: image -> encoder network -> b-bit codes -> rANS -> packet. */
+/**
+ * Device side: image -> packet in one call into the kernel module (assembly/device.ts), the same
+ * code a C host runs on wasm3 or WAMR (docs/DEVICE.md). This class only reads image files and
+ * maps modes; the module holds the device blob (src/device/blob.ts) made from this model.
+ */
 export class SplitEncoder extends ModuleUser implements DeviceEncoder {
-  private runner: Runner;
-  private coder: ChannelCoder;
-  private readonly split: SplitInfo;
-  /** payload scratch, sized for the largest mode's worst case */
-  private readonly out: number;
-  private readonly capacity: number;
+  private dev: DeviceCore | null;
   readonly packet: PacketFormat;
   private readonly modes: Mode[];
-  /** the current mode's compact mode byte (set with the mode, not per packet) */
-  private modeByte = 0;
 
   constructor(model: Model, eng: Engine, packet: PacketFormat = 'full') {
     super(model, eng, 'encoder');
     this.packet = packet;
     this.modes = model.modes();
-    const arena = new Arena(eng);
-    this.runner = new Runner(eng, model.blob, 'encoder', { arena });
-    if (this.runner.outputDtype !== 'u8') throw new Error(`slimsplit: model '${model.info.name}': its encoder graph outputs floats, not codes; it is not a split model`);
-    this.coder = new ChannelCoder(model, eng, arena, false);
-    this.split = model.split();
-    // Escape-free streams take < 2 bytes per symbol (rANS byte renormalization bound).
-    this.capacity = 2 * this.runner.outputLength + 64;
-    this.out = arena.alloc(this.capacity, 16);
-    this.syncTables();
+    this.dev = new DeviceCore(eng, model.deviceBlob());
+  }
+
+  /** The module's device path (throws once closed). */
+  get device(): DeviceCore {
+    this.check();
+    return this.dev!;
   }
 
   protected release(): void {
-    this.runner = null as unknown as Runner;
-    this.coder = null as unknown as ChannelCoder;
+    this.dev = null;
   }
 
   get mode(): Mode {
     this.check();
-    return this.runner.mode;
+    return { ...this.modes[this.device.mode] };
   }
 
   /** Sets the given axes (others keep their value); an axis the model lacks or a value it lacks throws. */
   setMode(mode: Mode): void {
     this.check();
-    this.runner.setMode(modeArg(mode, this.model.info.axes, this.model.info.name));
-    this.syncTables();
+    const arg = modeArg(mode, this.model.info.axes, this.model.info.name) as Record<string, number | undefined>;
+    const want: Record<string, number> = { ...(this.mode as Record<string, number>) };
+    const axes = this.model.blob.axes;
+    for (const [k, v] of Object.entries(arg)) {
+      if (v === undefined) continue;
+      const a = axes.find((q) => q.name === k)!;
+      if (!a.values.includes(Math.fround(v))) throw new Error(`slimsplit: model '${this.model.info.name}' has no mode ${k}=${v}; valid: ${axes.map((q) => `${q.name} in {${q.values.join(', ')}}`).join('; ')}`);
+      want[k] = Math.fround(v);
+    }
+    this.device.setMode(this.modes.findIndex((q) => axes.every((a) => q[a.name] === want[a.name])));
   }
 
-  private syncTables(): void {
-    this.coder.select(this.runner.mode.bits, this.runner.outputLength / this.coder.groupSize);
-    if (this.packet === 'compact') this.modeByte = modeIndexOf(this.modes, this.runner.mode);
-  }
-
-  /** The encoder network alone: writes the codes into WASM memory and returns a view of them. */
+  /** The encoder network alone: the codes in WASM memory (a view, valid until the next call). */
   codes(image: ImageInput): Uint8Array {
     this.check();
-    const inp = this.runner.inputView() as Float32Array;
-    toInput(imageArg(image), this.model.info.inputShape, this.model.info.mean, this.model.info.std, inp);
-    return this.runner.run() as Uint8Array;
+    return this.device.codes(devicePixels(imageArg(image)));
   }
 
   encode(image: ImageInput): Uint8Array {
-    const codes = this.codes(image);
-    const n = codes.length;
-    const { tables, groupSize, tableIndex, context } = this.coder;
-    const len = encodeAt(this.eng, tables, { symbols: codes.byteOffset, n, type: 'u8', groupSize, tableIndex, out: this.out, capacity: this.capacity, context });
-    const m = this.runner.mode;
-    const payload = this.eng.u8().subarray(this.out, this.out + len);
-    if (this.packet === 'compact') return writeCompactPacket(this.model.modelId, this.modeByte, payload);
-    return writePacket(
-      { modelId: this.model.modelId, mode: modeBytes(m), shape: [n / groupSize, this.split.H, this.split.W], quant: { kind: 'implied' } },
-      payload,
-    );
+    this.check();
+    const img = imageArg(image);
+    if (img instanceof Uint8Array && needsBoundedDecode(img)) {
+      // large files go straight to the model input, never held as pixels (docs/MEMORY.md)
+      const [, H, W] = this.model.info.inputShape;
+      const { mean, std } = this.model.info;
+      let done = false;
+      const packet = this.device.encodeInput(W, H, (input) => {
+        done = decodeBoundedInto(img, [H, W], mean, std, input) !== null;
+      }, this.packet);
+      if (done) return packet;
+    }
+    return this.device.encode(devicePixels(img), this.packet);
   }
+}
+
+/** Whether a file is large enough that the bounded decoder may take it (it decides the last cases). */
+function needsBoundedDecode(bytes: Uint8Array): boolean {
+  const d = imageSize(bytes);
+  return d !== null && d.width * d.height > FULL_DECODE_MAX_PIXELS;
+}
+
+/** Image files decoded, pixels checked: what the device takes (gray, RGB or RGBA bytes). */
+function devicePixels(image: RawImage | Uint8Array): DevicePixels {
+  const raw = image instanceof Uint8Array ? decodeImage(image) : image;
+  if ((raw.channels as number) === 1) {
+    const { width, height, data } = raw;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || !data || data.length !== width * height) {
+      throw new ImageError('pixels', `a ${width}x${height} gray image needs ${width * height} bytes, got ${data?.length}`);
+    }
+    return raw as unknown as DevicePixels;
+  }
+  checkRaw(raw);
+  if (raw.width * raw.height > MAX_PIXELS) throw new ImageError('too-large', `${raw.width}x${raw.height} pixels, over the device's cap of ${MAX_PIXELS}`);
+  return raw;
 }
 
 /** Server side: packet -> rANS decode into the decoder's input -> decoder network -> logits. */

@@ -17,6 +17,7 @@ import type { DecoderPool, PoolReply } from './pool.js';
 import type { ServerMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
 import { nowMs } from './worker.js';
+import type { AnsweredFrame } from './live/stats.js';
 
 export type Transport = 'http' | 'ws' | 'mqtt';
 
@@ -39,6 +40,8 @@ interface Job {
   packet: Uint8Array;
   receivedAt: number;
   due: number;
+  bytes: number;
+  captureMs: number;
   reply: Reply;
   answered: boolean;
 }
@@ -53,6 +56,8 @@ export class FrameService {
   readonly scheduler: Scheduler<Job>;
   private readonly live = new Set<Job>();
   draining = false;
+  /** sees every frame that reached the queue, once answered (the live view) */
+  onAnswer?: (f: AnsweredFrame) => void;
   private drainWaiters: (() => void)[] = [];
 
   constructor(
@@ -143,7 +148,7 @@ export class FrameService {
     const named = { model: m.name, modelId: m.idHex };
     const refusal = this.scheduler.admit(device, seq);
     if (refusal) return early(refusal.outcome, refusal.code, refusal.message, { ...ids, ...named }, m.name, mode);
-    const job: Job = { device, seq, model: m, mode, transport: t, packet: p, receivedAt, due: dueAt(env.fields, Date.now()), reply, answered: false };
+    const job: Job = { device, seq, model: m, mode, transport: t, packet: p, receivedAt, due: dueAt(env.fields, Date.now()), bytes: bytes.length, captureMs: env.fields.captureMs, reply, answered: false };
     this.live.add(job);
     this.metrics.inflight.set(this.scheduler.inflight);
     if (Date.now() > job.due) return this.late(job, receivedAt);
@@ -200,6 +205,10 @@ export class FrameService {
     this.metrics.frames.inc({ model: job.model.name, mode: job.mode, transport: job.transport, outcome });
     this.metrics.inflight.set(this.scheduler.inflight);
     job.reply({ v: 1, device: job.device, seq: job.seq, outcome, model: job.model.name, modelId: job.model.idHex, ...extra });
+    if (this.onAnswer) {
+      const now = Date.now();
+      this.onAnswer({ device: job.device, mode: job.mode, bytes: job.bytes, receivedMs: now - (nowMs() - job.receivedAt), answeredMs: now, captureMs: job.captureMs, dueMs: job.due, outcome });
+    }
     if (this.live.size === 0 && this.drainWaiters.length) for (const w of this.drainWaiters.splice(0)) w();
   }
 

@@ -13,6 +13,7 @@ import { DEVICE_ID_RE } from './envelope.js';
 import { httpStatusOf, type FrameResult } from './result.js';
 import type { FrameService } from './frames.js';
 import type { ServerMetrics } from './metrics.js';
+import type { LiveFeed } from './live/feed.js';
 
 export interface WebOptions {
   maxConnections: number;
@@ -37,6 +38,7 @@ export class WebFront {
     private readonly opts: WebOptions,
     private readonly readiness: () => Readiness,
     private readonly metrics: ServerMetrics,
+    private readonly live?: LiveFeed,
   ) {
     this.server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.request(req, res));
     // ws checks the message size itself; a frame over --max-body but under this gets a per-frame
@@ -78,6 +80,7 @@ export class WebFront {
       res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s) });
       res.end(s);
     };
+    if (this.live?.route(req, res, url)) return;
     if (req.method === 'GET' && url.pathname === '/healthz') return json(200, { status: 'ok' });
     if (req.method === 'GET' && url.pathname === '/readyz') {
       const r = this.readiness();
@@ -100,7 +103,7 @@ export class WebFront {
       }
       return this.postFrame(req, res, url);
     }
-    json(404, { error: `no route ${req.method} ${url.pathname}; frames go to POST /v1/frames, WebSocket /v1/ws; operations: /healthz /readyz /metrics` });
+    json(404, { error: `no route ${req.method} ${url.pathname}; frames go to POST /v1/frames, WebSocket /v1/ws; operations: /healthz /readyz /metrics; live view: /` });
   }
 
   private postFrame(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -180,6 +183,7 @@ export class WebFront {
   /** Stops taking connections and frames (shutdown, first step). */
   stopAccepting(): void {
     this.stopping = true;
+    this.live?.close();
     this.server.close();
   }
 

@@ -13,6 +13,8 @@ import { ServerMetrics } from './metrics.js';
 import { FrameService } from './frames.js';
 import { WebFront } from './http.js';
 import { SERVE_DEFAULTS } from './defaults.js';
+import { LiveStats } from './live/stats.js';
+import { LiveFeed } from './live/feed.js';
 import { EmbeddedBroker, BrokerLink, DEFAULT_PREFIX, type MqttFront } from './mqtt.js';
 
 export interface ServeOptions {
@@ -51,6 +53,8 @@ export interface RunningServer {
   pool: DecoderPool;
   frames: FrameService;
   metrics: ServerMetrics;
+  /** the live view's window (GET / shows it) */
+  live: LiveStats;
   http: { host: string; port: number };
   mqtt?: { kind: 'embedded' | 'external'; port?: number; url?: string };
   /** drain and stop; resolves with the number of frames answered 'drain-timeout' */
@@ -91,6 +95,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   frames = new FrameService(models, pool, metrics, { maxQueue: opt.maxQueue, maxInflight: opt.maxInflight, maxBody: opt.maxBody });
   const fs = frames;
+  const live = new LiveStats();
+  fs.onAnswer = (f) => live.record(f);
   const prefix = opt.topicPrefix ?? DEFAULT_PREFIX;
   let mqtt: MqttFront | undefined;
   let mqttInfo: RunningServer['mqtt'];
@@ -106,7 +112,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       broker: mqtt ? { kind: mqtt.kind, connected: mqtt.connected() } : null,
     };
   };
-  const web = new WebFront(fs, { maxConnections: opt.maxConnections, maxWsBuffer: 1 << 20 }, readiness, metrics);
+  const web = new WebFront(fs, { maxConnections: opt.maxConnections, maxWsBuffer: 1 << 20 }, readiness, metrics, new LiveFeed(live));
   try {
     const a = await web.listen(opt.port, opt.host);
     if (opt.broker) {
@@ -120,13 +126,14 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       mqtt = b;
       mqttInfo = { kind: 'embedded', port: ma.port };
     }
-    log(`slimsplit: serve: ${models.models.map((m) => `${m.name} (${m.idHex})`).join(', ')}; ${workers} decoder worker${workers > 1 ? 's' : ''}; http://${opt.host}:${a.port} (POST /v1/frames, ws /v1/ws, /healthz /readyz /metrics)${mqttInfo ? (mqttInfo.kind === 'embedded' ? `; MQTT broker mqtt://${opt.host}:${mqttInfo.port}` : `; MQTT via ${opt.broker} ($share/${opt.group}/${prefix}/frames/#)`) : ''}\n`);
+    log(`slimsplit: serve: ${models.models.map((m) => `${m.name} (${m.idHex})`).join(', ')}; ${workers} decoder worker${workers > 1 ? 's' : ''}; http://${opt.host}:${a.port} (POST /v1/frames, ws /v1/ws, /healthz /readyz /metrics, live view at /)${mqttInfo ? (mqttInfo.kind === 'embedded' ? `; MQTT broker mqtt://${opt.host}:${mqttInfo.port}` : `; MQTT via ${opt.broker} ($share/${opt.group}/${prefix}/frames/#)`) : ''}\n`);
     let closing: Promise<number> | undefined;
     return {
       models,
       pool,
       frames: fs,
       metrics,
+      live,
       http: { host: opt.host, port: a.port },
       mqtt: mqttInfo,
       close: () =>

@@ -79,3 +79,67 @@ describe.skipIf(!canMeasure)('memory of a large or forged image file (child proc
     }
   }, 180_000);
 });
+
+// The same bound through the device encoder: a large file goes from the bounded decoder straight
+// into the module's input (pixel format 3), and its packet equals the one of the decoded pixels.
+const ENCODE_CHILD = `
+import { readFileSync } from 'node:fs';
+const [index, file] = process.argv.slice(2);
+const { loadModel } = await import(index);
+const kb = (k) => +new RegExp(k + ':\\\\s+(\\\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1];
+const enc = (await loadModel('see-cifar10')).encoder({ packet: 'compact' });
+enc.encode(new Uint8Array(readFileSync(${JSON.stringify(join(root, 'samples/cat.jpg'))}))); // warm up
+const buf = readFileSync(file);
+const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+globalThis.gc();
+writeFileSync('/proc/self/clear_refs', '5');
+const before = kb('VmRSS');
+const packet = enc.encode(bytes);
+console.log(JSON.stringify({ growthMB: (kb('VmHWM') - before) / 1024, bytes: packet.length }));
+`.replace("import { readFileSync }", "import { readFileSync, writeFileSync }");
+
+function gradient(w: number, h: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  const rgba = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) {
+    const x = i % w, y = (i / w) | 0;
+    rgba[4 * i] = (x * 255) / w + r() * 16;
+    rgba[4 * i + 1] = (y * 255) / h;
+    rgba[4 * i + 2] = ((x ^ y) & 64) * 3;
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}
+
+describe('encoder on a large file', () => {
+  it('a 1024x768 JPEG: encode(bytes) (bounded decode into the input) equals encode(decodeImage(bytes)), both builds', async () => {
+    const { loadModel, decodeImage } = await import('../../src/index.js');
+    const file = new Uint8Array(jpeg.encode({ data: gradient(1024, 768, 5), width: 1024, height: 768 }, 85).data);
+    for (const build of ['simd', 'scalar'] as const) {
+      const enc = (await loadModel('see-cifar10', { build })).encoder();
+      for (const mode of [{ members: 1, bits: 1 }, { members: 4, bits: 8 }]) {
+        enc.setMode(mode);
+        const a = enc.encode(file);
+        const b = enc.encode(decodeImage(file));
+        expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+      }
+      enc.close();
+    }
+  }, 120_000);
+
+  it.skipIf(!canMeasure)('a 2048x2048 JPEG raises the encoding process\'s peak RSS by under 40 MB (child process)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-encmem-'));
+    try {
+      const file = join(dir, 'image.jpg');
+      writeFileSync(file, jpeg.encode({ data: gradient(2048, 2048, 3), width: 2048, height: 2048 }, 85).data);
+      const script = join(dir, 'child.mjs');
+      writeFileSync(script, ENCODE_CHILD);
+      const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, pathToFileURL(join(root, 'src/index.ts')).href, file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+      const r = JSON.parse(out.trim().split('\n').pop()!);
+      expect(r.bytes).toBeGreaterThan(4);
+      expect(r.growthMB).toBeLessThan(40);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

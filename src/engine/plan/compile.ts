@@ -25,8 +25,37 @@ interface Slot {
   offset: number;
 }
 
-function layoutArena(r: Resolved): { offsets: Map<string, number>; scratch: number[]; bytes: number } {
+/**
+ * `only`: lay the arena out for these modes alone (a device that runs only them): each buffer takes
+ * the most elements any of them touches (the input: all of it), each layer the most scratch any of
+ * them needs. The plan still holds every mode's words; running another mode would overrun.
+ */
+function slotSizes(r: Resolved, only?: boolean[]): { bytes: Map<string, number>; scratch: number[] } {
+  const bytes = new Map<string, number>();
+  if (!only) {
+    for (const [name, b] of r.g.buffers) bytes.set(name, b.bytes);
+    return { bytes, scratch: r.scratch };
+  }
   const { graph } = r.g;
+  const scratch = new Array<number>(graph.layers.length).fill(0);
+  bytes.set(graph.input, r.g.buffers.get(graph.input)!.bytes);
+  r.plans.forEach((pm, m) => {
+    if (!only[m]) return;
+    pm.forEach((p, i) => {
+      scratch[i] = Math.max(scratch[i], p.scratch);
+      for (const f of r.views[m][i].spec.fields) {
+        if (f.kind !== 'buffer') continue;
+        const b = r.views[m][i].buffer(f.name);
+        bytes.set(b.name, Math.max(bytes.get(b.name) ?? 0, p.extents[f.name] * (b.dtype === 'u8' ? 1 : 4)));
+      }
+    });
+  });
+  return { bytes, scratch };
+}
+
+function layoutArena(r: Resolved, only?: boolean[]): { offsets: Map<string, number>; scratch: number[]; bytes: number; sizes: Map<string, number> } {
+  const { graph } = r.g;
+  const sizes = slotSizes(r, only);
   const n = graph.layers.length;
   const life = new Map<string, [number, number]>();
   const touch = (name: string, i: number): void => {
@@ -40,8 +69,8 @@ function layoutArena(r: Resolved): { offsets: Map<string, number>; scratch: numb
   });
   touch(graph.output, n);
   const slots: Slot[] = [];
-  for (const [name, [first, last]] of life) slots.push({ key: 'b:' + name, bytes: align(r.g.buffers.get(name)!.bytes, 16), first, last, offset: 0 });
-  r.scratch.forEach((s, i) => {
+  for (const [name, [first, last]] of life) slots.push({ key: 'b:' + name, bytes: align(sizes.bytes.get(name) ?? 0, 16), first, last, offset: 0 });
+  sizes.scratch.forEach((s, i) => {
     if (s > 0) slots.push({ key: 's:' + i, bytes: align(s, 16), first: i, last: i, offset: 0 });
   });
   // Largest first, each at the lowest offset clear of every placed slot alive at the same time.
@@ -67,7 +96,7 @@ function layoutArena(r: Resolved): { offsets: Map<string, number>; scratch: numb
     if (s.key.startsWith('b:')) offsets.set(s.key.slice(2), s.offset);
     else scratch[Number(s.key.slice(2))] = s.offset;
   }
-  return { offsets, scratch, bytes: top };
+  return { offsets, scratch, bytes: top, sizes: sizes.bytes };
 }
 
 // Pointer words are found by lowering each layer of the largest mode twice, the second time
@@ -118,14 +147,32 @@ function lowerLayer(r: Resolved, m: number, i: number, arena: ReturnType<typeof 
   });
 }
 
+/** Per mode, per layer: the elements each buffer field touches (the kernels' contract; for tools such as the device blob writer). */
+export function modeExtents(graph: GraphDef, layout: PlanLayout): Array<Array<Record<string, number>>> {
+  return resolveGraph(graph, layout).plans.map((pm) => pm.map((p) => p.extents));
+}
+
 /**
  * Compiles one graph into plan words (docs/FORMAT.md, "Plans"): header, records in the largest
  * mode with pointers relative to the data base or the arena base, the mode table and the patches.
  * Deterministic: the blob loader recompiles and compares word for word.
  */
-export function compilePlan(graph: GraphDef, layout: PlanLayout): Uint32Array {
+export function compilePlan(graph: GraphDef, layout: PlanLayout, opts: { only?: boolean[] } = {}): Uint32Array {
   const r = resolveGraph(graph, layout);
-  const arena = layoutArena(r);
+  if (opts.only && opts.only.length !== r.plans.length) throw new Error(`slimsplit: compilePlan: 'only' has ${opts.only.length} entries for ${r.plans.length} modes`);
+  const arena = layoutArena(r, opts.only);
+  if (opts.only) {
+    // the modes left out lower as the largest kept one, so no record points past the smaller arena
+    const keep = opts.only.lastIndexOf(true);
+    if (keep < 0) throw new Error("slimsplit: compilePlan: 'only' keeps no mode");
+    opts.only.forEach((k, m) => {
+      if (k) return;
+      r.plans[m] = r.plans[keep];
+      r.views[m] = r.views[keep];
+      r.inElems[m] = r.inElems[keep];
+      r.outElems[m] = r.outElems[keep];
+    });
+  }
   const nm = r.plans.length, base = nm - 1;
   const baseByLayer = graph.layers.map((_, i) => lowerLayer(r, base, i, arena, null));
   const perMode: RelRec[][] = [];
@@ -176,10 +223,10 @@ export function compilePlan(graph: GraphDef, layout: PlanLayout): Uint32Array {
   out[PH.base] = base;
   out[PH.arenaBytes] = arena.bytes;
   out[PH.inOff] = arena.offsets.get(inB.name)!;
-  out[PH.inBytes] = inB.bytes;
+  out[PH.inBytes] = arena.sizes.get(inB.name)!;
   out[PH.inDtype] = inB.dtype === 'u8' ? 1 : 0;
   out[PH.outOff] = arena.offsets.get(outB.name)!;
-  out[PH.outBytes] = outB.bytes;
+  out[PH.outBytes] = arena.sizes.get(outB.name)!;
   out[PH.outDtype] = outB.dtype === 'u8' ? 1 : 0;
   out[PH.patches] = patchesAt;
   out[PH.npatch] = patches.length / PATCH_WORDS;

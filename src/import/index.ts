@@ -1,0 +1,107 @@
+/**
+ * `slimsplit import`: a model from another framework -> a .slim blob.
+ *
+ *   import { importModel } from './import/index.js';
+ *   const { slim, ir } = importModel(readFileSync('mobilenet_v2_1.0_224_quant.tflite'), { labels });
+ *   writeFileSync('mobilenet.slim', slim);
+ *   const cut = importModel(bytes, { split: 'MobilenetV2/expanded_conv_2/add' });   // encoder + decoder
+ *
+ * The format is told by the file's own bytes (TFLite: 'TFL3' at byte 4). The readers make the NCHW
+ * IR (graph.ts), lowerGraph turns it into docs/GRAPH.md's JSON, and the ordinary packer
+ * (src/pack.ts) validates and compiles it, so an imported blob is checked exactly like an exported one.
+ */
+import { packGraph } from '../format/pack.js';
+import { readBlob } from '../format/reader.js';
+import { Runner } from '../engine/plan/runner.js';
+import { loadEngine } from '../engine/wasm.js';
+import { toInput } from '../model/image.js';
+import type { RawImage } from '../model/api.js';
+import { readTflite } from './tflite.js';
+import { readTfjs } from './tfjs.js';
+import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
+
+export { ImportError, lowerGraph, splitGraph, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode } from './graph.js';
+export { readTflite } from './tflite.js';
+export { readTfjs } from './tfjs.js';
+export { referenceForward, referenceActivations } from './reference.js';
+
+export interface ImportOptions extends LowerOptions {
+  /** TF.js: the weight shards, in manifest order */
+  weights?: Uint8Array[];
+  /** TF.js: import only what this tensor depends on, and make it the output */
+  output?: string;
+  /** with split: sample images whose split codes build the coder tables (default: flat tables) */
+  calibrate?: Array<RawImage | Uint8Array>;
+  /** input H x W other than the model's own */
+  inputSize?: [number, number];
+  /** model name stored in the blob */
+  name?: string;
+}
+
+export type SourceFormat = 'tflite' | 'tfjs';
+
+export function detectFormat(bytes: Uint8Array): SourceFormat {
+  if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3') return 'tflite';
+  const start = new TextDecoder().decode(bytes.subarray(0, 256)).trimStart();
+  if (start.startsWith('{') && /"modelTopology"|"weightsManifest"|"format"/.test(new TextDecoder().decode(bytes.subarray(0, 4096)))) return 'tfjs';
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  throw new ImportError(`unknown model format (starts with ${head || 'nothing'}); supported: TFLite (.tflite), TF.js graph model (model.json)`);
+}
+
+/** A TF.js model.json's weight shard paths (relative to the json's folder), in manifest order. */
+export function tfjsShardPaths(json: Uint8Array): string[] {
+  const m = JSON.parse(new TextDecoder().decode(json)) as { weightsManifest?: Array<{ paths: string[] }> };
+  return (m.weightsManifest ?? []).flatMap((g) => g.paths);
+}
+
+export function readIr(bytes: Uint8Array, opts: ImportOptions = {}): IrGraph {
+  if (detectFormat(bytes) === 'tfjs') {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new ImportError(`model.json is not JSON: ${(e as Error).message}`);
+    }
+    return readTfjs(json as Parameters<typeof readTfjs>[0], opts.weights ?? [], { output: opts.output, inputSize: opts.inputSize, name: opts.name });
+  }
+  if (opts.output !== undefined) throw new ImportError('--output is supported for TF.js models only');
+  return readTflite(bytes, { inputSize: opts.inputSize, name: opts.name });
+}
+
+export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: IrGraph; slim: Uint8Array } {
+  const ir = readIr(bytes, opts);
+  const { json, bin } = lowerGraph(ir, opts);
+  let slim = packGraph(json, bin);
+  if (opts.split !== undefined && opts.calibrate?.length) {
+    const symbolCounts = countCodes(slim, opts.calibrate);
+    const again = lowerGraph(ir, { ...opts, symbolCounts });
+    slim = packGraph(again.json, again.bin);
+  }
+  return { ir, slim };
+}
+
+/**
+ * The split codes of sample images at every bit depth, counted per channel: what the coder tables
+ * are built from (src/format/pack.ts countsCoder). Every count starts at 1 so that no code the
+ * samples missed is priced out (the escape would still code it, at a cost).
+ */
+export function countCodes(slim: Uint8Array, images: Array<RawImage | Uint8Array>): Record<string, number[][]> {
+  const blob = readBlob(slim);
+  const run = new Runner(loadEngine(), blob, 'encoder');
+  const shape = blob.input.shape as [number, number, number];
+  const bits = blob.axes.find((a) => a.name === 'bits')!.values;
+  const split = (JSON.parse(blob.json) as { split: { channelsPerMember: number; H: number; W: number } }).split;
+  const per = split.H * split.W;
+  const counts: Record<string, number[][]> = {};
+  for (const b of bits) counts[String(b)] = Array.from({ length: split.channelsPerMember }, () => new Array<number>(2 ** b).fill(1));
+  for (const img of images) {
+    for (const b of bits) {
+      run.setMode({ bits: b });
+      toInput(img, shape, blob.input.mean, blob.input.std, run.inputView() as Float32Array);
+      const codes = run.run() as Uint8Array;
+      const c = counts[String(b)];
+      for (let i = 0; i < codes.length; i++) c[Math.floor(i / per)][codes[i]]++;
+    }
+  }
+  return counts;
+}

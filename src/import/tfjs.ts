@@ -1,0 +1,307 @@
+/**
+ * TF.js graph models (model.json + weight shards) -> the importers' NCHW IR (src/import/graph.ts).
+ *
+ *   import { readTfjs } from './tfjs.js';
+ *   const ir = readTfjs(JSON.parse(readFileSync('centernet.json', 'utf8')), [readFileSync('centernet.bin')],
+ *     { output: 'tower_0/MobilenetV3/expanded_conv_2/add' });
+ *
+ * model.json is plain JSON (TensorFlow's GraphDef as JSON: nodes with op, inputs and attrs whose
+ * strings are base64) and the weights are the manifest's tensors laid end to end in the shards,
+ * float32, float16 ('quantization': float16) or uint8/uint16 (min + scale * q): no parser library
+ * is needed beyond JSON.parse. Ops handled: _FusedConv2D / Conv2D, (Fused)DepthwiseConv2dNative
+ * (fused BiasAdd, Relu, Relu6), Add/AddV2 of two activations, Relu, Relu6, Identity, and
+ * TensorFlow's hard-swish subgraph x/6 * relu6(x + 3) folded into the conv before it (the engine's
+ * hswish). Everything else is refused with the op and node named; `output` imports the part of
+ * the graph that a tensor depends on (a backbone prefix, the device side of a split).
+ */
+import { convGeometry, type Padding } from '../engine/ops/types.js';
+import type { ActName } from '../engine/ops/act.js';
+import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+
+interface TfNode {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, { s?: string; i?: string; f?: number; b?: boolean; list?: { s?: string[]; i?: string[] }; tensor?: unknown; type?: string }>;
+}
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; scale?: number; min?: number; original_dtype?: string };
+}
+interface ModelJson {
+  format?: string;
+  modelTopology?: { node?: TfNode[] };
+  weightsManifest?: Array<{ paths: string[]; weights: WeightSpec[] }>;
+}
+
+export interface TfjsOptions {
+  /** import only what this tensor depends on, and make it the output */
+  output?: string;
+  inputSize?: [number, number];
+  name?: string;
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+function f16(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** The manifest's weights by name, float32, in their TF layout. */
+function readWeights(model: ModelJson, shards: Uint8Array[]): Map<string, { data: Float32Array; shape: number[] }> {
+  const total = shards.reduce((n, s) => n + s.length, 0);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const s of shards) {
+    all.set(s, at);
+    at += s.length;
+  }
+  const dv = new DataView(all.buffer);
+  const out = new Map<string, { data: Float32Array; shape: number[] }>();
+  let off = 0;
+  for (const group of model.weightsManifest ?? []) {
+    for (const w of group.weights) {
+      const n = w.shape.reduce((a, b) => a * b, 1);
+      const q = w.quantization;
+      const size = q ? (q.dtype === 'float16' || q.dtype === 'uint16' ? 2 : 1) : w.dtype === 'float32' || w.dtype === 'int32' ? 4 : w.dtype === 'bool' ? 1 : 0;
+      if (size === 0) throw new ImportError(`weight '${w.name}' has dtype ${w.dtype}, which the TF.js reader does not know`);
+      if (off + n * size > total) throw new ImportError(`weight '${w.name}' runs past the end of the weight shards (${total} bytes)`);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const p = off + i * size;
+        if (q?.dtype === 'float16') data[i] = f16(dv.getUint16(p, true));
+        else if (q?.dtype === 'uint8') data[i] = (q.min ?? 0) + (q.scale ?? 1) * dv.getUint8(p);
+        else if (q?.dtype === 'uint16') data[i] = (q.min ?? 0) + (q.scale ?? 1) * dv.getUint16(p, true);
+        else if (w.dtype === 'int32') data[i] = dv.getInt32(p, true);
+        else if (w.dtype === 'bool') data[i] = dv.getUint8(p);
+        else data[i] = dv.getFloat32(p, true);
+      }
+      out.set(w.name, { data, shape: w.shape });
+      off += n * size;
+    }
+  }
+  if (off !== total) throw new ImportError(`the weight manifest describes ${off} bytes, the shards hold ${total}`);
+  return out;
+}
+
+export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptions = {}): IrGraph {
+  const nodes = model.modelTopology?.node;
+  if (!Array.isArray(nodes)) throw new ImportError("model.json has no modelTopology.node list (is it a TF.js graph model? layers models are not supported)");
+  const weights = readWeights(model, shards);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const src = (i: string): string => i.replace(/^\^/, '').replace(/:0$/, '');
+  const consumers = new Map<string, TfNode[]>();
+  for (const n of nodes) for (const i of n.input ?? []) if (!i.startsWith('^')) (consumers.get(src(i)) ?? consumers.set(src(i), []).get(src(i))!).push(n);
+  const placeholders = nodes.filter((n) => n.op === 'Placeholder');
+  if (placeholders.length !== 1) throw new ImportError(`the graph has ${placeholders.length} Placeholder inputs; one image input is supported`);
+  const inNode = placeholders[0];
+  // which nodes to import: all, or what `output` depends on
+  let outName = opts.output;
+  if (outName !== undefined && !byName.has(outName)) throw new ImportError(`the graph has no node '${outName}'`);
+  const need = new Set<string>();
+  const visit = (name: string): void => {
+    const st = [name];
+    while (st.length) {
+      const t = st.pop()!;
+      if (need.has(t)) continue;
+      need.add(t);
+      for (const i of byName.get(t)?.input ?? []) if (!i.startsWith('^')) st.push(src(i));
+    }
+  };
+  if (outName !== undefined) visit(outName);
+  else for (const n of nodes) need.add(n.name);
+
+  const tensors = new Map<string, IrTensor>();
+  const ir: IrNode[] = [];
+  const sourceOps: Record<string, number> = {};
+  const shapeAttr = inNode.attr?.shape as unknown as { shape?: { dim?: Array<{ size: string }> } } | undefined;
+  const dims = shapeAttr?.shape?.dim?.map((d) => Number(d.size)) ?? [];
+  const [H, W] = opts.inputSize ?? [dims[1], dims[2]];
+  const C = dims[3];
+  if (!(H > 0 && W > 0 && C > 0)) throw new ImportError(`input '${inNode.name}' has no static [1, H, W, C] shape (${JSON.stringify(dims)}); pass --input-size`);
+  tensors.set(inNode.name, { name: inNode.name, shape: [C, H, W] });
+  /** activation name -> the IR tensor that holds it (folded patterns point several names at one) */
+  const act = new Map<string, string>([[inNode.name, inNode.name]]);
+  const done = new Set<string>([inNode.name]);
+  const constOf = (name: string): { data: Float32Array; shape: number[] } | undefined => (byName.get(name)?.op === 'Const' ? weights.get(name) : undefined);
+  const where = (n: TfNode): string => `node '${n.name}' (${n.op})`;
+  const input = (n: TfNode, k: number): string => {
+    const t = act.get(src(n.input![k]));
+    if (t === undefined) throw new ImportError(`${where(n)}: input '${n.input![k]}' is not an activation the importer has made`);
+    return t;
+  };
+  const shape = (t: string): number[] => tensors.get(t)!.shape;
+  const add = (name: string, shp: number[]): string => {
+    tensors.set(name, { name, shape: shp });
+    act.set(name, name);
+    return name;
+  };
+  const pad = (n: TfNode): Padding => {
+    const p = b64(n.attr?.padding?.s ?? '');
+    if (p === 'SAME') return 'tf-same';
+    if (p === 'VALID') return 'none';
+    throw new ImportError(`${where(n)}: padding '${p}' is not supported (SAME, VALID)`);
+  };
+  const stride = (n: TfNode): number => {
+    const s = (n.attr?.strides?.list?.i ?? ['1', '1', '1', '1']).map(Number);
+    const d = (n.attr?.dilations?.list?.i ?? ['1', '1', '1', '1']).map(Number);
+    if (d.some((v) => v !== 1)) throw new ImportError(`${where(n)}: dilations [${d}] are not supported`);
+    if (s[1] !== s[2] || s[0] !== 1 || s[3] !== 1) throw new ImportError(`${where(n)}: strides [${s}] are not supported (equal H and W strides)`);
+    if (n.attr?.data_format?.s && b64(n.attr.data_format.s) !== 'NHWC') throw new ImportError(`${where(n)}: data format ${b64(n.attr.data_format.s)} is not supported (NHWC)`);
+    return s[1];
+  };
+  const fused = (n: TfNode): { bias: boolean; act: ActName } => {
+    const ops = (n.attr?.fused_ops?.list?.s ?? []).map(b64);
+    let bias = false, a: ActName = 'none';
+    for (const o of ops) {
+      if (o === 'BiasAdd') bias = true;
+      else if (o === 'Relu') a = 'relu';
+      else if (o === 'Relu6') a = 'relu6';
+      else throw new ImportError(`${where(n)}: fused op ${o} is not supported (BiasAdd, Relu, Relu6)`);
+    }
+    return { bias, act: a };
+  };
+  const scalar = (name: string): number | undefined => {
+    const c = constOf(name);
+    return c && c.data.length === 1 ? c.data[0] : undefined;
+  };
+
+  // inputs before the nodes that read them, whatever order the file lists them in
+  const order: TfNode[] = [];
+  const state = new Map<string, number>();
+  for (const root of nodes) {
+    if (state.has(root.name)) continue;
+    const st: Array<[TfNode, number]> = [[root, 0]];
+    while (st.length) {
+      const top = st[st.length - 1];
+      const [n, k] = top;
+      if (k === 0) state.set(n.name, 1);
+      const deps = (n.input ?? []).map(src);
+      if (k < deps.length) {
+        top[1]++;
+        const d = byName.get(deps[k]);
+        if (d && !state.has(d.name)) st.push([d, 0]);
+        continue;
+      }
+      st.pop();
+      state.set(n.name, 2);
+      order.push(n);
+    }
+  }
+  for (const n of order) {
+    if (!need.has(n.name) || done.has(n.name)) continue;
+    if (n.op === 'Const') continue;
+    sourceOps[n.op] = (sourceOps[n.op] ?? 0) + 1;
+    const ins = (n.input ?? []).filter((i) => !i.startsWith('^'));
+    switch (n.op) {
+      case '_FusedConv2D':
+      case 'Conv2D':
+      case 'DepthwiseConv2dNative':
+      case 'FusedDepthwiseConv2dNative': {
+        const x = input(n, 0);
+        const [cin, h, w] = shape(x);
+        const f = constOf(src(ins[1]));
+        if (!f) throw new ImportError(`${where(n)}: filter '${ins[1]}' is not a constant`);
+        const [kh, kw, fi, fo] = f.shape;
+        if (kh !== kw) throw new ImportError(`${where(n)}: filter ${kh}x${kw} is not square`);
+        const dw = n.op.includes('Depthwise');
+        const { bias: hasBias, act: a } = n.op === 'Conv2D' || n.op === 'DepthwiseConv2dNative' ? { bias: false, act: 'none' as ActName } : fused(n);
+        if (ins.length !== (hasBias ? 3 : 2)) throw new ImportError(`${where(n)}: ${ins.length} inputs for fused ops [${(n.attr?.fused_ops?.list?.s ?? []).map(b64)}]`);
+        const k = kh, s = stride(n), p = pad(n);
+        let cout: number, groups: number, wt: Float32Array;
+        if (dw) {
+          if (fi !== cin || fo !== 1) throw new ImportError(`${where(n)}: depthwise filter [${f.shape}] on ${cin} channels; only channel multiplier 1 is supported`);
+          cout = cin;
+          groups = cin;
+          wt = new Float32Array(cin * k * k);
+          for (let c = 0; c < cin; c++) for (let t = 0; t < k * k; t++) wt[c * k * k + t] = f.data[t * cin + c];
+        } else {
+          if (fi !== cin) throw new ImportError(`${where(n)}: filter [${f.shape}] expects ${fi} input channels, the input has ${cin}`);
+          cout = fo;
+          groups = 1;
+          wt = new Float32Array(cout * cin * k * k);
+          for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) for (let t = 0; t < k * k; t++) wt[(co * cin + ci) * k * k + t] = f.data[(t * cin + ci) * cout + co];
+        }
+        let bias: Float32Array | undefined;
+        if (hasBias) {
+          const b = constOf(src(ins[2]));
+          if (!b || b.data.length !== cout) throw new ImportError(`${where(n)}: bias '${ins[2]}' is not a constant of ${cout} values`);
+          bias = b.data;
+        }
+        const g = convGeometry(h, w, k, s, p);
+        const y = add(n.name, [cout, g.OH, g.OW]);
+        const node: IrNode = { op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, pad: p, act: a };
+        ir.push(node);
+        // TensorFlow's hard swish after an unactivated conv: mul = x * (1/6), add = x + 3,
+        // relu6 = Relu6(add), out = mul * relu6 (either order of the Mul inputs)
+        const hs = a === 'none' ? hardSwish(n.name) : undefined;
+        if (hs) {
+          node.act = 'hswish';
+          for (const t of hs.nodes) done.add(t);
+          // the engine's hswish divides by 6; a stored factor that is not f32(1/6) (a float16
+          // weight: 0.16662598) is kept exactly as a scale by 6c after it
+          if (Math.fround(hs.c) === Math.fround(1 / 6)) act.set(hs.out, y);
+          else ir.push({ op: 'scale', name: `${n.name}/hard_swish_scale`, x: y, y: add(hs.out, [cout, g.OH, g.OW]), a: Math.fround(hs.c) * 6 });
+          sourceOps.Mul = (sourceOps.Mul ?? 0) + 2;
+          sourceOps.Add = (sourceOps.Add ?? 0) + 1;
+          sourceOps.Relu6 = (sourceOps.Relu6 ?? 0) + 1;
+        }
+        break;
+      }
+      case 'Add':
+      case 'AddV2': {
+        const a = act.get(src(ins[0])), b = act.get(src(ins[1]));
+        if (a === undefined || b === undefined) throw new ImportError(`${where(n)}: adding a constant is supported only inside a hard swish after a conv`);
+        if (shape(a).join() !== shape(b).join()) throw new ImportError(`${where(n)}: broadcasting add of [${shape(a)}] and [${shape(b)}] is not supported`);
+        ir.push({ op: 'add', name: n.name, a, b, y: add(n.name, shape(a)), act: 'none' });
+        break;
+      }
+      case 'Relu':
+      case 'Relu6': {
+        const x = input(n, 0);
+        ir.push({ op: 'act', name: n.name, x, y: add(n.name, shape(x)), act: n.op === 'Relu' ? 'relu' : 'relu6' });
+        break;
+      }
+      case 'Identity':
+        act.set(n.name, input(n, 0));
+        break;
+      default:
+        throw new ImportError(`${where(n)}: op ${n.op} is not supported by the TF.js importer (supported: _FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Relu, Relu6, Identity, hard swish after a conv)${outName === undefined ? '; --output <tensor> imports only what a tensor depends on' : ''}`);
+    }
+    done.add(n.name);
+  }
+
+  function hardSwish(x: string): { out: string; nodes: string[]; c: number } | undefined {
+    const cs = consumers.get(x) ?? [];
+    if (cs.length !== 2) return undefined;
+    // 1/6 to float16 precision (0.16662598 when stored as float16)
+    const sixth = (i: string): boolean => Math.abs((scalar(src(i)) ?? 0) - 1 / 6) < 1e-3;
+    const mul = cs.find((c) => c.op === 'Mul' && (c.input ?? []).some(sixth));
+    const addN = cs.find((c) => (c.op === 'Add' || c.op === 'AddV2') && (c.input ?? []).some((i) => scalar(src(i)) === 3));
+    if (!mul || !addN) return undefined;
+    const r6 = consumers.get(addN.name) ?? [];
+    if (r6.length !== 1 || r6[0].op !== 'Relu6') return undefined;
+    const m1 = consumers.get(mul.name) ?? [];
+    const r6c = consumers.get(r6[0].name) ?? [];
+    if (m1.length !== 1 || r6c.length !== 1 || m1[0] !== r6c[0] || m1[0].op !== 'Mul') return undefined;
+    return { out: m1[0].name, nodes: [mul.name, addN.name, r6[0].name, m1[0].name], c: scalar(src(mul.input!.find(sixth)!))! };
+  }
+
+  if (outName === undefined) {
+    const sinks = nodes.filter((n) => need.has(n.name) && n.op !== 'Const' && !(consumers.get(n.name) ?? []).length);
+    if (sinks.length !== 1) throw new ImportError(`the graph has ${sinks.length} outputs (${sinks.slice(0, 4).map((n) => `'${n.name}'`).join(', ')}); pick one with --output`);
+    outName = sinks[0].name;
+  }
+  const output = act.get(outName);
+  if (output === undefined) throw new ImportError(`output '${outName}' was not made`);
+  return {
+    name: opts.name ?? 'tfjs', format: 'tfjs', input: inNode.name, output, tensors, nodes: ir,
+    // the pixel values as they are (the CenterNet package passes 0..255): x = q / 255 * 255
+    mean: new Array<number>(C).fill(0), std: new Array<number>(C).fill(1 / 255), sourceOps,
+  };
+}

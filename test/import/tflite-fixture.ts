@@ -1,0 +1,125 @@
+/**
+ * Small TFLite files built in the test with the same generated FlatBuffers code the reader uses
+ * (src/import/tflite_schema.ts), plus a plain NHWC float64 reference of TFLite's op semantics
+ * written from the TFLite docs, independent of the importer's NCHW IR.
+ *
+ *   const file = buildTflite({ tensors, ops, inputs: [0], outputs: [7] });
+ */
+import * as flatbuffers from 'flatbuffers';
+import * as T from '../../src/import/tflite_schema.js';
+
+export interface FxTensor {
+  name: string;
+  shape: number[];
+  type: T.TensorType;
+  /** constant data in the tensor's type, little-endian */
+  data?: Uint8Array;
+  scale?: number[];
+  zeroPoint?: number[];
+  qdim?: number;
+}
+export interface FxOp {
+  code: T.BuiltinOperator;
+  inputs: number[];
+  outputs: number[];
+  options?: (b: flatbuffers.Builder) => [T.BuiltinOptions, flatbuffers.Offset];
+}
+
+export function buildTflite(m: { tensors: FxTensor[]; ops: FxOp[]; inputs: number[]; outputs: number[] }): Uint8Array {
+  const b = new flatbuffers.Builder(1024);
+  const codes = [...new Set(m.ops.map((o) => o.code))];
+  // buffer 0 is the empty sentinel; every constant gets its own
+  const bufs: flatbuffers.Offset[] = [T.Buffer.createBuffer(b, 0)];
+  const bufIndex = m.tensors.map((t) => {
+    if (!t.data) return 0;
+    bufs.push(T.Buffer.createBuffer(b, T.Buffer.createDataVector(b, t.data)));
+    return bufs.length - 1;
+  });
+  const tensors = m.tensors.map((t, i) => {
+    let q = 0;
+    if (t.scale) {
+      const sv = T.QuantizationParameters.createScaleVector(b, t.scale);
+      const zv = T.QuantizationParameters.createZeroPointVector(b, (t.zeroPoint ?? t.scale.map(() => 0)).map((z) => BigInt(z)));
+      q = T.QuantizationParameters.createQuantizationParameters(b, 0, 0, sv, zv, T.QuantizationDetails.NONE, 0, t.qdim ?? 0);
+    }
+    const name = b.createString(t.name);
+    const shape = T.Tensor.createShapeVector(b, t.shape);
+    T.Tensor.startTensor(b);
+    T.Tensor.addShape(b, shape);
+    T.Tensor.addType(b, t.type);
+    T.Tensor.addBuffer(b, bufIndex[i]);
+    T.Tensor.addName(b, name);
+    if (q) T.Tensor.addQuantization(b, q);
+    return T.Tensor.endTensor(b);
+  });
+  const ops = m.ops.map((o) => {
+    const [ot, oo] = o.options ? o.options(b) : [T.BuiltinOptions.NONE, 0];
+    return T.Operator.createOperator(b, codes.indexOf(o.code), T.Operator.createInputsVector(b, o.inputs), T.Operator.createOutputsVector(b, o.outputs), ot, oo, 0, T.CustomOptionsFormat.FLEXBUFFERS, 0);
+  });
+  const sg = T.SubGraph.createSubGraph(
+    b, T.SubGraph.createTensorsVector(b, tensors), T.SubGraph.createInputsVector(b, m.inputs), T.SubGraph.createOutputsVector(b, m.outputs),
+    T.SubGraph.createOperatorsVector(b, ops), b.createString('main'),
+  );
+  const opcodes = codes.map((c) => T.OperatorCode.createOperatorCode(b, c, 0, 1));
+  const model = T.Model.createModel(
+    b, 3, T.Model.createOperatorCodesVector(b, opcodes), T.Model.createSubgraphsVector(b, [sg]), b.createString('fixture'),
+    T.Model.createBuffersVector(b, bufs), 0,
+  );
+  T.Model.finishModelBuffer(b, model);
+  return b.asUint8Array().slice();
+}
+
+export const f32Bytes = (v: ArrayLike<number>): Uint8Array => new Uint8Array(Float32Array.from(v).buffer);
+export const i32Bytes = (v: ArrayLike<number>): Uint8Array => new Uint8Array(Int32Array.from(v).buffer);
+export const i8Bytes = (v: ArrayLike<number>): Uint8Array => new Uint8Array(Int8Array.from(v).buffer);
+
+// ------------------------------------------------------------------------------------------------
+// NHWC reference (batch 1), TFLite semantics: SAME pads (out - 1) * s + k - in in total, the
+// smaller half on top/left; filters OHWI, depthwise [1][kh][kw][C].
+
+export interface Nhwc {
+  h: number;
+  w: number;
+  c: number;
+  v: Float64Array;
+}
+
+function samePad(n: number, k: number, s: number): { out: number; before: number } {
+  const out = Math.ceil(n / s);
+  const total = Math.max((out - 1) * s + k - n, 0);
+  return { out, before: Math.floor(total / 2) };
+}
+
+export function convNhwc(x: Nhwc, f: ArrayLike<number>, fshape: number[], bias: ArrayLike<number>, s: number, same: boolean, depthwise: boolean): Nhwc {
+  const [o0, kh, kw, i3] = fshape;
+  const cout = depthwise ? i3 : o0;
+  const ph = same ? samePad(x.h, kh, s) : { out: Math.floor((x.h - kh) / s) + 1, before: 0 };
+  const pw = same ? samePad(x.w, kw, s) : { out: Math.floor((x.w - kw) / s) + 1, before: 0 };
+  const y = new Float64Array(ph.out * pw.out * cout);
+  for (let oy = 0; oy < ph.out; oy++) {
+    for (let ox = 0; ox < pw.out; ox++) {
+      for (let co = 0; co < cout; co++) {
+        let acc = bias[co];
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * s + ky - ph.before;
+          if (iy < 0 || iy >= x.h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * s + kx - pw.before;
+            if (ix < 0 || ix >= x.w) continue;
+            if (depthwise) acc += x.v[(iy * x.w + ix) * x.c + co] * f[(ky * kw + kx) * cout + co];
+            else for (let ci = 0; ci < x.c; ci++) acc += x.v[(iy * x.w + ix) * x.c + ci] * f[((co * kh + ky) * kw + kx) * i3 + ci];
+          }
+        }
+        y[(oy * pw.out + ox) * cout + co] = acc;
+      }
+    }
+  }
+  return { h: ph.out, w: pw.out, c: cout, v: y };
+}
+
+/** NHWC [h][w][c] -> NCHW [c][h][w] */
+export function toNchw(x: Nhwc): Float64Array {
+  const o = new Float64Array(x.v.length);
+  for (let c = 0; c < x.c; c++) for (let i = 0; i < x.h * x.w; i++) o[c * x.h * x.w + i] = x.v[i * x.c + c];
+  return o;
+}
