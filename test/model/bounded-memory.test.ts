@@ -45,15 +45,8 @@ describe.skipIf(!canMeasure)('memory of a large or forged image file (child proc
   it('a 2048x2048 JPEG and PNG raise peak RSS by under 40 MB (file included); the forged header by under 5 MB', () => {
     const dir = mkdtempSync(join(tmpdir(), 'slimsplit-boundmem-'));
     try {
-      const w = 2048, h = 2048, r = rng(3);
-      const rgba = new Uint8Array(w * h * 4);
-      for (let i = 0; i < w * h; i++) {
-        const x = i % w, y = (i / w) | 0;
-        rgba[4 * i] = (x * 255) / w + r() * 16;
-        rgba[4 * i + 1] = (y * 255) / h;
-        rgba[4 * i + 2] = ((x ^ y) & 64) * 3;
-        rgba[4 * i + 3] = 255;
-      }
+      const w = 2048, h = 2048;
+      const rgba = gradient(w, h, 3);
       const jpg = measure(dir, new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 85).data));
       expect(jpg.error).toBeNull();
       expect(jpg.growthMB).toBeLessThan(40);
