@@ -10,6 +10,8 @@ export const ACT_RELU6: i32 = 2;
 export const ACT_SWISH: i32 = 3;
 export const ACT_HSWISH: i32 = 4;
 export const ACT_SIGMOID: i32 = 5;
+// hard sigmoid relu6(x + 3) / 6 (MobileNetV3's squeeze-excite gate)
+export const ACT_HSIGMOID: i32 = 6;
 // conv2d's epilogue code (assembly/conv2d.ts, conv2d_wino.ts): the activation in bits 0-2, then
 // flags. Only EPI_AFFINE crosses into the Winograd path.
 export const EPI_AFFINE: i32 = 8; // apply scale and shift
@@ -154,6 +156,11 @@ const SWISH_LO: f32 = -100.0;
     t = t < 0 ? 0 : (t > 6 ? 6 : t);
     return x * t * (<f32>1.0 / 6);
   }
+  if (act == ACT_HSIGMOID) {
+    let t = x + 3;
+    t = t < 0 ? 0 : (t > 6 ? 6 : t);
+    return t * (<f32>1.0 / 6);
+  }
   return sigmoidf(x);
 }
 
@@ -166,6 +173,10 @@ const SWISH_LO: f32 = -100.0;
   if (act == ACT_HSWISH) {
     const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), z), six);
     return f32x4.mul(f32x4.mul(v, t), f32x4.splat(<f32>1.0 / 6));
+  }
+  if (act == ACT_HSIGMOID) {
+    const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(3)), z), six);
+    return f32x4.mul(t, f32x4.splat(<f32>1.0 / 6));
   }
   return sigmoid4(v);
 }

@@ -25,6 +25,9 @@ import { gap, maxpool } from './pool';
 import { groupsum } from './groupsum';
 import { upsample2x } from './upsample';
 import { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
+import { mul } from './mul';
+import { concat } from './concat';
+import { resize_bilinear } from './resize';
 
 // Opcodes: OPCODES in src/engine/plan.ts and the table in docs/FORMAT.md.
 const OP_CONV2D: u32 = 1;
@@ -43,6 +46,10 @@ const OP_DEQUANTIZE: u32 = 13;
 const OP_QUANTIZE_PC: u32 = 14;
 const OP_DEQUANTIZE_PC: u32 = 15;
 const OP_AFFINE: u32 = 16;
+// 17-29: the ops TF.js CenterNet import added
+const OP_MUL: u32 = 17;
+const OP_CONCAT: u32 = 18;
+const OP_RESIZE_BILINEAR: u32 = 19;
 
 const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
 const PLAN_VERSION: u32 = 1;
@@ -161,6 +168,9 @@ export function plan_run(plan: usize): i32 {
       case OP_QUANTIZE_PC: quantize_pc(p); break;
       case OP_DEQUANTIZE_PC: dequantize_pc(p); break;
       case OP_AFFINE: affine(p); break;
+      case OP_MUL: mul(p); break;
+      case OP_CONCAT: concat(p); break;
+      case OP_RESIZE_BILINEAR: resize_bilinear(p); break;
       default: return <i32>load<u32>(r);
     }
     r = p + (<usize>load<u32>(r, 4) << 2);
@@ -170,7 +180,7 @@ export function plan_run(plan: usize): i32 {
 
 /** 1 when this build has the kernel for `op`. */
 export function plan_supports(op: u32): i32 {
-  return op >= OP_CONV2D && op <= OP_AFFINE ? 1 : 0;
+  return (op >= OP_CONV2D && op <= OP_AFFINE) || (op >= OP_MUL && op <= OP_RESIZE_BILINEAR) ? 1 : 0;
 }
 
 /** 0, or the first opcode in the plan this build lacks. */

@@ -133,3 +133,15 @@ describe('fast exp, swish, sigmoid: SIMD and scalar builds agree bit for bit', (
     }
   });
 });
+
+describe.each(all)('hard sigmoid [%s]', (_b, eng) => {
+  it('is relu6(x + 3) / 6: exact at the knees, within 1 ulp of the f64 reference elsewhere', () => {
+    const x = Float32Array.from([-10, -3, -1.5, 0, 1.5, 3, 10, -0, Infinity, -Infinity]);
+    const y = runAct(eng, x, Act.hsigmoid);
+    expect(Array.from(y.subarray(0, 7))).toEqual([0, 0, Math.fround(1.5 * Math.fround(1 / 6)), 0.5, Math.fround(4.5 * Math.fround(1 / 6)), 1, 1]);
+    expect([y[8], y[9]]).toEqual([1, 0]);
+    const u = uniform(10_001, -8, 8, 9);
+    const v = runAct(eng, u, Act.hsigmoid);
+    for (let i = 0; i < u.length; i++) expect(Math.abs(v[i] - actRef(u[i], Act.hsigmoid))).toBeLessThan(1.2e-7);
+  });
+});

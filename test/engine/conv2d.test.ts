@@ -71,7 +71,7 @@ const arbShape = fc
     gCut: fc.integer({ min: 0, max: 3 }),
     dh: fc.integer({ min: 0, max: 12 }),
     dw: fc.integer({ min: 0, max: 40 }), // past 32 columns: 2x16 tiles (last block of 1-2 channels) and their tails
-    act: fc.integer({ min: 0, max: 5 }),
+    act: fc.integer({ min: 0, max: 6 }),
     epi: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
     seed: fc.integer({ min: 0, max: 1 << 30 }),
   })

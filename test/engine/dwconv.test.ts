@@ -18,7 +18,7 @@ const caseArb: fc.Arbitrary<Case> = fc
   .record({
     C: fc.integer({ min: 1, max: 9 }), H: fc.integer({ min: 1, max: 13 }), W: sizeArb,
     k: fc.constantFrom(3 as const, 5 as const), s: fc.constantFrom(1 as const, 2 as const),
-    pad: fc.constantFrom<Padding>('none', 'same', 'tf-same'), act: fc.integer({ min: 0, max: 5 }),
+    pad: fc.constantFrom<Padding>('none', 'same', 'tf-same'), act: fc.integer({ min: 0, max: 6 }),
     bias: fc.boolean(), scale: fc.boolean(), shift: fc.boolean(), seed: fc.integer(),
     ca: fc.double({ min: 0, max: 1, noNaN: true }), full: fc.boolean(),
   })

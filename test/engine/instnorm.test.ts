@@ -34,7 +34,7 @@ function run(eng: Engine, k: Case, x: Float32Array, inPlace = false): Float32Arr
 const caseArb = fc
   .record({
     C: fc.integer({ min: 1, max: 9 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
-    affine: fc.boolean(), act: fc.integer({ min: 0, max: 5 }), eps: fc.constantFrom(1e-5, 1e-3, 0.1), seed: fc.integer(),
+    affine: fc.boolean(), act: fc.integer({ min: 0, max: 6 }), eps: fc.constantFrom(1e-5, 1e-3, 0.1), seed: fc.integer(),
     cFrac: fc.double({ min: 0, max: 1, noNaN: true }),
   })
   .map((r) => ({ ...r, cA: Math.max(1, Math.ceil(r.C * r.cFrac)) }));

@@ -20,7 +20,7 @@ const chArb = fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17), 
 
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
-    cin: chArb, cout: chArb, n: nArb, act: fc.integer({ min: 0, max: 5 }),
+    cin: chArb, cout: chArb, n: nArb, act: fc.integer({ min: 0, max: 6 }),
     bias: fc.boolean(), scale: fc.boolean(), shift: fc.boolean(), seed: fc.integer(),
     ia: fc.double({ min: 0, max: 1, noNaN: true }), oa: fc.double({ min: 0, max: 1, noNaN: true }),
     full: fc.boolean(),

@@ -23,6 +23,9 @@ import { seWords, seScratchBytes } from '../../src/engine/ops/se.js';
 import { gapWords, maxpoolWords } from '../../src/engine/ops/pool.js';
 import { groupsumWords } from '../../src/engine/ops/groupsum.js';
 import { upsample2xWords } from '../../src/engine/ops/upsample.js';
+import { mulWords } from '../../src/engine/ops/mul.js';
+import { concatWords } from '../../src/engine/ops/concat.js';
+import { resizeWords, resizeScratchBytes } from '../../src/engine/ops/resize.js';
 import { quantizeRef, quantizeWords, dequantizeWords } from '../../src/engine/ops/quant.js';
 import { affineWords } from '../../src/engine/ops/affine.js';
 import type { Padding } from '../../src/engine/ops/types.js';
@@ -164,6 +167,20 @@ function directRun(eng: Engine, arena: Arena, blob: Blob, graph: string, m: numb
         case 'affine':
           eng.call('affine', affineWords({ x: bp('x'), y: bp('y'), n: num(f.n), a: num(f.a), b: num(f.b), act, nActive: opt(f.nActive) }));
           break;
+        case 'mul': {
+          const C = num(f.C), HW = num(f.HW);
+          const nb = g.buffers.find((b) => b.name === f.b)!.shape.reduce((a, c) => a * c, 1);
+          eng.call('mul', mulWords({ a: bp('a'), b: bp('b'), y: bp('y'), C, HW, perChannel: nb === C && HW > 1, act }));
+          break;
+        }
+        case 'concat':
+          eng.call('concat', concatWords({ a: bp('a'), b: bp('b'), y: bp('y'), na: num(f.na), nb: num(f.nb), act }));
+          break;
+        case 'resize_bilinear': {
+          const s = { C: num(f.C), H: num(f.H), W: num(f.W), OH: num(f.OH), OW: num(f.OW), mode: num(f.mode) };
+          eng.call('resize_bilinear', resizeWords({ ...s, x: bp('x'), y: bp('y'), cActive: opt(f.cActive), scratch: arena.alloc(resizeScratchBytes(s)) }));
+          break;
+        }
         default:
           throw new Error(`directRun: no kernel for ${L.op}`);
       }

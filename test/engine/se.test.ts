@@ -9,7 +9,7 @@ interface Case { G: number; cg: number; rg: number; H: number; W: number; cA: nu
 const caseArb = fc
   .record({
     G: fc.integer({ min: 1, max: 4 }), cg: fc.integer({ min: 1, max: 37 }), rg: fc.integer({ min: 1, max: 9 }),
-    H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }), act: fc.integer({ min: 0, max: 5 }),
+    H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }), act: fc.integer({ min: 0, max: 6 }),
     bias: fc.boolean(), seed: fc.integer(), f: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })),
   })
   .map(({ f, ...r }) => ({

@@ -2,7 +2,7 @@ import { OPCODES } from '../plan/words.js';
 import { buf, int, bound, actF, type OpSpec } from './spec.js';
 
 /** Activation codes, mirrored from assembly/common.ts. */
-export const Act = { none: 0, relu: 1, relu6: 2, swish: 3, hswish: 4, sigmoid: 5 } as const;
+export const Act = { none: 0, relu: 1, relu6: 2, swish: 3, hswish: 4, sigmoid: 5, hsigmoid: 6 } as const;
 export type ActName = keyof typeof Act;
 export const ACTS = Object.keys(Act) as ActName[];
 export type ActCode = (typeof Act)[ActName];
@@ -21,6 +21,7 @@ export function actRef(x: number, act: number): number {
     case 3: return x / (1 + Math.exp(-x));
     case 4: return (x * Math.min(Math.max(x + 3, 0), 6)) / 6;
     case 5: return 1 / (1 + Math.exp(-x));
+    case 6: return Math.min(Math.max(x + 3, 0), 6) / 6;
     default: throw new Error(`slimsplit: unknown activation code ${act}`);
   }
 }

@@ -27,7 +27,7 @@ export function affineWords(g: AffineArgs): Int32Array {
   return packWords([
     ptr('affine', 'x', g.x), ptr('affine', 'y', g.y), n,
     { f: finiteF32('affine', 'a', g.a) }, { f: finiteF32('affine', 'b', g.b) },
-    active('affine', 'nActive', g.nActive, n, 'n'), intIn('affine', 'act', g.act ?? 0, 0, 5),
+    active('affine', 'nActive', g.nActive, n, 'n'), intIn('affine', 'act', g.act ?? 0, 0, 6),
   ]);
 }
 

@@ -63,7 +63,7 @@ export function finiteF32(op: string, what: string, v: number, opts: { positive?
 }
 
 export function actCodeOk(op: string, v: number | undefined): number {
-  return intIn(op, 'act', v ?? 0, 0, 5);
+  return intIn(op, 'act', v ?? 0, 0, 6);
 }
 
 /** Params words: numbers are i32 (pointers as u32), `{ f }` an f32 stored in place. */

@@ -61,7 +61,7 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
   if (a.k !== 1 && a.k !== 3 && a.k !== 5) throw new Error(`slimsplit: conv2d k must be 1, 3 or 5, got ${a.k}`);
   if (a.stride !== 1 && a.stride !== 2) throw new Error(`slimsplit: conv2d stride must be 1 or 2, got ${a.stride}`);
   const act = a.act ?? 0;
-  if (!(Number.isInteger(act) && act >= 0 && act <= 5)) throw new Error(`slimsplit: conv2d act code ${act} is not one of 0..5`);
+  if (!(Number.isInteger(act) && act >= 0 && act <= 6)) throw new Error(`slimsplit: conv2d act code ${act} is not one of 0..6`);
   const groups = a.groups ?? 1;
   posInt('conv2d', 'groups', groups);
   if (a.cin % groups !== 0) throw new Error(`slimsplit: conv2d cin ${a.cin} is not divisible by groups ${groups}`);

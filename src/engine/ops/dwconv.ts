@@ -47,7 +47,7 @@ export function dwconvWords(a: Conv2dArgs): Int32Array {
     if (!(Number.isInteger(p) && p > 0 && p % 4 === 0)) throw new Error(`slimsplit: dwconv pointer ${name}=${p} must be a non-zero multiple of 4`);
   }
   const act = a.act ?? 0;
-  if (!(Number.isInteger(act) && act >= 0 && act <= 5)) throw new Error(`slimsplit: dwconv activation code ${act} is not one of 0..5`);
+  if (!(Number.isInteger(act) && act >= 0 && act <= 6)) throw new Error(`slimsplit: dwconv activation code ${act} is not one of 0..6`);
   const c = dwconvActive(a);
   const g = convGeometry(a.H, a.W, a.k, a.stride, a.pad);
   return Int32Array.of(

@@ -37,7 +37,7 @@ export function matmulWords(a: MatmulArgs): Int32Array {
   if (cinA > a.cin) throw new Error(`slimsplit: matmul cinActive ${cinA} exceeds cin ${a.cin}`);
   if (coutA > a.cout) throw new Error(`slimsplit: matmul coutActive ${coutA} exceeds cout ${a.cout}`);
   const act = a.act ?? 0;
-  if (!(Number.isInteger(act) && act >= 0 && act <= 5)) throw new Error(`slimsplit: matmul activation code ${act} is not one of 0..5`);
+  if (!(Number.isInteger(act) && act >= 0 && act <= 6)) throw new Error(`slimsplit: matmul activation code ${act} is not one of 0..6`);
   for (const [k, p] of [['x', a.x], ['w', a.w], ['y', a.y]] as const) {
     if (!(Number.isInteger(p) && p > 0 && p % 4 === 0)) throw new Error(`slimsplit: matmul pointer ${k}=${p} must be a non-zero multiple of 4`);
   }

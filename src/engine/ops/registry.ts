@@ -17,6 +17,9 @@ import { upsampleOp } from './upsample.js';
 import { actOp } from './act.js';
 import { quantizeOp, dequantizeOp } from './quant.js';
 import { affineOp } from './affine.js';
+import { mulOp } from './mul.js';
+import { concatOp } from './concat.js';
+import { resizeOp } from './resize.js';
 
 /** Graph ops (docs/GRAPH.md). The field order is the order of a layer's field words in a blob. */
 export const OPS: Record<string, OpSpec> = {
@@ -33,6 +36,9 @@ export const OPS: Record<string, OpSpec> = {
   quantize: quantizeOp,
   dequantize: dequantizeOp,
   affine: affineOp,
+  mul: mulOp,
+  concat: concatOp,
+  resize_bilinear: resizeOp,
 };
 /** Op names, in registry order. */
 export const OP_NAMES = Object.keys(OPS);
