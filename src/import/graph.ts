@@ -18,6 +18,7 @@
  */
 import type { Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
+import { RESIZE_MODES } from '../engine/ops/resize.js';
 
 /** An activation tensor: [C, H, W] or [n]; `range` is the value range the source model states (quantized models). */
 export interface IrTensor {
@@ -91,7 +92,36 @@ export interface IrAlias extends NodeBase {
   op: 'alias';
   x: string;
 }
-export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias;
+/** y = act(a * b): b the same shape as a, or [C] / [C, 1, 1] (one factor per channel of a). */
+export interface IrMul extends NodeBase {
+  op: 'mul';
+  a: string;
+  b: string;
+  act: ActName;
+}
+/** y = act(a ++ b) on the channel axis (same H, W), or of the flat values (graph outputs). */
+export interface IrConcat extends NodeBase {
+  op: 'concat';
+  a: string;
+  b: string;
+  act: ActName;
+}
+/** Bilinear resize of x [C, H, W] to y's [C, OH, OW] (TF's ResizeBilinear conventions). */
+export interface IrResize extends NodeBase {
+  op: 'resize_bilinear';
+  x: string;
+  mode: 'legacy' | 'align_corners' | 'half_pixel';
+}
+export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize;
+
+/** One of several model outputs laid end to end in the graph's one output tensor. */
+export interface IrOutputPart {
+  /** the source model's tensor name */
+  name: string;
+  shape: number[];
+  /** first element in the output tensor */
+  offset: number;
+}
 
 export interface IrGraph {
   name: string;
@@ -109,6 +139,8 @@ export interface IrGraph {
   outputActivation?: 'softmax';
   /** source op counts, for inspect and the README */
   sourceOps: Record<string, number>;
+  /** several outputs (detection heads): `output` is their concatenation, in this order */
+  outputs?: IrOutputPart[];
 }
 
 /** A model that cannot be imported; names the op and node, or the tensor, that is the problem. */
@@ -120,7 +152,14 @@ export class ImportError extends Error {
 }
 
 export function nodeInputs(n: IrNode): string[] {
-  return n.op === 'add' ? [n.a, n.b] : [n.x];
+  return n.op === 'add' || n.op === 'mul' || n.op === 'concat' ? [n.a, n.b] : [n.x];
+}
+
+/** The values of each output part, out of the (concatenated) output tensor. */
+export function splitOutputs<T extends { subarray(a: number, b: number): T; length: number }>(parts: IrOutputPart[], y: T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const p of parts) out[p.name] = y.subarray(p.offset, p.offset + p.shape.reduce((a, b) => a * b, 1));
+  return out;
 }
 
 /** Multiply-adds of one node (convs and dense layers; adds and pools count as 0). */
@@ -277,6 +316,19 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
         case 'alias':
           bufOf.set(n.y, buf(n.x));
           break;
+        case 'mul': {
+          const [Cm] = shapeOf(n.a);
+          out.push({ op: 'mul', a: use(n.a), b: use(n.b), y: use(n.y), C: Cm, HW: elems(n.a) / Cm, act: n.act });
+          break;
+        }
+        case 'concat':
+          out.push({ op: 'concat', a: use(n.a), b: use(n.b), y: use(n.y), na: elems(n.a), nb: elems(n.b), act: n.act });
+          break;
+        case 'resize_bilinear': {
+          const [Cr, H, W] = shapeOf(n.x), [, OH, OW] = shapeOf(n.y);
+          out.push({ op: 'resize_bilinear', x: use(n.x), y: use(n.y), C: Cr, H, W, OH, OW, mode: RESIZE_MODES[n.mode] });
+          break;
+        }
       }
     });
     return out;
@@ -293,6 +345,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
     meta.classes = opts.labels;
   }
   if (g.outputActivation) meta.outputActivation = g.outputActivation;
+  if (g.outputs) meta.outputs = g.outputs;
   const json: Record<string, unknown> = {
     name: g.name,
     input: { shape: C, mean: g.mean, std: g.std },
@@ -350,6 +403,6 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
 function actRange(g: IrGraph, t: string): [number, number] | undefined {
   const p = g.nodes.find((n) => n.y === t);
   if (p && 'act' in p && p.act === 'relu6') return [0, 6];
-  if (p && 'act' in p && p.act === 'sigmoid') return [0, 1];
+  if (p && 'act' in p && (p.act === 'sigmoid' || p.act === 'hsigmoid')) return [0, 1];
   return undefined;
 }

@@ -9,7 +9,8 @@
 import { convGeometry } from '../engine/ops/types.js';
 import { actRef } from '../engine/ops/act.js';
 import { Act } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode } from './graph.js';
+import { resizeRef, RESIZE_MODES } from '../engine/ops/resize.js';
+import { ImportError, nodeInputs, type IrGraph, type IrNode } from './graph.js';
 
 /** Every activation of the graph, by tensor name, after running it on `x`; or only the output. */
 export function referenceForward(g: IrGraph, x: ArrayLike<number>, opts: { upTo?: string } = {}): Float64Array {
@@ -21,14 +22,14 @@ export function referenceForward(g: IrGraph, x: ArrayLike<number>, opts: { upTo?
   // last use of each tensor, to free what no later node reads
   const last = new Map<string, number>();
   g.nodes.forEach((nd, i) => {
-    for (const t of nd.op === 'add' ? [nd.a, nd.b] : [nd.x]) last.set(t, i);
+    for (const t of nodeInputs(nd)) last.set(t, i);
   });
   const stop = opts.upTo ?? g.output;
   for (let i = 0; i < g.nodes.length; i++) {
     const nd = g.nodes[i];
     vals.set(nd.y, runNode(g, nd, vals));
     if (nd.y === stop) return vals.get(stop)!;
-    for (const t of nd.op === 'add' ? [nd.a, nd.b] : [nd.x]) if (last.get(t) === i && t !== nd.y) vals.delete(t);
+    for (const t of nodeInputs(nd)) if (last.get(t) === i && t !== nd.y) vals.delete(t);
   }
   const out = vals.get(stop);
   if (!out) throw new ImportError(`reference: tensor '${stop}' was not computed`);
@@ -175,5 +176,24 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     }
     case 'alias':
       return get(nd.x);
+    case 'mul': {
+      const a = get(nd.a), b = get(nd.b);
+      const C = shape(nd.a)[0], per = b.length !== a.length ? a.length / C : 0;
+      if (per && b.length !== C) throw new ImportError(`reference: mul '${nd.name}' of ${a.length} and ${b.length} values`);
+      const y = new Float64Array(a.length);
+      for (let i = 0; i < a.length; i++) y[i] = act(a[i] * b[per ? Math.floor(i / per) : i], nd.act);
+      return y;
+    }
+    case 'concat': {
+      const a = get(nd.a), b = get(nd.b);
+      const y = new Float64Array(a.length + b.length);
+      for (let i = 0; i < a.length; i++) y[i] = act(a[i], nd.act);
+      for (let i = 0; i < b.length; i++) y[a.length + i] = act(b[i], nd.act);
+      return y;
+    }
+    case 'resize_bilinear': {
+      const [C, H, W] = shape(nd.x), [, OH, OW] = shape(nd.y);
+      return resizeRef(get(nd.x), { C, H, W, OH, OW, mode: RESIZE_MODES[nd.mode] });
+    }
   }
 }

@@ -18,6 +18,8 @@ import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
 import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
+const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, hard swish and hard sigmoid after a conv';
+
 interface TfNode {
   name: string;
   op: string;
@@ -37,8 +39,8 @@ interface ModelJson {
 }
 
 export interface TfjsOptions {
-  /** import only what this tensor depends on, and make it the output */
-  output?: string;
+  /** import only what these tensors depend on, and make them the output (several: concatenated, IrGraph.outputs) */
+  output?: string | string[];
   inputSize?: [number, number];
   name?: string;
 }
@@ -101,8 +103,10 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
   if (placeholders.length !== 1) throw new ImportError(`the graph has ${placeholders.length} Placeholder inputs; one image input is supported`);
   const inNode = placeholders[0];
   // which nodes to import: all, or what `output` depends on
-  let outName = opts.output;
-  if (outName !== undefined && !byName.has(outName)) throw new ImportError(`the graph has no node '${outName}'`);
+  let outNames = opts.output === undefined ? undefined : Array.isArray(opts.output) ? opts.output : [opts.output];
+  if (outNames !== undefined && !outNames.length) throw new ImportError('--output names no tensor');
+  for (const o of outNames ?? []) if (!byName.has(o)) throw new ImportError(`the graph has no node '${o}'`);
+  if (outNames && new Set(outNames).size !== outNames.length) throw new ImportError(`--output names a tensor twice (${outNames.join(', ')})`);
   const need = new Set<string>();
   const visit = (name: string): void => {
     const st = [name];
@@ -113,7 +117,7 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
       for (const i of byName.get(t)?.input ?? []) if (!i.startsWith('^')) st.push(src(i));
     }
   };
-  if (outName !== undefined) visit(outName);
+  if (outNames !== undefined) for (const o of outNames) visit(o);
   else for (const n of nodes) need.add(n.name);
 
   const tensors = new Map<string, IrTensor>();
@@ -136,6 +140,13 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
     return t;
   };
   const shape = (t: string): number[] => tensors.get(t)!.shape;
+  /** IR tensor -> the IR node that writes it (for folding a following activation) */
+  const irOf = new Map<string, IrNode>();
+  const emit = (node: IrNode): IrNode => {
+    ir.push(node);
+    irOf.set(node.y, node);
+    return node;
+  };
   const add = (name: string, shp: number[]): string => {
     tensors.set(name, { name, shape: shp });
     act.set(name, name);
@@ -235,8 +246,7 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         }
         const g = convGeometry(h, w, k, s, p);
         const y = add(n.name, [cout, g.OH, g.OW]);
-        const node: IrNode = { op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, pad: p, act: a };
-        ir.push(node);
+        const node = emit({ op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, pad: p, act: a }) as IrNode & { act: ActName };
         // TensorFlow's hard swish after an unactivated conv: mul = x * (1/6), add = x + 3,
         // relu6 = Relu6(add), out = mul * relu6 (either order of the Mul inputs)
         const hs = a === 'none' ? hardSwish(n.name) : undefined;
@@ -251,6 +261,17 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
           sourceOps.Add = (sourceOps.Add ?? 0) + 1;
           sourceOps.Relu6 = (sourceOps.Relu6 ?? 0) + 1;
         }
+        // TensorFlow's hard sigmoid (MobileNetV3's squeeze-excite gate): relu6(x + 3) * (1/6)
+        const hg = a === 'none' && !hs ? hardSigmoid(n.name) : undefined;
+        if (hg) {
+          node.act = 'hsigmoid';
+          for (const t of hg.nodes) done.add(t);
+          if (Math.fround(hg.c) === Math.fround(1 / 6)) act.set(hg.out, y);
+          else emit({ op: 'scale', name: `${n.name}/hard_sigmoid_scale`, x: y, y: add(hg.out, [cout, g.OH, g.OW]), a: Math.fround(hg.c) * 6 });
+          sourceOps.Mul = (sourceOps.Mul ?? 0) + 1;
+          sourceOps.Add = (sourceOps.Add ?? 0) + 1;
+          sourceOps.Relu6 = (sourceOps.Relu6 ?? 0) + 1;
+        }
         break;
       }
       case 'Add':
@@ -258,22 +279,114 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         const a = act.get(src(ins[0])), b = act.get(src(ins[1]));
         if (a === undefined || b === undefined) throw new ImportError(`${where(n)}: adding a constant is supported only inside a hard swish after a conv`);
         if (shape(a).join() !== shape(b).join()) throw new ImportError(`${where(n)}: broadcasting add of [${shape(a)}] and [${shape(b)}] is not supported`);
-        ir.push({ op: 'add', name: n.name, a, b, y: add(n.name, shape(a)), act: 'none' });
+        emit({ op: 'add', name: n.name, a, b, y: add(n.name, shape(a)), act: 'none' });
         break;
       }
       case 'Relu':
-      case 'Relu6': {
+      case 'Relu6':
+      case 'Sigmoid': {
         const x = input(n, 0);
-        ir.push({ op: 'act', name: n.name, x, y: add(n.name, shape(x)), act: n.op === 'Relu' ? 'relu' : 'relu6' });
+        const a: ActName = n.op === 'Relu' ? 'relu' : n.op === 'Relu6' ? 'relu6' : 'sigmoid';
+        if (!foldAct(n, x, a)) emit({ op: 'act', name: n.name, x, y: add(n.name, shape(x)), act: a });
         break;
       }
       case 'Identity':
         act.set(n.name, input(n, 0));
         break;
+      case 'Mean': {
+        const x = input(n, 0);
+        const axes = constOf(src(ins[1] ?? ''));
+        const ax = axes ? [...axes.data].map((v) => (v < 0 ? v + 4 : v)).sort().join() : '';
+        if (ax !== '1,2') throw new ImportError(`${where(n)}: a mean over axes [${axes ? [...axes.data] : '?'}] is not supported (over H and W, axes [1, 2])`);
+        const [c] = shape(x);
+        emit({ op: 'gap', name: n.name, x, y: add(n.name, n.attr?.keep_dims?.b ? [c, 1, 1] : [c]) });
+        break;
+      }
+      case 'Mul': {
+        const ka = scalar(src(ins[0])), kb = scalar(src(ins[1]));
+        if (ka !== undefined || kb !== undefined) {
+          const x = input(n, ka !== undefined ? 1 : 0);
+          emit({ op: 'scale', name: n.name, x, y: add(n.name, shape(x)), a: (ka ?? kb)! });
+          break;
+        }
+        let a = input(n, 0), b = input(n, 1);
+        const sa = shape(a), sb = shape(b);
+        const elems = (t: number[]): number => t.reduce((u, v) => u * v, 1);
+        // the one-value-per-channel side goes second (squeeze-excite: gate * x in either order)
+        if (elems(sa) === sa[0] && elems(sb) > sb[0]) [a, b] = [b, a];
+        const [A, B] = [shape(a), shape(b)];
+        const same = A.join() === B.join(), perChannel = elems(B) === B[0] && A[0] === B[0];
+        if (!same && !perChannel) throw new ImportError(`${where(n)}: broadcasting mul of [${sa}] and [${sb}] is not supported (same shapes, or one value per channel)`);
+        emit({ op: 'mul', name: n.name, a, b, y: add(n.name, A), act: 'none' });
+        break;
+      }
+      case 'ResizeBilinear': {
+        const x = input(n, 0);
+        const size = constOf(src(ins[1] ?? ''));
+        if (!size || size.data.length !== 2) throw new ImportError(`${where(n)}: the output size '${ins[1]}' is not a constant [height, width]`);
+        const ac = !!n.attr?.align_corners?.b, hp = !!n.attr?.half_pixel_centers?.b;
+        if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
+        const [c] = shape(x);
+        emit({ op: 'resize_bilinear', name: n.name, x, y: add(n.name, [c, size.data[0], size.data[1]]), mode: ac ? 'align_corners' : hp ? 'half_pixel' : 'legacy' });
+        break;
+      }
+      case 'ConcatV2': {
+        const axis = scalar(src(ins[ins.length - 1]));
+        if (axis !== 3 && axis !== -1) throw new ImportError(`${where(n)}: concat on axis ${axis} is not supported (the channel axis, 3 or -1)`);
+        const parts = ins.slice(0, -1).map((_, k) => input(n, k));
+        const [, h, w] = shape(parts[0]);
+        for (const t of parts) if (shape(t)[1] !== h || shape(t)[2] !== w) throw new ImportError(`${where(n)}: inputs of different sizes ([${shape(parts[0])}] and [${shape(t)}]) cannot be concatenated on the channel axis`);
+        // more than two inputs: a chain of two-input concats, the last one named after the node
+        let acc = parts[0];
+        for (let k = 1; k < parts.length; k++) {
+          const c = shape(acc)[0] + shape(parts[k])[0];
+          const yName = k === parts.length - 1 ? n.name : `${n.name}/part${k}`;
+          emit({ op: 'concat', name: n.name, a: acc, b: parts[k], y: add(yName, [c, h, w]), act: 'none' });
+          acc = yName;
+        }
+        if (parts.length === 1) act.set(n.name, acc);
+        break;
+      }
+      case 'MaxPool': {
+        const x = input(n, 0);
+        const ks = (n.attr?.ksize?.list?.i ?? []).map(Number);
+        if (ks.length !== 4 || ks[0] !== 1 || ks[3] !== 1 || ks[1] !== ks[2]) throw new ImportError(`${where(n)}: pool size [${ks}] is not supported (square, [1, k, k, 1])`);
+        const k = ks[1], s = stride(n), p = pad(n);
+        const [c, h, w] = shape(x);
+        const g = convGeometry(h, w, k, s, p);
+        emit({ op: 'maxpool', name: n.name, x, y: add(n.name, [c, g.OH, g.OW]), k, stride: s, pad: p });
+        break;
+      }
       default:
-        throw new ImportError(`${where(n)}: op ${n.op} is not supported by the TF.js importer (supported: _FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Relu, Relu6, Identity, hard swish after a conv)${outName === undefined ? '; --output <tensor> imports only what a tensor depends on' : ''}`);
+        throw new ImportError(`${where(n)}: op ${n.op} is not supported by the TF.js importer (supported: ${SUPPORTED})${outNames === undefined ? '; --output <tensor>[,<tensor>...] imports only what those tensors depend on (CenterNet: --output tower_0/keypoints,tower_0/wh, the decoding left to decodeCenterNet)' : ''}`);
     }
     done.add(n.name);
+  }
+
+  /**
+   * Folds a standalone activation into the layer that made its input (a conv, add, mul or concat
+   * with none of its own), when nothing else reads the values before the activation.
+   */
+  function foldAct(n: TfNode, x: string, a: ActName): boolean {
+    const p = irOf.get(x);
+    if (!p || !(p.op === 'conv2d' || p.op === 'add' || p.op === 'mul' || p.op === 'concat') || p.act !== 'none') return false;
+    const names = [...act.entries()].filter(([, v]) => v === x).map(([k]) => k);
+    const readers = names.flatMap((k) => consumers.get(k) ?? []);
+    if (readers.length !== 1 || readers[0] !== n || names.some((k) => outNames?.includes(k))) return false;
+    p.act = a;
+    act.set(n.name, x);
+    return true;
+  }
+
+  function hardSigmoid(x: string): { out: string; nodes: string[]; c: number } | undefined {
+    const cs = consumers.get(x) ?? [];
+    if (cs.length !== 1 || !(cs[0].op === 'Add' || cs[0].op === 'AddV2') || !(cs[0].input ?? []).some((i) => scalar(src(i)) === 3)) return undefined;
+    const r6 = consumers.get(cs[0].name) ?? [];
+    if (r6.length !== 1 || r6[0].op !== 'Relu6') return undefined;
+    const m = consumers.get(r6[0].name) ?? [];
+    const sixth = (i: string): boolean => Math.abs((scalar(src(i)) ?? 0) - 1 / 6) < 1e-3;
+    if (m.length !== 1 || m[0].op !== 'Mul' || !(m[0].input ?? []).some(sixth)) return undefined;
+    return { out: m[0].name, nodes: [cs[0].name, r6[0].name, m[0].name], c: scalar(src(m[0].input!.find(sixth)!))! };
   }
 
   function hardSwish(x: string): { out: string; nodes: string[]; c: number } | undefined {
@@ -292,15 +405,35 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
     return { out: m1[0].name, nodes: [mul.name, addN.name, r6[0].name, m1[0].name], c: scalar(src(mul.input!.find(sixth)!))! };
   }
 
-  if (outName === undefined) {
+  if (outNames === undefined) {
     const sinks = nodes.filter((n) => need.has(n.name) && n.op !== 'Const' && !(consumers.get(n.name) ?? []).length);
-    if (sinks.length !== 1) throw new ImportError(`the graph has ${sinks.length} outputs (${sinks.slice(0, 4).map((n) => `'${n.name}'`).join(', ')}); pick one with --output`);
-    outName = sinks[0].name;
+    if (sinks.length === 0) throw new ImportError('the graph has no output');
+    outNames = sinks.map((n) => n.name);
   }
-  const output = act.get(outName);
-  if (output === undefined) throw new ImportError(`output '${outName}' was not made`);
+  const made = outNames.map((o) => {
+    const t = act.get(o);
+    if (t === undefined) throw new ImportError(`output '${o}' was not made`);
+    return t;
+  });
+  let output = made[0];
+  let outputs: IrGraph['outputs'];
+  if (made.length > 1) {
+    // several heads: one output tensor holding them end to end (flat), described by `outputs`
+    if (new Set(made).size !== made.length) throw new ImportError(`--output names the same values twice (${outNames.join(', ')})`);
+    outputs = [];
+    let at = 0;
+    for (let k = 0; k < made.length; k++) {
+      outputs.push({ name: outNames[k], shape: shape(made[k]), offset: at });
+      at += shape(made[k]).reduce((u, v) => u * v, 1);
+      if (k === 0) continue;
+      const y = k === made.length - 1 ? 'outputs' : `outputs/part${k}`;
+      if (tensors.has(y)) throw new ImportError(`the model already has a tensor named '${y}'`);
+      emit({ op: 'concat', name: 'outputs', a: output, b: made[k], y: add(y, [at]), act: 'none' });
+      output = y;
+    }
+  }
   return {
-    name: opts.name ?? 'tfjs', format: 'tfjs', input: inNode.name, output, tensors, nodes: ir,
+    name: opts.name ?? 'tfjs', format: 'tfjs', input: inNode.name, output, outputs, tensors, nodes: ir,
     // the pixel values as they are (the CenterNet package passes 0..255): x = q / 255 * 255
     mean: new Array<number>(C).fill(0), std: new Array<number>(C).fill(1 / 255), sourceOps,
   };
