@@ -64,7 +64,8 @@ interface ImportCli {
 function cmdImport(io: Io, file: string, o: ImportCli): void {
   const bytes = readFile(file, 'model file');
   const weights = detectFormat(bytes) === 'tfjs' ? tfjsShardPaths(bytes).map((p) => readFile(join(dirname(file), p), 'TF.js weight shard')) : undefined;
-  const opts: ImportOptions = { weights, output: o.output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
+  const output = o.output?.includes(',') ? o.output.split(',').map((t) => t.trim()) : o.output;
+  const opts: ImportOptions = { weights, output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
   if (o.labels) opts.labels = readLabels(o.labels);
   if (o.calibrate) {
     if (!o.split) throw new Error('slimsplit: import: --calibrate needs --split (it builds the split\'s coder tables)');
@@ -132,7 +133,7 @@ export function registerImport(program: Command, io: Io): void {
     .description('turn a TFLite or TF.js graph model into a .slim blob: one graph, or an encoder and a decoder split at one tensor')
     .argument('<model>', '.tflite file, or a TF.js graph model.json (its weight shards beside it)')
     .option('-o, --out <out.slim>', 'where to write the blob')
-    .option('--output <tensor>', 'TF.js: import only what this tensor depends on (e.g. a backbone prefix)')
+    .option('--output <tensor[,tensor...]>', 'TF.js: import only what these tensors depend on (a backbone prefix; several: detection heads, laid end to end in the output, listed in the blob\'s meta.outputs)')
     .option('--split <tensor>', 'split after this tensor (its name, or the first part of a fused TFLite name): encoder and decoder graphs')
     .option('--input-size <HxW>', "input size other than the model's own (fully convolutional models)", parseSize)
     .option('--labels <file>', "class names, one per line (the model's output order)")
@@ -145,7 +146,7 @@ export function registerImport(program: Command, io: Io): void {
     }, 32)
     .option('--name <name>', 'model name stored in the blob (default: the file name)')
     .option('--list-tensors', "print every layer's output tensor (split candidates) and write nothing")
-    .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add')
+    .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add\n  slimsplit import centernet.json -o centernet.slim --output tower_0/keypoints,tower_0/wh')
     .action((file, o) => cmdImport(io, file, o));
 
   program

@@ -20,7 +20,7 @@ import { readTflite } from './tflite.js';
 import { readTfjs } from './tfjs.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
 
-export { ImportError, lowerGraph, splitGraph, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode } from './graph.js';
+export { ImportError, lowerGraph, splitGraph, splitOutputs, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode, type IrOutputPart } from './graph.js';
 export { readTflite } from './tflite.js';
 export { readTfjs } from './tfjs.js';
 export { referenceForward, referenceActivations } from './reference.js';
@@ -28,8 +28,8 @@ export { referenceForward, referenceActivations } from './reference.js';
 export interface ImportOptions extends LowerOptions {
   /** TF.js: the weight shards, in manifest order */
   weights?: Uint8Array[];
-  /** TF.js: import only what this tensor depends on, and make it the output */
-  output?: string;
+  /** TF.js: import only what these tensors depend on, and make them the output (several: end to end, IrGraph.outputs) */
+  output?: string | string[];
   /** with split: sample images whose split codes build the coder tables (default: flat tables) */
   calibrate?: Array<RawImage | Uint8Array>;
   /** input H x W other than the model's own */
