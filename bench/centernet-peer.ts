@@ -62,6 +62,8 @@ export async function tfjsCenterNet(json: { modelTopology: object; weightsManife
 export interface CenterNetParity {
   /** max |engine - peer| / |peer| over heatmap values >= 1e-3 (below: absolute, see heatAbs) */
   heatRel: number;
+  /** the same over every heatmap value above 1e-12 (the smallest background values included) */
+  heatRelAll: number;
   /** max |engine - peer| over all heatmap values */
   heatAbs: number;
   /** max |engine - peer| / max(|peer|, 1) over the size head */
@@ -79,11 +81,12 @@ export interface CenterNetParity {
 }
 
 export function compareCenterNet(heat: ArrayLike<number>, wh: ArrayLike<number>, p: PeerOut, k = 100): CenterNetParity {
-  let heatRel = 0, heatAbs = 0, whRel = 0;
+  let heatRel = 0, heatRelAll = 0, heatAbs = 0, whRel = 0;
   for (let i = 0; i < p.heat.length; i++) {
     const d = Math.abs(heat[i] - p.heat[i]);
     if (!(d <= heatAbs)) heatAbs = Number.isNaN(d) ? Infinity : d;
     if (p.heat[i] >= 1e-3 && !(d / p.heat[i] <= heatRel)) heatRel = Number.isNaN(d) ? Infinity : d / p.heat[i];
+    if (p.heat[i] > 1e-12 && !(d / p.heat[i] <= heatRelAll)) heatRelAll = Number.isNaN(d) ? Infinity : d / p.heat[i];
   }
   for (let i = 0; i < p.wh.length; i++) {
     const e = Math.abs(wh[i] - p.wh[i]) / Math.max(Math.abs(p.wh[i]), 1);
@@ -107,5 +110,5 @@ export function compareCenterNet(heat: ArrayLike<number>, wh: ArrayLike<number>,
     }
     boxMaxDiff = Math.max(boxMaxDiff, Math.abs(e.x1 - d[0]), Math.abs(e.y1 - d[1]), Math.abs(e.x2 - d[2]), Math.abs(e.y2 - d[3]));
   }
-  return { heatRel, heatAbs, whRel, peaksCommon: a.filter((q) => inB.has(q.index)).length, peaksReordered: reordered, reorderGap: gap, boxMaxDiff, boxMismatch };
+  return { heatRel, heatRelAll, heatAbs, whRel, peaksCommon: a.filter((q) => inB.has(q.index)).length, peaksReordered: reordered, reorderGap: gap, boxMaxDiff, boxMismatch };
 }

@@ -90,6 +90,7 @@ function cmdImport(io: Io, file: string, o: ImportCli): void {
     const s = graphStats(g, b.tensors);
     io.out(`  ${g.name}: ${g.layers.length} layers, ${s.weights.toLocaleString('en-US')} weights, ${(s.macs / 1e6).toFixed(1)} M multiply-adds\n`);
   }
+  for (const part of ir.outputs ?? []) io.out(`  output ${part.name} [${part.shape.join(', ')}] at element ${part.offset} (meta.outputs)\n`);
   io.out(`whole network: ${(graphMacs(ir) / 1e6).toFixed(1)} M multiply-adds\n`);
 }
 
