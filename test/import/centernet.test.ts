@@ -146,12 +146,12 @@ describe.skipIf(!have)('TF.js CenterNet, whole detector (../shared)', () => {
     expect(far).toBeLessThanOrEqual(1);
     expect(off).toBeLessThan(t.length * 1e-3);
     // against the unsplit engine: 8-bit quantization (step 0.86 over [-100, 120]) moves the heatmap
-    // by at most a few hundredths and keeps the strong detections
+    // by about 0.01 (0.0076 on this image) and keeps the strong detections
     const full = splitOutputs(ir.outputs!, engineOut.get('simd0')!)['tower_0/keypoints'];
     const got = y.subarray(0, HEAT);
     let worst = 0;
     for (let i = 0; i < HEAT; i++) worst = Math.max(worst, Math.abs(got[i] - full[i]));
-    expect(worst).toBeLessThan(0.1);
+    expect(worst).toBeLessThan(0.05);
     const strong = (h: ArrayLike<number>): number[] => centernetPeaks(h, CENTERNET, 100).filter((p) => p.score > 0.3).map((p) => p.index).sort();
     expect(strong(got)).toEqual(strong(full));
   }, 120_000);
