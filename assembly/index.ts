@@ -17,6 +17,8 @@ export { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
 export { mul } from './mul';
 export { concat } from './concat';
 export { resize_bilinear } from './resize';
+export { avgpool } from './avgpool';
+export { softmax } from './softmax';
 export { self_test } from './selftest';
 export { rans_init, rans_encode, rans_decode, rans_encode_ctx, rans_decode_ctx } from './rans';
 export { plan_bind, plan_run, plan_set_mode, plan_check, plan_supports, plan_arena_bytes, plan_modes, plan_mode, plan_input, plan_output, plan_input_dtype, plan_output_dtype, plan_input_elems, plan_output_elems } from './plan';

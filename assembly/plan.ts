@@ -28,6 +28,8 @@ import { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
 import { mul } from './mul';
 import { concat } from './concat';
 import { resize_bilinear } from './resize';
+import { avgpool } from './avgpool';
+import { softmax } from './softmax';
 
 // Opcodes: OPCODES in src/engine/plan.ts and the table in docs/FORMAT.md.
 const OP_CONV2D: u32 = 1;
@@ -50,6 +52,8 @@ const OP_AFFINE: u32 = 16;
 const OP_MUL: u32 = 17;
 const OP_CONCAT: u32 = 18;
 const OP_RESIZE_BILINEAR: u32 = 19;
+const OP_AVGPOOL: u32 = 20;
+const OP_SOFTMAX: u32 = 21;
 
 const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
 const PLAN_VERSION: u32 = 1;
@@ -171,6 +175,8 @@ export function plan_run(plan: usize): i32 {
       case OP_MUL: mul(p); break;
       case OP_CONCAT: concat(p); break;
       case OP_RESIZE_BILINEAR: resize_bilinear(p); break;
+      case OP_AVGPOOL: avgpool(p); break;
+      case OP_SOFTMAX: softmax(p); break;
       default: return <i32>load<u32>(r);
     }
     r = p + (<usize>load<u32>(r, 4) << 2);
@@ -180,7 +186,7 @@ export function plan_run(plan: usize): i32 {
 
 /** 1 when this build has the kernel for `op`. */
 export function plan_supports(op: u32): i32 {
-  return (op >= OP_CONV2D && op <= OP_AFFINE) || (op >= OP_MUL && op <= OP_RESIZE_BILINEAR) ? 1 : 0;
+  return (op >= OP_CONV2D && op <= OP_AFFINE) || (op >= OP_MUL && op <= OP_SOFTMAX) ? 1 : 0;
 }
 
 /** 0, or the first opcode in the plan this build lacks. */

@@ -112,7 +112,20 @@ export interface IrResize extends NodeBase {
   x: string;
   mode: 'legacy' | 'align_corners' | 'half_pixel';
 }
-export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize;
+/** k x k average pool over the pixels inside the image (TF's AvgPool). */
+export interface IrAvgpool extends NodeBase {
+  op: 'avgpool';
+  x: string;
+  k: number;
+  stride: number;
+  pad: Padding;
+}
+/** Softmax over the channel axis at every position (a vector: over its values). */
+export interface IrSoftmax extends NodeBase {
+  op: 'softmax';
+  x: string;
+}
+export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize | IrAvgpool | IrSoftmax;
 
 /** One of several model outputs laid end to end in the graph's one output tensor. */
 export interface IrOutputPart {
@@ -324,6 +337,16 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
         case 'concat':
           out.push({ op: 'concat', a: use(n.a), b: use(n.b), y: use(n.y), na: elems(n.a), nb: elems(n.b), act: n.act });
           break;
+        case 'avgpool': {
+          const [Ca, H, W] = shapeOf(n.x);
+          out.push({ op: 'avgpool', x: use(n.x), y: use(n.y), C: Ca, H, W, k: n.k, stride: n.stride, pad: n.pad, countPad: 0 });
+          break;
+        }
+        case 'softmax': {
+          const [Cs] = shapeOf(n.x);
+          out.push({ op: 'softmax', x: use(n.x), y: use(n.y), C: Cs, HW: elems(n.x) / Cs });
+          break;
+        }
         case 'resize_bilinear': {
           const [Cr, H, W] = shapeOf(n.x), [, OH, OW] = shapeOf(n.y);
           out.push({ op: 'resize_bilinear', x: use(n.x), y: use(n.y), C: Cr, H, W, OH, OW, mode: RESIZE_MODES[n.mode] });

@@ -10,6 +10,8 @@ import { convGeometry } from '../engine/ops/types.js';
 import { actRef } from '../engine/ops/act.js';
 import { Act } from '../engine/ops/act.js';
 import { resizeRef, RESIZE_MODES } from '../engine/ops/resize.js';
+import { avgpoolRef } from '../engine/ops/avgpool.js';
+import { softmaxRef } from '../engine/ops/softmax.js';
 import { ImportError, nodeInputs, type IrGraph, type IrNode } from './graph.js';
 
 /** Every activation of the graph, by tensor name, after running it on `x`; or only the output. */
@@ -190,6 +192,14 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
       for (let i = 0; i < a.length; i++) y[i] = act(a[i], nd.act);
       for (let i = 0; i < b.length; i++) y[a.length + i] = act(b[i], nd.act);
       return y;
+    }
+    case 'avgpool': {
+      const [C, H, W] = shape(nd.x);
+      return avgpoolRef(get(nd.x), { C, H, W, k: nd.k, stride: nd.stride, pad: nd.pad });
+    }
+    case 'softmax': {
+      const x = get(nd.x), C = shape(nd.x)[0];
+      return softmaxRef(x, C, x.length / C);
     }
     case 'resize_bilinear': {
       const [C, H, W] = shape(nd.x), [, OH, OW] = shape(nd.y);

@@ -18,7 +18,7 @@ import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
 import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
-const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, hard swish and hard sigmoid after a conv';
+const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
 
 interface TfNode {
   name: string;
@@ -347,14 +347,20 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         if (parts.length === 1) act.set(n.name, acc);
         break;
       }
-      case 'MaxPool': {
+      case 'MaxPool':
+      case 'AvgPool': {
         const x = input(n, 0);
         const ks = (n.attr?.ksize?.list?.i ?? []).map(Number);
         if (ks.length !== 4 || ks[0] !== 1 || ks[3] !== 1 || ks[1] !== ks[2]) throw new ImportError(`${where(n)}: pool size [${ks}] is not supported (square, [1, k, k, 1])`);
         const k = ks[1], s = stride(n), p = pad(n);
         const [c, h, w] = shape(x);
         const g = convGeometry(h, w, k, s, p);
-        emit({ op: 'maxpool', name: n.name, x, y: add(n.name, [c, g.OH, g.OW]), k, stride: s, pad: p });
+        emit({ op: n.op === 'MaxPool' ? 'maxpool' : 'avgpool', name: n.name, x, y: add(n.name, [c, g.OH, g.OW]), k, stride: s, pad: p });
+        break;
+      }
+      case 'Softmax': {
+        const x = input(n, 0);
+        emit({ op: 'softmax', name: n.name, x, y: add(n.name, shape(x)) });
         break;
       }
       default:

@@ -334,7 +334,7 @@ describe('conv2d argument checks', () => {
     ['stride 3', { stride: 3 }, /stride must be 1 or 2, got 3/],
     ['empty output', { H: 2, pad: 'none' }, /empty output/],
     ['unknown padding', { pad: 'valid' }, /unknown padding 'valid'/],
-    ['act code', { act: 6 }, /act code 6/],
+    ['act code', { act: 7 }, /act code 7/],
     ['missing scratch', { scratch: 0 }, /args.scratch is missing: this shape needs \d+ bytes/],
     ['unaligned scratch', { scratch: 16388 }, /scratch=16388 must be 16-byte aligned/],
     ['misaligned x', { x: 66 }, /pointer x=66/],

@@ -121,7 +121,7 @@ describe('dwconv argument checks', () => {
     expect(() => dwconvWords({ ...base, stride: 3 })).toThrow(/stride 1 or 2, got 3/);
     expect(() => dwconvWords({ ...base, groupsActive: 4, coutActive: 5 })).toThrow(/active channel counts disagree/);
     expect(() => dwconvWords({ ...base, groupsActive: 9 })).toThrow(/active channels 9 must be in 1..8/);
-    expect(() => dwconvWords({ ...base, act: 6 })).toThrow(/activation code 6/);
+    expect(() => dwconvWords({ ...base, act: 7 })).toThrow(/activation code 7/);
     expect(() => dwconvWords({ ...base, pad: 'none', H: 2 })).toThrow(/empty output/);
   });
   it('lays the words out as assembly/dwconv.ts documents (tf-same puts the odd pad bottom/right)', () => {

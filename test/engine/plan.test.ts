@@ -26,6 +26,8 @@ import { upsample2xWords } from '../../src/engine/ops/upsample.js';
 import { mulWords } from '../../src/engine/ops/mul.js';
 import { concatWords } from '../../src/engine/ops/concat.js';
 import { resizeWords, resizeScratchBytes } from '../../src/engine/ops/resize.js';
+import { avgpoolWords } from '../../src/engine/ops/avgpool.js';
+import { softmaxWords } from '../../src/engine/ops/softmax.js';
 import { quantizeRef, quantizeWords, dequantizeWords } from '../../src/engine/ops/quant.js';
 import { affineWords } from '../../src/engine/ops/affine.js';
 import type { Padding } from '../../src/engine/ops/types.js';
@@ -181,6 +183,12 @@ function directRun(eng: Engine, arena: Arena, blob: Blob, graph: string, m: numb
           eng.call('resize_bilinear', resizeWords({ ...s, x: bp('x'), y: bp('y'), cActive: opt(f.cActive), scratch: arena.alloc(resizeScratchBytes(s)) }));
           break;
         }
+        case 'avgpool':
+          eng.call('avgpool', avgpoolWords({ x: bp('x'), y: bp('y'), C: num(f.C), H: num(f.H), W: num(f.W), k: num(f.k), stride: num(f.stride), pad: f.pad as Padding | number, countPad: num(f.countPad) === 1, cActive: opt(f.cActive) }));
+          break;
+        case 'softmax':
+          eng.call('softmax', softmaxWords({ x: bp('x'), y: bp('y'), C: num(f.C), HW: num(f.HW) }));
+          break;
         default:
           throw new Error(`directRun: no kernel for ${L.op}`);
       }

@@ -20,6 +20,8 @@ import { affineOp } from './affine.js';
 import { mulOp } from './mul.js';
 import { concatOp } from './concat.js';
 import { resizeOp } from './resize.js';
+import { avgpoolOp } from './avgpool.js';
+import { softmaxOp } from './softmax.js';
 
 /** Graph ops (docs/GRAPH.md). The field order is the order of a layer's field words in a blob. */
 export const OPS: Record<string, OpSpec> = {
@@ -39,6 +41,8 @@ export const OPS: Record<string, OpSpec> = {
   mul: mulOp,
   concat: concatOp,
   resize_bilinear: resizeOp,
+  avgpool: avgpoolOp,
+  softmax: softmaxOp,
 };
 /** Op names, in registry order. */
 export const OP_NAMES = Object.keys(OPS);

@@ -24,6 +24,8 @@ export const OPCODES = {
   mul: 17,
   concat: 18,
   resize_bilinear: 19,
+  avgpool: 20,
+  softmax: 21,
 } as const;
 export type KernelName = keyof typeof OPCODES;
 export const OPCODE_NAMES: Record<number, KernelName> = Object.fromEntries(
