@@ -115,7 +115,7 @@ describe.each(engines())('instnorm [%s]', (_b, eng) => {
     expect(() => instnormWords({ ...ok, eps: -1 })).toThrow(/eps must be >= 0/);
     expect(() => instnormWords({ ...ok, HW: 0 })).toThrow(/instnorm HW must be a positive integer/);
     expect(() => instnormWords({ ...ok, gamma: 3 })).toThrow(/instnorm pointer gamma=3/);
-    expect(() => instnormWords({ ...ok, act: 9 })).toThrow(/instnorm act must be an integer in 0\.\.5/);
+    expect(() => instnormWords({ ...ok, act: 9 })).toThrow(/instnorm act must be an integer in 0\.\.6/);
     expect(() => instnorm(eng, { ...ok, y: eng.memory.buffer.byteLength - 8 })).toThrow(/instnorm y .* runs past the end of memory/);
     expect(() => instnorm(eng, { ...ok, y: ok.x + 4 })).toThrow(/instnorm x .* overlaps y/);
   });
