@@ -56,15 +56,24 @@ class Tiny(nn.Module):
         return self.fc(self.drop(torch.flatten(x, 1)))
 
 
-def randomize_bn(m: nn.Module, g: torch.Generator) -> None:
-    """Running statistics that are not 0/1, so that BN folding is actually exercised."""
-    for b in m.modules():
-        if isinstance(b, nn.BatchNorm2d):
-            with torch.no_grad():
-                b.running_mean.copy_(torch.randn(b.num_features, generator=g) * 0.2)
-                b.running_var.copy_(torch.rand(b.num_features, generator=g) * 0.5 + 0.75)
-                b.weight.copy_(torch.rand(b.num_features, generator=g) * 0.5 + 0.75)
-                b.bias.copy_(torch.randn(b.num_features, generator=g) * 0.1)
+def randomize_bn(m: nn.Module, g: torch.Generator, hw: int) -> None:
+    """
+    BatchNorm statistics measured on random inputs, and random affine parameters: with torchvision's
+    init (mean 0, var 1) a deep random network saturates its ReLU6s and its output hardly depends on
+    the input, which would make a weak test; measured statistics keep every layer normalized (and
+    the folding is exercised with values that are not 0/1).
+    """
+    bns = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for b in bns:
+            b.reset_running_stats()
+            b.momentum = None  # a cumulative average over the calibration batches
+            b.weight.copy_(torch.rand(b.num_features, generator=g) * 0.5 + 0.75)
+            b.bias.copy_(torch.randn(b.num_features, generator=g) * 0.1)
+        m.train()
+        for _ in range(2):
+            m(torch.rand(8, 3, hw, hw, generator=g) * 2 - 1)
+    m.eval()
 
 
 def export(model: nn.Module, name: str, out_dir: str, hw: int, fold: bool = True) -> None:
@@ -95,14 +104,14 @@ def main() -> None:
         for name, fold in (('tiny', True), ('tiny-bn', False)):
             torch.manual_seed(SEED)
             m = Tiny()
-            randomize_bn(m, torch.Generator().manual_seed(SEED))
+            randomize_bn(m, torch.Generator().manual_seed(SEED), 32)
             export(m, name, args.out, 32, fold)
         return
     import torchvision
     for name, ctor in (('mobilenet_v2', torchvision.models.mobilenet_v2), ('resnet18', torchvision.models.resnet18)):
         torch.manual_seed(SEED)
         m = ctor(weights=None)
-        randomize_bn(m, torch.Generator().manual_seed(SEED))
+        randomize_bn(m, torch.Generator().manual_seed(SEED), 224)
         export(m, name, args.out, 224)
 
 
