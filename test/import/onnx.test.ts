@@ -97,9 +97,11 @@ interface NodeSpec {
   attrs?: Record<string, number | number[] | string>;
 }
 
-const floatTensor = (name: string, dims: number[], data: ArrayLike<number>) => ({
-  name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from(data).buffer),
-});
+let typedFields = false;
+/** A FLOAT initializer in raw_data, or in float_data while `typedFields` is set. */
+const floatTensor = (name: string, dims: number[], data: ArrayLike<number>) => (typedFields
+  ? { name, dims, dataType: 1, floatData: Array.from(data) }
+  : { name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from(data).buffer) });
 
 /** An opset-13 ModelProto: input 'x' [1, C, H, W], float initializers, the nodes, output `out`. */
 function onnxBytes(o: { C: number; H: number; W: number; inits: Array<[string, number[], ArrayLike<number>]>; nodes: NodeSpec[]; out: string; outDims?: number[] }): Uint8Array {
@@ -204,6 +206,22 @@ describe('ONNX padding: pads carried exactly when they are an engine mode', () =
   });
 });
 
+describe('ONNX initializers', () => {
+  it('float_data reads the same as raw_data', () => {
+    const raw = readOnnx(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }));
+    typedFields = true;
+    const typed = convModel(6, 6, 3, { pads: [1, 1, 1, 1] });
+    typedFields = false;
+    const msg = onnxModelType().decode(typed) as unknown as { graph: { initializer: Array<{ rawData?: Uint8Array; floatData: number[] }> } };
+    expect(msg.graph.initializer[0].floatData.length).toBe(4 * 3 * 9);
+    expect(msg.graph.initializer[0].rawData?.length ?? 0).toBe(0);
+    const ir = readOnnx(typed);
+    expect(ir.nodes[0]).toMatchObject({ op: 'conv2d' });
+    expect(Array.from((ir.nodes[0] as { w: Float32Array }).w)).toEqual(Array.from((raw.nodes[0] as { w: Float32Array }).w));
+    expect(Array.from((ir.nodes[0] as { w: Float32Array }).w)).toEqual(Array.from(randn(4 * 3 * 9, 5, 0.5)));
+  });
+});
+
 describe('ONNX refusals name the op and node', () => {
   const refuse = (bytes: Uint8Array, msg: string) => expect(() => readOnnx(bytes)).toThrow(msg);
 
@@ -240,6 +258,10 @@ describe('ONNX refusals name the op and node', () => {
     refuse(bn, "slimsplit: import: node 'bn' (BatchNormalization): BatchNormalization is supported only right after a Conv that nothing else reads (it is folded into the conv's weights); 'y' is made by a add");
     const addc = onnxBytes({ C: 3, H: 5, W: 5, out: 'z', inits: [['c', [1], [1]]], nodes: [{ op: 'Add', ins: ['x', 'c'], out: 'z', name: 'addc' }] });
     refuse(addc, "slimsplit: import: node 'addc' (Add): adding the constant 'c' is not supported (only the sum of two activations)");
+    const T = onnxModelType();
+    const ext = T.toObject(T.decode(convModel(6, 6, 3, {})), { longs: Number }) as { graph: { initializer: Array<Record<string, unknown>> } };
+    Object.assign(ext.graph.initializer[0], { rawData: undefined, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] });
+    refuse(T.encode(T.fromObject(ext)).finish(), "slimsplit: import: initializer 'w': tensor 'w' is stored outside the .onnx file (external data); export with the weights inside the file");
     expect(() => readOnnx(Uint8Array.of(0x08, 0x07, 0x12, 0xff))).toThrow(ImportError);
     expect(() => readOnnx(Uint8Array.of(0x08, 0x07, 0x12, 0xff))).toThrow(/ONNX file cannot be read/);
   });
