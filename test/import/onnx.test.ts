@@ -8,7 +8,7 @@
  * refusals are checked on small models written here with the same protobuf descriptors.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,7 +287,9 @@ describe('ONNX refusals name the op and node', () => {
 // ---- torchvision's mobilenet_v2 and resnet18 (random weights), generated when torch is there ----
 
 function haveFull(): boolean {
-  return ['mobilenet_v2', 'resnet18'].every((m) => existsSync(join(FULL, `${m}.onnx`)) && existsSync(join(FULL, `${m}.torch.json`)));
+  // files older than the script that writes them are regenerated
+  const script = statSync(join(ROOT, 'train/export_onnx.py')).mtimeMs;
+  return ['mobilenet_v2', 'resnet18'].every((m) => [`${m}.onnx`, `${m}.torch.json`].every((f) => existsSync(join(FULL, f)) && statSync(join(FULL, f)).mtimeMs >= script));
 }
 if (!haveFull()) {
   // Debian's torch is in /usr/bin/python3's dist-packages, which a pyenv or venv python3 on PATH does not see
