@@ -88,6 +88,24 @@ export function imageSize(bytes: Uint8Array): { width: number; height: number } 
 }
 
 /**
+ * Whether decodeBoundedInto takes this file (rather than returning null for the full decode), from
+ * its header alone; throws as decodeBoundedInto does for a header over the cap or a forged one.
+ * Lets a caller pick its path before it prepares an input that only one path fills.
+ */
+export function takesBounded(bytes: Uint8Array, opts: BoundedOptions = {}): boolean {
+  return boundedDims(bytes, opts) !== null;
+}
+
+/** The header's size when the bounded path takes the file, else null: the one place that decides. */
+function boundedDims(bytes: Uint8Array, opts: BoundedOptions): { width: number; height: number } | null {
+  const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
+  const dims = checkImageHeader(bytes, opts.maxPixels ?? MAX_PIXELS);
+  if (!dims || dims.width * dims.height <= fullMax) return null;
+  if (isPng(bytes) && pngHeader(bytes).interlace && dims.width * dims.height <= Math.max(fullMax, opts.fullDecodeMaxPixels ?? INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)) return null;
+  return dims;
+}
+
+/**
  * Writes the normalized [3][H][W] input for a large image into `out` and says how it was made;
  * returns null (writing nothing) for images the old full decode handles.
  */
@@ -99,12 +117,10 @@ export function decodeBoundedInto(
   out: Float32Array,
   opts: BoundedOptions = {},
 ): BoundedResult | null {
-  const maxPixels = opts.maxPixels ?? MAX_PIXELS;
-  const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
-  const dims = checkImageHeader(bytes, maxPixels);
-  if (!dims || dims.width * dims.height <= fullMax) return null;
-  if (isPng(bytes) && pngHeader(bytes).interlace && dims.width * dims.height <= Math.max(fullMax, opts.fullDecodeMaxPixels ?? INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)) return null;
+  const dims = boundedDims(bytes, opts);
+  if (!dims) return null;
   if (dims.width > BOUNDED_MAX_WIDTH) {
+    const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
     throw new ImageError('too-large', `image is ${dims.width} pixels wide; over ${fullMax} pixels, at most ${BOUNDED_MAX_WIDTH} columns are decoded (resize it)`);
   }
   const [H, W] = size;
