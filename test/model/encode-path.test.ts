@@ -47,19 +47,15 @@ describe('SplitEncoder.encode on image files: one device pass', () => {
     expect(mid[0] * mid[1]).toBeLessThanOrEqual(INTERLACED_PNG_FULL_DECODE_MAX_PIXELS);
   });
 
-  it('an interlaced PNG under its threshold: decoded whole, the device path runs once (encode only)', () => {
-    const file = gradientPng(mid[0], mid[1], true);
-    expect(takesBounded(file)).toBe(false);
+  // interlaced: under its own threshold, decoded whole (encode); plain: the bounded decoder (encodeInput)
+  it.each([
+    { interlace: true, bounded: false, want: { whole: 1, input: 0 } },
+    { interlace: false, bounded: true, want: { whole: 0, input: 1 } },
+  ])('a 600x600 PNG, interlaced $interlace: the device path runs once ($want)', ({ interlace, bounded, want }) => {
+    const file = gradientPng(mid[0], mid[1], interlace);
+    expect(takesBounded(file)).toBe(bounded);
     const r = encodeCounted(file);
-    expect({ whole: r.whole, input: r.input }).toEqual({ whole: 1, input: 0 });
-    expect(Buffer.from(r.packet).equals(Buffer.from(enc.encode(decodeImage(file))))).toBe(true);
-  }, 60_000);
-
-  it('a non-interlaced PNG of the same size: bounded decode, the device path runs once (encodeInput only)', () => {
-    const file = gradientPng(mid[0], mid[1], false);
-    expect(takesBounded(file)).toBe(true);
-    const r = encodeCounted(file);
-    expect({ whole: r.whole, input: r.input }).toEqual({ whole: 0, input: 1 });
+    expect({ whole: r.whole, input: r.input }).toEqual(want);
     expect(Buffer.from(r.packet).equals(Buffer.from(enc.encode(decodeImage(file))))).toBe(true);
   }, 60_000);
 
