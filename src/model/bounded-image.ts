@@ -18,7 +18,7 @@
  * Every path checks the header against the pixel cap and against the file's size first, so a forged
  * header is refused before anything in proportion to its claimed size exists.
  */
-import { ImageError, MAX_PIXELS, isJpeg, isPng } from './image.js';
+import { ImageError, MAX_PIXELS, checkSize, isJpeg, isPng } from './image.js';
 import { checkJpegData, decodeJpegRows, jpegHeader } from './jpeg-decode.js';
 import { checkPngData, decodePngRows, pngHeader } from './png-decode.js';
 
@@ -50,13 +50,6 @@ export interface BoundedResult {
   height: number;
   /** 'full': every pixel seen (the old result); 'dc': 1/8 scale from DC terms; 'scatter': interlaced PNG */
   path: 'full' | 'dc' | 'scatter';
-}
-
-function checkSize(width: number, height: number, maxPixels: number, what: string): void {
-  if (!(width > 0 && height > 0)) throw new ImageError('corrupt', `${what} declares a ${width}x${height} image`);
-  if (width * height > maxPixels) {
-    throw new ImageError('too-large', `${what} declares ${width}x${height} pixels, over the cap of ${maxPixels} (resize it, or raise maxPixels)`);
-  }
 }
 
 /**

@@ -62,7 +62,8 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): RawIma
   throw new ImageError('format', `not a JPEG or PNG file (starts with ${head || 'nothing: 0 bytes'}); convert it to JPEG or PNG first`);
 }
 
-function checkSize(width: number, height: number, maxPixels: number, what: string): void {
+/** Refuses a declared size that is empty or over the pixel cap (image.ts's decoders and bounded-image.ts). */
+export function checkSize(width: number, height: number, maxPixels: number, what: string): void {
   if (!(width > 0 && height > 0)) throw new ImageError('corrupt', `${what} declares a ${width}x${height} image`);
   if (width * height > maxPixels) {
     throw new ImageError('too-large', `${what} declares ${width}x${height} pixels, over the cap of ${maxPixels} (resize it, or raise maxPixels)`);
