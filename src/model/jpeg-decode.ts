@@ -479,8 +479,8 @@ const COS1 = 4017, SIN1 = 799, COS3 = 3406, SIN3 = 2276, COS6 = 1567, SIN6 = 378
 function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8Array, outOff: number, stride: number): void {
   for (let i = 0; i < 64; i++) p[i] = zz[i] * qt[i];
   // rows keep 4 more fraction bits (results >> 8, odd terms scaled up by 16); columns drop them (>> 12)
-  for (let i = 0; i < 8; ++i) idct8(p, 8 * i, 1, 8, 4);
-  for (let col = 0; col < 8; ++col) idct8(p, col, 8, 12, 0);
+  idctPass(p, 8, 1, 8, 4);
+  idctPass(p, 1, 8, 12, 0);
   for (let i = 0; i < 64; ++i) {
     const s = 128 + ((p[i] + 8) >> 4);
     out[outOff + (i >> 3) * stride + (i & 7)] = s < 0 ? 0 : s > 0xff ? 0xff : s;
@@ -488,60 +488,63 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8Array, ou
 }
 
 /**
- * One 1-D pass of jpeg-js's IDCT, in place, over p[at + j * step] for j = 0..7: its row pass with
- * (shift 8, up 4), its column pass with (shift 12, up 0). Its stage-one roundings are 1 << (shift - 1)
- * and its DC-only shortcut shifts by shift + 2: 128/>> 8 and 512/>> 10 for rows, 2048/>> 12 and
- * 8192/>> 14 for columns, as jpeg-js writes them out.
+ * One pass of jpeg-js's IDCT over the block, in place: 8 lines (starting every `lineStep` values),
+ * each of 8 values `step` apart. Its row pass is (lineStep 8, step 1, shift 8, up 4), its column
+ * pass (1, 8, 12, 0). The stage-one roundings are 1 << (shift - 1) and the DC-only shortcut shifts
+ * by shift + 2: 128/>> 8 and 512/>> 10 for rows, 2048/>> 12 and 8192/>> 14 for columns, as jpeg-js
+ * writes them out.
  */
-function idct8(p: Int32Array, at: number, step: number, shift: number, up: number): void {
-  const i0 = at, i1 = at + step, i2 = at + 2 * step, i3 = at + 3 * step, i4 = at + 4 * step, i5 = at + 5 * step, i6 = at + 6 * step, i7 = at + 7 * step;
-  const round = 1 << (shift - 1);
+function idctPass(p: Int32Array, lineStep: number, step: number, shift: number, up: number): void {
+  const round = 1 << (shift - 1), dcRound = round << 2, dcShift = shift + 2;
   let v0, v1, v2, v3, v4, v5, v6, v7, t;
-  if (p[i1] == 0 && p[i2] == 0 && p[i3] == 0 && p[i4] == 0 && p[i5] == 0 && p[i6] == 0 && p[i7] == 0) {
-    t = (SQRT2 * p[i0] + (round << 2)) >> (shift + 2);
-    for (let j = 0; j < 8; j++) p[at + j * step] = t;
-    return;
+  for (let line = 0; line < 8; line++) {
+    const i0 = line * lineStep, i1 = i0 + step, i2 = i1 + step, i3 = i2 + step, i4 = i3 + step, i5 = i4 + step, i6 = i5 + step, i7 = i6 + step;
+    if (p[i1] == 0 && p[i2] == 0 && p[i3] == 0 && p[i4] == 0 && p[i5] == 0 && p[i6] == 0 && p[i7] == 0) {
+      t = (SQRT2 * p[i0] + dcRound) >> dcShift;
+      p[i0] = p[i1] = p[i2] = p[i3] = p[i4] = p[i5] = p[i6] = p[i7] = t;
+      continue;
+    }
+    v0 = (SQRT2 * p[i0] + round) >> shift;
+    v1 = (SQRT2 * p[i4] + round) >> shift;
+    v2 = p[i2];
+    v3 = p[i6];
+    v4 = (SQRT1D2 * (p[i1] - p[i7]) + round) >> shift;
+    v7 = (SQRT1D2 * (p[i1] + p[i7]) + round) >> shift;
+    v5 = p[i3] << up;
+    v6 = p[i5] << up;
+    t = (v0 - v1 + 1) >> 1;
+    v0 = (v0 + v1 + 1) >> 1;
+    v1 = t;
+    t = (v2 * SIN6 + v3 * COS6 + round) >> shift;
+    v2 = (v2 * COS6 - v3 * SIN6 + round) >> shift;
+    v3 = t;
+    t = (v4 - v6 + 1) >> 1;
+    v4 = (v4 + v6 + 1) >> 1;
+    v6 = t;
+    t = (v7 + v5 + 1) >> 1;
+    v5 = (v7 - v5 + 1) >> 1;
+    v7 = t;
+    t = (v0 - v3 + 1) >> 1;
+    v0 = (v0 + v3 + 1) >> 1;
+    v3 = t;
+    t = (v1 - v2 + 1) >> 1;
+    v1 = (v1 + v2 + 1) >> 1;
+    v2 = t;
+    t = (v4 * SIN3 + v7 * COS3 + 2048) >> 12;
+    v4 = (v4 * COS3 - v7 * SIN3 + 2048) >> 12;
+    v7 = t;
+    t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
+    v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
+    v6 = t;
+    p[i0] = v0 + v7;
+    p[i7] = v0 - v7;
+    p[i1] = v1 + v6;
+    p[i6] = v1 - v6;
+    p[i2] = v2 + v5;
+    p[i5] = v2 - v5;
+    p[i3] = v3 + v4;
+    p[i4] = v3 - v4;
   }
-  v0 = (SQRT2 * p[i0] + round) >> shift;
-  v1 = (SQRT2 * p[i4] + round) >> shift;
-  v2 = p[i2];
-  v3 = p[i6];
-  v4 = (SQRT1D2 * (p[i1] - p[i7]) + round) >> shift;
-  v7 = (SQRT1D2 * (p[i1] + p[i7]) + round) >> shift;
-  v5 = p[i3] << up;
-  v6 = p[i5] << up;
-  t = (v0 - v1 + 1) >> 1;
-  v0 = (v0 + v1 + 1) >> 1;
-  v1 = t;
-  t = (v2 * SIN6 + v3 * COS6 + round) >> shift;
-  v2 = (v2 * COS6 - v3 * SIN6 + round) >> shift;
-  v3 = t;
-  t = (v4 - v6 + 1) >> 1;
-  v4 = (v4 + v6 + 1) >> 1;
-  v6 = t;
-  t = (v7 + v5 + 1) >> 1;
-  v5 = (v7 - v5 + 1) >> 1;
-  v7 = t;
-  t = (v0 - v3 + 1) >> 1;
-  v0 = (v0 + v3 + 1) >> 1;
-  v3 = t;
-  t = (v1 - v2 + 1) >> 1;
-  v1 = (v1 + v2 + 1) >> 1;
-  v2 = t;
-  t = (v4 * SIN3 + v7 * COS3 + 2048) >> 12;
-  v4 = (v4 * COS3 - v7 * SIN3 + 2048) >> 12;
-  v7 = t;
-  t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
-  v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
-  v6 = t;
-  p[i0] = v0 + v7;
-  p[i7] = v0 - v7;
-  p[i1] = v1 + v6;
-  p[i6] = v1 - v6;
-  p[i2] = v2 + v5;
-  p[i5] = v2 - v5;
-  p[i3] = v3 + v4;
-  p[i4] = v3 - v4;
 }
 
 /** The sample jpeg-js's IDCT gives every pixel of a block whose AC terms are all zero. */
