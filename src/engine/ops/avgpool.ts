@@ -98,4 +98,10 @@ export const avgpoolOp: OpSpec = {
   ref(c) {
     c.put('y', avgpoolRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), k: c.num('k'), stride: c.num('stride'), pad: c.value('pad') as Padding | number, countPad: c.num('countPad') === 1, cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'avgpool-3x3', what: 'avgpool 3x3 s1 SAME 64ch @56 (an add counts 1)',
+    layer: { x: 'x', y: 'y', C: 64, H: 56, W: 56, k: 3, stride: 1, pad: 'tf-same', countPad: 0 },
+    buffers: { x: [64, 56, 56], y: [64, 56, 56] },
+    flops: 64 * 56 * 56 * 9,
+  }],
 };

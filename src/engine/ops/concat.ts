@@ -74,4 +74,10 @@ export const concatOp: OpSpec = {
   ref(c) {
     c.put('y', concatRef(c.buf('a'), c.buf('b'), c.num('na'), c.num('nb'), c.act));
   },
+  bench: [{
+    id: 'concat-centernet', what: 'channel concat 128ch + 128ch @32 + relu (CenterNet head; a ++ a)',
+    layer: { a: 'a', b: 'a', y: 'y', na: 128 * 32 * 32, nb: 128 * 32 * 32, act: 'relu' },
+    buffers: { a: [128, 32, 32], y: [256, 32, 32] },
+    flops: 256 * 32 * 32,
+  }],
 };

@@ -306,4 +306,10 @@ export const conv2dOp: OpSpec = {
     };
     c.put('y', conv2dRef(c.buf('x'), c.tensor('w')!, s, c.tensor('bias'), c.tensor('scale'), c.tensor('shift')));
   },
+  bench: [{
+    id: 'conv2d-see', what: 'SEE block 3x3 tf-same 4x(6->36) @96 + relu, through the plan',
+    layer: { x: 'x', y: 'y', w: 'w', bias: 'b', cin: 24, cout: 144, groups: 4, k: 3, stride: 1, pad: 'tf-same', act: 'relu' },
+    buffers: { x: [24, 96, 96], y: [144, 96, 96] }, tensors: { w: [144, 6, 3, 3], b: [144] },
+    flops: 2 * 144 * 96 * 96 * 6 * 9,
+  }],
 };

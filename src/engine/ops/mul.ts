@@ -79,4 +79,10 @@ export const mulOp: OpSpec = {
     const C = c.num('C'), HW = c.num('HW'), b = c.buf('b');
     c.put('y', mulRef(c.buf('a'), b, { C, HW, perChannel: b.length === C && HW > 1, act: c.act }));
   },
+  bench: [{
+    id: 'mul-centernet', what: 'elementwise mul 128ch @128 (a * a: a graph has one input; the per-channel gate is the same loop with a splat)',
+    layer: { a: 'a', b: 'a', y: 'y', C: 128, HW: 128 * 128, act: 'none' },
+    buffers: { a: [128, 128, 128], y: [128, 128, 128] },
+    flops: 128 * 128 * 128,
+  }],
 };

@@ -116,4 +116,10 @@ export const resizeOp: OpSpec = {
   ref(c) {
     c.put('y', resizeRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), OH: c.num('OH'), OW: c.num('OW'), mode: c.num('mode'), cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'resize-centernet', what: 'bilinear 2x, legacy (Keras UpSampling2D) 64ch @64 -> @128 (CenterNet head; 3 operations per output)',
+    layer: { x: 'x', y: 'y', C: 64, H: 64, W: 64, OH: 128, OW: 128, mode: 0 },
+    buffers: { x: [64, 64, 64], y: [64, 128, 128] },
+    flops: 3 * 64 * 128 * 128,
+  }],
 };

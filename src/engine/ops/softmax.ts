@@ -69,4 +69,10 @@ export const softmaxOp: OpSpec = {
   ref(c) {
     c.put('y', softmaxRef(c.buf('x'), c.num('C'), c.num('HW')));
   },
+  bench: [{
+    id: 'softmax-classes', what: 'softmax over 80 channels at 64 x 64 positions (an exp counts 1)',
+    layer: { x: 'x', y: 'y', C: 80, HW: 64 * 64 },
+    buffers: { x: [80, 64, 64], y: [80, 64, 64] },
+    flops: 4 * 80 * 64 * 64,
+  }],
 };
