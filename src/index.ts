@@ -20,6 +20,8 @@ export { CoderError } from './codec/coder.js';
 export { decodeImage, ImageError } from './model/image.js';
 export { loadEngine, Arena, Engine, simdSupported, type Build } from './engine/wasm.js';
 export { Runner } from './engine/plan/runner.js';
+export { decodeCenterNet, centernetPeaks, type CenterNetBox, type CenterNetPeak, type CenterNetShape } from './model/centernet.js';
+export { splitOutputs, type IrOutputPart } from './import/graph.js';
 export { writeEnvelope, readEnvelope, EnvelopeError, type EnvelopeFields } from './server/envelope.js';
 export { topKOf, type FrameResult, type Outcome } from './server/result.js';
 // device side: streaming to `slimsplit serve`, rate control, link emulation (docs/CONTROLLER.md)
