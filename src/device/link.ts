@@ -114,6 +114,16 @@ export class TraceLink {
     return t + this.delayMs;
   }
 
+  /** An independent copy in the same state (what-if replays: the benchmark's clairvoyant bound). */
+  clone(): TraceLink {
+    const c = new TraceLink(this.trace, { scale: this.scale, delayMs: this.delayMs, offsetMs: this.offsetMs });
+    c.next = this.next;
+    c.used = this.used;
+    c.lastSent = this.lastSent;
+    c.busyUntil = this.busyUntil;
+    return c;
+  }
+
   /** When the queue holding everything transmitted so far will have drained (before the delay). */
   get drainedAt(): number {
     return this.busyUntil;
