@@ -92,9 +92,12 @@ async function main(): Promise<void> {
   const replay = (k: number): FrameReplay | undefined => {
     const r = real.frames[k];
     if (!r || !Number.isFinite(r.resultAt) || r.linkAt === undefined || r.decidedAt === undefined) return undefined;
-    return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs };
+    // The envelope's size varies by a byte or two with its varints (seq, capture time): the real frame's.
+    const overheadBytes = r.bytes - cache.bytes[r.image * cache.modes.length + r.mode];
+    return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs, overheadBytes };
   };
-  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, ds.modes, { deadlineMs, fps }), {
+  // The controller gets the real run's mode list as it was (no server-time prior), so both start alike.
+  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, replayHost ? modes : ds.modes, { deadlineMs, fps }), {
     fps, deadlineMs, frames: nFrames, order, overheadBytes: ENVELOPE_OVERHEAD, encodeMs, decodeMs: ds.modes.map(() => serverMs),
     decodeMsOfFrame: (k) => (Number.isFinite(real.frames[k]?.serverDecodeMs) ? real.frames[k].serverDecodeMs + real.frames[k].serverQueueMs : undefined),
     replay: replayHost ? replay : undefined,
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
     medianServerMs: serverMs,
     perFrame: real.frames.map((r, k) => ({
       frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
-      realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
+      realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
     })),
   };
   const out = arg('--out', join(ROOT, 'bench/results/controller-validate.json'));

@@ -52,6 +52,8 @@ export interface FrameReplay {
   afterLinkMs: number;
   serverQueueMs: number;
   serverDecodeMs: number;
+  /** the transport's bytes around this frame's packet (the envelope's varints vary) */
+  overheadBytes?: number;
 }
 
 /** One frame, as the simulator and the device's log both write it. */
@@ -128,7 +130,7 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     const m = d.mode;
     rec.members = ds.modes[m].mode.members;
     rec.bits = ds.modes[m].mode.bits;
-    rec.bytes = ds.bytes[image * M + m] + over;
+    rec.bytes = ds.bytes[image * M + m] + (rp?.overheadBytes ?? over);
     const start = Math.max(cap, encFree);
     rec.encodeMs = rp ? rp.encodeMs : enc[m];
     rec.sentAt = encFree = Math.max(rp ? rp.sentAt : start + enc[m], lastSent);
