@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     medianServerMs: serverMs,
     perFrame: real.frames.map((r, k) => ({
       frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
-      realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
+      realCorrect: r.correct, simCorrect: sim.frames[k].correct, realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
     })),
   };
   const out = arg('--out', join(ROOT, 'bench/results/controller-validate.json'));
