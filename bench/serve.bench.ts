@@ -16,7 +16,10 @@
  * --no-open-loop, --out; --cpu adds CPU µs per frame of the server's main thread, its decoder
  * workers, its other threads and of the load generator (this process), and each one's share of
  * the cores (Linux /proc); --serve-args "<flags>" passes flags to `slimsplit serve`; --cpu-prof
- * <dir> runs the server under node --cpu-prof (one profile per thread).
+ * <dir> runs the server under node --cpu-prof (one profile per thread); --dist a,b runs every
+ * cell against each server build in turn (a copy of dist/ kept from before a change, e.g.
+ * .tmp/dist-before, against dist/), rows tagged with the build; --open-rate <frames/s> sets the
+ * open-loop rate (default 70% of the 64-device closed-loop peak of the same run).
  *
  * The server runs as its own process (the built CLI: run `npm run build` first); this process is
  * the load. Timings are only comparable within one run on a quiet machine.
@@ -51,6 +54,10 @@ interface Opts {
   serveArgs: string[];
   /** directory for the server's --cpu-prof profiles (one per thread) */
   cpuProf?: string;
+  /** server builds to compare, each a folder holding src/cli/main.js (default: dist) */
+  dists: string[];
+  /** open-loop rate in frames/s instead of 70% of the 64-device peak */
+  openRate?: number;
 }
 
 function parseArgs(argv: string[]): Opts {
@@ -68,6 +75,7 @@ function parseArgs(argv: string[]): Opts {
     openLoop: true,
     cpu: false,
     serveArgs: [],
+    dists: ['dist'],
   };
   const val = (k: string): string | undefined => {
     const i = argv.indexOf(k);
@@ -85,6 +93,8 @@ function parseArgs(argv: string[]): Opts {
   o.cpu = argv.includes('--cpu');
   o.serveArgs = val('--serve-args')?.split(' ').filter(Boolean) ?? [];
   o.cpuProf = val('--cpu-prof');
+  o.dists = list('--dist') ?? o.dists;
+  if (val('--open-rate')) o.openRate = Number(val('--open-rate'));
   return o;
 }
 
@@ -115,10 +125,10 @@ interface Server {
   mqtt: number;
 }
 
-function startServer(model: string, workers: number, o: Opts): Promise<Server> {
+function startServer(model: string, workers: number, o: Opts, dist: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const node = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : [];
-    const proc = spawn(process.execPath, [...node, join(ROOT, 'dist/src/cli/main.js'), 'serve', ...o.serveArgs, '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [...node, join(ROOT, dist, 'src/cli/main.js'), 'serve', ...o.serveArgs, '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout!.on('data', (d) => {
       out += d;
@@ -317,8 +327,9 @@ async function main(): Promise<void> {
   for (const model of o.models) {
     const single = await decodeRate(model, o.mode, quick);
     console.log(`${model}: single-thread decode ${single.ms.toFixed(3)} ms (${single.rate.toFixed(1)} frames/s), mode (${o.mode.members},${o.mode.bits})`);
-    for (const workers of o.workers) {
-      const srv = await startServer(model, workers, o);
+    for (const workers of o.workers) for (const dist of o.dists) {
+      const srv = await startServer(model, workers, o, dist);
+      const tagged = o.dists.length > 1 ? { dist } : {};
       const probe = o.cpu ? cpuProbe(srv.proc.pid!, workers) : undefined;
       try {
         const peak64: Partial<Record<Transport, number>> = {};
@@ -327,7 +338,7 @@ async function main(): Promise<void> {
             const c = await runCell(t, srv, devices, single.packets, o, `c${cellNo++}`, undefined, probe);
             const efficiency = c.framesPerSec / (workers * single.rate);
             if (devices === 64) peak64[t] = c.framesPerSec;
-            const row = { transport: t, devices, workers, model, framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), efficiency: r2(efficiency), singleThreadFramesPerSec: r2(single.rate), notOk: c.notOk, ...cpuFields(c.cpu) };
+            const row = { transport: t, devices, workers, model, ...tagged, framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), efficiency: r2(efficiency), singleThreadFramesPerSec: r2(single.rate), notOk: c.notOk, ...cpuFields(c.cpu) };
             rows.push(row);
             console.log(JSON.stringify(row));
           }
@@ -335,9 +346,10 @@ async function main(): Promise<void> {
         if (o.openLoop && workers === Math.max(...o.workers)) {
           for (const t of o.transports) {
             const peak = peak64[t];
-            if (!peak) continue;
-            const c = await runCell(t, srv, 64, single.packets, o, `c${cellNo++}`, 0.7 * peak, probe);
-            const row = { transport: t, devices: 64, workers, model, load: 0.7, offeredFramesPerSec: r2(0.7 * peak), framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), p99QueueMs: r2(c.p99QueueMs), decodeMs: r2(single.ms), p99QueueInDecodes: r2(c.p99QueueMs / single.ms), ...cpuFields(c.cpu) };
+            if (!peak && !o.openRate) continue;
+            const rate = o.openRate ?? 0.7 * peak!;
+            const c = await runCell(t, srv, 64, single.packets, o, `c${cellNo++}`, rate, probe);
+            const row = { transport: t, devices: 64, workers, model, ...tagged, load: peak ? r2(rate / peak) : null, offeredFramesPerSec: r2(rate), framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), p99QueueMs: r2(c.p99QueueMs), decodeMs: r2(single.ms), p99QueueInDecodes: r2(c.p99QueueMs / single.ms), ...cpuFields(c.cpu) };
             openRows.push(row);
             console.log(JSON.stringify(row));
           }

@@ -27,7 +27,7 @@ export interface PoolOptions {
   build?: WorkerInit['build'];
   /** called after a dead worker's replacement is started */
   onRestart?: (index: number, reason: string) => void;
-  /** called when a worker's busy state or the pool's load changes */
+  /** called when a worker comes online or a dead one's frames were answered: frames may be handed over */
   onLoad?: () => void;
 }
 
@@ -78,13 +78,13 @@ export class DecoderPool {
         this.opts.onLoad?.();
         return;
       }
+      // the callback hands this worker its next frame (FrameService.pump)
       for (const r of m.replies) {
         const cb = slot.held.get(r.id);
         if (!cb) continue;
         slot.held.delete(r.id);
         cb(r);
       }
-      this.opts.onLoad?.();
     });
     let why = 'exited';
     worker.on('error', (e) => {

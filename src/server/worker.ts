@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Model, PacketError, CoderError, type SplitDecoder } from '../index.js';
-import { topKOf, type TopEntry } from './result.js';
+import { topKOf } from './result.js';
 
 export interface WorkerInit {
   blobs: Uint8Array[];
@@ -20,8 +20,12 @@ export interface WorkerJob {
   packet: Uint8Array;
 }
 
+/**
+ * ok: the top-k classes and their scores (the main thread adds the labels: numbers clone faster
+ * than objects with strings), the packet's mode, when the decode began and how long it took.
+ */
 export type WorkerReply =
-  | { id: number; ok: true; top: TopEntry[]; mode: { members: number; bits: number }; startedAt: number; decodeMs: number }
+  | { id: number; ok: true; classes: number[]; scores: number[]; members: number; bits: number; startedAt: number; decodeMs: number }
   | { id: number; ok: false; startedAt: number; error: { kind: 'malformed' | 'internal'; code: string; message: string } };
 
 /** ms since the epoch with sub-ms resolution, comparable across threads */
@@ -41,7 +45,7 @@ function start(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
       if (!d) throw new Error(`no model ${job.model} in this worker`);
       const r = d.dec.decode(job.packet);
       const top = topKOf(r.logits, init.topK, d.classes);
-      return { id: job.id, ok: true, top, mode: { members: r.mode.members, bits: r.mode.bits }, startedAt, decodeMs: nowMs() - startedAt };
+      return { id: job.id, ok: true, classes: top.map((t) => t.class), scores: top.map((t) => t.score), members: r.mode.members, bits: r.mode.bits, startedAt, decodeMs: nowMs() - startedAt };
     } catch (e) {
       const err = e as Error;
       // a packet naming a mode the model lacks passes the CRC and fails in setMode ("has no mode")
