@@ -12,13 +12,13 @@ export interface WorkerInit {
   blobs: Uint8Array[];
   topK: number;
   build?: 'simd' | 'scalar' | 'auto';
+  /** packet slots shared with the pool: `slots` of `slotBytes` each */
+  shared?: SharedArrayBuffer;
+  slotBytes?: number;
 }
 
-export interface WorkerJob {
-  id: number;
-  model: number;
-  packet: Uint8Array;
-}
+/** a frame to decode: its packet in shared slot `slot` (`length` bytes), or, larger than a slot, its own bytes */
+export type WorkerJob = { id: number; model: number; slot: number; length: number } | { id: number; model: number; packet: Uint8Array };
 
 /**
  * ok: the top-k classes and their scores (the main thread adds the labels: numbers clone faster
@@ -38,12 +38,16 @@ function start(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
     const m = new Model(b, { build: init.build ?? 'auto' });
     return { dec: m.decoder(), classes: m.info.classes };
   });
+  const shared = init.shared;
+  const slotBytes = init.slotBytes ?? 0;
   const decodeOne = (job: WorkerJob): WorkerReply => {
     const startedAt = nowMs();
     const d = decoders[job.model];
     try {
       if (!d) throw new Error(`no model ${job.model} in this worker`);
-      const r = d.dec.decode(job.packet);
+      // the slot is the pool's again once this answer reaches it: the decode reads it before that
+      const packet = 'packet' in job ? job.packet : new Uint8Array(shared!, job.slot * slotBytes, job.length);
+      const r = d.dec.decode(packet);
       const top = topKOf(r.logits, init.topK, d.classes);
       return { id: job.id, ok: true, classes: top.map((t) => t.class), scores: top.map((t) => t.score), members: r.mode.members, bits: r.mode.bits, startedAt, decodeMs: nowMs() - startedAt };
     } catch (e) {
