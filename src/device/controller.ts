@@ -241,6 +241,7 @@ export class SlimController implements Controller {
   private readonly residuals: number[] = [];
   private readonly serverTimes: number[] = [];
   private upTarget = -1;
+  private readonly memo = { jitter: NaN, server: NaN };
   /** the link has shown its limit (a step down happened) */
   private limited = false;
   /** outcomes of recent results: capture time and whether the deadline held */
@@ -312,12 +313,16 @@ export class SlimController implements Controller {
 
   /** Margin for what the queue model does not explain: a high percentile of recent late arrivals, ms. */
   private jitter(): number {
-    return this.residuals.length >= 8 ? Math.max(0, percentile(this.residuals, this.t.jitterPercentile)) : 0;
+    // percentiles change only with results: kept until the next one (a long queue asks per frame in flight)
+    if (Number.isNaN(this.memo.jitter)) this.memo.jitter = this.residuals.length >= 8 ? Math.max(0, percentile(this.residuals, this.t.jitterPercentile)) : 0;
+    return this.memo.jitter;
   }
 
   /** Server time to count on for mode i: a high percentile of recent queue + decode, ms. */
   private serverMs(i: number): number {
-    return this.serverTimes.length >= 4 ? percentile(this.serverTimes, this.t.serverPercentile) : this.serverQueueMs + this.decMs[i];
+    if (this.serverTimes.length < 4) return this.serverQueueMs + this.decMs[i];
+    if (Number.isNaN(this.memo.server)) this.memo.server = percentile(this.serverTimes, this.t.serverPercentile);
+    return this.memo.server;
   }
 
   /** Fraction of the frames captured in the last missWindowMs that missed (in-flight ones already past their deadline count). */
@@ -423,6 +428,7 @@ export class SlimController implements Controller {
     const err = this.errors.length ? Math.max(...this.errors) : 0;
     this.rate = this.t.errorDiscount ? this.rawRate / (1 + Math.min(err, 1)) : this.rawRate;
     this.lastArrival = Math.max(this.lastArrival, arrival);
+    this.memo.jitter = this.memo.server = NaN;
   }
 }
 
