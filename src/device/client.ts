@@ -114,6 +114,8 @@ export class DeviceSession {
   /** bytes on the wire and encoder ms of the latest send() (known before it first awaits) */
   lastBytes = 0;
   lastEncodeMs = 0;
+  /** performance.now() ms when the latest send() handed its envelope on (its result's sentAt) */
+  lastSentAt = NaN;
   /** a link send in progress: envelopes leave in seq order */
   private sendChain: Promise<void> = Promise.resolve();
 
@@ -191,6 +193,7 @@ export class DeviceSession {
       this.waiting.set(seq, { resolve, reject, timer });
     });
     const sentAt = performance.now();
+    this.lastSentAt = sentAt;
     let linkAt: number | undefined;
     if (this.shaper) {
       // The emulated link decides when the bytes arrive; they leave in order.

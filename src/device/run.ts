@@ -120,7 +120,8 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
     // The controller learns what was sent as soon as it is encoded (send() encodes synchronously
     // before its first await), so sizes and encoder times are known for the next decision.
     pending.push(p);
-    ctl.onSent({ frame: k, mode: d.mode, bytes: session.lastBytes, capturedAt: cap, sentAt: now(), encodeMs: session.lastEncodeMs });
+    // sentAt as the session stamped it (the record's too), so a replay of this run feeds the controller the same number
+    ctl.onSent({ frame: k, mode: d.mode, bytes: session.lastBytes, capturedAt: cap, sentAt: session.lastSentAt - t0, encodeMs: session.lastEncodeMs });
   }
   await Promise.all(pending);
   return { frames: records, summary: summarize(records, o.fps), seconds: now() / 1000 };
