@@ -4,7 +4,7 @@
  * (client.ts) drive them the same way:
  *
  *   const ctl = makeController('slim', modes, { deadlineMs: 150, fps: 30 });
- *   const d = ctl.decide(nowMs);            // d.mode: index into modes, or -1: skip this frame
+ *   const d = ctl.decide(nowMs);            // d.mode: index into modes (-1, skip, only where a tuning asks)
  *   ... encode in modes[d.mode] ...
  *   ctl.onSent({ frame, mode, bytes, capturedAt, sentAt, encodeMs });
  *   ... when the server's result comes back ...
@@ -214,8 +214,12 @@ interface Outstanding extends SentFrame {
  *   - D: the least (arrival - send - bytes / R) seen recently.
  * Per frame it predicts queue-drain + own serialization + D + server + encode for each mode and takes
  * the most accurate that fits `fit` x deadline and whose size the rate sustains at this fps; going up
- * needs a tighter fit held for `upHoldMs` (hysteresis); going down is immediate. When even
- * the smallest mode misses it says so and, with a frame still in flight to learn from, skips.
+ * needs a tighter fit held for `upHoldMs` (hysteresis; not before the link has first shown its limit,
+ * `fastStart`); going down is immediate. A frame overdue past its predicted arrival by
+ * `stallFraction` x deadline means a stalled link: the smallest mode until it arrives. While more
+ * than `missBudget` of the last `missWindowMs` of frames missed, the margins tighten by `guardFit`.
+ * When even the smallest mode misses it says so and sends the frame in that mode (skipping only
+ * with `skipInFlight` > 0).
  */
 export class SlimController implements Controller {
   readonly name = 'slim';
