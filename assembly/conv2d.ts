@@ -2,7 +2,7 @@ import { pi, pp, actf, act_apply, ACT_RELU, EPI_AFFINE } from './common';
 import { conv2dWino, winoScratchBytes } from './conv2d_wino';
 import { padCopy } from './padcopy';
 
-// conv2d(p): dense or grouped KxK convolution (K in {1,3,5}, stride 1 or 2),
+// conv2d(p): dense or grouped KxK convolution (K in {1,3,5,7}, stride 1 or 2),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
 //   y[c] = act((acc[c] + bias[c]) * scale[c] + shift[c])
 // Mirrored by src/engine/ops/conv2d.ts, which computes every size below.

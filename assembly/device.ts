@@ -11,6 +11,7 @@ import { alloc, memTop, release } from './device_mem';
 import { crcTables, crc32, frameFull, frameCompact, HEADER_MAX } from './device_packet';
 import { buildLut, normalizeSame, resize, resizeScratch, formatBytes, FMT_INPUT } from './device_image';
 import { plan_bind, plan_check, plan_set_mode, plan_run, plan_input, plan_output } from './plan';
+import { PLAN_MAGIC, PLAN_VERSION, PH_MAGIC, PH_VERSION, PH_WORDS, PH_BOUND, PH_NREC, PH_REC, PH_NMODES, PH_MODES, PH_CUR, PH_ARENA_BYTES, PH_IN_OFF, PH_IN_BYTES, PH_IN_DTYPE, PH_OUT_OFF, PH_OUT_BYTES, PH_OUT_DTYPE, PH_PATCHES, PH_NPATCH } from './plan_header';
 import { rans_encode, rans_encode_ctx, TAB_WORDS } from './rans';
 
 // Status codes (docs/DEVICE.md).
@@ -52,10 +53,6 @@ const NOT_KEPT: u32 = 0xffffffff;
 const MAX_PIXELS: i32 = 4096 * 4096;
 const M: u32 = 1 << 16;
 
-// plan header words (src/plan.ts PH)
-const PH_MAGIC: i32 = 0, PH_VERSION = 1, PH_WORDS = 2, PH_BOUND = 3, PH_NREC = 4, PH_REC = 5, PH_NMODES = 6, PH_MODES = 7;
-const PH_CUR = 8, PH_ARENA = 10, PH_IN_OFF = 11, PH_IN_BYTES = 12, PH_IN_DTYPE = 13, PH_OUT_OFF = 14, PH_OUT_BYTES = 15, PH_OUT_DTYPE = 16;
-const PH_PATCHES = 19, PH_NPATCH = 20;
 
 // State.
 let g_fixed: usize = 0; // crc tables (1536), lut (3072), params scratch (128)
@@ -182,9 +179,9 @@ export function device_init(ptr: u32, len: u32): i32 {
   // plan
   const plan = b + planOff;
   const words = planBytes >> 2;
-  if ((planBytes & 3) != 0 || words < 32 || w(plan, PH_MAGIC) != 0x4e4c5053 || w(plan, PH_VERSION) != 1 || w(plan, PH_WORDS) != words) return fail(E_BLOB_PLAN, 0);
+  if ((planBytes & 3) != 0 || words < 32 || w(plan, PH_MAGIC) != PLAN_MAGIC || w(plan, PH_VERSION) != PLAN_VERSION || w(plan, PH_WORDS) != words) return fail(E_BLOB_PLAN, 0);
   if (w(plan, PH_BOUND) != 0 || w(plan, PH_REC) != 32 || w(plan, PH_IN_DTYPE) != 0 || w(plan, PH_OUT_DTYPE) != 1) return fail(E_BLOB_PLAN, 1);
-  const arenaBytes = w(plan, PH_ARENA);
+  const arenaBytes = w(plan, PH_ARENA_BYTES);
   if (arenaBytes > 0x40000000) return fail(E_BLOB_PLAN, 2);
   if ((w(plan, PH_IN_OFF) & 15) != 0 || <u64>w(plan, PH_IN_OFF) + <u64>w(plan, PH_IN_BYTES) > <u64>arenaBytes) return fail(E_BLOB_PLAN, 3);
   if ((w(plan, PH_OUT_OFF) & 15) != 0 || <u64>w(plan, PH_OUT_OFF) + <u64>w(plan, PH_OUT_BYTES) > <u64>arenaBytes) return fail(E_BLOB_PLAN, 4);

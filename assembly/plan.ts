@@ -25,6 +25,7 @@ import { gap, maxpool } from './pool';
 import { groupsum } from './groupsum';
 import { upsample2x } from './upsample';
 import { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
+import { PLAN_MAGIC, PLAN_VERSION, PH_MAGIC, PH_VERSION, PH_BOUND, PH_NREC, PH_REC, PH_NMODES, PH_MODES, PH_CUR, PH_ARENA_BYTES, PH_IN_OFF, PH_IN_DTYPE, PH_OUT_OFF, PH_OUT_DTYPE, PH_BLOB_BASE, PH_ARENA_BASE, PH_PATCHES, PH_NPATCH } from './plan_header';
 
 // Opcodes: OPCODES in src/engine/plan.ts and the table in docs/FORMAT.md.
 const OP_CONV2D: u32 = 1;
@@ -43,28 +44,6 @@ const OP_DEQUANTIZE: u32 = 13;
 const OP_QUANTIZE_PC: u32 = 14;
 const OP_DEQUANTIZE_PC: u32 = 15;
 const OP_AFFINE: u32 = 16;
-
-const PLAN_MAGIC: u32 = 0x4e4c5053; // "SPLN"
-const PLAN_VERSION: u32 = 1;
-
-// Header word indices (PH in src/engine/plan.ts).
-const H_MAGIC: i32 = 0;
-const H_VERSION: i32 = 1;
-const H_BOUND: i32 = 3;
-const H_NREC: i32 = 4;
-const H_REC: i32 = 5;
-const H_NMODES: i32 = 6;
-const H_MODES: i32 = 7;
-const H_CUR: i32 = 8;
-const H_ARENA_BYTES: i32 = 10;
-const H_IN_OFF: i32 = 11;
-const H_IN_DTYPE: i32 = 13;
-const H_OUT_OFF: i32 = 14;
-const H_OUT_DTYPE: i32 = 16;
-const H_BLOB_BASE: i32 = 17;
-const H_ARENA_BASE: i32 = 18;
-const H_PATCHES: i32 = 19;
-const H_NPATCH: i32 = 20;
 
 const INDEX_MASK: u32 = 0x3fffffff;
 const RELOC_BLOB: u32 = 1;
@@ -96,26 +75,26 @@ const E_MODE: i32 = -4;
 }
 
 export function plan_bind(plan: usize, blobBase: usize, arenaBase: usize): i32 {
-  if (hw(plan, H_MAGIC) != PLAN_MAGIC || hw(plan, H_VERSION) != PLAN_VERSION) return E_MAGIC;
-  if (hw(plan, H_BOUND) != 0) return E_BOUND;
+  if (hw(plan, PH_MAGIC) != PLAN_MAGIC || hw(plan, PH_VERSION) != PLAN_VERSION) return E_MAGIC;
+  if (hw(plan, PH_BOUND) != 0) return E_BOUND;
   const b = <u32>blobBase, a = <u32>arenaBase;
-  let r = at(plan, hw(plan, H_REC));
-  for (let n = hw(plan, H_NREC); n > 0; n--) {
+  let r = at(plan, hw(plan, PH_REC));
+  for (let n = hw(plan, PH_NREC); n > 0; n--) {
     const params = r + 16;
     relocate(params, load<u32>(r, 8), b);
     relocate(params, load<u32>(r, 12), a);
     r = params + (<usize>load<u32>(r, 4) << 2);
   }
-  let q = at(plan, hw(plan, H_PATCHES));
-  for (let n = hw(plan, H_NPATCH); n > 0; n--, q += 12) {
+  let q = at(plan, hw(plan, PH_PATCHES));
+  for (let n = hw(plan, PH_NPATCH); n > 0; n--, q += 12) {
     const kind = load<u32>(q) >>> 30;
     const d = kind == RELOC_BLOB ? b : kind == RELOC_ARENA ? a : 0;
     store<u32>(q, load<u32>(q, 4) + d, 4);
     store<u32>(q, load<u32>(q, 8) + d, 8);
   }
-  setHw(plan, H_BLOB_BASE, b);
-  setHw(plan, H_ARENA_BASE, a);
-  setHw(plan, H_BOUND, 1);
+  setHw(plan, PH_BLOB_BASE, b);
+  setHw(plan, PH_ARENA_BASE, a);
+  setHw(plan, PH_BOUND, 1);
   return 0;
 }
 
@@ -126,23 +105,23 @@ export function plan_bind(plan: usize, blobBase: usize, arenaBase: usize): i32 {
 }
 
 export function plan_set_mode(plan: usize, mode: u32): i32 {
-  if (hw(plan, H_BOUND) != 1) return E_UNBOUND;
-  if (mode >= hw(plan, H_NMODES)) return E_MODE;
-  const cur = hw(plan, H_CUR);
+  if (hw(plan, PH_BOUND) != 1) return E_UNBOUND;
+  if (mode >= hw(plan, PH_NMODES)) return E_MODE;
+  const cur = hw(plan, PH_CUR);
   if (cur == mode) return 0;
-  const patches = at(plan, hw(plan, H_PATCHES));
-  const modes = at(plan, hw(plan, H_MODES));
+  const patches = at(plan, hw(plan, PH_PATCHES));
+  const modes = at(plan, hw(plan, PH_MODES));
   const c = modes + (<usize>cur << 4), m = modes + (<usize>mode << 4);
   patch(plan, patches + <usize>load<u32>(c) * 12, load<u32>(c, 4), 8);
   patch(plan, patches + <usize>load<u32>(m) * 12, load<u32>(m, 4), 4);
-  setHw(plan, H_CUR, mode);
+  setHw(plan, PH_CUR, mode);
   return 0;
 }
 
 export function plan_run(plan: usize): i32 {
-  if (hw(plan, H_BOUND) != 1) return E_UNBOUND;
-  let r = at(plan, hw(plan, H_REC));
-  for (let n = hw(plan, H_NREC); n > 0; n--) {
+  if (hw(plan, PH_BOUND) != 1) return E_UNBOUND;
+  let r = at(plan, hw(plan, PH_REC));
+  for (let n = hw(plan, PH_NREC); n > 0; n--) {
     const p = r + 16;
     switch (load<u32>(r)) {
       case OP_CONV2D: conv2d(p); break;
@@ -175,8 +154,8 @@ export function plan_supports(op: u32): i32 {
 
 /** 0, or the first opcode in the plan this build lacks. */
 export function plan_check(plan: usize): i32 {
-  let r = at(plan, hw(plan, H_REC));
-  for (let n = hw(plan, H_NREC); n > 0; n--) {
+  let r = at(plan, hw(plan, PH_REC));
+  for (let n = hw(plan, PH_NREC); n > 0; n--) {
     const op = load<u32>(r);
     if (!plan_supports(op)) return <i32>op;
     r = r + 16 + (<usize>load<u32>(r, 4) << 2);
@@ -185,32 +164,32 @@ export function plan_check(plan: usize): i32 {
 }
 
 export function plan_arena_bytes(plan: usize): u32 {
-  return hw(plan, H_ARENA_BYTES);
+  return hw(plan, PH_ARENA_BYTES);
 }
 export function plan_modes(plan: usize): u32 {
-  return hw(plan, H_NMODES);
+  return hw(plan, PH_NMODES);
 }
 export function plan_mode(plan: usize): u32 {
-  return hw(plan, H_CUR);
+  return hw(plan, PH_CUR);
 }
 /** Address of the input buffer (valid once bound). */
 export function plan_input(plan: usize): usize {
-  return <usize>hw(plan, H_ARENA_BASE) + hw(plan, H_IN_OFF);
+  return <usize>hw(plan, PH_ARENA_BASE) + hw(plan, PH_IN_OFF);
 }
 export function plan_output(plan: usize): usize {
-  return <usize>hw(plan, H_ARENA_BASE) + hw(plan, H_OUT_OFF);
+  return <usize>hw(plan, PH_ARENA_BASE) + hw(plan, PH_OUT_OFF);
 }
 /** 0: f32, 1: u8 */
 export function plan_input_dtype(plan: usize): u32 {
-  return hw(plan, H_IN_DTYPE);
+  return hw(plan, PH_IN_DTYPE);
 }
 export function plan_output_dtype(plan: usize): u32 {
-  return hw(plan, H_OUT_DTYPE);
+  return hw(plan, PH_OUT_DTYPE);
 }
 /** Elements the current mode reads from the input / writes to the output. */
 export function plan_input_elems(plan: usize): u32 {
-  return load<u32>(at(plan, hw(plan, H_MODES)) + (<usize>hw(plan, H_CUR) << 4), 8);
+  return load<u32>(at(plan, hw(plan, PH_MODES)) + (<usize>hw(plan, PH_CUR) << 4), 8);
 }
 export function plan_output_elems(plan: usize): u32 {
-  return load<u32>(at(plan, hw(plan, H_MODES)) + (<usize>hw(plan, H_CUR) << 4), 12);
+  return load<u32>(at(plan, hw(plan, PH_MODES)) + (<usize>hw(plan, PH_CUR) << 4), 12);
 }

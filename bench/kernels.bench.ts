@@ -4,11 +4,17 @@
  *
  *   npm run bench:kernels              # every shape, writes bench/results/kernels.json
  *   npx tsx bench/kernels.bench.ts b e # a subset by letter (the JSON is not written)
+ *   npx tsx bench/kernels.bench.ts instnorm se-see  # registry ops by op name or case id
  *   npx tsx bench/kernels.bench.ts --wall  # time by wall clock instead of CPU time
  *
- * Every engine gets the same seeded input, weights and bias (no activation) and must match
- * an f64 reference (normalized error < 1e-4) before it is timed. An engine that does not is
- * reported (MISMATCH), left out of that shape, and fails the run: exit code 1, no JSON.
+ * Two parts. The peer shapes (a-i below) run the conv kernels against the peers. Then every op
+ * of the registry (src/engine/ops/registry.ts OPS, so an op added there is timed here) runs its
+ * OpSpec's bench cases: a one-layer graph, packed and compiled, timed as Runner.run (one
+ * plan_run) on both builds; an op without cases is named as such.
+ * Every engine gets the same seeded input, weights and bias and must match an f64 reference
+ * (normalized error < 1e-4; for registry ops the OpSpec's ref) before it is timed. An engine
+ * that does not is reported (MISMATCH), left out of that shape, and fails the run: exit code 1,
+ * no JSON.
  * Timing: tinybench, medians after warm-up. The machine is shared, so each shape runs
  * ROUNDS short tinybench rounds that visit the engines in turn, and the reported median is
  * the median of the round medians: background load then hits every engine alike. The clock
@@ -27,10 +33,17 @@ import { convGeometry, type Conv2dArgs, type Padding } from '../src/engine/ops/t
 import { dwconv } from '../src/engine/ops/dwconv.js';
 import { pointwise } from '../src/engine/ops/matmul.js';
 import { conv2d, conv2dScratchBytes } from '../src/engine/ops/conv2d.js';
+import { OPS, OP_NAMES } from '../src/engine/ops/registry.js';
+import { Act } from '../src/engine/ops/act.js';
+import type { BenchCase } from '../src/engine/ops/spec.js';
+import { packGraph } from '../src/format/pack.js';
+import { readBlob } from '../src/format/reader.js';
+import { Runner } from '../src/engine/plan/runner.js';
 import { median } from '../src/util.js';
 import { initPeers, ortConv, tfjsConv, convRef, normErr, seeded, macs, outSize, type ConvSpec, type Peer } from './peers.js';
 
-type Op = 'conv2d' | 'dwconv' | 'pointwise';
+/** peer shapes: the kernel a conv lowers to; registry cases: the op's registry name */
+type Op = string;
 type EngineName = 'slimsplit-simd' | 'slimsplit-scalar' | 'ort-web' | 'tfjs-wasm';
 const PEERS: EngineName[] = ['ort-web', 'tfjs-wasm'];
 
@@ -89,23 +102,138 @@ function ours(build: Build, s: Shape, spec: ConvSpec): Peer {
   return { run, output: async () => eng.f32().slice(y >> 2, (y >> 2) + s.cout * OH * OW) };
 }
 
+/** The layer's first buffer field of one of the roles, in field order. */
+function bufferField(op: string, roles: string[]): { name: string; u8: boolean } | undefined {
+  const f = OPS[op].fields.find((q) => q.kind === 'buffer' && roles.includes(q.role!));
+  return f && { name: f.name, u8: f.dtype === 'u8' };
+}
+
+/** A registry op's bench case as a one-layer blob, its seeded input, and its f64 reference output. */
+function caseSetup(op: string, c: BenchCase, seed: number): { blob: Uint8Array; input: Float32Array | Uint8Array; ref: Float64Array } {
+  const inF = bufferField(op, ['in', 'inout']), outF = bufferField(op, ['out']) ?? bufferField(op, ['inout']);
+  if (!inF || !outF) throw new Error(`bench: op '${op}' has no input or output buffer field`);
+  const inName = c.layer[inF.name] as string, outName = c.layer[outF.name] as string;
+  const count = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+  const tensorShapes = Object.entries(c.tensors ?? {});
+  const tensors: Record<string, { shape: number[]; offset: number }> = {};
+  let at = 0;
+  for (const [name, shape] of tensorShapes) {
+    tensors[name] = { shape, offset: at };
+    at += Math.ceil((4 * count(shape)) / 16) * 16;
+  }
+  const bin = new Uint8Array(at);
+  const values = new Map<string, Float32Array>();
+  tensorShapes.forEach(([name, shape], i) => {
+    const v = seeded(count(shape), seed + 10 + i, 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)));
+    values.set(name, v);
+    bin.set(new Uint8Array(v.buffer), tensors[name].offset);
+  });
+  const inShape = c.buffers[inName];
+  const input = inF.u8 ? Uint8Array.from(seeded(count(inShape), seed), (v) => Math.floor((v + 1) * 8)) : seeded(count(inShape), seed);
+  const graph = {
+    name: `bench-${c.id}`,
+    input: { shape: inShape },
+    tensors,
+    graphs: { bench: { input: inName, output: outName, buffers: c.buffers, layers: [{ op, ...c.layer }] } },
+  };
+  const blob = packGraph(graph, bin);
+  // the f64 reference: every buffer zero but the input, the layer through OPS[op].ref
+  const bufs = new Map(Object.entries(c.buffers).map(([name, shape]) => [name, new Float64Array(count(shape))]));
+  bufs.get(inName)!.set(input);
+  const f = c.layer;
+  let written = 0;
+  OPS[op].ref({
+    num: (k) => f[k] as number,
+    opt: (k) => (f[k] === undefined || f[k] === null ? undefined : (f[k] as number)),
+    str: (k) => f[k] as string,
+    value: (k) => f[k] ?? null,
+    act: f.act === undefined || f.act === null ? 0 : Act[f.act as keyof typeof Act],
+    buf: (k) => bufs.get(f[k] as string)!,
+    shape: (k) => c.buffers[f[k] as string],
+    tensor: (k) => (f[k] === undefined || f[k] === null ? undefined : values.get(f[k] as string)),
+    put: (k, y) => {
+      bufs.get(f[k] as string)!.set(Array.from(y));
+      if (f[k] === outName) written = y.length;
+    },
+  });
+  return { blob, input, ref: bufs.get(outName)!.slice(0, written) };
+}
+
+/**
+ * One slimsplit build running a registry op's case through its compiled plan. The first run (the
+ * one checked) copies the input in; later ones run on the buffer as it is (an in-place op then
+ * works on its own output), so that the timings are the op's, not a copy's.
+ */
+function oursPlan(build: Build, blob: Uint8Array, input: Float32Array | Uint8Array): Peer {
+  const runner = new Runner(loadEngine({ build }), readBlob(blob), 'bench');
+  let pending: Float32Array | Uint8Array | undefined = input;
+  let out: Float32Array | Uint8Array = new Float32Array(0);
+  return {
+    run: () => {
+      out = runner.run(pending);
+      pending = undefined;
+    },
+    output: async () => Float32Array.from(out),
+  };
+}
+
 /** Milliseconds of CPU time used by this process (all threads; the engines use one). */
 function cpuNow(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
 
+interface Ctx {
+  now: () => number;
+  wall: boolean;
+  t0: number;
+  rows: Row[];
+  mismatches: string[];
+}
+
+/**
+ * Checks every engine against the f64 reference (an engine that disagrees is reported, left out
+ * of this shape, and fails the run at the end), then times the rest in ROUNDS interleaved rounds.
+ */
+async function measure(ctx: Ctx, op: Op, id: string, what: string, engines: Array<[EngineName, Peer]>, ref: ArrayLike<number>, flops: number): Promise<void> {
+  for (let i = engines.length - 1; i >= 0; i--) {
+    const [name, e] = engines[i];
+    await e.run();
+    const err = normErr(await e.output(), ref);
+    if (!(err < TOLERANCE)) {
+      const msg = `(${id}) ${what}: ${name} disagrees with the f64 reference (normalized error ${err.toExponential(2)} >= ${TOLERANCE})`;
+      console.error(`MISMATCH ${msg}`);
+      ctx.mismatches.push(msg);
+      engines.splice(i, 1);
+    }
+  }
+  const perRound = new Map<EngineName, number[]>(engines.map(([n]) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const bench = new Bench({ now: ctx.now, time: ROUND_MS, warmupTime: r === 0 ? 150 : 20, warmupIterations: r === 0 ? 10 : 2, iterations: 5 });
+    for (const [name, e] of engines) bench.add(name, () => e.run());
+    await bench.run();
+    for (const t of bench.tasks) {
+      const res = t.result;
+      if (res.state !== 'completed') throw new Error(`bench: (${id}) ${t.name} did not complete: ${res.state}`);
+      perRound.get(t.name as EngineName)!.push(res.latency.p50);
+    }
+  }
+  for (const [name] of engines) {
+    const ms = median(perRound.get(name)!);
+    ctx.rows.push({ op, shape: id, engine: name, medianMs: ms, gflops: flops / ms / 1e6, clock: ctx.wall ? 'wall' : 'cpu' });
+  }
+  console.log(`(${id}) ${what}: measured (${((performance.now() - ctx.t0) / 1000).toFixed(0)} s)`);
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2).filter((x) => !x.startsWith('-'));
   const wall = process.argv.includes('--wall');
-  const now = wall ? () => performance.now() : cpuNow;
-  const t0 = performance.now();
-  await initPeers();
+  const ctx: Ctx = { now: wall ? () => performance.now() : cpuNow, wall, t0: performance.now(), rows: [], mismatches: [] };
+  const { rows, mismatches, t0 } = ctx;
 
-  const rows: Row[] = [];
-  const mismatches: string[] = [];
-  for (const s of SHAPES) {
-    if (only.length && !only.includes(s.id)) continue;
+  const peerShapes = SHAPES.filter((s) => !only.length || only.includes(s.id));
+  if (peerShapes.length) await initPeers();
+  for (const s of peerShapes) {
     const spec = specOf(s, 1000 + s.id.charCodeAt(0));
     const engines: Array<[EngineName, Peer]> = [
       ['slimsplit-simd', ours('simd', s, spec)],
@@ -113,50 +241,37 @@ async function main(): Promise<number> {
       ['ort-web', await ortConv(spec)], // session creation stays outside the timings
       ['tfjs-wasm', tfjsConv(spec)],
     ];
-    // cross-check every engine against the f64 reference before timing anything; an engine
-    // that disagrees is reported, left out of this shape, and fails the run at the end
-    const ref = convRef(spec);
-    for (let i = engines.length - 1; i >= 0; i--) {
-      const [name, e] = engines[i];
-      await e.run();
-      const err = normErr(await e.output(), ref);
-      if (!(err < TOLERANCE)) {
-        const msg = `(${s.id}) ${s.what}: ${name} disagrees with the f64 reference (normalized error ${err.toExponential(2)} >= ${TOLERANCE})`;
-        console.error(`MISMATCH ${msg}`);
-        mismatches.push(msg);
-        engines.splice(i, 1);
-      }
-    }
-    const perRound = new Map<EngineName, number[]>(engines.map(([n]) => [n, []]));
-    for (let r = 0; r < ROUNDS; r++) {
-      const bench = new Bench({ now, time: ROUND_MS, warmupTime: r === 0 ? 150 : 20, warmupIterations: r === 0 ? 10 : 2, iterations: 5 });
-      for (const [name, e] of engines) bench.add(name, () => e.run());
-      await bench.run();
-      for (const t of bench.tasks) {
-        const res = t.result;
-        if (res.state !== 'completed') throw new Error(`bench: (${s.id}) ${t.name} did not complete: ${res.state}`);
-        perRound.get(t.name as EngineName)!.push(res.latency.p50);
-      }
-    }
-    const flops = 2 * macs(spec);
-    for (const [name] of engines) {
-      const ms = median(perRound.get(name)!);
-      rows.push({ op: s.op, shape: s.id, engine: name, medianMs: ms, gflops: flops / ms / 1e6, clock: wall ? 'wall' : 'cpu' });
-    }
-    console.log(`(${s.id}) ${s.what}: measured (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    await measure(ctx, s.op, s.id, s.what, engines, convRef(spec), 2 * macs(spec));
   }
 
+  // every registry op, through its compiled one-layer plan (no peers: both builds)
+  const noCase: string[] = [];
+  for (const op of OP_NAMES) {
+    const cases = (OPS[op].bench ?? []).filter((c) => !only.length || only.includes(op) || only.includes(c.id));
+    if (!OPS[op].bench?.length) noCase.push(op);
+    for (const c of cases) {
+      const { blob, input, ref } = caseSetup(op, c, 2000 + c.id.length);
+      const engines: Array<[EngineName, Peer]> = [
+        ['slimsplit-simd', oursPlan('simd', blob, input)],
+        ['slimsplit-scalar', oursPlan('scalar', blob, input)],
+      ];
+      await measure(ctx, op, c.id, `${op}: ${c.what}`, engines, ref, c.flops);
+    }
+  }
+  if (noCase.length) console.log(`no bench case (add \`bench\` to the OpSpec): ${noCase.join(', ')}`);
+
   console.log(`\nclock: ${wall ? 'wall (performance.now)' : 'CPU time of this process'}; ${ROUNDS} rounds x ${ROUND_MS} ms per engine and shape`);
-  console.log(`${'op'.padEnd(10)} ${'shape'.padEnd(6)} ${'engine'.padEnd(17)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs best peer'.padStart(13)}`);
+  const sw = Math.max(6, ...rows.map((r) => r.shape.length));
+  console.log(`${'op'.padEnd(10)} ${'shape'.padEnd(sw)} ${'engine'.padEnd(17)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs best peer'.padStart(13)}`);
   const ratios: number[] = [];
-  for (const s of SHAPES) {
-    const rs = rows.filter((r) => r.shape === s.id);
-    if (!rs.length) continue;
-    const best = Math.min(...rs.filter((r) => PEERS.includes(r.engine)).map((r) => r.medianMs));
+  for (const id of [...new Set(rows.map((r) => r.shape))]) {
+    const rs = rows.filter((r) => r.shape === id);
+    const peers = rs.filter((r) => PEERS.includes(r.engine));
+    const best = peers.length ? Math.min(...peers.map((r) => r.medianMs)) : NaN;
     for (const r of rs) {
       const ratio = best / r.medianMs;
-      console.log(`${r.op.padEnd(10)} ${r.shape.padEnd(6)} ${r.engine.padEnd(17)} ${r.medianMs.toFixed(3).padStart(10)} ${r.gflops.toFixed(1).padStart(8)} ${(ratio.toFixed(2) + 'x').padStart(13)}`);
-      if (r.engine === 'slimsplit-simd' && GEOMEAN_SET.includes(s.id)) ratios.push(ratio);
+      console.log(`${r.op.padEnd(10)} ${r.shape.padEnd(sw)} ${r.engine.padEnd(17)} ${r.medianMs.toFixed(3).padStart(10)} ${r.gflops.toFixed(1).padStart(8)} ${(peers.length ? ratio.toFixed(2) + 'x' : '-').padStart(13)}`);
+      if (r.engine === 'slimsplit-simd' && GEOMEAN_SET.includes(id)) ratios.push(ratio);
     }
   }
   if (ratios.length) {

@@ -27,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { forgeJpegSize } from '../test/model/jpeg-forge.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist/src/index.js');
@@ -145,14 +146,7 @@ function main(): void {
       }
     }
     // a forged header: a real 32x32 JPEG whose frame claims 4096x4096
-    const cat = new Uint8Array(readFileSync(join(root, 'samples/cat.jpg')));
-    for (let p = 2; p + 9 < cat.length; p += 2 + ((cat[p + 2] << 8) | cat[p + 3])) {
-      if (cat[p + 1] === 0xc0) {
-        cat[p + 5] = cat[p + 7] = 0x10;
-        cat[p + 6] = cat[p + 8] = 0x00;
-        break;
-      }
-    }
+    const cat = forgeJpegSize(new Uint8Array(readFileSync(join(root, 'samples/cat.jpg'))), 4096, 4096);
     const forged = join(dir, 'forged.jpg');
     writeFileSync(forged, cat);
     for (const how of ['device', 'full'] as const) {

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   try {
     ortNode = await import('onnxruntime-node');
   } catch (e) {
-    console.warn(`onnxruntime-node not available (${(e as Error).message.split('\n')[0]}); install it with: ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.30`);
+    console.warn(`onnxruntime-node not available (${(e as Error).message.split('\n')[0]}); it is a devDependency: run npm ci`);
   }
   const { ir } = importModel(new Uint8Array(readFileSync(MODEL)));
   const [C, H, W] = ir.tensors.get(ir.input)!.shape;

@@ -3,15 +3,14 @@
  * selection and option parsers.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Mode, RawImage } from '../model/api.js';
 import { decodeImage } from '../model/image.js';
 import { type SplitModel, type ClassifierModel } from '../eval/eval.js';
 import { ModeError } from '../codec/modes.js';
-import { shippedModelPath } from '../model/source.js';
+import { packageDir, shippedModelPath } from '../model/source.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -37,25 +36,7 @@ export class CliError extends Error {
 
 export type FullModel = SplitModel & ClassifierModel;
 
-/** The directory holding slimsplit's package.json (src/ when run from source, dist/src/ when built). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        if (JSON.parse(readFileSync(pj, 'utf8')).name === 'slimsplit') return dir;
-      } catch {
-        // an unreadable package.json further down is not ours: keep walking up
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new CliError(`cannot find slimsplit's package.json above ${fileURLToPath(import.meta.url)}; reinstall the package`);
-    dir = up;
-  }
-}
-
-export const ROOT = packageRoot();
+export const ROOT = packageDir();
 export const DEFAULT_MODEL = join(ROOT, 'weights', 'see-cifar10.slim');
 export const DEFAULT_BASELINE = join(ROOT, 'weights', 'jpeg-baseline.slim');
 export const SAMPLES_DIR = join(ROOT, 'samples');

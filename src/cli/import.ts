@@ -1,8 +1,9 @@
 /**
- * `slimsplit import` and `slimsplit eval-imagenet`: bring a TFLite model in, and check an imported
- * ImageNet classifier against the f64 reference of the same network.
+ * `slimsplit import` and `slimsplit eval-imagenet`: bring a TFLite, TF.js or ONNX model in, and check
+ * an imported ImageNet classifier against the f64 reference of the same network.
  *
  *   slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt
+ *   slimsplit import resnet18.onnx -o resnet18.slim --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
  *   slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add
  *   slimsplit eval-imagenet mobilenet_v2_1.0_224_quant.tflite --data ../shared/datasets/imagenet-samples
  */
@@ -36,6 +37,11 @@ function parseRange(v: string): [number, number] {
   if (p.length !== 2 || !p.every(Number.isFinite) || !(p[1] > p[0])) throw new InvalidArgumentError(`'${v}' is not a range lo,hi with lo < hi`);
   return [p[0], p[1]];
 }
+function parseFloats(v: string): number[] {
+  const p = v.split(',').map(Number);
+  if (!p.length || !p.every(Number.isFinite)) throw new InvalidArgumentError(`'${v}' is not a comma-separated list of numbers`);
+  return p;
+}
 function parseBits(v: string): number[] {
   const b = v.split(',').map(Number);
   if (!b.every((x) => Number.isInteger(x) && x >= 1 && x <= 8) || b.some((x, i) => i > 0 && x <= b[i - 1])) throw new InvalidArgumentError(`'${v}' is not an increasing list of bit depths 1..8`);
@@ -59,12 +65,14 @@ interface ImportCli {
   output?: string;
   calibrate?: string;
   calibrateImages: number;
+  mean?: number[];
+  std?: number[];
 }
 
 function cmdImport(io: Io, file: string, o: ImportCli): void {
   const bytes = readFile(file, 'model file');
   const weights = detectFormat(bytes) === 'tfjs' ? tfjsShardPaths(bytes).map((p) => readFile(join(dirname(file), p), 'TF.js weight shard')) : undefined;
-  const opts: ImportOptions = { weights, output: o.output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
+  const opts: ImportOptions = { weights, output: o.output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, mean: o.mean, std: o.std, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
   if (o.labels) opts.labels = readLabels(o.labels);
   if (o.calibrate) {
     if (!o.split) throw new Error('slimsplit: import: --calibrate needs --split (it builds the split\'s coder tables)');
@@ -129,8 +137,8 @@ async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> 
 export function registerImport(program: Command, io: Io): void {
   program
     .command('import')
-    .description('turn a TFLite or TF.js graph model into a .slim blob: one graph, or an encoder and a decoder split at one tensor')
-    .argument('<model>', '.tflite file, or a TF.js graph model.json (its weight shards beside it)')
+    .description('turn a TFLite, TF.js graph or ONNX model into a .slim blob: one graph, or an encoder and a decoder split at one tensor')
+    .argument('<model>', '.tflite file, TF.js graph model.json (its weight shards beside it), or .onnx file')
     .option('-o, --out <out.slim>', 'where to write the blob')
     .option('--output <tensor>', 'TF.js: import only what this tensor depends on (e.g. a backbone prefix)')
     .option('--split <tensor>', 'split after this tensor (its name, or the first part of a fused TFLite name): encoder and decoder graphs')
@@ -143,9 +151,11 @@ export function registerImport(program: Command, io: Io): void {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('--calibrate-images must be a positive integer');
       return Number(v);
     }, 32)
+    .option('--mean <list>', "input normalization, engine input = (pixel/255 - mean) / std: one value or one per channel (ONNX files state none; torchvision's ImageNet models: 0.485,0.456,0.406)", parseFloats)
+    .option('--std <list>', "with --mean: the divisor, one value or one per channel (torchvision's: 0.229,0.224,0.225)", parseFloats)
     .option('--name <name>', 'model name stored in the blob (default: the file name)')
     .option('--list-tensors', "print every layer's output tensor (split candidates) and write nothing")
-    .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add')
+    .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add\n  slimsplit import resnet18.onnx -o resnet18.slim --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225')
     .action((file, o) => cmdImport(io, file, o));
 
   program

@@ -21,6 +21,7 @@
  *   const { mode, payload } = readCompactPacket(bytes, modelId);
  */
 import { crc16 } from '../format/checksum.js';
+import { CRC16_BYTES as CRC_BYTES, HeaderReader, putCrc16, type HeaderFail, putU32le, putVarint, storedCrc16 } from '../format/header.js';
 
 /** First two bytes of every packet: 0xD3 ('S' with the high bit, caught by 7-bit channels), 'S'. */
 export const MAGIC = Uint8Array.of(0xd3, 0x53);
@@ -34,7 +35,6 @@ export const MAX_DIM = 65535;
  * costs at least log2(65536 / 65535) bit; see src/codec/coder.ts MAX_SYMBOLS_PER_BYTE).
  */
 export const MAX_ELEMENTS_PER_PAYLOAD_BYTE = 1 << 19;
-const CRC_BYTES = 2;
 /** First byte of a compact packet: never a full packet's first byte (MAGIC[0]). */
 export const COMPACT_TAG = 0xc1;
 /** Tag + mode byte + CRC-16. */
@@ -98,6 +98,7 @@ export interface ReadExpect {
 }
 
 const f32buf = new DataView(new ArrayBuffer(4));
+const fail: HeaderFail = (code, message) => new PacketError(code, message);
 
 export function writePacket(fields: PacketFields, payload: Uint8Array): Uint8Array {
   const { modelId, mode, shape, quant } = fields;
@@ -116,7 +117,7 @@ export function writePacket(fields: PacketFields, payload: Uint8Array): Uint8Arr
   const [C, H, W] = shape;
   const square = H === W;
   const head: number[] = [MAGIC[0], MAGIC[1], VERSION, kind | (square ? FLAG_SQUARE : 0) | (mode.length << 3)];
-  for (let b = 0; b < 4; b++) head.push((modelId >>> (8 * b)) & 255);
+  putU32le(head, modelId);
   head.push(...mode);
   putVarint(head, C);
   putVarint(head, H);
@@ -131,80 +132,48 @@ export function writePacket(fields: PacketFields, payload: Uint8Array): Uint8Arr
   const out = new Uint8Array(head.length + payload.length + CRC_BYTES);
   out.set(head, 0);
   out.set(payload, head.length);
-  const crc = crc16(out, 0, out.length - CRC_BYTES);
-  out[out.length - 2] = crc & 255;
-  out[out.length - 1] = crc >>> 8;
+  putCrc16(out, out.length - CRC_BYTES, crc16(out, 0, out.length - CRC_BYTES));
   return out;
 }
 
 export function readPacket(bytes: Uint8Array, expect: ReadExpect = {}): Packet {
   const n = bytes.length;
-  let pos = 0;
-  const need = (k: number, what: string): void => {
-    if (pos + k > n) throw new PacketError('truncated', `${n} bytes end inside the header (${what} at byte ${pos})`);
-  };
-  const varint = (what: string, max: number): number => {
-    let v = 0;
-    for (let i = 0; ; i++) {
-      need(1, what);
-      const b = bytes[pos++];
-      v += (b & 0x7f) * 2 ** (7 * i);
-      if (b < 0x80) {
-        if (b === 0 && i > 0) throw new PacketError('bad-field', `${what}: non-minimal varint`);
-        break;
-      }
-      if (i === 4) throw new PacketError('bad-field', `${what}: varint longer than 5 bytes`);
-    }
-    if (v > max) throw new PacketError('bad-field', `${what} = ${v} exceeds ${max}`);
-    return v;
-  };
-
-  for (let i = 0; i < MAGIC.length; i++) {
-    if (i < n && bytes[i] !== MAGIC[i]) throw new PacketError('bad-magic', `bad magic ${hex(bytes.subarray(0, 2))}, expected ${hex(MAGIC)}`);
-  }
-  need(MAGIC.length, 'magic');
-  pos = MAGIC.length;
-  need(1, 'version');
-  const version = bytes[pos++];
-  if (version !== VERSION) throw new PacketError('unsupported-version', `unsupported version ${version} (this reader knows ${VERSION})`);
-  need(1, 'flags');
-  const flags = bytes[pos++];
-  if (flags & FLAG_RESERVED) throw new PacketError('bad-field', `reserved flag bits set (flags 0x${flags.toString(16)})`);
+  const r = new HeaderReader(bytes, fail);
+  r.magic(MAGIC);
+  const version = r.version(VERSION);
+  const flags = r.flags(FLAG_RESERVED);
   const kind = flags & 3;
   if (kind === 3) throw new PacketError('bad-field', 'quant kind 3 is reserved');
-  need(4, 'model id');
-  const modelId = (bytes[pos] | (bytes[pos + 1] << 8) | (bytes[pos + 2] << 16) | (bytes[pos + 3] << 24)) >>> 0;
-  pos += 4;
+  const modelId = r.u32le('model id');
   const modeLen = (flags >> 3) & 3;
-  need(modeLen, 'mode');
-  const mode = Array.from(bytes.subarray(pos, pos + modeLen));
-  pos += modeLen;
-  const C = varint('C', MAX_DIM), H = varint('H', MAX_DIM);
-  const W = flags & FLAG_SQUARE ? H : varint('W', MAX_DIM);
+  r.need(modeLen, 'mode');
+  const mode = Array.from(bytes.subarray(r.pos, r.pos + modeLen));
+  r.pos += modeLen;
+  const C = r.varint('C', MAX_DIM), H = r.varint('H', MAX_DIM);
+  const W = flags & FLAG_SQUARE ? H : r.varint('W', MAX_DIM);
   if (C === 0 || H === 0 || W === 0) throw new PacketError('bad-field', `shape [${C}, ${H}, ${W}] has a zero dimension`);
   // The writer omits W exactly when W = H: accepting it spelled out would let two byte strings
   // stand for one packet (and a flipped flag bit plus a lucky varint pass the fuzz as valid).
   if (!(flags & FLAG_SQUARE) && W === H) throw new PacketError('bad-field', `W = H = ${H} spelled out with the square flag clear (non-canonical)`);
   let quant: Quant;
   if (kind === 0) quant = { kind: 'implied' };
-  else if (kind === 1) quant = { kind: 'index', index: varint('quant index', 0xffffffff) };
+  else if (kind === 1) quant = { kind: 'index', index: r.varint('quant index', 0xffffffff) };
   else {
-    need(4, 'quant scale');
-    for (let b = 0; b < 4; b++) f32buf.setUint8(b, bytes[pos + b]);
-    pos += 4;
+    r.need(4, 'quant scale');
+    for (let b = 0; b < 4; b++) f32buf.setUint8(b, bytes[r.pos + b]);
+    r.pos += 4;
     const scale = f32buf.getFloat32(0, true);
     if (!(scale > 0) || !Number.isFinite(scale)) throw new PacketError('bad-field', `quant scale ${scale} is not a finite value > 0`);
-    const z = varint('quant zero point', 0xffffffff);
+    const z = r.varint('quant zero point', 0xffffffff);
     quant = { kind: 'inline', scale, zeroPoint: (z >>> 1) ^ -(z & 1) };
   }
-  const len = varint('payload length', 0xffffffff);
+  const len = r.varint('payload length', 0xffffffff);
+  const pos = r.pos;
   const left = n - pos;
   if (len + CRC_BYTES > left) throw new PacketError('length-exceeds-packet', `payload length ${len} + ${CRC_BYTES}-byte checksum exceeds the ${left} bytes left (truncated packet or damaged length)`);
   if (len + CRC_BYTES < left) throw new PacketError('trailing-garbage', `${left - len - CRC_BYTES} bytes after the checksum`);
   const end = pos + len;
-  const crc = crc16(bytes, 0, end);
-  const stored = bytes[end] | (bytes[end + 1] << 8);
-  if (crc !== stored) throw new PacketError('checksum', `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)})`);
+  r.crc16('checksum', 0, end);
   if (expect.modelId !== undefined && modelId !== expect.modelId >>> 0) {
     throw new PacketError('foreign-model', `packet is for model ${modelId.toString(16).padStart(8, '0')}, this reader has ${(expect.modelId >>> 0).toString(16).padStart(8, '0')}`);
   }
@@ -230,9 +199,7 @@ export function writeCompactPacket(modelId: number, mode: number, payload: Uint8
   out[0] = COMPACT_TAG;
   out[1] = mode;
   out.set(payload, 2);
-  const crc = crc16(out, 0, out.length - CRC_BYTES, keyedCrcInit(modelId));
-  out[out.length - 2] = crc & 255;
-  out[out.length - 1] = crc >>> 8;
+  putCrc16(out, out.length - CRC_BYTES, crc16(out, 0, out.length - CRC_BYTES, keyedCrcInit(modelId)));
   return out;
 }
 
@@ -251,7 +218,7 @@ export function readCompactPacket(bytes: Uint8Array, modelId: number): { mode: n
   const parts = splitCompactPacket(bytes);
   const end = bytes.length - CRC_BYTES;
   const crc = crc16(bytes, 0, end, keyedCrcInit(modelId >>> 0));
-  const stored = bytes[end] | (bytes[end + 1] << 8);
+  const stored = storedCrc16(bytes, end);
   if (crc !== stored) {
     throw new PacketError('checksum', `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)} for model ${(modelId >>> 0).toString(16).padStart(8, '0')}): a damaged or cut packet, or one made for another model (a compact packet carries no model id)`);
   }
@@ -281,18 +248,6 @@ export function modelIdOf(blob: Uint8Array): number {
   return h >>> 0;
 }
 
-function putVarint(out: number[], v: number): void {
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-}
-
 function isU32(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }

@@ -6,7 +6,8 @@
  *   writeFileSync('mobilenet.slim', slim);
  *   const cut = importModel(bytes, { split: 'MobilenetV2/expanded_conv_2/add' });   // encoder + decoder
  *
- * The format is told by the file's own bytes (TFLite: 'TFL3' at byte 4). The readers make the NCHW
+ * The format is told by the file's own bytes (TFLite: 'TFL3' at byte 4; TF.js: a JSON model; ONNX:
+ * a protobuf ModelProto, whose first field is ir_version). The readers make the NCHW
  * IR (graph.ts), lowerGraph turns it into docs/GRAPH.md's JSON, and the ordinary packer
  * (src/pack.ts) validates and compiles it, so an imported blob is checked exactly like an exported one.
  */
@@ -18,11 +19,13 @@ import { toInput } from '../model/image.js';
 import type { RawImage } from '../model/api.js';
 import { readTflite } from './tflite.js';
 import { readTfjs } from './tfjs.js';
+import { readOnnx } from './onnx.js';
 import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
 
 export { ImportError, lowerGraph, splitGraph, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode } from './graph.js';
 export { readTflite } from './tflite.js';
 export { readTfjs } from './tfjs.js';
+export { readOnnx } from './onnx.js';
 export { referenceForward, referenceActivations } from './reference.js';
 
 export interface ImportOptions extends LowerOptions {
@@ -36,16 +39,25 @@ export interface ImportOptions extends LowerOptions {
   inputSize?: [number, number];
   /** model name stored in the blob */
   name?: string;
+  /**
+   * input normalization, engine input = (pixel / 255 - mean) / std: one value or one per channel.
+   * Overrides the model's own (ONNX files state none: torchvision's ImageNet models need
+   * mean 0.485,0.456,0.406 and std 0.229,0.224,0.225)
+   */
+  mean?: number[];
+  std?: number[];
 }
 
-export type SourceFormat = 'tflite' | 'tfjs';
+export type SourceFormat = 'tflite' | 'tfjs' | 'onnx';
 
 export function detectFormat(bytes: Uint8Array): SourceFormat {
   if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3') return 'tflite';
   const start = new TextDecoder().decode(bytes.subarray(0, 256)).trimStart();
   if (start.startsWith('{') && /"modelTopology"|"weightsManifest"|"format"/.test(new TextDecoder().decode(bytes.subarray(0, 4096)))) return 'tfjs';
+  // ONNX: a ModelProto; exporters write ir_version (field 1, varint: tag 0x08) first
+  if (bytes.length >= 2 && bytes[0] === 0x08 && bytes[1] >= 1 && bytes[1] < 0x40) return 'onnx';
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new ImportError(`unknown model format (starts with ${head || 'nothing'}); supported: TFLite (.tflite), TF.js graph model (model.json)`);
+  throw new ImportError(`unknown model format (starts with ${head || 'nothing'}); supported: TFLite (.tflite), TF.js graph model (model.json), ONNX (.onnx)`);
 }
 
 /** A TF.js model.json's weight shard paths (relative to the json's folder), in manifest order. */
@@ -55,7 +67,26 @@ export function tfjsShardPaths(json: Uint8Array): string[] {
 }
 
 export function readIr(bytes: Uint8Array, opts: ImportOptions = {}): IrGraph {
-  if (detectFormat(bytes) === 'tfjs') {
+  const ir = readFormat(bytes, opts);
+  const C = ir.tensors.get(ir.input)!.shape[0];
+  const perChannel = (v: number[] | undefined, what: string): number[] | undefined => {
+    if (v === undefined) return undefined;
+    if (v.length !== 1 && v.length !== C) throw new ImportError(`--${what} gives ${v.length} values; the model input has ${C} channels (give 1 or ${C})`);
+    if (!v.every(Number.isFinite) || (what === 'std' && !v.every((x) => x > 0))) throw new ImportError(`--${what} ${v.join(',')}: values must be finite${what === 'std' ? ' and positive' : ''}`);
+    return v.length === 1 ? new Array<number>(C).fill(v[0]) : [...v];
+  };
+  ir.mean = perChannel(opts.mean, 'mean') ?? ir.mean;
+  ir.std = perChannel(opts.std, 'std') ?? ir.std;
+  return ir;
+}
+
+function readFormat(bytes: Uint8Array, opts: ImportOptions): IrGraph {
+  const format = detectFormat(bytes);
+  if (format === 'onnx') {
+    if (opts.output !== undefined) throw new ImportError('--output is supported for TF.js models only');
+    return readOnnx(bytes, { inputSize: opts.inputSize, name: opts.name });
+  }
+  if (format === 'tfjs') {
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));

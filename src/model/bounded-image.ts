@@ -18,7 +18,7 @@
  * Every path checks the header against the pixel cap and against the file's size first, so a forged
  * header is refused before anything in proportion to its claimed size exists.
  */
-import { ImageError, MAX_PIXELS, isJpeg, isPng } from './image.js';
+import { ImageError, MAX_PIXELS, checkSize, isJpeg, isPng } from './image.js';
 import { checkJpegData, decodeJpegRows, jpegHeader } from './jpeg-decode.js';
 import { checkPngData, decodePngRows, pngHeader } from './png-decode.js';
 
@@ -52,13 +52,6 @@ export interface BoundedResult {
   path: 'full' | 'dc' | 'scatter';
 }
 
-function checkSize(width: number, height: number, maxPixels: number, what: string): void {
-  if (!(width > 0 && height > 0)) throw new ImageError('corrupt', `${what} declares a ${width}x${height} image`);
-  if (width * height > maxPixels) {
-    throw new ImageError('too-large', `${what} declares ${width}x${height} pixels, over the cap of ${maxPixels} (resize it, or raise maxPixels)`);
-  }
-}
-
 /**
  * Header checks for a JPEG or PNG file: size within the cap, file large enough for it. Returns the
  * declared size, or null when the header cannot be read (the full decoder then names the problem).
@@ -88,6 +81,24 @@ export function imageSize(bytes: Uint8Array): { width: number; height: number } 
 }
 
 /**
+ * Whether decodeBoundedInto takes this file (rather than returning null for the full decode), from
+ * its header alone; throws as decodeBoundedInto does for a header over the cap or a forged one.
+ * Lets a caller pick its path before it prepares an input that only one path fills.
+ */
+export function takesBounded(bytes: Uint8Array, opts: BoundedOptions = {}): boolean {
+  return boundedDims(bytes, opts) !== null;
+}
+
+/** The header's size when the bounded path takes the file, else null: the one place that decides. */
+function boundedDims(bytes: Uint8Array, opts: BoundedOptions): { width: number; height: number } | null {
+  const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
+  const dims = checkImageHeader(bytes, opts.maxPixels ?? MAX_PIXELS);
+  if (!dims || dims.width * dims.height <= fullMax) return null;
+  if (isPng(bytes) && pngHeader(bytes).interlace && dims.width * dims.height <= Math.max(fullMax, opts.fullDecodeMaxPixels ?? INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)) return null;
+  return dims;
+}
+
+/**
  * Writes the normalized [3][H][W] input for a large image into `out` and says how it was made;
  * returns null (writing nothing) for images the old full decode handles.
  */
@@ -99,12 +110,10 @@ export function decodeBoundedInto(
   out: Float32Array,
   opts: BoundedOptions = {},
 ): BoundedResult | null {
-  const maxPixels = opts.maxPixels ?? MAX_PIXELS;
-  const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
-  const dims = checkImageHeader(bytes, maxPixels);
-  if (!dims || dims.width * dims.height <= fullMax) return null;
-  if (isPng(bytes) && pngHeader(bytes).interlace && dims.width * dims.height <= Math.max(fullMax, opts.fullDecodeMaxPixels ?? INTERLACED_PNG_FULL_DECODE_MAX_PIXELS)) return null;
+  const dims = boundedDims(bytes, opts);
+  if (!dims) return null;
   if (dims.width > BOUNDED_MAX_WIDTH) {
+    const fullMax = opts.fullDecodeMaxPixels ?? FULL_DECODE_MAX_PIXELS;
     throw new ImageError('too-large', `image is ${dims.width} pixels wide; over ${fullMax} pixels, at most ${BOUNDED_MAX_WIDTH} columns are decoded (resize it)`);
   }
   const [H, W] = size;

@@ -62,7 +62,8 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): RawIma
   throw new ImageError('format', `not a JPEG or PNG file (starts with ${head || 'nothing: 0 bytes'}); convert it to JPEG or PNG first`);
 }
 
-function checkSize(width: number, height: number, maxPixels: number, what: string): void {
+/** Refuses a declared size that is empty or over the pixel cap (image.ts's decoders and bounded-image.ts). */
+export function checkSize(width: number, height: number, maxPixels: number, what: string): void {
   if (!(width > 0 && height > 0)) throw new ImageError('corrupt', `${what} declares a ${width}x${height} image`);
   if (width * height > maxPixels) {
     throw new ImageError('too-large', `${what} declares ${width}x${height} pixels, over the cap of ${maxPixels} (resize it, or raise maxPixels)`);
@@ -216,16 +217,50 @@ export function axisWeights(src: number, dst: number): AxisWeights {
       // output pixel i covers source span [a, b); each source pixel weighs its overlap
       const a = i * scale, b = (i + 1) * scale;
       for (let j = Math.floor(a); j < b && j < src; j++) {
-        const o = Math.min(b, j + 1) - Math.max(a, j);
-        if (o > 1e-12) {
+        const wt = areaWeight(i, j, scale);
+        if (wt > 0) {
           idx.push(j);
-          w.push(o / scale);
+          w.push(wt);
         }
       }
     }
   }
   start[dst] = idx.length;
   return { start, idx: Int32Array.from(idx), w: Float64Array.from(w) };
+}
+
+/**
+ * Shrinking by `scale` (src / dst): the weight of source pixel j in output i, the overlap of
+ * [j, j + 1) with i's span [i * scale, (i + 1) * scale) over scale; 0 where they barely touch.
+ * axisWeights and areaTaps (src/model/row-resize.ts) both take it from here, so the streaming
+ * resizers get the very same doubles.
+ */
+export function areaWeight(i: number, j: number, scale: number): number {
+  const a = i * scale, b = (i + 1) * scale;
+  const o = Math.min(b, j + 1) - Math.max(a, j);
+  return o > 1e-12 ? o / scale : 0;
+}
+
+/**
+ * The horizontal pass over one source row (pixels at stride k from data[rowAt]; R, G, B first):
+ * output column x gets its taps summed in ascending order in float64, stored as float32 at
+ * out[outAt + 3x ..]. resizeInto and RowResizer both call it, so their rows are the same bits.
+ */
+export function resampleRow(data: Uint8Array | Uint8ClampedArray, rowAt: number, k: number, xw: AxisWeights, out: Float32Array, outAt: number): void {
+  const W = xw.start.length - 1;
+  for (let x = 0; x < W; x++) {
+    let r = 0, g = 0, b = 0;
+    for (let t = xw.start[x]; t < xw.start[x + 1]; t++) {
+      const p = rowAt + xw.idx[t] * k, wt = xw.w[t];
+      r += wt * data[p];
+      g += wt * data[p + 1];
+      b += wt * data[p + 2];
+    }
+    const q = outAt + 3 * x;
+    out[q] = r;
+    out[q + 1] = g;
+    out[q + 2] = b;
+  }
 }
 
 let scratch = new Float32Array(0);
@@ -237,22 +272,7 @@ function resizeInto(raw: RawImage, H: number, W: number, mean: readonly number[]
   // horizontal pass: tmp [sh][W][3], 0..255 scale
   if (scratch.length < sh * W * 3) scratch = new Float32Array(sh * W * 3);
   const tmp = scratch;
-  for (let y = 0; y < sh; y++) {
-    const row = y * sw * k;
-    for (let x = 0; x < W; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let t = xw.start[x]; t < xw.start[x + 1]; t++) {
-        const p = row + xw.idx[t] * k, wt = xw.w[t];
-        r += wt * data[p];
-        g += wt * data[p + 1];
-        b += wt * data[p + 2];
-      }
-      const q = (y * W + x) * 3;
-      tmp[q] = r;
-      tmp[q + 1] = g;
-      tmp[q + 2] = b;
-    }
-  }
+  for (let y = 0; y < sh; y++) resampleRow(data, y * sw * k, k, xw, tmp, y * W * 3);
   // vertical pass straight into the normalized planes
   const hw = H * W;
   const m = [0, 1, 2].map((c) => mean[c] ?? 0);

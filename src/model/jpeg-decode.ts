@@ -273,17 +273,28 @@ class ScanReader {
     const t = this.decodeHuffman(c.dc);
     const diff = t === 0 ? 0 : this.receiveAndExtend(t);
     zz[o] = c.pred += diff;
-    let k = 1;
-    while (k < 64) {
+    this.acTerms(c, zz, o, 1, 63, 0, false);
+  }
+
+  /**
+   * AC terms k..e of one block, jpeg-js's loop for baseline and first progressive AC scans alike:
+   * run/size symbols, ZRL skips 16, values times 2^al. An EOB ends the block; in a progressive scan
+   * (`runs`) its run bits also say how many later blocks are empty (eobrun).
+   */
+  private acTerms(c: ScanComp, zz: Int32Array, o: number, k: number, e: number, al: number, runs: boolean): void {
+    while (k <= e) {
       const rs = this.decodeHuffman(c.ac);
       const s = rs & 15, r = rs >> 4;
       if (s === 0) {
-        if (r < 15) break;
+        if (r < 15) {
+          if (runs) this.eobrun = this.receive(r) + (1 << r) - 1;
+          break;
+        }
         k += 16;
         continue;
       }
       k += r;
-      const v = this.receiveAndExtend(s);
+      const v = this.receiveAndExtend(s) * (1 << al);
       if (k < 64) zz[o + ZIGZAG[k]] = v;
       k++;
     }
@@ -311,24 +322,7 @@ class ScanReader {
       this.eobrun--;
       return;
     }
-    let k = this.ss;
-    const e = this.se;
-    while (k <= e) {
-      const rs = this.decodeHuffman(c.ac);
-      const s = rs & 15, r = rs >> 4;
-      if (s === 0) {
-        if (r < 15) {
-          this.eobrun = this.receive(r) + (1 << r) - 1;
-          break;
-        }
-        k += 16;
-        continue;
-      }
-      k += r;
-      const v = this.receiveAndExtend(s) * (1 << this.al);
-      if (k < 64) zz[o + ZIGZAG[k]] = v;
-      k++;
-    }
+    this.acTerms(c, zz, o, this.ss, this.se, this.al, true);
   }
 
   acRefine(c: ScanComp, zz: Int32Array, o: number): void {
@@ -483,106 +477,73 @@ const COS1 = 4017, SIN1 = 799, COS3 = 3406, SIN3 = 2276, COS6 = 1567, SIN6 = 378
 
 /** jpeg-js's quantizeAndInverse (poppler's integer IDCT), operation for operation. */
 function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8Array, outOff: number, stride: number): void {
-  let v0, v1, v2, v3, v4, v5, v6, v7, t;
   for (let i = 0; i < 64; i++) p[i] = zz[i] * qt[i];
-  for (let i = 0; i < 8; ++i) {
-    const row = 8 * i;
-    if (p[1 + row] == 0 && p[2 + row] == 0 && p[3 + row] == 0 && p[4 + row] == 0 && p[5 + row] == 0 && p[6 + row] == 0 && p[7 + row] == 0) {
-      t = (SQRT2 * p[0 + row] + 512) >> 10;
-      for (let j = 0; j < 8; j++) p[j + row] = t;
-      continue;
-    }
-    v0 = (SQRT2 * p[0 + row] + 128) >> 8;
-    v1 = (SQRT2 * p[4 + row] + 128) >> 8;
-    v2 = p[2 + row];
-    v3 = p[6 + row];
-    v4 = (SQRT1D2 * (p[1 + row] - p[7 + row]) + 128) >> 8;
-    v7 = (SQRT1D2 * (p[1 + row] + p[7 + row]) + 128) >> 8;
-    v5 = p[3 + row] << 4;
-    v6 = p[5 + row] << 4;
-    t = (v0 - v1 + 1) >> 1;
-    v0 = (v0 + v1 + 1) >> 1;
-    v1 = t;
-    t = (v2 * SIN6 + v3 * COS6 + 128) >> 8;
-    v2 = (v2 * COS6 - v3 * SIN6 + 128) >> 8;
-    v3 = t;
-    t = (v4 - v6 + 1) >> 1;
-    v4 = (v4 + v6 + 1) >> 1;
-    v6 = t;
-    t = (v7 + v5 + 1) >> 1;
-    v5 = (v7 - v5 + 1) >> 1;
-    v7 = t;
-    t = (v0 - v3 + 1) >> 1;
-    v0 = (v0 + v3 + 1) >> 1;
-    v3 = t;
-    t = (v1 - v2 + 1) >> 1;
-    v1 = (v1 + v2 + 1) >> 1;
-    v2 = t;
-    t = (v4 * SIN3 + v7 * COS3 + 2048) >> 12;
-    v4 = (v4 * COS3 - v7 * SIN3 + 2048) >> 12;
-    v7 = t;
-    t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
-    v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
-    v6 = t;
-    p[0 + row] = v0 + v7;
-    p[7 + row] = v0 - v7;
-    p[1 + row] = v1 + v6;
-    p[6 + row] = v1 - v6;
-    p[2 + row] = v2 + v5;
-    p[5 + row] = v2 - v5;
-    p[3 + row] = v3 + v4;
-    p[4 + row] = v3 - v4;
-  }
-  for (let col = 0; col < 8; ++col) {
-    if (p[8 + col] == 0 && p[16 + col] == 0 && p[24 + col] == 0 && p[32 + col] == 0 && p[40 + col] == 0 && p[48 + col] == 0 && p[56 + col] == 0) {
-      t = (SQRT2 * p[col] + 8192) >> 14;
-      for (let j = 0; j < 8; j++) p[8 * j + col] = t;
-      continue;
-    }
-    v0 = (SQRT2 * p[col] + 2048) >> 12;
-    v1 = (SQRT2 * p[32 + col] + 2048) >> 12;
-    v2 = p[16 + col];
-    v3 = p[48 + col];
-    v4 = (SQRT1D2 * (p[8 + col] - p[56 + col]) + 2048) >> 12;
-    v7 = (SQRT1D2 * (p[8 + col] + p[56 + col]) + 2048) >> 12;
-    v5 = p[24 + col];
-    v6 = p[40 + col];
-    t = (v0 - v1 + 1) >> 1;
-    v0 = (v0 + v1 + 1) >> 1;
-    v1 = t;
-    t = (v2 * SIN6 + v3 * COS6 + 2048) >> 12;
-    v2 = (v2 * COS6 - v3 * SIN6 + 2048) >> 12;
-    v3 = t;
-    t = (v4 - v6 + 1) >> 1;
-    v4 = (v4 + v6 + 1) >> 1;
-    v6 = t;
-    t = (v7 + v5 + 1) >> 1;
-    v5 = (v7 - v5 + 1) >> 1;
-    v7 = t;
-    t = (v0 - v3 + 1) >> 1;
-    v0 = (v0 + v3 + 1) >> 1;
-    v3 = t;
-    t = (v1 - v2 + 1) >> 1;
-    v1 = (v1 + v2 + 1) >> 1;
-    v2 = t;
-    t = (v4 * SIN3 + v7 * COS3 + 2048) >> 12;
-    v4 = (v4 * COS3 - v7 * SIN3 + 2048) >> 12;
-    v7 = t;
-    t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
-    v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
-    v6 = t;
-    p[col] = v0 + v7;
-    p[56 + col] = v0 - v7;
-    p[8 + col] = v1 + v6;
-    p[48 + col] = v1 - v6;
-    p[16 + col] = v2 + v5;
-    p[40 + col] = v2 - v5;
-    p[24 + col] = v3 + v4;
-    p[32 + col] = v3 - v4;
-  }
+  // rows keep 4 more fraction bits (results >> 8, odd terms scaled up by 16); columns drop them (>> 12)
+  idctPass(p, 8, 1, 8, 4);
+  idctPass(p, 1, 8, 12, 0);
   for (let i = 0; i < 64; ++i) {
     const s = 128 + ((p[i] + 8) >> 4);
     out[outOff + (i >> 3) * stride + (i & 7)] = s < 0 ? 0 : s > 0xff ? 0xff : s;
+  }
+}
+
+/**
+ * One pass of jpeg-js's IDCT over the block, in place: 8 lines (starting every `lineStep` values),
+ * each of 8 values `step` apart. Its row pass is (lineStep 8, step 1, shift 8, up 4), its column
+ * pass (1, 8, 12, 0). The stage-one roundings are 1 << (shift - 1) and the DC-only shortcut shifts
+ * by shift + 2: 128/>> 8 and 512/>> 10 for rows, 2048/>> 12 and 8192/>> 14 for columns, as jpeg-js
+ * writes them out.
+ */
+function idctPass(p: Int32Array, lineStep: number, step: number, shift: number, up: number): void {
+  const round = 1 << (shift - 1), dcRound = round << 2, dcShift = shift + 2;
+  let v0, v1, v2, v3, v4, v5, v6, v7, t;
+  for (let line = 0; line < 8; line++) {
+    const i0 = line * lineStep, i1 = i0 + step, i2 = i1 + step, i3 = i2 + step, i4 = i3 + step, i5 = i4 + step, i6 = i5 + step, i7 = i6 + step;
+    if (p[i1] == 0 && p[i2] == 0 && p[i3] == 0 && p[i4] == 0 && p[i5] == 0 && p[i6] == 0 && p[i7] == 0) {
+      t = (SQRT2 * p[i0] + dcRound) >> dcShift;
+      p[i0] = p[i1] = p[i2] = p[i3] = p[i4] = p[i5] = p[i6] = p[i7] = t;
+      continue;
+    }
+    v0 = (SQRT2 * p[i0] + round) >> shift;
+    v1 = (SQRT2 * p[i4] + round) >> shift;
+    v2 = p[i2];
+    v3 = p[i6];
+    v4 = (SQRT1D2 * (p[i1] - p[i7]) + round) >> shift;
+    v7 = (SQRT1D2 * (p[i1] + p[i7]) + round) >> shift;
+    v5 = p[i3] << up;
+    v6 = p[i5] << up;
+    t = (v0 - v1 + 1) >> 1;
+    v0 = (v0 + v1 + 1) >> 1;
+    v1 = t;
+    t = (v2 * SIN6 + v3 * COS6 + round) >> shift;
+    v2 = (v2 * COS6 - v3 * SIN6 + round) >> shift;
+    v3 = t;
+    t = (v4 - v6 + 1) >> 1;
+    v4 = (v4 + v6 + 1) >> 1;
+    v6 = t;
+    t = (v7 + v5 + 1) >> 1;
+    v5 = (v7 - v5 + 1) >> 1;
+    v7 = t;
+    t = (v0 - v3 + 1) >> 1;
+    v0 = (v0 + v3 + 1) >> 1;
+    v3 = t;
+    t = (v1 - v2 + 1) >> 1;
+    v1 = (v1 + v2 + 1) >> 1;
+    v2 = t;
+    t = (v4 * SIN3 + v7 * COS3 + 2048) >> 12;
+    v4 = (v4 * COS3 - v7 * SIN3 + 2048) >> 12;
+    v7 = t;
+    t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
+    v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
+    v6 = t;
+    p[i0] = v0 + v7;
+    p[i7] = v0 - v7;
+    p[i1] = v1 + v6;
+    p[i6] = v1 - v6;
+    p[i2] = v2 + v5;
+    p[i5] = v2 - v5;
+    p[i3] = v3 + v4;
+    p[i4] = v3 - v4;
   }
 }
 
@@ -734,45 +695,56 @@ function decodeFull(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: numb
       rs.pushRow(rowBuf, 3);
     }
   };
-  const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
-  let interval = 0;
   const progressive = h.sof === 0xc2;
-  for (const e of st.events) {
-    if (e.kind === 'dri') interval = e.interval;
-    else if (e.kind === 'dht') applyDht(e.seg, dcT, acT);
-    else {
-      const { comps, ss, se, ah, al } = scanComps(e.seg, h, dcT, acT);
-      const r = new ScanReader(bytes, e.data);
-      r.ss = ss;
-      r.se = se;
-      r.al = al;
-      const decode = !progressive
-        ? (c: ScanComp, zz: Int32Array, o: number) => r.baseline(c, zz, o)
-        : ss === 0
-          ? ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.dcFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.dcRefine(c, zz, o)
-          : ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.acFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.acRefine(c, zz, o);
-      const scratch = new Int32Array(64);
-      const arrs = mode === 'stream' ? arrays : arrays.map((a) => a);
-      runScan(
-        r, h, comps, interval, decode, arrs,
-        (ci, row, col) => {
-          const b = bands[ci];
-          if (mode === 'stream') return ((single ? 0 : row % b.rows) * b.bpl + col) * 64;
-          const o = (row * b.bpl + col) * 64;
-          // past jpeg-js's padded grid (a malformed restart count): decoded, then dropped
-          if (o + 64 > arrays[ci].length) { arrs[ci] = scratch; return 0; }
-          arrs[ci] = arrays[ci];
-          return o;
-        },
-        mode === 'stream' ? emit : () => {},
-      );
-    }
-  }
+  forEachScan(h, st, (e, { comps, ss, se, ah, al }, interval) => {
+    const r = new ScanReader(bytes, e.data);
+    r.ss = ss;
+    r.se = se;
+    r.al = al;
+    const decode = !progressive
+      ? (c: ScanComp, zz: Int32Array, o: number) => r.baseline(c, zz, o)
+      : ss === 0
+        ? ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.dcFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.dcRefine(c, zz, o)
+        : ah === 0 ? (c: ScanComp, zz: Int32Array, o: number) => r.acFirst(c, zz, o) : (c: ScanComp, zz: Int32Array, o: number) => r.acRefine(c, zz, o);
+    const scratch = new Int32Array(64);
+    const arrs = mode === 'stream' ? arrays : arrays.map((a) => a);
+    runScan(
+      r, h, comps, interval, decode, arrs,
+      (ci, row, col) => {
+        const b = bands[ci];
+        if (mode === 'stream') return ((single ? 0 : row % b.rows) * b.bpl + col) * 64;
+        const o = (row * b.bpl + col) * 64;
+        // past jpeg-js's padded grid (a malformed restart count): decoded, then dropped
+        if (o + 64 > arrays[ci].length) { arrs[ci] = scratch; return 0; }
+        arrs[ci] = arrays[ci];
+        return o;
+      },
+      mode === 'stream' ? emit : () => {},
+    );
+  });
   if (mode === 'store') {
     const rows = single ? h.components[0].blocksPerColumn : h.mcusPerColumn;
     for (let row = 0; row < rows; row++) emit(row);
   }
   return rs;
+}
+
+/**
+ * Calls `scan` for each SOS in file order, with the scan's components and spectral parameters and
+ * the restart interval and Huffman tables in force where it stands.
+ */
+function forEachScan(
+  h: JpegHeader,
+  st: JpegStructure,
+  scan: (e: Extract<JpegEvent, { kind: 'sos' }>, params: ReturnType<typeof scanComps>, interval: number) => void,
+): void {
+  const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
+  let interval = 0;
+  for (const e of st.events) {
+    if (e.kind === 'dri') interval = e.interval;
+    else if (e.kind === 'dht') applyDht(e.seg, dcT, acT);
+    else scan(e, scanComps(e.seg, h, dcT, acT), interval);
+  }
 }
 
 function applyDht(seg: Uint8Array, dcT: (Huff | undefined)[], acT: (Huff | undefined)[]): void {
@@ -811,37 +783,30 @@ function decodeDc(bytes: Uint8Array, h: JpegHeader, st: JpegStructure, W: number
   const bplMcu = h.components.map((c) => h.mcusPerLine * c.h);
   const dcs = h.components.map((c, ci) => new Int32Array(bplMcu[ci] * h.mcusPerColumn * c.v));
   const scratch = h.components.map(() => new Int32Array(64));
-  const dcT: (Huff | undefined)[] = [], acT: (Huff | undefined)[] = [];
-  let interval = 0;
-  for (const e of st.events) {
-    if (e.kind === 'dri') interval = e.interval;
-    else if (e.kind === 'dht') applyDht(e.seg, dcT, acT);
-    else {
-      const { comps, ss, ah, al } = scanComps(e.seg, h, dcT, acT);
-      if (progressive && ss !== 0) continue; // AC terms: not needed at 1/8 scale
-      const r = new ScanReader(bytes, e.data);
-      r.al = al;
-      let curCi = 0, curAt = 0;
-      const decode = !progressive
-        ? (c: ScanComp, zz: Int32Array) => { zz.fill(0); r.baseline(c, zz, 0); dcs[curCi][curAt] = zz[0]; }
-        : (c: ScanComp, zz: Int32Array) => {
-          zz[0] = dcs[curCi][curAt];
-          if (ah === 0) r.dcFirst(c, zz, 0);
-          else r.dcRefine(c, zz, 0);
-          dcs[curCi][curAt] = zz[0];
-        };
-      runScan(
-        r, h, comps, interval, decode, scratch,
-        (ci, row, col) => {
-          // past the grid (a malformed restart count): decoded, then dropped
-          curCi = ci;
-          curAt = Math.min(row * bplMcu[ci] + col, dcs[ci].length);
-          return 0;
-        },
-        () => {},
-      );
-    }
-  }
+  forEachScan(h, st, (e, { comps, ss, ah, al }, interval) => {
+    if (progressive && ss !== 0) return; // AC terms: not needed at 1/8 scale
+    const r = new ScanReader(bytes, e.data);
+    r.al = al;
+    let curCi = 0, curAt = 0;
+    const decode = !progressive
+      ? (c: ScanComp, zz: Int32Array) => { zz.fill(0); r.baseline(c, zz, 0); dcs[curCi][curAt] = zz[0]; }
+      : (c: ScanComp, zz: Int32Array) => {
+        zz[0] = dcs[curCi][curAt];
+        if (ah === 0) r.dcFirst(c, zz, 0);
+        else r.dcRefine(c, zz, 0);
+        dcs[curCi][curAt] = zz[0];
+      };
+    runScan(
+      r, h, comps, interval, decode, scratch,
+      (ci, row, col) => {
+        // past the grid (a malformed restart count): decoded, then dropped
+        curCi = ci;
+        curAt = Math.min(row * bplMcu[ci] + col, dcs[ci].length);
+        return 0;
+      },
+      () => {},
+    );
+  });
   const w8 = Math.ceil(h.width / 8), h8 = Math.ceil(h.height / 8);
   const rs = new RowResizer(w8, h8, W, H, cellWeights(h.width, w8, W), cellWeights(h.height, h8, H));
   const q0 = h.components.map((c) => (st.qt[c.tq] as Int32Array)[0]);

@@ -25,7 +25,7 @@ import { CdfTables, decodeAt, CoderError, contextsPerGroup, type CoderContext, t
 import { modelIdOf, readPacket, PacketError, isCompactPacket, readCompactPacket, COMPACT_OVERHEAD } from '../codec/packet.js';
 import { modeTable, modesOf, splitInfo, formatMode, type ModeInfo, type SplitInfo } from '../codec/modes.js';
 import { toInput, decodeImage, checkRaw, ImageError, MAX_PIXELS } from './image.js';
-import { decodeBoundedInto, imageSize, FULL_DECODE_MAX_PIXELS } from './bounded-image.js';
+import { decodeBoundedInto, imageSize, takesBounded, FULL_DECODE_MAX_PIXELS } from './bounded-image.js';
 import { DeviceCore, type DevicePixels } from '../device/core.js';
 import { makeDeviceBlob, type DeviceBlobOptions } from '../device/blob.js';
 import { Arena, loadEngine, type Build, type Engine } from '../engine/wasm.js';
@@ -348,24 +348,26 @@ export class SplitEncoder extends ModuleUser implements DeviceEncoder {
   encode(image: ImageInput): Uint8Array {
     this.check();
     const img = imageArg(image);
-    if (img instanceof Uint8Array && needsBoundedDecode(img)) {
+    if (img instanceof Uint8Array && takesBoundedDecode(img)) {
       // large files go straight to the model input, never held as pixels (docs/MEMORY.md)
       const [, H, W] = this.model.info.inputShape;
       const { mean, std } = this.model.info;
-      let done = false;
-      const packet = this.device.encodeInput(W, H, (input) => {
-        done = decodeBoundedInto(img, [H, W], mean, std, input) !== null;
+      return this.device.encodeInput(W, H, (input) => {
+        decodeBoundedInto(img, [H, W], mean, std, input);
       }, this.packet);
-      if (done) return packet;
     }
     return this.device.encode(devicePixels(img), this.packet);
   }
 }
 
-/** Whether a file is large enough that the bounded decoder may take it (it decides the last cases). */
-function needsBoundedDecode(bytes: Uint8Array): boolean {
+/**
+ * Whether the bounded decoder takes a file, decided from its header before the device path runs
+ * once (an interlaced PNG under its own threshold, say, is decoded whole). The size test comes
+ * first so that small files meet the full decoder's checks, in its words, as before.
+ */
+function takesBoundedDecode(bytes: Uint8Array): boolean {
   const d = imageSize(bytes);
-  return d !== null && d.width * d.height > FULL_DECODE_MAX_PIXELS;
+  return d !== null && d.width * d.height > FULL_DECODE_MAX_PIXELS && takesBounded(bytes);
 }
 
 /** Image files decoded, pixels checked: what the device takes (gray, RGB or RGBA bytes). */

@@ -6,16 +6,16 @@
  *   for (each decoded row y, top to bottom) rs.pushRow(row, 3);   // RGB or RGBA bytes, `width` pixels
  *   rs.finish(mean, std, out);                                      // [3][32][32] normalized, as toInput
  *
- * Bit-identical to resizeInto: the horizontal pass sums the same taps in the same order into float32,
- * and each output row's vertical sum is a float64 accumulator that receives its source rows in the
- * ascending order resizeInto's loop uses (0 + w0*t0 + w1*t1 + ...), then the same normalization.
+ * Bit-identical to resizeInto: the horizontal pass is resizeInto's own (resampleRow), and each output row's vertical sum is a float64 accumulator that receives its source rows in the
+ * ascending order resizeInto's loop uses (0 + w0*t0 + w1*t1 + ...), then the same
+ * normalization.
  * test/model/row-resize.test.ts checks byte identity against resizeInto.
  *
  * Memory: the output accumulator (H*W*3 float64), one row of W*3 float32 and the horizontal taps
- * (about one per source column). Vertical taps are made per source row on the fly (with the very
- * expressions axisWeights uses), so a tall image costs nothing per row.
+ * (about one per source column). Vertical taps are made per source row on the fly (with areaWeight,
+ * as axisWeights), so a tall image costs nothing per row.
  */
-import { axisWeights, type AxisWeights } from './image.js';
+import { areaWeight, axisWeights, resampleRow, type AxisWeights } from './image.js';
 
 export class RowResizer {
   readonly srcWidth: number;
@@ -53,19 +53,7 @@ export class RowResizer {
   /** Adds source row `rows` (pixels at stride k = 3 or 4; the first three channels are R, G, B). */
   pushRow(data: Uint8Array, k: number, offset = 0): void {
     if (this.y >= this.srcHeight) throw new Error(`RowResizer: row ${this.y} past the ${this.srcHeight} rows declared`);
-    const { xw, tmp, W } = this;
-    for (let x = 0; x < W; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let t = xw.start[x]; t < xw.start[x + 1]; t++) {
-        const p = offset + xw.idx[t] * k, wt = xw.w[t];
-        r += wt * data[p];
-        g += wt * data[p + 1];
-        b += wt * data[p + 2];
-      }
-      tmp[3 * x] = r;
-      tmp[3 * x + 1] = g;
-      tmp[3 * x + 2] = b;
-    }
+    resampleRow(data, offset, k, this.xw, this.tmp, 0);
     const j = this.y++;
     if (this.yInv) {
       const { start, out, w } = this.yInv;
@@ -84,32 +72,35 @@ export class RowResizer {
   /** Writes the normalized [3][H][W] planes into `out`; every source row must have been pushed. */
   finish(mean: readonly number[], std: readonly number[], out: Float32Array): Float32Array {
     if (this.y !== this.srcHeight) throw new Error(`RowResizer: ${this.y} of ${this.srcHeight} rows pushed`);
-    const { W, H, acc } = this;
-    const hw = H * W;
-    const m = [0, 1, 2].map((c) => mean[c] ?? 0);
-    const s = [0, 1, 2].map((c) => std[c] ?? 1);
-    for (let i = 0; i < hw; i++) {
-      out[i] = (acc[3 * i] / 255 - m[0]) / s[0];
-      out[hw + i] = (acc[3 * i + 1] / 255 - m[1]) / s[1];
-      out[2 * hw + i] = (acc[3 * i + 2] / 255 - m[2]) / s[2];
-    }
-    return out;
+    return normalizePlanes(this.acc, this.H * this.W, mean, std, out);
   }
 }
 
 /**
  * The area (shrink) taps of source index j: the outputs i whose span [i*scale, (i+1)*scale) overlaps
- * it, with axisWeights's expressions and threshold, so the weights are the same doubles, in ascending i.
+ * it, weighed by areaWeight as axisWeights does, so the weights are the same doubles, in ascending i.
  */
 export function areaTaps(j: number, src: number, dst: number, add: (i: number, w: number) => void): void {
   const scale = src / dst;
   const lo = Math.max(0, Math.floor(j / scale) - 1), hi = Math.min(dst - 1, Math.floor((j + 1) / scale) + 1);
   for (let i = lo; i <= hi; i++) {
-    const a = i * scale, b = (i + 1) * scale;
-    if (j < Math.floor(a) || !(j < b) || j >= src) continue;
-    const o = Math.min(b, j + 1) - Math.max(a, j);
-    if (o > 1e-12) add(i, o / scale);
+    // the same j range as axisWeights's loop over i's span
+    if (j < Math.floor(i * scale) || !(j < (i + 1) * scale) || j >= src) continue;
+    const w = areaWeight(i, j, scale);
+    if (w > 0) add(i, w);
   }
+}
+
+/** [hw][3] float64 sums on the 0..255 scale to normalized [3][hw] float32 planes, as resizeInto's vertical pass does. */
+function normalizePlanes(acc: Float64Array, hw: number, mean: readonly number[], std: readonly number[], out: Float32Array): Float32Array {
+  const m = [0, 1, 2].map((c) => mean[c] ?? 0);
+  const s = [0, 1, 2].map((c) => std[c] ?? 1);
+  for (let i = 0; i < hw; i++) {
+    out[i] = (acc[3 * i] / 255 - m[0]) / s[0];
+    out[hw + i] = (acc[3 * i + 1] / 255 - m[1]) / s[1];
+    out[2 * hw + i] = (acc[3 * i + 2] / 255 - m[2]) / s[2];
+  }
+  return out;
 }
 
 /** Per source row, the outputs that take it and their weights, in ascending output order. */
@@ -176,15 +167,6 @@ export class ScatterResizer {
   }
 
   finish(mean: readonly number[], std: readonly number[], out: Float32Array): Float32Array {
-    const { W, H, acc } = this;
-    const hw = H * W;
-    const m = [0, 1, 2].map((c) => mean[c] ?? 0);
-    const s = [0, 1, 2].map((c) => std[c] ?? 1);
-    for (let i = 0; i < hw; i++) {
-      out[i] = (acc[3 * i] / 255 - m[0]) / s[0];
-      out[hw + i] = (acc[3 * i + 1] / 255 - m[1]) / s[1];
-      out[2 * hw + i] = (acc[3 * i + 2] / 255 - m[2]) / s[2];
-    }
-    return out;
+    return normalizePlanes(this.acc, this.H * this.W, mean, std, out);
   }
 }

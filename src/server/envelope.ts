@@ -11,6 +11,7 @@
  * id) optionally the model. A CRC-16 covers the header; the packet keeps its own CRC.
  */
 import { crc16 } from '../format/checksum.js';
+import { CRC16_BYTES as CRC_BYTES, HeaderReader, putCrc16, type HeaderFail, putU32le, putVarint } from '../format/header.js';
 
 /** 0xD3 ('S' with the high bit, as in the packet's magic) then 'E'. */
 export const ENVELOPE_MAGIC = Uint8Array.of(0xd3, 0x45);
@@ -27,7 +28,6 @@ export const MAX_DEADLINE_MS = 0xffffffff;
 const FLAG_DEVICE = 1 << 0;
 const FLAG_MODEL = 1 << 1;
 const FLAG_RESERVED = 0xfc;
-const CRC_BYTES = 2;
 
 export interface EnvelopeFields {
   /** frame sequence number, u32, per device; (device, seq) identifies a frame */
@@ -68,6 +68,13 @@ export class EnvelopeError extends Error {
 const utf8 = new TextEncoder();
 const latin1 = new TextDecoder('latin1');
 
+const fail: HeaderFail = (code, message) => new EnvelopeError(code, message);
+
+/** Names a bare packet sent where an envelope belongs (appended to the bad-magic message). */
+function bareHint(bytes: Uint8Array): string {
+  return bytes[0] === 0xd3 && bytes[1] === 0x53 ? ' (this is a bare packet: wrap it in an envelope)' : bytes[0] === 0xc1 ? ' (this looks like a bare compact packet: wrap it in an envelope)' : '';
+}
+
 export function writeEnvelope(fields: EnvelopeFields, packet: Uint8Array): Uint8Array {
   const { seq, captureMs, deadlineMs, device, modelId } = fields;
   if (!isUint(seq, MAX_SEQ)) throw new EnvelopeError('bad-field', `seq must be a u32, got ${seq}`);
@@ -81,12 +88,10 @@ export function writeEnvelope(fields: EnvelopeFields, packet: Uint8Array): Uint8
   putVarint(head, captureMs);
   putVarint(head, deadlineMs);
   if (device !== undefined) head.push(device.length, ...utf8.encode(device));
-  if (modelId !== undefined) for (let b = 0; b < 4; b++) head.push((modelId >>> (8 * b)) & 255);
+  if (modelId !== undefined) putU32le(head, modelId);
   const out = new Uint8Array(head.length + CRC_BYTES + packet.length);
   out.set(head, 0);
-  const crc = crc16(out, 0, head.length);
-  out[head.length] = crc & 255;
-  out[head.length + 1] = crc >>> 8;
+  putCrc16(out, head.length, crc16(out, 0, head.length));
   out.set(packet, head.length + CRC_BYTES);
   return out;
 }
@@ -98,63 +103,26 @@ export function writeEnvelope(fields: EnvelopeFields, packet: Uint8Array): Uint8
  */
 export function readEnvelope(bytes: Uint8Array): Envelope {
   const n = bytes.length;
-  let pos = 0;
-  const need = (k: number, what: string): void => {
-    if (pos + k > n) throw new EnvelopeError('truncated', `${n} bytes end inside the header (${what} at byte ${pos})`);
-  };
-  const varint = (what: string, max: number, maxBytes: number): number => {
-    let v = 0;
-    for (let i = 0; ; i++) {
-      need(1, what);
-      const b = bytes[pos++];
-      v += (b & 0x7f) * 2 ** (7 * i);
-      if (b < 0x80) {
-        if (b === 0 && i > 0) throw new EnvelopeError('bad-field', `${what}: non-minimal varint`);
-        break;
-      }
-      if (i === maxBytes - 1) throw new EnvelopeError('bad-field', `${what}: varint longer than ${maxBytes} bytes`);
-    }
-    if (v > max) throw new EnvelopeError('bad-field', `${what} = ${v} exceeds ${max}`);
-    return v;
-  };
-  for (let i = 0; i < ENVELOPE_MAGIC.length; i++) {
-    if (i < n && bytes[i] !== ENVELOPE_MAGIC[i]) {
-      const hint = bytes[0] === 0xd3 && bytes[1] === 0x53 ? ' (this is a bare packet: wrap it in an envelope)' : bytes[0] === 0xc1 ? ' (this looks like a bare compact packet: wrap it in an envelope)' : '';
-      throw new EnvelopeError('bad-magic', `bad magic ${hex(bytes.subarray(0, 2))}, expected ${hex(ENVELOPE_MAGIC)}${hint}`);
-    }
-  }
-  need(ENVELOPE_MAGIC.length, 'magic');
-  pos = ENVELOPE_MAGIC.length;
-  need(1, 'version');
-  const version = bytes[pos++];
-  if (version !== ENVELOPE_VERSION) throw new EnvelopeError('unsupported-version', `unsupported version ${version} (this reader knows ${ENVELOPE_VERSION})`);
-  need(1, 'flags');
-  const flags = bytes[pos++];
-  if (flags & FLAG_RESERVED) throw new EnvelopeError('bad-field', `reserved flag bits set (flags 0x${flags.toString(16)})`);
-  const seq = varint('seq', MAX_SEQ, 5);
-  const captureMs = varint('capture time', MAX_CAPTURE_MS, 8);
-  const deadlineMs = varint('deadline', MAX_DEADLINE_MS, 5);
+  const r = new HeaderReader(bytes, fail);
+  r.magic(ENVELOPE_MAGIC, bareHint);
+  const version = r.version(ENVELOPE_VERSION);
+  const flags = r.flags(FLAG_RESERVED);
+  const seq = r.varint('seq', MAX_SEQ, 5);
+  const captureMs = r.varint('capture time', MAX_CAPTURE_MS, 8);
+  const deadlineMs = r.varint('deadline', MAX_DEADLINE_MS, 5);
   let device: string | undefined;
   if (flags & FLAG_DEVICE) {
-    need(1, 'device id length');
-    const len = bytes[pos++];
+    const len = r.u8('device id length');
     if (len < 1 || len > MAX_DEVICE_ID) throw new EnvelopeError('bad-field', `device id length ${len} outside 1..${MAX_DEVICE_ID}`);
-    need(len, 'device id');
-    device = latin1.decode(bytes.subarray(pos, pos + len));
-    pos += len;
+    r.need(len, 'device id');
+    device = latin1.decode(bytes.subarray(r.pos, r.pos + len));
+    r.pos += len;
     if (!DEVICE_ID_RE.test(device)) throw new EnvelopeError('bad-field', `device id ${JSON.stringify(device)} has characters outside A-Z a-z 0-9 _ . -`);
   }
-  let modelId: number | undefined;
-  if (flags & FLAG_MODEL) {
-    need(4, 'model id');
-    modelId = (bytes[pos] | (bytes[pos + 1] << 8) | (bytes[pos + 2] << 16) | (bytes[pos + 3] << 24)) >>> 0;
-    pos += 4;
-  }
-  need(CRC_BYTES, 'header checksum');
-  const crc = crc16(bytes, 0, pos);
-  const stored = bytes[pos] | (bytes[pos + 1] << 8);
-  if (crc !== stored) throw new EnvelopeError('checksum', `header checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)})`);
-  pos += CRC_BYTES;
+  const modelId = flags & FLAG_MODEL ? r.u32le('model id') : undefined;
+  r.need(CRC_BYTES, 'header checksum');
+  r.crc16('header checksum', 0, r.pos);
+  const pos = r.pos + CRC_BYTES;
   if (pos === n) throw new EnvelopeError('empty-packet', `the ${n}-byte envelope holds a header and no packet`);
   const fields: Envelope['fields'] = { version, seq, captureMs, deadlineMs };
   if (device !== undefined) fields.device = device;
@@ -176,18 +144,6 @@ export function modelIdHex(id: number): string {
   return (id >>> 0).toString(16).padStart(8, '0');
 }
 
-function putVarint(out: number[], v: number): void {
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-}
-
 function isUint(v: number, max: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= max;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }

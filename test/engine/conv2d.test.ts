@@ -55,7 +55,7 @@ function expectMatchesRef(r: Run, s: Conv2dShape, x: Float32Array, w: Float32Arr
 
 // Sizes chosen to straddle the 4-channel and 8-column tiles: below, at, above, multiples.
 const arbPad = fc.constantFrom<Padding>('none', 'same', 'tf-same');
-const arbK = fc.constantFrom(1, 3, 5);
+const arbK = fc.constantFrom(1, 3, 5, 7);
 
 /** A shape with groups 1 or G, active bounds, every k/stride/padding; output never empty. */
 const arbShape = fc
@@ -99,6 +99,8 @@ const large: Array<[string, Conv2dShape]> = [
   ['chunked channels, column tail', { cin: 64, cout: 6, H: 5, W: 83, k: 3, stride: 1, pad: 'same', act: 3 }],
   ['chunked, stride 2, several bands', { cin: 96, cout: 5, H: 40, W: 70, k: 3, stride: 2, pad: 'tf-same', act: 4 }],
   ['chunked groups, k 5', { cin: 96, cout: 10, groups: 2, groupsActive: 2, H: 6, W: 61, k: 5, stride: 1, pad: 'same', act: 2 }],
+  // ResNet's stem (7x7/2, padding 3) on a small map: stride-2 copy rows of 7 taps, column tail
+  ['7x7 stride 2 stem, padding 3', { cin: 3, cout: 10, H: 37, W: 45, k: 7, stride: 2, pad: 'same', act: 1 }],
   ['chunked slice, k 1 stride 2', { cin: 200, cout: 9, cinActive: 190, coutActive: 7, H: 9, W: 301, k: 1, stride: 2, pad: 'none', act: 1 }],
 ];
 
@@ -329,8 +331,8 @@ describe('conv2d argument checks', () => {
     ['groupsActive > groups', { groups: 4, groupsActive: 5 }, /groupsActive 5 exceeds groups 4/],
     ['groupsActive with groups 1', { groupsActive: 2 }, /groupsActive 2 needs groups > 1/],
     ['cinActive with groups', { groups: 4, cinActive: 3 }, /cinActive 3 must be groupsActive\*cin\/groups = 8/],
-    ['k = 2', { k: 2 }, /k must be 1, 3 or 5, got 2/],
-    ['k = 7', { k: 7 }, /k must be 1, 3 or 5, got 7/],
+    ['k = 2', { k: 2 }, /k must be 1, 3, 5 or 7, got 2/],
+    ['k = 9', { k: 9 }, /k must be 1, 3, 5 or 7, got 9/],
     ['stride 3', { stride: 3 }, /stride must be 1 or 2, got 3/],
     ['empty output', { H: 2, pad: 'none' }, /empty output/],
     ['unknown padding', { pad: 'valid' }, /unknown padding 'valid'/],

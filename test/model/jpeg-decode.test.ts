@@ -10,6 +10,7 @@ import { decodeBoundedInto } from '../../src/model/bounded-image.js';
 import { jpegHeader, jpegMinDataBytes } from '../../src/model/jpeg-decode.js';
 import { loadModel } from '../../src/model/model.js';
 import type { RawImage } from '../../src/model/api.js';
+import { forgeJpegSize } from './jpeg-forge.js';
 
 const FIX = new URL('../fixtures/jpeg/', import.meta.url);
 const SAMPLES = new URL('../../samples/', import.meta.url);
@@ -122,16 +123,7 @@ function toBytes(x: Float32Array): Uint8Array {
 
 describe('JPEG size check', () => {
   const cat = new Uint8Array(readFileSync(new URL('cat.jpg', SAMPLES)));
-  function forge(w: number, h: number): Uint8Array {
-    const b = cat.slice();
-    for (let p = 2; p + 9 < b.length; p += 2 + ((b[p + 2] << 8) | b[p + 3])) {
-      if (b[p + 1] === 0xc0) {
-        b[p + 5] = h >> 8; b[p + 6] = h & 255; b[p + 7] = w >> 8; b[p + 8] = w & 255;
-        return b;
-      }
-    }
-    throw new Error('no SOF0');
-  }
+  const forge = (w: number, h: number): Uint8Array => forgeJpegSize(cat, w, h);
 
   it('counts 2 bits per block for a sequential frame, 1 for a progressive one', () => {
     const h = jpegHeader(forge(4096, 4096))!;

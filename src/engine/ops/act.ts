@@ -42,4 +42,10 @@ export const actOp: OpSpec = {
     const x = c.buf('x'), n = c.opt('nActive') ?? c.num('n');
     c.put('x', Array.from({ length: n }, (_, i) => actRef(x[i], c.act)));
   },
+  bench: [{
+    id: 'act-see', what: 'swish in place on 4x36ch @96 (1 flop per value)',
+    layer: { x: 'x', n: 144 * 96 * 96, act: 'swish' },
+    buffers: { x: [144, 96, 96] },
+    flops: 144 * 96 * 96,
+  }],
 };

@@ -26,4 +26,10 @@ export const addOp: OpSpec = {
     const a = c.buf('a'), b = c.buf('b'), n = c.opt('nActive') ?? c.num('n');
     c.put('y', Array.from({ length: n }, (_, i) => actRef(a[i] + b[i], c.act)));
   },
+  bench: [{
+    id: 'add-see', what: 'residual add 144ch @96 + relu (a + a: a graph has one input)',
+    layer: { a: 'a', b: 'a', y: 'y', n: 144 * 96 * 96, act: 'relu' },
+    buffers: { a: [144, 96, 96], y: [144, 96, 96] },
+    flops: 144 * 96 * 96,
+  }],
 };

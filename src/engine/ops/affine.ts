@@ -68,4 +68,10 @@ export const affineOp: OpSpec = {
   ref(c) {
     c.put('y', affineRef(c.buf('x'), c.num('a'), c.num('b'), c.opt('nActive') ?? c.num('n'), c.act));
   },
+  bench: [{
+    id: 'affine-input', what: 'affine y = 2x - 1 on a 3x384x384 input',
+    layer: { x: 'x', y: 'y', n: 3 * 384 * 384, a: 2, b: -1, act: 'none' },
+    buffers: { x: [3, 384, 384], y: [3, 384, 384] },
+    flops: 2 * 3 * 384 * 384,
+  }],
 };

@@ -1,5 +1,5 @@
 /**
- * General KxK convolution (k in {1,3,5}, stride 1 or 2, any padding, groups 1 or G equal
+ * General KxK convolution (k in {1,3,5,7}, stride 1 or 2, any padding, groups 1 or G equal
  * groups) with a fused per-channel epilogue y = act((acc + bias) * scale + shift).
  *
  *   import { loadEngine, Arena } from '../wasm.js';
@@ -58,7 +58,7 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
   posInt('conv2d', 'cout', a.cout);
   posInt('conv2d', 'H', a.H);
   posInt('conv2d', 'W', a.W);
-  if (a.k !== 1 && a.k !== 3 && a.k !== 5) throw new Error(`slimsplit: conv2d k must be 1, 3 or 5, got ${a.k}`);
+  if (a.k !== 1 && a.k !== 3 && a.k !== 5 && a.k !== 7) throw new Error(`slimsplit: conv2d k must be 1, 3, 5 or 7, got ${a.k}`);
   if (a.stride !== 1 && a.stride !== 2) throw new Error(`slimsplit: conv2d stride must be 1 or 2, got ${a.stride}`);
   const act = a.act ?? 0;
   if (!(Number.isInteger(act) && act >= 0 && act <= 5)) throw new Error(`slimsplit: conv2d act code ${act} is not one of 0..5`);
@@ -306,4 +306,10 @@ export const conv2dOp: OpSpec = {
     };
     c.put('y', conv2dRef(c.buf('x'), c.tensor('w')!, s, c.tensor('bias'), c.tensor('scale'), c.tensor('shift')));
   },
+  bench: [{
+    id: 'conv2d-see', what: 'SEE block 3x3 tf-same 4x(6->36) @96 + relu, through the plan',
+    layer: { x: 'x', y: 'y', w: 'w', bias: 'b', cin: 24, cout: 144, groups: 4, k: 3, stride: 1, pad: 'tf-same', act: 'relu' },
+    buffers: { x: [24, 96, 96], y: [144, 96, 96] }, tensors: { w: [144, 6, 3, 3], b: [144] },
+    flops: 2 * 144 * 96 * 96 * 6 * 9,
+  }],
 };

@@ -81,4 +81,10 @@ export const groupsumOp: OpSpec = {
   ref(c) {
     c.put('y', groupsumRef(c.buf('x'), c.tensor('weights')!, { C: c.num('C'), H: c.num('H'), W: c.num('W'), gActive: c.opt('gActive') ?? c.num('G') }));
   },
+  bench: [{
+    id: 'groupsum-see', what: 'weighted sum of 4 members x 36ch @96',
+    layer: { x: 'x', y: 'y', G: 4, C: 36, H: 96, W: 96, weights: 'w' },
+    buffers: { x: [144, 96, 96], y: [36, 96, 96] }, tensors: { w: [4] },
+    flops: 2 * 4 * 36 * 96 * 96,
+  }],
 };

@@ -114,4 +114,10 @@ export const instnormOp: OpSpec = {
   ref(c) {
     c.put('y', instnormRef(c.buf('x'), { C: c.num('C'), HW: c.num('HW'), eps: c.opt('eps'), gamma: c.tensor('gamma'), beta: c.tensor('beta'), act: c.act, cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'instnorm-see', what: 'instnorm 144ch @96x96 + swish (4 flops per value)',
+    layer: { x: 'x', y: 'y', C: 144, HW: 96 * 96, eps: 1e-3, gamma: 'g', beta: 'b', act: 'swish' },
+    buffers: { x: [144, 96 * 96], y: [144, 96 * 96] }, tensors: { g: [144], b: [144] },
+    flops: 4 * 144 * 96 * 96,
+  }],
 };

@@ -121,4 +121,10 @@ export const matmulOp: OpSpec = {
       bias: c.tensor('bias'), scale: c.tensor('scale'), shift: c.tensor('shift'),
     }));
   },
+  bench: [{
+    id: 'matmul-see', what: 'matmul 144->24 over 96x96 columns (SEE projection)',
+    layer: { x: 'x', y: 'y', w: 'w', bias: 'b', cin: 144, cout: 24, n: 96 * 96, act: 'none' },
+    buffers: { x: [144, 96 * 96], y: [24, 96 * 96] }, tensors: { w: [24, 144], b: [24] },
+    flops: 2 * 24 * 144 * 96 * 96,
+  }],
 };

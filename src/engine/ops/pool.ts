@@ -147,6 +147,12 @@ export const gapOp: OpSpec = {
   ref(c) {
     c.put('y', gapRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'gap-see', what: 'global average pool 144ch @96',
+    layer: { x: 'x', y: 'y', C: 144, H: 96, W: 96 },
+    buffers: { x: [144, 96, 96], y: [144] },
+    flops: 144 * 96 * 96,
+  }],
 };
 
 /** Graph op `maxpool` (docs/GRAPH.md). */
@@ -169,4 +175,10 @@ export const maxpoolOp: OpSpec = {
   ref(c) {
     c.put('y', maxpoolRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), k: c.num('k'), stride: c.num('stride'), pad: c.value('pad') as Padding | number, cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'maxpool-cifar', what: 'maxpool 2x2 s2 64ch @32 (a compare counts 1)',
+    layer: { x: 'x', y: 'y', C: 64, H: 32, W: 32, k: 2, stride: 2, pad: 'none' },
+    buffers: { x: [64, 32, 32], y: [64, 16, 16] },
+    flops: 64 * 16 * 16 * 4,
+  }],
 };

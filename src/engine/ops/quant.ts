@@ -194,6 +194,12 @@ function quantOp(dequant: boolean): OpSpec {
       const x = c.buf('x').subarray(0, c.opt('nActive') ?? c.num('n'));
       c.put('y', dequant ? dequantizeRef(x, { scale: c.num('scale'), zeroPoint: c.num('zeroPoint') }) : quantizeRef(x, { bits: c.num('bits'), scale: c.num('scale'), zeroPoint: c.num('zeroPoint') }));
     },
+    bench: [{
+      id: dequant ? 'dequantize-see' : 'quantize-see', what: `${dequant ? 'dequantize' : 'quantize'} the 6x96x96 SEE bottleneck, 4 bits (2 flops per value)`,
+      layer: { x: 'x', y: 'y', n: 6 * 96 * 96, bits: 4, scale: 0.125, zeroPoint: 8 },
+      buffers: { x: [6, 96, 96], y: [6, 96, 96] },
+      flops: 2 * 6 * 96 * 96,
+    }],
   };
 }
 

@@ -2,7 +2,7 @@
  * Every graph op by name (a blob stores a layer's op by name, and its field words in the order of
  * the op's fields). The plan compiler, the blob reader and writer, the packer, the tests and
  * bench/kernels.bench.ts iterate it. Adding an op: its kernel (assembly/), its op file here (call wrapper, f64 reference,
- * OpSpec), its test, one line below, and one opcode (src/engine/plan/words.ts and assembly/plan.ts).
+ * OpSpec with its bench cases), its test, one line below, and one opcode (src/engine/plan/words.ts and assembly/plan.ts).
  */
 import { GraphError } from '../plan/graph.js';
 import type { FieldSpec, OpSpec } from './spec.js';

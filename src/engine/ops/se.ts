@@ -165,4 +165,10 @@ export const seOp: OpSpec = {
       cActive: c.opt('cActive'), rActive: c.opt('rActive'), groupsActive: c.opt('groupsActive'),
     }));
   },
+  bench: [{
+    id: 'se-see', what: 'SE 4 groups x 36ch, R 36 @96 + swish (pool and rescale: 2 flops per value)',
+    layer: { x: 'x', y: 'y', C: 144, R: 36, groups: 4, w1: 'w1', b1: 'b1', w2: 'w2', b2: 'b2', act: 'swish', H: 96, W: 96 },
+    buffers: { x: [144, 96, 96], y: [144, 96, 96] }, tensors: { w1: [36, 36], b1: [36], w2: [144, 9], b2: [144] },
+    flops: 2 * 144 * 96 * 96 + 2 * 36 * 36 + 2 * 144 * 9,
+  }],
 };

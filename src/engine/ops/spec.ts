@@ -50,6 +50,27 @@ export interface OpSpec {
   plan(l: LayerView): OpPlan;
   /** The layer through the op's f64 reference (tests compare whole graphs against it). */
   ref(c: RefLayer): void;
+  /** Shapes bench/kernels.bench.ts times this op on (it says so of an op without any). */
+  bench?: BenchCase[];
+}
+
+/**
+ * One benchmark case: a one-layer graph. bench/kernels.bench.ts compiles it, checks its output
+ * on both builds against ref() (f64), then times the plan run. The graph's input is the layer's
+ * first 'in' (or 'inout') buffer, seeded; its output the 'out' (or 'inout') buffer. A graph reads
+ * no buffer but its input before a layer writes it, so a second input field names the first
+ * one's buffer. Tensors get seeded values.
+ */
+export interface BenchCase {
+  /** unique among all ops' cases (the bench selects cases by id or by op name) */
+  id: string;
+  what: string;
+  /** the layer's field values (buffer fields name `buffers`, tensor fields name `tensors`) */
+  layer: Record<string, FieldValue>;
+  buffers: Record<string, number[]>;
+  tensors?: Record<string, number[]>;
+  /** arithmetic operations per run, for GFLOP/s (multiply-adds count 2) */
+  flops: number;
 }
 
 /** One layer in one mode for a graph-level f64 reference run: field values resolved, buffers as f64. */

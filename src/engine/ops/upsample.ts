@@ -60,4 +60,10 @@ export const upsampleOp: OpSpec = {
   ref(c) {
     c.put('y', upsample2xRef(c.buf('x'), { C: c.num('C'), H: c.num('H'), W: c.num('W'), cActive: c.opt('cActive') }));
   },
+  bench: [{
+    id: 'upsample2x-decoder', what: 'nearest 2x upsampling 32ch @48->96 (a copy: 0 flops)',
+    layer: { x: 'x', y: 'y', C: 32, H: 48, W: 48 },
+    buffers: { x: [32, 48, 48], y: [32, 96, 96] },
+    flops: 0,
+  }],
 };

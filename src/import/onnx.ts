@@ -1,0 +1,546 @@
+/**
+ * ONNX (`.onnx`) -> the importers' NCHW IR (src/import/graph.ts).
+ *
+ *   import { readOnnx } from './onnx.js';
+ *   const ir = readOnnx(readFileSync('resnet18.onnx'));
+ *   ir.nodes.length;     // 30: convs (BatchNorm folded), relus fused, max pool, adds, gap, gemm
+ *
+ * The file is a protobuf ModelProto, decoded with the npm `protobufjs` runtime from descriptors
+ * generated from ONNX's onnx.proto (onnx_proto.ts, scripts/gen-onnx-proto.mjs): no hand-written
+ * protobuf code. ONNX is NCHW with OIHW filters already, so layouts pass through; what changes is
+ * form: BatchNormalization after a conv is folded into its weights and bias, Relu and Clip(0, 6)
+ * after a conv, Gemm or Add become its fused activation, Flatten/Reshape/Identity/Dropout become
+ * aliases (no layer). Explicit pads are carried exactly when they are one of the engine's modes
+ * (none, symmetric (k-1)/2, TensorFlow's SAME); anything else the engine cannot run exactly
+ * (dilation > 1, unequal strides, asymmetric pads of another kind, ceil_mode that changes the size,
+ * other ops) is refused with the node named, never approximated.
+ *
+ * ONNX models take already-normalized float input: the IR's normalization is x = pixel / 255
+ * (mean 0, std 1) unless the caller states the model's own (ImportOptions mean/std; torchvision:
+ * 0.485,0.456,0.406 and 0.229,0.224,0.225).
+ */
+import protobuf from 'protobufjs/light.js';
+import { onnxDescriptor } from './onnx_proto.js';
+import { convGeometry, type Padding } from '../engine/ops/types.js';
+import type { ActName } from '../engine/ops/act.js';
+import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+
+export interface OnnxOptions {
+  /** run at another input size than the file's (fully convolutional models) */
+  inputSize?: [number, number];
+  /** model name (default: the graph's name, else 'onnx') */
+  name?: string;
+}
+
+// The parts of onnx.proto's messages the reader uses, as protobufjs's toObject gives them
+// (camelCase fields, int64 as numbers, enums as numbers, bytes as Uint8Array).
+interface OnnxTensor {
+  name?: string;
+  dims: number[];
+  dataType?: number;
+  floatData: number[];
+  int32Data: number[];
+  int64Data: number[];
+  doubleData: number[];
+  rawData?: Uint8Array;
+  dataLocation?: number;
+}
+interface OnnxAttribute {
+  name?: string;
+  type?: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  t?: OnnxTensor;
+  floats: number[];
+  ints: number[];
+}
+interface OnnxNode {
+  input: string[];
+  output: string[];
+  name?: string;
+  opType?: string;
+  domain?: string;
+  attribute: OnnxAttribute[];
+}
+interface OnnxValueInfo {
+  name?: string;
+  type?: { tensorType?: { elemType?: number; shape?: { dim: Array<{ dimValue?: number; dimParam?: string }> } } };
+}
+interface OnnxGraph {
+  node: OnnxNode[];
+  name?: string;
+  initializer: OnnxTensor[];
+  input: OnnxValueInfo[];
+  output: OnnxValueInfo[];
+  valueInfo: OnnxValueInfo[];
+}
+interface OnnxModel {
+  irVersion?: number;
+  opsetImport: Array<{ domain?: string; version?: number }>;
+  producerName?: string;
+  graph?: OnnxGraph;
+}
+
+/** TensorProto.DataType values the reader converts. */
+const DT = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 } as const;
+const DT_NAMES: Record<number, string> = {
+  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING',
+  9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
+};
+
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Add, GlobalAveragePool, AveragePool (global), MaxPool, Flatten, Reshape, Gemm, Identity, Dropout, Constant, Softmax (as the last op)';
+
+let modelType: protobuf.Type | undefined;
+
+/** Decodes a ModelProto; throws ImportError when the bytes are not one. */
+export function decodeOnnx(bytes: Uint8Array): OnnxModel {
+  modelType ??= protobuf.Root.fromJSON(onnxDescriptor as unknown as protobuf.INamespace).lookupType('onnx.ModelProto');
+  try {
+    const msg = modelType.decode(bytes);
+    return modelType.toObject(msg, { longs: Number, enums: Number, arrays: true }) as OnnxModel;
+  } catch (e) {
+    throw new ImportError(`ONNX file cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** The ModelProto type, for tests and tools that write ONNX files (encode/fromObject). */
+export function onnxModelType(): protobuf.Type {
+  modelType ??= protobuf.Root.fromJSON(onnxDescriptor as unknown as protobuf.INamespace).lookupType('onnx.ModelProto');
+  return modelType;
+}
+
+export function readOnnx(bytes: Uint8Array, opts: OnnxOptions = {}): IrGraph {
+  const model = decodeOnnx(bytes);
+  if (!model.graph || !model.graph.node.length) throw new ImportError('ONNX file has no graph (or an empty one)');
+  return new OnnxReader(model, model.graph, opts).read();
+}
+
+const f16 = (h: number): number => {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+};
+
+/** A constant's values (FLOAT as stored, the other types as float64, exact) and its dims. */
+function tensorValues(t: OnnxTensor, what: string): Const {
+  const dims = t.dims.map(Number);
+  const n = dims.reduce((a, b) => a * b, 1);
+  const type = t.dataType ?? 0;
+  const tn = DT_NAMES[type] ?? `type ${type}`;
+  if (t.dataLocation === 1) throw new ImportError(`${what}: tensor '${t.name}' is stored outside the .onnx file (external data); export with the weights inside the file`);
+  const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
+  const size = type === DT.FLOAT || type === DT.INT32 ? 4 : type === DT.INT64 || type === DT.DOUBLE ? 8 : type === DT.FLOAT16 ? 2 : 0;
+  if (size === 0) throw new ImportError(`${what}: tensor '${t.name}' has data type ${tn}; FLOAT, FLOAT16, DOUBLE, INT32 or INT64 constants are supported`);
+  if (raw) {
+    if (raw.length !== n * size) throw new ImportError(`${what}: tensor '${t.name}' holds ${raw.length} bytes, its dims [${dims}] of ${tn} need ${n * size}`);
+    if (type === DT.FLOAT) {
+      // little-endian like the blob and WebAssembly; a copy, since raw may be unaligned
+      const f = new Float32Array(n);
+      new Uint8Array(f.buffer).set(raw);
+      return { data: f, dims };
+    }
+  }
+  const data = new Float64Array(n);
+  if (raw) {
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < n; i++) {
+      if (type === DT.FLOAT) data[i] = dv.getFloat32(4 * i, true);
+      else if (type === DT.INT32) data[i] = dv.getInt32(4 * i, true);
+      else if (type === DT.INT64) data[i] = Number(dv.getBigInt64(8 * i, true));
+      else if (type === DT.DOUBLE) data[i] = dv.getFloat64(8 * i, true);
+      else data[i] = f16(dv.getUint16(2 * i, true));
+    }
+    return { data, dims };
+  }
+  // typed fields: FLOAT in float_data, INT32 and FLOAT16 (as bits) in int32_data, INT64, DOUBLE
+  const src = type === DT.FLOAT ? t.floatData : type === DT.INT64 ? t.int64Data : type === DT.DOUBLE ? t.doubleData : t.int32Data;
+  if (src.length !== n) throw new ImportError(`${what}: tensor '${t.name}' holds ${src.length} values, its dims [${dims}] need ${n}`);
+  for (let i = 0; i < n; i++) data[i] = type === DT.FLOAT16 ? f16(Number(src[i])) : Number(src[i]);
+  return { data, dims };
+}
+
+interface Const {
+  data: Float32Array | Float64Array;
+  dims: number[];
+}
+
+class OnnxReader {
+  private readonly tensors = new Map<string, IrTensor>();
+  private readonly nodes: IrNode[] = [];
+  private readonly sourceOps: Record<string, number> = {};
+  /** ONNX tensor name -> IR activation name (aliases map several ONNX names to one) */
+  private readonly act = new Map<string, string>();
+  private readonly consts = new Map<string, Const>();
+  /** IR tensor -> the IR node that makes it */
+  private readonly producer = new Map<string, IrNode>();
+  /** how many node inputs (and graph outputs) read each ONNX tensor */
+  private readonly uses = new Map<string, number>();
+  /** shapes the file states (value_info, inputs, outputs), batch first */
+  private readonly stated = new Map<string, Array<number | undefined>>();
+  private readonly usedNames = new Set<string>();
+
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly g: OnnxGraph,
+    private readonly opts: OnnxOptions,
+  ) {}
+
+  private where(k: number, n: OnnxNode): string {
+    return n.name ? `node '${n.name}' (${n.opType})` : `node ${k} (${n.opType}, output '${n.output[0]}')`;
+  }
+
+  /** Registers ONNX tensor `onnxName` as an activation of the given IR shape, checked against the file's. */
+  private output(onnxName: string, shape: number[], where: string): string {
+    const st = this.stated.get(onnxName);
+    if (st && !this.opts.inputSize) {
+      const mine = [1, ...shape];
+      // a rank-2 [1, n] file shape is the IR's [n]; [1, C, 1, 1] is the IR's [C, 1, 1]
+      const ok = st.length === mine.length && st.every((d, i) => d === undefined || d === mine[i]);
+      if (!ok) throw new ImportError(`${where}: output '${onnxName}' has shape [${st.map((d) => d ?? '?')}] in the file, the importer computes [${mine}]`);
+    }
+    // blob names are at most 255 bytes, and unique
+    let name = onnxName.slice(0, 200) || `t${this.tensors.size}`;
+    if (this.usedNames.has(name)) name = `${name}#${this.tensors.size}`;
+    this.usedNames.add(name);
+    this.tensors.set(name, { name, shape, sourceName: onnxName !== name ? onnxName : undefined });
+    this.act.set(onnxName, name);
+    return name;
+  }
+
+  private input(onnxName: string, where: string): string {
+    const n = this.act.get(onnxName);
+    if (n !== undefined) return n;
+    if (this.consts.has(onnxName)) throw new ImportError(`${where}: input '${onnxName}' is a constant where an activation is expected (constant activations are not supported)`);
+    throw new ImportError(`${where}: input '${onnxName}' is neither the model input nor made by an earlier node`);
+  }
+
+  private constant(onnxName: string | undefined, where: string, what: string): Const {
+    if (!onnxName) throw new ImportError(`${where}: ${what} is missing`);
+    const c = this.consts.get(onnxName);
+    if (!c) throw new ImportError(`${where}: ${what} '${onnxName}' must be a constant (an initializer or a Constant node); computed ${what}s are not supported`);
+    return c;
+  }
+
+  private shape(name: string): number[] {
+    return this.tensors.get(name)!.shape;
+  }
+
+  private push(n: IrNode): void {
+    this.nodes.push(n);
+    this.producer.set(n.y, n);
+  }
+
+  /**
+   * The node that makes IR tensor x, when this node is its only reader (so it can absorb a
+   * following BatchNormalization or activation); undefined otherwise.
+   */
+  private soleProducer(onnxX: string, x: string): IrNode | undefined {
+    if (this.uses.get(onnxX) !== 1) return undefined;
+    // an alias (Identity, Flatten) in between: other names may read the same values
+    for (const [o, t] of this.act) if (t === x && o !== onnxX) return undefined;
+    return this.producer.get(x);
+  }
+
+  /** Renames the output of node p (which `onnxOld` named) to ONNX tensor `onnxNew`. */
+  private retarget(p: IrNode, onnxOld: string, onnxNew: string, where: string): void {
+    const shape = this.shape(p.y);
+    this.tensors.delete(p.y);
+    this.producer.delete(p.y);
+    this.act.delete(onnxOld);
+    p.y = this.output(onnxNew, shape, where);
+    this.producer.set(p.y, p);
+  }
+
+  private attrs(n: OnnxNode): Map<string, OnnxAttribute> {
+    return new Map(n.attribute.map((a) => [a.name ?? '', a]));
+  }
+
+  /**
+   * The engine's padding mode that reads the same input rows and columns as explicit pads
+   * [top, left, bottom, right] and gives the same output size; bottom/right padding that no
+   * output reads does not matter.
+   */
+  private padMode(H: number, W: number, k: number, s: number, pads: number[], where: string, op: string): Padding {
+    const [t, l, b, r] = pads;
+    const OH = Math.floor((H + t + b - k) / s) + 1, OW = Math.floor((W + l + r - k) / s) + 1;
+    if (OH < 1 || OW < 1) throw new ImportError(`${where}: ${op} ${k}x${k}/${s} with pads [${pads}] on a ${H}x${W} input gives an empty output`);
+    for (const mode of ['none', 'same', 'tf-same'] as Padding[]) {
+      let g;
+      try {
+        g = convGeometry(H, W, k, s, mode);
+      } catch {
+        continue;
+      }
+      if (g.padT === t && g.padL === l && g.OH === OH && g.OW === OW) return mode;
+    }
+    throw new ImportError(`${where}: pads [${t}, ${l}, ${b}, ${r}] (top, left, bottom, right) for a ${k}x${k}/${s} ${op} on a ${H}x${W} input are not supported: the engine pads by (k-1)/2 on every side, TensorFlow-style SAME (the odd one at the bottom/right), or not at all`);
+  }
+
+  /** Explicit pads [t, l, b, r] from `pads` or `auto_pad` (ONNX's 4-value order is t, l, b, r). */
+  private pads(a: Map<string, OnnxAttribute>, H: number, W: number, k: number, s: number, where: string): number[] {
+    const auto = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s) : 'NOTSET';
+    if (auto === 'NOTSET' || auto === '') {
+      const p = a.get('pads')?.ints.map(Number) ?? [0, 0, 0, 0];
+      if (p.length !== 4) throw new ImportError(`${where}: pads [${p}] must have 4 values (2-D)`);
+      if (p.some((v) => v < 0)) throw new ImportError(`${where}: negative pads [${p}] (cropping) are not supported`);
+      return p;
+    }
+    if (auto === 'VALID') return [0, 0, 0, 0];
+    if (auto !== 'SAME_UPPER' && auto !== 'SAME_LOWER') throw new ImportError(`${where}: auto_pad '${auto}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+    const tot = (n: number): number => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
+    const th = tot(H), tw = tot(W);
+    // SAME_UPPER puts the odd one at the end (TensorFlow's SAME), SAME_LOWER at the start
+    const lo = (v: number): number => (auto === 'SAME_UPPER' ? v >> 1 : v - (v >> 1));
+    return [lo(th), lo(tw), th - lo(th), tw - lo(tw)];
+  }
+
+  /** kernel k, stride s of a 2-D window op; refuses what the engine cannot do. */
+  private window(a: Map<string, OnnxAttribute>, kDefault: number[] | undefined, where: string, op: string): { k: number; s: number } {
+    const ks = a.get('kernel_shape')?.ints.map(Number) ?? kDefault;
+    if (!ks || ks.length !== 2) throw new ImportError(`${where}: kernel_shape [${ks ?? ''}] is not 2-D`);
+    if (kDefault && ks.join() !== kDefault.join()) throw new ImportError(`${where}: kernel_shape [${ks}] differs from the weights' [${kDefault}]`);
+    if (ks[0] !== ks[1]) throw new ImportError(`${where}: ${op} kernel ${ks[0]}x${ks[1]} is not square`);
+    const st = a.get('strides')?.ints.map(Number) ?? [1, 1];
+    if (st.length !== 2 || st[0] !== st[1]) throw new ImportError(`${where}: strides [${st}] differ; the engine needs equal strides`);
+    const dil = a.get('dilations')?.ints.map(Number) ?? [1, 1];
+    if (dil.some((d) => d !== 1)) throw new ImportError(`${where}: dilations [${dil}] are not supported (the engine's ${op === 'conv' ? 'convolutions' : 'pools'} have dilation 1)`);
+    return { k: ks[0], s: st[0] };
+  }
+
+  read(): IrGraph {
+    const g = this.g;
+    const opset = this.model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0;
+    for (const t of g.initializer) this.consts.set(t.name ?? '', tensorValues(t, `initializer '${t.name}'`));
+    for (const v of [...g.valueInfo, ...g.input, ...g.output]) {
+      const d = v.type?.tensorType?.shape?.dim;
+      if (v.name && d) this.stated.set(v.name, d.map((x) => (x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? Number(x.dimValue) : undefined)));
+    }
+    for (const n of g.node) for (const i of n.input) if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
+    for (const o of g.output) this.uses.set(o.name ?? '', (this.uses.get(o.name ?? '') ?? 0) + 1);
+
+    // the image input: the graph inputs that are not initializers (older exporters list both)
+    const inputs = g.input.filter((v) => !this.consts.has(v.name ?? ''));
+    if (inputs.length !== 1) throw new ImportError(`ONNX model has ${inputs.length} inputs (${inputs.map((v) => `'${v.name}'`).join(', ')}); one image input is supported`);
+    if (g.output.length !== 1) throw new ImportError(`ONNX model has ${g.output.length} outputs; one is supported`);
+    const inV = inputs[0];
+    const inName = inV.name ?? '';
+    const et = inV.type?.tensorType?.elemType;
+    if (et !== DT.FLOAT) throw new ImportError(`input '${inName}' has element type ${DT_NAMES[et ?? 0] ?? et}; FLOAT inputs are supported`);
+    const inShape = this.stated.get(inName) ?? [];
+    if (inShape.length !== 4 || (inShape[0] !== undefined && inShape[0] !== 1)) throw new ImportError(`input '${inName}' has shape [${inShape.map((d) => d ?? '?')}]; expected [1, C, H, W]`);
+    const [H, W] = this.opts.inputSize ?? [inShape[2], inShape[3]];
+    const Cin = inShape[1];
+    if (!Cin || !H || !W) throw new ImportError(`input '${inName}' has shape [${inShape.map((d) => d ?? '?')}] with symbolic C, H or W; give the size with --input-size HxW`);
+    const irIn = this.output(inName, [Cin, H, W], 'model input');
+    const outName = g.output[0].name ?? '';
+    let outputActivation: 'softmax' | undefined;
+
+    g.node.forEach((n, k) => {
+      const op = n.opType ?? '';
+      this.sourceOps[op] = (this.sourceOps[op] ?? 0) + 1;
+      const where = this.where(k, n);
+      if (n.domain && n.domain !== 'ai.onnx') throw new ImportError(`${where}: op ${n.domain}.${op} is not supported (only the default ONNX domain; supported: ${ONNX_SUPPORTED})`);
+      const a = this.attrs(n);
+      const y0 = n.output[0];
+      const name = n.name || `${k}:${op}`;
+      switch (op) {
+        case 'Conv': {
+          const x = this.input(n.input[0], where);
+          const [C, h, w] = this.shape(x);
+          const wt = this.constant(n.input[1], where, 'weight');
+          const bias = n.input[2] ? this.constant(n.input[2], where, 'bias') : undefined;
+          if (wt.dims.length !== 4) throw new ImportError(`${where}: weight dims [${wt.dims}] are not 2-D OIHW`);
+          const [cout, cinG, kh, kw] = wt.dims;
+          const { k: kk, s } = this.window(a, [kh, kw], where, 'conv');
+          const groups = Number(a.get('group')?.i ?? 1);
+          if (groups < 1 || C % groups !== 0 || cout % groups !== 0 || cinG * groups !== C) {
+            throw new ImportError(`${where}: weight [${wt.dims}] with group ${groups} does not fit ${C} input channels`);
+          }
+          if (kk !== 1 && kk !== 3 && kk !== 5 && kk !== 7) throw new ImportError(`${where}: kernel ${kk}x${kk} is not supported (the engine's convolutions are 1x1, 3x3, 5x5 or 7x7)`);
+          if (s !== 1 && s !== 2) throw new ImportError(`${where}: stride ${s} is not supported (the engine's convolutions have stride 1 or 2)`);
+          if (bias && bias.data.length !== cout) throw new ImportError(`${where}: bias has ${bias.data.length} values for ${cout} output channels`);
+          const pad = this.padMode(h, w, kk, s, this.pads(a, h, w, kk, s, where), where, 'conv');
+          const geo = convGeometry(h, w, kk, s, pad);
+          const y = this.output(y0, [cout, geo.OH, geo.OW], where);
+          this.push({
+            op: 'conv2d', name, x, y, w: new Float32Array(wt.data), bias: bias ? new Float32Array(bias.data) : undefined,
+            cin: C, cout, groups, k: kk, stride: s, pad, act: 'none',
+          });
+          break;
+        }
+        case 'BatchNormalization': {
+          if (n.output.filter(Boolean).length > 1) throw new ImportError(`${where}: training-mode BatchNormalization (running mean/var outputs) is not supported`);
+          const x = this.input(n.input[0], where);
+          const p = this.soleProducer(n.input[0], x);
+          if (!p || p.op !== 'conv2d' || p.act !== 'none') {
+            throw new ImportError(`${where}: BatchNormalization is supported only right after a Conv that nothing else reads (it is folded into the conv's weights); '${n.input[0]}' is made by ${p ? `a ${p.op}${'act' in p && p.act !== 'none' ? ` with ${p.act}` : ''}` : 'no foldable node'}`);
+          }
+          const [gamma, beta, mean, vari] = [1, 2, 3, 4].map((i) => this.constant(n.input[i], where, ['scale', 'bias', 'mean', 'var'][i - 1]).data);
+          for (const v of [gamma, beta, mean, vari]) if (v.length !== p.cout) throw new ImportError(`${where}: parameters have ${v.length} values for ${p.cout} channels`);
+          const eps = a.get('epsilon')?.f ?? 1e-5;
+          const per = p.w.length / p.cout;
+          const w2 = new Float32Array(p.w.length), b2 = new Float32Array(p.cout);
+          for (let c = 0; c < p.cout; c++) {
+            const f = gamma[c] / Math.sqrt(vari[c] + eps);
+            for (let i = 0; i < per; i++) w2[c * per + i] = p.w[c * per + i] * f;
+            b2[c] = ((p.bias ? p.bias[c] : 0) - mean[c]) * f + beta[c];
+          }
+          p.w = w2;
+          p.bias = b2;
+          this.retarget(p, n.input[0], y0, where);
+          break;
+        }
+        case 'Relu':
+        case 'Clip': {
+          let act: ActName = 'relu';
+          if (op === 'Clip') {
+            // opset < 11: min/max attributes; from 11 on: optional inputs 1 and 2
+            const lo = opset < 11 ? (a.get('min')?.f ?? -Infinity) : n.input[1] ? this.constant(n.input[1], where, 'min').data[0] : -Infinity;
+            const hi = opset < 11 ? (a.get('max')?.f ?? Infinity) : n.input[2] ? this.constant(n.input[2], where, 'max').data[0] : Infinity;
+            if (lo === 0 && hi === 6) act = 'relu6';
+            else if (!(lo === 0 && hi === Infinity)) throw new ImportError(`${where}: Clip(${lo}, ${hi}) is not supported (only Clip(0, 6) = relu6 and Clip(0, inf) = relu)`);
+          }
+          const x = this.input(n.input[0], where);
+          const p = this.soleProducer(n.input[0], x);
+          if (p && (p.op === 'conv2d' || p.op === 'matmul' || p.op === 'add') && p.act === 'none') {
+            p.act = act;
+            this.retarget(p, n.input[0], y0, where);
+          } else {
+            const y = this.output(y0, this.shape(x), where);
+            this.push({ op: 'act', name, x, y, act });
+          }
+          break;
+        }
+        case 'Add': {
+          for (const i of n.input) if (this.consts.has(i)) throw new ImportError(`${where}: adding the constant '${i}' is not supported (only the sum of two activations)`);
+          const x1 = this.input(n.input[0], where), x2 = this.input(n.input[1], where);
+          if (this.shape(x1).join() !== this.shape(x2).join()) throw new ImportError(`${where}: broadcasting add of [${this.shape(x1)}] and [${this.shape(x2)}] is not supported`);
+          const y = this.output(y0, this.shape(x1), where);
+          this.push({ op: 'add', name, a: x1, b: x2, y, act: 'none' });
+          break;
+        }
+        case 'GlobalAveragePool':
+        case 'AveragePool': {
+          const x = this.input(n.input[0], where);
+          const [C, h, w] = this.shape(x);
+          if (op === 'AveragePool') {
+            const ks = a.get('kernel_shape')?.ints.map(Number) ?? [];
+            const p = this.pads(a, h, w, ks[0] ?? 0, ks[0] ?? 1, where);
+            if (!(ks[0] === h && ks[1] === w && p.every((v) => v === 0))) throw new ImportError(`${where}: average pool [${ks}] with pads [${p}] on a ${h}x${w} map is not supported (only a global one: kernel = the whole map, no padding)`);
+          }
+          const y = this.output(y0, [C, 1, 1], where);
+          this.push({ op: 'gap', name, x, y });
+          break;
+        }
+        case 'MaxPool': {
+          if (n.output.filter(Boolean).length > 1) throw new ImportError(`${where}: the Indices output of MaxPool is not supported`);
+          const x = this.input(n.input[0], where);
+          const [C, h, w] = this.shape(x);
+          const { k: kk, s } = this.window(a, undefined, where, 'max pool');
+          const p = this.pads(a, h, w, kk, s, where);
+          if (Number(a.get('ceil_mode')?.i ?? 0) === 1) {
+            const fl = (n2: number, p0: number, p1: number): number => Math.floor((n2 + p0 + p1 - kk) / s) + 1;
+            const ce = (n2: number, p0: number, p1: number): number => Math.ceil((n2 + p0 + p1 - kk) / s) + 1;
+            if (fl(h, p[0], p[2]) !== ce(h, p[0], p[2]) || fl(w, p[1], p[3]) !== ce(w, p[1], p[3])) {
+              throw new ImportError(`${where}: ceil_mode 1 gives a larger output than floor on this ${h}x${w} input; the engine's max pool floors`);
+            }
+          }
+          const pad = this.padMode(h, w, kk, s, p, where, 'max pool');
+          const geo = convGeometry(h, w, kk, s, pad);
+          if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
+          const y = this.output(y0, [C, geo.OH, geo.OW], where);
+          this.push({ op: 'maxpool', name, x, y, k: kk, stride: s, pad });
+          break;
+        }
+        case 'Flatten':
+        case 'Reshape': {
+          const x = this.input(n.input[0], where);
+          const s = this.shape(x);
+          const total = s.reduce((p, c) => p * c, 1);
+          let out: number[];
+          if (op === 'Flatten') {
+            const axis = Number(a.get('axis')?.i ?? 1);
+            if (axis !== 0 && axis !== 1 && axis !== -s.length - 1) throw new ImportError(`${where}: Flatten axis ${axis} is not supported (only 1: [N, C*H*W])`);
+            out = [total];
+          } else {
+            const shp = Array.from(this.constant(n.input[1], where, 'shape').data);
+            const inDims = [1, ...s];
+            const dims = shp.map((d, i) => (d === 0 && !(Number(a.get('allowzero')?.i ?? 0)) ? inDims[i] : d));
+            const known = dims.filter((d) => d !== -1).reduce((p, c) => p * c, 1);
+            const full = dims.map((d) => (d === -1 ? total / known : d));
+            if (full.some((d) => !Number.isInteger(d) || d < 1) || full.reduce((p, c) => p * c, 1) !== total) throw new ImportError(`${where}: reshape of [${inDims}] to [${shp}] does not keep ${total} values`);
+            // NCHW order is the buffer's order: batch 1 and any C, H, W (or [1, n]) is the same memory
+            if (full.length === 2 && full[0] === 1) out = [full[1]];
+            else if (full.length === 4 && full[0] === 1) out = full.slice(1);
+            else throw new ImportError(`${where}: reshape to [${full}] is not supported (only [1, n] or [1, C, H, W])`);
+          }
+          const y = this.output(y0, out, where);
+          this.push({ op: 'alias', name, x, y });
+          break;
+        }
+        case 'Gemm': {
+          const x = this.input(n.input[0], where);
+          const s = this.shape(x);
+          if (s.length !== 1) throw new ImportError(`${where}: Gemm on a [${s}] activation is not supported (flatten it to [1, n] first)`);
+          if (Number(a.get('transA')?.i ?? 0) !== 0) throw new ImportError(`${where}: transA = 1 is not supported`);
+          const b = this.constant(n.input[1], where, 'B');
+          const transB = Number(a.get('transB')?.i ?? 0) === 1;
+          if (b.dims.length !== 2) throw new ImportError(`${where}: B dims [${b.dims}] are not 2-D`);
+          const [cin, cout] = transB ? [b.dims[1], b.dims[0]] : b.dims;
+          if (cin !== s[0]) throw new ImportError(`${where}: B [${b.dims}]${transB ? ' (transposed)' : ''} expects ${cin} inputs, the activation has ${s[0]}`);
+          const alpha = a.get('alpha')?.f ?? 1, beta = a.get('beta')?.f ?? 1;
+          const w = new Float32Array(cout * cin);
+          for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) w[o * cin + i] = alpha * (transB ? b.data[o * cin + i] : b.data[i * cout + o]);
+          let bias: Float32Array | undefined;
+          if (n.input[2]) {
+            const c = this.constant(n.input[2], where, 'C');
+            if (c.data.length !== cout && c.data.length !== 1) throw new ImportError(`${where}: C has ${c.data.length} values for ${cout} outputs`);
+            bias = Float32Array.from({ length: cout }, (_, o) => beta * c.data[c.data.length === 1 ? 0 : o]);
+          }
+          const y = this.output(y0, [cout], where);
+          this.push({ op: 'matmul', name, x, y, w, bias, cin, cout, act: 'none' });
+          break;
+        }
+        case 'Identity':
+        case 'Dropout': {
+          if (n.output.slice(1).some((o) => o && this.uses.get(o))) throw new ImportError(`${where}: the mask output of Dropout is read by a later node; only inference-mode Dropout (an identity) is supported`);
+          const c = this.consts.get(n.input[0]);
+          if (c) this.consts.set(y0, c);
+          else this.act.set(y0, this.input(n.input[0], where));
+          break;
+        }
+        case 'Constant': {
+          const v = a.get('value');
+          if (v?.t) this.consts.set(y0, tensorValues(v.t, where));
+          else if (a.has('value_float')) this.consts.set(y0, { data: Float64Array.of(a.get('value_float')!.f ?? 0), dims: [] });
+          else if (a.has('value_floats')) this.consts.set(y0, { data: Float64Array.from(a.get('value_floats')!.floats), dims: [a.get('value_floats')!.floats.length] });
+          else if (a.has('value_int')) this.consts.set(y0, { data: Float64Array.of(Number(a.get('value_int')!.i ?? 0)), dims: [] });
+          else if (a.has('value_ints')) this.consts.set(y0, { data: Float64Array.from(a.get('value_ints')!.ints.map(Number)), dims: [a.get('value_ints')!.ints.length] });
+          else throw new ImportError(`${where}: Constant with attribute ${[...a.keys()].join(', ')} is not supported (value, value_float(s), value_int(s))`);
+          break;
+        }
+        case 'Softmax': {
+          // only as the model's last op: argmax is unchanged, and classify() reports logits
+          if (y0 !== outName) throw new ImportError(`${where}: Softmax is supported only as the model's final op (it is dropped; logits are returned)`);
+          const x = this.input(n.input[0], where);
+          if (this.shape(x).length !== 1) throw new ImportError(`${where}: Softmax over a [${this.shape(x)}] tensor is not supported`);
+          outputActivation = 'softmax';
+          this.act.set(y0, x);
+          break;
+        }
+        default:
+          throw new ImportError(`${where}: op ${op} is not supported (supported: ${ONNX_SUPPORTED})`);
+      }
+    });
+    const output = this.act.get(outName);
+    if (output === undefined) throw new ImportError(`the model output '${outName}' is ${this.consts.has(outName) ? 'a constant' : 'made by no node'}`);
+    if (output === irIn) throw new ImportError(`the model output '${outName}' is the model input`);
+    const C = Cin;
+    return {
+      name: this.opts.name ?? (this.g.name || 'onnx'), format: 'onnx', input: irIn, output, tensors: this.tensors, nodes: this.nodes,
+      mean: new Array<number>(C).fill(0), std: new Array<number>(C).fill(1), outputActivation, sourceOps: this.sourceOps,
+    };
+  }
+}
