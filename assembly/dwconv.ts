@@ -1,4 +1,4 @@
-import { pi, pp, act_apply, ACT_NONE } from './common';
+import { pi, pp, act_apply, ACT_NONE, ACT_RELU, ACT_RELU6 } from './common';
 import { chanB, chanS } from './matmul';
 
 // dwconv(p): depthwise k x k convolution (k 3 or 5, stride 1 or 2), NCHW, zero padding,
@@ -40,6 +40,24 @@ export function dwconv(p: usize): void {
 
   const rs = <usize>W << 2;
   const plane = <usize>(H * W) << 2, oplane = <usize>(OH * OW) << 2, wsz = <usize>(k * k) << 2;
+  if (ASC_FEATURE_SIMD && k == 3) {
+    // columns the last output reads past the row's end (<= 0: none)
+    const over = (OW - 1) * s - padL + 3 - W;
+    if (planeK3Fits(W, OW, s, padL, over)) {
+      const o = over > 0 ? 1 : 0;
+      // relu and relu6 run in the blocks' stores (a separate pass over the planes measured ~20%
+      // of these layers); each gets its own copy of the loops, so the blocks hold no branch
+      if (act == ACT_RELU6) planesK3Relu6(x, w, y, bias, scale, shift, C, H, W, OH, OW, s, padT, padL, o);
+      else if (act == ACT_RELU) planesK3Relu(x, w, y, bias, scale, shift, C, H, W, OH, OW, s, padT, padL, o);
+      else {
+        planesK3(x, w, y, bias, scale, shift, C, H, W, OH, OW, s, padT, padL, o, ACT_NONE);
+        if (act != ACT_NONE) {
+          for (let c = 0; c < C; c++) act_apply(y + <usize>c * oplane, OH * OW, act);
+        }
+      }
+      return;
+    }
+  }
   for (let c = 0; c < C; c++) {
     const xc = x + <usize>c * plane, wc = w + <usize>c * wsz, yc = y + <usize>c * oplane;
     const b = chanB(bias, c), sc = chanS(scale, c), h = chanB(shift, c);
@@ -360,4 +378,190 @@ function simdLeft(rp0: usize, rs: usize, wp0: usize, nr: i32, yr: usize, padL: i
     rp += rs; wp += wstep;
   }
   v128.store(yr, aff(a0, f32x4.splat(b), f32x4.splat(sc), f32x4.splat(h)));
+}
+
+// k = 3, SIMD, one whole channel: every output column in SIMD blocks, none in scalar code. The
+// first block of a row with left padding and the last one of a row that reads one column past
+// its end shift zeros in for the padding (as simdLeft does), so rows of 7 or 14 outputs run as
+// two or four blocks instead of blocks plus scalar border columns, and no row-sized call runs
+// per row. Blocks overlap where the row is not a multiple of 4; an overlapped output gets the
+// same value twice. Sums in interior()'s order (a zero tap adds +-0 to a kernel row's sum,
+// which the accumulator, never -0, absorbs), so the scalar build's paths give the same bits.
+// The activation runs over the finished plane.
+@inline function planeK3Fits(W: i32, OW: i32, s: i32, padL: i32, over: i32): bool {
+  if (OW < 4 || padL > 1 || over > 1) return false;
+  if (padL == 1 && W < (s == 1 ? 5 : 8)) return false; // the left block reads columns 0..4 / 0..7
+  if (over == 1 && (OW - 4) * s - padL < 0) return false; // the right block starts inside the row
+  return true;
+}
+
+function planesK3Relu6(x: usize, w: usize, y: usize, bias: usize, scale: usize, shift: usize, C: i32, H: i32, W: i32,
+  OH: i32, OW: i32, s: i32, padT: i32, padL: i32, over: i32): void {
+  planesK3(x, w, y, bias, scale, shift, C, H, W, OH, OW, s, padT, padL, over, ACT_RELU6);
+}
+function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, shift: usize, C: i32, H: i32, W: i32,
+  OH: i32, OW: i32, s: i32, padT: i32, padL: i32, over: i32): void {
+  planesK3(x, w, y, bias, scale, shift, C, H, W, OH, OW, s, padT, padL, over, ACT_RELU);
+}
+// act: ACT_NONE, ACT_RELU or ACT_RELU6, a constant at each (inlined) use
+@inline function planesK3(x: usize, w: usize, y: usize, bias: usize, scale: usize, shift: usize, C: i32, H: i32, W: i32,
+  OH: i32, OW: i32, s: i32, padT: i32, padL: i32, over: i32, act: i32): void {
+  const plane = <usize>(H * W) << 2, oplane = <usize>(OH * OW) << 2;
+  for (let c = 0; c < C; c++) {
+    planeK3(x + <usize>c * plane, w + <usize>c * 36, y + <usize>c * oplane, H, W, OH, OW, s, padT, padL, over,
+      chanB(bias, c), chanS(scale, c), chanB(shift, c), act);
+  }
+}
+
+// aff, then the activation (act a constant: relu and relu6 as act4 computes them)
+@inline function fin(a: v128, b: v128, s: v128, h: v128, act: i32): v128 {
+  const v = aff(a, b, s, h);
+  if (act == ACT_RELU) return f32x4.pmax(f32x4.splat(0), v);
+  if (act == ACT_RELU6) return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
+  return v;
+}
+
+@inline function planeK3(xc: usize, wc: usize, yc: usize, H: i32, W: i32, OH: i32, OW: i32, s: i32, padT: i32, padL: i32,
+  over: i32, b: f32, sc: f32, h: f32, act: i32): void {
+  const bv = f32x4.splat(b), sv = f32x4.splat(sc), hv = f32x4.splat(h);
+  const rs = <usize>W << 2;
+  const endI = OW - over; // outputs before endI read no column past the row
+  const iE = over ? OW - 4 : OW; // the right block covers [OW - 4, OW)
+  const rb = <usize>((OW - 4) * s - padL) << 2; // the right block's first input column (bytes)
+  for (let oy = 0; oy < OH; oy++) {
+    const iy0 = oy * s - padT;
+    const ky0 = iy0 < 0 ? -iy0 : 0;
+    const ky1 = H - iy0 < 3 ? H - iy0 : 3;
+    const nr = ky1 - ky0;
+    const rp0 = xc + (<usize>((iy0 + ky0) * W) << 2), wp0 = wc + <usize>(ky0 * 12);
+    const yr = yc + (<usize>(oy * OW) << 2);
+    let ox = 0;
+    if (padL) {
+      v128.store(yr, fin(s == 1 ? leftS1(rp0, rs, wp0, nr) : leftS2(rp0, rs, wp0, nr), bv, sv, hv, act));
+      ox = 4;
+    }
+    if (s == 1) {
+      for (; ox + 8 <= endI; ox += 8) {
+        let a0 = f32x4.splat(0), a1 = a0;
+        let rp = rp0 + (<usize>(ox - padL) << 2), wp = wp0;
+        for (let r = nr; r > 0; r--) {
+          const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, 4), w2 = v128.load32_splat(wp, 8);
+          let r0 = mul4(w0, v128.load(rp)), r1 = mul4(w0, v128.load(rp, 16));
+          r0 = fma4(r0, w1, v128.load(rp, 4)); r1 = fma4(r1, w1, v128.load(rp, 20));
+          r0 = fma4(r0, w2, v128.load(rp, 8)); r1 = fma4(r1, w2, v128.load(rp, 24));
+          a0 = f32x4.add(a0, r0); a1 = f32x4.add(a1, r1);
+          rp += rs; wp += 12;
+        }
+        const o = yr + (<usize>ox << 2);
+        v128.store(o, fin(a0, bv, sv, hv, act)); v128.store(o, fin(a1, bv, sv, hv, act), 16);
+      }
+      while (ox < iE) {
+        const bx = ox + 4 <= endI ? ox : endI - 4;
+        let a0 = f32x4.splat(0);
+        let rp = rp0 + (<usize>(bx - padL) << 2), wp = wp0;
+        for (let r = nr; r > 0; r--) {
+          let r0 = mul4(v128.load32_splat(wp), v128.load(rp));
+          r0 = fma4(r0, v128.load32_splat(wp, 4), v128.load(rp, 4));
+          r0 = fma4(r0, v128.load32_splat(wp, 8), v128.load(rp, 8));
+          a0 = f32x4.add(a0, r0);
+          rp += rs; wp += 12;
+        }
+        v128.store(yr + (<usize>bx << 2), fin(a0, bv, sv, hv, act));
+        ox = bx + 4;
+      }
+      if (over) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS1(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
+    } else {
+      for (; ox + 8 <= endI; ox += 8) {
+        let a0 = f32x4.splat(0), a1 = a0;
+        let rp = rp0 + (<usize>(2 * ox - padL) << 2), wp = wp0;
+        for (let r = nr; r > 0; r--) {
+          const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, 4), w2 = v128.load32_splat(wp, 8);
+          const l0 = v128.load(rp), l4 = v128.load(rp, 16), l8 = v128.load(rp, 32);
+          const l12 = v128.load(rp, 48), l16 = v128.load32_splat(rp, 64);
+          const e0 = evens(l0, l4), e8 = evens(l8, l12);
+          let r0 = mul4(w0, e0), r1 = mul4(w0, e8);
+          r0 = fma4(r0, w1, odds(l0, l4)); r1 = fma4(r1, w1, odds(l8, l12));
+          r0 = fma4(r0, w2, next(e0, l8)); r1 = fma4(r1, w2, next(e8, l16));
+          a0 = f32x4.add(a0, r0); a1 = f32x4.add(a1, r1);
+          rp += rs; wp += 12;
+        }
+        const o = yr + (<usize>ox << 2);
+        v128.store(o, fin(a0, bv, sv, hv, act)); v128.store(o, fin(a1, bv, sv, hv, act), 16);
+      }
+      while (ox < iE) {
+        const bx = ox + 4 <= endI ? ox : endI - 4;
+        let a0 = f32x4.splat(0);
+        let rp = rp0 + (<usize>(2 * bx - padL) << 2), wp = wp0;
+        for (let r = nr; r > 0; r--) {
+          const l0 = v128.load(rp), l4 = v128.load(rp, 16), l8 = v128.load32_splat(rp, 32);
+          const e0 = evens(l0, l4);
+          let r0 = mul4(v128.load32_splat(wp), e0);
+          r0 = fma4(r0, v128.load32_splat(wp, 4), odds(l0, l4));
+          r0 = fma4(r0, v128.load32_splat(wp, 8), next(e0, l8));
+          a0 = f32x4.add(a0, r0);
+          rp += rs; wp += 12;
+        }
+        v128.store(yr + (<usize>bx << 2), fin(a0, bv, sv, hv, act));
+        ox = bx + 4;
+      }
+      if (over) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS2(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
+    }
+  }
+}
+
+// Border blocks of planeK3: raw sums of outputs 0..3 (left padding 1) or of the last four
+// outputs (one column of right padding), from the first kernel row's input at rp.
+@inline function leftS1(rp: usize, rs: usize, wp: usize, nr: i32): v128 {
+  const z = f32x4.splat(0);
+  let a0 = z;
+  for (let r = nr; r > 0; r--) {
+    const l0 = v128.load(rp);
+    let r0 = mul4(v128.load32_splat(wp), f32x4.shuffle(z, l0, 3, 4, 5, 6)); // columns -1..2
+    r0 = fma4(r0, v128.load32_splat(wp, 4), l0);
+    r0 = fma4(r0, v128.load32_splat(wp, 8), v128.load(rp, 4));
+    a0 = f32x4.add(a0, r0);
+    rp += rs; wp += 12;
+  }
+  return a0;
+}
+@inline function rightS1(rp: usize, rs: usize, wp: usize, nr: i32): v128 {
+  const z = f32x4.splat(0);
+  let a0 = z;
+  for (let r = nr; r > 0; r--) {
+    const l1 = v128.load(rp, 4);
+    let r0 = mul4(v128.load32_splat(wp), v128.load(rp));
+    r0 = fma4(r0, v128.load32_splat(wp, 4), l1);
+    r0 = fma4(r0, v128.load32_splat(wp, 8), next(l1, z)); // the last lane is the padding
+    a0 = f32x4.add(a0, r0);
+    rp += rs; wp += 12;
+  }
+  return a0;
+}
+@inline function leftS2(rp: usize, rs: usize, wp: usize, nr: i32): v128 {
+  const z = f32x4.splat(0);
+  let a0 = z;
+  for (let r = nr; r > 0; r--) {
+    const l0 = v128.load(rp), l4 = v128.load(rp, 16);
+    const o0 = odds(l0, l4); // columns 1, 3, 5, 7
+    let r0 = mul4(v128.load32_splat(wp), f32x4.shuffle(z, o0, 3, 4, 5, 6)); // -1, 1, 3, 5
+    r0 = fma4(r0, v128.load32_splat(wp, 4), evens(l0, l4));
+    r0 = fma4(r0, v128.load32_splat(wp, 8), o0);
+    a0 = f32x4.add(a0, r0);
+    rp += rs; wp += 12;
+  }
+  return a0;
+}
+@inline function rightS2(rp: usize, rs: usize, wp: usize, nr: i32): v128 {
+  const z = f32x4.splat(0);
+  let a0 = z;
+  for (let r = nr; r > 0; r--) {
+    const l0 = v128.load(rp), l4 = v128.load(rp, 16);
+    const e0 = evens(l0, l4);
+    let r0 = mul4(v128.load32_splat(wp), e0);
+    r0 = fma4(r0, v128.load32_splat(wp, 4), odds(l0, l4));
+    r0 = fma4(r0, v128.load32_splat(wp, 8), next(e0, z)); // the last lane is the padding
+    a0 = f32x4.add(a0, r0);
+    rp += rs; wp += 12;
+  }
+  return a0;
 }

@@ -62,34 +62,71 @@ export function matmul(p: usize): void {
     const len = je - j;
     let jj = 0;
     if (ASC_FEATURE_SIMD) {
-      const l8 = len & ~7;
+      // 8-wide tiles cover the whole panel when it has 8 columns or more: the last tile ends at
+      // the panel's end, overlapping the one before. Overlapped outputs get the same sums again,
+      // and a leftover column does not run as a latency-bound scalar chain. (One call site per
+      // tile: binaryen then inlines it, which measured faster than a call per tile.)
+      // A remainder of 1..4 columns runs as one 4-wide tile instead (it costs about 2/3 of an
+      // 8-wide one): 49 = 6 x 8 + 4 overlapped.
+      const rem = len & 7;
+      const l8 = len < 8 ? 0 : rem == 0 || rem > 4 ? len : len & ~7;
       let co = 0;
       for (; co + 4 <= M; co += 4) {
         const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
-        for (let t = 0; t < l8; t += 8) tile4x8(xj + (<usize>t << 2), xs, wc, ws, yc + (<usize>t << 2), K);
+        for (let t = 0; t < l8; ) {
+          const tt = t + 8 <= l8 ? t : l8 - 8;
+          tile4x8(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+          t = tt + 8;
+        }
       }
       for (; co < M; co++) {
         const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
-        for (let t = 0; t < l8; t += 8) tile1x8(xj + (<usize>t << 2), xs, wc, yc + (<usize>t << 2), K);
+        for (let t = 0; t < l8; ) {
+          const tt = t + 8 <= l8 ? t : l8 - 8;
+          tile1x8(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+          t = tt + 8;
+        }
       }
       jj = l8;
-      if (jj + 4 <= len) {
-        const xt = xj + (<usize>jj << 2), yt = yj + (<usize>jj << 2);
+      if (jj < len && len >= 4) {
+        // 4-wide tiles from jj to the end, the last one overlapping
         co = 0;
-        for (; co + 4 <= M; co += 4) tile4x4(xt, xs, w + <usize>co * ws, ws, yt + <usize>co * xs, K);
-        for (; co < M; co++) tile1x4(xt, xs, w + <usize>co * ws, yt + <usize>co * xs, K);
-        jj += 4;
+        for (; co + 4 <= M; co += 4) {
+          const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+          for (let t = jj; t < len; ) {
+            const tt = t + 4 <= len ? t : len - 4;
+            tile4x4(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+            t = tt + 4;
+          }
+        }
+        for (; co < M; co++) {
+          const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+          for (let t = jj; t < len; ) {
+            const tt = t + 4 <= len ? t : len - 4;
+            tile1x4(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+            t = tt + 4;
+          }
+        }
+        jj = len;
       }
     } else {
-      const l4 = len & ~3;
+      const l4 = len >= 4 ? len : 0; // the last tile overlaps, as in the SIMD build
       let co = 0;
       for (; co + 2 <= M; co += 2) {
         const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
-        for (let t = 0; t < l4; t += 4) stile2x4(xj + (<usize>t << 2), xs, wc, ws, yc + (<usize>t << 2), K);
+        for (let t = 0; t < l4; ) {
+          const tt = t + 4 <= l4 ? t : l4 - 4;
+          stile2x4(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+          t = tt + 4;
+        }
       }
       if (co < M) {
         const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
-        for (let t = 0; t < l4; t += 4) stile1x4(xj + (<usize>t << 2), xs, wc, yc + (<usize>t << 2), K);
+        for (let t = 0; t < l4; ) {
+          const tt = t + 4 <= l4 ? t : l4 - 4;
+          stile1x4(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+          t = tt + 4;
+        }
       }
       jj = l4;
     }

@@ -3,6 +3,7 @@
  * against deadline-miss rate, one panel per trace, one marker per setting and controller).
  */
 import { linearScale } from '../src/eval/chart.js';
+import type { ExcessMisses } from './controller-oracle.js';
 
 export interface BenchRow {
   controller: string;
@@ -16,6 +17,8 @@ export interface BenchRow {
   switchesPerMin: number;
   timelyAccuracy: number;
   skipRate: number;
+  /** slim's rows: its misses beyond the smallest fixed mode's, by cause */
+  excess?: ExcessMisses;
 }
 
 const settingKey = (r: BenchRow) => `${r.trace} scale ${r.scale} ${r.fps} fps ${r.deadlineMs} ms`;
@@ -32,7 +35,7 @@ export function targetsReport(rows: readonly BenchRow[]): string {
   const out: string[] = [];
   let missOk = 0, accOk = 0, emaWins = 0, emaTimely = 0, n = 0;
   for (const [k, g] of groups) {
-    const slim = g.find((r) => r.controller === 'slim'), ema = g.find((r) => r.controller === 'ema');
+    const slim = g.find((r) => r.controller === 'slim'), ema = g.find((r) => r.controller === 'ema'), oracle = g.find((r) => r.controller === 'oracle');
     const fixed = g.filter((r) => r.controller.startsWith('fixed:'));
     if (!slim || fixed.length === 0) continue;
     n++;
@@ -51,14 +54,16 @@ export function targetsReport(rows: readonly BenchRow[]): string {
       `${mOk && aOk ? 'ok  ' : 'MISS'} ${k}: slim acc ${pct(slim.accuracy)} miss ${pct(slim.missRate)} ${slim.meanBytes.toFixed(0)} B ${slim.switchesPerMin.toFixed(1)} sw/min` +
         ` | best fixed at <=1% miss: ${bestFixed ? `${bestFixed.controller} ${pct(bestFixed.accuracy)}` : 'none'}` +
         ` | smallest fixed miss ${pct(smallest.missRate)}` +
-        (ema ? ` | ema acc ${pct(ema.accuracy)} miss ${pct(ema.missRate)}${eWin ? ' (slim wins)' : ''}` : ''),
+        (ema ? ` | ema acc ${pct(ema.accuracy)} miss ${pct(ema.missRate)}${eWin ? ' (slim wins)' : ''}` : '') +
+        (oracle ? ` | oracle acc ${pct(oracle.accuracy)} miss ${pct(oracle.missRate)}` : '') +
+        (slim.excess && slim.excess.excess ? ` | excess ${slim.excess.excess}: own ${slim.excess.own} queued ${slim.excess.queued} skipped ${slim.excess.skipped} (pred ok ${slim.excess.predictedOk}, stalled ${slim.excess.stalled})` : ''),
     );
   }
   out.push(`settings: ${n}; slim's miss target met in ${missOk}, accuracy target met in ${accOk}, better than ema (higher accuracy, miss <= ema's) in ${emaWins}, more frames right on time than ema in ${emaTimely}`);
   return out.join('\n');
 }
 
-const COLORS: Record<string, string> = { slim: '#d62728', ema: '#1f77b4', fixed: '#aaaaaa' };
+const COLORS: Record<string, string> = { slim: '#d62728', ema: '#1f77b4', fixed: '#aaaaaa', oracle: '#2ca02c' };
 
 function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -84,7 +89,7 @@ export function controllerChartSvg(rows: readonly BenchRow[]): string {
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   o.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   o.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">Rate controllers: accuracy vs deadline misses (every scale, fps, deadline)</text>`);
-  o.push(`<g font-size="11"><circle cx="20" cy="32" r="4" fill="${COLORS.slim}"/><text x="28" y="36">slim</text><circle cx="70" cy="32" r="4" fill="${COLORS.ema}"/><text x="78" y="36">ema (SEE)</text><circle cx="150" cy="32" r="3" fill="${COLORS.fixed}"/><text x="158" y="36">fixed modes</text></g>`);
+  o.push(`<g font-size="11"><circle cx="20" cy="32" r="4" fill="${COLORS.slim}"/><text x="28" y="36">slim</text><circle cx="70" cy="32" r="4" fill="${COLORS.ema}"/><text x="78" y="36">ema (SEE)</text><circle cx="150" cy="32" r="3" fill="${COLORS.fixed}"/><text x="158" y="36">fixed modes</text>${rows.some((r) => r.controller === 'oracle') ? `<circle cx="240" cy="32" r="4" fill="${COLORS.oracle}"/><text x="248" y="36">clairvoyant bound</text>` : ''}</g>`);
   traces.forEach((trace, ti) => {
     const ox = (ti % cols) * panelW, oy = 40 + Math.floor(ti / cols) * panelH;
     const p = { x0: ox + 56, x1: ox + panelW - 16, y0: oy + 28, y1: oy + panelH - 40 };
@@ -119,5 +124,5 @@ export function controllerChartSvg(rows: readonly BenchRow[]): string {
 }
 
 function rank(r: BenchRow): number {
-  return r.controller === 'slim' ? 2 : r.controller === 'ema' ? 1 : 0;
+  return r.controller === 'slim' ? 3 : r.controller === 'oracle' ? 2 : r.controller === 'ema' ? 1 : 0;
 }

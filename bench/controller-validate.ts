@@ -7,9 +7,11 @@
  *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
  *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
  *
- * The simulation gets the real run's measured encoder time per mode and, frame by frame, the server
- * time the real run measured (queue + decode; the median where the real run sent nothing), as the
- * benchmark gets its times from measurements. Writes bench/results/controller-validate.json.
+ * `--replay host` (default): the simulation replays, frame by frame, the real run's decision time,
+ * send time and time from the link's delivery to its result (server, transport, event loop), so
+ * only the link and the controller are simulated and any difference in modes is theirs.
+ * `--replay server`: only the server's reported times per frame (queue + decode), as the benchmark
+ * models a device. Writes bench/results/controller-validate.json (--out to change).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,7 +26,7 @@ import { RealTimeShaper, TraceLink } from '../src/device/link.js';
 import { readTrace } from '../src/device/trace.js';
 import { measureModes, streamFrames, ENVELOPE_OVERHEAD, type Frame } from '../src/device/run.js';
 import { makeController } from '../src/device/controller.js';
-import { simulate, shuffledOrder, type FrameRecord } from '../src/device/sim.js';
+import { simulate, shuffledOrder, type FrameRecord, type FrameReplay } from '../src/device/sim.js';
 import { buildCache } from './controller-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,15 +79,31 @@ async function main(): Promise<void> {
   await session.close();
   await srv.close();
 
-  // The simulation: the cached packets of the same images, the real run's measured times.
+  // The simulation: the cached packets of the same images, the real run's measured times. With
+  // --replay host (the default) it replays, frame by frame, the real run's decision and send times
+  // and its time from the link's delivery to the result (server, transport, event loop), so that
+  // only the link and the controller are simulated; --replay server replays only the server's
+  // reported times, as the benchmark models a device.
+  const replayHost = arg('--replay', 'host') === 'host';
   const sent = real.frames.filter((f) => f.mode >= 0 && Number.isFinite(f.e2eMs));
   const encodeMs = modes.map((m, i) => median(sent.filter((f) => f.mode === i).map((f) => f.encodeMs)) || m.encodeMs);
   const serverMs = median(sent.map((f) => f.serverDecodeMs));
   const ds = { ...cache, modes: cache.modes.map((m, i) => ({ ...m, expectedBytes: modes[i].expectedBytes, encodeMs: modes[i].encodeMs, decodeMs: serverMs })) };
-  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, ds.modes, { deadlineMs, fps }), {
+  const replay = (k: number): FrameReplay | undefined => {
+    const r = real.frames[k];
+    if (!r || !Number.isFinite(r.resultAt) || r.linkAt === undefined || r.decidedAt === undefined) return undefined;
+    // The envelope's size varies by a byte or two with its varints (seq, capture time): the real frame's.
+    const overheadBytes = r.bytes - cache.bytes[r.image * cache.modes.length + r.mode];
+    return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs, overheadBytes };
+  };
+  // The controller gets the real run's mode list as it was (no server-time prior), so both start alike.
+  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, replayHost ? modes : ds.modes, { deadlineMs, fps }), {
     fps, deadlineMs, frames: nFrames, order, overheadBytes: ENVELOPE_OVERHEAD, encodeMs, decodeMs: ds.modes.map(() => serverMs),
     decodeMsOfFrame: (k) => (Number.isFinite(real.frames[k]?.serverDecodeMs) ? real.frames[k].serverDecodeMs + real.frames[k].serverQueueMs : undefined),
+    replay: replayHost ? replay : undefined,
   });
+  // Where the two runs part: the first frame whose mode differs, and the controller's view there.
+  const firstDiff = real.frames.findIndex((r, k) => r.mode !== sim.frames[k].mode);
 
   const same = (f: (a: FrameRecord, b: FrameRecord) => boolean) => real.frames.filter((r, k) => f(r, sim.frames[k])).length / nFrames;
   const report = {
@@ -93,17 +111,23 @@ async function main(): Promise<void> {
     sameMode: same((a, b) => a.mode === b.mode),
     sameOutcome: same((a, b) => a.missed === b.missed),
     sameModeAndOutcome: same((a, b) => a.mode === b.mode && a.missed === b.missed),
+    replay: replayHost ? 'host' : 'server',
+    firstDiff,
+    sameLinkArrival: real.frames.filter((r, k) => r.linkAt !== undefined && sim.frames[k].mode === r.mode && Math.abs(r.linkAt - (sim.frames[k].sentAt + sim.frames[k].uplinkMs)) < 0.5).length / nFrames,
     real: real.summary,
     sim: sim.summary,
     medianServerMs: serverMs,
-    perFrame: real.frames.map((r, k) => ({ frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs })),
+    perFrame: real.frames.map((r, k) => ({
+      frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
+      realCorrect: r.correct, simCorrect: sim.frames[k].correct, realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
+    })),
   };
-  const out = join(ROOT, 'bench/results/controller-validate.json');
+  const out = arg('--out', join(ROOT, 'bench/results/controller-validate.json'));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   console.log(`${trace.name} scale ${scale} ${fps} fps ${deadlineMs} ms, ${nFrames} frames, ${controller} over ${transport}:`);
-  console.log(`  same mode ${pct(report.sameMode)}, same deadline outcome ${pct(report.sameOutcome)}, both ${pct(report.sameModeAndOutcome)}`);
+  console.log(`  same mode ${pct(report.sameMode)}, same deadline outcome ${pct(report.sameOutcome)}, both ${pct(report.sameModeAndOutcome)} (replaying ${report.replay} times; modes part first at frame ${firstDiff})`);
   console.log(`  real: acc ${pct(real.summary.accuracy)} miss ${pct(real.summary.missRate)} ${real.summary.meanBytes.toFixed(0)} B ${real.summary.switchesPerMin.toFixed(1)} sw/min`);
   console.log(`  sim:  acc ${pct(sim.summary.accuracy)} miss ${pct(sim.summary.missRate)} ${sim.summary.meanBytes.toFixed(0)} B ${sim.summary.switchesPerMin.toFixed(1)} sw/min`);
   console.log(`  -> ${out}`);

@@ -10,12 +10,22 @@
  *   npm run bench:serve                     # the whole grid, ~15 min; writes bench/results/serve.json
  *   npm run bench:serve -- --quick          # one model, 1 and 16 devices, short cells (a smoke run)
  *   npm run bench:serve -- --models see-cifar10-d4 --devices 64 --transports ws --seconds 10
+ *   npm run bench:serve -- --models see-cifar10-d4r --devices 64 --workers 2 --seconds 3 --cpu --out /tmp/s.json
+ *
+ * Options: --models, --devices, --transports, --workers (comma lists), --seconds, --warmup,
+ * --no-open-loop, --out; --cpu adds CPU µs per frame of the server's main thread, its decoder
+ * workers, its other threads and of the load generator (this process), and each one's share of
+ * the cores (Linux /proc); --serve-args "<flags>" passes flags to `slimsplit serve`; --cpu-prof
+ * <dir> runs the server under node --cpu-prof (one profile per thread); --dist a,b runs every
+ * cell against each server build in turn (a copy of dist/ kept from before a change, e.g.
+ * .tmp/dist-before, against dist/), rows tagged with the build; --open-rate <frames/s> sets the
+ * open-loop rate (default 70% of the 64-device closed-loop peak of the same run).
  *
  * The server runs as its own process (the built CLI: run `npm run build` first); this process is
  * the load. Timings are only comparable within one run on a quiet machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import http from 'node:http';
@@ -38,6 +48,16 @@ interface Opts {
   mode: { members: number; bits: number };
   out: string;
   openLoop: boolean;
+  /** per-cell CPU time per frame of the server's main thread, its decoder workers and the load */
+  cpu: boolean;
+  /** extra `slimsplit serve` flags (e.g. "--worker-depth 1") */
+  serveArgs: string[];
+  /** directory for the server's --cpu-prof profiles (one per thread) */
+  cpuProf?: string;
+  /** server builds to compare, each a folder holding src/cli/main.js (default: dist) */
+  dists: string[];
+  /** open-loop rate in frames/s instead of 70% of the 64-device peak */
+  openRate?: number;
 }
 
 function parseArgs(argv: string[]): Opts {
@@ -53,6 +73,9 @@ function parseArgs(argv: string[]): Opts {
     mode: { members: 2, bits: 4 },
     out: join(ROOT, 'bench', 'results', 'serve.json'),
     openLoop: true,
+    cpu: false,
+    serveArgs: [],
+    dists: ['dist'],
   };
   const val = (k: string): string | undefined => {
     const i = argv.indexOf(k);
@@ -64,8 +87,14 @@ function parseArgs(argv: string[]): Opts {
   o.transports = (list('--transports') as Transport[]) ?? o.transports;
   o.workers = list('--workers')?.map(Number) ?? o.workers;
   o.seconds = Number(val('--seconds') ?? o.seconds);
+  o.warmup = Number(val('--warmup') ?? o.warmup);
   o.out = val('--out') ?? o.out;
   if (argv.includes('--no-open-loop')) o.openLoop = false;
+  o.cpu = argv.includes('--cpu');
+  o.serveArgs = val('--serve-args')?.split(' ').filter(Boolean) ?? [];
+  o.cpuProf = val('--cpu-prof');
+  o.dists = list('--dist') ?? o.dists;
+  if (val('--open-rate')) o.openRate = Number(val('--open-rate'));
   return o;
 }
 
@@ -96,9 +125,10 @@ interface Server {
   mqtt: number;
 }
 
-function startServer(model: string, workers: number): Promise<Server> {
+function startServer(model: string, workers: number, o: Opts, dist: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'serve', '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const node = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : [];
+    const proc = spawn(process.execPath, [...node, join(ROOT, dist, 'src/cli/main.js'), 'serve', ...o.serveArgs, '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout!.on('data', (d) => {
       out += d;
@@ -155,7 +185,58 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
+/** CPU ns of each thread of a process (Linux: /proc/<pid>/task/<tid>/schedstat, first field). */
+function threadCpuNs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        out.set(Number(t), Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return out;
+}
+
+/**
+ * CPU µs per answered frame in a window: the server's main thread (accept loop, scheduler,
+ * metrics, results), its `workers` busiest other threads (the decoder workers), the rest of the
+ * server (GC and compiler helpers, libuv), and the whole load-generator process (this one).
+ */
+interface CpuSplit {
+  mainUs: number;
+  workersUs: number;
+  serverOtherUs: number;
+  loadUs: number;
+  /** share of all cores' time in the window: server main, workers, server other, load */
+  shares: [number, number, number, number];
+}
+
+function cpuProbe(pid: number, workers: number): () => (frames: number, secs: number) => CpuSplit {
+  return () => {
+    const s0 = threadCpuNs(pid);
+    const l0 = process.cpuUsage();
+    return (frames, secs) => {
+      const s1 = threadCpuNs(pid);
+      const l = process.cpuUsage(l0);
+      const main = (s1.get(pid) ?? 0) - (s0.get(pid) ?? 0);
+      const others = [...s1].filter(([t]) => t !== pid).map(([t, ns]) => ns - (s0.get(t) ?? 0)).sort((a, b) => b - a);
+      const w = others.slice(0, workers).reduce((a, b) => a + b, 0);
+      const rest = others.slice(workers).reduce((a, b) => a + b, 0);
+      const load = (l.user + l.system) * 1000;
+      const n = Math.max(1, frames);
+      const all = secs * 1e9 * cpus().length;
+      return { mainUs: main / n / 1000, workersUs: w / n / 1000, serverOtherUs: rest / n / 1000, loadUs: load / n / 1000, shares: [main / all, w / all, rest / all, load / all] };
+    };
+  };
+}
+
 interface Cell {
+  cpu?: CpuSplit;
   framesPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -167,7 +248,7 @@ interface Cell {
  * `devices` devices for warmup + seconds; closed loop (rate undefined: next frame on each answer)
  * or open loop at `rate` frames/s in all, spread evenly over the devices.
  */
-async function runCell(t: Transport, srv: Server, devices: number, packets: Uint8Array[], o: Opts, tag: string, rate?: number): Promise<Cell> {
+async function runCell(t: Transport, srv: Server, devices: number, packets: Uint8Array[], o: Opts, tag: string, rate?: number, probe?: ReturnType<typeof cpuProbe>): Promise<Cell> {
   const lat: number[] = [];
   const queue: number[] = [];
   let done = 0;
@@ -215,20 +296,27 @@ async function runCell(t: Transport, srv: Server, devices: number, packets: Uint
   }
   await new Promise((r) => setTimeout(r, o.warmup * 1000));
   measuring = true;
+  const stopProbe = probe?.();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   const secs = (performance.now() - t0) / 1000;
   measuring = false;
+  const cpu = stopProbe?.(done + notOk, secs);
   stopped = true;
   if (timer) clearInterval(timer);
   const framesPerSec = done / secs;
   // let the frames in flight land before the next cell
   await new Promise((r) => setTimeout(r, 300));
   for (const l of links) l.close();
-  return { framesPerSec, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), p99QueueMs: pct(queue, 0.99), notOk };
+  return { framesPerSec, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), p99QueueMs: pct(queue, 0.99), notOk, cpu };
 }
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+function cpuFields(c: CpuSplit | undefined): Record<string, number | number[]> {
+  if (!c) return {};
+  return { mainUsPerFrame: r2(c.mainUs), workerUsPerFrame: r2(c.workersUs), serverOtherUsPerFrame: r2(c.serverOtherUs), loadUsPerFrame: r2(c.loadUs), cpuShares: c.shares.map(r2) };
+}
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
@@ -239,16 +327,18 @@ async function main(): Promise<void> {
   for (const model of o.models) {
     const single = await decodeRate(model, o.mode, quick);
     console.log(`${model}: single-thread decode ${single.ms.toFixed(3)} ms (${single.rate.toFixed(1)} frames/s), mode (${o.mode.members},${o.mode.bits})`);
-    for (const workers of o.workers) {
-      const srv = await startServer(model, workers);
+    for (const workers of o.workers) for (const dist of o.dists) {
+      const srv = await startServer(model, workers, o, dist);
+      const tagged = o.dists.length > 1 ? { dist } : {};
+      const probe = o.cpu ? cpuProbe(srv.proc.pid!, workers) : undefined;
       try {
         const peak64: Partial<Record<Transport, number>> = {};
         for (const t of o.transports) {
           for (const devices of o.devices) {
-            const c = await runCell(t, srv, devices, single.packets, o, `c${cellNo++}`);
+            const c = await runCell(t, srv, devices, single.packets, o, `c${cellNo++}`, undefined, probe);
             const efficiency = c.framesPerSec / (workers * single.rate);
             if (devices === 64) peak64[t] = c.framesPerSec;
-            const row = { transport: t, devices, workers, model, framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), efficiency: r2(efficiency), singleThreadFramesPerSec: r2(single.rate), notOk: c.notOk };
+            const row = { transport: t, devices, workers, model, ...tagged, framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), efficiency: r2(efficiency), singleThreadFramesPerSec: r2(single.rate), notOk: c.notOk, ...cpuFields(c.cpu) };
             rows.push(row);
             console.log(JSON.stringify(row));
           }
@@ -256,9 +346,10 @@ async function main(): Promise<void> {
         if (o.openLoop && workers === Math.max(...o.workers)) {
           for (const t of o.transports) {
             const peak = peak64[t];
-            if (!peak) continue;
-            const c = await runCell(t, srv, 64, single.packets, o, `c${cellNo++}`, 0.7 * peak);
-            const row = { transport: t, devices: 64, workers, model, load: 0.7, offeredFramesPerSec: r2(0.7 * peak), framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), p99QueueMs: r2(c.p99QueueMs), decodeMs: r2(single.ms), p99QueueInDecodes: r2(c.p99QueueMs / single.ms) };
+            if (!peak && !o.openRate) continue;
+            const rate = o.openRate ?? 0.7 * peak!;
+            const c = await runCell(t, srv, 64, single.packets, o, `c${cellNo++}`, rate, probe);
+            const row = { transport: t, devices: 64, workers, model, ...tagged, load: peak ? r2(rate / peak) : null, offeredFramesPerSec: r2(rate), framesPerSec: r2(c.framesPerSec), p50Ms: r2(c.p50Ms), p99Ms: r2(c.p99Ms), p99QueueMs: r2(c.p99QueueMs), decodeMs: r2(single.ms), p99QueueInDecodes: r2(c.p99QueueMs / single.ms), ...cpuFields(c.cpu) };
             openRows.push(row);
             console.log(JSON.stringify(row));
           }

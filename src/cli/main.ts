@@ -39,6 +39,7 @@ import { cmdDemo } from './demo.js';
 import { cmdBench } from './bench.js';
 import { registerServe } from './serve.js';
 import { registerDevice } from './device.js';
+import { registerShape } from './shape.js';
 import { registerImport } from './import.js';
 
 function buildProgram(io: Ctx): Command {
@@ -159,6 +160,7 @@ function buildProgram(io: Ctx): Command {
 
   registerServe(program, io, DEFAULT_MODEL);
   registerDevice(program, io, DEFAULT_MODEL);
+  registerShape(program, io);
   registerImport(program, io);
 
   return program;

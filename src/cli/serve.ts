@@ -42,6 +42,7 @@ export function registerServe(program: Command, io: Io, defaultModel: string): C
     .option('--max-connections <n>', 'connections per listener (HTTP/WebSocket, MQTT)', int('--max-connections', 1), D.maxConnections)
     .option('--drain-timeout <ms>', 'at SIGTERM/SIGINT, time to answer frames in flight before failing them', int('--drain-timeout', 0), D.drainTimeoutMs)
     .option('--top-k <n>', 'classes with scores in each result', int('--top-k', 1), D.topK)
+    .option('--worker-depth <n>', 'frames handed to one decoder worker at a time (more keeps a worker fed, fewer lets a waiting frame go to whichever worker frees first)', int('--worker-depth', 1), D.workerDepth)
     .addHelpText('after', '\nExamples:\n  slimsplit serve\n  slimsplit serve --model weights/see-cifar10.slim --model weights/see-cifar10-d4.slim --workers 2\n  slimsplit serve --broker mqtt://127.0.0.1:1883 --group slimsplit --port 8081')
     .action(async (o) => {
       // loaded here, not at the top: the other commands start without the server's libraries
@@ -61,6 +62,7 @@ export function registerServe(program: Command, io: Io, defaultModel: string): C
         maxConnections: o.maxConnections,
         drainTimeoutMs: o.drainTimeout,
         topK: o.topK,
+        depth: o.workerDepth,
         log: io.err,
       });
       io.out(`${JSON.stringify({ listening: { http: srv.http, mqtt: srv.mqtt ?? null }, models: srv.models.models.map((m) => ({ name: m.name, id: m.idHex })), workers: srv.pool.size })}\n`);

@@ -75,6 +75,8 @@ export interface SendResult {
   resultAt: number;
   /** the result came back ok within the deadline (always true with no deadline and an ok outcome) */
   deadlineHeld: boolean;
+  /** with a shaper: when the emulated link delivered the envelope's last byte (performance.now() ms) */
+  linkAt?: number;
 }
 
 export class DeviceError extends Error {
@@ -112,6 +114,8 @@ export class DeviceSession {
   /** bytes on the wire and encoder ms of the latest send() (known before it first awaits) */
   lastBytes = 0;
   lastEncodeMs = 0;
+  /** performance.now() ms when the latest send() handed its envelope on (its result's sentAt) */
+  lastSentAt = NaN;
   /** a link send in progress: envelopes leave in seq order */
   private sendChain: Promise<void> = Promise.resolve();
 
@@ -189,9 +193,12 @@ export class DeviceSession {
       this.waiting.set(seq, { resolve, reject, timer });
     });
     const sentAt = performance.now();
+    this.lastSentAt = sentAt;
+    let linkAt: number | undefined;
     if (this.shaper) {
       // The emulated link decides when the bytes arrive; they leave in order.
       const at = this.shaper.schedule(env.length);
+      linkAt = this.shaper.startedAt + at;
       const prev = this.sendChain;
       this.sendChain = prev.then(async () => {
         await sleepUntil(() => this.shaper!.elapsed(), at);
@@ -207,6 +214,7 @@ export class DeviceSession {
       seq, mode, bytes: env.length, result, capturedAt, sentAt, resultAt,
       timings: { encodeMs, uplinkMs: resultAt - sentAt - serverQueueMs - serverDecodeMs, serverQueueMs, serverDecodeMs, e2eMs },
       deadlineHeld: result.outcome === 'ok' && (deadlineMs === 0 || e2eMs <= deadlineMs),
+      linkAt,
     };
   }
 

@@ -4,7 +4,7 @@
  * (client.ts) drive them the same way:
  *
  *   const ctl = makeController('slim', modes, { deadlineMs: 150, fps: 30 });
- *   const d = ctl.decide(nowMs);            // d.mode: index into modes, or -1: skip this frame
+ *   const d = ctl.decide(nowMs);            // d.mode: index into modes (-1, skip, only where a tuning asks)
  *   ... encode in modes[d.mode] ...
  *   ctl.onSent({ frame, mode, bytes, capturedAt, sentAt, encodeMs });
  *   ... when the server's result comes back ...
@@ -177,10 +177,22 @@ export interface SlimTuning {
   upStep: number;
   /** skip a frame when even the smallest mode is predicted to miss and at least this many frames are in flight (0: never skip) */
   skipInFlight: number;
+  /** until the link first shows its limit (a step down), climb without waiting upHoldMs */
+  fastStart: boolean;
+  /** a frame in flight past its predicted arrival by more than this fraction of the deadline means the link has stalled: the smallest mode until it arrives (Infinity: off) */
+  stallFraction: number;
+  /** percentile of the window's per-frame rate samples the prediction may not exceed (the harmonic mean is capped by it; 1: off) */
+  ratePercentile: number;
+  /** miss budget: when more than this fraction of the frames in the last missWindowMs missed, margins tighten by guardFit */
+  missBudget: number;
+  missWindowMs: number;
+  /** multiplies fit and upFit while the recent miss rate is over budget (1: off) */
+  guardFit: number;
 }
 
 export const SLIM_DEFAULTS: SlimTuning = {
-  fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 2,
+  fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 0,
+  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 20000, guardFit: 0.5,
 };
 
 interface Outstanding extends SentFrame {
@@ -202,8 +214,12 @@ interface Outstanding extends SentFrame {
  *   - D: the least (arrival - send - bytes / R) seen recently.
  * Per frame it predicts queue-drain + own serialization + D + server + encode for each mode and takes
  * the most accurate that fits `fit` x deadline and whose size the rate sustains at this fps; going up
- * needs a tighter fit held for `upHoldMs` (hysteresis); going down is immediate. When even
- * the smallest mode misses it says so and, with a frame still in flight to learn from, skips.
+ * needs a tighter fit held for `upHoldMs` (hysteresis; not before the link has first shown its limit,
+ * `fastStart`); going down is immediate. A frame overdue past its predicted arrival by
+ * `stallFraction` x deadline means a stalled link: the smallest mode until it arrives. While more
+ * than `missBudget` of the last `missWindowMs` of frames missed, the margins tighten by `guardFit`.
+ * When even the smallest mode misses it says so and sends the frame in that mode (skipping only
+ * with `skipInFlight` > 0).
  */
 export class SlimController implements Controller {
   readonly name = 'slim';
@@ -229,6 +245,11 @@ export class SlimController implements Controller {
   private readonly residuals: number[] = [];
   private readonly serverTimes: number[] = [];
   private upTarget = -1;
+  private readonly memo = { jitter: NaN, server: NaN };
+  /** the link has shown its limit (a step down happened) */
+  private limited = false;
+  /** outcomes of recent results: capture time and whether the deadline held */
+  private readonly outcomes: { at: number; missed: boolean }[] = [];
 
   constructor(private readonly modes: readonly ModeSpec[], private readonly o: ControllerOptions, tuning: Partial<SlimTuning> = {}) {
     checkOptions(modes, o);
@@ -296,34 +317,61 @@ export class SlimController implements Controller {
 
   /** Margin for what the queue model does not explain: a high percentile of recent late arrivals, ms. */
   private jitter(): number {
-    return this.residuals.length >= 8 ? Math.max(0, percentile(this.residuals, this.t.jitterPercentile)) : 0;
+    // percentiles change only with results: kept until the next one (a long queue asks per frame in flight)
+    if (Number.isNaN(this.memo.jitter)) this.memo.jitter = this.residuals.length >= 8 ? Math.max(0, percentile(this.residuals, this.t.jitterPercentile)) : 0;
+    return this.memo.jitter;
   }
 
   /** Server time to count on for mode i: a high percentile of recent queue + decode, ms. */
   private serverMs(i: number): number {
-    return this.serverTimes.length >= 4 ? percentile(this.serverTimes, this.t.serverPercentile) : this.serverQueueMs + this.decMs[i];
+    if (this.serverTimes.length < 4) return this.serverQueueMs + this.decMs[i];
+    if (Number.isNaN(this.memo.server)) this.memo.server = percentile(this.serverTimes, this.t.serverPercentile);
+    return this.memo.server;
+  }
+
+  /** Fraction of the frames captured in the last missWindowMs that missed (in-flight ones already past their deadline count). */
+  recentMissRate(now: number): number {
+    const from = now - this.t.missWindowMs;
+    while (this.outcomes.length && this.outcomes[0].at < from) this.outcomes.shift();
+    let n = this.outcomes.length, m = this.outcomes.filter((x) => x.missed).length;
+    for (const f of this.out) {
+      n++;
+      if (now - f.capturedAt > this.o.deadlineMs) m++;
+    }
+    return n ? m / n : 0;
+  }
+
+  /** A frame in flight is overdue past its predicted arrival by more than stallFraction x deadline. */
+  private stalled(now: number): boolean {
+    if (!Number.isFinite(this.t.stallFraction)) return false;
+    const late = this.t.stallFraction * this.o.deadlineMs;
+    return this.out.some((f) => now > f.predictedArrival + this.serverMs(f.mode) + late);
   }
 
   decide(now: number): Decision {
     const r = this.rateAt(now);
     if (!(r > 0)) return { mode: this.smallest, predictedMs: NaN, uplinkBps: NaN, smallestMisses: false };
     const q = this.backlog(now, r);
-    const budget = this.t.fit * this.o.deadlineMs;
+    const guard = this.t.guardFit < 1 && this.recentMissRate(now) > this.t.missBudget ? this.t.guardFit : 1;
+    const budget = this.t.fit * guard * this.o.deadlineMs;
     const perFrame = r * this.interval * this.t.sustain;
     const fits = (i: number, slack: number) => this.predict(i, now, r, q) <= budget * slack && this.sizeOf(i) <= perFrame * slack;
-    let pick = this.order.find((i) => fits(i, 1)) ?? -1;
+    let pick = this.stalled(now) ? -1 : (this.order.find((i) => fits(i, 1)) ?? -1);
     const rank = (i: number) => this.order.indexOf(i);
     if (pick >= 0 && rank(pick) < rank(this.current) && fits(this.current, 1)) {
       // Going up: only to a mode that fits with the tighter margin, and only once such a mode
-      // has fitted for upHoldMs without a break; until then stay.
+      // has fitted for upHoldMs without a break; until then stay. Before the link has shown its
+      // limit (fastStart) a fitting step is taken at once.
       const cap = this.sizeOf(this.current) * this.t.upStep;
       const up = this.order.find((i) => this.sizeOf(i) <= cap && fits(i, this.t.upFit / this.t.fit)) ?? this.current;
       if (rank(up) < rank(this.current)) {
         if (!(this.upSince <= now)) this.upSince = now;
       } else this.upSince = NaN;
-      pick = now - this.upSince >= this.t.upHoldMs ? up : this.current;
+      const hold = this.t.fastStart && !this.limited ? 0 : this.t.upHoldMs;
+      pick = now - this.upSince >= hold ? up : this.current;
     } else this.upSince = NaN;
     if (pick !== this.current) this.upSince = NaN;
+    if (pick < 0 || rank(pick) > rank(this.current)) this.limited = true;
     const uplinkBps = r * 1000;
     if (pick < 0) {
       const p = this.predict(this.smallest, now, r, q);
@@ -356,6 +404,7 @@ export class SlimController implements Controller {
     this.decMs[f.mode] = this.decMs[f.mode] ? 0.7 * this.decMs[f.mode] + 0.3 * res.serverDecodeMs : res.serverDecodeMs;
     this.serverQueueMs = 0.7 * this.serverQueueMs + 0.3 * res.serverQueueMs;
     push(this.serverTimes, res.serverQueueMs + res.serverDecodeMs, 32);
+    this.outcomes.push({ at: f.capturedAt, missed: res.resultAt - f.capturedAt > this.o.deadlineMs });
     const arrival = res.resultAt - res.serverQueueMs - res.serverDecodeMs;
     // D: the least one-way time seen lately (as BBR's min RTT); it holds the smallest frame's own
     // crossing too, which only moves that bit of time from serialization to delay.
@@ -379,9 +428,11 @@ export class SlimController implements Controller {
       t += s.ms;
     }
     this.rawRate = b / t;
+    if (this.t.ratePercentile < 1) this.rawRate = Math.min(this.rawRate, percentile(this.samples.map((x) => x.bytes / x.ms), this.t.ratePercentile));
     const err = this.errors.length ? Math.max(...this.errors) : 0;
     this.rate = this.t.errorDiscount ? this.rawRate / (1 + Math.min(err, 1)) : this.rawRate;
     this.lastArrival = Math.max(this.lastArrival, arrival);
+    this.memo.jitter = this.memo.server = NaN;
   }
 }
 

@@ -114,6 +114,16 @@ export class TraceLink {
     return t + this.delayMs;
   }
 
+  /** An independent copy in the same state (what-if replays: the benchmark's clairvoyant bound). */
+  clone(): TraceLink {
+    const c = new TraceLink(this.trace, { scale: this.scale, delayMs: this.delayMs, offsetMs: this.offsetMs });
+    c.next = this.next;
+    c.used = this.used;
+    c.lastSent = this.lastSent;
+    c.busyUntil = this.busyUntil;
+    return c;
+  }
+
   /** When the queue holding everything transmitted so far will have drained (before the delay). */
   get drainedAt(): number {
     return this.busyUntil;
@@ -132,18 +142,19 @@ export class TraceLink {
  */
 export class RealTimeShaper {
   readonly link: TraceLink;
-  private readonly t0: number;
+  /** the clock's reading when the shaper started: link time 0 */
+  readonly startedAt: number;
   private readonly now: () => number;
 
   constructor(link: TraceLink, now: () => number = () => performance.now()) {
     this.link = link;
     this.now = now;
-    this.t0 = now();
+    this.startedAt = now();
   }
 
   /** ms since the shaper started: the link's clock. */
   elapsed(): number {
-    return this.now() - this.t0;
+    return this.now() - this.startedAt;
   }
 
   /** Delivery time in link ms of `bytes` queued now (no waiting). */

@@ -68,7 +68,8 @@ export interface StreamOptions {
 export async function streamFrames(session: DeviceSession, frames: readonly Frame[], o: StreamOptions): Promise<{ frames: FrameRecord[]; summary: RunSummary; seconds: number }> {
   const ctl = makeController(o.controller, o.modes, { deadlineMs: o.deadlineMs, fps: o.fps, maxMembers: o.maxMembers }, o.tuning);
   const interval = 1000 / o.fps;
-  const t0 = performance.now();
+  // With an emulated link, the stream's clock is the link's, so frame k's capture falls at link time k x interval (as in the simulator).
+  const t0 = session.shaper?.startedAt ?? performance.now();
   const now = () => performance.now() - t0;
   const records: FrameRecord[] = [];
   const pending: Promise<void>[] = [];
@@ -78,11 +79,12 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
     // Wait for this frame's capture time (results arrive meanwhile and reach the controller).
     while (now() < cap) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(cap - now(), 50))));
     const f = frames[k];
-    const d = ctl.decide(now());
+    const decidedAt = now();
+    const d = ctl.decide(decidedAt);
     const rec: FrameRecord = {
       frame: k, image: f.index, mode: d.mode, members: 0, bits: 0, bytes: 0, capturedAt: cap, sentAt: NaN, resultAt: NaN,
       encodeMs: 0, uplinkMs: NaN, serverQueueMs: NaN, serverDecodeMs: NaN, e2eMs: NaN, missed: true, correct: null,
-      predictedMs: d.predictedMs, uplinkBps: d.uplinkBps, smallestMisses: d.smallestMisses,
+      predictedMs: d.predictedMs, uplinkBps: d.uplinkBps, smallestMisses: d.smallestMisses, decidedAt,
     };
     records.push(rec);
     if (d.mode < 0) {
@@ -105,6 +107,7 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
           rec.serverDecodeMs = r.timings.serverDecodeMs;
           rec.e2eMs = r.timings.e2eMs;
           rec.missed = !r.deadlineHeld;
+          if (r.linkAt !== undefined) rec.linkAt = r.linkAt - t0;
           rec.correct = r.result.outcome === 'ok' && f.label !== undefined ? r.result.class === f.label : null;
           (rec as FrameRecord & { outcome?: string }).outcome = r.result.outcome;
           ctl.onResult({ frame: k, resultAt: rec.resultAt, serverQueueMs: rec.serverQueueMs, serverDecodeMs: rec.serverDecodeMs });
@@ -117,7 +120,8 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
     // The controller learns what was sent as soon as it is encoded (send() encodes synchronously
     // before its first await), so sizes and encoder times are known for the next decision.
     pending.push(p);
-    ctl.onSent({ frame: k, mode: d.mode, bytes: session.lastBytes, capturedAt: cap, sentAt: now(), encodeMs: session.lastEncodeMs });
+    // sentAt as the session stamped it (the record's too), so a replay of this run feeds the controller the same number
+    ctl.onSent({ frame: k, mode: d.mode, bytes: session.lastBytes, capturedAt: cap, sentAt: session.lastSentAt - t0, encodeMs: session.lastEncodeMs });
   }
   await Promise.all(pending);
   return { frames: records, summary: summarize(records, o.fps), seconds: now() / 1000 };

@@ -37,6 +37,23 @@ export interface SimOptions {
   encodeMs?: readonly number[];
   /** server decode ms of frame k where a real run measured it (replaying its jitter); else decodeMs */
   decodeMsOfFrame?: (frame: number, mode: number) => number | undefined;
+  /**
+   * A real run's host times for frame k, replayed (controller-validate.ts): when its controller
+   * decided, when the frame left the encoder, and the time from the link's delivery to the result
+   * (server queue, decode, transport and event loop). The link itself is still simulated.
+   */
+  replay?: (frame: number) => FrameReplay | undefined;
+}
+
+export interface FrameReplay {
+  decidedAt: number;
+  sentAt: number;
+  encodeMs: number;
+  afterLinkMs: number;
+  serverQueueMs: number;
+  serverDecodeMs: number;
+  /** the transport's bytes around this frame's packet (the envelope's varints vary) */
+  overheadBytes?: number;
 }
 
 /** One frame, as the simulator and the device's log both write it. */
@@ -61,6 +78,9 @@ export interface FrameRecord {
   predictedMs: number;
   uplinkBps: number;
   smallestMisses: boolean;
+  /** real runs: when the controller decided, and when the emulated link delivered the last byte (ms from the stream's start) */
+  decidedAt?: number;
+  linkAt?: number;
 }
 
 export interface RunSummary {
@@ -89,14 +109,17 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
   // Results come back in send order (one FIFO link, one FIFO server): a queue, not a heap.
   const pending: FrameRecord[] = [];
   let encFree = 0, srvFree = 0;
+  let lastSent = -Infinity;
   for (let k = 0; k < n; k++) {
     const cap = k * interval;
-    while (pending.length && pending[0].resultAt <= cap) {
+    const rp = o.replay?.(k);
+    const decideAt = rp ? Math.max(rp.decidedAt, cap) : cap;
+    while (pending.length && pending[0].resultAt <= decideAt) {
       const r = pending.shift()!;
       ctl.onResult({ frame: r.frame, resultAt: r.resultAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs });
     }
     const image = o.order ? o.order[k % o.order.length] : k % ds.count;
-    const d = ctl.decide(cap);
+    const d = ctl.decide(decideAt);
     const rec: FrameRecord = {
       frame: k, image, mode: d.mode, members: 0, bits: 0, bytes: 0, capturedAt: cap, sentAt: NaN, resultAt: NaN,
       encodeMs: 0, uplinkMs: NaN, serverQueueMs: NaN, serverDecodeMs: NaN, e2eMs: NaN, missed: true, correct: null,
@@ -107,17 +130,25 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     const m = d.mode;
     rec.members = ds.modes[m].mode.members;
     rec.bits = ds.modes[m].mode.bits;
-    rec.bytes = ds.bytes[image * M + m] + over;
+    rec.bytes = ds.bytes[image * M + m] + (rp?.overheadBytes ?? over);
     const start = Math.max(cap, encFree);
-    rec.encodeMs = enc[m];
-    rec.sentAt = encFree = start + enc[m];
+    rec.encodeMs = rp ? rp.encodeMs : enc[m];
+    rec.sentAt = encFree = Math.max(rp ? rp.sentAt : start + enc[m], lastSent);
+    lastSent = rec.sentAt;
     ctl.onSent({ frame: k, mode: m, bytes: rec.bytes, capturedAt: cap, sentAt: rec.sentAt, encodeMs: rec.encodeMs });
     const arrived = link.transmit(rec.sentAt, rec.bytes);
     rec.uplinkMs = arrived - rec.sentAt;
-    const s = Math.max(arrived, srvFree);
-    rec.serverQueueMs = s - arrived;
-    rec.serverDecodeMs = o.decodeMsOfFrame?.(k, m) ?? dec[m];
-    rec.resultAt = srvFree = s + rec.serverDecodeMs;
+    if (rp) {
+      // The real run's server and host times after the link, as measured (its queueing included).
+      rec.serverQueueMs = rp.serverQueueMs;
+      rec.serverDecodeMs = rp.serverDecodeMs;
+      rec.resultAt = srvFree = Math.max(arrived + rp.afterLinkMs, srvFree);
+    } else {
+      const s = Math.max(arrived, srvFree);
+      rec.serverQueueMs = s - arrived;
+      rec.serverDecodeMs = o.decodeMsOfFrame?.(k, m) ?? dec[m];
+      rec.resultAt = srvFree = s + rec.serverDecodeMs;
+    }
     rec.e2eMs = rec.resultAt - cap;
     rec.missed = rec.e2eMs > o.deadlineMs;
     rec.correct = ds.correct[image * M + m] === 1;

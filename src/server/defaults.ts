@@ -10,4 +10,5 @@ export const SERVE_DEFAULTS = {
   maxConnections: 10_000,
   drainTimeoutMs: 10_000,
   topK: 3,
+  workerDepth: 2,
 };

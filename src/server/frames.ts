@@ -80,7 +80,7 @@ export class FrameService {
     try {
       this.take(bytes, ctx, once);
     } catch (e) {
-      this.metrics.frames.inc({ model: 'unknown', mode: 'unknown', transport: ctx.transport, outcome: 'failed' });
+      this.metrics.frame('unknown', 'unknown', ctx.transport, 'failed');
       once({ v: 1, device: ctx.device ?? null, seq: null, outcome: 'failed', error: { code: 'internal', message: `server error: ${(e as Error).message}` } });
     }
   }
@@ -88,9 +88,9 @@ export class FrameService {
   private take(bytes: Uint8Array, ctx: FrameContext, reply: Reply): void {
     const receivedAt = nowMs();
     const t = ctx.transport;
-    this.metrics.frameBytes.observe({ transport: t }, bytes.length);
+    this.metrics.received(t, bytes.length);
     const early = (outcome: Outcome, code: string, message: string, extra: Partial<FrameResult> = {}, model = 'unknown', mode = 'unknown'): void => {
-      this.metrics.frames.inc({ model, mode, transport: t, outcome });
+      this.metrics.frame(model, mode, t, outcome);
       reply({ v: 1, device: extra.device ?? ctx.device ?? null, seq: extra.seq ?? null, outcome, ...extra, error: { code, message } });
     };
     if (bytes.length > this.limits.maxBody) return early('refused', 'too-large', `frame of ${bytes.length} bytes exceeds the server's limit of ${this.limits.maxBody} (--max-body)`);
@@ -150,7 +150,6 @@ export class FrameService {
     if (refusal) return early(refusal.outcome, refusal.code, refusal.message, { ...ids, ...named }, m.name, mode);
     const job: Job = { device, seq, model: m, mode, transport: t, packet: p, receivedAt, due: dueAt(env.fields, Date.now()), bytes: bytes.length, captureMs: env.fields.captureMs, reply, answered: false };
     this.live.add(job);
-    this.metrics.inflight.set(this.scheduler.inflight);
     if (Date.now() > job.due) return this.late(job, receivedAt);
     this.scheduler.push(job);
     this.pump();
@@ -171,8 +170,6 @@ export class FrameService {
       }
       this.pool.run(job.model.index, job.packet, (r) => this.finish(job, r));
     }
-    this.metrics.queueDepth.set(this.scheduler.depth);
-    this.metrics.workersBusy.set(this.pool.busy);
   }
 
   private late(job: Job, at: number): void {
@@ -181,13 +178,19 @@ export class FrameService {
   }
 
   private finish(job: Job, r: PoolReply): void {
-    if (job.answered) return;
+    if (job.answered) {
+      // answered already (drain timeout): the worker's slot is free all the same
+      this.pump();
+      return;
+    }
     const queueMs = r.startedAt > 0 ? r.startedAt - job.receivedAt : undefined;
-    if (queueMs !== undefined) this.metrics.queueSeconds.observe({ model: job.model.name }, Math.max(0, queueMs) / 1000);
+    if (queueMs !== undefined) this.metrics.queued(job.model.name, Math.max(0, queueMs) / 1000);
     if (r.ok) {
-      this.metrics.decodeSeconds.observe({ model: job.model.name }, r.decodeMs / 1000);
-      const top = r.top[0];
-      this.answer(job, 'ok', { class: top?.class, label: top?.label, topk: r.top, mode: r.mode, queueMs: round3(queueMs!), decodeMs: round3(r.decodeMs) }, true);
+      this.metrics.decoded(job.model.name, r.decodeMs / 1000);
+      const classes = job.model.classes;
+      const topk = Array.from(r.classes, (c, i) => ({ class: c, label: classes[c] ?? String(c), score: r.scores[i] }));
+      const top = topk[0];
+      this.answer(job, 'ok', { class: top?.class, label: top?.label, topk, mode: { members: r.members, bits: r.bits }, queueMs: round3(queueMs!), decodeMs: round3(r.decodeMs) }, true);
     } else if (r.error.kind === 'malformed') {
       this.answer(job, 'malformed', { error: { code: r.error.code, message: r.error.message } }, false);
     } else {
@@ -202,8 +205,7 @@ export class FrameService {
     job.answered = true;
     this.live.delete(job);
     this.scheduler.done(job.device, job.seq, keepSeq);
-    this.metrics.frames.inc({ model: job.model.name, mode: job.mode, transport: job.transport, outcome });
-    this.metrics.inflight.set(this.scheduler.inflight);
+    this.metrics.frame(job.model.name, job.mode, job.transport, outcome);
     job.reply({ v: 1, device: job.device, seq: job.seq, outcome, model: job.model.name, modelId: job.model.idHex, ...extra });
     if (this.onAnswer) {
       const now = Date.now();

@@ -124,7 +124,7 @@ export class WebFront {
       // the rest of the body is not read: the connection cannot carry another request
       res.setHeader('Connection', 'close');
       send({ v: 1, device: device ?? null, seq: null, outcome: 'refused', error: { code: 'too-large', message: `frame of ${n} bytes exceeds the server's limit of ${max} (--max-body)` } });
-      this.frames.metrics.frames.inc({ model: 'unknown', mode: 'unknown', transport: 'http', outcome: 'refused' });
+      this.frames.metrics.frame('unknown', 'unknown', 'http', 'refused');
       req.resume();
     };
     if (declared > max) return tooLarge(String(declared));

@@ -45,7 +45,7 @@ function resultTopic(prefix: string, device: string | null): string {
 function onFrame(frames: FrameService, prefix: string, topic: string, payload: Uint8Array, send: (topic: string, r: FrameResult) => void): void {
   const t = parseFrameTopic(prefix, topic);
   if ('error' in t) {
-    frames.metrics.frames.inc({ model: 'unknown', mode: 'unknown', transport: 'mqtt', outcome: 'malformed' });
+    frames.metrics.frame('unknown', 'unknown', 'mqtt', 'malformed');
     send(resultTopic(prefix, null), { v: 1, device: null, seq: null, outcome: 'malformed', error: { code: 'no-device', message: t.error } });
     return;
   }

@@ -1,8 +1,8 @@
 /**
  * The decoder pool: N worker_threads (src/server/worker.ts), each with its own kernel module
  * instance per model. The main thread never decodes: it hands a worker up to `depth` frames (two
- * by default, so a worker has its next frame while the previous answer crosses back) and gets
- * results as events. A worker that dies is replaced; the frames it held are answered with
+ * by default, so a worker has its next frame while the previous answer crosses back), the packet
+ * bytes in a slot of a buffer shared with that worker, and gets results as events. A worker that dies is replaced; the frames it held are answered with
  * 'worker-died', never dropped.
  *
  *   const pool = new DecoderPool({ blobs, workers: 4, topK: 3 });
@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { WorkerInit, WorkerJob, WorkerReply } from './worker.js';
 
+/** bytes of one shared packet slot: packets up to this size (the default --max-body) are not copied into a buffer of their own */
+export const SLOT_BYTES = 65536;
+
 export type PoolReply = WorkerReply | { id: number; ok: false; startedAt: number; error: { kind: 'died'; code: 'worker-died'; message: string } };
 
 export interface PoolOptions {
@@ -27,7 +30,7 @@ export interface PoolOptions {
   build?: WorkerInit['build'];
   /** called after a dead worker's replacement is started */
   onRestart?: (index: number, reason: string) => void;
-  /** called when a worker's busy state or the pool's load changes */
+  /** called when a worker comes online or a dead one's frames were answered: frames may be handed over */
   onLoad?: () => void;
 }
 
@@ -36,6 +39,10 @@ interface Slot {
   online: boolean;
   /** job id -> callback, for the frames this worker holds */
   held: Map<number, (r: PoolReply) => void>;
+  /** packet bytes shared with the worker: a slot of SLOT_BYTES per frame it may hold (at most 8) */
+  shared: SharedArrayBuffer;
+  /** job id in each packet slot (0: free) */
+  slotIds: Float64Array;
   /** jobs handed over in this tick, posted together at its end (one message per worker per tick) */
   outbox: WorkerJob[];
   closing: boolean;
@@ -69,22 +76,26 @@ export class DecoderPool {
   }
 
   private spawn(index: number): Slot {
-    const init: WorkerInit & { slimsplitDecoder: true } = { slimsplitDecoder: true, blobs: this.opts.blobs, topK: this.opts.topK, build: this.opts.build };
+    const slots = Math.min(this.opts.depth!, 8);
+    const shared = new SharedArrayBuffer(slots * SLOT_BYTES);
+    const init: WorkerInit & { slimsplitDecoder: true } = { slimsplitDecoder: true, blobs: this.opts.blobs, topK: this.opts.topK, build: this.opts.build, shared, slotBytes: SLOT_BYTES };
     const worker = new Worker(this.file, { workerData: init });
-    const slot: Slot = { worker, online: false, held: new Map(), outbox: [], closing: false };
+    const slot: Slot = { worker, online: false, held: new Map(), shared, slotIds: new Float64Array(slots), outbox: [], closing: false };
     worker.on('message', (m: { replies: WorkerReply[] } | { ready: true }) => {
       if ('ready' in m) {
         slot.online = true;
         this.opts.onLoad?.();
         return;
       }
+      // the callback hands this worker its next frame (FrameService.pump)
       for (const r of m.replies) {
         const cb = slot.held.get(r.id);
         if (!cb) continue;
         slot.held.delete(r.id);
+        const k = slot.slotIds.indexOf(r.id);
+        if (k >= 0) slot.slotIds[k] = 0;
         cb(r);
       }
-      this.opts.onLoad?.();
     });
     let why = 'exited';
     worker.on('error', (e) => {
@@ -143,15 +154,25 @@ export class DecoderPool {
     if (!best) return false;
     const id = this.nextId++;
     best.held.set(id, cb);
-    // a copy with its own buffer, transferred: the packet may be a view into a larger socket buffer
-    // (Node's 8 KiB pool), which postMessage would otherwise clone whole
-    const copy = new Uint8Array(packet.length);
-    copy.set(packet);
+    // the packet goes into one of the worker's shared slots (free: a worker holds fewer than
+    // depth frames): no buffer to allocate, transfer and collect per frame; the packet may be a
+    // view into a larger socket buffer, which postMessage would otherwise clone whole
+    let job: WorkerJob;
+    const k = packet.length <= SLOT_BYTES ? best.slotIds.indexOf(0) : -1;
+    if (k >= 0) {
+      best.slotIds[k] = id;
+      new Uint8Array(best.shared, k * SLOT_BYTES, packet.length).set(packet);
+      job = { id, model, slot: k, length: packet.length };
+    } else {
+      const copy = new Uint8Array(packet.length);
+      copy.set(packet);
+      job = { id, model, packet: copy };
+    }
     if (best.outbox.length === 0 && !this.flushing.has(best)) {
       this.flushing.add(best);
       if (this.flushing.size === 1) queueMicrotask(() => this.flush());
     }
-    best.outbox.push({ id, model, packet: copy });
+    best.outbox.push(job);
     return true;
   }
 
@@ -161,7 +182,7 @@ export class DecoderPool {
     for (const s of this.flushing) {
       const jobs = s.outbox;
       s.outbox = [];
-      if (jobs.length) s.worker.postMessage({ jobs }, jobs.map((j) => j.packet.buffer as ArrayBuffer));
+      if (jobs.length) s.worker.postMessage({ jobs }, jobs.flatMap((j) => ('packet' in j ? [j.packet.buffer as ArrayBuffer] : [])));
     }
     this.flushing.clear();
   }

@@ -76,16 +76,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     blobs: models.models.map((m) => m.bytes),
     workers,
     topK: opt.topK,
-    depth: opt.depth,
+    depth: opt.depth ?? opt.workerDepth,
     build: opt.build,
     onRestart: (i, why) => {
       metrics.workerRestarts.inc();
       log(`slimsplit: serve: ${why}; replaced\n`);
     },
-    onLoad: () => {
-      metrics.workers.set(pool.online);
-      frames?.pump();
-    },
+    onLoad: () => frames?.pump(),
   });
   try {
     await pool.ready();
@@ -95,6 +92,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   frames = new FrameService(models, pool, metrics, { maxQueue: opt.maxQueue, maxInflight: opt.maxInflight, maxBody: opt.maxBody });
   const fs = frames;
+  metrics.state = {
+    queueDepth: () => fs.scheduler.depth,
+    inflight: () => fs.scheduler.inflight,
+    workersBusy: () => pool.busy,
+    workersOnline: () => pool.online,
+  };
   const live = new LiveStats();
   fs.onAnswer = (f) => live.record(f);
   const prefix = opt.topicPrefix ?? DEFAULT_PREFIX;

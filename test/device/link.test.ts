@@ -70,6 +70,18 @@ describe('trace link', () => {
     expect(link.capacityBps(0, 1000)).toBeCloseTo(101 * 150, 6);
   });
 
+  it('clones into an independent link in the same state', () => {
+    const link = new TraceLink(trace, { delayMs: 7 });
+    link.transmit(0, 100);
+    const copy = link.clone();
+    // both continue from opportunity 0 with 100 B used; the copy's sends leave the original alone
+    expect(copy.transmit(1, 1400)).toBe(17);
+    expect(copy.transmit(2, 3000)).toBe(37);
+    expect(link.transmit(0, 1300)).toBe(7);
+    expect(link.drainedAt).toBe(0);
+    expect(copy.drainedAt).toBe(30);
+  });
+
   it('repeats the trace', () => {
     const link = new TraceLink(trace);
     expect(link.transmit(1995, 1)).toBe(2000);

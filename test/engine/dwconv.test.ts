@@ -112,6 +112,35 @@ describe('dwconv: SIMD and scalar builds agree', () => {
   });
 });
 
+describe('dwconv: the whole-plane 3x3 path (SIMD) and the scalar build agree', () => {
+  const [[, simd], [, scalar]] = engines();
+  // Every width from 3 to 30 for both strides and all paddings: planes of 4..7 outputs that are
+  // only border blocks, the left and right blocks overlapping, and every interior remainder; heights
+  // 1..3 and 7 cut kernel rows at the top and bottom. Bits compared, signs of zero included.
+  for (const s of [1, 2] as const) {
+    for (const pad of ['none', 'same', 'tf-same'] as const) {
+      it(`k3 s${s} pad ${pad}: widths 3..30, bit for bit`, () => {
+        for (let W = 3; W <= 30; W++) {
+          for (const H of [1, 2, 3, 7]) {
+            const c: Case = { C: 3, cA: 3, H, W, k: 3, s, pad, act: (W + H) % 6, bias: true, scale: W % 2 === 0, shift: W % 3 === 0, seed: W * 31 + H };
+            try {
+              convGeometry(H, W, 3, s, pad);
+            } catch {
+              continue;
+            }
+            const a = run(simd, c), b = run(scalar, c);
+            expect(maxRelErr(a.y, a.ref), `W=${W} H=${H}`).toBeLessThan(TOL.f32);
+            const ua = new Uint32Array(a.y.buffer.slice(0)), ub = new Uint32Array(b.y.buffer.slice(0));
+            const differ = Array.from(ua).flatMap((v, i) => (v === ub[i] ? [] : [i]));
+            expect(differ, `W=${W} H=${H}: first differing output ${differ[0]}: ${a.y[differ[0]]} vs ${b.y[differ[0]]}`).toEqual([]);
+            expect(a.guards && b.guards, `W=${W} H=${H}`).toBe(true);
+          }
+        }
+      });
+    }
+  }
+});
+
 describe('dwconv argument checks', () => {
   const base: Conv2dArgs = { x: 64, w: 128, y: 256, cin: 8, cout: 8, groups: 8, H: 10, W: 10, k: 3, stride: 1, pad: 'same' };
   it('names what is wrong', () => {

@@ -117,6 +117,22 @@ describe('matmul: SIMD and scalar builds agree', () => {
     );
   });
 
+  it('bit for bit on every column remainder and panel split (both builds sum each output over ci in order)', () => {
+    // n 2..60 and 196: overlapped last tiles after 8- and 4-wide tiles; K 700 splits the
+    // positions into several panels whose last one takes the remainder
+    for (const [cin, cout] of [[5, 9], [16, 7], [700, 6]]) {
+      for (const n of [...Array.from({ length: 59 }, (_, i) => i + 2), 196]) {
+        const c: Case = { cin, cout, cinA: cin, coutA: cout, n, act: n % 6, bias: true, scale: n % 2 === 0, shift: n % 3 === 0, seed: n + cin };
+        const a = run(simd, c), b = run(scalar, c);
+        expect(maxRelErr(a.y, a.ref), `cin ${cin} n ${n}`).toBeLessThan(TOL.f32);
+        const ua = new Uint32Array(a.y.buffer.slice(0)), ub = new Uint32Array(b.y.buffer.slice(0));
+        const differ = Array.from(ua).flatMap((v, i) => (v === ub[i] ? [] : [i]));
+        expect(differ, `cin ${cin} n ${n}`).toEqual([]);
+        expect(a.guards && b.guards, `cin ${cin} n ${n}`).toBe(true);
+      }
+    }
+  });
+
   it('bit for bit on NaN, infinities and signed zeros through every activation', () => {
     // y = 1 * x, so the special values reach the epilogue; n = 13 runs the 4-wide loop and the tail
     const x = Float32Array.from([NaN, -0, 0, -1, 1, Infinity, -Infinity, NaN, 7, -7, NaN, 0.5, 6.5]);

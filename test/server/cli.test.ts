@@ -13,7 +13,7 @@ describe('slimsplit serve (CLI)', () => {
   it('lists its options', async () => {
     const r = await run(['serve', '--help']);
     expect(r.code).toBe(0);
-    for (const o of ['--model', '--host', '--port', '--mqtt-port', '--no-mqtt', '--broker', '--group', '--workers', '--max-queue', '--max-inflight', '--max-body', '--max-connections', '--drain-timeout', '--top-k']) {
+    for (const o of ['--model', '--host', '--port', '--mqtt-port', '--no-mqtt', '--broker', '--group', '--workers', '--max-queue', '--max-inflight', '--max-body', '--max-connections', '--drain-timeout', '--top-k', '--worker-depth']) {
       expect(r.out).toContain(o);
     }
     expect(r.out.replace(/\s+/g, " ")).toMatch(/--host <addr> .*\(default: "127\.0\.0\.1"\)/);
@@ -22,6 +22,9 @@ describe('slimsplit serve (CLI)', () => {
     const w = await run(['serve', '--workers', '0']);
     expect(w.code).toBe(2);
     expect(w.err).toMatch(/--workers must be an integer >= 1/);
+    const d = await run(['serve', '--worker-depth', '0']);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/--worker-depth must be an integer >= 1/);
     const m = await run(['serve', '--model', '/nonexistent/x.slim', '--port', '0', '--no-mqtt', '--workers', '1']);
     expect(m.code).toBe(1);
     expect(m.err).toMatch(/cannot read model file '\/nonexistent\/x\.slim'/);

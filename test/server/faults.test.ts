@@ -65,6 +65,12 @@ describe('serve: a decoder worker dies mid-run', () => {
     expect(srv.pool.online).toBe(2);
     const r = JSON.parse((await getText(`${base}/readyz`)).text);
     expect(r).toMatchObject({ ready: true, workers: { online: 2, size: 2 } });
+    // the state gauges are read when /metrics is scraped: the replacement is online, nothing is left
+    const now = await metricsText();
+    expect(metric(now, 'slimsplit_workers')).toBe(2);
+    expect(metric(now, 'slimsplit_frames_in_flight')).toBe(0);
+    expect(metric(now, 'slimsplit_queue_depth')).toBe(0);
+    expect(metric(now, 'slimsplit_workers_busy')).toBe(0);
   });
 });
 

@@ -1,0 +1,92 @@
+/**
+ * A/B of two kernel builds on the imported MobileNetV2 1.0 @224: the whole network and every layer
+ * run alone, build A against build B in the same process, interleaved, with the outputs compared
+ * bit for bit. For kernel work on a shared machine: it times CPU time of this process
+ * (process.cpuUsage), not wall time, so other jobs' time slices do not land in the numbers, and
+ * it reports per layer the minimum of each build and the median of the per-round B/A ratios.
+ *
+ *   cp build/simd.wasm /tmp/old-simd.wasm      # before the change
+ *   npm run asbuild:simd                       # after it
+ *   npx tsx bench/mobilenet-ab.ts --a /tmp/old-simd.wasm --b build/simd.wasm --layers
+ *   npx tsx bench/mobilenet-ab.ts --a ... --layers --only 'dw3x3/1'     # a regex on the layer text
+ *
+ * A file whose name contains "scalar" is loaded as the scalar build. Not a peer comparison
+ * (that is bench/mobilenet.bench.ts); nothing is written.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../src/engine/wasm.js';
+import { Runner } from '../src/engine/plan/runner.js';
+import { readBlob } from '../src/format/reader.js';
+import { importModel, referenceActivations, nodeMacs, type IrGraph, type IrNode } from '../src/import/index.js';
+import { lowerGraph } from '../src/import/graph.js';
+import { packGraph } from '../src/format/pack.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const A = arg('--a');
+const B = arg('--b') ?? join(ROOT, 'build/simd.wasm');
+if (!A) throw new Error('mobilenet-ab: --a <build.wasm> is required (the build to compare against)');
+const ROUNDS = Number(arg('--rounds') ?? 15);
+const ONLY = arg('--only');
+const MODEL = arg('--model') ?? join(ROOT, '../shared/models/mobilenet-v2/mobilenet_v2_1.0_224_quant.tflite');
+
+const engine = (file: string): Engine =>
+  new Engine(file.includes('scalar') ? 'scalar' : 'simd', new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}));
+
+interface Ab { a: number; b: number; ratio: number; identical: boolean }
+
+/** Both builds on graph g: minimum ms per run of each, median per-round B/A, bit identity. */
+function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
+  const { json, bin } = lowerGraph(g);
+  const blob = readBlob(packGraph(json, bin));
+  const rs = [new Runner(engine(A!), blob, 'classifier'), new Runner(engine(B), blob, 'classifier')];
+  const outs = rs.map((r) => new Uint32Array(Float32Array.from(r.run(input) as Float32Array).buffer));
+  const identical = outs[0].every((v, i) => v === outs[1][i]);
+  for (let w = 0; w < 5; w++) for (const r of rs) r.run(input); // past the baseline tier
+  const t: number[][] = [[], []];
+  for (let k = 0; k < ROUNDS; k++) {
+    for (let j = 0; j < 2; j++) {
+      const q = (k + j) % 2;
+      const t0 = process.cpuUsage();
+      for (let e = 0; e < reps; e++) rs[q].run(input);
+      const d = process.cpuUsage(t0);
+      t[q].push((d.user + d.system) / 1000 / reps);
+    }
+  }
+  const ratios = t[1].map((v, i) => v / t[0][i]).sort((p, q) => p - q);
+  return { a: Math.min(...t[0]), b: Math.min(...t[1]), ratio: ratios[ratios.length >> 1], identical };
+}
+
+function alone(ir: IrGraph, n: IrNode): IrGraph {
+  const x = n.op === 'add' ? n.a : n.x;
+  const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
+  return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
+}
+
+const { ir } = importModel(new Uint8Array(readFileSync(MODEL)));
+const [C, H, W] = ir.tensors.get(ir.input)!.shape;
+const x = new Float32Array(C * H * W);
+for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 2;
+console.log(`A ${A}\nB ${B}\n${ROUNDS} interleaved rounds, CPU time; ms = minimum per run, B/A = median of the per-round ratios`);
+const whole = ab(ir, x, 3);
+console.log(`whole network: A ${whole.a.toFixed(3)} ms, B ${whole.b.toFixed(3)} ms, B/A ${whole.ratio.toFixed(3)}, outputs ${whole.identical ? 'bit-identical' : 'DIFFER'}`);
+if (process.argv.includes('--layers')) {
+  console.log('\n| # | layer | out | A ms | B ms | B/A | B GFLOP/s | bits |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const acts = referenceActivations(ir, x);
+  for (let i = 0; i < ir.nodes.length; i++) {
+    const n = ir.nodes[i];
+    if (n.op === 'alias') continue;
+    const desc = n.op === 'conv2d' ? `${n.groups > 1 ? 'dw' : n.k === 1 ? 'pw' : 'conv'}${n.k}x${n.k}/${n.stride} ${n.cin}->${n.cout}` : n.op;
+    const out = ir.tensors.get(n.y)!.shape.join('x');
+    if (ONLY && !new RegExp(ONLY).test(`${desc} ${out}`)) continue;
+    const sub = alone(ir, n);
+    const r = ab(sub, Float32Array.from(acts.get(sub.input)!), 20);
+    const gf = (2 * nodeMacs(n, ir)) / r.b / 1e6;
+    console.log(`| ${i} | ${desc} | ${out} | ${r.a.toFixed(4)} | ${r.b.toFixed(4)} | ${r.ratio.toFixed(3)} | ${gf.toFixed(1)} | ${r.identical ? 'same' : 'DIFFER'} |`);
+  }
+}
