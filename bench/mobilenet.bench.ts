@@ -67,7 +67,7 @@ async function build(ir: IrGraph, x: Float32Array, ortNode: typeof import('onnxr
   out.push({ engine: 'tfjs-wasm', run: () => tfx.run(), output: () => tfx.output() });
   const onnx = irToOnnx(ir);
   const shape = [1, ...ir.tensors.get(ir.input)!.shape];
-  const web = await ort.InferenceSession.create(onnx.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const web = await ort.InferenceSession.create(onnx.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const feedW = { x: new ort.Tensor('float32', x, shape) };
   let lastW: ort.Tensor | null = null;
   out.push({
@@ -78,7 +78,7 @@ async function build(ir: IrGraph, x: Float32Array, ortNode: typeof import('onnxr
     output: () => Float32Array.from(lastW!.data as Float32Array),
   });
   if (ortNode) {
-    const nat = await ortNode.InferenceSession.create(onnx.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    const nat = await ortNode.InferenceSession.create(onnx.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
     const feedN = { x: new ortNode.Tensor('float32', x, shape) };
     let lastN: import('onnxruntime-node').Tensor | null = null;
     out.push({
