@@ -69,9 +69,15 @@ interface ImportCli {
   std?: number[];
 }
 
-function cmdImport(io: Io, file: string, o: ImportCli): void {
+/** The model file, and for a TF.js model.json its weight shards beside it. */
+function readModelFiles(file: string): { bytes: Uint8Array; weights?: Uint8Array[] } {
   const bytes = readFile(file, 'model file');
   const weights = detectFormat(bytes) === 'tfjs' ? tfjsShardPaths(bytes).map((p) => readFile(join(dirname(file), p), 'TF.js weight shard')) : undefined;
+  return { bytes, weights };
+}
+
+function cmdImport(io: Io, file: string, o: ImportCli): void {
+  const { bytes, weights } = readModelFiles(file);
   const output = o.output?.includes(',') ? o.output.split(',').map((t) => t.trim()) : o.output;
   const opts: ImportOptions = { weights, output, split: o.split, inputSize: o.inputSize, bits: o.bits, splitRange: o.splitRange, mean: o.mean, std: o.std, name: o.name ?? file.replace(/^.*\//, '').replace(/\.[^.]*$/, '').slice(0, 255) };
   if (o.labels) opts.labels = readLabels(o.labels);
@@ -109,11 +115,16 @@ interface EvalCli {
   crop: number;
   json?: string;
   build?: 'simd' | 'scalar';
+  mean?: number[];
+  std?: number[];
 }
 
 async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> {
-  const bytes = readFile(file, 'model file');
-  const { ir, slim } = importModel(bytes, {});
+  const { bytes, weights } = readModelFiles(file);
+  const { ir, slim } = importModel(bytes, { weights, mean: o.mean, std: o.std });
+  // the normalization the engine and the reference were fed, in the results (a wrong one costs top-1 silently)
+  const { mean, std } = readBlob(slim).input;
+  io.err(`input normalization: mean ${mean.map((v) => v.toFixed(4)).join(',')}, std ${std.map((v) => v.toFixed(4)).join(',')}\n`);
   const t0 = performance.now();
   const rows: ImagenetRow[] = [];
   const r = await evalImagenet({
@@ -121,7 +132,7 @@ async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> 
     onImage: (done, total, row) => {
       rows.push(row);
       // the summary so far, so that a run stopped early still leaves its numbers
-      if (o.json && (done % 25 === 0 || done === total)) writeFileSync(o.json, JSON.stringify({ model: file, crop: o.crop, partial: done < total, ...summarize(rows) }, null, 1));
+      if (o.json && (done % 25 === 0 || done === total)) writeFileSync(o.json, JSON.stringify({ model: file, crop: o.crop, mean, std, partial: done < total, ...summarize(rows) }, null, 1));
       if (done % 50 === 0 || done === total) {
         const s = summarize(rows);
         io.err(`${done}/${total} images: engine top-1 ${(100 * s.engineTop1).toFixed(1)}%, reference ${(100 * s.referenceTop1).toFixed(1)}%, ${s.disagreements.length} disagreements (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
@@ -132,12 +143,22 @@ async function cmdEvalImagenet(io: Io, file: string, o: EvalCli): Promise<void> 
   io.out(`${r.images} images: engine top-1 ${pct(r.engineTop1)}, f64 reference top-1 ${pct(r.referenceTop1)}\n`);
   io.out(`engine and reference disagree on ${r.disagreements.length} images with a reference top-2 margin >= 0.05 (must be 0), ${r.tinyDifferences.length} with a smaller one; largest normalized logit error ${r.maxNerr.toExponential(2)}\n`);
   for (const d of r.disagreements) io.out(`  DISAGREE ${d.file}: engine ${d.engine}, reference ${d.reference}, margin ${d.margin.toFixed(4)}\n`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ model: file, crop: o.crop, ...r }, null, 1));
+  if (o.json) writeFileSync(o.json, JSON.stringify({ model: file, crop: o.crop, mean, std, ...r }, null, 1));
   if (r.disagreements.length) throw new Error(`slimsplit: eval-imagenet: ${r.disagreements.length} disagreements with the reference`);
 }
 
+/**
+ * --mean/--std, for every command that imports a model: the values are checked against the
+ * model's channel count where the model is read (readIr), so the errors are the same everywhere.
+ */
+function normalizationOptions(cmd: Command): Command {
+  return cmd
+    .option('--mean <list>', "input normalization, engine input = (pixel/255 - mean) / std: one value or one per channel (ONNX files state none; torchvision's ImageNet models: 0.485,0.456,0.406)", parseFloats)
+    .option('--std <list>', "with --mean: the divisor, one value or one per channel (torchvision's: 0.229,0.224,0.225)", parseFloats);
+}
+
 export function registerImport(program: Command, io: Io): void {
-  program
+  const imp = program
     .command('import')
     .description('turn a TFLite, TF.js graph or ONNX model into a .slim blob: one graph, or an encoder and a decoder split at one tensor')
     .argument('<model>', '.tflite file, TF.js graph model.json (its weight shards beside it), or .onnx file')
@@ -152,30 +173,32 @@ export function registerImport(program: Command, io: Io): void {
     .option('--calibrate-images <n>', 'with --calibrate: how many images, spread over the folder', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('--calibrate-images must be a positive integer');
       return Number(v);
-    }, 32)
-    .option('--mean <list>', "input normalization, engine input = (pixel/255 - mean) / std: one value or one per channel (ONNX files state none; torchvision's ImageNet models: 0.485,0.456,0.406)", parseFloats)
-    .option('--std <list>', "with --mean: the divisor, one value or one per channel (torchvision's: 0.229,0.224,0.225)", parseFloats)
+    }, 32);
+  normalizationOptions(imp)
     .option('--name <name>', 'model name stored in the blob (default: the file name)')
     .option('--list-tensors', "print every layer's output tensor (split candidates) and write nothing")
     .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mobilenet.slim --labels imagenet_labels.txt\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite -o mnv2-split.slim --split MobilenetV2/expanded_conv_2/add\n  slimsplit import resnet18.onnx -o resnet18.slim --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225\n  slimsplit import centernet.json -o centernet.slim --output tower_0/keypoints,tower_0/wh')
     .action((file, o) => cmdImport(io, file, o));
 
-  program
+  const ev = program
     .command('eval-imagenet')
     .description('top-1 of an imported ImageNet classifier over a folder of <synset>_<name>.JPEG (class = sorted position), engine vs its f64 reference')
-    .argument('<model>', '.tflite file')
+    .argument('<model>', '.tflite file, TF.js graph model.json or .onnx file (ONNX: give --mean/--std and --label-offset 0)')
     .requiredOption('--data <dir>', 'folder of ImageNet JPEGs, one per class in synset order (../shared/datasets/imagenet-samples)')
     .option('--limit <n>', 'at most n images, spread over the classes', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('--limit must be a positive integer');
       return Number(v);
     })
-    .option('--label-offset <k>', 'model output index of class 0 (1 for a leading background class)', (v: string) => Number(v), 1)
+    .option('--label-offset <k>', 'model output index of class 0 (1 for a leading background class, as in TFLite MobileNet; 0 for torchvision models)', (v: string) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('--label-offset must be a non-negative integer');
+      return Number(v);
+    }, 1)
     .option('--crop <fraction>', 'central fraction of each side kept before resizing', (v: string) => {
       const f = Number(v);
       if (!(f > 0 && f <= 1)) throw new InvalidArgumentError('--crop must be in (0, 1]');
       return f;
     }, 0.875)
     .option('--build <build>', 'kernel build (simd or scalar; default: the best the runtime has)')
-    .option('--json <file>', "write every image's result as JSON")
-    .action((file, o) => cmdEvalImagenet(io, file, o));
+    .option('--json <file>', "write every image's result as JSON");
+  normalizationOptions(ev).action((file, o) => cmdEvalImagenet(io, file, o));
 }
