@@ -10,9 +10,11 @@
  * code. Quantized weights (uint8/int8, per tensor or per channel, int32 biases) are dequantized to
  * float32 with f = scale * (q - zeroPoint); NHWC activations become NCHW, conv filters OHWI become
  * OIHW, depthwise filters [1][kh][kw][C] become [C][1][kh][kw]. Padding SAME is TensorFlow's
- * (the odd row/column at the bottom/right: the engine's 'tf-same'), VALID is 'none'. What the engine
- * cannot run exactly (dilation > 1, unequal strides, depth multipliers, other activations) is
- * refused with the op and node named, never approximated.
+ * (the odd row/column at the bottom/right: the engine's 'tf-same'), VALID is 'none'. Pools average
+ * over the pixels inside the map, as the engine's avgpool does; a fused activation on a pool becomes
+ * an act node after it. A SOFTMAX is over NHWC's last axis, the engine's channel axis. What the
+ * engine cannot run exactly (dilation > 1, unequal strides, depth multipliers, other activations,
+ * softmax beta) is refused with the op and node named, never approximated.
  */
 import * as flatbuffers from 'flatbuffers';
 import * as T from './tflite_schema.js';
@@ -239,25 +241,33 @@ class TfliteReader {
         case T.BuiltinOperator.AVERAGE_POOL_2D:
         case T.BuiltinOperator.MAX_POOL_2D: {
           const o = op.builtinOptions(new T.Pool2DOptions()) as T.Pool2DOptions;
+          if (!o) throw new ImportError(`${where}: has no options`);
           const x = this.input(ins[0], where);
           const [C, h, w] = this.shape(x);
           const act = this.fusedAct(o.fusedActivationFunction(), where);
-          if (act !== 'none') throw new ImportError(`${where}: a fused ${act} on a pool is not supported`);
           const fh = o.filterHeight(), fw = o.filterWidth();
-          if (code.builtinCode() === T.BuiltinOperator.AVERAGE_POOL_2D) {
-            // VALID over the whole map (MobileNet's head): a global average
-            if (!(fh === h && fw === w && (o.padding() === T.Padding.VALID || (h === 1 && w === 1)))) {
-              throw new ImportError(`${where}: average pool ${fh}x${fw}/${o.strideH()} on a ${h}x${w} map is not supported (only a global one: filter = the whole map)`);
-            }
-            const y = this.output(yIdx, [C, 1, 1], where);
-            this.nodes.push({ op: 'gap', name, x, y });
-          } else {
-            if (fh !== fw || o.strideH() !== o.strideW()) throw new ImportError(`${where}: max pool ${fh}x${fw}/${o.strideH()}x${o.strideW()} must be square with equal strides`);
-            const pad = this.padding(o.padding());
-            const g = convGeometry(h, w, fh, o.strideH(), pad);
-            const y = this.output(yIdx, [C, g.OH, g.OW], where);
-            this.nodes.push({ op: 'maxpool', name, x, y, k: fh, stride: o.strideH(), pad });
+          const avg = code.builtinCode() === T.BuiltinOperator.AVERAGE_POOL_2D;
+          // VALID over the whole map (MobileNet's head): a global average
+          const global = avg && fh === h && fw === w && (o.padding() === T.Padding.VALID || (h === 1 && w === 1));
+          if (!global && (fh !== fw || o.strideH() !== o.strideW())) throw new ImportError(`${where}: ${avg ? 'average' : 'max'} pool ${fh}x${fw}/${o.strideH()}x${o.strideW()} must be square with equal strides (or, averaging, cover the whole map)`);
+          const pad = this.padding(o.padding());
+          let outShape: number[];
+          try {
+            outShape = global ? [C, 1, 1] : ((g) => [C, g.OH, g.OW])(convGeometry(h, w, fh, o.strideH(), pad));
+          } catch (e) {
+            throw new ImportError(`${where}: ${(e as Error).message.replace(/^slimsplit: /, '')}`);
           }
+          // a fused activation: the pool into a tensor of its own, then the activation into the op's output
+          let py: string;
+          if (act === 'none') py = this.output(yIdx, outShape, where);
+          else {
+            py = `${name}/pool`;
+            this.tensors.set(py, { name: py, shape: outShape });
+          }
+          if (global) this.nodes.push({ op: 'gap', name, x, y: py });
+          else if (avg) this.nodes.push({ op: 'avgpool', name, x, y: py, k: fh, stride: o.strideH(), pad });
+          else this.nodes.push({ op: 'maxpool', name, x, y: py, k: fh, stride: o.strideH(), pad });
+          if (act !== 'none') this.nodes.push({ op: 'act', name, x: py, y: this.output(yIdx, outShape, where), act });
           break;
         }
         case T.BuiltinOperator.RESHAPE:
@@ -283,18 +293,22 @@ class TfliteReader {
           break;
         }
         case T.BuiltinOperator.SOFTMAX: {
-          // Only as the model's last op: argmax is unchanged, and classify() reports logits.
           const x = this.input(ins[0], where);
-          if (yIdx !== outIdx || k !== sg.operatorsLength() - 1) throw new ImportError(`${where}: SOFTMAX is supported only as the model's final op (it is dropped; logits are returned)`);
           const o = op.builtinOptions(new T.SoftmaxOptions()) as T.SoftmaxOptions | null;
-          if (o && o.beta() !== 1 && o.beta() !== 0) throw new ImportError(`${where}: softmax beta ${o.beta()} is not 1`);
-          outputActivation = 'softmax';
-          output = x;
-          this.act.set(yIdx, x);
-          continue;
+          if (o && o.beta() !== 1 && o.beta() !== 0) throw new ImportError(`${where}: softmax beta ${o.beta()} is not 1 (the engine's softmax has no beta)`);
+          if (yIdx === outIdx && k === sg.operatorsLength() - 1) {
+            // as the model's last op it is dropped: argmax is unchanged, and classify() reports logits
+            outputActivation = 'softmax';
+            output = x;
+            this.act.set(yIdx, x);
+            continue;
+          }
+          // TFLite's softmax is over the last axis: NHWC's channels, the engine's channel axis
+          this.nodes.push({ op: 'softmax', name, x, y: this.output(yIdx, this.shape(x), where) });
+          break;
         }
         default:
-          throw new ImportError(`${where}: op ${opName} is not supported (supported: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D (global), MAX_POOL_2D, RESHAPE/SQUEEZE to [1, n], RELU, RELU6, LOGISTIC, SOFTMAX as the last op)`);
+          throw new ImportError(`${where}: op ${opName} is not supported (supported: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE/SQUEEZE to [1, n], RELU, RELU6, LOGISTIC, SOFTMAX)`);
       }
       output = this.act.get(yIdx)!;
     }

@@ -123,3 +123,43 @@ export function toNchw(x: Nhwc): Float64Array {
   for (let c = 0; c < x.c; c++) for (let i = 0; i < x.h * x.w; i++) o[c * x.h * x.w + i] = x.v[i * x.c + c];
   return o;
 }
+
+/** TFLite AVERAGE_POOL_2D / MAX_POOL_2D: the average over the window's pixels inside the map (padding not counted). */
+export function poolNhwc(x: Nhwc, kind: 'avg' | 'max', kh: number, kw: number, sh: number, sw: number, same: boolean): Nhwc {
+  const ph = same ? samePad(x.h, kh, sh) : { out: Math.floor((x.h - kh) / sh) + 1, before: 0 };
+  const pw = same ? samePad(x.w, kw, sw) : { out: Math.floor((x.w - kw) / sw) + 1, before: 0 };
+  const y = new Float64Array(ph.out * pw.out * x.c);
+  for (let oy = 0; oy < ph.out; oy++) {
+    for (let ox = 0; ox < pw.out; ox++) {
+      for (let c = 0; c < x.c; c++) {
+        let acc = kind === 'max' ? -Infinity : 0, n = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh + ky - ph.before;
+          if (iy < 0 || iy >= x.h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw + kx - pw.before;
+            if (ix < 0 || ix >= x.w) continue;
+            const v = x.v[(iy * x.w + ix) * x.c + c];
+            acc = kind === 'max' ? Math.max(acc, v) : acc + v;
+            n++;
+          }
+        }
+        y[(oy * pw.out + ox) * x.c + c] = kind === 'max' ? acc : acc / n;
+      }
+    }
+  }
+  return { h: ph.out, w: pw.out, c: x.c, v: y };
+}
+
+/** TFLite SOFTMAX (beta 1): over the last axis. */
+export function softmaxNhwc(x: Nhwc): Nhwc {
+  const y = new Float64Array(x.v.length);
+  for (let i = 0; i < x.h * x.w; i++) {
+    const row = x.v.subarray(i * x.c, (i + 1) * x.c);
+    const m = Math.max(...row);
+    let s = 0;
+    for (let c = 0; c < x.c; c++) s += Math.exp(row[c] - m);
+    for (let c = 0; c < x.c; c++) y[i * x.c + c] = Math.exp(row[c] - m) / s;
+  }
+  return { ...x, v: y };
+}
