@@ -95,7 +95,7 @@ function cmdImport(io: Io, file: string, o: ImportCli): void {
     return;
   }
   if (!o.out) throw new Error('slimsplit: import: -o <out.slim> is required (or --list-tensors)');
-  const { ir, slim } = importModel(bytes, opts);
+  const { ir, slim, splitRange } = importModel(bytes, opts);
   writeFileSync(o.out, slim);
   const b = readBlob(slim);
   io.out(`${o.out}: ${slim.length} bytes, model '${b.name}' from ${ir.format} (${Object.entries(ir.sourceOps).map(([k, v]) => `${k} x${v}`).join(', ')})\n`);
@@ -104,6 +104,7 @@ function cmdImport(io: Io, file: string, o: ImportCli): void {
     const s = graphStats(g, b.tensors);
     io.out(`  ${g.name}: ${g.layers.length} layers, ${s.weights.toLocaleString('en-US')} weights, ${(s.macs / 1e6).toFixed(1)} M multiply-adds\n`);
   }
+  if (splitRange) io.out(`split range [${splitRange.map((v) => v.toPrecision(6)).join(', ')}]: the split tensor's extremes on the ${opts.calibrate!.length} calibration images (the model states none; values beyond are clamped)\n`);
   for (const part of ir.outputs ?? []) io.out(`  output ${part.name} [${part.shape.join(', ')}] at element ${part.offset} (meta.outputs)\n`);
   io.out(`whole network: ${(graphMacs(ir) / 1e6).toFixed(1)} M multiply-adds\n`);
 }
@@ -168,8 +169,8 @@ export function registerImport(program: Command, io: Io): void {
     .option('--input-size <HxW>', "input size other than the model's own (fully convolutional models)", parseSize)
     .option('--labels <file>', "class names, one per line (the model's output order)")
     .option('--bits <list>', 'with --split: bit depths the split tensor is sent at (default 2,4,6,8)', parseBits)
-    .option('--split-range <lo,hi>', 'with --split: value range of the split tensor, when the model states none', parseRange)
-    .option('--calibrate <dir>', 'with --split: build the coder tables from the split codes of images in this folder (default: flat tables, bits per value)')
+    .option('--split-range <lo,hi>', 'with --split: value range of the split tensor, when the model states none (default with --calibrate: measured on the calibration images)', parseRange)
+    .option('--calibrate <dir>', "with --split: build the coder tables from the split codes of images in this folder (default: flat tables, bits per value); where the model states no range for the split tensor and --split-range is absent, the range is the tensor's extremes on these images")
     .option('--calibrate-images <n>', 'with --calibrate: how many images, spread over the folder', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('--calibrate-images must be a positive integer');
       return Number(v);

@@ -385,8 +385,8 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
     const shape = g.tensors.get(split)!.shape;
     const n = elems(split);
     const bits = opts.bits ?? [2, 4, 6, 8];
-    const range = opts.splitRange ?? g.tensors.get(split)!.range ?? actRange(g, split);
-    if (!range) throw new ImportError(`split tensor '${split}' has no stated value range (the model is not quantized there and its last op has no bounded activation); give one with --split-range lo,hi`);
+    const range = opts.splitRange ?? statedRange(g, split);
+    if (!range) throw new ImportError(`split tensor '${split}' has no stated value range (the model is not quantized there and its last op has no bounded activation); give one with --split-range lo,hi, or --calibrate <dir> to measure it on images`);
     const [lo, hi] = range;
     if (!(hi > lo)) throw new ImportError(`split range [${lo}, ${hi}] is empty`);
     // one uniform quantizer per bit depth over the stated range (zero exactly representable, as TFLite's)
@@ -420,6 +420,11 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
     at += Math.ceil(c.byteLength / 16) * 16;
   }
   return { json, bin };
+}
+
+/** The value range the model itself gives tensor t: its quantization (TFLite), else a bounded activation's. */
+export function statedRange(g: IrGraph, t: string): [number, number] | undefined {
+  return g.tensors.get(t)?.range ?? actRange(g, t);
 }
 
 /** The range a bounded fused activation gives its output (relu6: [0, 6]). */

@@ -20,9 +20,9 @@ import type { RawImage } from '../model/api.js';
 import { readTflite } from './tflite.js';
 import { readTfjs } from './tfjs.js';
 import { readOnnx } from './onnx.js';
-import { ImportError, lowerGraph, type IrGraph, type LowerOptions } from './graph.js';
+import { ImportError, lowerGraph, findTensor, splitGraph, statedRange, type IrGraph, type LowerOptions } from './graph.js';
 
-export { ImportError, lowerGraph, splitGraph, splitOutputs, findTensor, graphMacs, nodeMacs, type IrGraph, type IrNode, type IrOutputPart } from './graph.js';
+export { ImportError, lowerGraph, splitGraph, splitOutputs, findTensor, statedRange, graphMacs, nodeMacs, type IrGraph, type IrNode, type IrOutputPart } from './graph.js';
 export { readTflite } from './tflite.js';
 export { readTfjs } from './tfjs.js';
 export { readOnnx } from './onnx.js';
@@ -33,7 +33,11 @@ export interface ImportOptions extends LowerOptions {
   weights?: Uint8Array[];
   /** TF.js: import only what these tensors depend on, and make them the output (several: end to end, IrGraph.outputs) */
   output?: string | string[];
-  /** with split: sample images whose split codes build the coder tables (default: flat tables) */
+  /**
+   * with split: sample images whose split codes build the coder tables (default: flat tables); when
+   * the model states no range for the split tensor and splitRange is absent, the range is the
+   * smallest and largest value the tensor takes on them (calibratedRange)
+   */
   calibrate?: Array<RawImage | Uint8Array>;
   /** input H x W other than the model's own */
   inputSize?: [number, number];
@@ -99,8 +103,20 @@ function readFormat(bytes: Uint8Array, opts: ImportOptions): IrGraph {
   return readTflite(bytes, { inputSize: opts.inputSize, name: opts.name });
 }
 
-export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: IrGraph; slim: Uint8Array } {
+/**
+ * The blob, and where the split tensor's range came from when calibration measured it
+ * (`splitRange`: the model stated none and none was given).
+ */
+export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: IrGraph; slim: Uint8Array; splitRange?: [number, number] } {
   const ir = readIr(bytes, opts);
+  let splitRange: [number, number] | undefined;
+  if (opts.split !== undefined && opts.calibrate?.length && !opts.splitRange) {
+    const split = findTensor(ir, opts.split);
+    if (!statedRange(ir, split)) {
+      splitRange = calibratedRange(ir, split, opts.calibrate);
+      opts = { ...opts, splitRange };
+    }
+  }
   const { json, bin } = lowerGraph(ir, opts);
   let slim = packGraph(json, bin);
   if (opts.split !== undefined && opts.calibrate?.length) {
@@ -108,7 +124,33 @@ export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: 
     const again = lowerGraph(ir, { ...opts, symbolCounts });
     slim = packGraph(again.json, again.bin);
   }
-  return { ir, slim };
+  return { ir, slim, splitRange };
+}
+
+/**
+ * The smallest and largest value tensor `split` takes on the sample images, run by the engine on
+ * the layers it depends on (a graph ending there, packed like any other). Values beyond it on
+ * other images are clamped by the split's quantizer: an unbounded tensor (CenterNet's residual
+ * add) needs samples like the images it will see.
+ */
+export function calibratedRange(ir: IrGraph, split: string, images: Array<RawImage | Uint8Array>): [number, number] {
+  const { encoder } = splitGraph(ir, split);
+  const head: IrGraph = { ...ir, output: split, nodes: encoder, outputs: undefined, outputActivation: undefined };
+  const { json, bin } = lowerGraph(head);
+  const blob = readBlob(packGraph(json, bin));
+  const run = new Runner(loadEngine(), blob, 'classifier');
+  const shape = blob.input.shape as [number, number, number];
+  let lo = Infinity, hi = -Infinity;
+  for (const img of images) {
+    toInput(img, shape, blob.input.mean, blob.input.std, run.inputView() as Float32Array);
+    const y = run.run() as Float32Array;
+    for (let i = 0; i < y.length; i++) {
+      if (y[i] < lo) lo = y[i];
+      if (y[i] > hi) hi = y[i];
+    }
+  }
+  if (!(hi > lo)) throw new ImportError(`split tensor '${split}' takes the single value ${lo} on all ${images.length} calibration images: no range to quantize over; give one with --split-range lo,hi`);
+  return [lo, hi];
 }
 
 /**
