@@ -12,6 +12,7 @@
  *
  *   npx tsx bench/serve-queue-model.ts                 # the table for the shipped models' decode times
  */
+import { rng } from '../test/device/synth.js';
 
 interface Params {
   workers: number;
@@ -29,18 +30,6 @@ interface Params {
   seed: number;
 }
 
-/** xorshift32: the same numbers on every run */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 function arrivalTimes(p: Params, rand: () => number): number[] {
   const rate = (p.load * p.workers) / p.decodeMs; // frames per ms
