@@ -9,14 +9,14 @@
  *
  * Clairvoyant greedy (`oracleRun`): frame by frame, the most accurate mode such that, on copies of
  * the link and server, this frame followed by `horizonMs` of frames in the smallest mode makes none
- * of them miss that would not have with this frame in the smallest mode too, and leaves the server's
- * last result no later (its extra bytes have drained within the horizon). It knows the trace ahead, so it never
+ * of them miss that would not have with this frame in the smallest mode too, and leaves the link and
+ * the server done no later (its extra bytes have drained within the horizon). It knows the trace ahead, so it never
  * adds a miss to the smallest mode's (within the horizon) and shows how much accuracy the link
  * leaves at that miss rate: the gap between it and a causal controller is the price of not knowing
  * when the next outage starts.
  */
 import type { TraceLink } from '../src/device/link.js';
-import { summarize, type FrameRecord, type SimDataset, type RunSummary } from '../src/device/sim.js';
+import { summarize, serveFrame, type FrameRecord, type SimDataset, type RunSummary } from '../src/device/sim.js';
 
 export interface OracleOptions {
   fps: number;
@@ -54,16 +54,26 @@ export function oracleRun(ds: SimDataset, link: TraceLink, o: OracleOptions): { 
     const bytes = ds.bytes[image * M + m] + o.overheadBytes;
     const sentAt = (s.encFree = Math.max(cap, s.encFree) + enc[m]);
     const arrived = s.link.transmit(sentAt, bytes);
-    const start = Math.max(arrived, s.srvFree);
-    const resultAt = (s.srvFree = start + dec[m]);
-    return { image, bytes, sentAt, arrived, start, resultAt, missed: resultAt - cap > o.deadlineMs };
+    const sv = serveFrame(arrived, cap + o.deadlineMs, s.srvFree, dec[m]);
+    s.srvFree = sv.srvFree;
+    return { image, bytes, sentAt, arrived, sv, resultAt: sv.resultAt, missed: sv.late || sv.resultAt - cap > o.deadlineMs };
   };
-  /** Misses of frames k.. (k in mode m, the rest of the horizon in the smallest mode), and when the last result is in. */
+  /**
+   * Misses of frames k.. (k in mode m, the rest of the horizon in the smallest mode), and when the
+   * link and the server are both done with them (a frame refused as late leaves the worker free, so
+   * the last arrival counts too).
+   */
   const ahead = (s: State, k: number, m: number): { missed: boolean[]; end: number } => {
     const c: State = { link: s.link.clone(), encFree: s.encFree, srvFree: s.srvFree };
-    const missed = [step(c, k, m).missed];
-    for (let j = k + 1; j < Math.min(o.frames, k + 1 + horizon); j++) missed.push(step(c, j, smallest).missed);
-    return { missed, end: c.srvFree };
+    let r = step(c, k, m);
+    const missed = [r.missed];
+    let end = r.arrived;
+    for (let j = k + 1; j < Math.min(o.frames, k + 1 + horizon); j++) {
+      r = step(c, j, smallest);
+      missed.push(r.missed);
+      end = r.arrived;
+    }
+    return { missed, end: Math.max(end, c.srvFree) };
   };
   // A mode is safe when no frame in the horizon misses that would not have, and its extra bytes have
   // drained by the horizon's end (else they would push misses past it).
@@ -78,11 +88,12 @@ export function oracleRun(ds: SimDataset, link: TraceLink, o: OracleOptions): { 
     const m = order.find((i) => i === smallest || safe(st, k, i, floor)) ?? smallest;
     const cap = k * interval;
     const r = step(st, k, m);
+    const right = ds.correct[r.image * M + m] === 1;
     frames.push({
       frame: k, image: r.image, mode: m, members: ds.modes[m].mode.members, bits: ds.modes[m].mode.bits, bytes: r.bytes,
       capturedAt: cap, sentAt: r.sentAt, resultAt: r.resultAt, encodeMs: enc[m], uplinkMs: r.arrived - r.sentAt,
-      serverQueueMs: r.start - r.arrived, serverDecodeMs: dec[m], e2eMs: r.resultAt - cap, missed: r.missed,
-      correct: ds.correct[r.image * M + m] === 1, predictedMs: NaN, uplinkBps: NaN, smallestMisses: false,
+      serverQueueMs: r.sv.queueMs, serverDecodeMs: r.sv.decodeMs, e2eMs: r.resultAt - cap, missed: r.missed,
+      correct: right && !r.sv.late, correctIfDecoded: right, outcome: r.sv.late ? 'late' : 'ok', predictedMs: NaN, uplinkBps: NaN, smallestMisses: false,
     });
   }
   return { frames, summary: summarize(frames, o.fps) };

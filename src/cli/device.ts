@@ -136,8 +136,8 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
       io.out(
         [
           `frames ${s.frames} in ${run.seconds.toFixed(1)} s (${o.fps} fps, deadline ${o.deadline} ms, controller ${o.controller}, ${session.transport})`,
-          `accuracy ${labelled ? `${(100 * s.accuracy).toFixed(2)}% of answered frames, ${(100 * s.timelyAccuracy).toFixed(2)}% right and on time` : 'n/a (no labels)'}`,
-          `deadline misses ${(100 * s.missRate).toFixed(2)}% (skipped ${(100 * s.skipRate).toFixed(2)}%)`,
+          `accuracy ${labelled ? `${(100 * s.accuracy).toFixed(2)}% right class received (over every labelled frame: late, skipped and lost ones count as not right), ${(100 * s.timelyAccuracy).toFixed(2)}% right and on time` : 'n/a (no labels)'}`,
+          `deadline misses ${(100 * s.missRate).toFixed(2)}% (answered late with no class ${(100 * s.lateRate).toFixed(2)}%, skipped ${(100 * s.skipRate).toFixed(2)}%)`,
           `mean bytes ${s.meanBytes.toFixed(1)}  mode switches ${s.switchesPerMin.toFixed(1)}/min`,
           `time per stage (mean ms): encode ${mean('encodeMs').toFixed(2)}  uplink ${mean('uplinkMs').toFixed(1)}  server queue ${mean('serverQueueMs').toFixed(1)}  server decode ${mean('serverDecodeMs').toFixed(1)}  end to end ${mean('e2eMs').toFixed(1)}`,
         ].join('\n') + '\n',

@@ -86,6 +86,8 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
       encodeMs: 0, uplinkMs: NaN, serverQueueMs: NaN, serverDecodeMs: NaN, e2eMs: NaN, missed: true, correct: null,
       predictedMs: d.predictedMs, uplinkBps: d.uplinkBps, smallestMisses: d.smallestMisses, decidedAt,
     };
+    // A labelled frame counts as not right until the right class comes back (skipped, late, lost).
+    if (f.label !== undefined) rec.correct = false;
     records.push(rec);
     if (d.mode < 0) {
       o.onFrame?.(rec, d);
@@ -108,12 +110,12 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
           rec.e2eMs = r.timings.e2eMs;
           rec.missed = !r.deadlineHeld;
           if (r.linkAt !== undefined) rec.linkAt = r.linkAt - t0;
-          rec.correct = r.result.outcome === 'ok' && f.label !== undefined ? r.result.class === f.label : null;
-          (rec as FrameRecord & { outcome?: string }).outcome = r.result.outcome;
+          if (f.label !== undefined) rec.correct = r.result.outcome === 'ok' && r.result.class === f.label;
+          rec.outcome = r.result.outcome;
           ctl.onResult({ frame: k, resultAt: rec.resultAt, serverQueueMs: rec.serverQueueMs, serverDecodeMs: rec.serverDecodeMs });
         },
         (e: Error) => {
-          (rec as FrameRecord & { outcome?: string }).outcome = `lost: ${e.message}`;
+          rec.outcome = `lost: ${e.message}`;
         },
       )
       .then(() => o.onFrame?.(rec, d));

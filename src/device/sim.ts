@@ -1,7 +1,9 @@
 /**
  * The device, link and server in virtual time: frames captured at fps, encoded one at a time on the
  * device, queued on a trace-driven link (link.ts), decoded one at a time on the server, the result
- * back at once. Packet sizes and correctness per image and mode come from a table made once with the
+ * back at once. The server's late rule is `slimsplit serve`'s (src/server/frames.ts): a frame whose
+ * capture time + deadline has passed when it arrives, or when the worker frees up for it, is answered
+ * `late` with no class and not decoded (the worker stays free). Packet sizes and correctness per image and mode come from a table made once with the
  * engine (bench/controller.bench.ts caches it), so a 10,000-frame run takes well under a second.
  *
  *   const run = simulate(dataset, new TraceLink(trace, { scale: 0.1 }), makeController('slim', dataset.modes, o), { fps: 30, deadlineMs: 100 });
@@ -74,7 +76,18 @@ export interface FrameRecord {
   serverDecodeMs: number;
   e2eMs: number;
   missed: boolean;
+  /**
+   * The device received the right class. false when it received a wrong one or none (skipped, late,
+   * lost); null only where the frame's label is not known.
+   */
   correct: boolean | null;
+  /**
+   * Simulator only: whether this mode's decode of the image is right, whether or not the server
+   * decoded it (the input of `accuracyInclLate`); null when skipped.
+   */
+  correctIfDecoded?: boolean | null;
+  /** the server's outcome (ok, late, ...), or `lost: <why>` when no result came; absent when skipped */
+  outcome?: string;
   predictedMs: number;
   uplinkBps: number;
   smallestMisses: boolean;
@@ -85,12 +98,23 @@ export interface FrameRecord {
 
 export interface RunSummary {
   frames: number;
-  /** top-1 over the frames that got a result (on time or late) */
+  /**
+   * Frames for which the device received the right class, over all labelled frames: a frame that got
+   * no class (skipped, answered late, lost) counts as not right. What an application reading the
+   * stream gets; missing frames cannot raise it.
+   */
   accuracy: number;
-  /** correct and on time, over all frames */
+  /**
+   * The previous definition (simulator only): top-1 over the frames sent, each counted as decoded
+   * even when the server refused it as late. Absent for real runs, where late frames are not decoded.
+   */
+  accuracyInclLate?: number;
+  /** right class received within the deadline, over all labelled frames */
   timelyAccuracy: number;
-  /** frames with no result within the deadline (skipped ones included) */
+  /** frames with no result within the deadline (skipped and late ones included) */
   missRate: number;
+  /** frames the server refused as late (no class) */
+  lateRate: number;
   skipRate: number;
   /** over frames sent, transport overhead included */
   meanBytes: number;
@@ -126,7 +150,10 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
       predictedMs: d.predictedMs, uplinkBps: d.uplinkBps, smallestMisses: d.smallestMisses,
     };
     frames.push(rec);
-    if (d.mode < 0) continue;
+    if (d.mode < 0) {
+      rec.correct = false;
+      continue;
+    }
     const m = d.mode;
     rec.members = ds.modes[m].mode.members;
     rec.bits = ds.modes[m].mode.bits;
@@ -138,30 +165,80 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     ctl.onSent({ frame: k, mode: m, bytes: rec.bytes, capturedAt: cap, sentAt: rec.sentAt, encodeMs: rec.encodeMs });
     const arrived = link.transmit(rec.sentAt, rec.bytes);
     rec.uplinkMs = arrived - rec.sentAt;
+    const due = cap + o.deadlineMs;
+    let late: boolean;
     if (rp) {
       // The real run's server and host times after the link, as measured (its queueing included).
+      // It reached a worker (or was judged late) at most the decode before its result came back:
+      // the return leg counts as before the worker, a ms or two on loopback.
+      const reach = arrived + rp.afterLinkMs - rp.serverDecodeMs;
+      late = reach > due;
       rec.serverQueueMs = rp.serverQueueMs;
-      rec.serverDecodeMs = rp.serverDecodeMs;
-      rec.resultAt = srvFree = Math.max(arrived + rp.afterLinkMs, srvFree);
+      rec.serverDecodeMs = late ? 0 : rp.serverDecodeMs;
+      if (late) rec.resultAt = reach;
+      else rec.resultAt = srvFree = Math.max(arrived + rp.afterLinkMs, srvFree);
     } else {
-      const s = Math.max(arrived, srvFree);
-      rec.serverQueueMs = s - arrived;
-      rec.serverDecodeMs = o.decodeMsOfFrame?.(k, m) ?? dec[m];
-      rec.resultAt = srvFree = s + rec.serverDecodeMs;
+      const sv = serveFrame(arrived, due, srvFree, o.decodeMsOfFrame?.(k, m) ?? dec[m]);
+      late = sv.late;
+      srvFree = sv.srvFree;
+      rec.serverQueueMs = sv.queueMs;
+      rec.serverDecodeMs = sv.decodeMs;
+      rec.resultAt = sv.resultAt;
     }
     rec.e2eMs = rec.resultAt - cap;
-    rec.missed = rec.e2eMs > o.deadlineMs;
-    rec.correct = ds.correct[image * M + m] === 1;
-    pending.push(rec);
+    rec.missed = late || rec.e2eMs > o.deadlineMs;
+    rec.outcome = late ? 'late' : 'ok';
+    rec.correctIfDecoded = ds.correct[image * M + m] === 1;
+    rec.correct = !late && rec.correctIfDecoded;
+    // A frame refused as late on arrival is answered while earlier ones may still be decoding:
+    // results reach the controller in the order they come back.
+    let at = pending.length;
+    while (at > 0 && pending[at - 1].resultAt > rec.resultAt) at--;
+    pending.splice(at, 0, rec);
   }
   return { frames, summary: summarize(frames, o.fps) };
 }
 
+/** One frame at the server, as `slimsplit serve` treats it (src/server/frames.ts) with one worker. */
+export interface Served {
+  /** refused as late: answered with no class, not decoded */
+  late: boolean;
+  /** when the answer leaves the server */
+  resultAt: number;
+  /** from arrival to a worker starting on it, or to being judged late */
+  queueMs: number;
+  /** 0 when late */
+  decodeMs: number;
+  /** when the worker is free again */
+  srvFree: number;
+}
+
+/**
+ * The server's deadline rule: a frame whose due time (capture + deadline, both on the device's clock
+ * as the envelope carries them, compared with the server's clock, assumed in step with it) has passed
+ * when it arrives is answered late at once; one that waits for the worker is checked again when the
+ * worker frees up, and answered late then if its due time has passed. Only frames that reach the
+ * worker in time are decoded, and their result comes back whatever the time by then.
+ */
+export function serveFrame(arrived: number, due: number, srvFree: number, decodeMs: number): Served {
+  if (arrived > due) return { late: true, resultAt: arrived, queueMs: 0, decodeMs: 0, srvFree };
+  const start = Math.max(arrived, srvFree);
+  if (start > due) return { late: true, resultAt: start, queueMs: start - arrived, decodeMs: 0, srvFree };
+  return { late: false, resultAt: start + decodeMs, queueMs: start - arrived, decodeMs, srvFree: start + decodeMs };
+}
+
 /** Summary of per-frame records (the simulator's or a device log's). */
 export function summarize(frames: readonly FrameRecord[], fps: number): RunSummary {
-  let answered = 0, correct = 0, timely = 0, missed = 0, skipped = 0, sent = 0, bytes = 0, switches = 0, prev = -1;
+  let labelled = 0, right = 0, timely = 0, missed = 0, late = 0, skipped = 0, sent = 0, bytes = 0, switches = 0, prev = -1;
+  let decoded = 0, decodedRight = 0, allDecodedKnown = true;
   for (const f of frames) {
     if (f.missed) missed++;
+    if (f.outcome === 'late') late++;
+    if (f.correct !== null) {
+      labelled++;
+      if (f.correct) right++;
+      if (f.correct && !f.missed) timely++;
+    }
     if (f.mode < 0) {
       skipped++;
       continue;
@@ -170,19 +247,20 @@ export function summarize(frames: readonly FrameRecord[], fps: number): RunSumma
     bytes += f.bytes;
     if (prev >= 0 && f.mode !== prev) switches++;
     prev = f.mode;
-    if (f.correct !== null) {
-      answered++;
-      if (f.correct) correct++;
-      if (f.correct && !f.missed) timely++;
-    }
+    if (typeof f.correctIfDecoded === 'boolean') {
+      decoded++;
+      if (f.correctIfDecoded) decodedRight++;
+    } else allDecodedKnown = false;
   }
   const n = Math.max(frames.length, 1);
   const minutes = frames.length / fps / 60;
   return {
     frames: frames.length,
-    accuracy: answered ? correct / answered : 0,
-    timelyAccuracy: timely / n,
+    accuracy: labelled ? right / labelled : 0,
+    ...(allDecodedKnown && decoded > 0 ? { accuracyInclLate: decodedRight / decoded } : {}),
+    timelyAccuracy: labelled ? timely / labelled : 0,
     missRate: missed / n,
+    lateRate: late / n,
     skipRate: skipped / n,
     meanBytes: sent ? bytes / sent : 0,
     switchesPerMin: minutes > 0 ? switches / minutes : 0,
