@@ -2,7 +2,8 @@
  * Validates the controller simulation against a real run: the same frames, trace and setting once
  * in real time (device -> trace-shaped uplink in the send path -> `slimsplit serve` in this process,
  * over loopback) and once in virtual time (src/device/sim.ts on the cached packet table); reports how
- * many frames got the same mode and the same deadline outcome.
+ * many frames got the same mode, the same deadline outcome and the same server outcome (ok, or
+ * refused as late with no class), and both runs' accuracy (the right class received, over all frames).
  *
  *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
  *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
     sameMode: same((a, b) => a.mode === b.mode),
     sameOutcome: same((a, b) => a.missed === b.missed),
     sameModeAndOutcome: same((a, b) => a.mode === b.mode && a.missed === b.missed),
+    // the server's verdict (ok or refused as late, no class) and whether the right class came back
+    sameServerOutcome: same((a, b) => a.outcome === b.outcome),
+    sameCorrect: same((a, b) => a.correct === b.correct),
     replay: replayHost ? 'host' : 'server',
     firstDiff,
     sameLinkArrival: real.frames.filter((r, k) => r.linkAt !== undefined && sim.frames[k].mode === r.mode && Math.abs(r.linkAt - (sim.frames[k].sentAt + sim.frames[k].uplinkMs)) < 0.5).length / nFrames,
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
     sim: sim.summary,
     medianServerMs: serverMs,
     perFrame: real.frames.map((r, k) => ({
-      frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
+      frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realOutcome: r.outcome, simOutcome: sim.frames[k].outcome, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
       realCorrect: r.correct, simCorrect: sim.frames[k].correct, realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
     })),
   };
@@ -128,8 +132,10 @@ async function main(): Promise<void> {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   console.log(`${trace.name} scale ${scale} ${fps} fps ${deadlineMs} ms, ${nFrames} frames, ${controller} over ${transport}:`);
   console.log(`  same mode ${pct(report.sameMode)}, same deadline outcome ${pct(report.sameOutcome)}, both ${pct(report.sameModeAndOutcome)} (replaying ${report.replay} times; modes part first at frame ${firstDiff})`);
-  console.log(`  real: acc ${pct(real.summary.accuracy)} miss ${pct(real.summary.missRate)} ${real.summary.meanBytes.toFixed(0)} B ${real.summary.switchesPerMin.toFixed(1)} sw/min`);
-  console.log(`  sim:  acc ${pct(sim.summary.accuracy)} miss ${pct(sim.summary.missRate)} ${sim.summary.meanBytes.toFixed(0)} B ${sim.summary.switchesPerMin.toFixed(1)} sw/min`);
+  console.log(`  same server outcome (ok / late, no class) ${pct(report.sameServerOutcome)}, same right-class-received ${pct(report.sameCorrect)}`);
+  // accuracy: the right class received over all frames, in both (a frame refused late counts as not right)
+  console.log(`  real: acc ${pct(real.summary.accuracy)} miss ${pct(real.summary.missRate)} late ${pct(real.summary.lateRate)} ${real.summary.meanBytes.toFixed(0)} B ${real.summary.switchesPerMin.toFixed(1)} sw/min`);
+  console.log(`  sim:  acc ${pct(sim.summary.accuracy)} miss ${pct(sim.summary.missRate)} late ${pct(sim.summary.lateRate)} ${sim.summary.meanBytes.toFixed(0)} B ${sim.summary.switchesPerMin.toFixed(1)} sw/min (acc counting late frames' decodes, the previous figure: ${pct(sim.summary.accuracyInclLate ?? NaN)})`);
   console.log(`  -> ${out}`);
 }
 
