@@ -59,27 +59,23 @@ export function oracleRun(ds: SimDataset, link: TraceLink, o: OracleOptions): { 
     return { image, bytes, sentAt, arrived, sv, resultAt: sv.resultAt, missed: sv.late || sv.resultAt - cap > o.deadlineMs };
   };
   /**
-   * Misses of frames k.. (k in mode m, the rest of the horizon in the smallest mode), and when the
-   * link and the server are both done with them (a frame refused as late leaves the worker free, so
-   * the last arrival counts too).
+   * Misses of frames k.. (k in mode m, the rest of the horizon in the smallest mode), how far along
+   * the trace the link is once it has them all, and when the worker is free. Not the last arrival
+   * time: after an outage a trace delivers a burst of opportunities at one ms, and extra bytes that
+   * take more of them arrive no later while leaving the link behind for what follows.
    */
-  const ahead = (s: State, k: number, m: number): { missed: boolean[]; end: number } => {
+  type Ahead = { missed: boolean[]; linkEnd: number; srvEnd: number };
+  const ahead = (s: State, k: number, m: number): Ahead => {
     const c: State = { link: s.link.clone(), encFree: s.encFree, srvFree: s.srvFree };
-    let r = step(c, k, m);
-    const missed = [r.missed];
-    let end = r.arrived;
-    for (let j = k + 1; j < Math.min(o.frames, k + 1 + horizon); j++) {
-      r = step(c, j, smallest);
-      missed.push(r.missed);
-      end = r.arrived;
-    }
-    return { missed, end: Math.max(end, c.srvFree) };
+    const missed = [step(c, k, m).missed];
+    for (let j = k + 1; j < Math.min(o.frames, k + 1 + horizon); j++) missed.push(step(c, j, smallest).missed);
+    return { missed, linkEnd: c.link.position, srvEnd: c.srvFree };
   };
   // A mode is safe when no frame in the horizon misses that would not have, and its extra bytes have
   // drained by the horizon's end (else they would push misses past it).
-  const safe = (s: State, k: number, m: number, floor: { missed: boolean[]; end: number }): boolean => {
+  const safe = (s: State, k: number, m: number, floor: Ahead): boolean => {
     const a = ahead(s, k, m);
-    return a.end <= floor.end + 1e-9 && a.missed.every((x, j) => !x || floor.missed[j]);
+    return a.linkEnd <= floor.linkEnd + 1e-9 && a.srvEnd <= floor.srvEnd + 1e-9 && a.missed.every((x, j) => !x || floor.missed[j]);
   };
   const st: State = { link, encFree: 0, srvFree: 0 };
   const frames: FrameRecord[] = [];

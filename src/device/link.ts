@@ -129,6 +129,15 @@ export class TraceLink {
     return this.busyUntil;
   }
 
+  /**
+   * How far along the trace the queue's last byte is, in bytes of delivery opportunities. Of two
+   * copies of a link, the one with less is ahead even when both drain at the same ms (a trace
+   * delivers bursts of opportunities at one timestamp).
+   */
+  get position(): number {
+    return this.next * this.perOpp + this.used;
+  }
+
   /** Capacity in bytes per second over [fromMs, toMs) (for logs and tests). */
   capacityBps(fromMs: number, toMs: number): number {
     const a = this.firstAtOrAfter(fromMs + this.offsetMs), b = this.firstAtOrAfter(toMs + this.offsetMs);

@@ -82,6 +82,19 @@ describe('trace link', () => {
     expect(copy.drainedAt).toBe(30);
   });
 
+  it('tells apart two copies that drain at the same ms of a burst by how far along the trace they are', () => {
+    // four opportunities at 5 ms (a burst after a gap), then one every 10 ms
+    const burst = parseMahimahi('5\n5\n5\n5\n15\n25\n35\n');
+    const a = new TraceLink(burst), b = a.clone();
+    expect(a.transmit(0, 1000)).toBe(5);
+    expect(b.transmit(0, 3500)).toBe(5); // 2,500 B more, still within the burst
+    expect(a.drainedAt).toBe(b.drainedAt);
+    expect(b.position - a.position).toBe(2500);
+    // and the one behind delivers what follows later
+    expect(a.transmit(1, 3000)).toBe(5);
+    expect(b.transmit(1, 3000)).toBe(15);
+  });
+
   it('repeats the trace', () => {
     const link = new TraceLink(trace);
     expect(link.transmit(1995, 1)).toBe(2000);
