@@ -188,11 +188,17 @@ export interface SlimTuning {
   missWindowMs: number;
   /** multiplies fit and upFit while the recent miss rate is over budget (1: off) */
   guardFit: number;
+  /**
+   * a frame that found the link idle may lower the rate estimate when it took at least this many ms
+   * to cross (shorter crossings are the opportunity grid and host timing more than the rate); below
+   * it, or at Infinity, such a sample may only raise the estimate
+   */
+  idleLowerMs: number;
 }
 
 export const SLIM_DEFAULTS: SlimTuning = {
   fit: 0.8, sustain: 0.8, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 0,
-  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 20000, guardFit: 0.5,
+  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 20000, guardFit: 0.5, idleLowerMs: 20,
 };
 
 interface Outstanding extends SentFrame {
@@ -418,9 +424,13 @@ export class SlimController implements Controller {
       push(this.residuals, actual - predicted, 64);
     }
     // A frame that found the link idle shows only a lower bound on its rate (the link could have
-    // carried more): such samples may raise the estimate, never lower it (BBR's app-limited rule).
+    // carried more): such samples may raise the estimate, not lower it (BBR's app-limited rule)...
+    // unless the frame took idleLowerMs or more to cross: then the link's rate, not the ms grid of
+    // its opportunities or the host's timers, set that time. On a slow link that frames never queue
+    // on (Jellyfish at 1/50) the estimate could otherwise only rise, to many times the link's rate, and the
+    // jitter term carried the whole crossing time, inflating after each slow second.
     let ms = Math.max(serial, 0.25);
-    if (!queued && this.rate > 0 && f.bytes / ms < this.rate) ms = f.bytes / this.rate;
+    if (!queued && this.rate > 0 && f.bytes / ms < this.rate && !(ms >= this.t.idleLowerMs)) ms = f.bytes / this.rate;
     push(this.samples, { bytes: f.bytes, ms }, this.t.window);
     let b = 0, t = 0;
     for (const s of this.samples) {

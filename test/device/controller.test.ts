@@ -116,6 +116,24 @@ describe('slim rules for outages and start-up', () => {
     expect(guarded.missRate).toBeLessThanOrEqual(loose.missRate);
   });
 
+  it('lowers its rate estimate on a slow link that frames never queue on, and so stays out of the smallest mode', () => {
+    // 2 s at 5 Mbit/s, then a steady 0.3 Mbit/s (37.5 kB/s: the top mode's ~1.7 kB crosses in
+    // ~45 ms, well inside the 100-ms frame interval at 10 fps, so no frame ever finds the link busy)
+    const rates = [5, 5, ...Array(8).fill(0.3)];
+    const at = (tuning: object) =>
+      simulate(synthDataset(rates.length * 10), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: 100, fps: 10 }, tuning), { fps: 10, deadlineMs: 100 });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const on = at({}).frames.slice(30), off = at({ idleLowerMs: Infinity }).frames.slice(30);
+    // with the rule the estimate follows the link; without it, samples from an idle link may only raise it
+    expect(median(on.map((f) => f.uplinkBps)) / 37_500).toBeGreaterThan(0.7);
+    expect(median(on.map((f) => f.uplinkBps)) / 37_500).toBeLessThan(1.5);
+    expect(median(off.map((f) => f.uplinkBps)) / 37_500).toBeGreaterThan(5);
+    // the overestimate leaves the prediction to the jitter term, which a few slow frames inflate:
+    // the smallest mode for seconds on a link that carries every mode in time
+    expect(on.every((f) => !f.missed && f.mode > 0)).toBe(true);
+    expect(off.filter((f) => f.mode === 0).length).toBeGreaterThan(5);
+  });
+
   it('climbs at once on a fast link until the link first shows its limit', () => {
     const rates = Array(5).fill(20);
     const fast = runOn(rates).frames, slow = runOn(rates, { fastStart: false }).frames;
