@@ -191,7 +191,7 @@ export interface SlimTuning {
   /**
    * a frame that found the link idle may lower the rate estimate when it took at least this many ms
    * to cross (shorter crossings are the opportunity grid and host timing more than the rate); below
-   * it, or at Infinity, such a sample may only raise the estimate
+   * it, or when not finite (Infinity, null from JSON: off), such a sample may only raise the estimate
    */
   idleLowerMs: number;
 }
@@ -430,7 +430,8 @@ export class SlimController implements Controller {
     // on (Jellyfish at 1/50) the estimate could otherwise only rise, to many times the link's rate, and the
     // jitter term carried the whole crossing time, inflating after each slow second.
     let ms = Math.max(serial, 0.25);
-    if (!queued && this.rate > 0 && f.bytes / ms < this.rate && !(ms >= this.t.idleLowerMs)) ms = f.bytes / this.rate;
+    const measured = Number.isFinite(this.t.idleLowerMs) && ms >= this.t.idleLowerMs;
+    if (!queued && this.rate > 0 && f.bytes / ms < this.rate && !measured) ms = f.bytes / this.rate;
     push(this.samples, { bytes: f.bytes, ms }, this.t.window);
     let b = 0, t = 0;
     for (const s of this.samples) {
