@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from '../src/engine/ops/types.js';
 import type { IrGraph, IrNode } from '../src/import/graph.js';
-import { Pb, tensorProto, valueInfo, attrInts, attrInt } from './peers.js';
+import { tensorProto, valueInfo, attrInts, attrInt, onnxModel, type OnnxObject } from './peers.js';
 
 /** An ONNX model (opset 17): input 'x' [1, C, H, W] -> `output`. */
 export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
@@ -19,15 +19,10 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
     if (!names.has(t)) names.set(t, `t${names.size}`);
     return names.get(t)!;
   };
-  const graph = new Pb();
-  const inits: Pb[] = [];
-  let uid = 0;
-  const node = (op: string, ins: string[], out: string, attrs: Pb[] = []): void => {
-    const n = new Pb();
-    for (const i of ins) n.str(1, i);
-    n.str(2, out).str(3, `n${uid++}`).str(4, op);
-    for (const a of attrs) n.msg(5, a);
-    graph.msg(1, n);
+  const nodes: OnnxObject[] = [];
+  const inits: OnnxObject[] = [];
+  const node = (op: string, ins: string[], out: string, attrs: OnnxObject[] = []): void => {
+    nodes.push({ input: ins, output: [out], name: `n${nodes.length}`, opType: op, attribute: attrs });
   };
   inits.push(tensorProto('zero', [], Float32Array.of(0)), tensorProto('six', [], Float32Array.of(6)));
   /** `pre` then the activation into `out` */
@@ -81,11 +76,11 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
         throw new Error(`bench: no ONNX form for ${(n as IrNode).op}`);
     }
   }
-  for (const i of inits) graph.msg(5, i);
-  graph.str(2, 'imported');
-  graph.msg(11, valueInfo('x', [1, ...g.tensors.get(g.input)!.shape]));
-  graph.msg(12, valueInfo(nm(g.output), outShape));
-  return { bytes: new Pb().int(1, 8).str(2, 'slimsplit-bench').msg(7, graph).msg(8, new Pb().str(1, '').int(2, 17)).done(), output: nm(g.output) };
+  const bytes = onnxModel({
+    node: nodes, name: 'imported', initializer: inits,
+    input: [valueInfo('x', [1, ...g.tensors.get(g.input)!.shape])], output: [valueInfo(nm(g.output), outShape)],
+  });
+  return { bytes, output: nm(g.output) };
 }
 
 function nchwToNhwc(x: Float32Array, C: number, H: number, W: number): Float32Array {
