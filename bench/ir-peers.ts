@@ -41,14 +41,15 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
     switch (n.op) {
       case 'conv2d': {
         const [, H, W] = g.tensors.get(n.x)!.shape;
-        const geo = convGeometry(H, W, n.k, n.stride, n.pad);
+        const d = n.dilation ?? 1;
+        const geo = convGeometry(H, W, n.k, n.stride, n.pad, d);
         const w = `${y}.w`, b = `${y}.b`;
         inits.push(tensorProto(w, [n.cout, n.cin / n.groups, n.k, n.k], n.w));
         inits.push(tensorProto(b, [n.cout], n.bias ?? new Float32Array(n.cout)));
         const pre = n.act === 'none' ? y : `${y}.pre`;
         node('Conv', [nm(n.x), w, b], pre, [
           attrInts('kernel_shape', [n.k, n.k]), attrInts('strides', [n.stride, n.stride]),
-          attrInts('pads', [geo.padT, geo.padL, geo.padB, geo.padR]), attrInts('dilations', [1, 1]), attrInt('group', n.groups),
+          attrInts('pads', [geo.padT, geo.padL, geo.padB, geo.padR]), attrInts('dilations', [d, d]), attrInt('group', n.groups),
         ]);
         if (n.act !== 'none') activate(n.act, pre, y);
         break;
@@ -100,8 +101,9 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
     switch (n.op) {
       case 'conv2d': {
         const { k, cin, cout, groups } = n;
+        const dilations = n.dilation ?? 1;
         // tfjs's 'same' is TensorFlow's (the odd pixel at the bottom/right), as the engine's tf-same
-        const pad = n.pad === 'tf-same' ? 'same' : n.pad === 'none' ? 'valid' : ((k - 1) >> 1);
+        const pad = n.pad === 'tf-same' ? 'same' : n.pad === 'none' ? 'valid' : (((k - 1) * dilations) >> 1);
         const bias = tf.tensor1d(n.bias ?? new Float32Array(cout));
         keep.push(bias);
         if (groups === 1) {
@@ -109,13 +111,13 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
           for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) for (let t = 0; t < k * k; t++) f[(t * cin + ci) * cout + co] = n.w[(co * cin + ci) * k * k + t];
           const filter = tf.tensor4d(f, [k, k, cin, cout]);
           keep.push(filter);
-          steps.push((env) => env.set(n.y, tf.fused.conv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, bias, activation: fusedAct(n.act) })));
+          steps.push((env) => env.set(n.y, tf.fused.conv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, dilations, bias, activation: fusedAct(n.act) })));
         } else if (groups === cin && cin === cout) {
           const f = new Float32Array(k * k * cin);
           for (let c = 0; c < cin; c++) for (let t = 0; t < k * k; t++) f[t * cin + c] = n.w[c * k * k + t];
           const filter = tf.tensor4d(f, [k, k, cin, 1]);
           keep.push(filter);
-          steps.push((env) => env.set(n.y, tf.fused.depthwiseConv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, bias, activation: fusedAct(n.act) })));
+          steps.push((env) => env.set(n.y, tf.fused.depthwiseConv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, dilations, bias, activation: fusedAct(n.act) })));
         } else throw new Error('bench: tfjs has no grouped conv');
         break;
       }

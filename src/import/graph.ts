@@ -45,6 +45,8 @@ export interface IrConv extends NodeBase {
   groups: number;
   k: number;
   stride: number;
+  /** taps d pixels apart (atrous / dilated conv); absent means 1 */
+  dilation?: number;
   pad: Padding;
   act: ActName;
 }
@@ -297,6 +299,8 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
             cin: n.cin, cout: n.cout, groups: n.groups, k: n.k, stride: n.stride, pad: n.pad, act: n.act,
           };
           if (n.bias) L.bias = addTensor(`${id}.b`, n.bias, [n.cout]);
+          // only when it changes something: an undilated layer is written as it always was
+          if ((n.dilation ?? 1) > 1 && n.k > 1) L.dilation = n.dilation;
           out.push(L);
           break;
         }

@@ -296,8 +296,8 @@ class OnnxReader {
     return [lo(th), lo(tw), th - lo(th), tw - lo(tw)];
   }
 
-  /** kernel k, stride s of a 2-D window op; refuses what the engine cannot do. */
-  private window(a: Map<string, OnnxAttribute>, kDefault: number[] | undefined, where: string, op: string): { k: number; s: number } {
+  /** kernel k, stride s (and a conv's dilation d) of a 2-D window op; refuses what the engine cannot do. */
+  private window(a: Map<string, OnnxAttribute>, kDefault: number[] | undefined, where: string, op: string): { k: number; s: number; d: number } {
     const ks = a.get('kernel_shape')?.ints.map(Number) ?? kDefault;
     if (!ks || ks.length !== 2) throw new ImportError(`${where}: kernel_shape [${ks ?? ''}] is not 2-D`);
     if (kDefault && ks.join() !== kDefault.join()) throw new ImportError(`${where}: kernel_shape [${ks}] differs from the weights' [${kDefault}]`);
@@ -305,8 +305,11 @@ class OnnxReader {
     const st = a.get('strides')?.ints.map(Number) ?? [1, 1];
     if (st.length !== 2 || st[0] !== st[1]) throw new ImportError(`${where}: strides [${st}] differ; the engine needs equal strides`);
     const dil = a.get('dilations')?.ints.map(Number) ?? [1, 1];
-    if (dil.some((d) => d !== 1)) throw new ImportError(`${where}: dilations [${dil}] are not supported (the engine's ${op === 'conv' ? 'convolutions' : 'pools'} have dilation 1)`);
-    return { k: ks[0], s: st[0] };
+    if (op === 'conv') {
+      if (dil.length !== 2 || dil[0] !== dil[1]) throw new ImportError(`${where}: dilations [${dil}] differ; the engine needs equal dilations`);
+      if (!(Number.isInteger(dil[0]) && dil[0] >= 1)) throw new ImportError(`${where}: dilations [${dil}] are not positive integers`);
+    } else if (dil.some((d) => d !== 1)) throw new ImportError(`${where}: dilations [${dil}] are not supported (the engine's pools have dilation 1)`);
+    return { k: ks[0], s: st[0], d: op === 'conv' ? dil[0] : 1 };
   }
 
   read(): IrGraph {
@@ -353,7 +356,7 @@ class OnnxReader {
           const bias = n.input[2] ? this.constant(n.input[2], where, 'bias') : undefined;
           if (wt.dims.length !== 4) throw new ImportError(`${where}: weight dims [${wt.dims}] are not 2-D OIHW`);
           const [cout, cinG, kh, kw] = wt.dims;
-          const { k: kk, s } = this.window(a, [kh, kw], where, 'conv');
+          const { k: kk, s, d } = this.window(a, [kh, kw], where, 'conv');
           const groups = Number(a.get('group')?.i ?? 1);
           if (groups < 1 || C % groups !== 0 || cout % groups !== 0 || cinG * groups !== C) {
             throw new ImportError(`${where}: weight [${wt.dims}] with group ${groups} does not fit ${C} input channels`);
@@ -361,12 +364,16 @@ class OnnxReader {
           if (kk !== 1 && kk !== 3 && kk !== 5 && kk !== 7) throw new ImportError(`${where}: kernel ${kk}x${kk} is not supported (the engine's convolutions are 1x1, 3x3, 5x5 or 7x7)`);
           if (s !== 1 && s !== 2) throw new ImportError(`${where}: stride ${s} is not supported (the engine's convolutions have stride 1 or 2)`);
           if (bias && bias.data.length !== cout) throw new ImportError(`${where}: bias has ${bias.data.length} values for ${cout} output channels`);
-          const pad = this.padMode(h, w, kk, s, this.pads(a, h, w, kk, s, where), where, 'conv');
-          const geo = convGeometry(h, w, kk, s, pad);
+          // a dilated kernel pads and sizes by the extent it reads, (k-1)*d + 1
+          const ke = (kk - 1) * d + 1;
+          const auto = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s) : '';
+          if (d > 1 && auto.startsWith('SAME')) throw new ImportError(`${where}: auto_pad ${auto} with dilations [${d},${d}] is not supported (onnxruntime refuses it too); give explicit pads`);
+          const pad = this.padMode(h, w, ke, s, this.pads(a, h, w, ke, s, where), where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
+          const geo = convGeometry(h, w, kk, s, pad, d);
           const y = this.output(y0, [cout, geo.OH, geo.OW], where);
           this.push({
             op: 'conv2d', name, x, y, w: new Float32Array(wt.data), bias: bias ? new Float32Array(bias.data) : undefined,
-            cin: C, cout, groups, k: kk, stride: s, pad, act: 'none',
+            cin: C, cout, groups, k: kk, stride: s, ...(d > 1 ? { dilation: d } : {}), pad, act: 'none',
           });
           break;
         }

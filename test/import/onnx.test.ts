@@ -17,6 +17,7 @@ import { importModel, readOnnx, referenceForward, lowerGraph, ImportError } from
 import { onnxModelType, ONNX_SUPPORTED } from '../../src/import/onnx.js';
 import { readBlob } from '../../src/format/reader.js';
 import { Runner } from '../../src/engine/plan/runner.js';
+import { OPCODES, PH, RECORD_HEADER_WORDS } from '../../src/engine/plan/words.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { loadModel } from '../../src/model/model.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
@@ -206,6 +207,60 @@ describe('ONNX padding: pads carried exactly when they are an engine mode', () =
   });
 });
 
+describe('ONNX dilated Conv (atrous): engine = onnxruntime', () => {
+  // dense 3 -> 4 channels: PyTorch's padding=dilation, TF-style SAME over the extent (k-1)*d + 1,
+  // VALID, stride 2 with dilation 3
+  const cases: Array<[string, number, number, number, NodeSpec['attrs'], string]> = [
+    ['3x3 d2, pads 2 (PyTorch padding=dilation)', 13, 17, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] }, 'same'],
+    ['3x3 d3 stride 2, TensorFlow SAME pads [3, 2, 3, 3] on 15x12', 15, 12, 3, { dilations: [3, 3], strides: [2, 2], pads: [3, 2, 3, 3] }, 'tf-same'],
+    ['3x3 d2 stride 2, pads [1, 1, 2, 2] (TensorFlow SAME on an even size)', 10, 10, 3, { dilations: [2, 2], strides: [2, 2], pads: [1, 1, 2, 2] }, 'tf-same'],
+    ['5x5 d2, no padding', 14, 16, 5, { dilations: [2, 2] }, 'none'],
+    ['5x5 d3 stride 2, pads 6', 19, 23, 5, { dilations: [3, 3], strides: [2, 2], pads: [6, 6, 6, 6] }, 'same'],
+  ];
+  it.each(cases)('%s', async (_n, H, W, k, attrs, pad) => {
+    const bytes = convModel(H, W, k, attrs);
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes[0]).toMatchObject({ op: 'conv2d', k, dilation: (attrs!.dilations as number[])[0], pad });
+    const x = randn(3 * H * W, 19);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+
+  it('depthwise dilated convs (group = channels) run through conv2d, then a dense dilated one', async () => {
+    const C = 6, H = 16, W = 19;
+    const bytes = onnxBytes({
+      C, H, W, out: 'z',
+      inits: [['dw', [C, 1, 3, 3], randn(C * 9, 41, 0.5)], ['dwb', [C], randn(C, 42, 0.3)], ['dw5', [C, 1, 5, 5], randn(C * 25, 43, 0.3)],
+        ['pw', [4, C, 3, 3], randn(4 * C * 9, 44, 0.3)]],
+      nodes: [
+        { op: 'Conv', ins: ['x', 'dw', 'dwb'], out: 'a', name: 'dw3', attrs: { group: C, dilations: [2, 2], pads: [2, 2, 2, 2] } },
+        { op: 'Relu', ins: ['a'], out: 'ar' },
+        { op: 'Conv', ins: ['ar', 'dw5'], out: 'b', name: 'dw5', attrs: { group: C, dilations: [2, 2], strides: [2, 2], pads: [3, 4, 4, 4] } },
+        { op: 'Conv', ins: ['b', 'pw'], out: 'z', name: 'dense', attrs: { dilations: [3, 3], pads: [3, 3, 3, 3] } },
+      ],
+    });
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes.map((n) => (n.op === 'conv2d' ? [n.groups, n.k, n.stride, n.dilation, n.pad, n.act] : n.op))).toEqual([
+      [C, 3, 1, 2, 'same', 'relu'], [C, 5, 2, 2, 'tf-same', 'none'], [1, 3, 1, 3, 'same', 'none'],
+    ]);
+    // the depthwise layers are grouped conv2d records (opcode 1) in the plan: dwconv has dilation 1
+    const plan = readBlob(slim).graphs[0].plan;
+    let r = plan[PH.rec];
+    for (let n = 0; n < plan[PH.nrec]; n++) {
+      expect(plan[r]).toBe(OPCODES.conv2d);
+      expect(plan[r + 1]).toBe(25);
+      r += RECORD_HEADER_WORDS + plan[r + 1];
+    }
+    for (const seed of [51, 52]) {
+      const x = randn(C * H * W, seed);
+      const want = await ortRun(bytes, x, [1, C, H, W]);
+      expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+      for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('ONNX initializers', () => {
   it('float_data reads the same as raw_data', () => {
     const raw = readOnnx(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }));
@@ -232,7 +287,10 @@ describe('ONNX refusals name the op and node', () => {
       "slimsplit: import: node 1 (LeakyRelu, output 'z'): op LeakyRelu is not supported");
   });
   it('what the engine cannot run exactly', () => {
-    refuse(convModel(9, 9, 3, { dilations: [2, 2] }), "slimsplit: import: node 'conv' (Conv): dilations [2,2] are not supported (the engine's convolutions have dilation 1)");
+    refuse(convModel(9, 9, 3, { dilations: [2, 1] }), "slimsplit: import: node 'conv' (Conv): dilations [2,1] differ; the engine needs equal dilations");
+    // onnxruntime refuses it too, and ONNX's spec gave it two readings (with and without the dilation)
+    refuse(convModel(9, 9, 3, { dilations: [2, 2], auto_pad: 'SAME_UPPER' }), "slimsplit: import: node 'conv' (Conv): auto_pad SAME_UPPER with dilations [2,2] is not supported (onnxruntime refuses it too); give explicit pads");
+    refuse(convModel(9, 9, 3, { dilations: [2, 2], pads: [1, 1, 1, 1] }), "slimsplit: import: node 'conv' (Conv): pads [1, 1, 1, 1] (top, left, bottom, right) for a 5x5/1 conv (3x3 dilated by 2) on a 9x9 input are not supported");
     refuse(convModel(9, 9, 3, { pads: [0, 0, 1, 1] }), "slimsplit: import: node 'conv' (Conv): pads [0, 0, 1, 1] (top, left, bottom, right) for a 3x3/1 conv on a 9x9 input are not supported");
     refuse(convModel(9, 9, 3, { strides: [1, 2] }), "slimsplit: import: node 'conv' (Conv): strides [1,2] differ; the engine needs equal strides");
     refuse(convModel(9, 9, 3, { strides: [3, 3] }), "slimsplit: import: node 'conv' (Conv): stride 3 is not supported (the engine's convolutions have stride 1 or 2)");
