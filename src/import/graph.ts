@@ -16,7 +16,7 @@
  * trailing softmax is dropped by the reader and noted in `outputActivation` (argmax unchanged;
  * the classifier reports logits).
  */
-import type { Padding } from '../engine/ops/types.js';
+import { convGeometry, type ConvGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
 import { RESIZE_MODES } from '../engine/ops/resize.js';
 
@@ -163,6 +163,15 @@ export class ImportError extends Error {
   constructor(message: string) {
     super(`slimsplit: import: ${message}`);
     this.name = 'ImportError';
+  }
+}
+
+/** convGeometry for the node `where`: an empty output (a kernel, dilated or not, larger than its VALID input) names the node. */
+export function convGeometryAt(where: string, H: number, W: number, k: number, stride: number, pad: Padding, dilation = 1): ConvGeometry {
+  try {
+    return convGeometry(H, W, k, stride, pad, dilation);
+  } catch (e) {
+    throw new ImportError(`${where}: ${(e as Error).message.replace(/^slimsplit: /, '')}`);
   }
 }
 

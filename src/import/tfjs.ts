@@ -16,7 +16,7 @@
  */
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
 
@@ -252,7 +252,7 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
           if (!b || b.data.length !== cout) throw new ImportError(`${where(n)}: bias '${ins[2]}' is not a constant of ${cout} values`);
           bias = b.data;
         }
-        const g = convGeometry(h, w, k, s, p, d);
+        const g = convGeometryAt(where(n), h, w, k, s, p, d);
         const y = add(n.name, [cout, g.OH, g.OW]);
         const node = emit({ op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, ...(d > 1 ? { dilation: d } : {}), pad: p, act: a }) as IrNode & { act: ActName };
         // TensorFlow's hard swish after an unactivated conv: mul = x * (1/6), add = x + 3,

@@ -20,7 +20,7 @@ import * as flatbuffers from 'flatbuffers';
 import * as T from './tflite_schema.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface TfliteOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -227,7 +227,7 @@ class TfliteReader {
             for (let co = 0; co < cout; co++) for (let t = 0; t < k * k; t++) for (let ci = 0; ci < C; ci++) wt[(co * C + ci) * k * k + t] = f.data[(co * k * k + t) * C + ci];
           }
           if (bias && bias.length !== cout) throw new ImportError(`${where}: bias has ${bias.length} values for ${cout} output channels`);
-          const g = convGeometry(h, w, k, stride, pad, dil);
+          const g = convGeometryAt(where, h, w, k, stride, pad, dil);
           const y = this.output(yIdx, [cout, g.OH, g.OW], where);
           this.nodes.push({ op: 'conv2d', name, x, y, w: wt, bias, cin: C, cout, groups, k, stride, ...(dil > 1 ? { dilation: dil } : {}), pad, act: this.fusedAct(o.fusedActivationFunction(), where) });
           break;

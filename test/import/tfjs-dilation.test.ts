@@ -33,14 +33,14 @@ const CONSTS: Record<string, [number[], number[]]> = {
 
 // images 13x15x3 -> c1 Conv2D 3x3 d2 SAME -> dw1 DepthwiseConv2dNative 3x3 d3 SAME
 //   -> dw2 FusedDepthwiseConv2dNative 5x5 d2 SAME + BiasAdd + Relu6 -> out _FusedConv2D 5x5 d2 VALID + BiasAdd + Relu (5x7x6)
-function model(dw1Dilations = [1, 3, 3, 1]) {
+function model(dw1Dilations = [1, 3, 3, 1], outDilations = [1, 2, 2, 1]) {
   const node: object[] = [
     { name: 'images', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [1, H, W, 3].map((d) => ({ size: String(d) })) } } } },
     ...Object.entries(CONSTS).map(([name, [shape]]) => ({ name, op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } })),
     { name: 'aspp/c1', op: 'Conv2D', input: ['images', 'w1'], attr: convAttr('SAME', [1, 2, 2, 1]) },
     { name: 'aspp/dw1', op: 'DepthwiseConv2dNative', input: ['aspp/c1', 'dw1'], attr: convAttr('SAME', dw1Dilations) },
     { name: 'aspp/dw2', op: 'FusedDepthwiseConv2dNative', input: ['aspp/dw1', 'dw2', 'dw2b'], attr: { ...convAttr('SAME', [1, 2, 2, 1]), ...fused(['BiasAdd', 'Relu6']) } },
-    { name: 'out', op: '_FusedConv2D', input: ['aspp/dw2', 'w3', 'w3b'], attr: { ...convAttr('VALID', [1, 2, 2, 1]), ...fused(['BiasAdd', 'Relu']) } },
+    { name: 'out', op: '_FusedConv2D', input: ['aspp/dw2', 'w3', 'w3b'], attr: { ...convAttr('VALID', outDilations), ...fused(['BiasAdd', 'Relu']) } },
   ];
   const parts = Object.values(CONSTS).map(([, v]) => new Uint8Array(Float32Array.from(v).buffer));
   const bin = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -95,9 +95,13 @@ describe('TF.js dilated convolutions, against tfjs-backend-wasm', () => {
     });
   }
 
-  it('refuses unequal H and W dilations, naming the node and the values', () => {
+  it('refuses unequal H and W dilations and an empty dilated VALID output, naming the node and the values', () => {
     const bad = model([1, 3, 2, 1]);
     expect(() => readTfjs(bad.json as never, [bad.bin])).toThrow(
       "node 'aspp/dw1' (DepthwiseConv2dNative): dilations [1,3,2,1] are not supported (equal H and W dilations, [1, d, d, 1])");
+    // VALID with a dilated extent (5x5 at d 4: 17) larger than the 13x15 input
+    const big = model(undefined, [1, 4, 4, 1]);
+    expect(() => readTfjs(big.json as never, [big.bin])).toThrow(
+      "slimsplit: import: node 'out' (_FusedConv2D): conv 5x5/1 dilation 4 (extent 17x17) on 13x15 gives an empty output");
   });
 });
