@@ -725,12 +725,15 @@ class OnnxReader {
           const [C, h, w] = s;
           const mode = this.str(a, 'mode', 'nearest');
           if (mode !== 'linear') throw new ImportError(`${where}: Resize mode '${mode}' is not supported (only 'linear', the engine's bilinear resize)`);
-          const ct = this.str(a, 'coordinate_transformation_mode', 'half_pixel');
+          // opset 10 has no coordinate_transformation_mode: its Resize is asymmetric
+          const ct = this.str(a, 'coordinate_transformation_mode', opset < 11 ? 'asymmetric' : 'half_pixel');
           for (const [key, ok] of [['exclude_outside', 0], ['antialias', 0]] as const) {
             const v = Number(a.get(key)?.i ?? 0);
             if (v !== ok) throw new ImportError(`${where}: Resize ${key} = ${v} is not supported`);
           }
           if (a.has('axes')) throw new ImportError(`${where}: Resize with an axes attribute is not supported`);
+          const policy = this.str(a, 'keep_aspect_ratio_policy', 'stretch');
+          if (policy !== 'stretch') throw new ImportError(`${where}: Resize keep_aspect_ratio_policy '${policy}' is not supported (stretch)`);
           // opset 10: (X, scales); from 11 on: (X, roi, scales, sizes), the roi only for tf_crop_and_resize
           const scalesIn = opset < 11 ? n.input[1] : n.input[2], sizesIn = opset < 11 ? undefined : n.input[3];
           let OH: number, OW: number, sh: number | undefined, sw2: number | undefined;
