@@ -1,4 +1,4 @@
-import { pi, pp, actf, act_apply, ACT_RELU, EPI_AFFINE } from './common';
+import { pi, pp, actf, act_apply, ACT_RELU, ACT_RELU6, EPI_AFFINE } from './common';
 import { conv2dWino, winoScratchBytes } from './conv2d_wino';
 import { padCopy } from './padcopy';
 
@@ -329,12 +329,15 @@ function rowTiles2(xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, O
     if ((ep & 7) == ACT_RELU) {
       c00 = relu4(c00); c01 = relu4(c01); c02 = relu4(c02); c03 = relu4(c03);
       c10 = relu4(c10); c11 = relu4(c11); c12 = relu4(c12); c13 = relu4(c13);
+    } else if ((ep & 7) == ACT_RELU6) {
+      c00 = relu64(c00); c01 = relu64(c01); c02 = relu64(c02); c03 = relu64(c03);
+      c10 = relu64(c10); c11 = relu64(c11); c12 = relu64(c12); c13 = relu64(c13);
     }
   }
   // one channel: y1 == y0 and the same values are stored twice
   v128.store(y0, c00); v128.store(y0, c01, 16); v128.store(y0, c02, 32); v128.store(y0, c03, 48);
   v128.store(y1, c10); v128.store(y1, c11, 16); v128.store(y1, c12, 32); v128.store(y1, c13, 48);
-  if (!(ep & EPI_RAW) && (ep & 7) > ACT_RELU) actRows(y0, y1, y1, y1, 16, ep & 7);
+  if (!(ep & EPI_RAW) && (ep & 7) > ACT_RELU6) actRows(y0, y1, y1, y1, 16, ep & 7);
 }
 
 @inline function setEpi(epi: usize, at: usize, v: usize, c0: i32, c1: i32, c2: i32, c3: i32, dflt: f32): void {
@@ -438,13 +441,16 @@ function rowTiles(
   if (act == ACT_RELU) {
     c00 = relu4(c00); c01 = relu4(c01); c10 = relu4(c10); c11 = relu4(c11);
     c20 = relu4(c20); c21 = relu4(c21); c30 = relu4(c30); c31 = relu4(c31);
+  } else if (act == ACT_RELU6) {
+    c00 = relu64(c00); c01 = relu64(c01); c10 = relu64(c10); c11 = relu64(c11);
+    c20 = relu64(c20); c21 = relu64(c21); c30 = relu64(c30); c31 = relu64(c31);
   }
   // A clamped duplicate lane stores the same values to the same address.
   v128.store(y0, c00); v128.store(y0, c01, 16);
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
-  if (act > ACT_RELU) actRows(y0, y1, y2, y3, 8, act);
+  if (act > ACT_RELU6) actRows(y0, y1, y2, y3, 8, act);
 }
 
 // The other activations run in place on the stored tile, through act_apply (the same
@@ -462,6 +468,11 @@ function actRows(y0: usize, y1: usize, y2: usize, y3: usize, n: i32, act: i32): 
 // order reproduces actf exactly: relu pmax(0, v) = 0 < v ? v : 0 (NaN -> 0).
 @inline function relu4(v: v128): v128 {
   return f32x4.pmax(f32x4.splat(0), v);
+}
+
+// relu6 as act4 computes it (NaN stays NaN, as in actf)
+@inline function relu64(v: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
 }
 
 // Scalar build: 4 channels x 2 columns (8 accumulators + 2 inputs + 4 weights fit the
