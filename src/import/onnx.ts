@@ -10,7 +10,10 @@
  * protobuf code. ONNX is NCHW with OIHW filters already, so layouts pass through; what changes is
  * form: BatchNormalization after a conv is folded into its weights and bias, Relu and Clip(0, 6)
  * after a conv, Gemm or Add become its fused activation, Flatten/Reshape/Identity/Dropout become
- * aliases (no layer). Explicit pads are carried exactly when they are one of the engine's modes
+ * aliases (no layer), x * sigmoid(x) and x * hardsigmoid(x) (torch's SiLU and hard swish) become one
+ * swish / hswish activation, a Pad of zeros before an AveragePool becomes its counted padding, and
+ * the shape arithmetic torch writes for a Resize (Shape, Slice, Concat of constants) is folded
+ * into constants. Explicit pads are carried exactly when they are one of the engine's modes
  * (none, symmetric (k-1)/2, TensorFlow's SAME); anything else the engine cannot run exactly
  * (dilation > 1, unequal strides, asymmetric pads of another kind, ceil_mode that changes the size,
  * other ops) is refused with the node named, never approximated.
@@ -330,7 +333,7 @@ class OnnxReader {
     }
   }
 
-  /** The Mul node k that computes x * gate when gate node n (gate = f(x)) is read by nothing else. */
+  /** The index of the Mul node that computes x * gate when gate node n (gate = f(x)) is read by nothing else. */
   private swishMul(n: OnnxNode): number | undefined {
     const x = n.input[0], gate = n.output[0];
     const r = this.readers.get(gate) ?? [];
