@@ -67,6 +67,7 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
         activate(n.act, nm(n.x), y);
         break;
       case 'scale':
+        if (n.b || (n.act && n.act !== 'none')) throw new Error('bench: no ONNX form for a scale with an offset or activation');
         inits.push(tensorProto(`${y}.a`, [], Float32Array.of(n.a)));
         node('Mul', [nm(n.x), `${y}.a`], y);
         break;
@@ -131,6 +132,7 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
         steps.push((env) => env.set(n.y, apply(n.act, env.get(n.x)!)));
         break;
       case 'scale':
+        if (n.b || (n.act && n.act !== 'none')) throw new Error('bench: no tfjs form for a scale with an offset or activation');
         steps.push((env) => env.set(n.y, tf.mul(env.get(n.x)!, n.a)));
         break;
       case 'alias':

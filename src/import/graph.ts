@@ -83,11 +83,13 @@ export interface IrAct extends NodeBase {
   x: string;
   act: ActName;
 }
-/** y = x * a (a folded constant factor, e.g. a float16 1/6 that is not exactly 1/6). */
+/** y = act(x * a + b) (a folded constant factor, e.g. a float16 1/6 that is not exactly 1/6; b and act default to 0 and none). */
 export interface IrScale extends NodeBase {
   op: 'scale';
   x: string;
   a: number;
+  b?: number;
+  act?: ActName;
 }
 /** The same values under another shape (NCHW order unchanged): lowers to no layer at all. */
 export interface IrAlias extends NodeBase {
@@ -114,13 +116,14 @@ export interface IrResize extends NodeBase {
   x: string;
   mode: 'legacy' | 'align_corners' | 'half_pixel';
 }
-/** k x k average pool over the pixels inside the image (TF's AvgPool). */
+/** k x k average pool over the pixels inside the image (TF's AvgPool), or over k x k with padding counted as zeros (countPad). */
 export interface IrAvgpool extends NodeBase {
   op: 'avgpool';
   x: string;
   k: number;
   stride: number;
   pad: Padding;
+  countPad?: boolean;
 }
 /** Softmax over the channel axis at every position (a vector: over its values). */
 export interface IrSoftmax extends NodeBase {
@@ -337,7 +340,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
           out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: 1, b: 0, act: n.act });
           break;
         case 'scale':
-          out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: n.a, b: 0, act: 'none' });
+          out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: n.a, b: n.b ?? 0, act: n.act ?? 'none' });
           break;
         case 'alias':
           bufOf.set(n.y, buf(n.x));
@@ -352,7 +355,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
           break;
         case 'avgpool': {
           const [Ca, H, W] = shapeOf(n.x);
-          out.push({ op: 'avgpool', x: use(n.x), y: use(n.y), C: Ca, H, W, k: n.k, stride: n.stride, pad: n.pad, countPad: 0 });
+          out.push({ op: 'avgpool', x: use(n.x), y: use(n.y), C: Ca, H, W, k: n.k, stride: n.stride, pad: n.pad, countPad: n.countPad ? 1 : 0 });
           break;
         }
         case 'softmax': {

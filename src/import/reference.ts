@@ -176,7 +176,7 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     }
     case 'scale': {
       const x = get(nd.x);
-      return x.map((v) => v * nd.a);
+      return x.map((v) => act(v * nd.a + (nd.b ?? 0), nd.act ?? 'none'));
     }
     case 'alias':
       return get(nd.x);
@@ -197,7 +197,7 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     }
     case 'avgpool': {
       const [C, H, W] = shape(nd.x);
-      return avgpoolRef(get(nd.x), { C, H, W, k: nd.k, stride: nd.stride, pad: nd.pad });
+      return avgpoolRef(get(nd.x), { C, H, W, k: nd.k, stride: nd.stride, pad: nd.pad, countPad: nd.countPad });
     }
     case 'softmax': {
       const x = get(nd.x), C = shape(nd.x)[0];
