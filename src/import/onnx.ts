@@ -14,9 +14,10 @@
  * swish / hswish activation, a Pad of zeros before an AveragePool becomes its counted padding, and
  * the shape arithmetic torch writes for a Resize (Shape, Slice, Concat of constants) is folded
  * into constants. Explicit pads are carried exactly when they are one of the engine's modes
- * (none, symmetric (k-1)/2, TensorFlow's SAME); anything else the engine cannot run exactly
- * (unequal dilations or auto_pad SAME with a dilation, unequal strides, asymmetric pads of another kind, ceil_mode that changes the size,
- * other ops) is refused with the node named, never approximated.
+ * (none, symmetric (k-1)/2, TensorFlow's SAME; a dilated conv's over its extent (k-1)*d + 1);
+ * anything else the engine cannot run exactly (unequal dilations, auto_pad SAME with a dilation,
+ * unequal strides, asymmetric pads of another kind, ceil_mode that changes the size, other ops)
+ * is refused with the node named, never approximated.
  *
  * ONNX models take already-normalized float input: the IR's normalization is x = pixel / 255
  * (mean 0, std 1) unless the caller states the model's own (ImportOptions mean/std; torchvision:
