@@ -140,6 +140,9 @@ const dilated: Array<[string, Conv2dShape]> = [
   ['4 output columns d2, 5 rows', { cin: 9, cout: 15, groups: 3, H: 5, W: 4, k: 3, stride: 1, pad: 'same', act: 5, dilation: 2 }],
   ['4 output columns d3 stride 2, k 5, no padding', { cin: 4, cout: 7, H: 20, W: 19, k: 5, stride: 2, pad: 'none', act: 1, dilation: 3 }],
   ['1x1 d2 stride 2', { cin: 5, cout: 6, H: 9, W: 11, k: 1, stride: 2, pad: 'none', act: 1, dilation: 2 }],
+  // DeepLab's ASPP rates on a 33x33 map: extents 13 and 37 (wider than the map: padding only)
+  ['ASPP 3x3 d6 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 6 }],
+  ['ASPP 3x3 d18 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 18 }],
 ];
 
 // Wide rows and many input channels exceed the kernel's L1/L2 budgets (assembly/conv2d.ts):
