@@ -11,7 +11,7 @@
  * form: BatchNormalization after a conv is folded into its weights and bias, Relu and Clip(0, 6)
  * after a conv, Gemm or Add become its fused activation, Flatten/Reshape/Identity/Dropout become
  * aliases (no layer), x * sigmoid(x) and x * hardsigmoid(x) (torch's SiLU and hard swish) become one
- * swish / hswish activation, a Pad of zeros before an AveragePool becomes its counted padding, and
+ * swish / hswish activation, a Pad of zeros before a Conv or an AveragePool becomes its padding, and
  * the shape arithmetic torch writes for a Resize (Shape, Slice, Concat of constants) is folded
  * into constants. Explicit pads are carried exactly when they are one of the engine's modes
  * (none, symmetric (k-1)/2, TensorFlow's SAME; a dilated conv's over its extent (k-1)*d + 1);
@@ -93,7 +93,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a scalar constant, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a scalar constant, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
 
 let modelType: protobuf.Type | undefined;
 
@@ -404,7 +404,9 @@ class OnnxReader {
       const name = n.name || `${k}:${op}`;
       switch (op) {
         case 'Conv': {
-          const x = this.input(n.input[0], where);
+          // a Pad (zeros) right before (tf2onnx writes TF's SAME at stride 2 so): the conv's own pads
+          const pre = this.padded.get(n.input[0]);
+          const x = pre ? pre.x : this.input(n.input[0], where);
           const [C, h, w] = this.shape(x);
           const wt = this.constant(n.input[1], where, 'weight');
           const bias = n.input[2] ? this.constant(n.input[2], where, 'bias') : undefined;
@@ -422,7 +424,9 @@ class OnnxReader {
           const ke = (kk - 1) * d + 1;
           const auto = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s) : '';
           if (d > 1 && auto.startsWith('SAME')) throw new ImportError(`${where}: auto_pad ${auto} with dilations [${d},${d}] is not supported (onnxruntime refuses it too); give explicit pads`);
-          const pad = this.padMode(h, w, ke, s, this.pads(a, h, w, ke, s, where), where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
+          const own = this.pads(a, h, w, ke, s, where);
+          const pads = pre ? own.map((v, i) => v + pre.pads[i]) : own;
+          const pad = this.padMode(h, w, ke, s, pads, where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
           const geo = convGeometry(h, w, kk, s, pad, d);
           const y = this.output(y0, [cout, geo.OH, geo.OW], where);
           this.push({
@@ -517,7 +521,7 @@ class OnnxReader {
         case 'Pad': {
           const x = this.input(n.input[0], where);
           const mode = this.str(a, 'mode', 'constant');
-          if (mode !== 'constant') throw new ImportError(`${where}: Pad mode '${mode}' is not supported (only constant zeros before an AveragePool)`);
+          if (mode !== 'constant') throw new ImportError(`${where}: Pad mode '${mode}' is not supported (only constant zeros before a Conv or an AveragePool)`);
           // opset < 11: pads and value as attributes; from 11 on: inputs 1 and 2
           const pads = opset < 11 ? (a.get('pads')?.ints.map(Number) ?? []) : Array.from(this.constant(n.input[1], where, 'pads').data);
           const value = opset < 11 ? (a.get('value')?.f ?? 0) : n.input[2] ? this.constant(n.input[2], where, 'constant_value').data[0] : 0;
@@ -530,8 +534,8 @@ class OnnxReader {
             break;
           }
           const rd = (this.readers.get(y0) ?? []).map((r) => this.g.node[r].opType);
-          if (!rd.length || rd.some((o) => o !== 'AveragePool') || this.uses.get(y0) !== rd.length) {
-            throw new ImportError(`${where}: Pad is supported only right before an AveragePool (as PyTorch exports count_include_pad); '${y0}' is read by ${rd.length ? rd.join(', ') : 'the graph output'}`);
+          if (!rd.length || rd.some((o) => o !== 'AveragePool' && o !== 'Conv') || this.uses.get(y0) !== rd.length) {
+            throw new ImportError(`${where}: Pad is supported only right before a Conv or an AveragePool (where it becomes their padding); '${y0}' is read by ${rd.length ? rd.join(', ') : 'the graph output'}`);
           }
           this.padded.set(y0, { x, pads: tlbr });
           break;

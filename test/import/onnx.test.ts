@@ -231,6 +231,40 @@ describe('ONNX padding: pads carried exactly when they are an engine mode', () =
   });
 });
 
+describe('ONNX Pad (zeros) before a Conv becomes its padding: engine = onnxruntime', () => {
+  // tf2onnx writes TensorFlow's SAME at stride 2 as Pad [0, 0, 1, 1] + Conv with no pads
+  const cases: Array<[string, number, number, number, number[], NodeSpec['attrs'], string]> = [
+    ['Pad bottom/right 1 + 3x3/2 VALID on 8x10 (TensorFlow SAME)', 8, 10, 3, [0, 0, 0, 0, 0, 0, 1, 1], { strides: [2, 2] }, 'tf-same'],
+    ['Pad 1 all round + 3x3/1', 7, 9, 3, [0, 0, 1, 1, 0, 0, 1, 1], {}, 'same'],
+    ['Pad top/left 1 + conv pads [0, 0, 1, 1]: symmetric in sum, 3x3/2', 9, 9, 3, [0, 0, 1, 1, 0, 0, 0, 0], { strides: [2, 2], pads: [0, 0, 1, 1] }, 'same'],
+    ['Pad [1, 1, 2, 2] + 5x5/2 on 12x12 (TensorFlow SAME)', 12, 12, 5, [0, 0, 1, 1, 0, 0, 2, 2], { strides: [2, 2] }, 'tf-same'],
+  ];
+  it.each(cases)('%s', async (_n, H, W, k, pads, attrs, pad) => {
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'y',
+      inits: [['w', [4, 3, k, k], randn(4 * 3 * k * k, 5, 0.5)], ['b', [4], randn(4, 6, 0.5)]],
+      ints: [['p', [8], pads]],
+      nodes: [{ op: 'Pad', ins: ['x', 'p'], out: 'xp', name: 'pad' }, { op: 'Conv', ins: ['xp', 'w', 'b'], out: 'y', name: 'conv', attrs }],
+    });
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes.map((n) => n.op)).toEqual(['conv2d']);
+    expect(ir.nodes[0]).toMatchObject({ k, pad });
+    const x = randn(3 * H * W, 23);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+
+  it('a Pad whose sum with the conv\'s pads is no engine mode is refused, naming the conv', () => {
+    const bytes = onnxBytes({
+      C: 3, H: 8, W: 8, out: 'y',
+      inits: [['w', [4, 3, 3, 3], randn(4 * 27, 5, 0.5)], ['b', [4], randn(4, 6, 0.5)]],
+      ints: [['p', [8], [0, 0, 2, 0, 0, 0, 0, 0]]],
+      nodes: [{ op: 'Pad', ins: ['x', 'p'], out: 'xp', name: 'pad' }, { op: 'Conv', ins: ['xp', 'w', 'b'], out: 'y', name: 'conv' }],
+    });
+    expect(() => readOnnx(bytes)).toThrow("node 'conv' (Conv): pads [2, 0, 0, 0] (top, left, bottom, right) for a 3x3/1 conv on a 8x8 input are not supported");
+  });
+});
+
 describe('ONNX dilated Conv (atrous): engine = onnxruntime', () => {
   // dense 3 -> 4 channels: PyTorch's padding=dilation, TF-style SAME over the extent (k-1)*d + 1,
   // VALID, stride 2 with dilation 3
@@ -378,9 +412,9 @@ describe('ONNX refusals name the op and node', () => {
     refuse(one([{ op: 'Resize', ins: ['y', '', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' } }], [['s', [4], [1, 4, 1, 5]]]),
       "slimsplit: import: node 'up' (Resize): pytorch_half_pixel to a 1x5 output is not supported (a length-1 output is not half_pixel)");
     refuse(one([{ op: 'Pad', ins: ['y', 'p'], out: 'z', name: 'pad', attrs: { mode: 'reflect' } }], [['p', [8], [0, 0, 1, 1, 0, 0, 1, 1]]]),
-      "slimsplit: import: node 'pad' (Pad): Pad mode 'reflect' is not supported (only constant zeros before an AveragePool)");
+      "slimsplit: import: node 'pad' (Pad): Pad mode 'reflect' is not supported (only constant zeros before a Conv or an AveragePool)");
     refuse(one([{ op: 'Pad', ins: ['y', 'p'], out: 'q', name: 'pad' }, { op: 'MaxPool', ins: ['q'], out: 'z', attrs: { kernel_shape: [3, 3] } }], [['p', [8], [0, 0, 1, 1, 0, 0, 1, 1]]]),
-      "slimsplit: import: node 'pad' (Pad): Pad is supported only right before an AveragePool (as PyTorch exports count_include_pad); 'q' is read by MaxPool");
+      "slimsplit: import: node 'pad' (Pad): Pad is supported only right before a Conv or an AveragePool (where it becomes their padding); 'q' is read by MaxPool");
     refuse(one([{ op: 'Mul', ins: ['y', 'c'], out: 'z', name: 'mulc' }], [['c', [1, 4, 1, 1], [1, 2, 3, 4]]]),
       "slimsplit: import: node 'mulc' (Mul): multiplying by the constant 'c' of shape [1,4,1,1] is not supported (only by a single value)");
     refuse(one([{ op: 'ReduceMean', ins: ['y'], out: 'm', name: 'rm', attrs: { axes: [1], keepdims: 1 } }, { op: 'Mul', ins: ['y', 'm'], out: 'z' }]),
