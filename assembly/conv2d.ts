@@ -1,8 +1,8 @@
-import { pi, pp, actf, act_apply, ACT_RELU, EPI_AFFINE } from './common';
+import { pi, pp, actf, act_apply, ACT_RELU, ACT_RELU6, EPI_AFFINE } from './common';
 import { conv2dWino, winoScratchBytes } from './conv2d_wino';
 import { padCopy } from './padcopy';
 
-// conv2d(p): dense or grouped KxK convolution (K in {1,3,5,7}, stride 1 or 2),
+// conv2d(p): dense or grouped KxK convolution (K in {1,3,5,7}, stride 1 or 2, dilation D >= 1),
 // NCHW float32 activations (batch 1), OIHW weights, fused per-channel epilogue
 //   y[c] = act((acc[c] + bias[c]) * scale[c] + shift[c])
 // Mirrored by src/engine/ops/conv2d.ts, which computes every size below.
@@ -21,6 +21,13 @@ import { padCopy } from './padcopy';
 //  [13] H  [14] W  [15] OH  [16] OW
 //  [17] k  [18] stride  [19] padT  [20] padL  [21] act (common.ts)
 //  [22] padB  [23] padR              only tested for zero; the extent read follows from OH/OW
+//  [24] D       dilation: tap (ky, kx) reads input (oy*S + ky*D - padT, ox*S + kx*D - padL).
+//               A plan record of 24 words (every conv packed before dilation existed, and
+//               every D = 1 conv since, so those plans stay word for word what they were)
+//               has D = 1: plan_run passes the record's length (conv2dRecord).
+//
+// KE = (K - 1) * D + 1 is the extent one output reads (K when D = 1); it replaces K wherever
+// rows or columns read are sized below.
 //
 // Scratch, in order (byte sizes); src/engine/ops/conv2d.ts computes the same total:
 //   stage  128    4x8 staging block: when OW < 8 a tile is written here, then OW columns copied out
@@ -31,22 +38,23 @@ import { padCopy } from './padcopy';
 //                 cinActive (groups 1) or cin/groups: per tap (ci, ky, kx), in the weights'
 //                 order, the byte offset of its input from the tile origin (u32), then the
 //                 block's 4 weights (f32)
-//   copy   C*((band-1)*stride + k)*Wrow*4, only when stride 2, any padding, or OW < 8: the
+//   copy   C*((band-1)*stride + KE)*Wrow*4, only when stride 2, any padding, or OW < 8: the
 //                 input rows of one band of output rows, zero-padded, C active input channels
 //                 (all groups), so tiles never test borders. band = clamp(L2_BUDGET /
 //                 (cin*stride*Wrow*4), 1, OH), from the full cin so the widest mode's scratch
-//                 fits every mode. Stride 1: Wrow = max(OW,8) - 1 + k. Stride 2: each row is
-//                 [even padded columns | odd padded columns], E = max(OW,8) + (k-1)/2 each,
-//                 Wrow = 2E: tap kx of output column ox sits at phase kx&1, index ox + kx>>1,
-//                 so eight consecutive outputs read eight consecutive floats as with stride 1.
+//                 fits every mode. Stride 1: Wrow = max(OW,8) - 1 + KE. Stride 2: each row is
+//                 [even padded columns | odd padded columns], E = max(OW,8) + (KE-1)/2 each,
+//                 Wrow = 2E: tap kx of output column ox reads padded column 2*ox + kx*D, at
+//                 phase (kx*D)&1, index ox + (kx*D)>>1, so eight consecutive outputs read
+//                 eight consecutive floats as with stride 1.
 //
 // Tiles: SIMD = 4 output channels x 8 output columns (8 f32x4 accumulators, the most V8's
 // 15 xmm registers hold without spilling); scalar = 4 x 2. A last block of 1-2 channels runs
 // 2 x 16 tiles in the SIMD build (blockWidth); one of 3 clamps the extra lane to the last
 // channel (it recomputes and rewrites the same values). A column tail re-runs the last
 // full-width tile shifted left, overlapping the previous one.
-// 3x3 stride-1 layers may run Winograd F(2x2, 3x3) instead (conv2d_wino.ts), in the same
-// scratch (see the choice in conv2d below).
+// 3x3 stride-1 undilated layers may run Winograd F(2x2, 3x3) instead (conv2d_wino.ts), in
+// the same scratch (see the choice in conv2dRun below).
 // Every output gets the same f32 operations in the same order in both builds (bias, then
 // taps in (ci, ky, kx) order, mul then add), so the SIMD and scalar builds agree bit for bit.
 
@@ -63,7 +71,17 @@ const WINO_MIN_CO: i32 = 8;
 const EPI_LOAD: i32 = 16; // start from the partial sums in y, not from the bias
 const EPI_RAW: i32 = 32; // store raw partial sums: more input channels follow
 
+// A direct call (the host's conv2d(), tests): the 25-word struct.
 export function conv2d(p: usize): void {
+  conv2dRun(p, pi(p, 24));
+}
+
+// A plan record of `nwords` params (assembly/plan.ts): 24 words mean D = 1 (see [24] above).
+export function conv2dRecord(p: usize, nwords: u32): void {
+  conv2dRun(p, nwords > 24 ? pi(p, 24) : 1);
+}
+
+function conv2dRun(p: usize, D: i32): void {
   const x = pp(p, 0), w = pp(p, 1), y = pp(p, 2);
   const bias = pp(p, 3), scale = pp(p, 4), shift = pp(p, 5), scratch = pp(p, 6);
   const cin = pi(p, 7), cout = pi(p, 8), groups = pi(p, 11);
@@ -75,6 +93,7 @@ export function conv2d(p: usize): void {
   const coN = groups == 1 ? pi(p, 10) : coutG;
   const gN = groups == 1 ? 1 : pi(p, 12);
   const KK = K * K;
+  const KE = (K - 1) * D + 1; // the extent one output reads
 
   // Blocks of 4 output channels per group; each has its own epilogue block and tap stream,
   // packed once per call, so the loops can visit blocks in any order.
@@ -94,9 +113,9 @@ export function conv2d(p: usize): void {
   let Wrow = W, E = 0;
   if (copy) {
     if (S == 1) {
-      Wrow = OWe - 1 + K;
+      Wrow = OWe - 1 + KE;
     } else {
-      E = OWe + ((K - 1) >> 1);
+      E = OWe + ((KE - 1) >> 1);
       Wrow = 2 * E;
     }
   }
@@ -104,15 +123,15 @@ export function conv2d(p: usize): void {
   // Sized from the full channel count, so the scratch of the widest mode fits every mode.
   let band = <i32>(L2_BUDGET / (<usize>(cin * S) * Wrow4));
   band = band < 1 ? 1 : (band > OH ? OH : band);
-  const plane4 = copy ? <usize>((band - 1) * S + K) * Wrow4 : <usize>(H * W) << 2;
+  const plane4 = copy ? <usize>((band - 1) * S + KE) * Wrow4 : <usize>(H * W) << 2;
 
   // With bias alone the epilogue is free: the accumulators start at the bias.
   const ep = act | (scale != 0 || shift != 0 ? EPI_AFFINE : 0);
 
-  // 3x3 stride 1, rows of at least 16 outputs: Winograd F(2x2, 3x3) (conv2d_wino.ts), when
-  // its scratch fits in what this call's direct path would use (the host sized scratch for
-  // that; src/engine/ops/conv2d.ts conv2dAlgo makes the same choice).
-  if (K == 3 && S == 1 && OW >= 16 && OH >= 2 && coN >= WINO_MIN_CO) {
+  // 3x3 stride 1 dilation 1, rows of at least 16 outputs: Winograd F(2x2, 3x3)
+  // (conv2d_wino.ts), when its scratch fits in what this call's direct path would use (the
+  // host sized scratch for that; src/engine/ops/conv2d.ts conv2dAlgo makes the same choice).
+  if (K == 3 && S == 1 && D == 1 && OW >= 16 && OH >= 2 && coN >= WINO_MIN_CO) {
     const direct = copyAt - scratch + (copy ? <usize>C * plane4 : 0);
     if (winoScratchBytes(nB, ciN, OW) <= direct) {
       conv2dWino(x, w, y, bias, scale, shift, scratch, cinG, coutG, ciN, coN, gN, H, W, OH, OW, padT, padL, ep);
@@ -122,13 +141,15 @@ export function conv2d(p: usize): void {
 
   // The tile's inner loop walks one pointer through a stream: a tap's input offset and
   // its 4 weights sit together, so no per-tap address arithmetic is left but one add.
-  // Stride 2 keeps odd padded columns E floats after the even ones: tap kx is at phase
-  // kx&1, index kx>>1. Offsets are the same for every block and group.
+  // Stride 2 keeps odd padded columns E floats after the even ones: tap kx (column kx*D of
+  // the window) is at phase (kx*D)&1, index (kx*D)>>1. Offsets are the same for every block
+  // and group.
   for (let ci = 0; ci < ciN; ci++) {
     for (let ky = 0; ky < K; ky++) {
       for (let kx = 0; kx < K; kx++) {
-        const col = S == 1 ? kx : (kx & 1) * E + (kx >> 1);
-        const off = <i32>(<usize>ci * plane4 + <usize>ky * Wrow4 + (<usize>col << 2));
+        const kd = kx * D;
+        const col = S == 1 ? kd : (kd & 1) * E + (kd >> 1);
+        const off = <i32>(<usize>ci * plane4 + <usize>(ky * D) * Wrow4 + (<usize>col << 2));
         const t = <usize>((ci * K + ky) * K + kx) * TAP_BYTES;
         for (let b = 0; b < gN * nB; b++) store<i32>(tabAt + <usize>b * streamBytes + t, off);
       }
@@ -185,7 +206,7 @@ export function conv2d(p: usize): void {
     let src = x + <usize>oy0 * rowStep;
     if (copy) {
       src = copyAt;
-      padCopy(x, src, C, H, W, oy0 * S, (oy1 - oy0 - 1) * S + K, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
+      padCopy(x, src, C, H, W, oy0 * S, (oy1 - oy0 - 1) * S + KE, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
     }
     for (let g = 0; g < gN; g++) {
       const xg = src + <usize>(g * cinG) * plane4;
@@ -329,12 +350,15 @@ function rowTiles2(xr: usize, tab: usize, tabEnd: usize, y0: usize, y1: usize, O
     if ((ep & 7) == ACT_RELU) {
       c00 = relu4(c00); c01 = relu4(c01); c02 = relu4(c02); c03 = relu4(c03);
       c10 = relu4(c10); c11 = relu4(c11); c12 = relu4(c12); c13 = relu4(c13);
+    } else if ((ep & 7) == ACT_RELU6) {
+      c00 = relu64(c00); c01 = relu64(c01); c02 = relu64(c02); c03 = relu64(c03);
+      c10 = relu64(c10); c11 = relu64(c11); c12 = relu64(c12); c13 = relu64(c13);
     }
   }
   // one channel: y1 == y0 and the same values are stored twice
   v128.store(y0, c00); v128.store(y0, c01, 16); v128.store(y0, c02, 32); v128.store(y0, c03, 48);
   v128.store(y1, c10); v128.store(y1, c11, 16); v128.store(y1, c12, 32); v128.store(y1, c13, 48);
-  if (!(ep & EPI_RAW) && (ep & 7) > ACT_RELU) actRows(y0, y1, y1, y1, 16, ep & 7);
+  if (!(ep & EPI_RAW) && (ep & 7) > ACT_RELU6) actRows(y0, y1, y1, y1, 16, ep & 7);
 }
 
 @inline function setEpi(epi: usize, at: usize, v: usize, c0: i32, c1: i32, c2: i32, c3: i32, dflt: f32): void {
@@ -438,13 +462,16 @@ function rowTiles(
   if (act == ACT_RELU) {
     c00 = relu4(c00); c01 = relu4(c01); c10 = relu4(c10); c11 = relu4(c11);
     c20 = relu4(c20); c21 = relu4(c21); c30 = relu4(c30); c31 = relu4(c31);
+  } else if (act == ACT_RELU6) {
+    c00 = relu64(c00); c01 = relu64(c01); c10 = relu64(c10); c11 = relu64(c11);
+    c20 = relu64(c20); c21 = relu64(c21); c30 = relu64(c30); c31 = relu64(c31);
   }
   // A clamped duplicate lane stores the same values to the same address.
   v128.store(y0, c00); v128.store(y0, c01, 16);
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
-  if (act > ACT_RELU) actRows(y0, y1, y2, y3, 8, act);
+  if (act > ACT_RELU6) actRows(y0, y1, y2, y3, 8, act);
 }
 
 // The other activations run in place on the stored tile, through act_apply (the same
@@ -462,6 +489,11 @@ function actRows(y0: usize, y1: usize, y2: usize, y3: usize, n: i32, act: i32): 
 // order reproduces actf exactly: relu pmax(0, v) = 0 < v ? v : 0 (NaN -> 0).
 @inline function relu4(v: v128): v128 {
   return f32x4.pmax(f32x4.splat(0), v);
+}
+
+// relu6 as act4 computes it (NaN stays NaN, as in actf)
+@inline function relu64(v: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
 }
 
 // Scalar build: 4 channels x 2 columns (8 accumulators + 2 inputs + 4 weights fit the

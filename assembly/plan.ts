@@ -16,7 +16,7 @@
 import { act } from './act';
 import { add } from './add';
 import { affine } from './affine';
-import { conv2d } from './conv2d';
+import { conv2dRecord } from './conv2d';
 import { dwconv } from './dwconv';
 import { matmul } from './matmul';
 import { instnorm } from './instnorm';
@@ -135,7 +135,7 @@ export function plan_run(plan: usize): i32 {
   for (let n = hw(plan, PH_NREC); n > 0; n--) {
     const p = r + 16;
     switch (load<u32>(r)) {
-      case OP_CONV2D: conv2d(p); break;
+      case OP_CONV2D: conv2dRecord(p, load<u32>(r, 4)); break;
       case OP_DWCONV: dwconv(p); break;
       case OP_MATMUL: matmul(p); break;
       case OP_INSTNORM: instnorm(p); break;

@@ -170,11 +170,11 @@ export function self_test(): i32 {
   // conv2d 3x3 / 2, pad 1: 3 -> 8 channels, 9 x 10 -> 5 x 5, bias + scale + shift, swish
   {
     const x = rand(270, 1, 0), wt = rand(8 * 27, 0.3, 0), b = rand(8, 0.2, 0), sc = rand(8, 0.5, 1), sh = rand(8, 0.2, 0);
-    const y = alloc(200 * 4), scratch = alloc(65536), p = words(24);
+    const y = alloc(200 * 4), scratch = alloc(65536), p = words(25);
     wp(p, 0, x); wp(p, 1, wt); wp(p, 2, y); wp(p, 3, b); wp(p, 4, sc); wp(p, 5, sh); wp(p, 6, scratch);
     w(p, 7, 3); w(p, 8, 8); w(p, 9, 3); w(p, 10, 8); w(p, 11, 1); w(p, 12, 1);
     w(p, 13, 9); w(p, 14, 10); w(p, 15, 5); w(p, 16, 5);
-    w(p, 17, 3); w(p, 18, 2); w(p, 19, 1); w(p, 20, 1); w(p, 21, 3); w(p, 22, 1); w(p, 23, 1);
+    w(p, 17, 3); w(p, 18, 2); w(p, 19, 1); w(p, 20, 1); w(p, 21, 3); w(p, 22, 1); w(p, 23, 1); w(p, 24, 1);
     conv2d(p);
     fnv(y, 200 * 4);
   }

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from '../src/engine/ops/types.js';
 import type { IrGraph, IrNode } from '../src/import/graph.js';
-import { Pb, tensorProto, valueInfo, attrInts, attrInt } from './peers.js';
+import { tensorProto, valueInfo, attrInts, attrInt, onnxModel, type OnnxObject } from './peers.js';
 
 /** An ONNX model (opset 17): input 'x' [1, C, H, W] -> `output`. */
 export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
@@ -19,15 +19,10 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
     if (!names.has(t)) names.set(t, `t${names.size}`);
     return names.get(t)!;
   };
-  const graph = new Pb();
-  const inits: Pb[] = [];
-  let uid = 0;
-  const node = (op: string, ins: string[], out: string, attrs: Pb[] = []): void => {
-    const n = new Pb();
-    for (const i of ins) n.str(1, i);
-    n.str(2, out).str(3, `n${uid++}`).str(4, op);
-    for (const a of attrs) n.msg(5, a);
-    graph.msg(1, n);
+  const nodes: OnnxObject[] = [];
+  const inits: OnnxObject[] = [];
+  const node = (op: string, ins: string[], out: string, attrs: OnnxObject[] = []): void => {
+    nodes.push({ input: ins, output: [out], name: `n${nodes.length}`, opType: op, attribute: attrs });
   };
   inits.push(tensorProto('zero', [], Float32Array.of(0)), tensorProto('six', [], Float32Array.of(6)));
   /** `pre` then the activation into `out` */
@@ -46,14 +41,15 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
     switch (n.op) {
       case 'conv2d': {
         const [, H, W] = g.tensors.get(n.x)!.shape;
-        const geo = convGeometry(H, W, n.k, n.stride, n.pad);
+        const d = n.dilation ?? 1;
+        const geo = convGeometry(H, W, n.k, n.stride, n.pad, d);
         const w = `${y}.w`, b = `${y}.b`;
         inits.push(tensorProto(w, [n.cout, n.cin / n.groups, n.k, n.k], n.w));
         inits.push(tensorProto(b, [n.cout], n.bias ?? new Float32Array(n.cout)));
         const pre = n.act === 'none' ? y : `${y}.pre`;
         node('Conv', [nm(n.x), w, b], pre, [
           attrInts('kernel_shape', [n.k, n.k]), attrInts('strides', [n.stride, n.stride]),
-          attrInts('pads', [geo.padT, geo.padL, geo.padB, geo.padR]), attrInts('dilations', [1, 1]), attrInt('group', n.groups),
+          attrInts('pads', [geo.padT, geo.padL, geo.padB, geo.padR]), attrInts('dilations', [d, d]), attrInt('group', n.groups),
         ]);
         if (n.act !== 'none') activate(n.act, pre, y);
         break;
@@ -71,6 +67,7 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
         activate(n.act, nm(n.x), y);
         break;
       case 'scale':
+        if (n.b || (n.act && n.act !== 'none')) throw new Error('bench: no ONNX form for a scale with an offset or activation');
         inits.push(tensorProto(`${y}.a`, [], Float32Array.of(n.a)));
         node('Mul', [nm(n.x), `${y}.a`], y);
         break;
@@ -81,11 +78,11 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
         throw new Error(`bench: no ONNX form for ${(n as IrNode).op}`);
     }
   }
-  for (const i of inits) graph.msg(5, i);
-  graph.str(2, 'imported');
-  graph.msg(11, valueInfo('x', [1, ...g.tensors.get(g.input)!.shape]));
-  graph.msg(12, valueInfo(nm(g.output), outShape));
-  return { bytes: new Pb().int(1, 8).str(2, 'slimsplit-bench').msg(7, graph).msg(8, new Pb().str(1, '').int(2, 17)).done(), output: nm(g.output) };
+  const bytes = onnxModel({
+    node: nodes, name: 'imported', initializer: inits,
+    input: [valueInfo('x', [1, ...g.tensors.get(g.input)!.shape])], output: [valueInfo(nm(g.output), outShape)],
+  });
+  return { bytes, output: nm(g.output) };
 }
 
 function nchwToNhwc(x: Float32Array, C: number, H: number, W: number): Float32Array {
@@ -105,8 +102,9 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
     switch (n.op) {
       case 'conv2d': {
         const { k, cin, cout, groups } = n;
+        const dilations = n.dilation ?? 1;
         // tfjs's 'same' is TensorFlow's (the odd pixel at the bottom/right), as the engine's tf-same
-        const pad = n.pad === 'tf-same' ? 'same' : n.pad === 'none' ? 'valid' : ((k - 1) >> 1);
+        const pad = n.pad === 'tf-same' ? 'same' : n.pad === 'none' ? 'valid' : (((k - 1) * dilations) >> 1);
         const bias = tf.tensor1d(n.bias ?? new Float32Array(cout));
         keep.push(bias);
         if (groups === 1) {
@@ -114,13 +112,13 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
           for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) for (let t = 0; t < k * k; t++) f[(t * cin + ci) * cout + co] = n.w[(co * cin + ci) * k * k + t];
           const filter = tf.tensor4d(f, [k, k, cin, cout]);
           keep.push(filter);
-          steps.push((env) => env.set(n.y, tf.fused.conv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, bias, activation: fusedAct(n.act) })));
+          steps.push((env) => env.set(n.y, tf.fused.conv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, dilations, bias, activation: fusedAct(n.act) })));
         } else if (groups === cin && cin === cout) {
           const f = new Float32Array(k * k * cin);
           for (let c = 0; c < cin; c++) for (let t = 0; t < k * k; t++) f[t * cin + c] = n.w[c * k * k + t];
           const filter = tf.tensor4d(f, [k, k, cin, 1]);
           keep.push(filter);
-          steps.push((env) => env.set(n.y, tf.fused.depthwiseConv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, bias, activation: fusedAct(n.act) })));
+          steps.push((env) => env.set(n.y, tf.fused.depthwiseConv2d({ x: env.get(n.x) as tf.Tensor4D, filter, strides: n.stride, pad, dilations, bias, activation: fusedAct(n.act) })));
         } else throw new Error('bench: tfjs has no grouped conv');
         break;
       }
@@ -134,6 +132,7 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
         steps.push((env) => env.set(n.y, apply(n.act, env.get(n.x)!)));
         break;
       case 'scale':
+        if (n.b || (n.act && n.act !== 'none')) throw new Error('bench: no tfjs form for a scale with an offset or activation');
         steps.push((env) => env.set(n.y, tf.mul(env.get(n.x)!, n.a)));
         break;
       case 'alias':

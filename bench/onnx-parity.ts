@@ -3,10 +3,11 @@
  * the f64 reference of the IR against onnxruntime-node and torch on the export's fixed inputs, as
  * max |diff| / max |ref| (the issue's bound is 1e-4; test/import/onnx.test.ts asserts it).
  *
- *   /usr/bin/python3 train/export_onnx.py                         # build/onnx/{mobilenet_v2,resnet18}.onnx
+ *   /usr/bin/python3 train/export_onnx.py [--more]                # build/onnx/{mobilenet_v2,resnet18,mobilenet_v3_small}.onnx
  *   npx tsx bench/onnx-parity.ts [build/onnx/mobilenet_v2.onnx ...] [--reference]
  *
- * Without files: build/onnx's two models and test/fixtures/onnx's two. Errors, not timings.
+ * Without files: every model train/export_onnx.py (--more) writes that is in build/onnx, and
+ * test/fixtures/onnx's three. Errors, not timings.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,8 @@ const args = process.argv.slice(2);
 const withRef = args.includes('--reference');
 let files = args.filter((a) => !a.startsWith('--'));
 if (!files.length) {
-  files = ['build/onnx/mobilenet_v2.onnx', 'build/onnx/resnet18.onnx', 'test/fixtures/onnx/tiny.onnx', 'test/fixtures/onnx/tiny-bn.onnx'].map((f) => join(ROOT, f)).filter(existsSync);
+  const full = ['mobilenet_v2', 'resnet18', 'mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'squeezenet1_1', 'mnasnet0_5', 'regnet_y_400mf'].map((m) => `build/onnx/${m}.onnx`);
+  files = [...full, 'test/fixtures/onnx/tiny.onnx', 'test/fixtures/onnx/tiny-bn.onnx', 'test/fixtures/onnx/tiny-v3.onnx'].map((f) => join(ROOT, f)).filter(existsSync);
 }
 
 const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>): number => {

@@ -16,6 +16,7 @@
 import * as ort from 'onnxruntime-web';
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { onnxModelType } from '../src/import/onnx.js';
 
 /** One convolution, NCHW, batch 1: depthwise is groups = cin = cout, pointwise k = 1. */
 export interface ConvSpec {
@@ -73,92 +74,50 @@ export async function initPeers(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------
-// A minimal protobuf writer: just the wire types ONNX's ModelProto needs.
+// ONNX models for the peers, written by protobufjs with the ModelProto descriptors the importer
+// reads (src/import/onnx_proto.ts): plain objects in onnx.proto's field names, encoded.
 
-export class Pb {
-  private bytes: number[] = [];
-  private varint(v: number): void {
-    // ONNX fields used here are non-negative and < 2^53
-    while (v >= 0x80) {
-      this.bytes.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.bytes.push(v);
-  }
-  private tag(field: number, wire: number): void {
-    this.varint(field * 8 + wire);
-  }
-  int(field: number, v: number): this {
-    this.tag(field, 0);
-    this.varint(v);
-    return this;
-  }
-  str(field: number, s: string): this {
-    return this.raw(field, new TextEncoder().encode(s));
-  }
-  raw(field: number, b: Uint8Array): this {
-    this.tag(field, 2);
-    this.varint(b.length);
-    for (const x of b) this.bytes.push(x);
-    return this;
-  }
-  msg(field: number, m: Pb): this {
-    return this.raw(field, m.done());
-  }
-  packedInts(field: number, vs: number[]): this {
-    const inner = new Pb();
-    for (const v of vs) inner.varint(v);
-    return this.raw(field, inner.done());
-  }
-  done(): Uint8Array {
-    return Uint8Array.from(this.bytes);
-  }
-}
-
-// onnx.proto field numbers
 const FLOAT = 1; // TensorProto.DataType
 const ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
 
-export function tensorProto(name: string, dims: number[], data: Float32Array): Pb {
+export type OnnxObject = Record<string, unknown>;
+
+export function tensorProto(name: string, dims: number[], data: Float32Array): OnnxObject {
   const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  return new Pb().packedInts(1, dims).int(2, FLOAT).str(8, name).raw(9, raw);
+  return { dims, dataType: FLOAT, name, rawData: raw };
 }
-export function valueInfo(name: string, dims: number[]): Pb {
-  const shape = new Pb();
-  for (const d of dims) shape.msg(1, new Pb().int(1, d));
-  const tensorType = new Pb().int(1, FLOAT).msg(2, shape);
-  return new Pb().str(1, name).msg(2, new Pb().msg(1, tensorType));
+export function valueInfo(name: string, dims: number[]): OnnxObject {
+  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } };
 }
-export function attrInts(name: string, vs: number[]): Pb {
-  return new Pb().str(1, name).int(20, ATTR_INTS).packedInts(8, vs);
+export function attrInts(name: string, vs: number[]): OnnxObject {
+  return { name, type: ATTR_INTS, ints: vs };
 }
-export function attrInt(name: string, v: number): Pb {
-  return new Pb().str(1, name).int(20, ATTR_INT).int(3, v);
+export function attrInt(name: string, v: number): OnnxObject {
+  return { name, type: ATTR_INT, i: v };
+}
+/** A ModelProto (IR version 8, opset 17) around `graph`, encoded. */
+export function onnxModel(graph: OnnxObject): Uint8Array {
+  const T = onnxModelType();
+  return T.encode(T.fromObject({ irVersion: 8, producerName: 'slimsplit-bench', graph, opsetImport: [{ domain: '', version: 17 }] })).finish();
 }
 
 /** An ONNX model (opset 17) with one Conv node: input "x" [1,cin,H,W] -> output "y". */
 export function onnxConvModel(s: ConvSpec): Uint8Array {
   const { OH, OW } = outSize(s);
-  const node = new Pb()
-    .str(1, 'x').str(1, 'w').str(1, 'b').str(2, 'y').str(3, 'conv').str(4, 'Conv')
-    .msg(5, attrInts('kernel_shape', [s.k, s.k]))
-    .msg(5, attrInts('strides', [s.stride, s.stride]))
-    .msg(5, attrInts('pads', [s.padT, s.padL, s.padB, s.padR]))
-    .msg(5, attrInts('dilations', [1, 1]))
-    .msg(5, attrInt('group', s.groups));
-  const graph = new Pb()
-    .msg(1, node)
-    .str(2, 'bench')
-    .msg(5, tensorProto('w', [s.cout, s.cin / s.groups, s.k, s.k], s.w))
-    .msg(5, tensorProto('b', [s.cout], s.bias))
-    .msg(11, valueInfo('x', [1, s.cin, s.H, s.W]))
-    .msg(12, valueInfo('y', [1, s.cout, OH, OW]));
-  return new Pb()
-    .int(1, 8) // ir_version
-    .str(2, 'slimsplit-bench')
-    .msg(7, graph)
-    .msg(8, new Pb().str(1, '').int(2, 17))
-    .done();
+  const node = {
+    input: ['x', 'w', 'b'], output: ['y'], name: 'conv', opType: 'Conv',
+    attribute: [
+      attrInts('kernel_shape', [s.k, s.k]), attrInts('strides', [s.stride, s.stride]),
+      attrInts('pads', [s.padT, s.padL, s.padB, s.padR]), attrInts('dilations', [1, 1]), attrInt('group', s.groups),
+    ],
+  };
+  return onnxModel({
+    node: [node],
+    name: 'bench',
+    initializer: [tensorProto('w', [s.cout, s.cin / s.groups, s.k, s.k], s.w), tensorProto('b', [s.cout], s.bias)],
+    input: [valueInfo('x', [1, s.cin, s.H, s.W])],
+    output: [valueInfo('y', [1, s.cout, OH, OW])],
+  });
 }
 
 export async function ortConv(s: ConvSpec): Promise<Peer> {

@@ -20,6 +20,12 @@
  * cell against each server build in turn (a copy of dist/ kept from before a change, e.g.
  * .tmp/dist-before, against dist/), rows tagged with the build; --open-rate <frames/s> sets the
  * open-loop rate (default 70% of the 64-device closed-loop peak of the same run).
+ * --server-cpus <list> runs the server (and the single-thread decode-rate processes) under
+ * `taskset -c <list>` and makes "one worker per core" the list's size; --load-cpus <list> pins
+ * every thread of this process, the load generator, to other cores (`taskset -a -p`). On a
+ * machine with more cores than workers, this keeps the generator off the workers' cores, which
+ * the efficiency target assumes (on 2 cores it cannot: docs/BENCHMARKS.md, "Where the CPU goes").
+ *   npm run bench:serve -- --server-cpus 0-3 --load-cpus 4-7 --devices 64
  *
  * The server runs as its own process (the built CLI: run `npm run build` first); this process is
  * the load. Timings are only comparable within one run on a quiet machine.
@@ -58,11 +64,33 @@ interface Opts {
   dists: string[];
   /** open-loop rate in frames/s instead of 70% of the 64-device peak */
   openRate?: number;
+  /** taskset CPU lists: the server's cores, and this process's (the load generator) */
+  serverCpus?: string;
+  loadCpus?: string;
+}
+
+/** The CPUs of a taskset list ("0-3,6"), counted. */
+export function cpuCount(list: string): number {
+  let n = 0;
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`bench:serve: '${list}' is not a CPU list like 0-3,6`);
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new Error(`bench:serve: CPU range ${part} runs backwards`);
+    n += b - a + 1;
+  }
+  return n;
+}
+
+/** `cmd args` under taskset -c cpus when given. */
+function pinned(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
 }
 
 function parseArgs(argv: string[]): Opts {
   const quick = argv.includes('--quick');
-  const cores = cpus().length;
+  const serverCpus = argv.includes('--server-cpus') ? argv[argv.indexOf('--server-cpus') + 1] : undefined;
+  const cores = serverCpus ? cpuCount(serverCpus) : cpus().length;
   const o: Opts = {
     models: quick ? ['see-cifar10-d4'] : ['see-cifar10-d4r', 'see-cifar10-d4', 'see-cifar10-d8', 'see-cifar10'],
     devices: quick ? [1, 16] : [1, 16, 64, 256],
@@ -95,6 +123,9 @@ function parseArgs(argv: string[]): Opts {
   o.cpuProf = val('--cpu-prof');
   o.dists = list('--dist') ?? o.dists;
   if (val('--open-rate')) o.openRate = Number(val('--open-rate'));
+  o.serverCpus = serverCpus;
+  o.loadCpus = val('--load-cpus');
+  if (o.loadCpus) cpuCount(o.loadCpus);
   return o;
 }
 
@@ -112,10 +143,11 @@ async function goldenPackets(model: string, mode: Opts['mode']): Promise<Uint8Ar
  * in fresh processes (bench/decode-rate.ts), the fastest of three: measured inside this process,
  * after the load generator's cells, the same decoder ran up to 1.4x slower than one server worker.
  */
-function decodeRate(model: string, mode: Opts['mode'], quick: boolean): { rate: number; ms: number } {
+function decodeRate(model: string, mode: Opts['mode'], quick: boolean, serverCpus?: string): { rate: number; ms: number } {
   let ms = Infinity;
   for (let i = 0; i < 3; i++) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/decode-rate.ts'), model, String(mode.members), String(mode.bits), quick ? '5' : '21'], { encoding: 'utf8' });
+    const [cmd, args] = pinned(serverCpus, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/decode-rate.ts'), model, String(mode.members), String(mode.bits), quick ? '5' : '21']);
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`bench/decode-rate.ts ${model}: ${r.stderr}`);
     ms = Math.min(ms, (JSON.parse(r.stdout) as { ms: number }).ms);
   }
@@ -131,7 +163,8 @@ interface Server {
 function startServer(model: string, workers: number, o: Opts, dist: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const node = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : [];
-    const proc = spawn(process.execPath, [...node, join(ROOT, dist, 'src/cli/main.js'), 'serve', ...o.serveArgs, '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [cmd, args] = pinned(o.serverCpus, process.execPath, [...node, join(ROOT, dist, 'src/cli/main.js'), 'serve', ...o.serveArgs, '--model', join(ROOT, 'weights', `${model}.slim`), '--workers', String(workers), '--port', '0', '--mqtt-port', '0', '--max-queue', '100000', '--max-inflight', '1000']);
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout!.on('data', (d) => {
       out += d;
@@ -323,12 +356,16 @@ function cpuFields(c: CpuSplit | undefined): Record<string, number | number[]> {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.loadCpus) {
+    const r = spawnSync('taskset', ['-a', '-pc', o.loadCpus, String(process.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench:serve: taskset could not pin the load generator to ${o.loadCpus}: ${r.stderr || r.error}`);
+  }
   const quick = process.argv.includes('--quick');
   const rows: Record<string, unknown>[] = [];
   const openRows: Record<string, unknown>[] = [];
   let cellNo = 0;
   for (const model of o.models) {
-    const single = { ...decodeRate(model, o.mode, quick), packets: await goldenPackets(model, o.mode) };
+    const single = { ...decodeRate(model, o.mode, quick, o.serverCpus), packets: await goldenPackets(model, o.mode) };
     console.log(`${model}: single-thread decode ${single.ms.toFixed(3)} ms (${single.rate.toFixed(1)} frames/s), mode (${o.mode.members},${o.mode.bits})`);
     for (const workers of o.workers) for (const dist of o.dists) {
       const srv = await startServer(model, workers, o, dist);
@@ -364,7 +401,7 @@ async function main(): Promise<void> {
     }
   }
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(o.out, JSON.stringify({ note: 'npm run bench:serve' + (quick ? ' -- --quick (smoke run, not for numbers)' : ''), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, mode: o.mode, rows, openLoop: openRows }, null, 1) + '\n');
+  writeFileSync(o.out, JSON.stringify({ note: 'npm run bench:serve' + (quick ? ' -- --quick (smoke run, not for numbers)' : ''), cores: cpus().length, serverCpus: o.serverCpus, loadCpus: o.loadCpus, cpu: cpus()[0]?.model, node: process.version, mode: o.mode, rows, openLoop: openRows }, null, 1) + '\n');
   console.log(`\n| transport | devices | workers | model | frames/s | p50 ms | p99 ms | efficiency |\n| --- | --- | --- | --- | --- | --- | --- | --- |`);
   for (const r of rows) console.log(`| ${r.transport} | ${r.devices} | ${r.workers} | ${r.model} | ${r.framesPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${r.efficiency} |`);
   if (openRows.length) {

@@ -30,6 +30,7 @@ import { CliError, Ctx, DEFAULT_BASELINE, DEFAULT_MODEL, Io, MAX_ROUNDS, ModelLo
 import { exitQuietlyOnClosedPipe } from './pipe.js';
 import { cmdEncode } from './encode.js';
 import { cmdDecode } from './decode.js';
+import { cmdClassify } from './classify.js';
 import { cmdInspect } from './inspect.js';
 import { cmdDeviceBlob } from './device-blob.js';
 import { cmdPack } from './pack.js';
@@ -76,6 +77,17 @@ function buildProgram(io: Ctx): Command {
     .option('--json', 'print JSON (label, mode, bytes, top-3, logits)')
     .addHelpText('after', '\nExample:\n  slimsplit decode cat.pkt --json')
     .action((file, o) => cmdDecode(io, file, o));
+
+  program
+    .command('classify')
+    .description('images -> classes in this process: a classifier blob (e.g. an imported ImageNet model) or a split model end to end at one mode')
+    .argument('<images...>', 'JPEG or PNG files')
+    .addOption(modelOpt())
+    .option('--mode <mode>', 'split models: the mode, e.g. members=2,bits=4 (default: the model default)', usageParser(parseMode))
+    .option('--top <k>', 'classes to list per image', positiveInt('--top'), 1)
+    .option('--json', 'print JSON (per image: top1, label, top-k with probabilities, ms; mode and packet bytes for split models)')
+    .addHelpText('after', '\nExamples:\n  slimsplit import mobilenet_v2_1.0_224_quant.tflite --labels imagenet_labels.txt -o mnv2.slim\n  slimsplit classify --model mnv2.slim --top 5 photo.jpg\n  slimsplit classify samples/cat.jpg samples/dog.jpg --mode members=1,bits=2')
+    .action((files, o) => cmdClassify(io, files, o));
 
   program
     .command('inspect')

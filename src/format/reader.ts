@@ -236,7 +236,13 @@ function decodeGraph(name: string, g: MetaT['graphs'][number], axes: AxisDef[], 
     const where = `${gw} layer ${li} (${l.op})`;
     const spec = OPS[l.op];
     if (!spec) fail('op', `${gw} layer ${li}: unknown op '${l.op}' (known: ${Object.keys(OPS).join(', ')})`);
-    if (l.fields.length !== spec.fields.length) fail('field', `${where} has ${l.fields.length} field words, ${l.op} has ${spec.fields.length} fields (${spec.fields.map((f) => f.name).join(', ')})`);
+    // fields added later (FieldSpec.trailing) may be left off the end: absent
+    let minWords = spec.fields.length;
+    while (minWords > 0 && spec.fields[minWords - 1].trailing) minWords--;
+    if (l.fields.length < minWords || l.fields.length > spec.fields.length) {
+      const count = minWords === spec.fields.length ? `${spec.fields.length}` : `${minWords} to ${spec.fields.length}`;
+      fail('field', `${where} has ${l.fields.length} field words, ${l.op} has ${count} fields (${spec.fields.map((f) => f.name).join(', ')})`);
+    }
     const active: Record<string, ActiveDef> = {};
     let lastField = -1;
     for (const a of l.active) {
@@ -255,7 +261,7 @@ function decodeGraph(name: string, g: MetaT['graphs'][number], axes: AxisDef[], 
     }
     const fields: Record<string, FieldValue> = {};
     spec.fields.forEach((f, fi) => {
-      const w = l.fields[fi];
+      const w = fi < l.fields.length ? l.fields[fi] : ABSENT;
       if (active[f.name]) {
         if (w !== ABSENT) fail('active', `${where}: field ${f.name} is listed under active but its word is ${w}, expected 0x${ABSENT.toString(16)}`);
         fields[f.name] = null;

@@ -13,7 +13,7 @@ import { compilePlan } from '../engine/plan/compile.js';
 import { align } from '../util.js';
 import { crc32 } from './checksum.js';
 import {
-  BLOB_MAGIC, BLOB_VERSION, FLAG_CODER, PREAMBLE_BYTES, DIR_ENTRY_BYTES, DIR_NAME_BYTES, MAX_GRAPHS, DATA_ALIGN, TENSOR_ALIGN, STORAGES,
+  BLOB_MAGIC, BLOB_VERSION, FLAG_CODER, PREAMBLE_BYTES, DIR_ENTRY_BYTES, DIR_NAME_BYTES, MAX_GRAPHS, DATA_ALIGN, TENSOR_ALIGN, STORAGES, ABSENT,
   Preamble, DirEntry, Meta, Coder, type PreambleT, type MetaT, type CoderT, type BlobSpec,
 } from './schema.js';
 import { encodeField, fail, checkName, checkJson, checkDims, checkInput, checkAxes, checkGraphName } from './fields.js';
@@ -155,9 +155,13 @@ function encodeGraph(g: GraphDef, axes: AxisDef[], tensorIndex: Map<string, numb
     buffers: g.buffers.map((b) => ({ name: b.name, dtype: b.dtype === 'u8' ? 1 : 0, shape: b.shape.slice() })),
     layers: g.layers.map((l) => {
       const fields = OPS[l.op].fields;
+      const words = fields.map((f) => encodeField(f.kind, l.fields[f.name] ?? null, tensorIndex, bufferIndex));
+      // absent trailing fields are left off (FieldSpec.trailing): the layer encodes as before they existed
+      let n = words.length;
+      while (n > 0 && fields[n - 1].trailing && words[n - 1] === ABSENT && !l.active[fields[n - 1].name]) n--;
       return {
         op: l.op,
-        fields: fields.map((f) => encodeField(f.kind, l.fields[f.name] ?? null, tensorIndex, bufferIndex)),
+        fields: words.slice(0, n),
         active: fields.flatMap((f, fi) => {
           const a = l.active[f.name];
           if (!a) return [];

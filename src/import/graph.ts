@@ -16,7 +16,7 @@
  * trailing softmax is dropped by the reader and noted in `outputActivation` (argmax unchanged;
  * the classifier reports logits).
  */
-import type { Padding } from '../engine/ops/types.js';
+import { convGeometry, type ConvGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
 import { RESIZE_MODES } from '../engine/ops/resize.js';
 
@@ -45,6 +45,8 @@ export interface IrConv extends NodeBase {
   groups: number;
   k: number;
   stride: number;
+  /** taps d pixels apart (atrous / dilated conv); absent means 1 */
+  dilation?: number;
   pad: Padding;
   act: ActName;
 }
@@ -81,11 +83,13 @@ export interface IrAct extends NodeBase {
   x: string;
   act: ActName;
 }
-/** y = x * a (a folded constant factor, e.g. a float16 1/6 that is not exactly 1/6). */
+/** y = act(x * a + b) (a folded constant factor, e.g. a float16 1/6 that is not exactly 1/6; b and act default to 0 and none). */
 export interface IrScale extends NodeBase {
   op: 'scale';
   x: string;
   a: number;
+  b?: number;
+  act?: ActName;
 }
 /** The same values under another shape (NCHW order unchanged): lowers to no layer at all. */
 export interface IrAlias extends NodeBase {
@@ -112,13 +116,14 @@ export interface IrResize extends NodeBase {
   x: string;
   mode: 'legacy' | 'align_corners' | 'half_pixel';
 }
-/** k x k average pool over the pixels inside the image (TF's AvgPool). */
+/** k x k average pool over the pixels inside the image (TF's AvgPool), or over k x k with padding counted as zeros (countPad). */
 export interface IrAvgpool extends NodeBase {
   op: 'avgpool';
   x: string;
   k: number;
   stride: number;
   pad: Padding;
+  countPad?: boolean;
 }
 /** Softmax over the channel axis at every position (a vector: over its values). */
 export interface IrSoftmax extends NodeBase {
@@ -161,6 +166,15 @@ export class ImportError extends Error {
   constructor(message: string) {
     super(`slimsplit: import: ${message}`);
     this.name = 'ImportError';
+  }
+}
+
+/** convGeometry for the node `where`: an empty output (a kernel, dilated or not, larger than its VALID input) names the node. */
+export function convGeometryAt(where: string, H: number, W: number, k: number, stride: number, pad: Padding, dilation = 1): ConvGeometry {
+  try {
+    return convGeometry(H, W, k, stride, pad, dilation);
+  } catch (e) {
+    throw new ImportError(`${where}: ${(e as Error).message.replace(/^slimsplit: /, '')}`);
   }
 }
 
@@ -297,6 +311,8 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
             cin: n.cin, cout: n.cout, groups: n.groups, k: n.k, stride: n.stride, pad: n.pad, act: n.act,
           };
           if (n.bias) L.bias = addTensor(`${id}.b`, n.bias, [n.cout]);
+          // only when it changes something: an undilated layer is written as it always was
+          if ((n.dilation ?? 1) > 1 && n.k > 1) L.dilation = n.dilation;
           out.push(L);
           break;
         }
@@ -324,7 +340,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
           out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: 1, b: 0, act: n.act });
           break;
         case 'scale':
-          out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: n.a, b: 0, act: 'none' });
+          out.push({ op: 'affine', x: use(n.x), y: use(n.y), n: elems(n.y), a: n.a, b: n.b ?? 0, act: n.act ?? 'none' });
           break;
         case 'alias':
           bufOf.set(n.y, buf(n.x));
@@ -339,7 +355,7 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
           break;
         case 'avgpool': {
           const [Ca, H, W] = shapeOf(n.x);
-          out.push({ op: 'avgpool', x: use(n.x), y: use(n.y), C: Ca, H, W, k: n.k, stride: n.stride, pad: n.pad, countPad: 0 });
+          out.push({ op: 'avgpool', x: use(n.x), y: use(n.y), C: Ca, H, W, k: n.k, stride: n.stride, pad: n.pad, countPad: n.countPad ? 1 : 0 });
           break;
         }
         case 'softmax': {

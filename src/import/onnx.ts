@@ -10,10 +10,14 @@
  * protobuf code. ONNX is NCHW with OIHW filters already, so layouts pass through; what changes is
  * form: BatchNormalization after a conv is folded into its weights and bias, Relu and Clip(0, 6)
  * after a conv, Gemm or Add become its fused activation, Flatten/Reshape/Identity/Dropout become
- * aliases (no layer). Explicit pads are carried exactly when they are one of the engine's modes
- * (none, symmetric (k-1)/2, TensorFlow's SAME); anything else the engine cannot run exactly
- * (dilation > 1, unequal strides, asymmetric pads of another kind, ceil_mode that changes the size,
- * other ops) is refused with the node named, never approximated.
+ * aliases (no layer), x * sigmoid(x) and x * hardsigmoid(x) (torch's SiLU and hard swish) become one
+ * swish / hswish activation, a Pad of zeros before a Conv or an AveragePool becomes its padding, and
+ * the shape arithmetic torch writes for a Resize (Shape, Slice, Concat of constants) is folded
+ * into constants. Explicit pads are carried exactly when they are one of the engine's modes
+ * (none, symmetric (k-1)/2, TensorFlow's SAME; a dilated conv's over its extent (k-1)*d + 1);
+ * anything else the engine cannot run exactly (unequal dilations, auto_pad SAME with a dilation,
+ * unequal strides, asymmetric pads of another kind, ceil_mode that changes the size, other ops)
+ * is refused with the node named, never approximated.
  *
  * ONNX models take already-normalized float input: the IR's normalization is x = pixel / 255
  * (mean 0, std 1) unless the caller states the model's own (ImportOptions mean/std; torchvision:
@@ -89,7 +93,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Add, GlobalAveragePool, AveragePool (global), MaxPool, Flatten, Reshape, Gemm, Identity, Dropout, Constant, Softmax (as the last op)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a scalar constant, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
 
 let modelType: protobuf.Type | undefined;
 
@@ -180,6 +184,12 @@ class OnnxReader {
   /** shapes the file states (value_info, inputs, outputs), batch first */
   private readonly stated = new Map<string, Array<number | undefined>>();
   private readonly usedNames = new Set<string>();
+  /** ONNX tensor -> the indices of the nodes that read it */
+  private readonly readers = new Map<string, number[]>();
+  /** Mul node index -> x, for x * sigmoid(x) and x * hardsigmoid(x) (the gate node makes no layer) */
+  private readonly swish = new Map<number, { x: string; act: ActName }>();
+  /** Pad output -> its input and [top, left, bottom, right], taken by the AveragePool that reads it */
+  private readonly padded = new Map<string, { x: string; pads: number[] }>();
 
   constructor(
     private readonly model: OnnxModel,
@@ -236,8 +246,8 @@ class OnnxReader {
    * The node that makes IR tensor x, when this node is its only reader (so it can absorb a
    * following BatchNormalization or activation); undefined otherwise.
    */
-  private soleProducer(onnxX: string, x: string): IrNode | undefined {
-    if (this.uses.get(onnxX) !== 1) return undefined;
+  private soleProducer(onnxX: string, x: string, readers = 1): IrNode | undefined {
+    if (this.uses.get(onnxX) !== readers) return undefined;
     // an alias (Identity, Flatten) in between: other names may read the same values
     for (const [o, t] of this.act) if (t === x && o !== onnxX) return undefined;
     return this.producer.get(x);
@@ -296,8 +306,8 @@ class OnnxReader {
     return [lo(th), lo(tw), th - lo(th), tw - lo(tw)];
   }
 
-  /** kernel k, stride s of a 2-D window op; refuses what the engine cannot do. */
-  private window(a: Map<string, OnnxAttribute>, kDefault: number[] | undefined, where: string, op: string): { k: number; s: number } {
+  /** kernel k, stride s (and a conv's dilation d) of a 2-D window op; refuses what the engine cannot do. */
+  private window(a: Map<string, OnnxAttribute>, kDefault: number[] | undefined, where: string, op: string): { k: number; s: number; d: number } {
     const ks = a.get('kernel_shape')?.ints.map(Number) ?? kDefault;
     if (!ks || ks.length !== 2) throw new ImportError(`${where}: kernel_shape [${ks ?? ''}] is not 2-D`);
     if (kDefault && ks.join() !== kDefault.join()) throw new ImportError(`${where}: kernel_shape [${ks}] differs from the weights' [${kDefault}]`);
@@ -305,8 +315,52 @@ class OnnxReader {
     const st = a.get('strides')?.ints.map(Number) ?? [1, 1];
     if (st.length !== 2 || st[0] !== st[1]) throw new ImportError(`${where}: strides [${st}] differ; the engine needs equal strides`);
     const dil = a.get('dilations')?.ints.map(Number) ?? [1, 1];
-    if (dil.some((d) => d !== 1)) throw new ImportError(`${where}: dilations [${dil}] are not supported (the engine's ${op === 'conv' ? 'convolutions' : 'pools'} have dilation 1)`);
-    return { k: ks[0], s: st[0] };
+    if (op === 'conv') {
+      if (dil.length !== 2 || dil[0] !== dil[1]) throw new ImportError(`${where}: dilations [${dil}] differ; the engine needs equal dilations`);
+      if (!(Number.isInteger(dil[0]) && dil[0] >= 1)) throw new ImportError(`${where}: dilations [${dil}] are not positive integers`);
+    } else if (dil.some((d) => d !== 1)) throw new ImportError(`${where}: dilations [${dil}] are not supported (the engine's pools have dilation 1)`);
+    return { k: ks[0], s: st[0], d: op === 'conv' ? dil[0] : 1 };
+  }
+
+  /**
+   * y0 = act(x): folded into the layer that made x when the `readers` nodes of this pattern are
+   * all that read x (1, or 2 for x * gate(x)), else a standalone activation layer.
+   */
+  private activation(onnxX: string, y0: string, act: ActName, name: string, where: string, readers = 1): void {
+    const x = this.input(onnxX, where);
+    const p = this.soleProducer(onnxX, x, readers);
+    if (p && (p.op === 'conv2d' || p.op === 'matmul' || p.op === 'add' || p.op === 'mul' || p.op === 'concat') && p.act === 'none') {
+      p.act = act;
+      this.retarget(p, onnxX, y0, where);
+    } else {
+      this.push({ op: 'act', name, x, y: this.output(y0, this.shape(x), where), act });
+    }
+  }
+
+  /** The index of the Mul node that computes x * gate when gate node n (gate = f(x)) is read by nothing else. */
+  private swishMul(n: OnnxNode): number | undefined {
+    const x = n.input[0], gate = n.output[0];
+    const r = this.readers.get(gate) ?? [];
+    if (r.length !== 1 || this.uses.get(gate) !== 1 || !this.act.has(x)) return undefined;
+    const m = this.g.node[r[0]];
+    if (m.opType !== 'Mul' || (m.domain && m.domain !== 'ai.onnx') || m.input.length !== 2) return undefined;
+    const [i0, i1] = m.input;
+    return (i0 === x && i1 === gate) || (i1 === x && i0 === gate) ? r[0] : undefined;
+  }
+
+  /** Checks a pool's ceil_mode against the engine's floor. */
+  private ceilMode(a: Map<string, OnnxAttribute>, h: number, w: number, k: number, s: number, p: number[], where: string, op: string): void {
+    if (Number(a.get('ceil_mode')?.i ?? 0) !== 1) return;
+    const fl = (n2: number, p0: number, p1: number): number => Math.floor((n2 + p0 + p1 - k) / s) + 1;
+    const ce = (n2: number, p0: number, p1: number): number => Math.ceil((n2 + p0 + p1 - k) / s) + 1;
+    if (fl(h, p[0], p[2]) !== ce(h, p[0], p[2]) || fl(w, p[1], p[3]) !== ce(w, p[1], p[3])) {
+      throw new ImportError(`${where}: ceil_mode 1 gives a larger output than floor on this ${h}x${w} input; the engine's ${op} floors`);
+    }
+  }
+
+  private str(a: Map<string, OnnxAttribute>, key: string, dflt: string): string {
+    const v = a.get(key)?.s;
+    return v && v.length ? new TextDecoder().decode(v) : dflt;
   }
 
   read(): IrGraph {
@@ -318,6 +372,9 @@ class OnnxReader {
       if (v.name && d) this.stated.set(v.name, d.map((x) => (x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? Number(x.dimValue) : undefined)));
     }
     for (const n of g.node) for (const i of n.input) if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
+    g.node.forEach((n, k) => {
+      for (const i of new Set(n.input)) if (i) (this.readers.get(i) ?? this.readers.set(i, []).get(i)!).push(k);
+    });
     for (const o of g.output) this.uses.set(o.name ?? '', (this.uses.get(o.name ?? '') ?? 0) + 1);
 
     // the image input: the graph inputs that are not initializers (older exporters list both)
@@ -347,13 +404,15 @@ class OnnxReader {
       const name = n.name || `${k}:${op}`;
       switch (op) {
         case 'Conv': {
-          const x = this.input(n.input[0], where);
+          // a Pad (zeros) right before (tf2onnx writes TF's SAME at stride 2 so): the conv's own pads
+          const pre = this.padded.get(n.input[0]);
+          const x = pre ? pre.x : this.input(n.input[0], where);
           const [C, h, w] = this.shape(x);
           const wt = this.constant(n.input[1], where, 'weight');
           const bias = n.input[2] ? this.constant(n.input[2], where, 'bias') : undefined;
           if (wt.dims.length !== 4) throw new ImportError(`${where}: weight dims [${wt.dims}] are not 2-D OIHW`);
           const [cout, cinG, kh, kw] = wt.dims;
-          const { k: kk, s } = this.window(a, [kh, kw], where, 'conv');
+          const { k: kk, s, d } = this.window(a, [kh, kw], where, 'conv');
           const groups = Number(a.get('group')?.i ?? 1);
           if (groups < 1 || C % groups !== 0 || cout % groups !== 0 || cinG * groups !== C) {
             throw new ImportError(`${where}: weight [${wt.dims}] with group ${groups} does not fit ${C} input channels`);
@@ -361,12 +420,18 @@ class OnnxReader {
           if (kk !== 1 && kk !== 3 && kk !== 5 && kk !== 7) throw new ImportError(`${where}: kernel ${kk}x${kk} is not supported (the engine's convolutions are 1x1, 3x3, 5x5 or 7x7)`);
           if (s !== 1 && s !== 2) throw new ImportError(`${where}: stride ${s} is not supported (the engine's convolutions have stride 1 or 2)`);
           if (bias && bias.data.length !== cout) throw new ImportError(`${where}: bias has ${bias.data.length} values for ${cout} output channels`);
-          const pad = this.padMode(h, w, kk, s, this.pads(a, h, w, kk, s, where), where, 'conv');
-          const geo = convGeometry(h, w, kk, s, pad);
+          // a dilated kernel pads and sizes by the extent it reads, (k-1)*d + 1
+          const ke = (kk - 1) * d + 1;
+          const auto = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s) : '';
+          if (d > 1 && auto.startsWith('SAME')) throw new ImportError(`${where}: auto_pad ${auto} with dilations [${d},${d}] is not supported (onnxruntime refuses it too); give explicit pads`);
+          const own = this.pads(a, h, w, ke, s, where);
+          const pads = pre ? own.map((v, i) => v + pre.pads[i]) : own;
+          const pad = this.padMode(h, w, ke, s, pads, where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
+          const geo = convGeometry(h, w, kk, s, pad, d);
           const y = this.output(y0, [cout, geo.OH, geo.OW], where);
           this.push({
             op: 'conv2d', name, x, y, w: new Float32Array(wt.data), bias: bias ? new Float32Array(bias.data) : undefined,
-            cin: C, cout, groups, k: kk, stride: s, pad, act: 'none',
+            cin: C, cout, groups, k: kk, stride: s, ...(d > 1 ? { dilation: d } : {}), pad, act: 'none',
           });
           break;
         }
@@ -421,17 +486,69 @@ class OnnxReader {
           this.push({ op: 'add', name, a: x1, b: x2, y, act: 'none' });
           break;
         }
-        case 'GlobalAveragePool':
-        case 'AveragePool': {
+        case 'GlobalAveragePool': {
           const x = this.input(n.input[0], where);
-          const [C, h, w] = this.shape(x);
-          if (op === 'AveragePool') {
-            const ks = a.get('kernel_shape')?.ints.map(Number) ?? [];
-            const p = this.pads(a, h, w, ks[0] ?? 0, ks[0] ?? 1, where);
-            if (!(ks[0] === h && ks[1] === w && p.every((v) => v === 0))) throw new ImportError(`${where}: average pool [${ks}] with pads [${p}] on a ${h}x${w} map is not supported (only a global one: kernel = the whole map, no padding)`);
-          }
-          const y = this.output(y0, [C, 1, 1], where);
+          const y = this.output(y0, [this.shape(x)[0], 1, 1], where);
           this.push({ op: 'gap', name, x, y });
+          break;
+        }
+        case 'AveragePool': {
+          // a Pad (zeros) right before: its pads, counted in the mean (PyTorch's count_include_pad export)
+          const pre = this.padded.get(n.input[0]);
+          const x = pre ? pre.x : this.input(n.input[0], where);
+          const [C, h, w] = this.shape(x);
+          if (this.shape(x).length !== 3) throw new ImportError(`${where}: average pool of a [${this.shape(x)}] tensor is not supported (2-D maps)`);
+          const ks = a.get('kernel_shape')?.ints.map(Number) ?? [];
+          const st = a.get('strides')?.ints.map(Number) ?? [1, 1];
+          const own = this.pads(a, h, w, ks[0] ?? 0, st[0] ?? 1, where);
+          if (pre && own.some((v) => v !== 0)) throw new ImportError(`${where}: an average pool with pads [${own}] after a Pad is not supported (one of the two may pad)`);
+          if (!pre && ks[0] === h && ks[1] === w && own.every((v) => v === 0) && Number(a.get('ceil_mode')?.i ?? 0) === 0) {
+            // the whole map: global average pooling
+            this.push({ op: 'gap', name, x, y: this.output(y0, [C, 1, 1], where) });
+            break;
+          }
+          const { k: kk, s: ss } = this.window(a, undefined, where, 'average pool');
+          const p = pre ? pre.pads : own;
+          this.ceilMode(a, h, w, kk, ss, p, where, 'average pool');
+          const pad = this.padMode(h, w, kk, ss, p, where, 'average pool');
+          const geo = convGeometry(h, w, kk, ss, pad);
+          if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
+          // count_include_pad 1: the mean over k x k, padding counted as zeros; 0: over the pixels inside
+          const countPad = !!pre || Number(a.get('count_include_pad')?.i ?? 0) === 1;
+          this.push({ op: 'avgpool', name, x, y: this.output(y0, [C, geo.OH, geo.OW], where), k: kk, stride: ss, pad, countPad });
+          break;
+        }
+        case 'Pad': {
+          const x = this.input(n.input[0], where);
+          const mode = this.str(a, 'mode', 'constant');
+          if (mode !== 'constant') throw new ImportError(`${where}: Pad mode '${mode}' is not supported (only constant zeros before a Conv or an AveragePool)`);
+          // opset < 11: pads and value as attributes; from 11 on: inputs 1 and 2
+          const pads = opset < 11 ? (a.get('pads')?.ints.map(Number) ?? []) : Array.from(this.constant(n.input[1], where, 'pads').data);
+          const value = opset < 11 ? (a.get('value')?.f ?? 0) : n.input[2] ? this.constant(n.input[2], where, 'constant_value').data[0] : 0;
+          if (n.input[3]) throw new ImportError(`${where}: Pad with an axes input is not supported`);
+          if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((v) => v < 0)) throw new ImportError(`${where}: pads [${pads}] are not supported (only non-negative padding of H and W of a [1, C, H, W] tensor)`);
+          if (value !== 0) throw new ImportError(`${where}: padding with ${value} is not supported (only zeros)`);
+          const tlbr = [pads[2], pads[3], pads[6], pads[7]];
+          if (tlbr.every((v) => v === 0)) {
+            this.act.set(y0, x);
+            break;
+          }
+          const rd = (this.readers.get(y0) ?? []).map((r) => this.g.node[r].opType);
+          if (!rd.length || rd.some((o) => o !== 'AveragePool' && o !== 'Conv') || this.uses.get(y0) !== rd.length) {
+            throw new ImportError(`${where}: Pad is supported only right before a Conv or an AveragePool (where it becomes their padding); '${y0}' is read by ${rd.length ? rd.join(', ') : 'the graph output'}`);
+          }
+          this.padded.set(y0, { x, pads: tlbr });
+          break;
+        }
+        case 'ReduceMean': {
+          const x = this.input(n.input[0], where);
+          const s = this.shape(x);
+          // opset < 18: axes attribute; from 18 on: an optional input
+          const axes = opset < 18 ? a.get('axes')?.ints.map(Number) : n.input[1] ? Array.from(this.constant(n.input[1], where, 'axes').data) : undefined;
+          const ax = (axes ?? []).map((v) => (v < 0 ? v + s.length + 1 : v)).sort().join();
+          if (s.length !== 3 || ax !== '2,3') throw new ImportError(`${where}: ReduceMean over axes [${axes ?? 'all'}] of a [1, ${s}] tensor is not supported (only over H and W, axes [2, 3])`);
+          const keep = Number(a.get('keepdims')?.i ?? 1) === 1;
+          this.push({ op: 'gap', name, x, y: this.output(y0, keep ? [s[0], 1, 1] : [s[0]], where) });
           break;
         }
         case 'MaxPool': {
@@ -440,13 +557,7 @@ class OnnxReader {
           const [C, h, w] = this.shape(x);
           const { k: kk, s } = this.window(a, undefined, where, 'max pool');
           const p = this.pads(a, h, w, kk, s, where);
-          if (Number(a.get('ceil_mode')?.i ?? 0) === 1) {
-            const fl = (n2: number, p0: number, p1: number): number => Math.floor((n2 + p0 + p1 - kk) / s) + 1;
-            const ce = (n2: number, p0: number, p1: number): number => Math.ceil((n2 + p0 + p1 - kk) / s) + 1;
-            if (fl(h, p[0], p[2]) !== ce(h, p[0], p[2]) || fl(w, p[1], p[3]) !== ce(w, p[1], p[3])) {
-              throw new ImportError(`${where}: ceil_mode 1 gives a larger output than floor on this ${h}x${w} input; the engine's max pool floors`);
-            }
-          }
+          this.ceilMode(a, h, w, kk, s, p, where, 'max pool');
           const pad = this.padMode(h, w, kk, s, p, where, 'max pool');
           const geo = convGeometry(h, w, kk, s, pad);
           if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
@@ -522,12 +633,179 @@ class OnnxReader {
           break;
         }
         case 'Softmax': {
-          // only as the model's last op: argmax is unchanged, and classify() reports logits
-          if (y0 !== outName) throw new ImportError(`${where}: Softmax is supported only as the model's final op (it is dropped; logits are returned)`);
           const x = this.input(n.input[0], where);
-          if (this.shape(x).length !== 1) throw new ImportError(`${where}: Softmax over a [${this.shape(x)}] tensor is not supported`);
-          outputActivation = 'softmax';
-          this.act.set(y0, x);
+          const s = this.shape(x), rank = s.length + 1;
+          const axis0 = Number(a.get('axis')?.i ?? (opset < 13 ? 1 : -1));
+          const axis = axis0 < 0 ? axis0 + rank : axis0;
+          // opset < 13 flattens from `axis` on: over C, H and W together, the channels only when H = W = 1
+          const channels = rank === 2 ? axis === 1 : rank === 4 && axis === 1 && (opset >= 13 || s[1] * s[2] === 1);
+          if (!channels) throw new ImportError(`${where}: Softmax over axis ${axis0} of a [1, ${s}] tensor${opset < 13 && rank === 4 && axis === 1 ? ` (opset ${opset}: over C, H and W together)` : ''} is not supported (only over the channel axis, 1)`);
+          if (y0 === outName && rank === 2) {
+            // a classifier's final softmax: dropped (argmax is unchanged; classify() reports logits)
+            outputActivation = 'softmax';
+            this.act.set(y0, x);
+            break;
+          }
+          this.push({ op: 'softmax', name, x, y: this.output(y0, s, where) });
+          break;
+        }
+        case 'Sigmoid':
+        case 'HardSigmoid':
+        case 'HardSwish': {
+          const alpha = a.get('alpha')?.f ?? 0.2, beta = a.get('beta')?.f ?? 0.5;
+          // torch's hardsigmoid: alpha f32(1/6), beta 0.5, the engine's hsigmoid relu6(x + 3) / 6
+          const exact = op !== 'HardSigmoid' || (Math.fround(alpha) === Math.fround(1 / 6) && beta === 0.5);
+          if (op === 'HardSwish') {
+            this.activation(n.input[0], y0, 'hswish', name, where);
+            break;
+          }
+          // x * sigmoid(x) is swish, x * hardsigmoid(x) hard swish (opset < 14 has no HardSwish op)
+          const m = exact ? this.swishMul(n) : undefined;
+          if (m !== undefined) {
+            this.swish.set(m, { x: n.input[0], act: op === 'Sigmoid' ? 'swish' : 'hswish' });
+            break;
+          }
+          if (exact) {
+            this.activation(n.input[0], y0, op === 'Sigmoid' ? 'sigmoid' : 'hsigmoid', name, where);
+            break;
+          }
+          // clamp(alpha x + beta, 0, 1) = hsigmoid(6 alpha x + 6 beta - 3)
+          if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new ImportError(`${where}: alpha ${alpha} and beta ${beta} must be finite`);
+          const x = this.input(n.input[0], where);
+          this.push({ op: 'scale', name, x, y: this.output(y0, this.shape(x), where), a: 6 * alpha, b: 6 * beta - 3, act: 'hsigmoid' });
+          break;
+        }
+        case 'Mul': {
+          const sw = this.swish.get(k);
+          if (sw) {
+            this.activation(sw.x, y0, sw.act, name, where, 2);
+            break;
+          }
+          if (n.input.length !== 2) throw new ImportError(`${where}: Mul with ${n.input.length} inputs`);
+          const c0 = this.consts.get(n.input[0]), c1 = this.consts.get(n.input[1]);
+          if (c0 && c1) throw new ImportError(`${where}: multiplying two constants is not supported`);
+          if (c0 || c1) {
+            const c = (c0 ?? c1)!;
+            const x = this.input(n.input[c0 ? 1 : 0], where);
+            if (c.data.length !== 1 || c.dims.length > this.shape(x).length + 1) throw new ImportError(`${where}: multiplying by the constant '${n.input[c0 ? 0 : 1]}' of shape [${c.dims}] is not supported (only by a single value)`);
+            this.push({ op: 'scale', name, x, y: this.output(y0, this.shape(x), where), a: c.data[0] });
+            break;
+          }
+          let x1 = this.input(n.input[0], where), x2 = this.input(n.input[1], where);
+          const [s1, s2] = [this.shape(x1), this.shape(x2)];
+          const perChannel = (p: number[], q: number[]): boolean => p.length === 3 && q.length === 3 && q[0] === p[0] && q[1] === 1 && q[2] === 1;
+          // the one-value-per-channel side goes second (squeeze-excite: x * gate in either order)
+          if (s1.join() !== s2.join() && perChannel(s2, s1)) [x1, x2] = [x2, x1];
+          const [A, B] = [this.shape(x1), this.shape(x2)];
+          if (A.join() !== B.join() && !perChannel(A, B)) throw new ImportError(`${where}: broadcasting mul of [1, ${s1}] and [1, ${s2}] is not supported (same shapes, or [1, C, H, W] by [1, C, 1, 1])`);
+          this.push({ op: 'mul', name, a: x1, b: x2, y: this.output(y0, A, where), act: 'none' });
+          break;
+        }
+        case 'Concat': {
+          const ins = n.input.filter(Boolean);
+          const axis = Number(a.get('axis')?.i ?? 1);
+          if (ins.every((i) => this.consts.has(i))) {
+            // shape arithmetic (a Resize's sizes): 1-D constants end to end
+            const cs = ins.map((i) => this.consts.get(i)!);
+            if (cs.some((c) => c.dims.length !== 1) || (axis !== 0 && axis !== -1)) throw new ImportError(`${where}: Concat of constants is supported only for 1-D ones`);
+            this.consts.set(y0, { data: Float64Array.from(cs.flatMap((c) => Array.from(c.data))), dims: [cs.reduce((t, c) => t + c.data.length, 0)] });
+            break;
+          }
+          for (const i of ins) if (this.consts.has(i)) throw new ImportError(`${where}: concatenating the constant '${i}' is not supported (only activations)`);
+          const parts = ins.map((i) => this.input(i, where));
+          const s0 = this.shape(parts[0]), rank = s0.length + 1;
+          if ((axis < 0 ? axis + rank : axis) !== 1) throw new ImportError(`${where}: Concat on axis ${axis} of [1, ${s0}] tensors is not supported (only the channel axis, 1)`);
+          for (const t of parts) {
+            const st = this.shape(t);
+            if (st.length !== s0.length || st.slice(1).join() !== s0.slice(1).join()) throw new ImportError(`${where}: inputs of different sizes ([1, ${s0}] and [1, ${st}]) cannot be concatenated on the channel axis`);
+          }
+          if (parts.length === 1) {
+            this.act.set(y0, parts[0]);
+            break;
+          }
+          // more than two inputs: a chain of two-input concats, the last one named after the output
+          let acc = parts[0];
+          for (let j = 1; j < parts.length; j++) {
+            const c = this.shape(acc)[0] + this.shape(parts[j])[0];
+            const y = this.output(j === parts.length - 1 ? y0 : `${y0}/part${j}`, [c, ...s0.slice(1)], where);
+            this.push({ op: 'concat', name, a: acc, b: parts[j], y, act: 'none' });
+            acc = y;
+          }
+          break;
+        }
+        case 'Resize': {
+          const x = this.input(n.input[0], where);
+          const s = this.shape(x);
+          if (s.length !== 3) throw new ImportError(`${where}: resizing a [1, ${s}] tensor is not supported (2-D maps)`);
+          const [C, h, w] = s;
+          const mode = this.str(a, 'mode', 'nearest');
+          if (mode !== 'linear') throw new ImportError(`${where}: Resize mode '${mode}' is not supported (only 'linear', the engine's bilinear resize)`);
+          // opset 10 has no coordinate_transformation_mode: its Resize is asymmetric
+          const ct = this.str(a, 'coordinate_transformation_mode', opset < 11 ? 'asymmetric' : 'half_pixel');
+          for (const [key, ok] of [['exclude_outside', 0], ['antialias', 0]] as const) {
+            const v = Number(a.get(key)?.i ?? 0);
+            if (v !== ok) throw new ImportError(`${where}: Resize ${key} = ${v} is not supported`);
+          }
+          if (a.has('axes')) throw new ImportError(`${where}: Resize with an axes attribute is not supported`);
+          const policy = this.str(a, 'keep_aspect_ratio_policy', 'stretch');
+          if (policy !== 'stretch') throw new ImportError(`${where}: Resize keep_aspect_ratio_policy '${policy}' is not supported (stretch)`);
+          // opset 10: (X, scales); from 11 on: (X, roi, scales, sizes), the roi only for tf_crop_and_resize
+          const scalesIn = opset < 11 ? n.input[1] : n.input[2], sizesIn = opset < 11 ? undefined : n.input[3];
+          let OH: number, OW: number, sh: number | undefined, sw2: number | undefined;
+          if (sizesIn) {
+            const sz = Array.from(this.constant(sizesIn, where, 'sizes').data);
+            if (sz.length !== 4 || sz[0] !== 1 || sz[1] !== C) throw new ImportError(`${where}: sizes [${sz}] for a [1, ${s}] input are not supported (only H and W change)`);
+            [OH, OW] = [sz[2], sz[3]];
+          } else {
+            const sc = Array.from(this.constant(scalesIn, where, 'scales').data);
+            if (sc.length !== 4 || sc[0] !== 1 || sc[1] !== 1) throw new ImportError(`${where}: scales [${sc}] are not supported (only H and W change)`);
+            [sh, sw2] = [sc[2], sc[3]];
+            [OH, OW] = [Math.floor(h * sh), Math.floor(w * sw2)];
+            // the coordinates use the stated scale, the engine's in / out: the same when out = in * scale
+            if (Math.fround(OH / h) !== Math.fround(sh) || Math.fround(OW / w) !== Math.fround(sw2)) {
+              throw new ImportError(`${where}: scales [${sc}] on a ${h}x${w} map give ${OH}x${OW}, whose ratio to the input is not the scale (the engine's resize maps by in / out); give sizes instead`);
+            }
+          }
+          if (!(Number.isInteger(OH) && Number.isInteger(OW) && OH >= 1 && OW >= 1)) throw new ImportError(`${where}: output size ${OH}x${OW} is not supported`);
+          let rm: 'legacy' | 'align_corners' | 'half_pixel';
+          if (ct === 'half_pixel') rm = 'half_pixel';
+          else if (ct === 'align_corners') rm = 'align_corners';
+          else if (ct === 'asymmetric') rm = 'legacy';
+          else if (ct === 'pytorch_half_pixel') {
+            // half_pixel, except that a length-1 output samples 0 instead of the middle
+            if ((OH === 1 && h > 1) || (OW === 1 && w > 1)) throw new ImportError(`${where}: pytorch_half_pixel to a ${OH}x${OW} output is not supported (a length-1 output is not half_pixel)`);
+            rm = 'half_pixel';
+          } else throw new ImportError(`${where}: Resize coordinate_transformation_mode '${ct}' is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)`);
+          this.push({ op: 'resize_bilinear', name, x, y: this.output(y0, [C, OH, OW], where), mode: rm });
+          break;
+        }
+        case 'Shape': {
+          // shape arithmetic (a Resize's sizes computed from the input's): a constant here
+          const x = this.input(n.input[0], where);
+          const full = [1, ...this.shape(x)];
+          const r = full.length;
+          const cl = (v: number): number => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+          const start = cl(Number(a.get('start')?.i ?? 0)), end = a.has('end') ? cl(Number(a.get('end')!.i ?? r)) : r;
+          const v = full.slice(start, end);
+          this.consts.set(y0, { data: Float64Array.from(v), dims: [v.length] });
+          break;
+        }
+        case 'Slice': {
+          // shape arithmetic on 1-D constants
+          const d = this.constant(n.input[0], where, 'data');
+          if (opset < 10) throw new ImportError(`${where}: Slice before opset 10 is not supported`);
+          const [st, en] = [1, 2].map((i) => this.constant(n.input[i], where, ['starts', 'ends'][i - 1]).data[0]);
+          const axes = n.input[3] ? Array.from(this.constant(n.input[3], where, 'axes').data) : [0];
+          const steps = n.input[4] ? Array.from(this.constant(n.input[4], where, 'steps').data) : [1];
+          if (d.dims.length !== 1 || !(axes.length === 1 && (axes[0] === 0 || axes[0] === -1)) || steps.length !== 1 || steps[0] !== 1) throw new ImportError(`${where}: Slice is supported only on 1-D constants with step 1 (shape arithmetic)`);
+          const len = d.data.length;
+          const cl = (v: number): number => Math.min(Math.max(v < 0 ? v + len : v, 0), len);
+          const v = Array.from(d.data).slice(cl(st), cl(en));
+          this.consts.set(y0, { data: Float64Array.from(v), dims: [v.length] });
+          break;
+        }
+        case 'Cast': {
+          this.consts.set(y0, this.constant(n.input[0], where, 'input'));
           break;
         }
         default:

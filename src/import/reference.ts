@@ -69,10 +69,10 @@ function pointwise(x: Float64Array, w: Float32Array, bias: Float32Array | undefi
   return y;
 }
 
-/** Any grouped k x k conv, OIHW weights, explicit top/left padding (the rest is implied by OH, OW). */
+/** Any grouped k x k conv with dilation d, OIHW weights, explicit top/left padding (the rest is implied by OH, OW). */
 function conv(
   x: Float64Array, w: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, groups: number,
-  H: number, W: number, k: number, s: number, OH: number, OW: number, padT: number, padL: number, code: number,
+  H: number, W: number, k: number, s: number, d: number, OH: number, OW: number, padT: number, padL: number, code: number,
 ): Float64Array {
   const cinG = cin / groups, coutG = cout / groups;
   const y = new Float64Array(cout * OH * OW);
@@ -86,12 +86,13 @@ function conv(
         for (let kx = 0; kx < k; kx++) {
           const wv = w[((co * cinG + ci) * k + ky) * k + kx];
           if (wv === 0) continue;
-          // the output columns whose input column is inside the image: ox in [oxLo, oxHi)
-          const oxLo = Math.max(0, Math.ceil((padL - kx) / s)), oxHi = Math.min(OW, Math.floor((W - 1 + padL - kx) / s) + 1);
+          // the output columns whose input column ox*s + kx*d - padL is inside the image: ox in [oxLo, oxHi)
+          const cx = kx * d;
+          const oxLo = Math.max(0, Math.ceil((padL - cx) / s)), oxHi = Math.min(OW, Math.floor((W - 1 + padL - cx) / s) + 1);
           for (let oy = 0; oy < OH; oy++) {
-            const iy = oy * s + ky - padT;
+            const iy = oy * s + ky * d - padT;
             if (iy < 0 || iy >= H) continue;
-            const row = xc + iy * W + kx - padL, orow = oy * OW;
+            const row = xc + iy * W + cx - padL, orow = oy * OW;
             for (let ox = oxLo; ox < oxHi; ox++) acc[orow + ox] += wv * x[row + ox * s];
           }
         }
@@ -112,11 +113,12 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
   switch (nd.op) {
     case 'conv2d': {
       const [, H, W] = shape(nd.x);
-      const geo = convGeometry(H, W, nd.k, nd.stride, nd.pad);
+      const d = nd.dilation ?? 1;
+      const geo = convGeometry(H, W, nd.k, nd.stride, nd.pad, d);
       const code = Act[nd.act];
       // separate monomorphic functions: V8 optimizes each hot loop on its own
       if (nd.k === 1 && nd.stride === 1 && nd.groups === 1 && geo.padT === 0 && geo.padL === 0) return pointwise(get(nd.x), nd.w, nd.bias, nd.cin, nd.cout, H * W, code);
-      return conv(get(nd.x), nd.w, nd.bias, nd.cin, nd.cout, nd.groups, H, W, nd.k, nd.stride, geo.OH, geo.OW, geo.padT, geo.padL, code);
+      return conv(get(nd.x), nd.w, nd.bias, nd.cin, nd.cout, nd.groups, H, W, nd.k, nd.stride, d, geo.OH, geo.OW, geo.padT, geo.padL, code);
     }
     case 'matmul': {
       const x = get(nd.x);
@@ -174,7 +176,7 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     }
     case 'scale': {
       const x = get(nd.x);
-      return x.map((v) => v * nd.a);
+      return x.map((v) => act(v * nd.a + (nd.b ?? 0), nd.act ?? 'none'));
     }
     case 'alias':
       return get(nd.x);
@@ -195,7 +197,7 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     }
     case 'avgpool': {
       const [C, H, W] = shape(nd.x);
-      return avgpoolRef(get(nd.x), { C, H, W, k: nd.k, stride: nd.stride, pad: nd.pad });
+      return avgpoolRef(get(nd.x), { C, H, W, k: nd.k, stride: nd.stride, pad: nd.pad, countPad: nd.countPad });
     }
     case 'softmax': {
       const x = get(nd.x), C = shape(nd.x)[0];

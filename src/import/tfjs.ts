@@ -16,7 +16,7 @@
  */
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
 
@@ -158,10 +158,18 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
     if (p === 'VALID') return 'none';
     throw new ImportError(`${where(n)}: padding '${p}' is not supported (SAME, VALID)`);
   };
+  /** NHWC dilations [1, d, d, 1] of a conv (TF's atrous convolution): d */
+  const dilation = (n: TfNode): number => {
+    const d = (n.attr?.dilations?.list?.i ?? ['1', '1', '1', '1']).map(Number);
+    if (d.length !== 4 || d[0] !== 1 || d[3] !== 1 || d[1] !== d[2]) throw new ImportError(`${where(n)}: dilations [${d}] are not supported (equal H and W dilations, [1, d, d, 1])`);
+    if (!(Number.isInteger(d[1]) && d[1] >= 1)) throw new ImportError(`${where(n)}: dilations [${d}] are not positive integers`);
+    return d[1];
+  };
   const stride = (n: TfNode): number => {
     const s = (n.attr?.strides?.list?.i ?? ['1', '1', '1', '1']).map(Number);
     const d = (n.attr?.dilations?.list?.i ?? ['1', '1', '1', '1']).map(Number);
-    if (d.some((v) => v !== 1)) throw new ImportError(`${where(n)}: dilations [${d}] are not supported`);
+    // a conv's dilations are read by dilation(); a pool has none
+    if (!/Conv/.test(n.op) && d.some((v) => v !== 1)) throw new ImportError(`${where(n)}: dilations [${d}] are not supported`);
     if (s[1] !== s[2] || s[0] !== 1 || s[3] !== 1) throw new ImportError(`${where(n)}: strides [${s}] are not supported (equal H and W strides)`);
     if (n.attr?.data_format?.s && b64(n.attr.data_format.s) !== 'NHWC') throw new ImportError(`${where(n)}: data format ${b64(n.attr.data_format.s)} is not supported (NHWC)`);
     return s[1];
@@ -223,7 +231,7 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         const dw = n.op.includes('Depthwise');
         const { bias: hasBias, act: a } = n.op === 'Conv2D' || n.op === 'DepthwiseConv2dNative' ? { bias: false, act: 'none' as ActName } : fused(n);
         if (ins.length !== (hasBias ? 3 : 2)) throw new ImportError(`${where(n)}: ${ins.length} inputs for fused ops [${(n.attr?.fused_ops?.list?.s ?? []).map(b64)}]`);
-        const k = kh, s = stride(n), p = pad(n);
+        const k = kh, s = stride(n), p = pad(n), d = dilation(n);
         let cout: number, groups: number, wt: Float32Array;
         if (dw) {
           if (fi !== cin || fo !== 1) throw new ImportError(`${where(n)}: depthwise filter [${f.shape}] on ${cin} channels; only channel multiplier 1 is supported`);
@@ -244,9 +252,9 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
           if (!b || b.data.length !== cout) throw new ImportError(`${where(n)}: bias '${ins[2]}' is not a constant of ${cout} values`);
           bias = b.data;
         }
-        const g = convGeometry(h, w, k, s, p);
+        const g = convGeometryAt(where(n), h, w, k, s, p, d);
         const y = add(n.name, [cout, g.OH, g.OW]);
-        const node = emit({ op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, pad: p, act: a }) as IrNode & { act: ActName };
+        const node = emit({ op: 'conv2d', name: n.name, x, y, w: wt, bias, cin, cout, groups, k, stride: s, ...(d > 1 ? { dilation: d } : {}), pad: p, act: a }) as IrNode & { act: ActName };
         // TensorFlow's hard swish after an unactivated conv: mul = x * (1/6), add = x + 3,
         // relu6 = Relu6(add), out = mul * relu6 (either order of the Mul inputs)
         const hs = a === 'none' ? hardSwish(n.name) : undefined;

@@ -20,7 +20,7 @@ import * as flatbuffers from 'flatbuffers';
 import * as T from './tflite_schema.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface TfliteOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -204,7 +204,9 @@ class TfliteReader {
           const [C, h, w] = this.shape(x);
           const f = this.constant(ins[1], `${where} filter`);
           const bias = ins.length > 2 && ins[2] >= 0 ? this.constant(ins[2], `${where} bias`).data : undefined;
-          if (o.dilationHFactor() !== 1 || o.dilationWFactor() !== 1) throw new ImportError(`${where}: dilation ${o.dilationHFactor()}x${o.dilationWFactor()} is not supported (the engine's convolutions have dilation 1)`);
+          const dil = o.dilationHFactor();
+          if (dil !== o.dilationWFactor()) throw new ImportError(`${where}: dilation factors ${o.dilationHFactor()} (height) and ${o.dilationWFactor()} (width) differ; the engine needs equal dilations`);
+          if (!(dil >= 1)) throw new ImportError(`${where}: dilation factor ${dil} is not a positive integer`);
           if (o.strideH() !== o.strideW()) throw new ImportError(`${where}: strides ${o.strideH()}x${o.strideW()} differ; the engine needs equal strides`);
           const [d0, kh, kw, d3] = f.shape;
           if (kh !== kw) throw new ImportError(`${where}: filter ${kh}x${kw} is not square`);
@@ -225,9 +227,9 @@ class TfliteReader {
             for (let co = 0; co < cout; co++) for (let t = 0; t < k * k; t++) for (let ci = 0; ci < C; ci++) wt[(co * C + ci) * k * k + t] = f.data[(co * k * k + t) * C + ci];
           }
           if (bias && bias.length !== cout) throw new ImportError(`${where}: bias has ${bias.length} values for ${cout} output channels`);
-          const g = convGeometry(h, w, k, stride, pad);
+          const g = convGeometryAt(where, h, w, k, stride, pad, dil);
           const y = this.output(yIdx, [cout, g.OH, g.OW], where);
-          this.nodes.push({ op: 'conv2d', name, x, y, w: wt, bias, cin: C, cout, groups, k, stride, pad, act: this.fusedAct(o.fusedActivationFunction(), where) });
+          this.nodes.push({ op: 'conv2d', name, x, y, w: wt, bias, cin: C, cout, groups, k, stride, ...(dil > 1 ? { dilation: dil } : {}), pad, act: this.fusedAct(o.fusedActivationFunction(), where) });
           break;
         }
         case T.BuiltinOperator.ADD: {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Arena, type Engine } from '../../src/engine/wasm.js';
 import { conv2d, conv2dAlgo, conv2dRef, conv2dPlan, conv2dScratchBytes, conv2dWords, convAuto, convAutoKernel, type Conv2dShape } from '../../src/engine/ops/conv2d.js';
 import type { Padding } from '../../src/engine/ops/types.js';
+import { dwconvWords } from '../../src/engine/ops/dwconv.js';
 import { engines, randn, allocGuarded, guardsIntact, put, read, maxRelErr, TOL } from '../util.js';
 
 interface Epilogue { bias?: Float32Array; scale?: Float32Array; shift?: Float32Array }
@@ -91,6 +92,58 @@ const arbShape = fc
     }
     return { s, epi: r.epi, seed: r.seed };
   });
+
+/**
+ * Dilated shapes (d 2 or 3, k 3 or 5): dense, grouped and depthwise (groups = channels, which
+ * conv2d runs: dwconv has dilation 1), every stride and padding, output widths 1..~40 so every
+ * SIMD (8, 16) and scalar (2) tile remainder and the staging block (OW < 8) come up.
+ */
+const arbDilated = fc
+  .record({
+    d: fc.constantFrom(2, 3),
+    k: fc.constantFrom(3, 5),
+    stride: fc.constantFrom(1, 2),
+    pad: arbPad,
+    kind: fc.constantFrom('dense', 'grouped', 'depthwise'),
+    c: fc.integer({ min: 1, max: 9 }),
+    coutG: fc.integer({ min: 1, max: 13 }),
+    groups: fc.constantFrom(2, 3, 4),
+    cut: fc.integer({ min: 0, max: 3 }),
+    dh: fc.integer({ min: 0, max: 10 }),
+    dw: fc.integer({ min: 0, max: 40 }),
+    act: fc.integer({ min: 0, max: 6 }),
+    epi: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
+    seed: fc.integer({ min: 0, max: 1 << 30 }),
+  })
+  .map((r) => {
+    const ke = (r.k - 1) * r.d + 1;
+    const min = r.pad === 'none' ? ke : 1;
+    const base = { H: min + r.dh, W: min + r.dw, k: r.k, stride: r.stride, pad: r.pad, act: r.act, dilation: r.d };
+    let s: Conv2dShape;
+    if (r.kind === 'dense') s = { ...base, cin: r.c, cout: r.coutG, coutActive: Math.max(1, r.coutG - r.cut) };
+    else if (r.kind === 'grouped') s = { ...base, cin: r.c * r.groups, cout: r.coutG * r.groups, groups: r.groups, groupsActive: Math.max(1, r.groups - r.cut) };
+    else s = { ...base, cin: r.c + 3, cout: r.c + 3, groups: r.c + 3, groupsActive: Math.max(1, r.c + 3 - r.cut) };
+    return { s, epi: r.epi, seed: r.seed };
+  });
+
+// Dilated layers by name: DeepLab-style atrous 3x3 (d 2, 3) on wide rows, a depthwise dilated
+// 5x5, chunked channels and bands, 4-column maps (two rows per SIMD tile), a Winograd-sized
+// 3x3 that must stay direct, a 1x1 (dilation changes nothing).
+const dilated: Array<[string, Conv2dShape]> = [
+  ['atrous 3x3 d2 same, 33 columns', { cin: 6, cout: 16, H: 13, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 2 }],
+  ['atrous 3x3 d3 tf-same stride 2, odd size', { cin: 5, cout: 9, H: 23, W: 27, k: 3, stride: 2, pad: 'tf-same', act: 2, dilation: 3 }],
+  ['depthwise 5x5 d2 same, 12 channels', { cin: 12, cout: 12, groups: 12, H: 14, W: 19, k: 5, stride: 1, pad: 'same', act: 4, dilation: 2 }],
+  ['depthwise 3x3 d2 stride 2 tf-same, 10 of 16', { cin: 16, cout: 16, groups: 16, groupsActive: 10, H: 17, W: 22, k: 3, stride: 2, pad: 'tf-same', act: 2, dilation: 2 }],
+  ['chunked channels d2, column tail', { cin: 64, cout: 6, H: 7, W: 83, k: 3, stride: 1, pad: 'same', act: 3, dilation: 2 }],
+  ['chunked, stride 2 d3, several bands', { cin: 96, cout: 5, H: 44, W: 70, k: 3, stride: 2, pad: 'tf-same', act: 4, dilation: 3 }],
+  ['Winograd-sized 3x3 d2 (direct)', { cin: 8, cout: 16, H: 20, W: 40, k: 3, stride: 1, pad: 'none', act: 0, dilation: 2 }],
+  ['4 output columns d2, 5 rows', { cin: 9, cout: 15, groups: 3, H: 5, W: 4, k: 3, stride: 1, pad: 'same', act: 5, dilation: 2 }],
+  ['4 output columns d3 stride 2, k 5, no padding', { cin: 4, cout: 7, H: 20, W: 19, k: 5, stride: 2, pad: 'none', act: 1, dilation: 3 }],
+  ['1x1 d2 stride 2', { cin: 5, cout: 6, H: 9, W: 11, k: 1, stride: 2, pad: 'none', act: 1, dilation: 2 }],
+  // DeepLab's ASPP rates on a 33x33 map: extents 13 and 37 (wider than the map: padding only)
+  ['ASPP 3x3 d6 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 6 }],
+  ['ASPP 3x3 d18 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 18 }],
+];
 
 // Wide rows and many input channels exceed the kernel's L1/L2 budgets (assembly/conv2d.ts):
 // bands of output rows, input channels in chunks with partial sums in y, the column tail
@@ -241,6 +294,37 @@ describe.each(engines())('conv2d [%s]', (_b, eng) => {
     expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
   });
 
+  it('dilated convolutions match the f64 reference (d 2 and 3, k 3 and 5, dense, grouped, depthwise)', () => {
+    fc.assert(
+      fc.property(arbDilated, ({ s, epi, seed }) => {
+        const x = randn(s.cin * s.H * s.W, seed, 1);
+        const w = randn(weightsLen(s), seed + 1, 0.5);
+        const e = epilogue(s.cout, seed, epi);
+        expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each(dilated)('dilated layer: %s', (_n, s) => {
+    expect(conv2dAlgo(s)).toBe('direct');
+    const x = randn(s.cin * s.H * s.W, 41, 1);
+    const w = randn(weightsLen(s), 42, 0.3);
+    const e = epilogue(s.cout, 43, [true, true, true]);
+    expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+  });
+
+  it('a dilated tap reads the input d pixels apart (one output by hand)', () => {
+    // 3x3, dilation 2, no padding on 7x9: output (1, 2) reads rows 1, 3, 5 and columns 2, 4, 6
+    const s: Conv2dShape = { cin: 2, cout: 3, H: 7, W: 9, k: 3, stride: 1, pad: 'none', dilation: 2 };
+    expect(conv2dPlan(s)).toMatchObject({ OH: 3, OW: 5 });
+    const x = randn(2 * 63, 5, 1), w = randn(3 * 2 * 9, 6, 0.5);
+    const r = run(eng, s, x, w);
+    let acc = 0;
+    for (let ci = 0; ci < 2; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) acc += x[ci * 63 + (1 + 2 * ky) * 9 + 2 + 2 * kx] * w[ci * 9 + ky * 3 + kx];
+    expect(Math.abs(r.y[1 * 5 + 2] - acc)).toBeLessThan(1e-5 * (1 + Math.abs(acc)));
+  });
+
   it('tf-same puts the odd padding row/column at the bottom/right', () => {
     // H = W = 10, k 3, stride 2: one padding row/column in total, all of it bottom/right.
     const s: Conv2dShape = { cin: 2, cout: 5, H: 10, W: 10, k: 3, stride: 2, pad: 'tf-same' };
@@ -261,6 +345,9 @@ describe.each(engines())('convAuto [%s]', (_b, eng) => {
     ['pointwise, sliced', { cin: 20, cout: 9, cinActive: 13, coutActive: 7, H: 5, W: 11, k: 1, stride: 1, pad: 'none', act: 4 }, 'pointwise'],
     ['1x1 stride 2 stays conv2d', { cin: 5, cout: 6, H: 9, W: 9, k: 1, stride: 2, pad: 'none' }, 'conv2d'],
     ['grouped 3x3 stays conv2d', { cin: 8, cout: 12, groups: 4, H: 7, W: 9, k: 3, stride: 1, pad: 'same' }, 'conv2d'],
+    ['dilated depthwise 3x3 d2 runs as grouped conv2d', { cin: 12, cout: 12, groups: 12, H: 11, W: 14, k: 3, stride: 1, pad: 'same', act: 2, dilation: 2 }, 'conv2d'],
+    ['dilated depthwise 5x5 d3 s2 runs as grouped conv2d', { cin: 7, cout: 7, groups: 7, groupsActive: 5, H: 19, W: 21, k: 5, stride: 2, pad: 'tf-same', dilation: 3 }, 'conv2d'],
+    ['dilated 1x1 is still pointwise', { cin: 6, cout: 5, H: 5, W: 7, k: 1, stride: 1, pad: 'none', dilation: 2 }, 'pointwise'],
   ];
   it.each(cases)('%s', (_n, s, kernel) => {
     expect(convAutoKernel(s)).toBe(kernel);
@@ -309,7 +396,18 @@ describe('conv2d builds agree', () => {
       { numRuns: 100 },
     );
   });
-  it.each([...large, ...wino, ...fourCol])('SIMD and scalar give identical bits on a large, Winograd or 4-column layer: %s', (_n, s) => {
+  it('SIMD and scalar give identical bits on dilated layers', () => {
+    fc.assert(
+      fc.property(arbDilated, ({ s, epi, seed }) => {
+        const x = randn(s.cin * s.H * s.W, seed, 1);
+        const w = randn(weightsLen(s), seed + 1, 0.5);
+        const e = epilogue(s.cout, seed, epi);
+        expect(run(simd, s, x, w, e).y).toEqual(run(scalar, s, x, w, e).y);
+      }),
+      { numRuns: 100 },
+    );
+  });
+  it.each([...large, ...wino, ...fourCol, ...dilated])('SIMD and scalar give identical bits on a large, Winograd, 4-column or dilated layer: %s', (_n, s) => {
     const x = randn(s.cin * s.H * s.W, 17, 1);
     const w = randn(weightsLen(s), 18, 0.2);
     const e = epilogue(s.cout, 19, [true, true, true]);
@@ -343,6 +441,9 @@ describe('conv2d argument checks', () => {
     ['y overlapping x', { y: 64 + 4 * 8 * 81 - 4 }, /y \[\d+, \d+\) overlaps x \[64, \d+\)/],
     ['scratch overlapping y', { scratch: 4096 + 16 }, /scratch \[\d+, \d+\) overlaps y/],
     ['zero H', { H: 0 }, /H must be a positive integer, got 0/],
+    ['dilation 0', { dilation: 0 }, /dilation must be a positive integer, got 0/],
+    ['dilation 1.5', { dilation: 1.5 }, /dilation must be a positive integer, got 1.5/],
+    ['dilated extent past the input', { dilation: 5, pad: 'none' }, /conv 3x3\/1 dilation 5 \(extent 11x11\) on 9x9 gives an empty output/],
   ];
   it.each(cases)('%s', (_n, patch, msg) => {
     expect(() => conv2dWords({ ...base, ...patch } as never)).toThrow(msg);
@@ -350,8 +451,15 @@ describe('conv2d argument checks', () => {
 
   it('writes the documented word layout', () => {
     const words = conv2dWords({ ...base, bias: 1024, act: 5, pad: 'tf-same', stride: 2, H: 10, W: 11, cinActive: 5, coutActive: 7 });
-    // x w y bias scale shift scratch cin cout cinA coutA groups gA H W OH OW k s padT padL act padB padR
-    expect(Array.from(words)).toEqual([64, 128, 4096, 1024, 0, 0, 16384, 8, 12, 5, 7, 1, 1, 10, 11, 5, 6, 3, 2, 0, 1, 5, 1, 1]);
+    // x w y bias scale shift scratch cin cout cinA coutA groups gA H W OH OW k s padT padL act padB padR dilation
+    expect(Array.from(words)).toEqual([64, 128, 4096, 1024, 0, 0, 16384, 8, 12, 5, 7, 1, 1, 10, 11, 5, 6, 3, 2, 0, 1, 5, 1, 1, 1]);
+    // dilation 2: TF SAME over the extent 5: total 3 rows (4*2 + 5 - 10), 1 top / 2 bottom; 4 columns, 2 / 2
+    const d2 = conv2dWords({ ...base, pad: 'tf-same', stride: 2, H: 10, W: 11, dilation: 2 });
+    expect(Array.from(d2.subarray(15, 25))).toEqual([5, 6, 3, 2, 1, 2, 0, 2, 2, 2]);
+  });
+
+  it('dwconv refuses a dilation (convAuto sends it to conv2d)', () => {
+    expect(() => dwconvWords({ ...base, cin: 8, cout: 8, groups: 8, dilation: 2 })).toThrow(/dwconv has dilation 1, got 2; a dilated depthwise conv runs through conv2d with groups = channels/);
   });
 
   it('scratch for the full width covers every narrower mode', () => {

@@ -121,9 +121,9 @@ function directRun(eng: Engine, arena: Arena, blob: Blob, graph: string, m: numb
         case 'conv2d': {
           const [, H, W] = g.buffers.find((b) => b.name === f.x)!.shape;
           const a = { x: bp('x'), y: bp('y'), w: tp('w'), bias: tp('bias'), scale: tp('scale'), shift: tp('shift'), cin: num(f.cin), cout: num(f.cout), groups: num(f.groups),
-            k: num(f.k), stride: num(f.stride), pad: f.pad as Padding, act, H, W, cinActive: opt(f.cinActive), coutActive: opt(f.coutActive), groupsActive: opt(f.groupsActive), scratch: 0 };
+            k: num(f.k), stride: num(f.stride), pad: f.pad as Padding, act, H, W, cinActive: opt(f.cinActive), coutActive: opt(f.coutActive), groupsActive: opt(f.groupsActive), dilation: opt(f.dilation), scratch: 0 };
           if (a.k === 1 && a.stride === 1 && a.groups === 1) eng.call('matmul', pointwiseWords(a));
-          else if (a.groups === a.cin && a.cin === a.cout) eng.call('dwconv', dwconvWords(a));
+          else if (a.groups === a.cin && a.cin === a.cout && (a.dilation ?? 1) === 1) eng.call('dwconv', dwconvWords(a));
           else {
             const s = conv2dScratchBytes(a);
             a.scratch = s ? arena.alloc(s) : 0;

@@ -17,6 +17,7 @@ import { importModel, readOnnx, referenceForward, lowerGraph, ImportError } from
 import { onnxModelType, ONNX_SUPPORTED } from '../../src/import/onnx.js';
 import { readBlob } from '../../src/format/reader.js';
 import { Runner } from '../../src/engine/plan/runner.js';
+import { OPCODES, PH, RECORD_HEADER_WORDS } from '../../src/engine/plan/words.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { loadModel } from '../../src/model/model.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
@@ -103,8 +104,8 @@ const floatTensor = (name: string, dims: number[], data: ArrayLike<number>) => (
   ? { name, dims, dataType: 1, floatData: Array.from(data) }
   : { name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from(data).buffer) });
 
-/** An opset-13 ModelProto: input 'x' [1, C, H, W], float initializers, the nodes, output `out`. */
-function onnxBytes(o: { C: number; H: number; W: number; inits: Array<[string, number[], ArrayLike<number>]>; nodes: NodeSpec[]; out: string; outDims?: number[] }): Uint8Array {
+/** An opset-13 (or `opset`) ModelProto: input 'x' [1, C, H, W], float initializers, the nodes, output `out`. */
+function onnxBytes(o: { C: number; H: number; W: number; inits: Array<[string, number[], ArrayLike<number>]>; ints?: Array<[string, number[], number[]]>; nodes: NodeSpec[]; out: string; outDims?: number[]; opset?: number }): Uint8Array {
   const attr = (name: string, v: number | number[] | string) =>
     typeof v === 'string' ? { name, type: 3, s: new TextEncoder().encode(v) }
       : Array.isArray(v) ? { name, type: 7, ints: v }
@@ -113,11 +114,11 @@ function onnxBytes(o: { C: number; H: number; W: number; inits: Array<[string, n
   const T = onnxModelType();
   const msg = T.fromObject({
     irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
+    opsetImport: [{ domain: '', version: o.opset ?? 13 }],
     graph: {
       name: 'test',
       node: o.nodes.map((n, k) => ({ input: n.ins, output: [n.out], name: n.name ?? `n${k}`, opType: n.op, attribute: Object.entries(n.attrs ?? {}).map(([a, v]) => attr(a, v)) })),
-      initializer: o.inits.map(([name, dims, data]) => floatTensor(name, dims, data)),
+      initializer: [...o.inits.map(([name, dims, data]) => floatTensor(name, dims, data)), ...(o.ints ?? []).map(([name, dims, data]) => ({ name, dims, dataType: 7, int64Data: data }))],
       input: [vi('x', [1, o.C, o.H, o.W])],
       output: [vi(o.out, o.outDims)],
     },
@@ -151,6 +152,30 @@ describe('ONNX fixtures (torch-exported, committed): engine vs onnxruntime-node'
     expect(ir.sourceOps.BatchNormalization).toBe(4);
     expect(ir.nodes.map((n) => n.op)).toEqual(readOnnx(new Uint8Array(readFileSync(join(FIX, 'tiny.onnx')))).nodes.map((n) => n.op));
     await parity(join(FIX, 'tiny-bn.onnx'));
+  });
+
+  it('tiny-v3.onnx: hard swish, SiLU, both squeeze-excite gates, pools with and without count_include_pad, concats, softmax, resizes, mean', async () => {
+    const ir = readOnnx(new Uint8Array(readFileSync(join(FIX, 'tiny-v3.onnx'))));
+    expect(ir.sourceOps).toMatchObject({ HardSigmoid: 4, Sigmoid: 3, Mul: 8, Pad: 2, AveragePool: 3, Concat: 3, Softmax: 1, Resize: 2, Shape: 1, Slice: 1, ReduceMean: 1 });
+    expect(ir.nodes.map((n) => n.op)).toEqual([
+      'conv2d', 'gap', 'conv2d', 'conv2d', 'mul', 'conv2d', 'gap', 'conv2d', 'conv2d', 'mul', 'avgpool', 'concat', 'conv2d', 'scale', 'act', 'softmax', 'mul',
+      'avgpool', 'resize_bilinear', 'resize_bilinear', 'mul', 'add', 'conv2d', 'avgpool', 'alias', 'gap', 'gap', 'alias', 'act', 'concat', 'concat', 'matmul', 'matmul',
+    ]);
+    // x * hardsigmoid(x) and x * sigmoid(x) fold into the conv (and the Gemm) before them; the gates fuse into their convs
+    expect(ir.nodes.map((n) => ('act' in n && n.act ? n.act : '-'))).toEqual([
+      'hswish', '-', 'relu', 'hsigmoid', 'none', 'swish', '-', 'relu', 'sigmoid', 'none', '-', 'none', 'none', '-', 'sigmoid', '-', 'none',
+      '-', '-', '-', 'none', 'none', 'none', '-', '-', '-', '-', '-', 'hsigmoid', 'none', 'none', 'hswish', 'none',
+    ]);
+    // AvgPool2d(3, 1, 1) is exported as Pad + AveragePool: the padding counts; count_include_pad=False does not;
+    // avg_pool2d(4) as a Pad of nothing (an alias) + AveragePool
+    expect(ir.nodes[10]).toMatchObject({ k: 3, stride: 1, pad: 'same', countPad: true });
+    expect(ir.nodes[17]).toMatchObject({ k: 3, stride: 2, pad: 'same', countPad: false });
+    expect(ir.nodes[23]).toMatchObject({ k: 4, stride: 4, pad: 'none', countPad: false });
+    expect(ir.nodes[13]).toMatchObject({ op: 'scale', a: 0.5 });
+    // by a scale, and to a size that Shape -> Slice -> Concat compute
+    expect([ir.nodes[18], ir.nodes[19]].map((n) => (n as { mode: string }).mode)).toEqual(['half_pixel', 'align_corners']);
+    expect(ir.tensors.get(ir.nodes[19].y)!.shape).toEqual([12, 16, 16]);
+    await parity(join(FIX, 'tiny-v3.onnx'));
   });
 
   it('classify(jpegBytes) with --mean/--std equals onnxruntime on the same resized, normalized pixels', async () => {
@@ -206,6 +231,130 @@ describe('ONNX padding: pads carried exactly when they are an engine mode', () =
   });
 });
 
+describe('ONNX Pad (zeros) before a Conv becomes its padding: engine = onnxruntime', () => {
+  // tf2onnx writes TensorFlow's SAME at stride 2 as Pad [0, 0, 1, 1] + Conv with no pads
+  const cases: Array<[string, number, number, number, number[], NodeSpec['attrs'], string]> = [
+    ['Pad bottom/right 1 + 3x3/2 VALID on 8x10 (TensorFlow SAME)', 8, 10, 3, [0, 0, 0, 0, 0, 0, 1, 1], { strides: [2, 2] }, 'tf-same'],
+    ['Pad 1 all round + 3x3/1', 7, 9, 3, [0, 0, 1, 1, 0, 0, 1, 1], {}, 'same'],
+    ['Pad top/left 1 + conv pads [0, 0, 1, 1]: symmetric in sum, 3x3/2', 9, 9, 3, [0, 0, 1, 1, 0, 0, 0, 0], { strides: [2, 2], pads: [0, 0, 1, 1] }, 'same'],
+    ['Pad [1, 1, 2, 2] + 5x5/2 on 12x12 (TensorFlow SAME)', 12, 12, 5, [0, 0, 1, 1, 0, 0, 2, 2], { strides: [2, 2] }, 'tf-same'],
+  ];
+  it.each(cases)('%s', async (_n, H, W, k, pads, attrs, pad) => {
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'y',
+      inits: [['w', [4, 3, k, k], randn(4 * 3 * k * k, 5, 0.5)], ['b', [4], randn(4, 6, 0.5)]],
+      ints: [['p', [8], pads]],
+      nodes: [{ op: 'Pad', ins: ['x', 'p'], out: 'xp', name: 'pad' }, { op: 'Conv', ins: ['xp', 'w', 'b'], out: 'y', name: 'conv', attrs }],
+    });
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes.map((n) => n.op)).toEqual(['conv2d']);
+    expect(ir.nodes[0]).toMatchObject({ k, pad });
+    const x = randn(3 * H * W, 23);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+
+  it('a Pad whose sum with the conv\'s pads is no engine mode is refused, naming the conv', () => {
+    const bytes = onnxBytes({
+      C: 3, H: 8, W: 8, out: 'y',
+      inits: [['w', [4, 3, 3, 3], randn(4 * 27, 5, 0.5)], ['b', [4], randn(4, 6, 0.5)]],
+      ints: [['p', [8], [0, 0, 2, 0, 0, 0, 0, 0]]],
+      nodes: [{ op: 'Pad', ins: ['x', 'p'], out: 'xp', name: 'pad' }, { op: 'Conv', ins: ['xp', 'w', 'b'], out: 'y', name: 'conv' }],
+    });
+    expect(() => readOnnx(bytes)).toThrow("node 'conv' (Conv): pads [2, 0, 0, 0] (top, left, bottom, right) for a 3x3/1 conv on a 8x8 input are not supported");
+  });
+});
+
+describe('ONNX dilated Conv (atrous): engine = onnxruntime', () => {
+  // dense 3 -> 4 channels: PyTorch's padding=dilation, TF-style SAME over the extent (k-1)*d + 1,
+  // VALID, stride 2 with dilation 3
+  const cases: Array<[string, number, number, number, NodeSpec['attrs'], string]> = [
+    ['3x3 d2, pads 2 (PyTorch padding=dilation)', 13, 17, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] }, 'same'],
+    ['3x3 d3 stride 2, TensorFlow SAME pads [3, 2, 3, 3] on 15x12', 15, 12, 3, { dilations: [3, 3], strides: [2, 2], pads: [3, 2, 3, 3] }, 'tf-same'],
+    ['3x3 d2 stride 2, pads [1, 1, 2, 2] (TensorFlow SAME on an even size)', 10, 10, 3, { dilations: [2, 2], strides: [2, 2], pads: [1, 1, 2, 2] }, 'tf-same'],
+    ['5x5 d2, no padding', 14, 16, 5, { dilations: [2, 2] }, 'none'],
+    ['5x5 d3 stride 2, pads 6', 19, 23, 5, { dilations: [3, 3], strides: [2, 2], pads: [6, 6, 6, 6] }, 'same'],
+  ];
+  it.each(cases)('%s', async (_n, H, W, k, attrs, pad) => {
+    const bytes = convModel(H, W, k, attrs);
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes[0]).toMatchObject({ op: 'conv2d', k, dilation: (attrs!.dilations as number[])[0], pad });
+    const x = randn(3 * H * W, 19);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+
+  it('depthwise dilated convs (group = channels) run through conv2d, then a dense dilated one', async () => {
+    const C = 6, H = 16, W = 19;
+    const bytes = onnxBytes({
+      C, H, W, out: 'z',
+      inits: [['dw', [C, 1, 3, 3], randn(C * 9, 41, 0.5)], ['dwb', [C], randn(C, 42, 0.3)], ['dw5', [C, 1, 5, 5], randn(C * 25, 43, 0.3)],
+        ['pw', [4, C, 3, 3], randn(4 * C * 9, 44, 0.3)]],
+      nodes: [
+        { op: 'Conv', ins: ['x', 'dw', 'dwb'], out: 'a', name: 'dw3', attrs: { group: C, dilations: [2, 2], pads: [2, 2, 2, 2] } },
+        { op: 'Relu', ins: ['a'], out: 'ar' },
+        { op: 'Conv', ins: ['ar', 'dw5'], out: 'b', name: 'dw5', attrs: { group: C, dilations: [2, 2], strides: [2, 2], pads: [3, 4, 4, 4] } },
+        { op: 'Conv', ins: ['b', 'pw'], out: 'z', name: 'dense', attrs: { dilations: [3, 3], pads: [3, 3, 3, 3] } },
+      ],
+    });
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes.map((n) => (n.op === 'conv2d' ? [n.groups, n.k, n.stride, n.dilation, n.pad, n.act] : n.op))).toEqual([
+      [C, 3, 1, 2, 'same', 'relu'], [C, 5, 2, 2, 'tf-same', 'none'], [1, 3, 1, 3, 'same', 'none'],
+    ]);
+    // the depthwise layers are grouped conv2d records (opcode 1) in the plan: dwconv has dilation 1
+    const plan = readBlob(slim).graphs[0].plan;
+    let r = plan[PH.rec];
+    for (let n = 0; n < plan[PH.nrec]; n++) {
+      expect(plan[r]).toBe(OPCODES.conv2d);
+      expect(plan[r + 1]).toBe(25);
+      r += RECORD_HEADER_WORDS + plan[r + 1];
+    }
+    for (const seed of [51, 52]) {
+      const x = randn(C * H * W, seed);
+      const want = await ortRun(bytes, x, [1, C, H, W]);
+      expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+      for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('ONNX ops beyond torch 1.13\'s exports: engine = onnxruntime on models built here', () => {
+  const W3 = (cin: number, cout: number): Array<[string, number[], ArrayLike<number>]> => [['w', [cout, cin, 3, 3], randn(cout * cin * 9, 5, 0.5)], ['b', [cout], randn(cout, 6, 0.5)]];
+  const conv = (cin = 3, cout = 4): NodeSpec => ({ op: 'Conv', ins: ['x', 'w', 'b'], out: 'y', name: 'conv', attrs: { pads: [1, 1, 1, 1] } });
+  const cases: Array<[string, { H: number; W: number; nodes: NodeSpec[]; ints?: Array<[string, number[], number[]]>; opset?: number }, string[]]> = [
+    ['HardSwish (opset 14) after a conv and on its own', { H: 6, W: 5, opset: 14, nodes: [conv(), { op: 'HardSwish', ins: ['y'], out: 'h' }, { op: 'HardSwish', ins: ['x'], out: 'hx' }, { op: 'Concat', ins: ['h', 'hx', 'h'], out: 'z', attrs: { axis: 1 } }] }, ['conv2d', 'act', 'concat', 'concat']],
+    ['HardSigmoid with ONNX\'s default alpha 0.2 and with alpha 0.3, beta 0.4 (an affine layer each)', { H: 5, W: 5, nodes: [conv(), { op: 'HardSigmoid', ins: ['y'], out: 'h1' }, { op: 'HardSigmoid', ins: ['y'], out: 'h2', attrs: { alpha: 0.3, beta: 0.4 } }, { op: 'Mul', ins: ['h1', 'h2'], out: 'z' }] }, ['conv2d', 'scale', 'scale', 'mul']],
+    ['x * hardsigmoid(x) with alpha 0.2 is not hard swish: an affine layer and an elementwise mul', { H: 4, W: 4, nodes: [conv(), { op: 'HardSigmoid', ins: ['y'], out: 'h' }, { op: 'Mul', ins: ['y', 'h'], out: 'z' }] }, ['conv2d', 'scale', 'mul']],
+    ['Resize linear asymmetric and pytorch_half_pixel to sizes, down and up, odd sizes', {
+      H: 7, W: 5,
+      ints: [['sz1', [4], [1, 4, 4, 9]], ['sz2', [4], [1, 4, 9, 3]]],
+      nodes: [conv(), { op: 'Resize', ins: ['y', '', '', 'sz1'], out: 'r1', attrs: { mode: 'linear', coordinate_transformation_mode: 'asymmetric' } },
+        { op: 'Resize', ins: ['y', '', '', 'sz2'], out: 'r2', attrs: { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' } },
+        { op: 'Resize', ins: ['r2', '', '', 'sz1'], out: 'r3', attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' } },
+        { op: 'Add', ins: ['r1', 'r3'], out: 'z' }],
+    }, ['conv2d', 'resize_bilinear', 'resize_bilinear', 'resize_bilinear', 'add']],
+    ['ReduceMean keepdims 1 as a per-channel factor (gate first), softmax over channels inside the network', { H: 5, W: 6, nodes: [conv(), { op: 'ReduceMean', ins: ['y'], out: 'm', attrs: { axes: [2, 3] } }, { op: 'Softmax', ins: ['y'], out: 's', attrs: { axis: 1 } }, { op: 'Mul', ins: ['m', 's'], out: 'z' }] }, ['conv2d', 'gap', 'softmax', 'mul']],
+    ['AveragePool 3x3/2 with pads 1, count_include_pad 1 and 0, on an odd size; 2x2/2 without pads', {
+      H: 7, W: 9,
+      nodes: [conv(), { op: 'AveragePool', ins: ['y'], out: 'p1', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 } },
+        { op: 'AveragePool', ins: ['y'], out: 'p2', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
+        { op: 'AveragePool', ins: ['y'], out: 'p3', attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1, auto_pad: 'SAME_UPPER' } },
+        { op: 'Concat', ins: ['p1', 'p2', 'p3'], out: 'z', attrs: { axis: -3 } }],
+    }, ['conv2d', 'avgpool', 'avgpool', 'avgpool', 'concat', 'concat']],
+  ];
+  it.each(cases)('%s', async (_n, m, ops) => {
+    const bytes = onnxBytes({ C: 3, H: m.H, W: m.W, inits: W3(3, 4), ints: m.ints, nodes: m.nodes, out: 'z', opset: m.opset });
+    const ir = readOnnx(bytes);
+    expect(ir.nodes.map((n) => n.op)).toEqual(ops);
+    const { slim } = importModel(bytes, {});
+    const x = randn(3 * m.H * m.W, 11, 2);
+    const want = await ortRun(bytes, x, [1, 3, m.H, m.W]);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+});
+
 describe('ONNX initializers', () => {
   it('float_data reads the same as raw_data', () => {
     const raw = readOnnx(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }));
@@ -226,13 +375,16 @@ describe('ONNX refusals name the op and node', () => {
   const refuse = (bytes: Uint8Array, msg: string) => expect(() => readOnnx(bytes)).toThrow(msg);
 
   it('unsupported op', () => {
-    refuse(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }, [{ op: 'Sigmoid', ins: ['y'], out: 'z', name: 'head/sig' }], 'z'),
-      `slimsplit: import: node 'head/sig' (Sigmoid): op Sigmoid is not supported (supported: ${ONNX_SUPPORTED})`);
+    refuse(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }, [{ op: 'Tanh', ins: ['y'], out: 'z', name: 'head/tanh' }], 'z'),
+      `slimsplit: import: node 'head/tanh' (Tanh): op Tanh is not supported (supported: ${ONNX_SUPPORTED})`);
     refuse(convModel(6, 6, 3, {}, [{ op: 'LeakyRelu', ins: ['y'], out: 'z', name: '' }], 'z'),
       "slimsplit: import: node 1 (LeakyRelu, output 'z'): op LeakyRelu is not supported");
   });
   it('what the engine cannot run exactly', () => {
-    refuse(convModel(9, 9, 3, { dilations: [2, 2] }), "slimsplit: import: node 'conv' (Conv): dilations [2,2] are not supported (the engine's convolutions have dilation 1)");
+    refuse(convModel(9, 9, 3, { dilations: [2, 1] }), "slimsplit: import: node 'conv' (Conv): dilations [2,1] differ; the engine needs equal dilations");
+    // onnxruntime refuses it too, and ONNX's spec gave it two readings (with and without the dilation)
+    refuse(convModel(9, 9, 3, { dilations: [2, 2], auto_pad: 'SAME_UPPER' }), "slimsplit: import: node 'conv' (Conv): auto_pad SAME_UPPER with dilations [2,2] is not supported (onnxruntime refuses it too); give explicit pads");
+    refuse(convModel(9, 9, 3, { dilations: [2, 2], pads: [1, 1, 1, 1] }), "slimsplit: import: node 'conv' (Conv): pads [1, 1, 1, 1] (top, left, bottom, right) for a 5x5/1 conv (3x3 dilated by 2) on a 9x9 input are not supported");
     refuse(convModel(9, 9, 3, { pads: [0, 0, 1, 1] }), "slimsplit: import: node 'conv' (Conv): pads [0, 0, 1, 1] (top, left, bottom, right) for a 3x3/1 conv on a 9x9 input are not supported");
     refuse(convModel(9, 9, 3, { strides: [1, 2] }), "slimsplit: import: node 'conv' (Conv): strides [1,2] differ; the engine needs equal strides");
     refuse(convModel(9, 9, 3, { strides: [3, 3] }), "slimsplit: import: node 'conv' (Conv): stride 3 is not supported (the engine's convolutions have stride 1 or 2)");
@@ -242,6 +394,35 @@ describe('ONNX refusals name the op and node', () => {
     refuse(convModel(9, 9, 3, {}, [{ op: 'Relu', ins: ['y'], out: 'lo', name: 'relu' }, { op: 'Clip', ins: ['y', 'lo'], out: 'z', name: 'clip' }], 'z'),
       "slimsplit: import: node 'clip' (Clip): min 'lo' must be a constant (an initializer or a Constant node); computed mins are not supported");
   });
+  it('attributes of the newer ops that the engine cannot run exactly', () => {
+    const one = (nodes: NodeSpec[], inits: Array<[string, number[], ArrayLike<number>]> = [], H = 8, W = 8, opset?: number) =>
+      onnxBytes({ C: 3, H, W, out: 'z', opset, inits: [['w', [4, 3, 3, 3], randn(108, 1)], ...inits], nodes: [{ op: 'Conv', ins: ['x', 'w'], out: 'y', name: 'conv', attrs: { pads: [1, 1, 1, 1] } }, ...nodes] });
+    refuse(one([{ op: 'Softmax', ins: ['y'], out: 'z', name: 'sm' }]),
+      "slimsplit: import: node 'sm' (Softmax): Softmax over axis -1 of a [1, 4,8,8] tensor is not supported (only over the channel axis, 1)");
+    refuse(one([{ op: 'Softmax', ins: ['y'], out: 'z', name: 'sm', attrs: { axis: 1 } }], [], 8, 8, 11),
+      "slimsplit: import: node 'sm' (Softmax): Softmax over axis 1 of a [1, 4,8,8] tensor (opset 11: over C, H and W together) is not supported (only over the channel axis, 1)");
+    refuse(one([{ op: 'Concat', ins: ['y', 'y'], out: 'z', name: 'cat', attrs: { axis: 2 } }]),
+      "slimsplit: import: node 'cat' (Concat): Concat on axis 2 of [1, 4,8,8] tensors is not supported (only the channel axis, 1)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'nearest' } }], [['s', [4], [1, 1, 2, 2]]]),
+      "slimsplit: import: node 'up' (Resize): Resize mode 'nearest' is not supported (only 'linear', the engine's bilinear resize)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' } }], [['s', [4], [1, 1, 2, 2]]]),
+      "slimsplit: import: node 'up' (Resize): Resize coordinate_transformation_mode 'tf_crop_and_resize' is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear' } }], [['s', [4], [1, 1, 1.3, 1.3]]]),
+      "slimsplit: import: node 'up' (Resize): scales [1,1,1.2999999523162842,1.2999999523162842] on a 8x8 map give 10x10, whose ratio to the input is not the scale (the engine's resize maps by in / out); give sizes instead");
+    refuse(one([{ op: 'Resize', ins: ['y', '', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' } }], [['s', [4], [1, 4, 1, 5]]]),
+      "slimsplit: import: node 'up' (Resize): pytorch_half_pixel to a 1x5 output is not supported (a length-1 output is not half_pixel)");
+    refuse(one([{ op: 'Pad', ins: ['y', 'p'], out: 'z', name: 'pad', attrs: { mode: 'reflect' } }], [['p', [8], [0, 0, 1, 1, 0, 0, 1, 1]]]),
+      "slimsplit: import: node 'pad' (Pad): Pad mode 'reflect' is not supported (only constant zeros before a Conv or an AveragePool)");
+    refuse(one([{ op: 'Pad', ins: ['y', 'p'], out: 'q', name: 'pad' }, { op: 'MaxPool', ins: ['q'], out: 'z', attrs: { kernel_shape: [3, 3] } }], [['p', [8], [0, 0, 1, 1, 0, 0, 1, 1]]]),
+      "slimsplit: import: node 'pad' (Pad): Pad is supported only right before a Conv or an AveragePool (where it becomes their padding); 'q' is read by MaxPool");
+    refuse(one([{ op: 'Mul', ins: ['y', 'c'], out: 'z', name: 'mulc' }], [['c', [1, 4, 1, 1], [1, 2, 3, 4]]]),
+      "slimsplit: import: node 'mulc' (Mul): multiplying by the constant 'c' of shape [1,4,1,1] is not supported (only by a single value)");
+    refuse(one([{ op: 'ReduceMean', ins: ['y'], out: 'm', name: 'rm', attrs: { axes: [1], keepdims: 1 } }, { op: 'Mul', ins: ['y', 'm'], out: 'z' }]),
+      "slimsplit: import: node 'rm' (ReduceMean): ReduceMean over axes [1] of a [1, 4,8,8] tensor is not supported (only over H and W, axes [2, 3])");
+    refuse(one([{ op: 'AveragePool', ins: ['y'], out: 'z', name: 'ap', attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }]),
+      "slimsplit: import: node 'ap' (AveragePool): ceil_mode 1 gives a larger output than floor on this 8x8 input; the engine's average pool floors");
+  });
+
   it('Clip bounds other than 0..6, BatchNormalization that cannot be folded, constant adds, bad files', () => {
     const clip = (lo: number, hi: number) => onnxBytes({
       C: 3, H: 5, W: 5, out: 'z',
@@ -286,10 +467,11 @@ describe('ONNX refusals name the op and node', () => {
 
 // ---- torchvision's mobilenet_v2 and resnet18 (random weights), generated when torch is there ----
 
+const FULL_MODELS = ['mobilenet_v2', 'resnet18', 'mobilenet_v3_small'];
 function haveFull(): boolean {
   // files older than the script that writes them are regenerated
   const script = statSync(join(ROOT, 'train/export_onnx.py')).mtimeMs;
-  return ['mobilenet_v2', 'resnet18'].every((m) => [`${m}.onnx`, `${m}.torch.json`].every((f) => existsSync(join(FULL, f)) && statSync(join(FULL, f)).mtimeMs >= script));
+  return FULL_MODELS.every((m) => [`${m}.onnx`, `${m}.torch.json`].every((f) => existsSync(join(FULL, f)) && statSync(join(FULL, f)).mtimeMs >= script));
 }
 if (!haveFull()) {
   // Debian's torch is in /usr/bin/python3's dist-packages, which a pyenv or venv python3 on PATH does not see
@@ -299,17 +481,17 @@ if (!haveFull()) {
   const r = spawnSync(py, [join(ROOT, 'train/export_onnx.py'), tmp], { encoding: 'utf8', timeout: 300_000 });
   if (r.status === 0) {
     mkdirSync(FULL, { recursive: true });
-    for (const f of ['mobilenet_v2', 'resnet18'].flatMap((m) => [`${m}.onnx`, `${m}.torch.json`])) renameSync(join(tmp, f), join(FULL, f));
+    for (const f of FULL_MODELS.flatMap((m) => [`${m}.onnx`, `${m}.torch.json`])) renameSync(join(tmp, f), join(FULL, f));
   } else {
     const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
-    const msg = `test/import/onnx.test.ts: torchvision's mobilenet_v2/resnet18 ONNX files could not be generated (${py} train/export_onnx.py: ${why}); the full-model parity tests are SKIPPED (install Debian's python3-torch python3-torchvision)`;
+    const msg = `test/import/onnx.test.ts: torchvision's ${FULL_MODELS.join('/')} ONNX files could not be generated (${py} train/export_onnx.py: ${why}); the full-model parity tests are SKIPPED (install Debian's python3-torch python3-torchvision)`;
     if (process.env.SLIMSPLIT_REQUIRE_TORCH === '1') throw new Error(msg);
     console.warn(msg);
   }
   rmSync(tmp, { recursive: true, force: true });
 }
 
-describe.skipIf(!haveFull())('torchvision mobilenet_v2 and resnet18 (random weights, build/onnx): engine vs onnxruntime-node', () => {
+describe.skipIf(!haveFull())('torchvision mobilenet_v2, resnet18 and mobilenet_v3_small (random weights, build/onnx): engine vs onnxruntime-node', () => {
   let mnv2: Uint8Array, r18: Uint8Array;
   beforeAll(() => {
     mnv2 = new Uint8Array(readFileSync(join(FULL, 'mobilenet_v2.onnx')));
@@ -329,6 +511,16 @@ describe.skipIf(!haveFull())('torchvision mobilenet_v2 and resnet18 (random weig
     expect(ir.nodes[1]).toMatchObject({ op: 'maxpool', k: 3, stride: 2, pad: 'same' });
     expect(ir.nodes.filter((n) => n.op === 'add' && n.act === 'relu').length).toBe(8);
     await parity(join(FULL, 'resnet18.onnx'), { reference: 1 });
+  }, 300_000);
+
+  it('mobilenet_v3_small: hard swish folded into 18 convs and the classifier Gemm, 9 squeeze-excite gates; 3 inputs on both builds within 1e-4', async () => {
+    const ir = readOnnx(new Uint8Array(readFileSync(join(FULL, 'mobilenet_v3_small.onnx'))));
+    expect(ir.sourceOps).toMatchObject({ Conv: 52, HardSigmoid: 28, Mul: 28, Relu: 14, GlobalAveragePool: 10, Add: 6, Gemm: 2 });
+    const count = (op: string, act?: string) => ir.nodes.filter((n) => n.op === op && (act === undefined || ('act' in n && n.act === act))).length;
+    expect([count('conv2d', 'hswish'), count('conv2d', 'hsigmoid'), count('conv2d', 'relu'), count('mul'), count('gap'), count('matmul', 'hswish')]).toEqual([18, 9, 14, 9, 10, 1]);
+    // torch 1.13 at opset 13 writes hard swish as x * HardSigmoid(x): no standalone layer is left
+    expect(count('act') + count('scale')).toBe(0);
+    await parity(join(FULL, 'mobilenet_v3_small.onnx'), { reference: 1 });
   }, 300_000);
 
   it('mobilenet_v2 split inside a residual block lists the skip tensor; at a block output it is a single cut', () => {

@@ -75,7 +75,8 @@ export const i8Bytes = (v: ArrayLike<number>): Uint8Array => new Uint8Array(Int8
 
 // ------------------------------------------------------------------------------------------------
 // NHWC reference (batch 1), TFLite semantics: SAME pads (out - 1) * s + k - in in total, the
-// smaller half on top/left; filters OHWI, depthwise [1][kh][kw][C].
+// smaller half on top/left, k the dilated extent (k - 1) * dilation + 1 for a conv (TFLite's
+// ComputePaddingHeightWidth); filters OHWI, depthwise [1][kh][kw][C].
 
 export interface Nhwc {
   h: number;
@@ -90,21 +91,22 @@ function samePad(n: number, k: number, s: number): { out: number; before: number
   return { out, before: Math.floor(total / 2) };
 }
 
-export function convNhwc(x: Nhwc, f: ArrayLike<number>, fshape: number[], bias: ArrayLike<number>, s: number, same: boolean, depthwise: boolean): Nhwc {
+export function convNhwc(x: Nhwc, f: ArrayLike<number>, fshape: number[], bias: ArrayLike<number>, s: number, same: boolean, depthwise: boolean, dil = 1): Nhwc {
   const [o0, kh, kw, i3] = fshape;
   const cout = depthwise ? i3 : o0;
-  const ph = same ? samePad(x.h, kh, s) : { out: Math.floor((x.h - kh) / s) + 1, before: 0 };
-  const pw = same ? samePad(x.w, kw, s) : { out: Math.floor((x.w - kw) / s) + 1, before: 0 };
+  const eh = (kh - 1) * dil + 1, ew = (kw - 1) * dil + 1;
+  const ph = same ? samePad(x.h, eh, s) : { out: Math.floor((x.h - eh) / s) + 1, before: 0 };
+  const pw = same ? samePad(x.w, ew, s) : { out: Math.floor((x.w - ew) / s) + 1, before: 0 };
   const y = new Float64Array(ph.out * pw.out * cout);
   for (let oy = 0; oy < ph.out; oy++) {
     for (let ox = 0; ox < pw.out; ox++) {
       for (let co = 0; co < cout; co++) {
         let acc = bias[co];
         for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * s + ky - ph.before;
+          const iy = oy * s + ky * dil - ph.before;
           if (iy < 0 || iy >= x.h) continue;
           for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * s + kx - pw.before;
+            const ix = ox * s + kx * dil - pw.before;
             if (ix < 0 || ix >= x.w) continue;
             if (depthwise) acc += x.v[(iy * x.w + ix) * x.c + co] * f[(ky * kw + kx) * cout + co];
             else for (let ci = 0; ci < x.c; ci++) acc += x.v[(iy * x.w + ix) * x.c + ci] * f[((co * kh + ky) * kw + kx) * i3 + ci];

@@ -55,7 +55,7 @@ function fixture(seed = 7) {
     { name: 'logits', shape: [1, 5], type: F },
     { name: 'probs', shape: [1, 5], type: F },
   ];
-  const conv = (pad: T.Padding, s: number, act: T.ActivationFunctionType, dil = 1) => (b: import('flatbuffers').Builder): [T.BuiltinOptions, number] => [T.BuiltinOptions.Conv2DOptions, T.Conv2DOptions.createConv2DOptions(b, pad, s, s, act, dil, dil)];
+  const conv = (pad: T.Padding, s: number, act: T.ActivationFunctionType, dil = 1, dilW = dil) => (b: import('flatbuffers').Builder): [T.BuiltinOptions, number] => [T.BuiltinOptions.Conv2DOptions, T.Conv2DOptions.createConv2DOptions(b, pad, s, s, act, dilW, dil)];
   const ops: FxOp[] = [
     { code: T.BuiltinOperator.CONV_2D, inputs: [0, 1, 2], outputs: [3], options: conv(T.Padding.SAME, 2, T.ActivationFunctionType.RELU6) },
     { code: T.BuiltinOperator.DEPTHWISE_CONV_2D, inputs: [3, 4, 5], outputs: [6], options: (b) => [T.BuiltinOptions.DepthwiseConv2DOptions, T.DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, T.Padding.SAME, 2, 2, 1, T.ActivationFunctionType.NONE, 1, 1)] },
@@ -134,8 +134,8 @@ describe('TFLite import: fixture against an NHWC reference of TFLite semantics',
 
   it('refuses what the engine cannot run exactly, naming the op and node', () => {
     const dil = fixture();
-    dil.ops[0].options = dil.conv(T.Padding.SAME, 2, T.ActivationFunctionType.RELU6, 2);
-    expect(() => readTflite(buildTflite({ tensors: dil.tensors, ops: dil.ops, inputs: [0], outputs: [14] }))).toThrow(/op 0 CONV_2D \(output 'c1\/Relu6;c1\/fused'\): dilation 2x2 is not supported/);
+    dil.ops[0].options = dil.conv(T.Padding.SAME, 2, T.ActivationFunctionType.RELU6, 2, 1);
+    expect(() => readTflite(buildTflite({ tensors: dil.tensors, ops: dil.ops, inputs: [0], outputs: [14] }))).toThrow(/op 0 CONV_2D \(output 'c1\/Relu6;c1\/fused'\): dilation factors 2 \(height\) and 1 \(width\) differ; the engine needs equal dilations/);
     const mul = fixture();
     mul.ops[3] = { code: T.BuiltinOperator.MUL, inputs: [6, 9], outputs: [10] };
     expect(() => readTflite(buildTflite({ tensors: mul.tensors, ops: mul.ops, inputs: [0], outputs: [14] }))).toThrow(/op 3 MUL \(output 'add'\): op MUL is not supported/);

@@ -1,6 +1,6 @@
 /**
- * General KxK convolution (k in {1,3,5,7}, stride 1 or 2, any padding, groups 1 or G equal
- * groups) with a fused per-channel epilogue y = act((acc + bias) * scale + shift).
+ * General KxK convolution (k in {1,3,5,7}, stride 1 or 2, dilation >= 1, any padding, groups 1
+ * or G equal groups) with a fused per-channel epilogue y = act((acc + bias) * scale + shift).
  *
  *   import { loadEngine, Arena } from '../wasm.js';
  *   import { conv2d, conv2dScratchBytes, convAuto } from './conv2d.js';
@@ -43,6 +43,7 @@ export interface Conv2dPlan extends ConvGeometry {
   /** channels the loops run over, in all active groups together */
   cinActive: number;
   coutActive: number;
+  dilation: number;
 }
 
 // Mirrors assembly/conv2d.ts (scratch layout and the copy band's budget).
@@ -60,6 +61,8 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
   posInt('conv2d', 'W', a.W);
   if (a.k !== 1 && a.k !== 3 && a.k !== 5 && a.k !== 7) throw new Error(`slimsplit: conv2d k must be 1, 3, 5 or 7, got ${a.k}`);
   if (a.stride !== 1 && a.stride !== 2) throw new Error(`slimsplit: conv2d stride must be 1 or 2, got ${a.stride}`);
+  const dilation = a.dilation ?? 1;
+  posInt('conv2d', 'dilation', dilation);
   const act = a.act ?? 0;
   if (!(Number.isInteger(act) && act >= 0 && act <= 6)) throw new Error(`slimsplit: conv2d act code ${act} is not one of 0..6`);
   const groups = a.groups ?? 1;
@@ -89,12 +92,12 @@ export function conv2dPlan(a: Conv2dShape): Conv2dPlan {
     if (a.coutActive !== undefined && a.coutActive !== coutActive)
       throw new Error(`slimsplit: conv2d coutActive ${a.coutActive} must be groupsActive*cout/groups = ${coutActive} when groups = ${groups} (slice with groupsActive)`);
   }
-  const g = convGeometry(a.H, a.W, a.k, a.stride, a.pad);
+  const g = convGeometry(a.H, a.W, a.k, a.stride, a.pad, dilation);
   // Fields spelled out: an object spread here cost ~14 us a call in Node 20's V8, a tenth
   // of a 16->16 3x3 conv at 32x32.
   return {
     OH: g.OH, OW: g.OW, padT: g.padT, padL: g.padL, padB: g.padB, padR: g.padR,
-    groups, groupsActive, cinG, coutG, cinActive, coutActive,
+    groups, groupsActive, cinG, coutG, cinActive, coutActive, dilation,
   };
 }
 
@@ -121,9 +124,10 @@ function scratchBytes(a: Conv2dShape, pl: Conv2dPlan): number {
   let bytes = STAGE_BYTES + blocks * (EPI_BYTES + stream);
   if (needsCopy(a, pl)) {
     const OWe = Math.max(pl.OW, 8);
-    const Wrow = a.stride === 1 ? OWe - 1 + a.k : 2 * (OWe + ((a.k - 1) >> 1));
+    const ke = (a.k - 1) * pl.dilation + 1; // the extent one output reads
+    const Wrow = a.stride === 1 ? OWe - 1 + ke : 2 * (OWe + ((ke - 1) >> 1));
     const band = Math.min(Math.max(Math.floor(L2_BUDGET / (a.cin * a.stride * Wrow * 4)), 1), pl.OH);
-    bytes += pl.cinActive * ((band - 1) * a.stride + a.k) * Wrow * 4;
+    bytes += pl.cinActive * ((band - 1) * a.stride + ke) * Wrow * 4;
   }
   return bytes;
 }
@@ -137,8 +141,8 @@ function winoBytes(nB: number, ciN: number, OW: number): number {
 }
 
 /**
- * The algorithm the kernel runs for this shape: Winograd F(2x2, 3x3) for 3x3 stride-1 layers
- * with rows of >= 16 outputs and >= 8 output channels per group, when its scratch fits in
+ * The algorithm the kernel runs for this shape: Winograd F(2x2, 3x3) for 3x3 stride-1 undilated
+ * layers with rows of >= 16 outputs and >= 8 output channels per group, when its scratch fits in
  * the direct path's (conv2dScratchBytes); the direct tiles otherwise. Results differ by
  * rounding only; both builds make the same choice and give identical bits.
  */
@@ -146,7 +150,7 @@ export function conv2dAlgo(a: Conv2dShape): 'winograd' | 'direct' {
   const pl = conv2dPlan(a);
   const ciN = pl.groups === 1 ? pl.cinActive : pl.cinG;
   const coN = pl.groups === 1 ? pl.coutActive : pl.coutG;
-  const ok = a.k === 3 && a.stride === 1 && pl.OW >= 16 && pl.OH >= 2 && coN >= WINO_MIN_CO;
+  const ok = a.k === 3 && a.stride === 1 && pl.dilation === 1 && pl.OW >= 16 && pl.OH >= 2 && coN >= WINO_MIN_CO;
   return ok && winoBytes(Math.ceil(coN / 4), ciN, pl.OW) <= scratchBytes(a, pl) ? 'winograd' : 'direct';
 }
 
@@ -159,7 +163,10 @@ function ptr(v: number | undefined, what: string, required: boolean): number {
   return v;
 }
 
-/** The params struct for the `conv2d` kernel; layout documented at the top of assembly/conv2d.ts. */
+/**
+ * The params struct for the `conv2d` kernel (25 words, a direct call); layout documented at the
+ * top of assembly/conv2d.ts. A plan record leaves off word 24 when the dilation is 1 (conv2dOp).
+ */
 export function conv2dWords(a: Conv2dArgs): Int32Array {
   const pl = conv2dPlan(a);
   const x = ptr(a.x, 'x', true), w = ptr(a.w, 'w', true), y = ptr(a.y, 'y', true);
@@ -182,7 +189,7 @@ export function conv2dWords(a: Conv2dArgs): Int32Array {
     a.cin, a.cout, pl.cinActive, pl.coutActive, pl.groups, pl.groupsActive,
     a.H, a.W, pl.OH, pl.OW,
     a.k, a.stride, pl.padT, pl.padL, a.act ?? 0,
-    pl.padB, pl.padR,
+    pl.padB, pl.padR, pl.dilation,
   );
 }
 
@@ -191,16 +198,20 @@ export function conv2d(eng: Engine, a: Conv2dArgs): void {
   eng.call('conv2d', conv2dWords(a));
 }
 
-/** The kernel convAuto runs: depthwise and 1x1 layers have kernels of their own. */
+/**
+ * The kernel convAuto runs: depthwise and 1x1 layers have kernels of their own. A dilated
+ * depthwise conv runs through conv2d's grouped path (groups = channels): dwconv has dilation 1.
+ */
 export function convAutoKernel(a: Conv2dShape): 'dwconv' | 'pointwise' | 'conv2d' {
   const groups = a.groups ?? 1;
-  if (groups > 1 && groups === a.cin && groups === a.cout && (a.k === 3 || a.k === 5)) return 'dwconv';
+  const undilated = (a.dilation ?? 1) === 1;
+  if (groups > 1 && groups === a.cin && groups === a.cout && (a.k === 3 || a.k === 5) && undilated) return 'dwconv';
   if (a.k === 1 && a.stride === 1 && groups === 1) return 'pointwise';
   return 'conv2d';
 }
 
 /**
- * Any conv: depthwise 3x3/5x5 to dwconv (src/engine/ops/dwconv.ts), 1x1 stride 1 to the matmul
+ * Any conv: undilated depthwise 3x3/5x5 to dwconv (src/engine/ops/dwconv.ts), 1x1 stride 1 to the matmul
  * kernel (src/engine/ops/matmul.ts), everything else to conv2d. Only conv2d uses args.scratch.
  */
 export function convAuto(eng: Engine, a: Conv2dArgs): void {
@@ -220,7 +231,7 @@ export function conv2dRef(
   bias?: ArrayLike<number>, scale?: ArrayLike<number>, shift?: ArrayLike<number>,
 ): Float64Array {
   const pl = conv2dPlan(a);
-  const { OH, OW, padT, padL, cinG, coutG, groupsActive } = pl;
+  const { OH, OW, padT, padL, cinG, coutG, groupsActive, dilation: d } = pl;
   const { H, W, k, stride } = a;
   const act = a.act ?? 0;
   // Within a group: the loops run over the active prefix (groups = 1) or the whole group.
@@ -240,10 +251,10 @@ export function conv2dRef(
             const xc = (g * cinG + ci) * H * W;
             const wb = (wc * cinG + ci) * k * k;
             for (let ky = 0; ky < k; ky++) {
-              const iy = oy * stride + ky - padT;
+              const iy = oy * stride + ky * d - padT;
               if (iy < 0 || iy >= H) continue;
               for (let kx = 0; kx < k; kx++) {
-                const ix = ox * stride + kx - padL;
+                const ix = ox * stride + kx * d - padL;
                 if (ix < 0 || ix >= W) continue;
                 acc += x[xc + iy * W + ix] * w[wb + ky * k + kx];
               }
@@ -267,6 +278,8 @@ export const conv2dOp: OpSpec = {
     buf('x', 'in'), buf('y', 'out'), ten('w'), ten('bias', true), modalTen('scale'), modalTen('shift'),
     int('cin'), int('cout'), int('groups'), int('k'), int('stride'), { name: 'pad', kind: 'pad' }, actF,
     bound('cinActive'), bound('coutActive'), bound('groupsActive'),
+    // added after blobs were first written: a layer's words may end before it (dilation 1)
+    { name: 'dilation', kind: 'int', optional: true, trailing: true },
   ],
   plan(l) {
     const cin = l.int('cin'), cout = l.int('cout'), groups = l.int('groups'), k = l.int('k'), stride = l.int('stride');
@@ -275,18 +288,20 @@ export const conv2dOp: OpSpec = {
     const H = x.shape[1], W = x.shape[2];
     const pad = l.str('pad') as Padding, act = l.actCode();
     const cinActive = l.optInt('cinActive'), coutActive = l.optInt('coutActive'), groupsActive = l.optInt('groupsActive');
-    const shape = { cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive };
+    const dilation = l.optInt('dilation') ?? 1;
+    const shape = { cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive, dilation };
     const pl = l.kernelCheck(() => conv2dPlan(shape));
     l.tensorShape('w', [cout, cin / groups, k, k], 'cout, cin/groups, k, k');
     for (const v of ['bias', 'scale', 'shift']) l.tensorShape(v, [cout], 'cout');
     l.bufferShape('y', [cout, pl.OH, pl.OW], 'cout, OH, OW');
-    // GRAPH.md: a 1x1/stride-1 dense conv runs as a matmul, a 3x3 or 5x5 depthwise one as dwconv
+    // GRAPH.md: a 1x1/stride-1 dense conv runs as a matmul (a 1x1 tap reads the same pixel at
+    // any dilation), an undilated 3x3 or 5x5 depthwise one as dwconv
     const pointwise = k === 1 && stride === 1 && groups === 1;
-    const depthwise = groups === cin && cin === cout && groups > 1 && (k === 3 || k === 5);
+    const depthwise = groups === cin && cin === cout && groups > 1 && (k === 3 || k === 5) && dilation === 1;
     // written out, not spread: this runs for every layer in every mode at load time
     const args = (p: Ptrs): Conv2dArgs => ({
       x: p.buf('x'), y: p.buf('y'), w: p.ten('w'), bias: p.ten('bias'), scale: p.ten('scale'), shift: p.ten('shift'), scratch: p.scratch,
-      cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive,
+      cin, cout, groups, k, stride, H, W, pad, act, cinActive, coutActive, groupsActive, dilation,
     });
     return {
       extents: { x: pl.cinActive * H * W, y: pl.coutActive * pl.OH * pl.OW },
@@ -294,7 +309,8 @@ export const conv2dOp: OpSpec = {
       lower: (p) => [
         pointwise ? { op: OPCODES.matmul, words: pointwiseWords(args(p)) }
           : depthwise ? { op: OPCODES.dwconv, words: dwconvWords(args(p)) }
-            : { op: OPCODES.conv2d, words: conv2dWords(args(p)) },
+            // dilation 1: the 24-word record every plan had before word 24 existed (old blobs' plans compare equal)
+            : { op: OPCODES.conv2d, words: dilation === 1 ? conv2dWords(args(p)).subarray(0, 24) : conv2dWords(args(p)) },
       ],
     };
   },
@@ -302,7 +318,7 @@ export const conv2dOp: OpSpec = {
     const [, H, W] = c.shape('x');
     const s = {
       cin: c.num('cin'), cout: c.num('cout'), groups: c.num('groups'), k: c.num('k'), stride: c.num('stride'), pad: c.str('pad') as Padding, act: c.act, H, W,
-      cinActive: c.opt('cinActive'), coutActive: c.opt('coutActive'), groupsActive: c.opt('groupsActive'),
+      cinActive: c.opt('cinActive'), coutActive: c.opt('coutActive'), groupsActive: c.opt('groupsActive'), dilation: c.opt('dilation'),
     };
     c.put('y', conv2dRef(c.buf('x'), c.tensor('w')!, s, c.tensor('bias'), c.tensor('scale'), c.tensor('shift')));
   },

@@ -40,6 +40,7 @@ export function dwconvWords(a: Conv2dArgs): Int32Array {
   }
   if (a.k !== 3 && a.k !== 5) throw new Error(`slimsplit: dwconv supports k = 3 or 5, got k = ${a.k}`);
   if (a.stride !== 1 && a.stride !== 2) throw new Error(`slimsplit: dwconv supports stride 1 or 2, got ${a.stride}`);
+  if ((a.dilation ?? 1) !== 1) throw new Error(`slimsplit: dwconv has dilation 1, got ${a.dilation}; a dilated depthwise conv runs through conv2d with groups = channels (convAuto)`);
   for (const [name, v] of [['cin', a.cin], ['H', a.H], ['W', a.W]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`slimsplit: dwconv ${name} must be a positive integer, got ${v}`);
   }

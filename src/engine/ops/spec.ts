@@ -19,6 +19,12 @@ export interface FieldSpec {
   dtype?: BufferDType;
   /** pad: a number of pixels is allowed besides the named modes */
   numericPad?: boolean;
+  /**
+   * optional, and added to the op after blobs were first written: a blob layer's field words may
+   * end before it (read as absent), and the writer leaves it off when absent, so older blobs load
+   * and undilated layers encode as they always did. Only at the end of an op's fields.
+   */
+  trailing?: boolean;
 }
 
 export const PADS = ['none', 'same', 'tf-same'] as const;

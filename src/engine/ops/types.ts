@@ -40,6 +40,8 @@ export interface Conv2dArgs extends DenseArgs {
   k: number;
   stride: number;
   pad: Padding;
+  /** tap (ky, kx) reads input (oy*stride + ky*dilation, ox*stride + kx*dilation) before padding; default 1 (conv2d only: dwconv and matmul refuse > 1) */
+  dilation?: number;
 }
 
 export interface ConvGeometry {
@@ -54,10 +56,13 @@ export interface ConvGeometry {
 /**
  * Output size and padding. 'same' is symmetric (k/2 each side, PyTorch padding=k//2);
  * 'tf-same' is TensorFlow's SAME: total = max((ceil(H/s)-1)*s + k - H, 0), the odd
- * extra row/column going to the bottom/right.
+ * extra row/column going to the bottom/right. With dilation d every rule uses the extent
+ * one output reads, (k-1)*d + 1, in place of k (PyTorch padding=d*(k-1)/2; TF's and ONNX's
+ * SAME with dilation).
  */
-export function convGeometry(H: number, W: number, k: number, stride: number, pad: Padding): ConvGeometry {
-  if (!(k >= 1 && stride >= 1)) throw new Error(`slimsplit: bad conv geometry k=${k} stride=${stride}`);
+export function convGeometry(H: number, W: number, kernel: number, stride: number, pad: Padding, dilation = 1): ConvGeometry {
+  if (!(kernel >= 1 && stride >= 1 && Number.isInteger(dilation) && dilation >= 1)) throw new Error(`slimsplit: bad conv geometry k=${kernel} stride=${stride} dilation=${dilation}`);
+  const k = (kernel - 1) * dilation + 1;
   let padT = 0, padL = 0, padB = 0, padR = 0;
   if (pad === 'same') {
     padT = padB = padL = padR = (k - 1) >> 1;
@@ -70,6 +75,6 @@ export function convGeometry(H: number, W: number, k: number, stride: number, pa
   }
   const OH = Math.floor((H + padT + padB - k) / stride) + 1;
   const OW = Math.floor((W + padL + padR - k) / stride) + 1;
-  if (OH < 1 || OW < 1) throw new Error(`slimsplit: conv ${k}x${k}/${stride} on ${H}x${W} gives an empty output`);
+  if (OH < 1 || OW < 1) throw new Error(`slimsplit: conv ${kernel}x${kernel}/${stride}${dilation > 1 ? ` dilation ${dilation} (extent ${k}x${k})` : ''} on ${H}x${W} gives an empty output`);
   return { OH, OW, padT, padL, padB, padR };
 }
