@@ -368,7 +368,12 @@ export class SlimController implements Controller {
       // Going up: only to a mode that fits with the tighter margin, and only once such a mode
       // has fitted for upHoldMs without a break; until then stay. Before the link has shown its
       // limit (fastStart) a fitting step is taken at once.
-      const cap = this.sizeOf(this.current) * this.t.upStep;
+      // The nearest larger mode is always a step, however far: a table whose modes lie far apart
+      // (an imported model's bit depths: 1.2, 18, 36, 55 kB) has none within upStep.
+      const cur = this.sizeOf(this.current);
+      let next = Infinity;
+      for (const i of this.order) if (this.sizeOf(i) > cur) next = Math.min(next, this.sizeOf(i));
+      const cap = Math.max(cur * this.t.upStep, Number.isFinite(next) ? next : cur);
       const up = this.order.find((i) => this.sizeOf(i) <= cap && fits(i, this.t.upFit / this.t.fit)) ?? this.current;
       if (rank(up) < rank(this.current)) {
         if (!(this.upSince <= now)) this.upSince = now;

@@ -27,12 +27,18 @@ export const ENVELOPE_OVERHEAD = 20;
 
 /**
  * Each mode of the model, with its expected bytes on the wire (mode table + envelope), reference
- * top-1, and encoder time measured here (median of `rounds` encodes of `sample`).
+ * top-1, and encoder time measured here (median of `rounds` encodes of `sample`). A model that ships
+ * no reference top-1 (an imported split model) gets each mode's rank by expected bytes, scaled into
+ * [0, 1), in its place: more bytes stand in for more information, as in pickMode. Without it every
+ * mode would tie at 0 and the controller would never leave the smallest.
  */
 export function measureModes(model: Model, sample: RawImage, rounds = 5): ModeSpec[] {
   const table = model.modeTable({ packet: 'compact' });
   const enc = model.encoder({ packet: 'compact' });
-  return table.map((t) => {
+  const byBytes = table.map((t, i) => i).sort((a, b) => table[a].expectedBytes - table[b].expectedBytes);
+  const proxy = (i: number): number => byBytes.indexOf(i) / table.length;
+  const hasRefs = table.some((t) => t.top1 !== undefined);
+  return table.map((t, i) => {
     enc.setMode(t.mode);
     enc.encode(sample);
     const ms: number[] = [];
@@ -45,7 +51,7 @@ export function measureModes(model: Model, sample: RawImage, rounds = 5): ModeSp
     return {
       mode: { members: t.mode.members ?? 1, bits: t.mode.bits ?? 8 },
       expectedBytes: t.expectedBytes + ENVELOPE_OVERHEAD,
-      top1: t.top1 ?? 0,
+      top1: hasRefs ? (t.top1 ?? 0) : proxy(i),
       encodeMs: ms[ms.length >> 1],
     };
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { synthDataset, SYNTH_MODES } from './synth.js';
 import { stepTrace } from '../../src/device/trace.js';
 import { TraceLink } from '../../src/device/link.js';
-import { makeController, controllerNames, ControllerError } from '../../src/device/controller.js';
+import { makeController, controllerNames, ControllerError, type ModeSpec } from '../../src/device/controller.js';
 import { simulate } from '../../src/device/sim.js';
 
 const FPS = 30;
@@ -53,6 +53,23 @@ describe('slim controller on a synthetic link', () => {
     expect(r.summary.missRate).toBeLessThan(ema.missRate);
     expect(r.summary.missRate).toBeLessThan(big.missRate);
     expect(r.summary.missRate).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('slim on a mode table whose modes lie far apart', () => {
+  // an imported split model's bit depths at 224x224: no mode within 2.5x of the one below it
+  const FAR: ModeSpec[] = [1184, 17712, 36270, 55297].map((b, i) => ({ mode: { members: 1, bits: 2 + 2 * i }, expectedBytes: b, top1: i / 4, encodeMs: 7, decodeMs: 15 }));
+  it('climbs to the largest mode on a link that carries it, one mode at a time, and comes back down when it cannot', () => {
+    const ds = synthDataset(100, 5, FAR);
+    // 100 Mbit/s for 10 s, then 1 Mbit/s (only the smallest fits 5 fps at 300 ms)
+    const r = simulate(ds, new TraceLink(stepTrace([...Array(10).fill(100), ...Array(10).fill(1)]), { delayMs: 10 }), makeController('slim', FAR, { deadlineMs: 300, fps: 5 }), { fps: 5, deadlineMs: 300 });
+    const modes = r.frames.map((f) => f.mode);
+    expect(modes.slice(10, 50).every((m) => m === 3)).toBe(true);
+    for (let k = 1; k < 50; k++) expect(modes[k] - modes[k - 1]).toBeLessThanOrEqual(1);
+    // after the drop: the smallest mode, a probe one step up at most now and then, no more misses
+    expect(modes.slice(52).filter((m) => m !== 0).length).toBeLessThanOrEqual(2);
+    expect(modes.slice(52).every((m) => m <= 1)).toBe(true);
+    expect(r.frames.slice(52).filter((f) => f.missed)).toEqual([]);
   });
 });
 
