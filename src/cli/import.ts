@@ -49,6 +49,11 @@ function parseBits(v: string): number[] {
 }
 
 /** The label file: one class per line, in the model's output order. */
+/** One value when every channel has it, else one per channel. */
+function perChannel(v: number[]): string {
+  return v.every((x) => x === v[0]) ? (v[0]?.toFixed(4) ?? '-') : v.map((x) => x.toFixed(4)).join(',');
+}
+
 export function readLabels(path: string): string[] {
   return new TextDecoder().decode(readFile(path, 'labels file')).replace(/\r/g, '').replace(/\n+$/, '').split('\n');
 }
@@ -99,7 +104,7 @@ function cmdImport(io: Io, file: string, o: ImportCli): void {
   writeFileSync(o.out, slim);
   const b = readBlob(slim);
   io.out(`${o.out}: ${slim.length} bytes, model '${b.name}' from ${ir.format} (${Object.entries(ir.sourceOps).map(([k, v]) => `${k} x${v}`).join(', ')})\n`);
-  io.out(`input [${b.input.shape.join(', ')}], mean ${b.input.mean[0]?.toFixed(4)}, std ${b.input.std[0]?.toFixed(4)}${ir.outputActivation ? `; the final ${ir.outputActivation} is left to the caller (outputs are logits)` : ''}\n`);
+  io.out(`input [${b.input.shape.join(', ')}], mean ${perChannel(b.input.mean)}, std ${perChannel(b.input.std)}${ir.outputActivation ? `; the final ${ir.outputActivation} is left to the caller (outputs are logits)` : ''}\n`);
   for (const g of b.graphs) {
     const s = graphStats(g, b.tensors);
     io.out(`  ${g.name}: ${g.layers.length} layers, ${s.weights.toLocaleString('en-US')} weights, ${(s.macs / 1e6).toFixed(1)} M multiply-adds\n`);

@@ -457,7 +457,7 @@ describe('ONNX refusals name the op and node', () => {
     const ok = await cli('import', join(FIX, 'tiny.onnx'), '-o', join(dir, 't.slim'), '--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225');
     expect(ok.err).toBe('');
     expect(ok.out).toContain('from onnx (Conv x5');
-    expect(ok.out).toContain('mean 0.4850, std 0.2290');
+    expect(ok.out).toContain('mean 0.4850,0.4560,0.4060, std 0.2290,0.2240,0.2250');
     const bad = await cli('import', join(FIX, 'tiny.onnx'), '-o', join(dir, 't.slim'), '--mean', '0.5,0.5');
     expect(bad.code).not.toBe(0);
     expect(bad.err).toContain('--mean gives 2 values; the model input has 3 channels (give 1 or 3)');
