@@ -21,6 +21,7 @@ import { connect, type Transport } from '../device/client.js';
 import { RealTimeShaper, TraceLink } from '../device/link.js';
 import { readTrace } from '../device/trace.js';
 import { measureModes, streamFrames, type Frame } from '../device/run.js';
+import type { FrameRecord } from '../device/sim.js';
 import { controllerNames } from '../device/controller.js';
 
 interface Io {
@@ -138,9 +139,28 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
           `frames ${s.frames} in ${run.seconds.toFixed(1)} s (${o.fps} fps, deadline ${o.deadline} ms, controller ${o.controller}, ${session.transport})`,
           `accuracy ${labelled ? `${(100 * s.accuracy).toFixed(2)}% right class received (over every labelled frame: late, skipped and lost ones count as not right), ${(100 * s.timelyAccuracy).toFixed(2)}% right and on time` : 'n/a (no labels)'}`,
           `deadline misses ${(100 * s.missRate).toFixed(2)}% (answered late with no class ${(100 * s.lateRate).toFixed(2)}%, skipped ${(100 * s.skipRate).toFixed(2)}%)`,
+          ...notAnswered(run.frames),
           `mean bytes ${s.meanBytes.toFixed(1)}  mode switches ${s.switchesPerMin.toFixed(1)}/min`,
           `time per stage (mean ms): encode ${mean('encodeMs').toFixed(2)}  uplink ${mean('uplinkMs').toFixed(1)}  server queue ${mean('serverQueueMs').toFixed(1)}  server decode ${mean('serverDecodeMs').toFixed(1)}  end to end ${mean('e2eMs').toFixed(1)}`,
         ].join('\n') + '\n',
       );
     });
+}
+
+/**
+ * One line per kind of frame the server neither answered nor judged late (refused, malformed,
+ * failed) or that got no answer (lost), with the first reason given: a 400 kB packet over the
+ * server's --max-body is otherwise only a 100% miss rate.
+ */
+function notAnswered(frames: readonly FrameRecord[]): string[] {
+  const kinds = new Map<string, { n: number; why: string }>();
+  for (const f of frames) {
+    if (f.outcome === undefined || f.outcome === 'ok' || f.outcome === 'late') continue;
+    const kind = f.outcome.startsWith('lost') ? 'lost' : f.outcome;
+    const why = f.error ? `${f.error.code}: ${f.error.message}` : f.outcome.replace(/^lost: /, '');
+    const k = kinds.get(kind);
+    if (k) k.n++;
+    else kinds.set(kind, { n: 1, why });
+  }
+  return [...kinds].map(([kind, { n, why }]) => `${kind} ${n} of ${frames.length} frames (first: ${why})`);
 }

@@ -118,6 +118,7 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
           if (r.linkAt !== undefined) rec.linkAt = r.linkAt - t0;
           if (f.label !== undefined) rec.correct = r.result.outcome === 'ok' && r.result.class === f.label;
           rec.outcome = r.result.outcome;
+          if (r.result.error && r.result.outcome !== 'late') rec.error = r.result.error;
           ctl.onResult({ frame: k, resultAt: rec.resultAt, serverQueueMs: rec.serverQueueMs, serverDecodeMs: rec.serverDecodeMs });
         },
         (e: Error) => {

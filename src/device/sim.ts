@@ -88,6 +88,8 @@ export interface FrameRecord {
   correctIfDecoded?: boolean | null;
   /** the server's outcome (ok, late, ...), or `lost: <why>` when no result came; absent when skipped */
   outcome?: string;
+  /** real runs: the server's error for an outcome other than ok and late (refused, malformed, failed...) */
+  error?: { code: string; message: string };
   predictedMs: number;
   uplinkBps: number;
   smallestMisses: boolean;

@@ -38,6 +38,20 @@ describe('slimsplit device', () => {
     expect(out).toMatch(/time per stage \(mean ms\): encode [\d.]+ {2}uplink [\d.]+/);
   });
 
+  it('says why the server refused frames: the first reason per kind, with the count', async () => {
+    // a server whose body limit is below every packet of mode (4, 8) here (~1.7 kB)
+    const small = await startServer({ models: ['weights/see-cifar10.slim'], port: 0, mqttPort: null, workers: 1, processMetrics: false, maxBody: 512 });
+    try {
+      let out = '';
+      const code = await main(['device', '--server', `http://127.0.0.1:${small.http.port}`, '--frames', 'samples', '--fps', '20', '--deadline', '1000', '--controller', 'fixed:4,8'], { out: (s) => (out += s), err: () => {} });
+      expect(code).toBe(0);
+      expect(out).toMatch(/^refused 10 of 10 frames \(first: too-large: frame of \d+ bytes exceeds the server's limit of 512 \(--max-body\)\)$/m);
+      expect(out).toContain('deadline misses 100.00%');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('names a bad controller and a missing frames folder', async () => {
     let err = '';
     const io = { out: () => {}, err: (s: string) => (err += s) };

@@ -1,6 +1,10 @@
 // `slimsplit serve` on the command line: its options, and usage and runtime errors that say what is wrong.
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { tinySplitBlob } from './tiny-split.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -28,5 +32,12 @@ describe('slimsplit serve (CLI)', () => {
     const m = await run(['serve', '--model', '/nonexistent/x.slim', '--port', '0', '--no-mqtt', '--workers', '1']);
     expect(m.code).toBe(1);
     expect(m.err).toMatch(/cannot read model file '\/nonexistent\/x\.slim'/);
+  });
+  it('refuses a split model with several outputs (detection heads), naming them', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'serve-cli-')), 'two-heads.slim');
+    writeFileSync(file, tinySplitBlob(0, { outputs: [{ name: 'heatmap', shape: [3, 1, 1], offset: 0 }, { name: 'sizes', shape: [2, 1, 1], offset: 3 }] }));
+    const r = await run(['serve', '--model', file, '--port', '0', '--no-mqtt', '--workers', '1']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("has 2 outputs (heatmap, sizes); serve answers classifiers");
   });
 });

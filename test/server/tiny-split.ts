@@ -11,7 +11,8 @@ import { tinyGraph, tinyTensors } from '../fixtures/tiny.gen.js';
 
 export const TINY_CLASSES = ['ant', 'bee', 'cat', 'dog', 'eel'];
 
-export function tinySplitBlob(variant = 0): Uint8Array {
+/** `meta` adds or replaces metadata fields (a test's odd model). */
+export function tinySplitBlob(variant = 0, meta: Record<string, unknown> = {}): Uint8Array {
   const g = tinyGraph() as Record<string, unknown> & { meta: Record<string, unknown> };
   g.name = variant === 0 ? 'tiny-split' : `tiny-split-${variant}`;
   const counts = (levels: number) => Array.from({ length: 4 }, (_, c) => Array.from({ length: levels }, (_, k) => 1 + ((k * 7 + c * 3) % 11)));
@@ -21,6 +22,7 @@ export function tinySplitBlob(variant = 0): Uint8Array {
     // the tiny graph sums its members into one 4-channel code (groupsum): as a refining model with K = 1
     split: { channelsPerMember: 4, H: 5, W: 5, channelMembers: 1 },
     symbolCounts: { 2: counts(4), 4: counts(16), 8: counts(256) },
+    ...meta,
   };
   const t = tinyTensors();
   if (variant !== 0) {
