@@ -55,5 +55,6 @@ export async function cmdDemo(io: Ctx, o: { model: string; samples: string; mode
     });
     io.out(table(['frame', 'budget B', 'mode', 'bytes', '', 'sample', 'predicted'], rows).replace(/^/gm, '  '));
   }
-  io.out(`\naccuracy on the ${counted} samples per mode: ${modes.map((m, i) => `${formatMode(m)} ${correct[i]}/${counted}`).join('; ')}\n`);
+  if (counted === 0) io.out(`\nno sample is named after one of this model's classes (the file name is the class): no accuracy to show\n`);
+  else io.out(`\naccuracy on the ${counted} samples per mode: ${modes.map((m, i) => `${formatMode(m)} ${correct[i]}/${counted}`).join('; ')}\n`);
 }
