@@ -76,7 +76,8 @@ export function inspectBlob(io: Io, file: string, bytes: Uint8Array, json: boole
     const sp = splitInfo(b.name, meta);
     const K = sp.channelMembers;
     io.out(`split: ${sp.channelsPerMember} channels of ${sp.H}x${sp.W} per member${K === undefined ? '' : `; members past ${K} refine the first ${K === 1 ? "member's" : `${K} members'`} channels instead of sending their own`}\n`);
-    io.out('modes (expected packet bytes from the coder tables; reference top-1 from the exporter):\n');
+    const kind = typeof meta.referenceTop1Kind === 'string' ? meta.referenceTop1Kind : 'reference top-1 from the exporter';
+    io.out(`modes (expected packet bytes from the coder tables; top-1: ${kind}):\n`);
     io.out(table(['mode', 'expected B', 'top-1'], modeRows.map((r) => [formatMode(r.mode), String(r.expectedBytes), r.top1 === undefined ? '-' : `${(100 * r.top1).toFixed(2)}%`])));
   }
 }

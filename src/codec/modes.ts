@@ -184,7 +184,8 @@ export function modeTable(blob: Blob, meta: Record<string, unknown>, modelId: nu
     bitsPerImage?: Record<string, number[]>;
     bitsPerImageByMembers?: Record<string, Record<string, number[]>>;
   };
-  const refs = (meta.pytorchTop1 ?? {}) as Record<string, unknown>;
+  // the exporter's PyTorch top-1, or an import's agreement with the unsplit model (meta.referenceTop1Kind says which)
+  const refs = (meta.pytorchTop1 ?? meta.referenceTop1 ?? {}) as Record<string, unknown>;
   return modesOf(blob).map((mode) => {
     const members = mode.members ?? 1, bits = mode.bits ?? 8;
     const name = coder.tables[String(bits)];

@@ -270,6 +270,8 @@ export interface LowerOptions {
   labels?: string[];
   /** with split: code counts per bit depth, [channel][2^bits] (calibration); default flat */
   symbolCounts?: Record<string, number[][]>;
+  /** with split: per mode ("members,bits"), the fraction of calibration images whose top-1 equals the unsplit model's */
+  agreement?: { top1: Record<string, number>; images: number };
 }
 
 /** An exported graph (docs/GRAPH.md) and its tensors.bin, ready for packGraph. */
@@ -385,6 +387,10 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
   }
   if (g.outputActivation) meta.outputActivation = g.outputActivation;
   if (g.outputs) meta.outputs = g.outputs;
+  if (opts.agreement) {
+    meta.referenceTop1 = opts.agreement.top1;
+    meta.referenceTop1Kind = `top-1 agreement with the unsplit model on ${opts.agreement.images} calibration images`;
+  }
   const json: Record<string, unknown> = {
     name: g.name,
     input: { shape: C, mean: g.mean, std: g.std },

@@ -121,10 +121,45 @@ export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: 
   let slim = packGraph(json, bin);
   if (opts.split !== undefined && opts.calibrate?.length) {
     const symbolCounts = countCodes(slim, opts.calibrate);
-    const again = lowerGraph(ir, { ...opts, symbolCounts });
+    // a classifier's modes get a reference figure, so pickMode and the rate controller can weigh
+    // bytes against fidelity (detector heads have no top-1)
+    const agreement = ir.outputs ? undefined : { top1: modeAgreement(ir, slim, opts.calibrate), images: opts.calibrate.length };
+    const again = lowerGraph(ir, { ...opts, symbolCounts, agreement });
     slim = packGraph(again.json, again.bin);
   }
   return { ir, slim, splitRange };
+}
+
+/**
+ * Per bit depth ("members,bits" keys, members 1), the fraction of the sample images whose top-1
+ * through encoder, quantizer and decoder equals the unsplit network's top-1 (the engine on both).
+ */
+export function modeAgreement(ir: IrGraph, slim: Uint8Array, images: Array<RawImage | Uint8Array>): Record<string, number> {
+  const whole = lowerGraph({ ...ir, outputs: undefined });
+  const full = readBlob(packGraph(whole.json, whole.bin));
+  const ref = new Runner(loadEngine(), full, 'classifier');
+  const blob = readBlob(slim);
+  const enc = new Runner(loadEngine(), blob, 'encoder'), dec = new Runner(loadEngine(), blob, 'decoder');
+  const shape = blob.input.shape as [number, number, number];
+  const bits = blob.axes.find((a) => a.name === 'bits')!.values;
+  const same = new Map<number, number>(bits.map((b) => [b, 0]));
+  const argmax = (y: ArrayLike<number>): number => {
+    let k = 0;
+    for (let i = 1; i < y.length; i++) if (y[i] > y[k]) k = i;
+    return k;
+  };
+  for (const img of images) {
+    toInput(img, shape, full.input.mean, full.input.std, ref.inputView() as Float32Array);
+    const want = argmax(ref.run() as Float32Array);
+    for (const b of bits) {
+      enc.setMode({ bits: b });
+      dec.setMode({ bits: b });
+      toInput(img, shape, blob.input.mean, blob.input.std, enc.inputView() as Float32Array);
+      const codes = enc.run() as Uint8Array;
+      if (argmax(dec.run(codes) as Float32Array) === want) same.set(b, same.get(b)! + 1);
+    }
+  }
+  return Object.fromEntries(bits.map((b) => [`1,${b}`, same.get(b)! / images.length]));
 }
 
 /**

@@ -17,6 +17,7 @@ import { Runner } from '../../src/engine/plan/runner.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { randn, rng } from '../util.js';
+import { loadModel } from '../../src/model/model.js';
 
 const H = 9, W = 11, C = 6;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -107,6 +108,35 @@ describe('import --calibrate measures the split range the model does not state (
       for (let i = 0; i < codes.length; i++) worst = Math.max(worst, Math.abs(scale * (codes[i] - zp) - ref[k][i]));
       expect(worst).toBeLessThan(0.5 * scale * 1.01);
     }
+  });
+
+  it('each mode gets the calibration images\' top-1 agreement with the unsplit model, as its reference figure', async () => {
+    const slim = join(dir, 'agree.slim');
+    const r = await cli('import', file, '-o', slim, '--split', 'add', '--calibrate', imgs, '--bits', '1,2,8');
+    expect(r.code, r.err).toBe(0);
+    const bytes = new Uint8Array(readFileSync(slim));
+    const meta = JSON.parse(readBlob(bytes).json) as { referenceTop1: Record<string, number>; referenceTop1Kind: string };
+    expect(meta.referenceTop1Kind).toBe('top-1 agreement with the unsplit model on 3 calibration images');
+    // independently: the f64 reference of the whole network against packets through the model API
+    const ir = readTfjs(json as never, [bin]);
+    const model = await loadModel(bytes);
+    const enc = model.encoder(), dec = model.decoder();
+    const argmax = (y: ArrayLike<number>) => Array.prototype.indexOf.call(y, Math.max(...Array.from(y)));
+    for (const b of [1, 2, 8]) {
+      enc.setMode({ bits: b });
+      let same = 0;
+      for (let k = 0; k < 3; k++) {
+        const img = new Uint8Array(readFileSync(join(imgs, `img${k}.jpg`)));
+        const x = new Float32Array(3 * H * W);
+        toInput(decodeImage(img), [3, H, W], ir.mean, ir.std, x);
+        if (dec.decode(enc.encode(img)).top1 === argmax(referenceForward(ir, x))) same++;
+      }
+      expect(meta.referenceTop1[`1,${b}`], `bits ${b}`).toBe(same / 3);
+    }
+    expect(meta.referenceTop1['1,8']).toBe(1);
+    // the mode table (inspect, pickMode, the rate controller) reads it
+    expect(model.modeTable().map((m) => m.top1)).toEqual([1, 2, 8].map((b) => meta.referenceTop1[`1,${b}`]));
+    model.close();
   });
 
   it('--split-range still decides when given; without it or --calibrate the error names both', async () => {
