@@ -93,7 +93,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a scalar constant, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
 
 let modelType: protobuf.Type | undefined;
 
@@ -687,8 +687,19 @@ class OnnxReader {
           if (c0 || c1) {
             const c = (c0 ?? c1)!;
             const x = this.input(n.input[c0 ? 1 : 0], where);
-            if (c.data.length !== 1 || c.dims.length > this.shape(x).length + 1) throw new ImportError(`${where}: multiplying by the constant '${n.input[c0 ? 0 : 1]}' of shape [${c.dims}] is not supported (only by a single value)`);
-            this.push({ op: 'scale', name, x, y: this.output(y0, this.shape(x), where), a: c.data[0] });
+            const sx = this.shape(x);
+            // one value per channel ([1, C, 1, 1] or [C, 1, 1]: a layer scale, a fixed normalization)
+            // is a 1x1 conv with one group per channel and no bias
+            const lead = c.dims.length === 4 ? c.dims[0] : 1, dc = c.dims.slice(-3);
+            if (sx.length === 3 && c.data.length === sx[0] && sx[0] > 1 && lead === 1 && dc.length === 3 && dc[0] === sx[0] && dc[1] === 1 && dc[2] === 1) {
+              this.push({
+                op: 'conv2d', name, x, y: this.output(y0, sx, where), w: Float32Array.from(c.data), bias: undefined,
+                cin: sx[0], cout: sx[0], groups: sx[0], k: 1, stride: 1, pad: 'none', act: 'none',
+              });
+              break;
+            }
+            if (c.data.length !== 1 || c.dims.length > sx.length + 1) throw new ImportError(`${where}: multiplying by the constant '${n.input[c0 ? 0 : 1]}' of shape [${c.dims}] is not supported (only by a single value, or one per channel of a [1, C, H, W] tensor)`);
+            this.push({ op: 'scale', name, x, y: this.output(y0, sx, where), a: c.data[0] });
             break;
           }
           let x1 = this.input(n.input[0], where), x2 = this.input(n.input[1], where);

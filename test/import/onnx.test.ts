@@ -355,6 +355,29 @@ describe('ONNX ops beyond torch 1.13\'s exports: engine = onnxruntime on models 
   });
 });
 
+describe('ONNX Mul by one constant per channel (a layer scale): a 1x1 conv with a group per channel', () => {
+  it.each([[[1, 4, 1, 1]], [[4, 1, 1]]])('constant of shape %j, before and after the activation input, then a Relu folded into it', async (dims) => {
+    const H = 6, W = 7;
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'z',
+      inits: [['w', [4, 3, 3, 3], randn(108, 5, 0.5)], ['b', [4], randn(4, 6, 0.5)], ['g', dims, [0.5, -2, 3.25, 1e-3]]],
+      nodes: [
+        { op: 'Conv', ins: ['x', 'w', 'b'], out: 'y', name: 'conv', attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Mul', ins: ['y', 'g'], out: 'm1', name: 'scale1' },
+        { op: 'Mul', ins: ['g', 'm1'], out: 'm2', name: 'scale2' },
+        { op: 'Relu', ins: ['m2'], out: 'z' },
+      ],
+    });
+    const ir = readOnnx(bytes);
+    expect(ir.nodes.map((n) => (n.op === 'conv2d' ? [n.k, n.groups, n.act] : n.op))).toEqual([[3, 1, 'none'], [1, 4, 'none'], [1, 4, 'relu']]);
+    const { slim } = importModel(bytes, {});
+    const x = randn(3 * H * W, 12, 2);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-6);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-6);
+  });
+});
+
 describe('ONNX initializers', () => {
   it('float_data reads the same as raw_data', () => {
     const raw = readOnnx(convModel(6, 6, 3, { pads: [1, 1, 1, 1] }));
@@ -415,8 +438,8 @@ describe('ONNX refusals name the op and node', () => {
       "slimsplit: import: node 'pad' (Pad): Pad mode 'reflect' is not supported (only constant zeros before a Conv or an AveragePool)");
     refuse(one([{ op: 'Pad', ins: ['y', 'p'], out: 'q', name: 'pad' }, { op: 'MaxPool', ins: ['q'], out: 'z', attrs: { kernel_shape: [3, 3] } }], [['p', [8], [0, 0, 1, 1, 0, 0, 1, 1]]]),
       "slimsplit: import: node 'pad' (Pad): Pad is supported only right before a Conv or an AveragePool (where it becomes their padding); 'q' is read by MaxPool");
-    refuse(one([{ op: 'Mul', ins: ['y', 'c'], out: 'z', name: 'mulc' }], [['c', [1, 4, 1, 1], [1, 2, 3, 4]]]),
-      "slimsplit: import: node 'mulc' (Mul): multiplying by the constant 'c' of shape [1,4,1,1] is not supported (only by a single value)");
+    refuse(one([{ op: 'Mul', ins: ['y', 'c'], out: 'z', name: 'mulc' }], [['c', [1, 1, 8, 8], randn(64, 3)]]),
+      "slimsplit: import: node 'mulc' (Mul): multiplying by the constant 'c' of shape [1,1,8,8] is not supported (only by a single value, or one per channel of a [1, C, H, W] tensor)");
     refuse(one([{ op: 'ReduceMean', ins: ['y'], out: 'm', name: 'rm', attrs: { axes: [1], keepdims: 1 } }, { op: 'Mul', ins: ['y', 'm'], out: 'z' }]),
       "slimsplit: import: node 'rm' (ReduceMean): ReduceMean over axes [1] of a [1, 4,8,8] tensor is not supported (only over H and W, axes [2, 3])");
     refuse(one([{ op: 'AveragePool', ins: ['y'], out: 'z', name: 'ap', attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }]),
