@@ -5,6 +5,7 @@
  */
 import { formatMode, type Mode } from '../codec/modes.js';
 import type { Model } from '../model/model.js';
+import { topKOf } from '../server/result.js';
 import { CliError, Ctx, openModel, readInput } from './common.js';
 
 export interface ClassifyOptions {
@@ -24,23 +25,17 @@ interface Row {
   bytes?: number;
 }
 
-/** softmax over logits of any scale, the k largest */
+/** the k largest, with softmax probabilities: the server's top-k (its result's topk) */
 function topK(logits: Float32Array, k: number, classes: string[]): Row['top'] {
-  let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
-  const e = Array.from(logits, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((p, i) => ({ index: i, label: classes[i] ?? String(i), prob: p / sum }))
-    .sort((a, b) => b.prob - a.prob).slice(0, k);
+  return topKOf(logits, k, classes).map((t) => ({ index: t.class, label: t.label, prob: t.score }));
 }
 
 export async function cmdClassify(io: Ctx, files: string[], o: ClassifyOptions): Promise<void> {
   // the runtime's Model: graph names and metadata, beside the encoder/decoder/classifier API
   const model = (await openModel(io, o.model)).model as unknown as Model;
   try {
-    const outputs = model.meta.outputs as unknown[] | undefined;
-    if (Array.isArray(outputs) && outputs.length > 1) {
-      throw new CliError(`${o.model} has ${outputs.length} outputs (${outputs.map((p) => (p as { name?: string }).name).join(', ')}): classify needs a classifier with one vector of class scores; read detection heads through the API (docs/IMPORT.md)`);
+    if (model.heads.length) {
+      throw new CliError(`${o.model} has ${model.heads.length} outputs (${model.heads.join(', ')}): classify needs a classifier with one vector of class scores; read detection heads through the API (docs/IMPORT.md)`);
     }
     const split = model.hasGraph('encoder') && model.hasGraph('decoder');
     if (!split && !model.hasGraph('classifier')) {

@@ -166,6 +166,15 @@ export class Model {
   }
 
   /** @internal */
+  /**
+   * The names of the model's outputs when it has several (an imported detector's heads laid end to
+   * end, meta.outputs); empty for a classifier's one vector of class scores.
+   */
+  get heads(): string[] {
+    const o = this.meta.outputs;
+    return Array.isArray(o) && o.length > 1 ? o.map((p) => String((p as { name?: unknown }).name)) : [];
+  }
+
   get modelId(): number {
     return this.modelIdU32;
   }

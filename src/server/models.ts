@@ -35,9 +35,8 @@ export class ModelSet {
       if (!m.hasGraph('decoder')) throw new Error(`slimsplit: serve: model '${m.info.name}' has no decoder graph; it is not a split model`);
       // Results are a class and top-k of one score vector; several heads (a detector) would come out
       // as the argmax over their concatenation, a silently wrong answer.
-      const heads = m.meta.outputs;
-      if (Array.isArray(heads) && heads.length > 1) {
-        throw new Error(`slimsplit: serve: model '${m.info.name}' has ${heads.length} outputs (${heads.map((h) => (h as { name?: string }).name).join(', ')}); serve answers classifiers (one vector of class scores), not detection heads`);
+      if (m.heads.length) {
+        throw new Error(`slimsplit: serve: model '${m.info.name}' has ${m.heads.length} outputs (${m.heads.join(', ')}); serve answers classifiers (one vector of class scores), not detection heads`);
       }
       m.split();
       return { index, name: m.info.name, id: m.modelId, idHex: modelIdHex(m.modelId), bytes, classes: m.info.classes, modes: m.modes() };
