@@ -22,6 +22,7 @@ import { readBlob } from '../src/format/reader.js';
 import { importModel, referenceActivations, nodeMacs, type IrGraph, type IrNode } from '../src/import/index.js';
 import { lowerGraph } from '../src/import/graph.js';
 import { packGraph } from '../src/format/pack.js';
+import { abTime, type AbTimes } from './ab-time.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string): string | undefined => {
@@ -38,7 +39,7 @@ const MODEL = arg('--model') ?? join(ROOT, '../shared/models/mobilenet-v2/mobile
 const engine = (file: string): Engine =>
   new Engine(file.includes('scalar') ? 'scalar' : 'simd', new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}));
 
-interface Ab { a: number; b: number; ratio: number; identical: boolean }
+interface Ab extends AbTimes { identical: boolean }
 
 /** Both builds on graph g: minimum ms per run of each, median per-round B/A, bit identity. */
 function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
@@ -48,18 +49,7 @@ function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
   const outs = rs.map((r) => new Uint32Array(Float32Array.from(r.run(input) as Float32Array).buffer));
   const identical = outs[0].every((v, i) => v === outs[1][i]);
   for (let w = 0; w < 5; w++) for (const r of rs) r.run(input); // past the baseline tier
-  const t: number[][] = [[], []];
-  for (let k = 0; k < ROUNDS; k++) {
-    for (let j = 0; j < 2; j++) {
-      const q = (k + j) % 2;
-      const t0 = process.cpuUsage();
-      for (let e = 0; e < reps; e++) rs[q].run(input);
-      const d = process.cpuUsage(t0);
-      t[q].push((d.user + d.system) / 1000 / reps);
-    }
-  }
-  const ratios = t[1].map((v, i) => v / t[0][i]).sort((p, q) => p - q);
-  return { a: Math.min(...t[0]), b: Math.min(...t[1]), ratio: ratios[ratios.length >> 1], identical };
+  return { ...abTime(() => rs[0].run(input), () => rs[1].run(input), ROUNDS, reps), identical };
 }
 
 function alone(ir: IrGraph, n: IrNode): IrGraph {

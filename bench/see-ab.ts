@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/wasm.js';
 import { Runner } from '../src/engine/plan/runner.js';
 import { readBlob } from '../src/format/reader.js';
+import { abTime } from './ab-time.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [A, B] = process.argv.slice(2);
@@ -29,16 +30,6 @@ for (const n of [1, 4]) {
   const outs = rs.map((r) => new Uint32Array(Float32Array.from(r.run(x) as Float32Array).buffer));
   const same = outs[0].every((v, i) => v === outs[1][i]);
   for (let w = 0; w < 8; w++) for (const r of rs) r.run(x); // past the baseline tier
-  const t: number[][] = [[], []];
-  for (let k = 0; k < ROUNDS; k++) {
-    for (let j = 0; j < 2; j++) {
-      const q = (k + j) % 2;
-      const t0 = process.cpuUsage();
-      for (let e = 0; e < REPS; e++) rs[q].run(x);
-      const d = process.cpuUsage(t0);
-      t[q].push((d.user + d.system) / 1000 / REPS);
-    }
-  }
-  const ratios = t[1].map((v, i) => v / t[0][i]).sort((p, q) => p - q);
-  console.log(`N=${n}: A ${Math.min(...t[0]).toFixed(2)} ms, B ${Math.min(...t[1]).toFixed(2)} ms, B/A ${ratios[ratios.length >> 1].toFixed(3)}, outputs ${same ? 'bit-identical' : 'DIFFER'}`);
+  const t = abTime(() => rs[0].run(x), () => rs[1].run(x), ROUNDS, REPS);
+  console.log(`N=${n}: A ${t.a.toFixed(2)} ms, B ${t.b.toFixed(2)} ms, B/A ${t.ratio.toFixed(3)}, outputs ${same ? 'bit-identical' : 'DIFFER'}`);
 }
