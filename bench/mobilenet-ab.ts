@@ -52,7 +52,8 @@ function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
   return { ...abTime(() => rs[0].run(input), () => rs[1].run(input), ROUNDS, reps), identical };
 }
 
-function alone(ir: IrGraph, n: IrNode): IrGraph {
+function alone(ir: IrGraph, n: IrNode): IrGraph | null {
+  if (n.op === 'mul' || n.op === 'concat') return null; // two inputs of different shapes: no one-input graph
   const x = n.op === 'add' ? n.a : n.x;
   const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
   return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
@@ -75,6 +76,7 @@ if (process.argv.includes('--layers')) {
     const out = ir.tensors.get(n.y)!.shape.join('x');
     if (ONLY && !new RegExp(ONLY).test(`${desc} ${out}`)) continue;
     const sub = alone(ir, n);
+    if (!sub) continue;
     const r = ab(sub, Float32Array.from(acts.get(sub.input)!), 20);
     const gf = (2 * nodeMacs(n, ir)) / r.b / 1e6;
     console.log(`| ${i} | ${desc} | ${out} | ${r.a.toFixed(4)} | ${r.b.toFixed(4)} | ${r.ratio.toFixed(3)} | ${gf.toFixed(1)} | ${r.identical ? 'same' : 'DIFFER'} |`);

@@ -113,7 +113,8 @@ const median = (a: number[]): number => {
 };
 
 /** A one-node graph around node n (an add reads its input twice), for the per-layer breakdown. */
-function subgraph(ir: IrGraph, n: IrNode): IrGraph {
+function subgraph(ir: IrGraph, n: IrNode): IrGraph | null {
+  if (n.op === 'mul' || n.op === 'concat') return null; // two inputs of different shapes: no one-input graph
   const x = n.op === 'add' ? n.a : n.x;
   const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
   return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
       const n = ir.nodes[i];
       if (n.op === 'alias') continue;
       const sub = subgraph(ir, n);
+      if (!sub) continue;
       const lx = Float32Array.from(acts.get(sub.input)!);
       const lc = await build(sub, lx, ortNode);
       const lt = await time(lc, ROUNDS);

@@ -18,6 +18,8 @@ import type { ImageInput, Mode } from '../src/model/api.js';
 export const FAKE_ID = 0x5eed1234;
 const x = new Float32Array(3 * 32 * 32);
 export function guess(img: ImageInput): number {
+  // the stand-in takes what the CLI and eval tests hand it: pixels or image bytes
+  if (typeof img === 'string' || img instanceof ArrayBuffer) throw new Error('the stand-in model takes pixels or image bytes');
   toInput(img, [3, 32, 32], [], [], x);
   let s = 0;
   for (let i = 0; i < 1024; i++) s += x[i];
@@ -48,6 +50,7 @@ export function fakeModel(): SplitModel & ClassifierModel {
           payload[0] = members === 2 ? guess(img) : 0;
           return writePacket({ modelId: FAKE_ID, mode: [members, bits], shape: [1, 1, payload.length], quant: { kind: 'implied' } }, payload);
         },
+        close() {},
       };
       return enc;
     },
@@ -57,12 +60,14 @@ export function fakeModel(): SplitModel & ClassifierModel {
         const top1 = payload[0];
         return { logits: logitsFor(top1), top1, label: CLASSES[top1], mode: { members: fields.mode[0], bits: fields.mode[1] } };
       },
+      close() {},
     }),
     classifier: () => ({
       classify(img: ImageInput) {
         const top1 = guess(img);
         return { logits: logitsFor(top1), top1, label: CLASSES[top1] };
       },
+      close() {},
     }),
   };
 }

@@ -34,7 +34,7 @@ const CONSTS: Record<string, [number[], 'float32' | 'int32', number[]]> = {
   'cat/axis': [[], 'int32', [-1]],
 };
 
-function model(): { json: { modelTopology: { node: object[] }; weightsManifest: Array<{ paths: string[]; weights: object[] }>; format: string }; bin: Uint8Array } {
+function model(): { json: { modelTopology: { node: object[]; library: object; versions: object }; weightsManifest: Array<{ paths: string[]; weights: object[] }>; format: string }; bin: Uint8Array } {
   const node: object[] = [
     { name: 'images', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [1, H, W, 3].map((d) => ({ size: String(d) })) } } } },
     ...Object.entries(CONSTS).map(([name, [shape, dt]]) => ({ name, op: 'Const', attr: { dtype: { type: dt === 'int32' ? 'DT_INT32' : 'DT_FLOAT' }, value: { tensor: { dtype: dt === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } })),

@@ -11,7 +11,7 @@ const FIX = new URL('../fixtures/jpeg/', import.meta.url);
 
 describe('bounded decoders on damaged files', () => {
   it('1500 mutations (bytes replaced, bits flipped, 0xFF inserted, truncation): decoded or ImageError', () => {
-    const files = readdirSync(FIX).map((f) => new Uint8Array(readFileSync(new URL(f, FIX))));
+    const files: Uint8Array[] = readdirSync(FIX).map((f) => new Uint8Array(readFileSync(new URL(f, FIX))));
     files.push(makePng({ width: 60, height: 40, colorType: 2, depth: 8, samples: (x, y, c) => (x * y + c) & 255 }));
     files.push(makePng({ width: 60, height: 40, colorType: 3, depth: 4, interlace: true, palette: Array.from({ length: 48 }, (_, i) => i * 5), samples: (x, y) => (x + y) & 15 }));
     const r = rng(2024);
