@@ -120,46 +120,14 @@ export function importModel(bytes: Uint8Array, opts: ImportOptions = {}): { ir: 
   const { json, bin } = lowerGraph(ir, opts);
   let slim = packGraph(json, bin);
   if (opts.split !== undefined && opts.calibrate?.length) {
-    const symbolCounts = countCodes(slim, opts.calibrate);
     // a classifier's modes get a reference figure, so pickMode and the rate controller can weigh
     // bytes against fidelity (detector heads have no top-1)
-    const agreement = ir.outputs ? undefined : { top1: modeAgreement(ir, slim, opts.calibrate), images: opts.calibrate.length };
-    const again = lowerGraph(ir, { ...opts, symbolCounts, agreement });
+    const stats = calibrationStats(ir, slim, opts.calibrate, !ir.outputs);
+    const agreement = stats.top1 && { top1: stats.top1, images: opts.calibrate.length };
+    const again = lowerGraph(ir, { ...opts, symbolCounts: stats.symbolCounts, agreement });
     slim = packGraph(again.json, again.bin);
   }
   return { ir, slim, splitRange };
-}
-
-/**
- * Per bit depth ("members,bits" keys, members 1), the fraction of the sample images whose top-1
- * through encoder, quantizer and decoder equals the unsplit network's top-1 (the engine on both).
- */
-export function modeAgreement(ir: IrGraph, slim: Uint8Array, images: Array<RawImage | Uint8Array>): Record<string, number> {
-  const whole = lowerGraph({ ...ir, outputs: undefined });
-  const full = readBlob(packGraph(whole.json, whole.bin));
-  const ref = new Runner(loadEngine(), full, 'classifier');
-  const blob = readBlob(slim);
-  const enc = new Runner(loadEngine(), blob, 'encoder'), dec = new Runner(loadEngine(), blob, 'decoder');
-  const shape = blob.input.shape as [number, number, number];
-  const bits = blob.axes.find((a) => a.name === 'bits')!.values;
-  const same = new Map<number, number>(bits.map((b) => [b, 0]));
-  const argmax = (y: ArrayLike<number>): number => {
-    let k = 0;
-    for (let i = 1; i < y.length; i++) if (y[i] > y[k]) k = i;
-    return k;
-  };
-  for (const img of images) {
-    toInput(img, shape, full.input.mean, full.input.std, ref.inputView() as Float32Array);
-    const want = argmax(ref.run() as Float32Array);
-    for (const b of bits) {
-      enc.setMode({ bits: b });
-      dec.setMode({ bits: b });
-      toInput(img, shape, blob.input.mean, blob.input.std, enc.inputView() as Float32Array);
-      const codes = enc.run() as Uint8Array;
-      if (argmax(dec.run(codes) as Float32Array) === want) same.set(b, same.get(b)! + 1);
-    }
-  }
-  return Object.fromEntries(bits.map((b) => [`1,${b}`, same.get(b)! / images.length]));
 }
 
 /**
@@ -189,27 +157,57 @@ export function calibratedRange(ir: IrGraph, split: string, images: Array<RawIma
 }
 
 /**
- * The split codes of sample images at every bit depth, counted per channel: what the coder tables
- * are built from (src/format/pack.ts countsCoder). Every count starts at 1 so that no code the
- * samples missed is priced out (the escape would still code it, at a cost).
+ * One pass of the sample images through the split model at every bit depth, the encoder run once
+ * per image and depth:
+ * - `symbolCounts`: the split codes counted per channel, what the coder tables are built from
+ *   (src/format/pack.ts countsCoder). Every count starts at 1 so that no code the samples missed
+ *   is priced out (the escape would still code it, at a cost).
+ * - `top1` (classifiers, when `agreement`): per bit depth ("members,bits" keys, members 1), the
+ *   fraction of the images whose top-1 through encoder, quantizer and decoder equals the unsplit
+ *   network's top-1 (the engine on both).
  */
-export function countCodes(slim: Uint8Array, images: Array<RawImage | Uint8Array>): Record<string, number[][]> {
+export function calibrationStats(ir: IrGraph, slim: Uint8Array, images: Array<RawImage | Uint8Array>, agreement: boolean):
+  { symbolCounts: Record<string, number[][]>; top1?: Record<string, number> } {
   const blob = readBlob(slim);
-  const run = new Runner(loadEngine(), blob, 'encoder');
+  const enc = new Runner(loadEngine(), blob, 'encoder');
   const shape = blob.input.shape as [number, number, number];
   const bits = blob.axes.find((a) => a.name === 'bits')!.values;
   const split = (JSON.parse(blob.json) as { split: { channelsPerMember: number; H: number; W: number } }).split;
   const per = split.H * split.W;
   const counts: Record<string, number[][]> = {};
   for (const b of bits) counts[String(b)] = Array.from({ length: split.channelsPerMember }, () => new Array<number>(2 ** b).fill(1));
+  let ref: { full: ReturnType<typeof readBlob>; run: Runner } | undefined, dec: Runner | undefined;
+  if (agreement) {
+    const whole = lowerGraph({ ...ir, outputs: undefined });
+    const full = readBlob(packGraph(whole.json, whole.bin));
+    ref = { full, run: new Runner(loadEngine(), full, 'classifier') };
+    dec = new Runner(loadEngine(), blob, 'decoder');
+  }
+  const same = new Map<number, number>(bits.map((b) => [b, 0]));
   for (const img of images) {
+    let want = -1;
+    if (ref) {
+      toInput(img, shape, ref.full.input.mean, ref.full.input.std, ref.run.inputView() as Float32Array);
+      want = argmax(ref.run.run() as Float32Array);
+    }
     for (const b of bits) {
-      run.setMode({ bits: b });
-      toInput(img, shape, blob.input.mean, blob.input.std, run.inputView() as Float32Array);
-      const codes = run.run() as Uint8Array;
+      enc.setMode({ bits: b });
+      toInput(img, shape, blob.input.mean, blob.input.std, enc.inputView() as Float32Array);
+      const codes = enc.run() as Uint8Array;
       const c = counts[String(b)];
       for (let i = 0; i < codes.length; i++) c[Math.floor(i / per)][codes[i]]++;
+      if (dec) {
+        dec.setMode({ bits: b });
+        if (argmax(dec.run(codes) as Float32Array) === want) same.set(b, same.get(b)! + 1);
+      }
     }
   }
-  return counts;
+  const top1 = agreement ? Object.fromEntries(bits.map((b) => [`1,${b}`, same.get(b)! / images.length])) : undefined;
+  return { symbolCounts: counts, top1 };
+}
+
+function argmax(y: ArrayLike<number>): number {
+  let k = 0;
+  for (let i = 1; i < y.length; i++) if (y[i] > y[k]) k = i;
+  return k;
 }
