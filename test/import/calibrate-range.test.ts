@@ -18,36 +18,24 @@ import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { randn, rng } from '../util.js';
 import { loadModel } from '../../src/model/model.js';
+import { b64, T, ints, graphModel, type Const, type GraphModel } from './tfjs-graph.js';
 
 const H = 9, W = 11, C = 6;
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const T = { T: { type: 'DT_FLOAT' } };
-const ints = (v: number[]) => ({ list: { i: v.map(String) } });
 const conv = (name: string, x: string, w: string) => ({ name, op: 'Conv2D', input: [x, w], attr: { ...T, strides: ints([1, 1, 1, 1]), padding: { s: b64('SAME') }, data_format: { s: b64('NHWC') }, dilations: ints([1, 1, 1, 1]) } });
-const CONSTS: Record<string, [number[], Float32Array]> = {
-  w1: [[3, 3, 3, C], randn(3 * 3 * 3 * C, 5, 0.01)],
-  w2: [[1, 1, C, C], randn(C * C, 6, 0.5)],
-  w3: [[1, 1, C, 4], randn(C * 4, 7, 0.5)],
+const CONSTS: Record<string, Const> = {
+  w1: { shape: [3, 3, 3, C], values: randn(3 * 3 * 3 * C, 5, 0.01) },
+  w2: { shape: [1, 1, C, C], values: randn(C * C, 6, 0.5) },
+  w3: { shape: [1, 1, C, 4], values: randn(C * 4, 7, 0.5) },
 };
 
 /** images -> c1 (3x3 conv) -> c2 (1x1) -> add = c1 + c2 (unbounded: the cut) -> out (1x1) */
-function model(): { json: object; bin: Uint8Array } {
-  const node: object[] = [
-    { name: 'images', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [1, H, W, 3].map((d) => ({ size: String(d) })) } } } },
-    ...Object.entries(CONSTS).map(([name, [shape]]) => ({ name, op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } })),
+function model(): GraphModel {
+  return graphModel(H, W, CONSTS, [
     conv('c1', 'images', 'w1'),
     conv('c2', 'c1', 'w2'),
     { name: 'add', op: 'AddV2', input: ['c1', 'c2'], attr: T },
     conv('out', 'add', 'w3'),
-  ];
-  const bin = new Uint8Array(Object.values(CONSTS).reduce((n, [, v]) => n + v.byteLength, 0));
-  let at = 0;
-  for (const [, v] of Object.values(CONSTS)) {
-    bin.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), at);
-    at += v.byteLength;
-  }
-  const weights = Object.entries(CONSTS).map(([name, [shape]]) => ({ name, shape, dtype: 'float32' }));
-  return { json: { format: 'graph-model', modelTopology: { node, library: {}, versions: { producer: 1 } }, weightsManifest: [{ paths: ['w.bin'], weights }] }, bin };
+  ]);
 }
 
 async function cli(...argv: string[]) {
