@@ -1,6 +1,7 @@
 // The C hosts (hosts/c: wasm3 and WAMR's classic interpreter) against Node: for every shipped split
 // model and every mode, the packets of a few frames are byte-identical across wasm3, WAMR, Node scalar
-// and Node SIMD, equal the pre-move encoder's golden digests, and decode on the server.
+// and Node SIMD, equal the pre-move encoder's golden digests, and decode on the server; the same
+// byte identity for an imported split model whose encoder has dilated convs.
 // Build the hosts with `hosts/c/build.sh` (CI does, from .ci/run); without them these tests are
 // skipped with a message, unless SLIMSPLIT_REQUIRE_C_HOSTS=1 (set in CI) makes that a failure.
 import { describe, it, expect } from 'vitest';
@@ -15,6 +16,10 @@ import { makeDeviceBlob } from '../../src/device/blob.js';
 import { DeviceCore, type DevicePixels } from '../../src/device/core.js';
 import { decodeImage } from '../../src/model/image.js';
 import { synthetic } from '../fixtures/device/images.js';
+import { importModel } from '../../src/import/index.js';
+import { readBlob } from '../../src/format/reader.js';
+import { graphModel, b64, T, ints } from '../import/tfjs-graph.js';
+import { randn } from '../util.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const HOSTS = ['wasm3', 'wamr'].map((rt) => ({ rt, bin: join(ROOT, 'hosts/c/build', `slimsplit-device-${rt}`) }));
@@ -91,6 +96,23 @@ describe.skipIf(!built && !required)('C hosts (wasm3, WAMR classic) against Node
     modes.forEach((m, i) => expect(dec.decode(want[i * frames.length]).mode).toEqual(m));
   });
 
+  it('an imported split model with dilated convs: every mode, byte-identical packets in wasm3, WAMR, Node scalar and SIMD', () => {
+    const slim = dilatedSplit();
+    const enc = readBlob(slim).graphs.find((g) => g.name === 'encoder')!;
+    expect(enc.layers.filter((l) => l.op === 'conv2d').map((l) => [l.fields.groups, l.fields.dilation])).toEqual([[1, 2], [8, 3]]);
+    const dev = makeDeviceBlob(slim);
+    const frames = [synthetic(15, 17, 3, 81), synthetic(40, 33, 4, 82)];
+    const want = nodePackets(dev, frames, 'full');
+    expect(want.length).toBeGreaterThan(frames.length);
+    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
+    try {
+      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
+      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(1), 'compact'), h.rt).toEqual(nodePackets(dev, frames.slice(1), 'compact'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('see-cifar10: compact packets and a resized RGBA frame, byte-identical in every runtime', () => {
     const full = new Uint8Array(readFileSync(join(ROOT, 'weights/see-cifar10.slim')));
     const dev = makeDeviceBlob(full, { bits: [1, 4] });
@@ -109,6 +131,26 @@ describe.skipIf(!built && !required)('C hosts (wasm3, WAMR classic) against Node
     }
   });
 });
+
+/**
+ * An imported TF.js split model whose encoder holds dilated convs (dense d 2, depthwise d 3, both
+ * SAME), cut after them, with coder tables from calibration images: the encoder the hosts run.
+ */
+function dilatedSplit(): Uint8Array {
+  const H = 15, W = 17, C = 8;
+  const conv = (pad: string, d: number) => ({ ...T, strides: ints([1, 1, 1, 1]), padding: { s: b64(pad) }, data_format: { s: b64('NHWC') }, dilations: ints([1, d, d, 1]) });
+  const m = graphModel(H, W, {
+    w1: { shape: [3, 3, 3, C], values: randn(27 * C, 61, 0.4) },
+    dw1: { shape: [3, 3, C, 1], values: randn(9 * C, 62, 0.5) },
+    w2: { shape: [1, 1, C, 4], values: randn(4 * C, 63, 0.5) },
+  }, [
+    { name: 'aspp/c1', op: 'Conv2D', input: ['images', 'w1'], attr: conv('SAME', 2) },
+    { name: 'aspp/dw1', op: 'DepthwiseConv2dNative', input: ['aspp/c1', 'dw1'], attr: conv('SAME', 3) },
+    { name: 'out', op: 'Conv2D', input: ['aspp/dw1', 'w2'], attr: conv('VALID', 1) },
+  ]);
+  const images = [1, 2, 3, 4].map((k) => synthetic(W, H, 3, 70 + k));
+  return importModel(new TextEncoder().encode(JSON.stringify(m.json)), { weights: [m.bin], split: 'aspp/dw1', calibrate: images }).slim;
+}
 
 function nodePacketsKept(dev: Uint8Array, frames: DevicePixels[], kind: 'full' | 'compact', kept: boolean[]): Uint8Array[] {
   const core = new DeviceCore(loadEngine({ build: 'simd' }), dev);
