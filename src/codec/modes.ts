@@ -232,8 +232,8 @@ export function pickMode(table: readonly ModeInfo[], budget: ModeBudget): { info
     const smallest = computeOk.reduce((a, b) => (b.expectedBytes < a.expectedBytes || (b.expectedBytes === a.expectedBytes && members(b) < members(a)) ? b : a));
     return { info: smallest, fits: false };
   }
-  // Without reference accuracies, more bytes stand in for more information.
-  const score = (r: ModeInfo) => r.top1 ?? r.expectedBytes / 1e9;
+  const scores = referenceScores(table);
+  const score = (r: ModeInfo) => scores[table.indexOf(r)];
   const best = fit.reduce((a, b) => {
     const d = score(b) - score(a);
     if (d !== 0) return d > 0 ? b : a;
@@ -246,6 +246,17 @@ export function pickMode(table: readonly ModeInfo[], budget: ModeBudget): { info
     .filter((r) => r.top1 !== undefined && r.top1 >= best.top1! - tol)
     .reduce((a, b) => (members(b) !== members(a) ? (members(b) < members(a) ? b : a) : b.expectedBytes < a.expectedBytes ? b : a));
   return { info: cheap, fits: true };
+}
+
+/**
+ * What ranks modes by fidelity, one per row: the reference top-1. In a table with none (an imported
+ * split model packed without calibration), the share of modes with fewer expected bytes, in [0, 1):
+ * more bytes stand in for more information, and equal bytes tie. A row without a figure in a table
+ * that has some scores 0. pickMode and the device's mode list (src/device/run.ts) both rank by it.
+ */
+export function referenceScores(table: readonly { expectedBytes: number; top1?: number }[]): number[] {
+  if (table.some((t) => t.top1 !== undefined)) return table.map((t) => t.top1 ?? 0);
+  return table.map((t) => table.filter((o) => o.expectedBytes < t.expectedBytes).length / table.length);
 }
 
 /** Bits per symbol a table spends on its own distribution (the entropy of the quantized pmf). */

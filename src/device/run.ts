@@ -10,6 +10,7 @@
  */
 import type { Model } from '../model/model.js';
 import type { RawImage } from '../model/api.js';
+import { referenceScores } from '../codec/modes.js';
 import { makeController, type Decision, type ModeSpec, type SlimTuning } from './controller.js';
 import { summarize, type FrameRecord, type RunSummary } from './sim.js';
 import type { DeviceSession } from './client.js';
@@ -28,16 +29,13 @@ export const ENVELOPE_OVERHEAD = 20;
 /**
  * Each mode of the model, with its expected bytes on the wire (mode table + envelope), reference
  * top-1, and encoder time measured here (median of `rounds` encodes of `sample`). A model that ships
- * no reference top-1 (an imported split model) gets each mode's rank by expected bytes, scaled into
- * [0, 1), in its place: more bytes stand in for more information, as in pickMode. Without it every
- * mode would tie at 0 and the controller would never leave the smallest.
+ * no reference top-1 gets referenceScores' rank by expected bytes in its place, as pickMode ranks:
+ * without it every mode would tie at 0 and the controller would never leave the smallest.
  */
 export function measureModes(model: Model, sample: RawImage, rounds = 5): ModeSpec[] {
   const table = model.modeTable({ packet: 'compact' });
   const enc = model.encoder({ packet: 'compact' });
-  const byBytes = table.map((t, i) => i).sort((a, b) => table[a].expectedBytes - table[b].expectedBytes);
-  const proxy = (i: number): number => byBytes.indexOf(i) / table.length;
-  const hasRefs = table.some((t) => t.top1 !== undefined);
+  const scores = referenceScores(table);
   return table.map((t, i) => {
     enc.setMode(t.mode);
     enc.encode(sample);
@@ -51,7 +49,7 @@ export function measureModes(model: Model, sample: RawImage, rounds = 5): ModeSp
     return {
       mode: { members: t.mode.members ?? 1, bits: t.mode.bits ?? 8 },
       expectedBytes: t.expectedBytes + ENVELOPE_OVERHEAD,
-      top1: hasRefs ? (t.top1 ?? 0) : proxy(i),
+      top1: scores[i],
       encodeMs: ms[ms.length >> 1],
     };
   });

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  parseMode as parseModeTerm, parseModeList, formatMode, refKey, modeCount, modeDigits, modeIndex, modeAt, modeText, pickMode,
+  parseMode as parseModeTerm, parseModeList, formatMode, refKey, modeCount, modeDigits, modeIndex, modeAt, modeText, pickMode, referenceScores,
   ModeError, type AxisDef, type ModeInfo,
 } from '../../src/codec/modes.js';
 
@@ -83,6 +83,21 @@ describe('pickMode', () => {
     );
   });
 
+  it('without reference top-1 it picks the largest mode that fits (then the fewest members), as the device ranks them', () => {
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: 2500 }), (rows, maxBytes) => {
+        const table = rows.map((r) => ({ ...r, top1: undefined }));
+        const fitting = table.filter((r) => r.expectedBytes <= maxBytes);
+        if (fitting.length === 0) return;
+        const { info } = pickMode(table, { maxBytes });
+        const most = Math.max(...fitting.map((r) => r.expectedBytes));
+        expect(info.expectedBytes).toBe(most);
+        expect(mem(info)).toBe(Math.min(...fitting.filter((r) => r.expectedBytes === most).map(mem)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a tolerance picks the fewest members, then the fewest bytes, within it of the best that fits', () => {
     fc.assert(
       fc.property(fc.array(row, { minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: 2500 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (table, maxBytes, tolerance) => {
@@ -115,5 +130,15 @@ describe('pickMode', () => {
     expect(() => pickMode(t, { maxBytes: -1 })).toThrow(/budget.maxBytes must be a positive number, got -1/);
     expect(() => pickMode(t, { maxMembers: Number.NaN })).toThrow(/budget.maxMembers/);
     expect(() => pickMode(t, { tolerance: 2 })).toThrow(/budget.tolerance must be in 0..1, got 2/);
+  });
+});
+
+describe('referenceScores', () => {
+  const t = (expectedBytes: number, top1?: number) => ({ expectedBytes, top1 });
+  it('is the reference top-1 where the table has any, 0 for a row without one', () => {
+    expect(referenceScores([t(100, 0.5), t(50), t(200, 0.9)])).toEqual([0.5, 0, 0.9]);
+  });
+  it('without any: the share of modes with fewer bytes, equal bytes tied', () => {
+    expect(referenceScores([t(300), t(100), t(300), t(200)])).toEqual([0.5, 0, 0.5, 0.25]);
   });
 });
