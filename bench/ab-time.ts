@@ -9,12 +9,14 @@ export interface AbTimes {
   ratio: number;
 }
 
-export function abTime(runA: () => void, runB: () => void, rounds: number, reps: number): AbTimes {
+/** `before`, when given, runs untimed before each timed block (e.g. evicting the caches). */
+export function abTime(runA: () => void, runB: () => void, rounds: number, reps: number, before?: () => void): AbTimes {
   const runs = [runA, runB];
   const t: number[][] = [[], []];
   for (let k = 0; k < rounds; k++) {
     for (let j = 0; j < 2; j++) {
       const q = (k + j) % 2;
+      before?.();
       const t0 = process.cpuUsage();
       for (let e = 0; e < reps; e++) runs[q]();
       const d = process.cpuUsage(t0);

@@ -9,6 +9,8 @@
  *   npm run asbuild:simd                       # after it
  *   npx tsx bench/mobilenet-ab.ts --a /tmp/old-simd.wasm --b build/simd.wasm --layers
  *   npx tsx bench/mobilenet-ab.ts --a ... --layers --only 'dw3x3/1'     # a regex on the layer text
+ *   npx tsx bench/mobilenet-ab.ts --a ... --cold    # caches evicted before every run, as between
+ *                                                   # engines in bench:mobilenet (one run per sample)
  *
  * A file whose name contains "scalar" is loaded as the scalar build. Not a peer comparison
  * (that is bench/mobilenet.bench.ts); nothing is written.
@@ -34,6 +36,14 @@ const B = arg('--b') ?? join(ROOT, 'build/simd.wasm');
 if (!A) throw new Error('mobilenet-ab: --a <build.wasm> is required (the build to compare against)');
 const ROUNDS = Number(arg('--rounds') ?? 15);
 const ONLY = arg('--only');
+const COLD = process.argv.includes('--cold');
+// --cold: 64 MB written before each timed run pushes weights and activations out of L1-L3
+const flushBuf = COLD ? new Uint8Array(64 << 20) : null;
+let flushV = 0;
+const flush = (): void => {
+  flushV = (flushV + 1) & 255;
+  flushBuf!.fill(flushV);
+};
 const MODEL = arg('--model') ?? join(ROOT, '../shared/models/mobilenet-v2/mobilenet_v2_1.0_224_quant.tflite');
 
 const engine = (file: string): Engine =>
@@ -49,7 +59,7 @@ function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
   const outs = rs.map((r) => new Uint32Array(Float32Array.from(r.run(input) as Float32Array).buffer));
   const identical = outs[0].every((v, i) => v === outs[1][i]);
   for (let w = 0; w < 5; w++) for (const r of rs) r.run(input); // past the baseline tier
-  return { ...abTime(() => rs[0].run(input), () => rs[1].run(input), ROUNDS, reps), identical };
+  return { ...abTime(() => rs[0].run(input), () => rs[1].run(input), ROUNDS, COLD ? 1 : reps, COLD ? flush : undefined), identical };
 }
 
 function alone(ir: IrGraph, n: IrNode): IrGraph | null {
@@ -63,7 +73,7 @@ const { ir } = importModel(new Uint8Array(readFileSync(MODEL)));
 const [C, H, W] = ir.tensors.get(ir.input)!.shape;
 const x = new Float32Array(C * H * W);
 for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 2;
-console.log(`A ${A}\nB ${B}\n${ROUNDS} interleaved rounds, CPU time; ms = minimum per run, B/A = median of the per-round ratios`);
+console.log(`A ${A}\nB ${B}\n${ROUNDS} interleaved rounds, CPU time${COLD ? ', caches evicted before each run' : ''}; ms = minimum per run, B/A = median of the per-round ratios`);
 const whole = ab(ir, x, 3);
 console.log(`whole network: A ${whole.a.toFixed(3)} ms, B ${whole.b.toFixed(3)} ms, B/A ${whole.ratio.toFixed(3)}, outputs ${whole.identical ? 'bit-identical' : 'DIFFER'}`);
 if (process.argv.includes('--layers')) {
