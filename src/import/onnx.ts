@@ -8,7 +8,8 @@
  * The file is a protobuf ModelProto, decoded with the npm `protobufjs` runtime from descriptors
  * generated from ONNX's onnx.proto (onnx_proto.ts, scripts/gen-onnx-proto.mjs): no hand-written
  * protobuf code. ONNX is NCHW with OIHW filters already, so layouts pass through; what changes is
- * form: BatchNormalization after a conv is folded into its weights and bias, Relu and Clip(0, 6)
+ * form: BatchNormalization after a conv is folded into its weights and bias (elsewhere it is a 1x1
+ * conv with a group per channel), Relu and Clip(0, 6)
  * after a conv, Gemm or Add become its fused activation, Flatten/Reshape/Identity/Dropout become
  * aliases (no layer), x * sigmoid(x) and x * hardsigmoid(x) (torch's SiLU and hard swish) become one
  * swish / hswish activation, a Pad of zeros before a Conv or an AveragePool becomes its padding, and
@@ -16,7 +17,8 @@
  * into constants. Explicit pads are carried exactly when they are one of the engine's modes
  * (none, symmetric (k-1)/2, TensorFlow's SAME; a dilated conv's over its extent (k-1)*d + 1);
  * anything else the engine cannot run exactly (unequal dilations, auto_pad SAME with a dilation,
- * unequal strides, asymmetric pads of another kind, ceil_mode that changes the size, other ops)
+ * unequal strides, asymmetric pads of another kind, an average pool's ceil_mode that changes the
+ * size, other ops; a max pool's ceil_mode is extra bottom/right padding, kept where that is a mode)
  * is refused with the node named, never approximated.
  *
  * ONNX models take already-normalized float input: the IR's normalization is x = pixel / 255
@@ -93,7 +95,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (after a Conv), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (folded into a Conv before it, else a per-channel scale and shift), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
 
 let modelType: protobuf.Type | undefined;
 
@@ -348,6 +350,22 @@ class OnnxReader {
     return (i0 === x && i1 === gate) || (i1 === x && i0 === gate) ? r[0] : undefined;
   }
 
+  /**
+   * A max pool's ceil_mode as padding: the extra last window (ceil's, dropped where it would start in
+   * the bottom or right padding, as onnxruntime and PyTorch do) reads rows and columns past the input,
+   * which a max ignores, so it is the floor output of pads grown at the bottom and right. padMode
+   * then says whether the engine has that geometry (GoogLeNet's 3x3/2 pools on even sizes: TF's SAME).
+   */
+  private ceilPads(a: Map<string, OnnxAttribute>, h: number, w: number, k: number, s: number, p: number[]): number[] {
+    if (Number(a.get('ceil_mode')?.i ?? 0) !== 1) return p;
+    const grow = (n: number, p0: number, p1: number): number => {
+      let out = Math.ceil((n + p0 + p1 - k) / s) + 1;
+      if ((out - 1) * s >= n + p0) out--;
+      return Math.max(p1, (out - 1) * s + k - n - p0);
+    };
+    return [p[0], p[1], grow(h, p[0], p[2]), grow(w, p[1], p[3])];
+  }
+
   /** Checks a pool's ceil_mode against the engine's floor. */
   private ceilMode(a: Map<string, OnnxAttribute>, h: number, w: number, k: number, s: number, p: number[], where: string, op: string): void {
     if (Number(a.get('ceil_mode')?.i ?? 0) !== 1) return;
@@ -439,12 +457,25 @@ class OnnxReader {
           if (n.output.filter(Boolean).length > 1) throw new ImportError(`${where}: training-mode BatchNormalization (running mean/var outputs) is not supported`);
           const x = this.input(n.input[0], where);
           const p = this.soleProducer(n.input[0], x);
-          if (!p || p.op !== 'conv2d' || p.act !== 'none') {
-            throw new ImportError(`${where}: BatchNormalization is supported only right after a Conv that nothing else reads (it is folded into the conv's weights); '${n.input[0]}' is made by ${p ? `a ${p.op}${'act' in p && p.act !== 'none' ? ` with ${p.act}` : ''}` : 'no foldable node'}`);
-          }
           const [gamma, beta, mean, vari] = [1, 2, 3, 4].map((i) => this.constant(n.input[i], where, ['scale', 'bias', 'mean', 'var'][i - 1]).data);
-          for (const v of [gamma, beta, mean, vari]) if (v.length !== p.cout) throw new ImportError(`${where}: parameters have ${v.length} values for ${p.cout} channels`);
           const eps = a.get('epsilon')?.f ?? 1e-5;
+          if (!p || p.op !== 'conv2d' || p.act !== 'none') {
+            // not foldable (after a Concat, an Add, an activation: DenseNet's pre-activation
+            // blocks): y = x * f + (beta - mean * f) per channel, a 1x1 conv with a group per channel
+            const sx = this.shape(x);
+            if (sx.length !== 3) throw new ImportError(`${where}: BatchNormalization of a [1, ${sx}] tensor is not supported (only [1, C, H, W])`);
+            const C = sx[0];
+            for (const v of [gamma, beta, mean, vari]) if (v.length !== C) throw new ImportError(`${where}: parameters have ${v.length} values for ${C} channels`);
+            const w = new Float32Array(C), bias = new Float32Array(C);
+            for (let c = 0; c < C; c++) {
+              const f = gamma[c] / Math.sqrt(vari[c] + eps);
+              w[c] = f;
+              bias[c] = beta[c] - mean[c] * f;
+            }
+            this.push({ op: 'conv2d', name, x, y: this.output(y0, sx, where), w, bias, cin: C, cout: C, groups: C, k: 1, stride: 1, pad: 'none', act: 'none' });
+            break;
+          }
+          for (const v of [gamma, beta, mean, vari]) if (v.length !== p.cout) throw new ImportError(`${where}: parameters have ${v.length} values for ${p.cout} channels`);
           const per = p.w.length / p.cout;
           const w2 = new Float32Array(p.w.length), b2 = new Float32Array(p.cout);
           for (let c = 0; c < p.cout; c++) {
@@ -556,9 +587,9 @@ class OnnxReader {
           const x = this.input(n.input[0], where);
           const [C, h, w] = this.shape(x);
           const { k: kk, s } = this.window(a, undefined, where, 'max pool');
-          const p = this.pads(a, h, w, kk, s, where);
-          this.ceilMode(a, h, w, kk, s, p, where, 'max pool');
-          const pad = this.padMode(h, w, kk, s, p, where, 'max pool');
+          const given = this.pads(a, h, w, kk, s, where);
+          const p = this.ceilPads(a, h, w, kk, s, given);
+          const pad = this.padMode(h, w, kk, s, p, where, p === given ? 'max pool' : 'max pool (ceil_mode 1: the extra window as bottom/right padding)');
           const geo = convGeometry(h, w, kk, s, pad);
           if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
           const y = this.output(y0, [C, geo.OH, geo.OW], where);

@@ -355,6 +355,52 @@ describe('ONNX ops beyond torch 1.13\'s exports: engine = onnxruntime on models 
   });
 });
 
+describe('ONNX DenseNet and GoogLeNet forms: BatchNormalization after a Concat, ceil_mode max pools', () => {
+  const bnInits = (name: string, C: number, seed: number): Array<[string, number[], ArrayLike<number>]> => [
+    [`${name}.s`, [C], randn(C, seed, 0.5).map((v) => v + 1)], [`${name}.b`, [C], randn(C, seed + 1, 0.3)],
+    [`${name}.m`, [C], randn(C, seed + 2, 0.3)], [`${name}.v`, [C], randn(C, seed + 3, 0.5).map((v) => v + 1)],
+  ];
+  const bn = (x: string, y: string, name: string): NodeSpec => ({ op: 'BatchNormalization', ins: [x, `${name}.s`, `${name}.b`, `${name}.m`, `${name}.v`], out: y, name, attrs: { epsilon: 1e-3 } });
+  it('a pre-activation dense layer: BN after a Concat and after the input is a per-channel 1x1 conv, its Relu folded in', async () => {
+    // x -> bn0 -> relu -> conv (4) ; cat(x, conv) -> bn1 -> relu -> 1x1 conv
+    const H = 6, W = 7;
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'z',
+      inits: [...bnInits('bn0', 3, 20), ['w', [4, 3, 3, 3], randn(108, 5, 0.5)], ...bnInits('bn1', 7, 30), ['w2', [5, 7, 1, 1], randn(35, 6, 0.5)]],
+      nodes: [
+        bn('x', 'a', 'bn0'), { op: 'Relu', ins: ['a'], out: 'r' }, { op: 'Conv', ins: ['r', 'w'], out: 'y', attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Concat', ins: ['x', 'y'], out: 'cat', attrs: { axis: 1 } }, bn('cat', 'c', 'bn1'), { op: 'Relu', ins: ['c'], out: 'cr' },
+        { op: 'Conv', ins: ['cr', 'w2'], out: 'z' },
+      ],
+    });
+    const ir = readOnnx(bytes);
+    expect(ir.nodes.map((n) => (n.op === 'conv2d' ? `conv ${n.groups}/${n.k}/${n.act}` : n.op))).toEqual(['conv 3/1/relu', 'conv 1/3/none', 'concat', 'conv 7/1/relu', 'conv 1/1/none']);
+    const x = randn(3 * H * W, 11, 2);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+    const { slim } = importModel(bytes, {});
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+  it.each([
+    ['3x3/2, no pads, even size (GoogLeNet: TF SAME)', 8, 8, { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, [4, 4]],
+    ['3x3/2, no pads, odd size (ceil = floor)', 9, 7, { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, [4, 3]],
+    ['3x3/1, pads 1 (an inception branch: ceil = floor)', 6, 5, { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], ceil_mode: 1 }, [6, 5]],
+    ['2x2/2 on an odd size', 7, 9, { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, [4, 5]],
+  ])('MaxPool ceil_mode %s', async (_n, H, W, attrs, out) => {
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'z', inits: [['w', [4, 3, 3, 3], randn(108, 5, 0.5)]],
+      nodes: [{ op: 'Conv', ins: ['x', 'w'], out: 'y', attrs: { pads: [1, 1, 1, 1] } }, { op: 'MaxPool', ins: ['y'], out: 'z', attrs }],
+    });
+    const ir = readOnnx(bytes);
+    expect(ir.tensors.get(ir.output)!.shape).toEqual([4, ...out]);
+    const x = randn(3 * H * W, 12, 2);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(want.length).toBe(4 * out[0] * out[1]);
+    const { slim } = importModel(bytes, {});
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-6);
+  });
+});
+
 describe('ONNX Mul by one constant per channel (a layer scale): a 1x1 conv with a group per channel', () => {
   it.each([[[1, 4, 1, 1]], [[4, 1, 1]]])('constant of shape %j, before and after the activation input, then a Relu folded into it', async (dims) => {
     const H = 6, W = 7;
@@ -412,8 +458,8 @@ describe('ONNX refusals name the op and node', () => {
     refuse(convModel(9, 9, 3, { strides: [1, 2] }), "slimsplit: import: node 'conv' (Conv): strides [1,2] differ; the engine needs equal strides");
     refuse(convModel(9, 9, 3, { strides: [3, 3] }), "slimsplit: import: node 'conv' (Conv): stride 3 is not supported (the engine's convolutions have stride 1 or 2)");
     refuse(convModel(9, 9, 3, { pads: [2, 2, 0, 0] }), "slimsplit: import: node 'conv' (Conv): pads [2, 2, 0, 0] (top, left, bottom, right) for a 3x3/1 conv on a 9x9 input are not supported");
-    refuse(convModel(8, 8, 3, { pads: [1, 1, 1, 1] }, [{ op: 'MaxPool', ins: ['y'], out: 'z', name: 'pool', attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }], 'z'),
-      "slimsplit: import: node 'pool' (MaxPool): ceil_mode 1 gives a larger output than floor on this 8x8 input; the engine's max pool floors");
+    refuse(convModel(8, 8, 3, { pads: [1, 1, 1, 1] }, [{ op: 'MaxPool', ins: ['y'], out: 'z', name: 'pool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 } }], 'z'),
+      "slimsplit: import: node 'pool' (MaxPool): pads [1, 1, 2, 2] (top, left, bottom, right) for a 3x3/2 max pool (ceil_mode 1: the extra window as bottom/right padding) on a 8x8 input are not supported: the engine pads by (k-1)/2 on every side, TensorFlow-style SAME (the odd one at the bottom/right), or not at all");
     refuse(convModel(9, 9, 3, {}, [{ op: 'Relu', ins: ['y'], out: 'lo', name: 'relu' }, { op: 'Clip', ins: ['y', 'lo'], out: 'z', name: 'clip' }], 'z'),
       "slimsplit: import: node 'clip' (Clip): min 'lo' must be a constant (an initializer or a Constant node); computed mins are not supported");
   });
@@ -446,7 +492,7 @@ describe('ONNX refusals name the op and node', () => {
       "slimsplit: import: node 'ap' (AveragePool): ceil_mode 1 gives a larger output than floor on this 8x8 input; the engine's average pool floors");
   });
 
-  it('Clip bounds other than 0..6, BatchNormalization that cannot be folded, constant adds, bad files', () => {
+  it('Clip bounds other than 0..6, BatchNormalization after an add (a per-channel conv) and of a flat tensor, constant adds, bad files', () => {
     const clip = (lo: number, hi: number) => onnxBytes({
       C: 3, H: 5, W: 5, out: 'z',
       inits: [['w', [4, 3, 3, 3], randn(108, 1)], ['lo', [], [lo]], ['hi', [], [hi]]],
@@ -459,7 +505,13 @@ describe('ONNX refusals name the op and node', () => {
       inits: [['s', [3], [1, 2, 3]], ['b', [3], [0, 0, 0]], ['m', [3], [0, 0, 0]], ['v', [3], [1, 1, 1]]],
       nodes: [{ op: 'Relu', ins: ['x'], out: 'r', name: 'relu' }, { op: 'Add', ins: ['r', 'r'], out: 'y', name: 'add' }, { op: 'BatchNormalization', ins: ['y', 's', 'b', 'm', 'v'], out: 'z', name: 'bn' }],
     });
-    refuse(bn, "slimsplit: import: node 'bn' (BatchNormalization): BatchNormalization is supported only right after a Conv that nothing else reads (it is folded into the conv's weights); 'y' is made by a add");
+    expect(readOnnx(bn).nodes.map((n) => n.op)).toEqual(['act', 'add', 'conv2d']);
+    const bn1d = onnxBytes({
+      C: 3, H: 5, W: 5, out: 'z',
+      inits: [['s', [75], randn(75, 1)], ['b', [75], randn(75, 2)], ['m', [75], randn(75, 3)], ['v', [75], randn(75, 4).map((v) => v + 2)]],
+      nodes: [{ op: 'Flatten', ins: ['x'], out: 'f', name: 'flat' }, { op: 'BatchNormalization', ins: ['f', 's', 'b', 'm', 'v'], out: 'z', name: 'bn' }],
+    });
+    refuse(bn1d, "slimsplit: import: node 'bn' (BatchNormalization): BatchNormalization of a [1, 75] tensor is not supported (only [1, C, H, W])");
     const addc = onnxBytes({ C: 3, H: 5, W: 5, out: 'z', inits: [['c', [1], [1]]], nodes: [{ op: 'Add', ins: ['x', 'c'], out: 'z', name: 'addc' }] });
     refuse(addc, "slimsplit: import: node 'addc' (Add): adding the constant 'c' is not supported (only the sum of two activations)");
     const T = onnxModelType();
