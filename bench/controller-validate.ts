@@ -2,8 +2,9 @@
  * Validates the controller simulation against a real run: the same frames, trace and setting once
  * in real time (device -> trace-shaped uplink in the send path -> `slimsplit serve` in this process,
  * over loopback) and once in virtual time (src/device/sim.ts on the cached packet table); reports how
- * many frames got the same mode, the same deadline outcome and the same server outcome (ok, or
- * refused as late with no class), and both runs' accuracy (the right class received, over all frames).
+ * many frames got the same mode, the same deadline outcome and the same outcome (ok, refused as late
+ * with no class, or dropped by the device's send queue as certainly late), and both runs' accuracy
+ * (the right class received, over all frames).
  *
  *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
  *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
