@@ -436,7 +436,12 @@ function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, s
     const rp0 = xc + (<usize>((iy0 + ky0) * W) << 2), wp0 = wc + <usize>(ky0 * 12);
     const yr = yc + (<usize>(oy * OW) << 2);
     let ox = 0;
-    if (padL) {
+    let rightDone = false;
+    if (s == 1 && padL && over) {
+      bordersS1(rp0, rs, wp0, nr, rb, yr, yr + (<usize>(OW - 4) << 2), bv, sv, hv, act);
+      ox = 4;
+      rightDone = true;
+    } else if (padL) {
       v128.store(yr, fin(s == 1 ? leftS1(rp0, rs, wp0, nr) : leftS2(rp0, rs, wp0, nr), bv, sv, hv, act));
       ox = 4;
     }
@@ -469,7 +474,7 @@ function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, s
         v128.store(yr + (<usize>bx << 2), fin(a0, bv, sv, hv, act));
         ox = bx + 4;
       }
-      if (over) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS1(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
+      if (over && !rightDone) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS1(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
     } else {
       for (; ox + 8 <= endI; ox += 8) {
         let a0 = f32x4.splat(0), a1 = a0;
@@ -564,4 +569,23 @@ function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, s
     rp += rs; wp += 12;
   }
   return a0;
+}
+
+// leftS1 and rightS1 in one kernel-row loop (rows with both borders: the loop overhead of one
+// block, and the weights loaded once for both); rb: the right block's first column (bytes)
+@inline function bordersS1(rp: usize, rs: usize, wp: usize, nr: i32, rb: usize, yl: usize, yrt: usize,
+  bv: v128, sv: v128, hv: v128, act: i32): void {
+  const z = f32x4.splat(0);
+  let a0 = z, a1 = z;
+  for (let r = nr; r > 0; r--) {
+    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, 4), w2 = v128.load32_splat(wp, 8);
+    const l0 = v128.load(rp), q1 = v128.load(rp + rb, 4);
+    let r0 = mul4(w0, f32x4.shuffle(z, l0, 3, 4, 5, 6)), r1 = mul4(w0, v128.load(rp + rb));
+    r0 = fma4(r0, w1, l0); r1 = fma4(r1, w1, q1);
+    r0 = fma4(r0, w2, v128.load(rp, 4)); r1 = fma4(r1, w2, next(q1, z));
+    a0 = f32x4.add(a0, r0); a1 = f32x4.add(a1, r1);
+    rp += rs; wp += 12;
+  }
+  v128.store(yl, fin(a0, bv, sv, hv, act));
+  v128.store(yrt, fin(a1, bv, sv, hv, act));
 }

@@ -9,7 +9,8 @@ export { act4 };
 // for co < coutActive, ci < cinActive, j < n (n = H*W positions; a linear layer is n = 1).
 // params: [0] x f32* [cinActive][n]  [1] w f32* [coutFull][cinFull]  [2] y f32* [coutActive][n]
 //         [3] bias f32* [coutFull] | 0  [4] scale f32* | 0  [5] shift f32* | 0   (0 = absent)
-//         [6] cinFull (weight row stride)  [7] cinActive  [8] coutActive  [9] n  [10] act code
+//         [6] cinFull (weight row stride)  [7] cinActive  [8] coutActive  [9] n
+//         [10] act code | (P / 4) << 8: the first P weight rows are packed (see packRows)
 //
 // SIMD: a 4x8 register tile (4 output channels x 8 positions = 8 f32x4 accumulators, the
 // widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts). The ci
@@ -18,6 +19,13 @@ export { act4 };
 // rows for co % 4, 4x4/1x4 tiles for n % 8, then scalar columns. Positions run in panels
 // (see matmul()), the epilogue in a separate pass per panel. n == 1 runs as dot products
 // vectorized over ci instead. Scalar build: a 2x4 tile (8 accumulators), same structure.
+//
+// Packed rows: plan_bind (SIMD build, n > 1) rewrites the first P = 4*floor(rows/4) weight rows
+// in groups of four, [group][ci][4], so a 4-row tile reads its weights as one stream through
+// one pointer: four row streams each re-read per panel left the whole network ~3% slower (the
+// weights come from L3 or memory there), and four pointers cost four increments per step. A
+// group starts where its first row started; row co of a group is ci-strided by 16 bytes at
+// offset (co & 3) * 4 (rowAt). Sums are the same in either layout.
 
 // (acc + b) * s + sh, then the activation, stored at dst. b/s/sh are the channel's splats.
 @inline export function epi4(dst: usize, acc: v128, b: v128, s: v128, sh: v128, act: i32): void {
@@ -38,7 +46,8 @@ export { act4 };
 export function matmul(p: usize): void {
   const x = pp(p, 0), w = pp(p, 1), y = pp(p, 2);
   const bias = pp(p, 3), scale = pp(p, 4), shift = pp(p, 5);
-  const cinF = pi(p, 6), K = pi(p, 7), M = pi(p, 8), n = pi(p, 9), act = pi(p, 10);
+  const cinF = pi(p, 6), K = pi(p, 7), M = pi(p, 8), n = pi(p, 9), actWord = pi(p, 10);
+  const act = actWord & 0xff, P = (actWord >>> 8) << 2;
   const ws = <usize>cinF << 2; // bytes between weight rows
   const xs = <usize>n << 2; // bytes between input channels (and between output channels)
 
@@ -73,17 +82,25 @@ export function matmul(p: usize): void {
       let co = 0;
       for (; co + 4 <= M; co += 4) {
         const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
-        for (let t = 0; t < l8; ) {
-          const tt = t + 8 <= l8 ? t : l8 - 8;
-          tile4x8(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
-          t = tt + 8;
+        if (co < P) {
+          for (let t = 0; t < l8; ) {
+            const tt = t + 8 <= l8 ? t : l8 - 8;
+            tile4x8p(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+            t = tt + 8;
+          }
+        } else {
+          for (let t = 0; t < l8; ) {
+            const tt = t + 8 <= l8 ? t : l8 - 8;
+            tile4x8(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+            t = tt + 8;
+          }
         }
       }
       for (; co < M; co++) {
-        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        const wc = rowAt(w, ws, co, P), ks = rowStep(co, P), yc = yj + <usize>co * xs;
         for (let t = 0; t < l8; ) {
           const tt = t + 8 <= l8 ? t : l8 - 8;
-          tile1x8(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+          tile1x8(xj + (<usize>tt << 2), xs, wc, ks, yc + (<usize>tt << 2), K);
           t = tt + 8;
         }
       }
@@ -92,18 +109,21 @@ export function matmul(p: usize): void {
         // 4-wide tiles from jj to the end, the last one overlapping
         co = 0;
         for (; co + 4 <= M; co += 4) {
-          const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+          const yc = yj + <usize>co * xs;
+          // four rows as four (pointer, step) pairs: packed groups step 16 bytes per ci
+          const w0 = rowAt(w, ws, co, P), w1 = rowAt(w, ws, co + 1, P), w2 = rowAt(w, ws, co + 2, P), w3 = rowAt(w, ws, co + 3, P);
+          const ks = rowStep(co, P);
           for (let t = jj; t < len; ) {
             const tt = t + 4 <= len ? t : len - 4;
-            tile4x4(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+            tile4x4(xj + (<usize>tt << 2), xs, w0, w1, w2, w3, ks, yc + (<usize>tt << 2), K);
             t = tt + 4;
           }
         }
         for (; co < M; co++) {
-          const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+          const wc = rowAt(w, ws, co, P), ks = rowStep(co, P), yc = yj + <usize>co * xs;
           for (let t = jj; t < len; ) {
             const tt = t + 4 <= len ? t : len - 4;
-            tile1x4(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+            tile1x4(xj + (<usize>tt << 2), xs, wc, ks, yc + (<usize>tt << 2), K);
             t = tt + 4;
           }
         }
@@ -113,18 +133,19 @@ export function matmul(p: usize): void {
       const l4 = len >= 4 ? len : 0; // the last tile overlaps, as in the SIMD build
       let co = 0;
       for (; co + 2 <= M; co += 2) {
-        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        const w0 = rowAt(w, ws, co, P), w1 = rowAt(w, ws, co + 1, P), yc = yj + <usize>co * xs;
+        const k0 = rowStep(co, P), k1 = rowStep(co + 1, P);
         for (let t = 0; t < l4; ) {
           const tt = t + 4 <= l4 ? t : l4 - 4;
-          stile2x4(xj + (<usize>tt << 2), xs, wc, ws, yc + (<usize>tt << 2), K);
+          stile2x4(xj + (<usize>tt << 2), xs, w0, k0, w1, k1, yc + (<usize>tt << 2), K);
           t = tt + 4;
         }
       }
       if (co < M) {
-        const wc = w + <usize>co * ws, yc = yj + <usize>co * xs;
+        const wc = rowAt(w, ws, co, P), ks = rowStep(co, P), yc = yj + <usize>co * xs;
         for (let t = 0; t < l4; ) {
           const tt = t + 4 <= l4 ? t : l4 - 4;
-          stile1x4(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+          stile1x4(xj + (<usize>tt << 2), xs, wc, ks, yc + (<usize>tt << 2), K);
           t = tt + 4;
         }
       }
@@ -134,9 +155,9 @@ export function matmul(p: usize): void {
     for (; jj < len; jj++) {
       const xt = xj + (<usize>jj << 2), yt = yj + (<usize>jj << 2);
       for (let co = 0; co < M; co++) {
-        const wr = w + <usize>co * ws;
+        const wr = rowAt(w, ws, co, P), ks = rowStep(co, P);
         let acc: f32 = 0;
-        for (let ci = 0; ci < K; ci++) acc += load<f32>(wr + (<usize>ci << 2)) * load<f32>(xt + <usize>ci * xs);
+        for (let ci = 0; ci < K; ci++) acc += load<f32>(wr + <usize>ci * ks) * load<f32>(xt + <usize>ci * xs);
         store<f32>(yt + <usize>co * xs, acc);
       }
     }
@@ -181,8 +202,16 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
   }
 }
 
+// Where weight row co starts, and the bytes from one ci to the next (P: packed rows).
+@inline function rowAt(w: usize, ws: usize, co: i32, P: i32): usize {
+  return co < P ? w + <usize>(co & ~3) * ws + (<usize>(co & 3) << 2) : w + <usize>co * ws;
+}
+@inline function rowStep(co: i32, P: i32): usize {
+  return co < P ? 16 : 4;
+}
+
 // 4 channels x 8 positions. x: panel start, xs: bytes per input channel; w: first weight row.
-function tile4x8(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+@inline function tile4x8(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   // four row pointers stepped separately: x64 addressing has room for one index next to
   // the memory base, so shared-offset forms cost V8 a lea per row per iteration
@@ -206,11 +235,35 @@ function tile4x8(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): vo
   v128.store(y3, c30); v128.store(y3, c31, 16);
 }
 
-function tile1x8(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+// tile4x8 over a packed group: the four weights of a step are 16 consecutive bytes
+@inline function tile4x8p(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let wp = w;
+  const wend = w + (<usize>K << 4);
+  let xp = x;
+  while (wp < wend) {
+    const b0 = v128.load(xp), b1 = v128.load(xp, 16);
+    const a0 = v128.load32_splat(wp), a1 = v128.load32_splat(wp, 4);
+    const a2 = v128.load32_splat(wp, 8), a3 = v128.load32_splat(wp, 12);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b0)); c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(a1, b0)); c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c20 = f32x4.add(c20, f32x4.mul(a2, b0)); c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(a3, b0)); c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+    xp += xs; wp += 16;
+  }
+  const y1 = y + xs, y2 = y1 + xs, y3 = y2 + xs;
+  v128.store(y, c00); v128.store(y, c01, 16);
+  v128.store(y1, c10); v128.store(y1, c11, 16);
+  v128.store(y2, c20); v128.store(y2, c21, 16);
+  v128.store(y3, c30); v128.store(y3, c31, 16);
+}
+
+// one weight row (ks bytes per ci) x 8 positions
+@inline function tile1x8(x: usize, xs: usize, w: usize, ks: usize, y: usize, K: i32): void {
   let c0 = f32x4.splat(0), c1 = c0;
   let xp = x;
   for (let k = 0; k < K; k++) {
-    const a = v128.load32_splat(w + (<usize>k << 2));
+    const a = v128.load32_splat(w + <usize>k * ks);
     c0 = f32x4.add(c0, f32x4.mul(a, v128.load(xp)));
     c1 = f32x4.add(c1, f32x4.mul(a, v128.load(xp, 16)));
     xp += xs;
@@ -218,14 +271,14 @@ function tile1x8(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
   v128.store(y, c0); v128.store(y, c1, 16);
 }
 
-function tile4x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+// four weight rows w0..w3 (ks bytes per ci) x 4 positions
+@inline function tile4x4(x: usize, xs: usize, w0: usize, w1: usize, w2: usize, w3: usize, ks: usize, y: usize, K: i32): void {
   let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
-  const w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
   let xp = x;
   for (let k = 0; k < K; k++) {
-    const o = <usize>k << 2;
+    const o = <usize>k * ks;
     const bv = v128.load(xp);
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w + o), bv));
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w0 + o), bv));
     c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(w1 + o), bv));
     c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(w2 + o), bv));
     c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(w3 + o), bv));
@@ -234,25 +287,24 @@ function tile4x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): vo
   v128.store(y, c0); v128.store(y + xs, c1); v128.store(y + 2 * xs, c2); v128.store(y + 3 * xs, c3);
 }
 
-function tile1x4(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+@inline function tile1x4(x: usize, xs: usize, w: usize, ks: usize, y: usize, K: i32): void {
   let c0 = f32x4.splat(0);
   let xp = x;
   for (let k = 0; k < K; k++) {
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w + (<usize>k << 2)), v128.load(xp)));
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(w + <usize>k * ks), v128.load(xp)));
     xp += xs;
   }
   v128.store(y, c0);
 }
 
-// Scalar build: 2 channels x 4 positions.
-function stile2x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): void {
+// Scalar build: 2 channels x 4 positions (rows w0, w1 with k0, k1 bytes per ci).
+function stile2x4(x: usize, xs: usize, w0: usize, k0: usize, w1: usize, k1: usize, y: usize, K: i32): void {
   let c00: f32 = 0, c01: f32 = 0, c02: f32 = 0, c03: f32 = 0;
   let c10: f32 = 0, c11: f32 = 0, c12: f32 = 0, c13: f32 = 0;
-  const w1 = w + ws;
-  let xp = x;
+  let xp = x, p0 = w0, p1 = w1;
   for (let k = 0; k < K; k++) {
-    const o = <usize>k << 2;
-    const a0 = load<f32>(w + o), a1 = load<f32>(w1 + o);
+    const a0 = load<f32>(p0), a1 = load<f32>(p1);
+    p0 += k0; p1 += k1;
     const b0 = load<f32>(xp), b1 = load<f32>(xp, 4), b2 = load<f32>(xp, 8), b3 = load<f32>(xp, 12);
     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
@@ -263,11 +315,11 @@ function stile2x4(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32): v
   store<f32>(y1, c10); store<f32>(y1, c11, 4); store<f32>(y1, c12, 8); store<f32>(y1, c13, 12);
 }
 
-function stile1x4(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+function stile1x4(x: usize, xs: usize, w: usize, ks: usize, y: usize, K: i32): void {
   let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
   let xp = x;
   for (let k = 0; k < K; k++) {
-    const a = load<f32>(w + (<usize>k << 2));
+    const a = load<f32>(w + <usize>k * ks);
     c0 += a * load<f32>(xp); c1 += a * load<f32>(xp, 4);
     c2 += a * load<f32>(xp, 8); c3 += a * load<f32>(xp, 12);
     xp += xs;

@@ -106,7 +106,83 @@ export function plan_bind(plan: usize, blobBase: usize, arenaBase: usize): i32 {
   setHw(plan, PH_BLOB_BASE, b);
   setHw(plan, PH_ARENA_BASE, a);
   setHw(plan, PH_BOUND, 1);
+  if (ASC_FEATURE_SIMD) packMatmuls(plan, arenaBase, hw(plan, PH_ARENA_BYTES));
   return 0;
+}
+
+// SIMD build: rewrite each pointwise matmul's weights into the packed row groups its 4-row tiles
+// read as one stream (assembly/matmul.ts, "Packed rows"), and record how many rows are packed
+// in the act word. Runs once, inside plan_bind, on this copy of the data section; the arena,
+// which holds nothing yet, is the scratch. A record is left as stored when its weights could be
+// read by anything else or could move: a linear layer (n == 1: it reads whole rows), weights
+// another pointer of the plan points into, a mode patch on the words that locate or size them,
+// or an arena too small for one group.
+function packMatmuls(plan: usize, scratch: usize, scratchBytes: u32): void {
+  let r = at(plan, hw(plan, PH_REC));
+  for (let n = hw(plan, PH_NREC); n > 0; n--) {
+    const p = r + 16;
+    if (load<u32>(r) == OP_MATMUL && (load<u32>(r, 8) & 2) != 0) {
+      const w = <usize>load<u32>(p, 4), cinF = load<u32>(p, 24), M = load<u32>(p, 32), npos = load<u32>(p, 36);
+      const actWord = load<u32>(p, 40), P = M & ~3;
+      const ws = <usize>cinF << 2, bytes = <usize>M * ws;
+      const base = <u32>((p - plan) >> 2);
+      if (npos > 1 && P > 0 && (actWord >>> 8) == 0 && (cinF << 4) <= scratchBytes &&
+          !patched(plan, base) && !pointedInto(plan, p, w, w + bytes)) {
+        for (let g: u32 = 0; g < P; g += 4) packGroup(w + <usize>g * ws, cinF, scratch);
+        store<u32>(p, actWord | ((P >> 2) << 8), 40);
+      }
+    }
+    r = p + (<usize>load<u32>(r, 4) << 2);
+  }
+}
+
+// Four rows of cinF floats at g, [r][ci], become [ci][r] in place (through the scratch).
+function packGroup(g: usize, cinF: u32, scratch: usize): void {
+  memory.copy(scratch, g, <usize>cinF << 4);
+  const rs = <usize>cinF << 2;
+  for (let ci: u32 = 0; ci < cinF; ci++) {
+    const s = scratch + (<usize>ci << 2), d = g + (<usize>ci << 4);
+    store<f32>(d, load<f32>(s));
+    store<f32>(d, load<f32>(s + rs), 4);
+    store<f32>(d, load<f32>(s + 2 * rs), 8);
+    store<f32>(d, load<f32>(s + 3 * rs), 12);
+  }
+}
+
+// Whether a mode patch writes the weights pointer, the row stride, n or the act word of the
+// matmul record whose params start at plan word `base`.
+function patched(plan: usize, base: u32): bool {
+  let q = at(plan, hw(plan, PH_PATCHES));
+  for (let n = hw(plan, PH_NPATCH); n > 0; n--, q += 12) {
+    const i = load<u32>(q) & INDEX_MASK;
+    if (i == base + 1 || i == base + 6 || i == base + 9 || i == base + 10) return true;
+  }
+  return false;
+}
+
+// Whether any bound pointer other than params word 1 at `self` (record params or a mode's
+// patched value) falls inside [lo, hi).
+function pointedInto(plan: usize, self: usize, lo: usize, hi: usize): bool {
+  let r = at(plan, hw(plan, PH_REC));
+  for (let n = hw(plan, PH_NREC); n > 0; n--) {
+    const p = r + 16;
+    let mask = load<u32>(r, 8) | load<u32>(r, 12);
+    while (mask != 0) {
+      const a = p + (<usize>ctz(mask) << 2);
+      mask &= mask - 1;
+      if (a == self + 4) continue;
+      const v = <usize>load<u32>(a);
+      if (v >= lo && v < hi) return true;
+    }
+    r = p + (<usize>load<u32>(r, 4) << 2);
+  }
+  let q = at(plan, hw(plan, PH_PATCHES));
+  for (let n = hw(plan, PH_NPATCH); n > 0; n--, q += 12) {
+    if (load<u32>(q) >>> 30 == 0) continue;
+    const v4 = <usize>load<u32>(q, 4), v8 = <usize>load<u32>(q, 8);
+    if ((v4 >= lo && v4 < hi) || (v8 >= lo && v8 < hi)) return true;
+  }
+  return false;
 }
 
 // Writes `count` patches starting at `q`, taking each word from offset `which` (4: the mode's

@@ -104,6 +104,43 @@ describe.each(engines())('matmul [%s]', (_b, eng) => {
   });
 });
 
+/** w [cout][cin] with its first 4*floor(cout/4) rows in plan_bind's packed groups, [group][ci][4]. */
+function packRows(w: Float32Array, cout: number, cin: number): Float32Array {
+  const out = Float32Array.from(w);
+  for (let co = 0; co < (cout & ~3); co++) for (let ci = 0; ci < cin; ci++) out[(co >> 2) * 4 * cin + ci * 4 + (co & 3)] = w[co * cin + ci];
+  return out;
+}
+
+describe.each(engines())('matmul: packed weight rows [%s]', (_b, eng) => {
+  it('give the bits of row-major weights on every tile remainder, slice and panel split', () => {
+    // rows packed: cout & ~3; coutActive cutting inside a packed group, at its end, and past it;
+    // n > 1 only (plan_bind leaves linear layers as stored)
+    for (const [cin, cout, cinA] of [[5, 9, 5], [16, 7, 11], [700, 13, 700], [3, 4, 3]]) {
+      for (const coutA of new Set([1, 2, 3, 4, 5, cout - 1, cout].filter((v) => v >= 1 && v <= cout))) {
+        for (const n of [2, 3, 4, 5, 7, 8, 9, 12, 13, 17, 49, 61]) {
+          const c: Case = { cin, cout, cinA, coutA, n, act: n % 7, bias: true, scale: n % 2 === 0, shift: n % 3 === 0, seed: n + cin + coutA };
+          const a = new Arena(eng);
+          const x = randn(cinA * n, c.seed, 2), w = randn(cout * cin, c.seed + 1), bias = randn(cout, c.seed + 2);
+          const scale = c.scale ? randn(cout, c.seed + 3, 2) : undefined, shift = c.shift ? randn(cout, c.seed + 4) : undefined;
+          const args = (wp: number, y: number): MatmulArgs => ({
+            x: put(eng, a, x), w: wp, y, bias: put(eng, a, bias), scale: scale && put(eng, a, scale), shift: shift && put(eng, a, shift),
+            cin, cout, cinActive: cinA, coutActive: coutA, n, act: c.act,
+          });
+          const py = allocGuarded(a, coutA * n), pq = allocGuarded(a, coutA * n);
+          matmul(eng, args(put(eng, a, w), py));
+          const words = matmulWords(args(put(eng, a, packRows(w, cout, cin)), pq));
+          words[10] |= ((cout & ~3) >> 2) << 8;
+          eng.call('matmul', words);
+          const want = new Uint32Array(read(eng, py, coutA * n).buffer.slice(0));
+          const got = new Uint32Array(read(eng, pq, coutA * n).buffer.slice(0));
+          expect(Array.from(got), `cin ${cin} cout ${cout}/${coutA} n ${n}`).toEqual(Array.from(want));
+          expect(guardsIntact(eng, pq, coutA * n)).toBe(true);
+        }
+      }
+    }
+  });
+});
+
 describe('matmul: SIMD and scalar builds agree', () => {
   const [[, simd], [, scalar]] = engines();
   it('within TOL.builds on every remainder', () => {

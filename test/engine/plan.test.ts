@@ -554,3 +554,94 @@ describe('q8 weights', () => {
 function readBlobSpec(bytes: Uint8Array): BlobSpec {
   return blobSpecOf(readBlob(bytes));
 }
+
+// plan_bind on the SIMD build rewrites pointwise weights into 4-row groups (assembly/matmul.ts,
+// "Packed rows"). A model whose matmuls cover each case: shared weights (left as stored), a
+// sliced output count (8 rows packed, the 9th row-major, modes cutting inside a group), a sliced
+// input count, and a linear layer (n = 1, left as stored).
+describe('plan_bind packs pointwise weights for the SIMD tiles', () => {
+  const SHAPES: Record<string, number[]> = { w1: [6, 6], w3: [9, 6], b3: [9], w4: [5, 9], fc: [4, 5] };
+  function packModel(): Uint8Array {
+    const tensors: Record<string, { shape: number[]; offset: number }> = {};
+    const parts: Float32Array[] = [];
+    let at = 0;
+    Object.entries(SHAPES).forEach(([name, shape], i) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      tensors[name] = { shape, offset: at * 4 };
+      parts.push(randn(n, 40 + i, 0.7));
+      at += Math.ceil(n / 4) * 4;
+    });
+    const bin = new Float32Array(at);
+    Object.values(tensors).forEach((t, i) => bin.set(parts[i], t.offset / 4));
+    const m3 = { members: [3, 6, 9] }, m9 = { members: [3, 6, 9] };
+    const graph = {
+      name: 'packed-rows', input: { shape: [6, 5, 7] }, modes: { members: [1, 2, 3] }, tensors,
+      graphs: {
+        classifier: {
+          input: 'x', output: 'o',
+          buffers: { x: [6, 5, 7], a: [6, 5, 7], b: [6, 5, 7], c: [9, 5, 7], d: [5, 5, 7], g: [5], o: [4] },
+          layers: [
+            { op: 'matmul', x: 'x', y: 'a', w: 'w1', cin: 6, cout: 6, n: 35, act: 'relu6' },
+            { op: 'matmul', x: 'a', y: 'b', w: 'w1', cin: 6, cout: 6, n: 35, act: 'none' },
+            { op: 'matmul', x: 'b', y: 'c', w: 'w3', bias: 'b3', cin: 6, cout: 9, n: 35, act: 'relu', active: { coutActive: m3 } },
+            { op: 'matmul', x: 'c', y: 'd', w: 'w4', cin: 9, cout: 5, n: 35, act: 'none', active: { cinActive: m9 } },
+            { op: 'gap', x: 'd', y: 'g', C: 5, H: 5, W: 7 },
+            { op: 'matmul', x: 'g', y: 'o', w: 'fc', cin: 5, cout: 4, n: 1, act: 'none' },
+          ],
+        },
+      },
+    };
+    return packGraph(graph, new Uint8Array(bin.buffer));
+  }
+  const [[, simd], [, scalar]] = engines();
+  const blob = readBlob(packModel());
+  const g = blob.graphs[0];
+  /** per matmul record: bound act word and weights address, from the runner's memory */
+  function matmuls(eng: Engine, r: Runner): Array<{ act: number; w: number }> {
+    const words = new Uint32Array(eng.memory.buffer, r.plan, g.plan.length);
+    const out: Array<{ act: number; w: number }> = [];
+    let at = g.plan[PH.rec];
+    for (let k = 0; k < g.plan[PH.nrec]; k++) {
+      if (g.plan[at] === OPCODES.matmul) out.push({ act: words[at + RECORD_HEADER_WORDS + 10], w: words[at + RECORD_HEADER_WORDS + 1] });
+      at += RECORD_HEADER_WORDS + g.plan[at + 1];
+    }
+    return out;
+  }
+
+  it('packs exactly the unshared pointwise weights, in the documented layout, on the SIMD build only', () => {
+    const rs = new Runner(simd, blob, 'classifier'), rc = new Runner(scalar, blob, 'classifier');
+    // w1 twice (shared: as stored), w3 (8 of 9 rows), w4 (4 of 5), the linear layer (as stored)
+    expect(matmuls(simd, rs).map((m) => m.act >>> 8)).toEqual([0, 0, 2, 1, 0]);
+    expect(matmuls(scalar, rc).map((m) => m.act >>> 8)).toEqual([0, 0, 0, 0, 0]);
+    expect(matmuls(simd, rs).map((m) => m.act & 0xff)).toEqual(matmuls(scalar, rc).map((m) => m.act));
+    const w3 = readWeights(blob, 'w3');
+    const got = new Float32Array(simd.memory.buffer, matmuls(simd, rs)[2].w, 54);
+    const want = new Float32Array(54);
+    for (let co = 0; co < 9; co++) {
+      for (let ci = 0; ci < 6; ci++) want[co < 8 ? (co >> 2) * 24 + ci * 4 + (co & 3) : co * 6 + ci] = w3[co * 6 + ci];
+    }
+    expect(Array.from(got)).toEqual(Array.from(want));
+    const w1 = new Float32Array(simd.memory.buffer, matmuls(simd, rs)[0].w, 36);
+    expect(Array.from(w1)).toEqual(Array.from(readWeights(blob, 'w1')));
+  });
+
+  it('packed and row-major weights give the same bits in every mode and after any switch', () => {
+    const rs = new Runner(simd, blob, 'classifier'), rc = new Runner(scalar, blob, 'classifier');
+    const x = randn(6 * 35, 7, 2);
+    for (const m of [2, 0, 1, 2, 1, 0]) {
+      rs.setMode(modeOf(blob.axes, m));
+      rc.setMode(modeOf(blob.axes, m));
+      const a = new Uint32Array(Float32Array.from(rs.run(x) as Float32Array).buffer);
+      const b = new Uint32Array(Float32Array.from(rc.run(x) as Float32Array).buffer);
+      expect(Array.from(a), `mode ${m}`).toEqual(Array.from(b));
+    }
+  });
+});
+
+/** A float32 tensor of a loaded blob, by name, as stored. */
+function readWeights(blob: Blob, name: string): Float32Array {
+  const spec = blobSpecOf(blob);
+  const t = spec.tensors.find((q) => q.name === name)!;
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + 4 * n));
+}
