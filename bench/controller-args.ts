@@ -28,6 +28,12 @@ export interface Args {
   tuning: Partial<SlimTuning>;
   /** add the clairvoyant greedy bound (controller-oracle.ts) as controller 'oracle' */
   oracle: boolean;
+  /**
+   * the device's send path, the same for every controller: 'drop-late' (default: frames wait for the
+   * link in the device's queue, and one certain to be late at its head is dropped, link.ts
+   * sendOrDrop) or 'fifo' (every frame enters the link when encoded, as before)
+   */
+  send: 'drop-late' | 'fifo';
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -45,6 +51,7 @@ export function parseArgs(argv: string[]): Args {
     seed: 1,
     tuning: {},
     oracle: false,
+    send: 'drop-late',
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -70,6 +77,9 @@ export function parseArgs(argv: string[]): Args {
       case '--svg': a.svg = v; svgSet = true; i++; break;
       case '--seed': a.seed = num(f, v); i++; break;
       case '--oracle': a.oracle = true; break;
+      case '--send':
+        if (v !== 'drop-late' && v !== 'fifo') throw new Error(`bench:controller: --send is drop-late or fifo, got '${v}'`);
+        a.send = v; i++; break;
       case '--tuning': a.tuning = JSON.parse(v) as Partial<SlimTuning>; i++; break;
       default: throw new Error(`bench:controller: unknown option '${f}' (see the header of bench/controller.bench.ts)`);
     }

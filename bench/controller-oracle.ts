@@ -15,7 +15,7 @@
  * leaves at that miss rate: the gap between it and a causal controller is the price of not knowing
  * when the next outage starts.
  */
-import type { TraceLink } from '../src/device/link.js';
+import { sendOrDrop, DROPPED_LATE, type TraceLink } from '../src/device/link.js';
 import { summarize, serveFrame, type FrameRecord, type SimDataset, type RunSummary } from '../src/device/sim.js';
 
 export interface OracleOptions {
@@ -26,6 +26,8 @@ export interface OracleOptions {
   overheadBytes: number;
   /** how far ahead (ms of frames) a choice must not add a miss; default deadline + 1 s */
   horizonMs?: number;
+  /** the device's send path, as the controllers have it (sim.ts SimOptions.dropLate; default true) */
+  dropLate?: boolean;
 }
 
 interface State {
@@ -53,10 +55,12 @@ export function oracleRun(ds: SimDataset, link: TraceLink, o: OracleOptions): { 
     const image = imageOf(k);
     const bytes = ds.bytes[image * M + m] + o.overheadBytes;
     const sentAt = (s.encFree = Math.max(cap, s.encFree) + enc[m]);
-    const arrived = s.link.transmit(sentAt, bytes);
-    const sv = serveFrame(arrived, cap + o.deadlineMs, s.srvFree, dec[m]);
+    const due = cap + o.deadlineMs;
+    const sent = sendOrDrop(s.link, sentAt, bytes, o.dropLate === false ? Infinity : due);
+    if (sent.dropped) return { image, bytes, sentAt, arrived: NaN, sv: undefined, resultAt: sent.droppedAt, missed: true };
+    const sv = serveFrame(sent.arrival, due, s.srvFree, dec[m]);
     s.srvFree = sv.srvFree;
-    return { image, bytes, sentAt, arrived, sv, resultAt: sv.resultAt, missed: sv.late || sv.resultAt - cap > o.deadlineMs };
+    return { image, bytes, sentAt, arrived: sent.arrival, sv, resultAt: sv.resultAt, missed: sv.late || sv.resultAt - cap > o.deadlineMs };
   };
   /**
    * Misses of frames k.. (k in mode m, the rest of the horizon in the smallest mode), how far along
@@ -88,8 +92,8 @@ export function oracleRun(ds: SimDataset, link: TraceLink, o: OracleOptions): { 
     frames.push({
       frame: k, image: r.image, mode: m, members: ds.modes[m].mode.members, bits: ds.modes[m].mode.bits, bytes: r.bytes,
       capturedAt: cap, sentAt: r.sentAt, resultAt: r.resultAt, encodeMs: enc[m], uplinkMs: r.arrived - r.sentAt,
-      serverQueueMs: r.sv.queueMs, serverDecodeMs: r.sv.decodeMs, e2eMs: r.resultAt - cap, missed: r.missed,
-      correct: right && !r.sv.late, correctIfDecoded: right, outcome: r.sv.late ? 'late' : 'ok', predictedMs: NaN, uplinkBps: NaN, smallestMisses: false,
+      serverQueueMs: r.sv?.queueMs ?? NaN, serverDecodeMs: r.sv?.decodeMs ?? NaN, e2eMs: r.resultAt - cap, missed: r.missed,
+      correct: right && r.sv?.late === false, correctIfDecoded: right, outcome: !r.sv ? DROPPED_LATE : r.sv.late ? 'late' : 'ok', predictedMs: NaN, uplinkBps: NaN, smallestMisses: false,
     });
   }
   return { frames, summary: summarize(frames, o.fps) };
@@ -101,6 +105,8 @@ export interface ExcessMisses {
   excess: number;
   /** ... of which skipped */
   skipped: number;
+  /** ... dropped by the device's send queue as certainly late (counted in own or queued too) */
+  dropped: number;
   /** ... sent in a mode above the smallest (its own bytes were exposed) */
   own: number;
   /** ... sent in the smallest mode (late behind earlier, larger frames) */
@@ -109,17 +115,22 @@ export interface ExcessMisses {
   predictedOk: number;
   /** ... during whose deadline window the link delivered nothing for at least half the deadline */
   stalled: number;
-  /** frames the smallest fixed mode missed and the controller did not (only by skipping or server-time differences) */
+  /**
+   * frames the smallest fixed mode missed and the controller did not (by skipping, server-time
+   * differences, or, with the device's send queue dropping late frames, a frame of the smallest
+   * mode's run that a drop in the controller's run let through in time)
+   */
   fewer: number;
 }
 
 export function excessMisses(ctl: readonly FrameRecord[], smallest: readonly FrameRecord[], smallestMode: number, deadlineMs: number, link: TraceLink): ExcessMisses {
-  const e: ExcessMisses = { excess: 0, skipped: 0, own: 0, queued: 0, predictedOk: 0, stalled: 0, fewer: 0 };
+  const e: ExcessMisses = { excess: 0, skipped: 0, dropped: 0, own: 0, queued: 0, predictedOk: 0, stalled: 0, fewer: 0 };
   for (let k = 0; k < ctl.length; k++) {
     const a = ctl[k], b = smallest[k];
     if (!a.missed && b.missed) e.fewer++;
     if (!a.missed || b.missed) continue;
     e.excess++;
+    if (a.outcome === DROPPED_LATE) e.dropped++;
     if (a.mode < 0) e.skipped++;
     else if (a.mode !== smallestMode) e.own++;
     else e.queued++;

@@ -22,6 +22,8 @@ export interface BenchRow {
   /** refused by the server as late: no class */
   lateRate: number;
   skipRate: number;
+  /** dropped by the device's send queue as certainly late (never sent) */
+  dropRate: number;
   /** slim's rows: its misses beyond the smallest fixed mode's, by cause */
   excess?: ExcessMisses;
 }
@@ -38,7 +40,7 @@ export function targetsReport(rows: readonly BenchRow[]): string {
     groups.get(k)!.push(r);
   }
   const out: string[] = [];
-  let missOk = 0, accOk = 0, emaWins = 0, emaTimely = 0, n = 0;
+  let missOk = 0, accOk = 0, emaWins = 0, emaTimely = 0, n = 0, excess = 0, fewer = 0;
   for (const [k, g] of groups) {
     const slim = g.find((r) => r.controller === 'slim'), ema = g.find((r) => r.controller === 'ema'), oracle = g.find((r) => r.controller === 'oracle');
     const fixed = g.filter((r) => r.controller.startsWith('fixed:'));
@@ -55,16 +57,19 @@ export function targetsReport(rows: readonly BenchRow[]): string {
     if (aOk) accOk++;
     if (eWin) emaWins++;
     if (ema && slim.timelyAccuracy > ema.timelyAccuracy) emaTimely++;
+    excess += slim.excess?.excess ?? 0;
+    fewer += slim.excess?.fewer ?? 0;
     out.push(
       `${mOk && aOk ? 'ok  ' : 'MISS'} ${k}: slim acc ${pct(slim.accuracy)} miss ${pct(slim.missRate)} ${slim.meanBytes.toFixed(0)} B ${slim.switchesPerMin.toFixed(1)} sw/min` +
         ` | best fixed at <=1% miss: ${bestFixed ? `${bestFixed.controller} ${pct(bestFixed.accuracy)}` : 'none'}` +
         ` | smallest fixed miss ${pct(smallest.missRate)}` +
         (ema ? ` | ema acc ${pct(ema.accuracy)} miss ${pct(ema.missRate)}${eWin ? ' (slim wins)' : ''}` : '') +
         (oracle ? ` | oracle acc ${pct(oracle.accuracy)} miss ${pct(oracle.missRate)}` : '') +
-        (slim.excess && slim.excess.excess ? ` | excess ${slim.excess.excess}: own ${slim.excess.own} queued ${slim.excess.queued} skipped ${slim.excess.skipped} (pred ok ${slim.excess.predictedOk}, stalled ${slim.excess.stalled})` : ''),
+        (slim.excess && slim.excess.excess ? ` | excess ${slim.excess.excess}: own ${slim.excess.own} queued ${slim.excess.queued} skipped ${slim.excess.skipped} (pred ok ${slim.excess.predictedOk}, stalled ${slim.excess.stalled}, dropped ${slim.excess.dropped})` : '') +
+        (slim.excess && slim.excess.fewer ? ` | fewer misses than the smallest mode: ${slim.excess.fewer}` : ''),
     );
   }
-  out.push(`settings: ${n}; slim's miss target met in ${missOk}, accuracy target met in ${accOk}, better than ema (higher accuracy, miss <= ema's) in ${emaWins}, more frames right on time than ema in ${emaTimely}`);
+  out.push(`settings: ${n}; slim's miss target met in ${missOk}, accuracy target met in ${accOk}, better than ema (higher accuracy, miss <= ema's) in ${emaWins}, more frames right on time than ema in ${emaTimely}; frames slim missed beyond the smallest fixed mode ${excess} (and the smallest missed where slim did not: ${fewer})`);
   return out.join('\n');
 }
 

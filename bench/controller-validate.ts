@@ -2,8 +2,9 @@
  * Validates the controller simulation against a real run: the same frames, trace and setting once
  * in real time (device -> trace-shaped uplink in the send path -> `slimsplit serve` in this process,
  * over loopback) and once in virtual time (src/device/sim.ts on the cached packet table); reports how
- * many frames got the same mode, the same deadline outcome and the same server outcome (ok, or
- * refused as late with no class), and both runs' accuracy (the right class received, over all frames).
+ * many frames got the same mode, the same deadline outcome and the same outcome (ok, refused as late
+ * with no class, or dropped by the device's send queue as certainly late), and both runs' accuracy
+ * (the right class received, over all frames).
  *
  *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
  *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
@@ -23,7 +24,7 @@ import { decodeImage } from '../src/model/image.js';
 import type { RawImage } from '../src/model/api.js';
 import { startServer } from '../src/server/server.js';
 import { connect, type Transport } from '../src/device/client.js';
-import { RealTimeShaper, TraceLink } from '../src/device/link.js';
+import { RealTimeShaper, TraceLink, DROPPED_LATE } from '../src/device/link.js';
 import { readTrace } from '../src/device/trace.js';
 import { measureModes, streamFrames, ENVELOPE_OVERHEAD, type Frame } from '../src/device/run.js';
 import { makeController } from '../src/device/controller.js';
@@ -95,7 +96,8 @@ async function main(): Promise<void> {
     if (!r || !Number.isFinite(r.resultAt) || r.linkAt === undefined || r.decidedAt === undefined) return undefined;
     // The envelope's size varies by a byte or two with its varints (seq, capture time): the real frame's.
     const overheadBytes = r.bytes - cache.bytes[r.image * cache.modes.length + r.mode];
-    return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs, overheadBytes };
+    // for a frame the real send queue dropped, linkAt is the drop and resultAt when the device heard of it
+    return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs, overheadBytes, dropped: r.outcome === DROPPED_LATE };
   };
   // The controller gets the real run's mode list as it was (no server-time prior), so both start alike.
   const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, replayHost ? modes : ds.modes, { deadlineMs, fps }), {
@@ -106,6 +108,8 @@ async function main(): Promise<void> {
   // Where the two runs part: the first frame whose mode differs, and the controller's view there.
   const firstDiff = real.frames.findIndex((r, k) => r.mode !== sim.frames[k].mode);
 
+  // the link's delivery, or for a dropped frame the send queue's drop
+  const simLink = (f: FrameRecord) => f.linkAt ?? f.sentAt + f.uplinkMs;
   const same = (f: (a: FrameRecord, b: FrameRecord) => boolean) => real.frames.filter((r, k) => f(r, sim.frames[k])).length / nFrames;
   const report = {
     trace: trace.name, scale, fps, deadlineMs, delayMs, frames: nFrames, controller, transport,
@@ -114,16 +118,18 @@ async function main(): Promise<void> {
     sameModeAndOutcome: same((a, b) => a.mode === b.mode && a.missed === b.missed),
     // the server's verdict (ok or refused as late, no class) and whether the right class came back
     sameServerOutcome: same((a, b) => a.outcome === b.outcome),
+    // frames the device's send queue dropped as certainly late, in each run
+    dropped: { real: real.frames.filter((f) => f.outcome === DROPPED_LATE).length, sim: sim.frames.filter((f) => f.outcome === DROPPED_LATE).length },
     sameCorrect: same((a, b) => a.correct === b.correct),
     replay: replayHost ? 'host' : 'server',
     firstDiff,
-    sameLinkArrival: real.frames.filter((r, k) => r.linkAt !== undefined && sim.frames[k].mode === r.mode && Math.abs(r.linkAt - (sim.frames[k].sentAt + sim.frames[k].uplinkMs)) < 0.5).length / nFrames,
+    sameLinkArrival: real.frames.filter((r, k) => r.linkAt !== undefined && sim.frames[k].mode === r.mode && Math.abs(r.linkAt - simLink(sim.frames[k])) < 0.5).length / nFrames,
     real: real.summary,
     sim: sim.summary,
     medianServerMs: serverMs,
     perFrame: real.frames.map((r, k) => ({
       frame: k, realMode: r.mode, simMode: sim.frames[k].mode, realMissed: r.missed, simMissed: sim.frames[k].missed, realOutcome: r.outcome, simOutcome: sim.frames[k].outcome, realE2e: r.e2eMs, simE2e: sim.frames[k].e2eMs,
-      realCorrect: r.correct, simCorrect: sim.frames[k].correct, realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: sim.frames[k].sentAt + sim.frames[k].uplinkMs,
+      realCorrect: r.correct, simCorrect: sim.frames[k].correct, realBytes: r.bytes, simBytes: sim.frames[k].bytes, realSent: r.sentAt, simSent: sim.frames[k].sentAt, realPred: r.predictedMs, simPred: sim.frames[k].predictedMs, realBps: r.uplinkBps, simBps: sim.frames[k].uplinkBps, realLink: r.linkAt, simLink: simLink(sim.frames[k]),
     })),
   };
   const out = arg('--out', join(ROOT, 'bench/results/controller-validate.json'));
@@ -132,7 +138,7 @@ async function main(): Promise<void> {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   console.log(`${trace.name} scale ${scale} ${fps} fps ${deadlineMs} ms, ${nFrames} frames, ${controller} over ${transport}:`);
   console.log(`  same mode ${pct(report.sameMode)}, same deadline outcome ${pct(report.sameOutcome)}, both ${pct(report.sameModeAndOutcome)} (replaying ${report.replay} times; modes part first at frame ${firstDiff})`);
-  console.log(`  same server outcome (ok / late, no class) ${pct(report.sameServerOutcome)}, same right-class-received ${pct(report.sameCorrect)}`);
+  console.log(`  same server outcome (ok / late, no class / dropped at the device) ${pct(report.sameServerOutcome)}, same right-class-received ${pct(report.sameCorrect)}; dropped at the device: real ${report.dropped.real}, sim ${report.dropped.sim}`);
   // accuracy: the right class received over all frames, in both (a frame refused late counts as not right)
   console.log(`  real: acc ${pct(real.summary.accuracy)} miss ${pct(real.summary.missRate)} late ${pct(real.summary.lateRate)} ${real.summary.meanBytes.toFixed(0)} B ${real.summary.switchesPerMin.toFixed(1)} sw/min`);
   console.log(`  sim:  acc ${pct(sim.summary.accuracy)} miss ${pct(sim.summary.missRate)} late ${pct(sim.summary.lateRate)} ${sim.summary.meanBytes.toFixed(0)} B ${sim.summary.switchesPerMin.toFixed(1)} sw/min (acc counting late frames' decodes, the previous figure: ${pct(sim.summary.accuracyInclLate ?? NaN)})`);

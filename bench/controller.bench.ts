@@ -21,7 +21,10 @@
  * --images N, --frames N (default: one per image), --trace <file> (repeatable), --scale k
  * (repeatable), --fps, --deadline (repeatable), --delay ms (one-way, default 20), --overhead bytes
  * per frame the transport adds (default 20: the frame envelope of src/server/envelope.ts around a compact packet), --controllers a,b,c, --seed,
- * --tuning '{"fit":0.7}' (SlimController's knobs, src/device/controller.ts SlimTuning).
+ * --tuning '{"fit":0.7}' (SlimController's knobs, src/device/controller.ts SlimTuning), --send drop-late|fifo
+ * (the device's send path, the same for every controller and the oracle: drop-late, the default,
+ * drops a frame that reaches the head of the device's send queue certain to be late; fifo puts every
+ * frame on the link when encoded).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       const setting = { trace: trace.name, scale: scaleName(scale), fps, deadlineMs };
       const runs = new Map<string, FrameRecord[]>();
       const linkOf = () => new TraceLink(trace, { scale, delayMs: a.delayMs });
-      const sim = { fps, deadlineMs, frames, order, overheadBytes: a.overhead };
+      const sim = { fps, deadlineMs, frames, order, overheadBytes: a.overhead, dropLate: a.send === 'drop-late' };
       for (const name of names) {
         const ctl = makeController(name, ds.modes, { deadlineMs, fps }, a.tuning);
         const { frames: recs, summary: s } = simulate(ds, linkOf(), ctl, sim);
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(dirname(a.json), { recursive: true });
   writeFileSync(a.json, JSON.stringify({
-    model: basename(a.model), images: ds.count, frames, delayMs: a.delayMs, overheadBytes: a.overhead, packet: 'compact',
+    model: basename(a.model), images: ds.count, frames, delayMs: a.delayMs, overheadBytes: a.overhead, packet: 'compact', send: a.send,
     modes: ds.modes, seconds, rows,
   }, null, 1) + '\n');
   writeFileSync(a.svg, controllerChartSvg(rows));
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
 }
 
 function rowOf(s: RunSummary) {
-  return { accuracy: s.accuracy, missRate: s.missRate, meanBytes: s.meanBytes, switchesPerMin: s.switchesPerMin, accuracyInclLate: s.accuracyInclLate ?? NaN, timelyAccuracy: s.timelyAccuracy, lateRate: s.lateRate, skipRate: s.skipRate };
+  return { accuracy: s.accuracy, missRate: s.missRate, meanBytes: s.meanBytes, switchesPerMin: s.switchesPerMin, accuracyInclLate: s.accuracyInclLate ?? NaN, timelyAccuracy: s.timelyAccuracy, lateRate: s.lateRate, skipRate: s.skipRate, dropRate: s.dropRate };
 }
 
 main().catch((e) => {

@@ -18,7 +18,7 @@ import { decodeImage } from '../model/image.js';
 import type { RawImage } from '../model/api.js';
 import { readCifarTar, CLASSES } from '../eval/cifar.js';
 import { connect, type Transport } from '../device/client.js';
-import { RealTimeShaper, TraceLink } from '../device/link.js';
+import { RealTimeShaper, TraceLink, DROPPED_LATE } from '../device/link.js';
 import { readTrace } from '../device/trace.js';
 import { measureModes, streamFrames, type Frame } from '../device/run.js';
 import type { FrameRecord } from '../device/sim.js';
@@ -94,6 +94,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
     .option('--trace <file>', 'emulate the uplink with this trace (mahimahi *.up or Mbit/s per second) in the send path')
     .option('--scale <k>', 'with --trace: multiply its capacity by k (0.1 or 1/10)', scale, 1)
     .option('--delay <ms>', 'with --trace: fixed one-way delay', num('--delay', 0), 0)
+    .option('--no-drop-late', 'with --trace: put every frame on the link when encoded (by default a frame that reaches the head of the send queue certain to miss its deadline is dropped there)')
     .addHelpText('after', '\nExample:\n  slimsplit device --server http://127.0.0.1:8080 --frames ../shared/datasets/cifar10-jpeg/test.tar.gz --limit 600 --fps 30 --deadline 150 --controller slim --log run.jsonl')
     .action(async (o) => {
       const model = await loadModel(o.model);
@@ -102,7 +103,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
       const names = controllerNames(modes);
       if (!names.includes(o.controller)) throw new Error(`slimsplit device: unknown controller '${o.controller}' (${names.join(', ')})`);
       const shaper = o.trace ? new RealTimeShaper(new TraceLink(readTrace(o.trace), { scale: o.scale, delayMs: o.delay })) : undefined;
-      const session = await connect(o.server, { model, transport: o.transport as Transport | undefined, device: o.device, shaper });
+      const session = await connect(o.server, { model, transport: o.transport as Transport | undefined, device: o.device, shaper, dropLate: o.dropLate });
       const log = o.log ? createWriteStream(o.log) : undefined;
       let done = 0, misses = 0, lastLine = 0, mode = '-', rate = NaN;
       const t0 = performance.now();
@@ -130,7 +131,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
       progress(true);
       await session.close();
       if (log) await new Promise<void>((r) => log.end(() => r()));
-      const sent = run.frames.filter((f) => f.mode >= 0 && Number.isFinite(f.e2eMs));
+      const sent = run.frames.filter((f) => f.mode >= 0 && f.outcome !== DROPPED_LATE && Number.isFinite(f.e2eMs));
       const mean = (k: 'encodeMs' | 'uplinkMs' | 'serverQueueMs' | 'serverDecodeMs' | 'e2eMs') => sent.reduce((a, f) => a + f[k], 0) / Math.max(sent.length, 1);
       const s = run.summary;
       const labelled = run.frames.some((f) => f.correct !== null);
@@ -138,7 +139,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
         [
           `frames ${s.frames} in ${run.seconds.toFixed(1)} s (${o.fps} fps, deadline ${o.deadline} ms, controller ${o.controller}, ${session.transport})`,
           `accuracy ${labelled ? `${(100 * s.accuracy).toFixed(2)}% right class received (over every labelled frame: late, skipped and lost ones count as not right), ${(100 * s.timelyAccuracy).toFixed(2)}% right and on time` : 'n/a (no labels)'}`,
-          `deadline misses ${(100 * s.missRate).toFixed(2)}% (answered late with no class ${(100 * s.lateRate).toFixed(2)}%, skipped ${(100 * s.skipRate).toFixed(2)}%)`,
+          `deadline misses ${(100 * s.missRate).toFixed(2)}% (answered late with no class ${(100 * s.lateRate).toFixed(2)}%, ${DROPPED_LATE} ${(100 * s.dropRate).toFixed(2)}%, skipped ${(100 * s.skipRate).toFixed(2)}%)`,
           ...notAnswered(run.frames),
           `mean bytes ${s.meanBytes.toFixed(1)}  mode switches ${s.switchesPerMin.toFixed(1)}/min`,
           `time per stage (mean ms): encode ${mean('encodeMs').toFixed(2)}  uplink ${mean('uplinkMs').toFixed(1)}  server queue ${mean('serverQueueMs').toFixed(1)}  server decode ${mean('serverDecodeMs').toFixed(1)}  end to end ${mean('e2eMs').toFixed(1)}`,
@@ -155,7 +156,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
 function notAnswered(frames: readonly FrameRecord[]): string[] {
   const kinds = new Map<string, { n: number; why: string }>();
   for (const f of frames) {
-    if (f.outcome === undefined || f.outcome === 'ok' || f.outcome === 'late') continue;
+    if (f.outcome === undefined || f.outcome === 'ok' || f.outcome === 'late' || f.outcome === DROPPED_LATE) continue;
     const kind = f.outcome.startsWith('lost') ? 'lost' : f.outcome;
     const why = f.error ? `${f.error.code}: ${f.error.message}` : f.outcome.replace(/^lost: /, '');
     const k = kinds.get(kind);

@@ -10,7 +10,9 @@
  *
  * Frames are numbered (seq) and several may be in flight; results are matched by seq. With a
  * `shaper` (link.ts), every envelope waits in the send path until the emulated uplink would have
- * delivered it, so a real run and a simulated one see the same link.
+ * delivered it, so a real run and a simulated one see the same link; the device's send queue puts a
+ * frame on that link only when it has finished the one before, and drops one that reaches the head
+ * of the queue already certain to miss its deadline (link.ts `sendOrDrop`, as the simulator does).
  *
  * Transports, all well-kept libraries rather than hand-written protocol code: HTTP is Node's own
  * fetch (undici, keep-alive, one POST per frame, no head-of-line blocking between frames); WebSocket
@@ -24,7 +26,7 @@ import type { ImageInput, Mode, RawImage } from '../model/api.js';
 import { decodeImage } from '../model/image.js';
 import { writeEnvelope, DEVICE_ID_RE } from '../server/envelope.js';
 import type { FrameResult as ServerResult } from '../server/result.js';
-import { sleepUntil, type RealTimeShaper } from './link.js';
+import { sleepUntil, sendOrDrop, DROPPED_LATE, type RealTimeShaper, type Sent } from './link.js';
 
 export type Transport = 'http' | 'ws' | 'mqtt';
 
@@ -37,6 +39,11 @@ export interface ConnectOptions {
   device?: string;
   /** emulated uplink in the send path */
   shaper?: RealTimeShaper;
+  /**
+   * with a shaper and a deadline: drop a frame that reaches the head of the send queue when now + the
+   * link's one-way delay >= capture + deadline (default true; false: every frame enters the link when encoded)
+   */
+  dropLate?: boolean;
   /** ms to wait for a result before the frame counts as lost (default 10,000) */
   timeoutMs?: number;
   /** MQTT topic prefix (default slimsplit/v1) */
@@ -75,8 +82,17 @@ export interface SendResult {
   resultAt: number;
   /** the result came back ok within the deadline (always true with no deadline and an ok outcome) */
   deadlineHeld: boolean;
-  /** with a shaper: when the emulated link delivered the envelope's last byte (performance.now() ms) */
+  /**
+   * with a shaper: when the emulated link delivered the envelope's last byte, or, for a dropped
+   * frame, when the send queue dropped it (performance.now() ms)
+   */
   linkAt?: number;
+  /**
+   * the device's send queue dropped the frame, certain to be late (`dropped: late at the device`): it
+   * never reached the link or the server; `result` is then the device's own, outcome late, error
+   * code `dropped`
+   */
+  dropped?: boolean;
 }
 
 export class DeviceError extends Error {
@@ -109,6 +125,8 @@ export class DeviceSession {
   private readonly waiting = new Map<number, Waiter>();
   /** emulated uplink in the send path (may be set after connecting, e.g. to start its clock with the stream) */
   shaper?: RealTimeShaper;
+  /** ConnectOptions.dropLate */
+  dropLate: boolean;
   private readonly timeoutMs: number;
   private closed = false;
   /** bytes on the wire and encoder ms of the latest send() (known before it first awaits) */
@@ -126,6 +144,7 @@ export class DeviceSession {
     this.enc = model.encoder({ packet: 'compact' });
     this.modelId = new DataView(model.info.modelId.buffer, model.info.modelId.byteOffset, 4).getUint32(0, true);
     this.shaper = o.shaper;
+    this.dropLate = o.dropLate ?? true;
     this.timeoutMs = o.timeoutMs ?? 10_000;
   }
 
@@ -185,6 +204,27 @@ export class DeviceSession {
     const env = writeEnvelope({ seq, captureMs, deadlineMs, modelId: this.modelId }, packet);
     this.lastBytes = env.length;
     this.lastEncodeMs = encodeMs;
+    const sentAt = performance.now();
+    this.lastSentAt = sentAt;
+    let sent: Sent | undefined;
+    if (this.shaper) {
+      // The send queue decides in link time, from the frame's send time and the link's state, so the
+      // host's timer lag moves neither the decision nor the link (the simulator computes the same).
+      const sh = this.shaper;
+      const due = this.dropLate && deadlineMs > 0 ? capturedAt - sh.startedAt + deadlineMs : Infinity;
+      sent = sendOrDrop(sh.link, sentAt - sh.startedAt, env.length, due);
+      if (sent.dropped) {
+        const droppedAt = sent.droppedAt;
+        await sleepUntil(() => sh.elapsed(), droppedAt);
+        const resultAt = performance.now();
+        const result: ServerResult = { v: 1, device: this.device, seq, outcome: 'late', error: { code: 'dropped', message: `${DROPPED_LATE}: it reached the head of the send queue ${(droppedAt + sh.startedAt - capturedAt).toFixed(1)} ms after capture, with a ${sh.link.delayMs}-ms one-way delay and a ${deadlineMs}-ms deadline` } };
+        return {
+          seq, mode, bytes: env.length, result, capturedAt, sentAt, resultAt,
+          timings: { encodeMs, uplinkMs: NaN, serverQueueMs: NaN, serverDecodeMs: NaN, e2eMs: resultAt - capturedAt },
+          deadlineHeld: false, linkAt: sh.startedAt + droppedAt, dropped: true,
+        };
+      }
+    }
     const answer = new Promise<ServerResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(seq);
@@ -192,12 +232,10 @@ export class DeviceSession {
       }, this.timeoutMs);
       this.waiting.set(seq, { resolve, reject, timer });
     });
-    const sentAt = performance.now();
-    this.lastSentAt = sentAt;
     let linkAt: number | undefined;
-    if (this.shaper) {
+    if (this.shaper && sent && !sent.dropped) {
       // The emulated link decides when the bytes arrive; they leave in order.
-      const at = this.shaper.schedule(env.length);
+      const at = sent.arrival;
       linkAt = this.shaper.startedAt + at;
       const prev = this.sendChain;
       this.sendChain = prev.then(async () => {

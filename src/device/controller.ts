@@ -9,6 +9,8 @@
  *   ctl.onSent({ frame, mode, bytes, capturedAt, sentAt, encodeMs });
  *   ... when the server's result comes back ...
  *   ctl.onResult({ frame, resultAt, serverQueueMs, serverDecodeMs });
+ *   ... or, when the device's send queue dropped it as certainly late (link.ts sendOrDrop) ...
+ *   ctl.onDropped({ frame, at });
  *
  * Controllers (all selectable by name):
  *   - `fixed:<members>,<bits>` (e.g. fixed:2,4): always that mode.
@@ -71,11 +73,20 @@ export interface FrameFeedback {
   serverDecodeMs: number;
 }
 
+/** A frame the device's send queue dropped (it reached the head certain to be late; it never crossed the link). */
+export interface DroppedFrame {
+  frame: number;
+  /** when it was dropped */
+  at: number;
+}
+
 export interface Controller {
   readonly name: string;
   decide(now: number): Decision;
   onSent(f: SentFrame): void;
   onResult(r: FrameFeedback): void;
+  /** no result will come for this frame: it missed, and its bytes never took the link */
+  onDropped(d: DroppedFrame): void;
 }
 
 export class ControllerError extends Error {
@@ -109,6 +120,7 @@ export class FixedController implements Controller {
   }
   onSent(): void {}
   onResult(): void {}
+  onDropped(): void {}
 }
 
 /**
@@ -151,6 +163,10 @@ export class EmaController implements Controller {
     const sample = (f.bytes / uplinkMs) * 1000;
     this.bw = this.bw > 0 ? this.alpha * sample + (1 - this.alpha) * this.bw : sample;
     this.decodeMs = r.serverDecodeMs;
+  }
+
+  onDropped(d: DroppedFrame): void {
+    this.sent.delete(d.frame);
   }
 }
 
@@ -449,6 +465,19 @@ export class SlimController implements Controller {
     this.rate = this.t.errorDiscount ? this.rawRate / (1 + Math.min(err, 1)) : this.rawRate;
     this.lastArrival = Math.max(this.lastArrival, arrival);
     this.memo.jitter = this.memo.server = NaN;
+  }
+
+  /**
+   * A dropped frame's bytes never took the link: it leaves the queue model (it would otherwise look
+   * overdue and hold the stall rule on) and counts as a miss for the miss budget. It says nothing
+   * about the rate: the frames ahead of it report their own arrivals.
+   */
+  onDropped(d: DroppedFrame): void {
+    const k = this.out.findIndex((f) => f.frame === d.frame);
+    if (k < 0) return;
+    const f = this.out[k];
+    this.out.splice(k, 1);
+    this.outcomes.push({ at: f.capturedAt, missed: true });
   }
 }
 

@@ -145,6 +145,31 @@ export class TraceLink {
   }
 }
 
+/** What the device's send queue did with a frame (`sendOrDrop`). */
+export type Sent =
+  | { dropped: false; /** link ms: when the frame entered the link */ enteredAt: number; /** when its last byte arrives at the far end */ arrival: number }
+  | { dropped: true; /** link ms: when it reached the head of the queue, already certain to be late, and was dropped */ droppedAt: number };
+
+/** How a dropped frame shows in the per-frame log (FrameRecord.outcome), beside `lost: <why>`. */
+export const DROPPED_LATE = 'dropped: late at the device';
+
+/**
+ * The device's own send queue in front of the link: a frame ready at `readyAt` (encoded; nondecreasing
+ * across calls) waits until the link has finished the frame before it (`link.drainedAt`, the delivery
+ * opportunity that carried that frame's last byte) and only then enters the link. When it reaches
+ * the head of the queue at a time t with t + the link's fixed one-way delay >= `dueMs` (capture +
+ * deadline), no delivery can bring it in time: it is dropped there and never takes the link from the
+ * frames behind it. Nothing is predicted: the check uses only the clock and the fixed delay. With
+ * `dueMs` = Infinity nothing is dropped and the delivery times are exactly the plain FIFO's
+ * (`link.transmit(readyAt, bytes)`): a frame that enters when the link drains continues from the
+ * same opportunity the FIFO would have used.
+ */
+export function sendOrDrop(link: TraceLink, readyAt: number, bytes: number, dueMs: number): Sent {
+  const head = Math.max(readyAt, link.drainedAt);
+  if (head + link.delayMs >= dueMs) return { dropped: true, droppedAt: head };
+  return { dropped: false, enteredAt: head, arrival: link.transmit(head, bytes) };
+}
+
 /**
  * The link in real time: `send(bytes)` resolves when the bytes would reach the far end, measured from
  * when the shaper was made. Calls must come in the order the bytes are to cross.

@@ -14,6 +14,7 @@ import { referenceScores } from '../codec/modes.js';
 import { makeController, type Decision, type ModeSpec, type SlimTuning } from './controller.js';
 import { summarize, type FrameRecord, type RunSummary } from './sim.js';
 import type { DeviceSession } from './client.js';
+import { DROPPED_LATE } from './link.js';
 
 export interface Frame {
   image: RawImage;
@@ -108,12 +109,19 @@ export async function streamFrames(session: DeviceSession, frames: readonly Fram
           rec.encodeMs = r.timings.encodeMs;
           rec.sentAt = r.sentAt - t0;
           rec.resultAt = r.resultAt - t0;
+          if (r.linkAt !== undefined) rec.linkAt = r.linkAt - t0;
+          if (r.dropped) {
+            // the send queue dropped it, certain to be late: a miss, no class, and the controller is told
+            rec.outcome = DROPPED_LATE;
+            rec.e2eMs = r.timings.e2eMs;
+            ctl.onDropped({ frame: k, at: rec.resultAt });
+            return;
+          }
           rec.uplinkMs = r.timings.uplinkMs;
           rec.serverQueueMs = r.timings.serverQueueMs;
           rec.serverDecodeMs = r.timings.serverDecodeMs;
           rec.e2eMs = r.timings.e2eMs;
           rec.missed = !r.deadlineHeld;
-          if (r.linkAt !== undefined) rec.linkAt = r.linkAt - t0;
           if (f.label !== undefined) rec.correct = r.result.outcome === 'ok' && r.result.class === f.label;
           rec.outcome = r.result.outcome;
           if (r.result.error && r.result.outcome !== 'late') rec.error = r.result.error;

@@ -1,7 +1,8 @@
 /**
  * The device, link and server in virtual time: frames captured at fps, encoded one at a time on the
- * device, queued on a trace-driven link (link.ts), decoded one at a time on the server, the result
- * back at once. The server's late rule is `slimsplit serve`'s (src/server/frames.ts): a frame whose
+ * device, waiting in the device's send queue until the trace-driven link (link.ts) has finished the
+ * frame before (dropped there when already certain to be late, `sendOrDrop`), decoded one at a time
+ * on the server, the result back at once. The server's late rule is `slimsplit serve`'s (src/server/frames.ts): a frame whose
  * capture time + deadline has passed when it arrives, or when the worker frees up for it, is answered
  * `late` with no class and not decoded (the worker stays free). Packet sizes and correctness per image and mode come from a table made once with the
  * engine (bench/controller.bench.ts caches it), so a 10,000-frame run takes well under a second.
@@ -11,7 +12,7 @@
  *   run.frames    // one FrameRecord per frame (the same fields as the device's JSONL log)
  */
 import type { Controller, ModeSpec } from './controller.js';
-import type { TraceLink } from './link.js';
+import { sendOrDrop, DROPPED_LATE, type TraceLink } from './link.js';
 
 /** Per image and mode: bytes on the wire and whether the server's top-1 is right. */
 export interface SimDataset {
@@ -33,6 +34,13 @@ export interface SimOptions {
   order?: ArrayLike<number>;
   /** bytes the transport adds to every frame (envelope, framing); default 0 */
   overheadBytes?: number;
+  /**
+   * The device's send queue (link.ts `sendOrDrop`): a frame enters the link only when the link has
+   * finished the one before, and one that reaches the head of the queue already certain to be late
+   * (now + the link's one-way delay >= capture + deadline) is dropped there, a miss, outcome
+   * `dropped: late at the device`. Default true; false: every frame enters the link FIFO when encoded.
+   */
+  dropLate?: boolean;
   /** return path and server: server decode ms per mode (default: modes[].decodeMs) */
   decodeMs?: readonly number[];
   /** encoder ms per mode as run (default: modes[].encodeMs) */
@@ -56,6 +64,8 @@ export interface FrameReplay {
   serverDecodeMs: number;
   /** the transport's bytes around this frame's packet (the envelope's varints vary) */
   overheadBytes?: number;
+  /** the real run's send queue dropped this frame; afterLinkMs is then from the drop to the device hearing of it */
+  dropped?: boolean;
 }
 
 /** One frame, as the simulator and the device's log both write it. */
@@ -86,14 +96,21 @@ export interface FrameRecord {
    * decoded it (the input of `accuracyInclLate`); null when skipped.
    */
   correctIfDecoded?: boolean | null;
-  /** the server's outcome (ok, late, ...), or `lost: <why>` when no result came; absent when skipped */
+  /**
+   * the server's outcome (ok, late, ...), `lost: <why>` when no result came, `dropped: late at the
+   * device` when the device's send queue dropped it (it never reached the link); absent when skipped
+   */
   outcome?: string;
   /** real runs: the server's error for an outcome other than ok and late (refused, malformed, failed...) */
   error?: { code: string; message: string };
   predictedMs: number;
   uplinkBps: number;
   smallestMisses: boolean;
-  /** real runs: when the controller decided, and when the emulated link delivered the last byte (ms from the stream's start) */
+  /**
+   * real runs: when the controller decided, and when the emulated link delivered the last byte (for
+   * a dropped frame: when the send queue dropped it, which the simulator records too), ms from the
+   * stream's start
+   */
   decidedAt?: number;
   linkAt?: number;
 }
@@ -118,9 +135,11 @@ export interface RunSummary {
   /** frames the server refused as late (no class) */
   lateRate: number;
   skipRate: number;
-  /** over frames sent, transport overhead included */
+  /** frames the device's send queue dropped as certainly late (never sent on the link) */
+  dropRate: number;
+  /** over frames put on the link, transport overhead included */
   meanBytes: number;
-  /** mode changes between consecutive sent frames, per minute of stream */
+  /** mode changes between consecutive encoded frames (dropped ones included), per minute of stream */
   switchesPerMin: number;
 }
 
@@ -142,7 +161,8 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     const decideAt = rp ? Math.max(rp.decidedAt, cap) : cap;
     while (pending.length && pending[0].resultAt <= decideAt) {
       const r = pending.shift()!;
-      ctl.onResult({ frame: r.frame, resultAt: r.resultAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs });
+      if (r.outcome === DROPPED_LATE) ctl.onDropped({ frame: r.frame, at: r.resultAt });
+      else ctl.onResult({ frame: r.frame, resultAt: r.resultAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs });
     }
     const image = o.order ? o.order[k % o.order.length] : k % ds.count;
     const d = ctl.decide(decideAt);
@@ -165,9 +185,22 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     rec.sentAt = encFree = Math.max(rp ? rp.sentAt : start + enc[m], lastSent);
     lastSent = rec.sentAt;
     ctl.onSent({ frame: k, mode: m, bytes: rec.bytes, capturedAt: cap, sentAt: rec.sentAt, encodeMs: rec.encodeMs });
-    const arrived = link.transmit(rec.sentAt, rec.bytes);
-    rec.uplinkMs = arrived - rec.sentAt;
     const due = cap + o.deadlineMs;
+    rec.correctIfDecoded = ds.correct[image * M + m] === 1;
+    const sent = sendOrDrop(link, rec.sentAt, rec.bytes, o.dropLate === false ? Infinity : due);
+    if (sent.dropped) {
+      // The controller hears of it when the queue drops it, as the real device does.
+      rec.outcome = DROPPED_LATE;
+      rec.correct = false;
+      // a replayed run's host learned of it a little after the drop (timers, event loop)
+      rec.resultAt = sent.droppedAt + (rp && Number.isFinite(rp.afterLinkMs) && rp.dropped ? rp.afterLinkMs : 0);
+      rec.linkAt = sent.droppedAt;
+      rec.e2eMs = rec.resultAt - cap;
+      insertByResult(pending, rec);
+      continue;
+    }
+    const arrived = sent.arrival;
+    rec.uplinkMs = arrived - rec.sentAt;
     let late: boolean;
     if (rp) {
       // The real run's server and host times after the link, as measured (its queueing included).
@@ -190,15 +223,20 @@ export function simulate(ds: SimDataset, link: TraceLink, ctl: Controller, o: Si
     rec.e2eMs = rec.resultAt - cap;
     rec.missed = late || rec.e2eMs > o.deadlineMs;
     rec.outcome = late ? 'late' : 'ok';
-    rec.correctIfDecoded = ds.correct[image * M + m] === 1;
     rec.correct = !late && rec.correctIfDecoded;
-    // A frame refused as late on arrival is answered while earlier ones may still be decoding:
-    // results reach the controller in the order they come back.
-    let at = pending.length;
-    while (at > 0 && pending[at - 1].resultAt > rec.resultAt) at--;
-    pending.splice(at, 0, rec);
+    insertByResult(pending, rec);
   }
   return { frames, summary: summarize(frames, o.fps) };
+}
+
+/**
+ * A frame refused as late on arrival is answered while earlier ones may still be decoding, and a
+ * dropped one is known at once: results reach the controller in the order they come back.
+ */
+function insertByResult(pending: FrameRecord[], rec: FrameRecord): void {
+  let at = pending.length;
+  while (at > 0 && pending[at - 1].resultAt > rec.resultAt) at--;
+  pending.splice(at, 0, rec);
 }
 
 /** One frame at the server, as `slimsplit serve` treats it (src/server/frames.ts) with one worker. */
@@ -231,7 +269,7 @@ export function serveFrame(arrived: number, due: number, srvFree: number, decode
 
 /** Summary of per-frame records (the simulator's or a device log's). */
 export function summarize(frames: readonly FrameRecord[], fps: number): RunSummary {
-  let labelled = 0, right = 0, timely = 0, missed = 0, late = 0, skipped = 0, sent = 0, bytes = 0, switches = 0, prev = -1;
+  let labelled = 0, right = 0, timely = 0, missed = 0, late = 0, skipped = 0, dropped = 0, sent = 0, bytes = 0, switches = 0, prev = -1;
   let decoded = 0, decodedRight = 0, allDecodedKnown = true;
   for (const f of frames) {
     if (f.missed) missed++;
@@ -245,10 +283,13 @@ export function summarize(frames: readonly FrameRecord[], fps: number): RunSumma
       skipped++;
       continue;
     }
-    sent++;
-    bytes += f.bytes;
     if (prev >= 0 && f.mode !== prev) switches++;
     prev = f.mode;
+    if (f.outcome === DROPPED_LATE) dropped++;
+    else {
+      sent++;
+      bytes += f.bytes;
+    }
     if (typeof f.correctIfDecoded === 'boolean') {
       decoded++;
       if (f.correctIfDecoded) decodedRight++;
@@ -264,6 +305,7 @@ export function summarize(frames: readonly FrameRecord[], fps: number): RunSumma
     missRate: missed / n,
     lateRate: late / n,
     skipRate: skipped / n,
+    dropRate: dropped / n,
     meanBytes: sent ? bytes / sent : 0,
     switchesPerMin: minutes > 0 ? switches / minutes : 0,
   };

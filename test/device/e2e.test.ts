@@ -10,7 +10,7 @@ import { loadModel, type Model } from '../../src/model/model.js';
 import { decodeImage } from '../../src/model/image.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { connect, type Transport } from '../../src/device/client.js';
-import { RealTimeShaper, TraceLink } from '../../src/device/link.js';
+import { RealTimeShaper, TraceLink, sendOrDrop, DROPPED_LATE } from '../../src/device/link.js';
 import { stepTrace } from '../../src/device/trace.js';
 import { measureModes, streamFrames, type Frame } from '../../src/device/run.js';
 import type { RawImage } from '../../src/model/api.js';
@@ -73,7 +73,13 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
     const sent = records.filter((r) => r.mode >= 0);
     expect(sent.length).toBeGreaterThan(50);
     for (const r of sent) {
-      expect(r.outcome).toMatch(/^(ok|late)$/);
+      expect([ 'ok', 'late', DROPPED_LATE ]).toContain(r.outcome);
+      // dropped by the device's send queue, certain to be late: a miss, no class
+      if (r.outcome === DROPPED_LATE) {
+        expect(r.missed).toBe(true);
+        expect(r.correct).toBe(false);
+        continue;
+      }
       // a frame the server refused as late got no class: not right, whatever its decode would say
       if (r.outcome !== 'ok') {
         expect(r.correct).toBe(false);
@@ -91,14 +97,15 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
     const after = await serverCounts();
     const mine = new Map<string, number>();
     for (const r of records) {
-      if (r.mode < 0) continue;
+      // frames the device's send queue dropped never reached the server
+      if (r.mode < 0 || r.outcome === DROPPED_LATE) continue;
       const k = `${transport}|${r.members},${r.bits}|${r.outcome}`;
       mine.set(k, (mine.get(k) ?? 0) + 1);
     }
     const theirs = new Map<string, number>();
     for (const [k, v] of after) if (k.startsWith(`${transport}|`) && v - (before.get(k) ?? 0) > 0) theirs.set(k, v - (before.get(k) ?? 0));
     expect(theirs).toEqual(mine);
-    const bytes = records.reduce((s, r) => s + (r.mode >= 0 ? r.bytes : 0), 0);
+    const bytes = records.reduce((s, r) => s + (r.mode >= 0 && r.outcome !== DROPPED_LATE ? r.bytes : 0), 0);
     expect((await serverBytes(transport)) - bytesBefore).toBe(bytes);
   });
 
@@ -110,3 +117,43 @@ describe.each<Transport>(['http', 'ws', 'mqtt'])('device over %s through a shape
     for (const r of records) if (r.mode >= 0 && r.outcome === 'ok') expect(r.missed).toBe(r.e2eMs > 250);
   });
 });
+
+describe("the device's send queue on the real path", () => {
+  it('drops the frames that reach the head of the queue certain to be late, the same ones and at the same link times as the rule in virtual time; the server never sees them', async () => {
+    // the top mode (~1.7 kB) at 20 fps: 2 Mbit/s for 1 s, then 0.05 Mbit/s (6.25 B/ms, ~270 ms a
+    // frame): the queue grows by ~220 ms a frame, so frames soon reach its head past their deadline
+    const deadlineMs = 250, trace = stepTrace([2, 0.05, 0.05, 0.05]);
+    const session = await connect(`http://127.0.0.1:${srv.http.port}`, { model, transport: 'http', device: 'e2e-sendq' });
+    const modes = measureModes(model, frames[0].image, 2);
+    const top = modes.length - 1;
+    for (let i = 0; i < 3; i++) await session.send(frames[i].image, { mode: modes[top].mode });
+    const before = await serverCounts();
+    session.shaper = new RealTimeShaper(new TraceLink(trace, { delayMs: 10 }));
+    const run = await streamFrames(session, frames.slice(0, 40), { fps: 20, deadlineMs, controller: `fixed:${modes[top].mode.members},${modes[top].mode.bits}`, modes });
+    await session.close();
+    const recs = run.frames;
+    const dropped = recs.filter((r) => r.outcome === DROPPED_LATE);
+    expect(dropped.length).toBeGreaterThan(5);
+    // the same rule replayed in virtual time on the real frames' send times and sizes
+    const link = new TraceLink(trace, { delayMs: 10 });
+    for (const r of recs) {
+      const s = sendOrDrop(link, r.sentAt, r.bytes, r.capturedAt + deadlineMs);
+      expect(s.dropped).toBe(r.outcome === DROPPED_LATE);
+      expect(r.linkAt).toBeCloseTo(s.dropped ? s.droppedAt : s.arrival, 6);
+      if (s.dropped) {
+        expect(s.droppedAt + 10).toBeGreaterThanOrEqual(r.capturedAt + deadlineMs - 1e-6);
+        expect(r.missed).toBe(true);
+        expect(r.correct).toBe(false);
+        // the device heard of it when the queue dropped it, not before
+        expect(r.resultAt).toBeGreaterThanOrEqual(r.linkAt! - 1e-6);
+      }
+    }
+    expect(run.summary.dropRate).toBeCloseTo(dropped.length / recs.length, 12);
+    // the server counted only the frames that went on the link
+    const after = await serverCounts();
+    let served = 0;
+    for (const [k, v] of after) if (k.startsWith('http|')) served += v - (before.get(k) ?? 0);
+    expect(served).toBe(recs.length - dropped.length);
+  }, 60_000);
+});
+
