@@ -85,14 +85,14 @@ export function irToOnnx(g: IrGraph): { bytes: Uint8Array; output: string } {
   return { bytes, output: nm(g.output) };
 }
 
-function nchwToNhwc(x: Float32Array, C: number, H: number, W: number): Float32Array {
+export function nchwToNhwc(x: Float32Array, C: number, H: number, W: number): Float32Array {
   const o = new Float32Array(x.length);
   for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) o[i * C + c] = x[c * H * W + i];
   return o;
 }
 
 /** The IR as tfjs ops on NHWC tensors (weights uploaded once); run() returns the output NCHW-ordered. */
-export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): Float32Array; dispose(): void } {
+export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; runNhwc(x: Float32Array): void; output(): Float32Array; dispose(): void } {
   type Step = (env: Map<string, tf.Tensor>) => void;
   const steps: Step[] = [];
   const keep: tf.Tensor[] = [];
@@ -145,6 +145,15 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
   const [C, H, W] = g.tensors.get(g.input)!.shape;
   let input: tf.Tensor4D | null = null;
   let out: tf.Tensor | null = null;
+  const exec = (): void => {
+    out?.dispose();
+    const inp = input!;
+    out = tf.tidy(() => {
+      const env = new Map<string, tf.Tensor>([[g.input, inp]]);
+      for (const s of steps) s(env);
+      return env.get(g.output)!;
+    });
+  };
   return {
     run(x?: Float32Array) {
       if (x) {
@@ -152,13 +161,13 @@ export function irToTfjs(g: IrGraph): { run(x?: Float32Array): void; output(): F
         input = tf.tensor4d(nchwToNhwc(x, C, H, W), [1, H, W, C]);
       }
       if (!input) throw new Error('bench: tfjs run() needs an input first');
-      out?.dispose();
-      const inp = input;
-      out = tf.tidy(() => {
-        const env = new Map<string, tf.Tensor>([[g.input, inp]]);
-        for (const s of steps) s(env);
-        return env.get(g.output)!;
-      });
+      exec();
+    },
+    /** one inference on input already in tfjs's layout, uploaded as a new tensor (what a caller does per frame) */
+    runNhwc(x: Float32Array) {
+      input?.dispose();
+      input = tf.tensor4d(x, [1, H, W, C]);
+      exec();
     },
     output() {
       const d = out!.dataSync() as Float32Array;

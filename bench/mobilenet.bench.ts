@@ -22,7 +22,7 @@ import { readBlob } from '../src/format/reader.js';
 import { decodeImage, toInput } from '../src/model/image.js';
 import { importModel, referenceForward, referenceActivations, nodeMacs, type IrGraph, type IrNode } from '../src/import/index.js';
 import { initPeers, normErr } from './peers.js';
-import { irToOnnx, irToTfjs } from './ir-peers.js';
+import { irToOnnx, irToTfjs, nchwToNhwc } from './ir-peers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string): string | undefined => {
@@ -62,9 +62,14 @@ async function build(ir: IrGraph, x: Float32Array, ortNode: typeof import('onnxr
       output: () => Float32Array.from(y!),
     });
   }
+  // every engine takes its input from a JS array each run, as a caller does per frame: the blob
+  // runners copy it into WASM memory, tfjs makes a tensor of it (already NHWC: its layout, not its
+  // work), the ORT sessions copy their feed
   const tfx = irToTfjs(ir);
+  const [C0, H0, W0] = ir.tensors.get(ir.input)!.shape;
+  const nhwc = nchwToNhwc(x, C0, H0, W0);
   tfx.run(x);
-  out.push({ engine: 'tfjs-wasm', run: () => tfx.run(), output: () => tfx.output() });
+  out.push({ engine: 'tfjs-wasm', run: () => tfx.runNhwc(nhwc), output: () => tfx.output() });
   const onnx = irToOnnx(ir);
   const shape = [1, ...ir.tensors.get(ir.input)!.shape];
   const web = await ort.InferenceSession.create(onnx.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
