@@ -23,7 +23,7 @@ const args = process.argv.slice(2);
 const withRef = args.includes('--reference');
 let files = args.filter((a) => !a.startsWith('--'));
 if (!files.length) {
-  const full = ['mobilenet_v2', 'resnet18', 'mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'squeezenet1_1', 'mnasnet0_5', 'regnet_y_400mf'].map((m) => `build/onnx/${m}.onnx`);
+  const full = ['mobilenet_v2', 'resnet18', 'mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'squeezenet1_1', 'mnasnet0_5', 'regnet_y_400mf', 'densenet121', 'googlenet'].map((m) => `build/onnx/${m}.onnx`);
   files = [...full, 'test/fixtures/onnx/tiny.onnx', 'test/fixtures/onnx/tiny-bn.onnx', 'test/fixtures/onnx/tiny-v3.onnx'].map((f) => join(ROOT, f)).filter(existsSync);
 }
 
