@@ -116,6 +116,11 @@ export interface IrResize extends NodeBase {
   x: string;
   mode: 'legacy' | 'align_corners' | 'half_pixel';
 }
+/** Nearest-neighbour 2x upsampling of x [C, H, W] to [C, 2H, 2W]: y[c][i][j] = x[c][i >> 1][j >> 1]. */
+export interface IrUpsample extends NodeBase {
+  op: 'upsample2x';
+  x: string;
+}
 /** k x k average pool over the pixels inside the image (TF's AvgPool), or over k x k with padding counted as zeros (countPad). */
 export interface IrAvgpool extends NodeBase {
   op: 'avgpool';
@@ -130,7 +135,7 @@ export interface IrSoftmax extends NodeBase {
   op: 'softmax';
   x: string;
 }
-export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize | IrAvgpool | IrSoftmax;
+export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize | IrUpsample | IrAvgpool | IrSoftmax;
 
 /** One of several model outputs laid end to end in the graph's one output tensor. */
 export interface IrOutputPart {
@@ -187,6 +192,30 @@ export function splitOutputs<T extends { subarray(a: number, b: number): T; leng
   const out: Record<string, T> = {};
   for (const p of parts) out[p.name] = y.subarray(p.offset, p.offset + p.shape.reduce((a, b) => a * b, 1));
   return out;
+}
+
+/**
+ * The input index a nearest resize reads for output index i, in ONNX Resize's terms (the coordinate
+ * transformation, then nearest_mode's rounding, then clamped to the input; TensorFlow's conventions
+ * are three of its cases); NaN for an unknown mode. The importers map a resize to the engine's
+ * upsample2x when this is i >> 1 for every output.
+ */
+export function nearestSource(i: number, len: number, out: number, ct: string, nm: string): number {
+  const scale = out / len;
+  let x: number;
+  if (ct === 'half_pixel') x = (i + 0.5) / scale - 0.5;
+  else if (ct === 'pytorch_half_pixel') x = out > 1 ? (i + 0.5) / scale - 0.5 : 0;
+  else if (ct === 'align_corners') x = out > 1 ? (i * (len - 1)) / (out - 1) : 0;
+  else if (ct === 'asymmetric') x = i / scale;
+  else if (ct === 'tf_half_pixel_for_nn') x = (i + 0.5) / scale;
+  else return NaN;
+  let r: number;
+  if (nm === 'floor') r = Math.floor(x);
+  else if (nm === 'ceil') r = Math.ceil(x);
+  else if (nm === 'round_prefer_floor') r = x - Math.floor(x) === 0.5 ? Math.floor(x) : Math.round(x);
+  else if (nm === 'round_prefer_ceil') r = x - Math.floor(x) === 0.5 ? Math.ceil(x) : Math.round(x);
+  else return NaN;
+  return Math.min(Math.max(r, 0), len - 1);
 }
 
 /** Multiply-adds of one node (convs and dense layers; adds and pools count as 0). */
@@ -368,6 +397,11 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
         case 'resize_bilinear': {
           const [Cr, H, W] = shapeOf(n.x), [, OH, OW] = shapeOf(n.y);
           out.push({ op: 'resize_bilinear', x: use(n.x), y: use(n.y), C: Cr, H, W, OH, OW, mode: RESIZE_MODES[n.mode] });
+          break;
+        }
+        case 'upsample2x': {
+          const [Cu, H, W] = shapeOf(n.x);
+          out.push({ op: 'upsample2x', x: use(n.x), y: use(n.y), C: Cu, H, W });
           break;
         }
       }

@@ -29,7 +29,7 @@ import protobuf from 'protobufjs/light.js';
 import { onnxDescriptor } from './onnx_proto.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, nearestSource, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface OnnxOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -95,7 +95,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (folded into a Conv before it, else a per-channel scale and shift), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (folded into a Conv before it, else a per-channel scale and shift), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear; nearest by exactly 2), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
 
 let modelType: protobuf.Type | undefined;
 
@@ -781,7 +781,7 @@ class OnnxReader {
           if (s.length !== 3) throw new ImportError(`${where}: resizing a [1, ${s}] tensor is not supported (2-D maps)`);
           const [C, h, w] = s;
           const mode = this.str(a, 'mode', 'nearest');
-          if (mode !== 'linear') throw new ImportError(`${where}: Resize mode '${mode}' is not supported (only 'linear', the engine's bilinear resize)`);
+          if (mode !== 'linear' && mode !== 'nearest') throw new ImportError(`${where}: Resize mode '${mode}' is not supported (only 'linear', the engine's bilinear resize, and 'nearest' by exactly 2)`);
           // opset 10 has no coordinate_transformation_mode: its Resize is asymmetric
           const ct = this.str(a, 'coordinate_transformation_mode', opset < 11 ? 'asymmetric' : 'half_pixel');
           for (const [key, ok] of [['exclude_outside', 0], ['antialias', 0]] as const) {
@@ -809,6 +809,21 @@ class OnnxReader {
             }
           }
           if (!(Number.isInteger(OH) && Number.isInteger(OW) && OH >= 1 && OW >= 1)) throw new ImportError(`${where}: output size ${OH}x${OW} is not supported`);
+          if (mode === 'nearest') {
+            // the engine's nearest resize is upsample2x, y[i] = x[i >> 1]: taken when ONNX's own
+            // source index (coordinate mode, then rounding, then clamp) is i >> 1 for every output
+            const nm = this.str(a, 'nearest_mode', 'round_prefer_floor');
+            const twice = (len: number, out: number): boolean => {
+              if (out !== 2 * len) return false;
+              for (let i = 0; i < out; i++) if (nearestSource(i, len, out, ct, nm) !== i >> 1) return false;
+              return true;
+            };
+            if (!twice(h, OH) || !twice(w, OW)) {
+              throw new ImportError(`${where}: nearest Resize of ${h}x${w} to ${OH}x${OW} with coordinate_transformation_mode '${ct}' and nearest_mode '${nm}' is not supported (only an exact 2x, each output reading input i >> 1: torch's and TensorFlow's nearest upsampling by 2)`);
+            }
+            this.push({ op: 'upsample2x', name, x, y: this.output(y0, [C, OH, OW], where) });
+            break;
+          }
           let rm: 'legacy' | 'align_corners' | 'half_pixel';
           if (ct === 'half_pixel') rm = 'half_pixel';
           else if (ct === 'align_corners') rm = 'align_corners';

@@ -11,6 +11,7 @@ import { actRef } from '../engine/ops/act.js';
 import { Act } from '../engine/ops/act.js';
 import { resizeRef, RESIZE_MODES } from '../engine/ops/resize.js';
 import { avgpoolRef } from '../engine/ops/avgpool.js';
+import { upsample2xRef } from '../engine/ops/upsample.js';
 import { softmaxRef } from '../engine/ops/softmax.js';
 import { ImportError, nodeInputs, type IrGraph, type IrNode } from './graph.js';
 
@@ -206,6 +207,10 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     case 'resize_bilinear': {
       const [C, H, W] = shape(nd.x), [, OH, OW] = shape(nd.y);
       return resizeRef(get(nd.x), { C, H, W, OH, OW, mode: RESIZE_MODES[nd.mode] });
+    }
+    case 'upsample2x': {
+      const [C, H, W] = shape(nd.x);
+      return upsample2xRef(get(nd.x), { C, H, W });
     }
   }
 }

@@ -16,9 +16,9 @@
  */
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, nearestSource, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
-const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
+const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ResizeNearestNeighbor (by 2), ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
 
 interface TfNode {
   name: string;
@@ -336,6 +336,22 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
         const [c] = shape(x);
         emit({ op: 'resize_bilinear', name: n.name, x, y: add(n.name, [c, size.data[0], size.data[1]]), mode: ac ? 'align_corners' : hp ? 'half_pixel' : 'legacy' });
+        break;
+      }
+      case 'ResizeNearestNeighbor': {
+        // the engine's nearest resize is upsample2x (y[i] = x[i >> 1]), which TensorFlow's three
+        // conventions all compute for an exact 2x (checked index by index, as for ONNX)
+        const x = input(n, 0);
+        const size = constOf(src(ins[1] ?? ''));
+        if (!size || size.data.length !== 2) throw new ImportError(`${where(n)}: the output size '${ins[1]}' is not a constant [height, width]`);
+        const ac = !!n.attr?.align_corners?.b, hp = !!n.attr?.half_pixel_centers?.b;
+        if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
+        const [c, h, w] = shape(x);
+        const [OH, OW] = [size.data[0], size.data[1]];
+        const [ct, nm] = ac ? ['align_corners', 'round_prefer_ceil'] : hp ? ['tf_half_pixel_for_nn', 'floor'] : ['asymmetric', 'floor'];
+        const twice = (len: number, out: number): boolean => out === 2 * len && Array.from({ length: out }, (_, i) => nearestSource(i, len, out, ct, nm) === i >> 1).every(Boolean);
+        if (!twice(h, OH) || !twice(w, OW)) throw new ImportError(`${where(n)}: nearest resize of ${h}x${w} to ${OH}x${OW} is not supported (only an exact 2x)`);
+        emit({ op: 'upsample2x', name: n.name, x, y: add(n.name, [c, OH, OW]) });
         break;
       }
       case 'ConcatV2': {

@@ -401,6 +401,32 @@ describe('ONNX DenseNet and GoogLeNet forms: BatchNormalization after a Concat, 
   });
 });
 
+describe('ONNX nearest Resize by 2 (FPN/YOLO-style upsampling) is the engine\'s upsample2x', () => {
+  it.each([
+    ['torch F.interpolate(nearest): asymmetric, floor, by scales', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'scales'],
+    ['ONNX defaults (half_pixel, round_prefer_floor), by sizes', {}, 'sizes'],
+    ['TensorFlow half_pixel_centers (tf_half_pixel_for_nn, floor)', { coordinate_transformation_mode: 'tf_half_pixel_for_nn', nearest_mode: 'floor' }, 'scales'],
+    ['asymmetric, round_prefer_floor', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'round_prefer_floor' }, 'scales'],
+    ['align_corners, round_prefer_floor (i (n-1) / (2n-1) rounds to i >> 1 as well)', { coordinate_transformation_mode: 'align_corners' }, 'sizes'],
+  ])('%s: engine = onnxruntime', async (_n, attrs, by) => {
+    const H = 5, W = 7;
+    const bytes = onnxBytes({
+      C: 3, H, W, out: 'z', opset: 13,
+      inits: [['w', [4, 3, 3, 3], randn(108, 5, 0.5)], ['s', [4], [1, 1, 2, 2]]], ints: [['sz', [4], [1, 4, 2 * H, 2 * W]]],
+      nodes: [{ op: 'Conv', ins: ['x', 'w'], out: 'y', attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Resize', ins: by === 'scales' ? ['y', '', 's'] : ['y', '', '', 'sz'], out: 'z', attrs: { mode: 'nearest', ...attrs } }],
+    });
+    const ir = readOnnx(bytes);
+    expect(ir.nodes.map((n) => n.op)).toEqual(['conv2d', 'upsample2x']);
+    const x = randn(3 * H * W, 13, 2);
+    const want = await ortRun(bytes, x, [1, 3, H, W]);
+    expect(want.length).toBe(4 * 4 * H * W);
+    expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-6);
+    const { slim } = importModel(bytes, {});
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-6);
+  });
+});
+
 describe('ONNX Mul by one constant per channel (a layer scale): a 1x1 conv with a group per channel', () => {
   it.each([[[1, 4, 1, 1]], [[4, 1, 1]]])('constant of shape %j, before and after the activation input, then a Relu folded into it', async (dims) => {
     const H = 6, W = 7;
@@ -472,8 +498,12 @@ describe('ONNX refusals name the op and node', () => {
       "slimsplit: import: node 'sm' (Softmax): Softmax over axis 1 of a [1, 4,8,8] tensor (opset 11: over C, H and W together) is not supported (only over the channel axis, 1)");
     refuse(one([{ op: 'Concat', ins: ['y', 'y'], out: 'z', name: 'cat', attrs: { axis: 2 } }]),
       "slimsplit: import: node 'cat' (Concat): Concat on axis 2 of [1, 4,8,8] tensors is not supported (only the channel axis, 1)");
-    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'nearest' } }], [['s', [4], [1, 1, 2, 2]]]),
-      "slimsplit: import: node 'up' (Resize): Resize mode 'nearest' is not supported (only 'linear', the engine's bilinear resize)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'cubic' } }], [['s', [4], [1, 1, 2, 2]]]),
+      "slimsplit: import: node 'up' (Resize): Resize mode 'cubic' is not supported (only 'linear', the engine's bilinear resize, and 'nearest' by exactly 2)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'ceil' } }], [['s', [4], [1, 1, 2, 2]]]),
+      "slimsplit: import: node 'up' (Resize): nearest Resize of 8x8 to 16x16 with coordinate_transformation_mode 'asymmetric' and nearest_mode 'ceil' is not supported (only an exact 2x, each output reading input i >> 1: torch's and TensorFlow's nearest upsampling by 2)");
+    refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'nearest' } }], [['s', [4], [1, 1, 3, 3]]]),
+      "slimsplit: import: node 'up' (Resize): nearest Resize of 8x8 to 24x24 with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor' is not supported (only an exact 2x, each output reading input i >> 1: torch's and TensorFlow's nearest upsampling by 2)");
     refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize' } }], [['s', [4], [1, 1, 2, 2]]]),
       "slimsplit: import: node 'up' (Resize): Resize coordinate_transformation_mode 'tf_crop_and_resize' is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
     refuse(one([{ op: 'Resize', ins: ['y', '', 's'], out: 'z', name: 'up', attrs: { mode: 'linear' } }], [['s', [4], [1, 1, 1.3, 1.3]]]),

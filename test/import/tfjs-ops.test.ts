@@ -75,3 +75,31 @@ describe('TF.js ops on a made graph model, against tfjs-backend-wasm', () => {
     });
   }
 });
+
+describe('TF.js ResizeNearestNeighbor by 2 in its three conventions: the engine\'s upsample2x, against tfjs-backend-wasm', () => {
+  const Hn = 5, Wn = 6;
+  const near = (name: string, x: string, ac: boolean, hp: boolean) => ({ name, op: 'ResizeNearestNeighbor', input: [x, 'up/size'], attr: { ...T, align_corners: { b: ac }, half_pixel_centers: { b: hp } } });
+  const m = graphModel(Hn, Wn, {
+    w1: { shape: [3, 3, 3, 4], values: randn(108, 17, 0.4) },
+    'up/size': { shape: [2], dtype: 'int32', values: [2 * Hn, 2 * Wn] },
+    'cat/axis': { shape: [], dtype: 'int32', values: [-1] },
+  }, [
+    { name: 'conv', op: 'Conv2D', input: ['images', 'w1'], attr: { ...T, strides: ints([1, 1, 1, 1]), padding: { s: b64('SAME') }, data_format: { s: b64('NHWC') }, dilations: ints([1, 1, 1, 1]) } },
+    near('n1', 'conv', false, false), near('n2', 'conv', true, false), near('n3', 'conv', false, true),
+    { name: 'out', op: 'ConcatV2', input: ['n1', 'n2', 'n3', 'cat/axis'], attr: { ...T, N: { i: '3' }, Tidx: { type: 'DT_INT32' } } },
+  ]);
+  const x = randn(3 * Hn * Wn, 19, 2);
+  it('maps each to upsample2x and equals tfjs-backend-wasm on both builds', async () => {
+    const ir = readTfjs(m.json as never, [m.bin]);
+    expect(ir.nodes.map((n) => n.op)).toEqual(['conv2d', 'upsample2x', 'upsample2x', 'upsample2x', 'concat', 'concat']);
+    const peer = await tfjsPeer(m, x, Hn, Wn, 'out');
+    expect(peer.shape).toEqual([12, 2 * Hn, 2 * Wn]);
+    expect(nerr(peer.y, referenceForward(ir, x))).toBeLessThan(1e-6);
+    const { slim } = importModel(new TextEncoder().encode(JSON.stringify(m.json)), { weights: [m.bin] });
+    for (const build of BUILDS) expect(nerr(new Runner(loadEngine({ build }), readBlob(slim), 'classifier').run(x) as Float32Array, peer.y), build).toBeLessThan(1e-6);
+  });
+  it('refuses a nearest resize that is not an exact 2x, naming the node', () => {
+    const bad = graphModel(Hn, Wn, { 'up/size': { shape: [2], dtype: 'int32', values: [3 * Hn, 2 * Wn] } }, [near('up', 'images', false, false)]);
+    expect(() => readTfjs(bad.json as never, [bad.bin])).toThrow(/node 'up' \(ResizeNearestNeighbor\): nearest resize of 5x6 to 15x12 is not supported \(only an exact 2x\)/);
+  });
+});
