@@ -165,6 +165,16 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
     if (!(Number.isInteger(d[1]) && d[1] >= 1)) throw new ImportError(`${where(n)}: dilations [${d}] are not positive integers`);
     return d[1];
   };
+  /** A ResizeBilinear's or ResizeNearestNeighbor's input, constant output size and convention. */
+  const resizeArgs = (n: TfNode): { x: string; c: number; OH: number; OW: number; ac: boolean; hp: boolean } => {
+    const x = input(n, 0);
+    const sizeIn = (n.input ?? []).filter((i) => !i.startsWith('^'))[1] ?? '';
+    const size = constOf(src(sizeIn));
+    if (!size || size.data.length !== 2) throw new ImportError(`${where(n)}: the output size '${sizeIn}' is not a constant [height, width]`);
+    const ac = !!n.attr?.align_corners?.b, hp = !!n.attr?.half_pixel_centers?.b;
+    if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
+    return { x, c: shape(x)[0], OH: size.data[0], OW: size.data[1], ac, hp };
+  };
   const stride = (n: TfNode): number => {
     const s = (n.attr?.strides?.list?.i ?? ['1', '1', '1', '1']).map(Number);
     const d = (n.attr?.dilations?.list?.i ?? ['1', '1', '1', '1']).map(Number);
@@ -329,25 +339,15 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         break;
       }
       case 'ResizeBilinear': {
-        const x = input(n, 0);
-        const size = constOf(src(ins[1] ?? ''));
-        if (!size || size.data.length !== 2) throw new ImportError(`${where(n)}: the output size '${ins[1]}' is not a constant [height, width]`);
-        const ac = !!n.attr?.align_corners?.b, hp = !!n.attr?.half_pixel_centers?.b;
-        if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
-        const [c] = shape(x);
-        emit({ op: 'resize_bilinear', name: n.name, x, y: add(n.name, [c, size.data[0], size.data[1]]), mode: ac ? 'align_corners' : hp ? 'half_pixel' : 'legacy' });
+        const { x, c, OH, OW, ac, hp } = resizeArgs(n);
+        emit({ op: 'resize_bilinear', name: n.name, x, y: add(n.name, [c, OH, OW]), mode: ac ? 'align_corners' : hp ? 'half_pixel' : 'legacy' });
         break;
       }
       case 'ResizeNearestNeighbor': {
         // the engine's nearest resize is upsample2x (y[i] = x[i >> 1]), which TensorFlow's three
         // conventions all compute for an exact 2x (checked index by index, as for ONNX)
-        const x = input(n, 0);
-        const size = constOf(src(ins[1] ?? ''));
-        if (!size || size.data.length !== 2) throw new ImportError(`${where(n)}: the output size '${ins[1]}' is not a constant [height, width]`);
-        const ac = !!n.attr?.align_corners?.b, hp = !!n.attr?.half_pixel_centers?.b;
-        if (ac && hp) throw new ImportError(`${where(n)}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
-        const [c, h, w] = shape(x);
-        const [OH, OW] = [size.data[0], size.data[1]];
+        const { x, c, OH, OW, ac, hp } = resizeArgs(n);
+        const [, h, w] = shape(x);
         const [ct, nm] = ac ? ['align_corners', 'round_prefer_ceil'] : hp ? ['tf_half_pixel_for_nn', 'floor'] : ['asymmetric', 'floor'];
         const twice = (len: number, out: number): boolean => out === 2 * len && Array.from({ length: out }, (_, i) => nearestSource(i, len, out, ct, nm) === i >> 1).every(Boolean);
         if (!twice(h, OH) || !twice(w, OW)) throw new ImportError(`${where(n)}: nearest resize of ${h}x${w} to ${OH}x${OW} is not supported (only an exact 2x)`);
