@@ -161,11 +161,11 @@ export function makeDeviceBlob(full: Uint8Array, opts: DeviceBlobOptions = {}, p
     const n = (n0 / rows0) * rows;
     let stored: Uint8Array;
     if (t.storage === 'q8') {
-      const s0 = blob.data.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!);
+      const s0 = blob.section.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!);
       stored = new Uint8Array(4 * rows + n);
       stored.set(s0.subarray(0, 4 * rows), 0);
       stored.set(s0.subarray(4 * rows0, 4 * rows0 + n), 4 * rows);
-    } else stored = blob.data.subarray(t.offset, t.offset + n * DTYPE_SIZE[t.dtype]);
+    } else stored = blob.section.subarray(t.offset, t.offset + n * DTYPE_SIZE[t.dtype]);
     parts.push({ at, bytes: stored, rows, n });
     if (t.storage !== 'q8') newOff.set(t, at);
     at += stored.length;

@@ -178,12 +178,23 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     coder = { json: coderT.json, tables };
   }
 
-  let data = bytes.subarray(dataOffset, dataOffset + dataBytes);
-  if (expandBytes > 0) {
-    data = new Uint8Array(dataBytes + expandBytes);
-    data.set(bytes.subarray(dataOffset, dataOffset + dataBytes));
-    for (const t of tensors) if (t.storage === 'q8') expandQ8(data, t);
-  }
+  // The expanded data section is made only when asked for: a Runner writes it straight into WASM
+  // memory (writeData), and a fresh 8 MB JavaScript buffer for a CIFAR model cost more in first
+  // touches of its pages than the expansion's arithmetic (docs/BENCHMARKS.md)
+  const section = bytes.subarray(dataOffset, dataOffset + dataBytes);
+  const writeData = (dst: Uint8Array, at: number): void => {
+    if (at + dataBytes + expandBytes > dst.length) throw new Error(`slimsplit: writeData: ${dataBytes + expandBytes} bytes at ${at} do not fit in ${dst.length}`);
+    if ((dst.byteOffset + at) % TENSOR_ALIGN !== 0) throw new Error(`slimsplit: writeData: the data section must start ${TENSOR_ALIGN}-byte aligned, got byte ${dst.byteOffset + at}`);
+    dst.set(section, at);
+    const view = dst.subarray(at);
+    for (const t of tensors) if (t.storage === 'q8') expandQ8(view, t);
+  };
+  let expanded: Uint8Array | undefined;
+  const data = (): Uint8Array => {
+    if (expandBytes === 0) return section;
+    if (!expanded) writeData((expanded = new Uint8Array(dataBytes + expandBytes)), 0);
+    return expanded;
+  };
   const byName = new Map(tensors.map((t) => [t.name, t]));
   return {
     version: pre.version,
@@ -195,12 +206,18 @@ function parse(bytes: Uint8Array, trace?: FieldTrace[]): Blob {
     tensors,
     graphs,
     coder,
-    data,
+    get data(): Uint8Array {
+      return data();
+    },
+    section,
+    dataBytes: dataBytes + expandBytes,
+    writeData,
     expandBytes,
     tensor(name: string): TensorArray {
       const t = byName.get(name);
       if (!t) throw new Error(`slimsplit: model '${meta.name}' has no tensor '${name}'`);
-      return tensorView(data, t);
+      // a tensor stored as it is read sits at the same offset in the file's data section
+      return tensorView(t.storage === 'q8' ? data() : section, t);
     },
   };
 }

@@ -72,9 +72,15 @@ export interface Blob {
   /**
    * The data section as it goes into memory: tensors and plans as in the file, then the expansion
    * area holding every q8 tensor as f32. A view of the loaded bytes when the model has no q8
-   * tensor, else a copy (expandBytes longer than the file's data section).
+   * tensor, else a copy (expandBytes longer than the file's data section), made on first use.
    */
-  data: Uint8Array;
+  readonly data: Uint8Array;
+  /** the data section as in the file (q8 tensors in their stored form, no expansion area): data's first bytes */
+  section: Uint8Array;
+  /** data's length, known without making it */
+  dataBytes: number;
+  /** Writes data's bytes at dst[at...] (16-byte aligned; the file's data section, then each q8 tensor expanded) without making data. */
+  writeData(dst: Uint8Array, at: number): void;
   /** bytes of the expansion area at the end of `data` */
   expandBytes: number;
   /** a tensor's values, q8 ones expanded (a view when aligned, else a copy) */

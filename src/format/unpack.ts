@@ -102,11 +102,11 @@ export function unpackBlob(bytes: Uint8Array): Unpacked {
   graphTensors.forEach((t, i) => {
     let values: Uint8Array;
     if (t.storage === 'q8') {
-      const stored = b.data.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!);
+      const stored = b.section.subarray(t.storedOffset!, t.storedOffset! + t.storedBytes!);
       const v = q8Values(t.name, stored, t.shape[0], t.byteLength / 4);
       values = new Uint8Array(v.buffer);
     } else {
-      values = b.data.subarray(t.offset, t.offset + t.byteLength);
+      values = b.section.subarray(t.offset, t.offset + t.byteLength);
     }
     bin.set(values, offsets[i]);
     tensors[t.name] = t.storage === 'q8' ? { shape: t.shape.slice(), offset: offsets[i], storage: 'q8' } : { shape: t.shape.slice(), offset: offsets[i] };

@@ -523,6 +523,27 @@ describe('q8 weights', () => {
     return [q, packGraph(tinyGraph(), bin)];
   }
 
+  it('the expanded data section is made only when asked for: writeData writes its bytes, a Runner never reads data', () => {
+    const [q] = pair();
+    const qb = readBlob(q);
+    // a blob whose data getter throws: the Runner must take the bytes through writeData
+    const noData = { name: qb.name, axes: qb.axes, graphs: qb.graphs, dataBytes: qb.dataBytes, writeData: qb.writeData, get data(): Uint8Array { throw new Error('data made'); } };
+    const eng = engines()[1][1];
+    const lazy = new Runner(eng, noData, 'encoder');
+    const eager = new Runner(eng, { name: qb.name, axes: qb.axes, graphs: qb.graphs, data: readBlob(q).data }, 'encoder');
+    for (let m = 0; m < modeCount(qb.axes); m++) {
+      lazy.setMode(modeOf(qb.axes, m));
+      eager.setMode(modeOf(qb.axes, m));
+      expect(Array.from(lazy.run(inputFor(m)))).toEqual(Array.from(eager.run(inputFor(m))));
+    }
+    const out = new Uint8Array(qb.dataBytes + 32).fill(0xa5);
+    qb.writeData(out, 16);
+    expect(out.subarray(16, 16 + qb.dataBytes)).toEqual(qb.data);
+    expect(qb.data.length).toBe(qb.dataBytes);
+    expect(() => qb.writeData(new Uint8Array(qb.dataBytes), 16)).toThrow(/do not fit/);
+    expect(() => qb.writeData(out, 4)).toThrow(/16-byte aligned, got byte 4/);
+  });
+
   describe.each(engines())('[%s]', (_build, eng) => {
     it('a model with q8 weights runs exactly like the same model with the expanded weights stored raw, in every mode', () => {
       const [q, raw] = pair();

@@ -20,7 +20,10 @@ export interface RunnableBlob {
   name: string;
   axes: AxisDef[];
   /** the data section as loaded: tensors, plans, then q8 tensors expanded to f32 */
-  data: Uint8Array;
+  readonly data: Uint8Array;
+  /** data's length and a writer of its bytes, when the blob can write them without making data (src/format/reader.ts) */
+  dataBytes?: number;
+  writeData?(dst: Uint8Array, at: number): void;
   graphs: Array<{ name: string; planOffset: number; plan: Uint32Array }>;
 }
 
@@ -80,9 +83,10 @@ export class Runner {
     this.axes = blob.axes;
     let arena = opts.arena ?? sharedArenas.get(eng);
     if (!arena) sharedArenas.set(eng, (arena = new Arena(eng)));
-    this.dataBase = arena.alloc(blob.data.byteLength, 64);
+    this.dataBase = arena.alloc(blob.dataBytes ?? blob.data.byteLength, 64);
     this.arenaBase = arena.alloc(Math.max(g.plan[PH.arenaBytes], 16), 64);
-    eng.u8().set(blob.data, this.dataBase);
+    if (blob.writeData) blob.writeData(eng.u8(), this.dataBase);
+    else eng.u8().set(blob.data, this.dataBase);
     this.plan = this.dataBase + g.planOffset;
     const rc = x.plan_bind(this.plan, this.dataBase, this.arenaBase);
     if (rc !== 0) throw new Error(`slimsplit: plan_bind failed for graph '${graphName}' (code ${rc})`);
