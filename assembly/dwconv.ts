@@ -436,11 +436,10 @@ function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, s
     const rp0 = xc + (<usize>((iy0 + ky0) * W) << 2), wp0 = wc + <usize>(ky0 * 12);
     const yr = yc + (<usize>(oy * OW) << 2);
     let ox = 0;
-    let rightDone = false;
+    // stride 1 with both borders: one loop for the two border blocks (the right one is then done)
     if (s == 1 && padL && over) {
       bordersS1(rp0, rs, wp0, nr, rb, yr, yr + (<usize>(OW - 4) << 2), bv, sv, hv, act);
       ox = 4;
-      rightDone = true;
     } else if (padL) {
       v128.store(yr, fin(s == 1 ? leftS1(rp0, rs, wp0, nr) : leftS2(rp0, rs, wp0, nr), bv, sv, hv, act));
       ox = 4;
@@ -474,7 +473,7 @@ function planesK3Relu(x: usize, w: usize, y: usize, bias: usize, scale: usize, s
         v128.store(yr + (<usize>bx << 2), fin(a0, bv, sv, hv, act));
         ox = bx + 4;
       }
-      if (over && !rightDone) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS1(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
+      if (over && !padL) v128.store(yr + (<usize>(OW - 4) << 2), fin(rightS1(rp0 + rb, rs, wp0, nr), bv, sv, hv, act));
     } else {
       for (; ox + 8 <= endI; ox += 8) {
         let a0 = f32x4.splat(0), a1 = a0;

@@ -10,7 +10,7 @@ export { act4 };
 // params: [0] x f32* [cinActive][n]  [1] w f32* [coutFull][cinFull]  [2] y f32* [coutActive][n]
 //         [3] bias f32* [coutFull] | 0  [4] scale f32* | 0  [5] shift f32* | 0   (0 = absent)
 //         [6] cinFull (weight row stride)  [7] cinActive  [8] coutActive  [9] n
-//         [10] act code | (P / 4) << 8: the first P weight rows are packed (see packRows)
+//         [10] act code | (P / 4) << 8: the first P weight rows are packed ("Packed rows" below)
 //
 // SIMD: a 4x8 register tile (4 output channels x 8 positions = 8 f32x4 accumulators, the
 // widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts). The ci

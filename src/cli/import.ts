@@ -48,12 +48,12 @@ function parseBits(v: string): number[] {
   return b;
 }
 
-/** The label file: one class per line, in the model's output order. */
 /** One value when every channel has it, else one per channel. */
 function perChannel(v: number[]): string {
   return v.every((x) => x === v[0]) ? (v[0]?.toFixed(4) ?? '-') : v.map((x) => x.toFixed(4)).join(',');
 }
 
+/** The label file: one class per line, in the model's output order. */
 export function readLabels(path: string): string[] {
   return new TextDecoder().decode(readFile(path, 'labels file')).replace(/\r/g, '').replace(/\n+$/, '').split('\n');
 }

@@ -218,6 +218,13 @@ export function nearestSource(i: number, len: number, out: number, ct: string, n
   return Math.min(Math.max(r, 0), len - 1);
 }
 
+/** Whether a nearest resize of a length-`len` axis to `out` reads input i >> 1 for every output i (upsample2x). */
+export function nearestIsTwice(len: number, out: number, ct: string, nm: string): boolean {
+  if (out !== 2 * len) return false;
+  for (let i = 0; i < out; i++) if (nearestSource(i, len, out, ct, nm) !== i >> 1) return false;
+  return true;
+}
+
 /** Multiply-adds of one node (convs and dense layers; adds and pools count as 0). */
 export function nodeMacs(n: IrNode, g: IrGraph): number {
   if (n.op === 'conv2d') {

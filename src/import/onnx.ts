@@ -29,7 +29,7 @@ import protobuf from 'protobufjs/light.js';
 import { onnxDescriptor } from './onnx_proto.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, nearestSource, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, nearestIsTwice, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface OnnxOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -366,6 +366,12 @@ class OnnxReader {
     return [p[0], p[1], grow(h, p[0], p[2]), grow(w, p[1], p[3])];
   }
 
+  /** y0 = x * w[c] + bias[c] per channel c of x [C, H, W]: a 1x1 conv with one group per channel (an activation after it folds in). */
+  private perChannel(name: string, x: string, y0: string, w: Float32Array, bias: Float32Array | undefined, where: string): void {
+    const s = this.shape(x), C = s[0];
+    this.push({ op: 'conv2d', name, x, y: this.output(y0, s, where), w, bias, cin: C, cout: C, groups: C, k: 1, stride: 1, pad: 'none', act: 'none' });
+  }
+
   /** Checks a pool's ceil_mode against the engine's floor. */
   private ceilMode(a: Map<string, OnnxAttribute>, h: number, w: number, k: number, s: number, p: number[], where: string, op: string): void {
     if (Number(a.get('ceil_mode')?.i ?? 0) !== 1) return;
@@ -472,7 +478,7 @@ class OnnxReader {
               w[c] = f;
               bias[c] = beta[c] - mean[c] * f;
             }
-            this.push({ op: 'conv2d', name, x, y: this.output(y0, sx, where), w, bias, cin: C, cout: C, groups: C, k: 1, stride: 1, pad: 'none', act: 'none' });
+            this.perChannel(name, x, y0, w, bias, where);
             break;
           }
           for (const v of [gamma, beta, mean, vari]) if (v.length !== p.cout) throw new ImportError(`${where}: parameters have ${v.length} values for ${p.cout} channels`);
@@ -723,10 +729,7 @@ class OnnxReader {
             // is a 1x1 conv with one group per channel and no bias
             const lead = c.dims.length === 4 ? c.dims[0] : 1, dc = c.dims.slice(-3);
             if (sx.length === 3 && c.data.length === sx[0] && sx[0] > 1 && lead === 1 && dc.length === 3 && dc[0] === sx[0] && dc[1] === 1 && dc[2] === 1) {
-              this.push({
-                op: 'conv2d', name, x, y: this.output(y0, sx, where), w: Float32Array.from(c.data), bias: undefined,
-                cin: sx[0], cout: sx[0], groups: sx[0], k: 1, stride: 1, pad: 'none', act: 'none',
-              });
+              this.perChannel(name, x, y0, Float32Array.from(c.data), undefined, where);
               break;
             }
             if (c.data.length !== 1 || c.dims.length > sx.length + 1) throw new ImportError(`${where}: multiplying by the constant '${n.input[c0 ? 0 : 1]}' of shape [${c.dims}] is not supported (only by a single value, or one per channel of a [1, C, H, W] tensor)`);
@@ -813,12 +816,7 @@ class OnnxReader {
             // the engine's nearest resize is upsample2x, y[i] = x[i >> 1]: taken when ONNX's own
             // source index (coordinate mode, then rounding, then clamp) is i >> 1 for every output
             const nm = this.str(a, 'nearest_mode', 'round_prefer_floor');
-            const twice = (len: number, out: number): boolean => {
-              if (out !== 2 * len) return false;
-              for (let i = 0; i < out; i++) if (nearestSource(i, len, out, ct, nm) !== i >> 1) return false;
-              return true;
-            };
-            if (!twice(h, OH) || !twice(w, OW)) {
+            if (!nearestIsTwice(h, OH, ct, nm) || !nearestIsTwice(w, OW, ct, nm)) {
               throw new ImportError(`${where}: nearest Resize of ${h}x${w} to ${OH}x${OW} with coordinate_transformation_mode '${ct}' and nearest_mode '${nm}' is not supported (only an exact 2x, each output reading input i >> 1: torch's and TensorFlow's nearest upsampling by 2)`);
             }
             this.push({ op: 'upsample2x', name, x, y: this.output(y0, [C, OH, OW], where) });

@@ -16,7 +16,7 @@
  */
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, convGeometryAt, nearestSource, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, nearestIsTwice, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 const SUPPORTED = '_FusedConv2D, Conv2D, (Fused)DepthwiseConv2dNative, Add/AddV2, Mul, Relu, Relu6, Sigmoid, Identity, Mean (over H, W), ResizeBilinear, ResizeNearestNeighbor (by 2), ConcatV2 (channels), MaxPool, AvgPool, Softmax (channels), hard swish and hard sigmoid after a conv';
 
@@ -349,8 +349,7 @@ export function readTfjs(model: ModelJson, shards: Uint8Array[], opts: TfjsOptio
         const { x, c, OH, OW, ac, hp } = resizeArgs(n);
         const [, h, w] = shape(x);
         const [ct, nm] = ac ? ['align_corners', 'round_prefer_ceil'] : hp ? ['tf_half_pixel_for_nn', 'floor'] : ['asymmetric', 'floor'];
-        const twice = (len: number, out: number): boolean => out === 2 * len && Array.from({ length: out }, (_, i) => nearestSource(i, len, out, ct, nm) === i >> 1).every(Boolean);
-        if (!twice(h, OH) || !twice(w, OW)) throw new ImportError(`${where(n)}: nearest resize of ${h}x${w} to ${OH}x${OW} is not supported (only an exact 2x)`);
+        if (!nearestIsTwice(h, OH, ct, nm) || !nearestIsTwice(w, OW, ct, nm)) throw new ImportError(`${where(n)}: nearest resize of ${h}x${w} to ${OH}x${OW} is not supported (only an exact 2x)`);
         emit({ op: 'upsample2x', name: n.name, x, y: add(n.name, [c, OH, OW]) });
         break;
       }

@@ -165,7 +165,6 @@ export class Model {
     return b;
   }
 
-  /** @internal */
   /**
    * The names of the model's outputs when it has several (an imported detector's heads laid end to
    * end, meta.outputs); empty for a classifier's one vector of class scores.
@@ -175,6 +174,7 @@ export class Model {
     return Array.isArray(o) && o.length > 1 ? o.map((p) => String((p as { name?: unknown }).name)) : [];
   }
 
+  /** @internal */
   get modelId(): number {
     return this.modelIdU32;
   }
