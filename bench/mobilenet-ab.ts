@@ -25,6 +25,7 @@ import { importModel, referenceActivations, nodeMacs, type IrGraph, type IrNode 
 import { lowerGraph } from '../src/import/graph.js';
 import { packGraph } from '../src/format/pack.js';
 import { abTime, type AbTimes } from './ab-time.js';
+import { layerAlone } from './subgraph.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string): string | undefined => {
@@ -62,12 +63,6 @@ function ab(g: IrGraph, input: Float32Array, reps: number): Ab {
   return { ...abTime(() => rs[0].run(input), () => rs[1].run(input), ROUNDS, COLD ? 1 : reps, COLD ? flush : undefined), identical };
 }
 
-function alone(ir: IrGraph, n: IrNode): IrGraph | null {
-  if (n.op === 'mul' || n.op === 'concat') return null; // two inputs of different shapes: no one-input graph
-  const x = n.op === 'add' ? n.a : n.x;
-  const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
-  return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
-}
 
 const { ir } = importModel(new Uint8Array(readFileSync(MODEL)));
 const [C, H, W] = ir.tensors.get(ir.input)!.shape;
@@ -85,7 +80,7 @@ if (process.argv.includes('--layers')) {
     const desc = n.op === 'conv2d' ? `${n.groups > 1 ? 'dw' : n.k === 1 ? 'pw' : 'conv'}${n.k}x${n.k}/${n.stride} ${n.cin}->${n.cout}` : n.op;
     const out = ir.tensors.get(n.y)!.shape.join('x');
     if (ONLY && !new RegExp(ONLY).test(`${desc} ${out}`)) continue;
-    const sub = alone(ir, n);
+    const sub = layerAlone(ir, n);
     if (!sub) continue;
     const r = ab(sub, Float32Array.from(acts.get(sub.input)!), 20);
     const gf = (2 * nodeMacs(n, ir)) / r.b / 1e6;

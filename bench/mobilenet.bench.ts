@@ -23,6 +23,7 @@ import { decodeImage, toInput } from '../src/model/image.js';
 import { importModel, referenceForward, referenceActivations, nodeMacs, type IrGraph, type IrNode } from '../src/import/index.js';
 import { initPeers, normErr } from './peers.js';
 import { irToOnnx, irToTfjs, nchwToNhwc } from './ir-peers.js';
+import { layerAlone } from './subgraph.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string): string | undefined => {
@@ -117,13 +118,6 @@ const median = (a: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** A one-node graph around node n (an add reads its input twice), for the per-layer breakdown. */
-function subgraph(ir: IrGraph, n: IrNode): IrGraph | null {
-  if (n.op === 'mul' || n.op === 'concat') return null; // two inputs of different shapes: no one-input graph
-  const x = n.op === 'add' ? n.a : n.x;
-  const node: IrNode = n.op === 'add' ? { ...n, b: n.a } : n;
-  return { ...ir, input: x, output: n.y, nodes: [node], outputActivation: undefined, mean: [], std: [] };
-}
 
 async function main(): Promise<void> {
   await initPeers();
@@ -167,7 +161,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < ir.nodes.length; i++) {
       const n = ir.nodes[i];
       if (n.op === 'alias') continue;
-      const sub = subgraph(ir, n);
+      const sub = layerAlone(ir, n);
       if (!sub) continue;
       const lx = Float32Array.from(acts.get(sub.input)!);
       const lc = await build(sub, lx, ortNode);
