@@ -78,6 +78,8 @@ export function matmul(p: usize): void {
       // A remainder of 1..4 columns runs as one 4-wide tile instead (it costs about 2/3 of an
       // 8-wide one): 49 = 6 x 8 + 4 overlapped.
       const rem = len & 7;
+      // 1-3 leftover columns of packed rows run as columns (colsPacked) instead
+      const cols = len >= 8 && P >= 4 && rem >= 1 && rem <= 3;
       const l8 = len < 8 ? 0 : rem == 0 || rem > 4 ? len : len & ~7;
       let co = 0;
       for (; co + 4 <= M; co += 4) {
@@ -105,6 +107,10 @@ export function matmul(p: usize): void {
         }
       }
       jj = l8;
+      if (cols) {
+        colsPacked(xj, xs, w, ws, yj, K, P, M, jj, len);
+        jj = len;
+      }
       if (jj < len && len >= 4) {
         // 4-wide tiles from jj to the end, the last one overlapping
         co = 0;
@@ -256,6 +262,64 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
+}
+
+// Columns [j0, j1) of the panel at x (one position each): packed rows four groups (16 rows) at a
+// time, a group's 4 weights of a step one vector against the column's splatted input, so a
+// leftover column costs about a quarter of the 4x4 tile that would otherwise cover it (7x7 planes:
+// 49 = 6 x 8 + 1). Each sum runs over ci in order from 0, as in the tiles.
+function colsPacked(x: usize, xs: usize, w: usize, ws: usize, y: usize, K: i32, P: i32, M: i32, j0: i32, j1: i32): void {
+  const gs = ws << 2; // bytes from one packed group to the next
+  const G = min(P, M & ~3); // rows in whole packed groups that are all active
+  for (let j = j0; j < j1; j++) {
+    const xc = x + (<usize>j << 2), yc = y + (<usize>j << 2);
+    let co = 0;
+    for (; co + 16 <= G; co += 16) col16p(xc, xs, w + <usize>co * ws, gs, yc + <usize>co * xs, K);
+    for (; co < G; co += 4) col4p(xc, xs, w + <usize>co * ws, yc + <usize>co * xs, K);
+    for (; co < M; co++) {
+      const wr = rowAt(w, ws, co, P), ks = rowStep(co, P);
+      let acc: f32 = 0;
+      for (let ci = 0; ci < K; ci++) acc += load<f32>(wr + <usize>ci * ks) * load<f32>(xc + <usize>ci * xs);
+      store<f32>(yc + <usize>co * xs, acc);
+    }
+  }
+}
+
+@inline function col16p(x: usize, xs: usize, w: usize, gs: usize, y: usize, K: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
+  let w0 = w, w1 = w + gs, w2 = w1 + gs, w3 = w2 + gs;
+  const wend = w + (<usize>K << 4);
+  let xp = x;
+  while (w0 < wend) {
+    const xv = v128.load32_splat(xp);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load(w0), xv));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load(w1), xv));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load(w2), xv));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load(w3), xv));
+    xp += xs; w0 += 16; w1 += 16; w2 += 16; w3 += 16;
+  }
+  lanes4(y, xs, c0); lanes4(y + (xs << 2), xs, c1);
+  lanes4(y + (xs << 3), xs, c2); lanes4(y + xs * 12, xs, c3);
+}
+
+@inline function col4p(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+  let c0 = f32x4.splat(0);
+  let wp = w;
+  const wend = w + (<usize>K << 4);
+  let xp = x;
+  while (wp < wend) {
+    c0 = f32x4.add(c0, f32x4.mul(v128.load(wp), v128.load32_splat(xp)));
+    xp += xs; wp += 16;
+  }
+  lanes4(y, xs, c0);
+}
+
+// lane i of v to y + i * ys (four output channels of one column)
+@inline function lanes4(y: usize, ys: usize, v: v128): void {
+  store<f32>(y, f32x4.extract_lane(v, 0));
+  store<f32>(y + ys, f32x4.extract_lane(v, 1));
+  store<f32>(y + (ys << 1), f32x4.extract_lane(v, 2));
+  store<f32>(y + ys * 3, f32x4.extract_lane(v, 3));
 }
 
 // one weight row (ks bytes per ci) x 8 positions

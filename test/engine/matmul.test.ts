@@ -115,9 +115,10 @@ describe.each(engines())('matmul: packed weight rows [%s]', (_b, eng) => {
   it('give the bits of row-major weights on every tile remainder, slice and panel split', () => {
     // rows packed: cout & ~3; coutActive cutting inside a packed group, at its end, and past it;
     // n > 1 only (plan_bind leaves linear layers as stored)
-    for (const [cin, cout, cinA] of [[5, 9, 5], [16, 7, 11], [700, 13, 700], [3, 4, 3]]) {
-      for (const coutA of new Set([1, 2, 3, 4, 5, cout - 1, cout].filter((v) => v >= 1 && v <= cout))) {
-        for (const n of [2, 3, 4, 5, 7, 8, 9, 12, 13, 17, 49, 61]) {
+    // cout 39: leftover columns of a panel (n % 8 of 1-3) run as columns of 16- and 4-row groups
+    for (const [cin, cout, cinA] of [[5, 9, 5], [16, 7, 11], [700, 13, 700], [3, 4, 3], [24, 39, 21], [700, 36, 700]]) {
+      for (const coutA of new Set([1, 2, 3, 4, 5, 17, 21, cout - 1, cout].filter((v) => v >= 1 && v <= cout))) {
+        for (const n of [2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 17, 49, 50, 51, 61]) {
           const c: Case = { cin, cout, cinA, coutA, n, act: n % 7, bias: true, scale: n % 2 === 0, shift: n % 3 === 0, seed: n + cin + coutA };
           const a = new Arena(eng);
           const x = randn(cinA * n, c.seed, 2), w = randn(cout * cin, c.seed + 1), bias = randn(cout, c.seed + 2);
