@@ -118,8 +118,11 @@ describe.each(engines())('matmul: packed weight rows [%s]', (_b, eng) => {
     // cout 39: leftover columns of a panel (n % 8 of 1-3) run as columns of 16- and 4-row groups
     for (const [cin, cout, cinA] of [[5, 9, 5], [16, 7, 11], [700, 13, 700], [3, 4, 3], [24, 39, 21], [700, 36, 700]]) {
       for (const coutA of new Set([1, 2, 3, 4, 5, 17, 21, cout - 1, cout].filter((v) => v >= 1 && v <= cout))) {
-        for (const n of [2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 17, 49, 50, 51, 61]) {
-          const c: Case = { cin, cout, cinA, coutA, n, act: n % 7, bias: true, scale: n % 2 === 0, shift: n % 3 === 0, seed: n + cin + coutA };
+        // fused: relu6 with bias and no scale or shift, which the packed 4x8 tiles apply before storing
+        for (const [n, fused] of [2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 17, 49, 50, 51, 61].flatMap((n) => [[n, false], [n, true]] as const)) {
+          const c: Case = fused
+            ? { cin, cout, cinA, coutA, n, act: 2, bias: true, scale: false, shift: false, seed: n + cin + coutA }
+            : { cin, cout, cinA, coutA, n, act: n % 7, bias: true, scale: n % 2 === 0, shift: n % 3 === 0, seed: n + cin + coutA };
           const a = new Arena(eng);
           const x = randn(cinA * n, c.seed, 2), w = randn(cout * cin, c.seed + 1), bias = randn(cout, c.seed + 2);
           const scale = c.scale ? randn(cout, c.seed + 3, 2) : undefined, shift = c.shift ? randn(cout, c.seed + 4) : undefined;
