@@ -141,6 +141,30 @@ describe('dwconv: the whole-plane 3x3 path (SIMD) and the scalar build agree', (
   }
 });
 
+describe('dwconv: bias without scale or shift (one add on the SIMD whole-plane path)', () => {
+  const [[, simd], [, scalar]] = engines();
+  it('equals the scalar build to the bit on signed zeros, NaN and infinities in input and bias', () => {
+    const C = 6, H = 5, W = 12;
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1, -1];
+    const x = Float32Array.from({ length: C * H * W }, (_, i) => (i % 5 === 0 ? specials[i % 7] : (i % 3 === 0 ? -0 : 0)));
+    const w = Float32Array.from({ length: C * 9 }, (_, i) => (i % 2 ? -1 : 0.5));
+    const bias = Float32Array.from([-0, 0, -0, 1, -1, NaN]);
+    for (const s of [1, 2] as const) {
+      for (const act of [0, 1, 2]) {
+        const out = [simd, scalar].map((eng) => {
+          const a = new Arena(eng);
+          const g = convGeometry(H, W, 3, s, 'same');
+          const n = C * g.OH * g.OW, py = allocGuarded(a, n);
+          dwconv(eng, { x: put(eng, a, x), w: put(eng, a, w), y: py, bias: put(eng, a, bias), cin: C, cout: C, groups: C, H, W, k: 3, stride: s, pad: 'same', act });
+          expect(guardsIntact(eng, py, n)).toBe(true);
+          return new Uint32Array(read(eng, py, n).buffer.slice(0));
+        });
+        expect(Array.from(out[0]), `s${s} act ${act}`).toEqual(Array.from(out[1]));
+      }
+    }
+  });
+});
+
 describe('dwconv argument checks', () => {
   const base: Conv2dArgs = { x: 64, w: 128, y: 256, cin: 8, cout: 8, groups: 8, H: 10, W: 10, k: 3, stride: 1, pad: 'same' };
   it('names what is wrong', () => {
