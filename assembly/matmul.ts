@@ -299,18 +299,19 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
     xp += xs; wp += 16;
   }
   const y1 = y + xs, y2 = y1 + xs, y3 = y2 + xs;
-  let bv = v128.load32_splat(bc);
+  const z = f32x4.splat(0);
+  let bv = f32x4.add(v128.load32_splat(bc), z);
   v128.store(y, r6(c00, bv)); v128.store(y, r6(c01, bv), 16);
-  bv = v128.load32_splat(bc, 4);
+  bv = f32x4.add(v128.load32_splat(bc, 4), z);
   v128.store(y1, r6(c10, bv)); v128.store(y1, r6(c11, bv), 16);
-  bv = v128.load32_splat(bc, 8);
+  bv = f32x4.add(v128.load32_splat(bc, 8), z);
   v128.store(y2, r6(c20, bv)); v128.store(y2, r6(c21, bv), 16);
-  bv = v128.load32_splat(bc, 12);
+  bv = f32x4.add(v128.load32_splat(bc, 12), z);
   v128.store(y3, r6(c30, bv)); v128.store(y3, r6(c31, bv), 16);
 }
+// b: the bias + 0 (see dwconv's PLAIN: then a + b is (a + bias) * 1 + 0 to the bit)
 @inline function r6(a: v128, b: v128): v128 {
-  const v = f32x4.add(f32x4.mul(f32x4.add(a, b), f32x4.splat(1)), f32x4.splat(0));
-  return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0)), f32x4.splat(6));
+  return f32x4.pmin(f32x4.pmax(f32x4.add(a, b), f32x4.splat(0)), f32x4.splat(6));
 }
 
 // Columns [j0, j1) of the panel at x (one position each): packed rows four groups (16 rows) at a

@@ -145,6 +145,25 @@ describe.each(engines())('matmul: packed weight rows [%s]', (_b, eng) => {
   });
 });
 
+describe.each(engines())('matmul: bias and relu6 applied in the packed tiles [%s]', (_b, eng) => {
+  it('give the bits of the epilogue pass on signed zeros, NaN and infinities in input and bias', () => {
+    const cin = 5, cout = 8, n = 19;
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1, -1, 7];
+    const x = Float32Array.from({ length: cin * n }, (_, i) => (i % 3 === 0 ? specials[i % 8] : i % 2 ? -0 : 0));
+    const w = Float32Array.from({ length: cout * cin }, (_, i) => (i % 4 === 0 ? 0 : i % 2 ? -1 : 0.5));
+    const bias = Float32Array.from([-0, 0, -0, NaN, 1, -1, Infinity, -0]);
+    const a = new Arena(eng);
+    const args = (wp: number, y: number): MatmulArgs => ({ x: put(eng, a, x), w: wp, y, bias: put(eng, a, bias), cin, cout, n, act: 2 });
+    const py = allocGuarded(a, cout * n), pq = allocGuarded(a, cout * n);
+    matmul(eng, args(put(eng, a, w), py));
+    const words = matmulWords(args(put(eng, a, packRows(w, cout, cin)), pq));
+    words[10] |= (cout >> 2) << 8;
+    eng.call('matmul', words);
+    expect(Array.from(new Uint32Array(read(eng, pq, cout * n).buffer.slice(0)))).toEqual(Array.from(new Uint32Array(read(eng, py, cout * n).buffer.slice(0))));
+    expect(guardsIntact(eng, pq, cout * n)).toBe(true);
+  });
+});
+
 describe('matmul: SIMD and scalar builds agree', () => {
   const [[, simd], [, scalar]] = engines();
   it('within TOL.builds on every remainder', () => {
