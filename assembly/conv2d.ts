@@ -47,6 +47,8 @@ import { padCopy } from './padcopy';
 //                 Wrow = 2E: tap kx of output column ox reads padded column 2*ox + kx*D, at
 //                 phase (kx*D)&1, index ox + (kx*D)>>1, so eight consecutive outputs read
 //                 eight consecutive floats as with stride 1.
+//                 Dilated (D > 1), when it is smaller: K*((band-1)*stride + 1) rows instead,
+//                 kernel row ky's rows of the band in a block of their own (see copyRows).
 //
 // Tiles: SIMD = 4 output channels x 8 output columns (8 f32x4 accumulators, the most V8's
 // 15 xmm registers hold without spilling); scalar = 4 x 2. A last block of 1-2 channels runs
@@ -123,7 +125,9 @@ function conv2dRun(p: usize, D: i32): void {
   // Sized from the full channel count, so the scratch of the widest mode fits every mode.
   let band = <i32>(L2_BUDGET / (<usize>(cin * S) * Wrow4));
   band = band < 1 ? 1 : (band > OH ? OH : band);
-  const plane4 = copy ? <usize>((band - 1) * S + KE) * Wrow4 : <usize>(H * W) << 2;
+  const rowsK = copyRows(K, D, S, band), compact = rowsK > 0;
+  const plane4 = copy ? <usize>(compact ? rowsK : (band - 1) * S + KE) * Wrow4 : <usize>(H * W) << 2;
+  const blk = (band - 1) * S + 1; // rows of one kernel row's block (compact)
 
   // With bias alone the epilogue is free: the accumulators start at the bias.
   const ep = act | (scale != 0 || shift != 0 ? EPI_AFFINE : 0);
@@ -149,7 +153,8 @@ function conv2dRun(p: usize, D: i32): void {
       for (let kx = 0; kx < K; kx++) {
         const kd = kx * D;
         const col = S == 1 ? kd : (kd & 1) * E + (kd >> 1);
-        const off = <i32>(<usize>ci * plane4 + <usize>(ky * D) * Wrow4 + (<usize>col << 2));
+        const row = copy && compact ? ky * blk : ky * D;
+        const off = <i32>(<usize>ci * plane4 + <usize>row * Wrow4 + (<usize>col << 2));
         const t = <usize>((ci * K + ky) * K + kx) * TAP_BYTES;
         for (let b = 0; b < gN * nB; b++) store<i32>(tabAt + <usize>b * streamBytes + t, off);
       }
@@ -206,7 +211,13 @@ function conv2dRun(p: usize, D: i32): void {
     let src = x + <usize>oy0 * rowStep;
     if (copy) {
       src = copyAt;
-      padCopy(x, src, C, H, W, oy0 * S, (oy1 - oy0 - 1) * S + KE, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
+      if (compact) {
+        for (let ky = 0; ky < K; ky++) {
+          padCopy(x, src + <usize>(ky * blk) * Wrow4, C, H, W, oy0 * S + ky * D, (oy1 - oy0 - 1) * S + 1, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
+        }
+      } else {
+        padCopy(x, src, C, H, W, oy0 * S, (oy1 - oy0 - 1) * S + KE, <i32>(plane4 >> 2), Wrow, E, padT, padL, S);
+      }
     }
     for (let g = 0; g < gN; g++) {
       const xg = src + <usize>(g * cinG) * plane4;
@@ -535,4 +546,14 @@ function actRows(y0: usize, y1: usize, y2: usize, y3: usize, n: i32, act: i32): 
   }
   store<f32>(yp, actf(v0, ep & 7));
   store<f32>(yp, actf(v1, ep & 7), 4);
+}
+
+// The compact copy of a dilated conv (D > 1): per kernel row ky, only the input rows its taps read
+// for the band's output rows, oy*S + ky*D, as a block of (band-1)*S + 1 rows; K blocks in all. The
+// plain copy holds every row the band's windows span, (band-1)*S + (K-1)*D + 1, which grows with D
+// (DeepLab's rates 12-36 made it tens of MB). Returns the compact row count where it is smaller,
+// else 0. src/engine/ops/conv2d.ts sizes the scratch the same way.
+@inline function copyRows(K: i32, D: i32, S: i32, band: i32): i32 {
+  const rows = K * ((band - 1) * S + 1);
+  return D > 1 && rows < (band - 1) * S + (K - 1) * D + 1 ? rows : 0;
 }

@@ -143,6 +143,11 @@ const dilated: Array<[string, Conv2dShape]> = [
   // DeepLab's ASPP rates on a 33x33 map: extents 13 and 37 (wider than the map: padding only)
   ['ASPP 3x3 d6 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 6 }],
   ['ASPP 3x3 d18 same on 33x33', { cin: 24, cout: 12, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 18 }],
+  // enough channels for bands of a few rows: the copy holds each kernel row's rows of the band
+  // (copyRows in assembly/conv2d.ts), not every row the extent spans; the last band shorter
+  ['ASPP d18 on 33x33, 160 channels: copy by kernel row, bands of 5', { cin: 160, cout: 8, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 1, dilation: 18 }],
+  ['stride 2 d12, 128 channels: copy by kernel row', { cin: 128, cout: 6, H: 40, W: 40, k: 3, stride: 2, pad: 'same', act: 2, dilation: 12 }],
+  ['depthwise d12 on 33x33, 160 channels: copy by kernel row', { cin: 160, cout: 160, groups: 160, groupsActive: 150, H: 33, W: 33, k: 3, stride: 1, pad: 'same', act: 2, dilation: 12 }],
 ];
 
 // Wide rows and many input channels exceed the kernel's L1/L2 budgets (assembly/conv2d.ts):
@@ -312,6 +317,14 @@ describe.each(engines())('conv2d [%s]', (_b, eng) => {
     const w = randn(weightsLen(s), 42, 0.3);
     const e = epilogue(s.cout, 43, [true, true, true]);
     expectMatchesRef(run(eng, s, x, w, e), s, x, w, e);
+  });
+
+  it("a dilated layer's padded copy holds the rows its kernel rows read, not every row of the extent", () => {
+    // DeepLab-v3's ASPP at output stride 8: 2048 channels on 65x65, rate 36 (extent 73 rows). One
+    // output row per band: 3 rows of 64 + 73 columns per channel, against 3 of 64 + 3 at rate 1
+    // (the tap streams are the same). Every row of the extent would be 82 MB.
+    const s: Conv2dShape = { cin: 2048, cout: 256, H: 65, W: 65, k: 3, stride: 1, pad: 'same', dilation: 36 };
+    expect(conv2dScratchBytes(s) - conv2dScratchBytes({ ...s, dilation: 1 })).toBe(2048 * 3 * (137 - 67) * 4);
   });
 
   it('a dilated tap reads the input d pixels apart (one output by hand)', () => {

@@ -127,7 +127,10 @@ function scratchBytes(a: Conv2dShape, pl: Conv2dPlan): number {
     const ke = (a.k - 1) * pl.dilation + 1; // the extent one output reads
     const Wrow = a.stride === 1 ? OWe - 1 + ke : 2 * (OWe + ((ke - 1) >> 1));
     const band = Math.min(Math.max(Math.floor(L2_BUDGET / (a.cin * a.stride * Wrow * 4)), 1), pl.OH);
-    bytes += pl.cinActive * ((band - 1) * a.stride + ke) * Wrow * 4;
+    // dilated: kernel row by kernel row when that holds fewer rows (copyRows in assembly/conv2d.ts)
+    const compact = a.k * ((band - 1) * a.stride + 1);
+    const rows = pl.dilation > 1 && compact < (band - 1) * a.stride + ke ? compact : (band - 1) * a.stride + ke;
+    bytes += pl.cinActive * rows * Wrow * 4;
   }
   return bytes;
 }
