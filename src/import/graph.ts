@@ -225,6 +225,28 @@ export function nearestIsTwice(len: number, out: number, ct: string, nm: string)
   return true;
 }
 
+/**
+ * The engine's padding mode that reads the same input rows and columns as explicit pads
+ * [top, left, bottom, right] and gives the same output size (k: the window's extent, dilation
+ * included); bottom/right padding that no output reads does not matter. ONNX's pads and a TFLite
+ * or ONNX Pad before a conv or pool come this way.
+ */
+export function explicitPadMode(H: number, W: number, k: number, s: number, pads: number[], where: string, op: string): Padding {
+  const [t, l, b, r] = pads;
+  const OH = Math.floor((H + t + b - k) / s) + 1, OW = Math.floor((W + l + r - k) / s) + 1;
+  if (OH < 1 || OW < 1) throw new ImportError(`${where}: ${op} ${k}x${k}/${s} with pads [${pads}] on a ${H}x${W} input gives an empty output`);
+  for (const mode of ['none', 'same', 'tf-same'] as Padding[]) {
+    let g;
+    try {
+      g = convGeometry(H, W, k, s, mode);
+    } catch {
+      continue;
+    }
+    if (g.padT === t && g.padL === l && g.OH === OH && g.OW === OW) return mode;
+  }
+  throw new ImportError(`${where}: pads [${t}, ${l}, ${b}, ${r}] (top, left, bottom, right) for a ${k}x${k}/${s} ${op} on a ${H}x${W} input are not supported: the engine pads by (k-1)/2 on every side, TensorFlow-style SAME (the odd one at the bottom/right), or not at all`);
+}
+
 /** Multiply-adds of one node (convs and dense layers; adds and pools count as 0). */
 export function nodeMacs(n: IrNode, g: IrGraph): number {
   if (n.op === 'conv2d') {

@@ -29,7 +29,7 @@ import protobuf from 'protobufjs/light.js';
 import { onnxDescriptor } from './onnx_proto.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, nearestIsTwice, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, explicitPadMode, nearestIsTwice, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface OnnxOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -269,27 +269,6 @@ class OnnxReader {
     return new Map(n.attribute.map((a) => [a.name ?? '', a]));
   }
 
-  /**
-   * The engine's padding mode that reads the same input rows and columns as explicit pads
-   * [top, left, bottom, right] and gives the same output size; bottom/right padding that no
-   * output reads does not matter.
-   */
-  private padMode(H: number, W: number, k: number, s: number, pads: number[], where: string, op: string): Padding {
-    const [t, l, b, r] = pads;
-    const OH = Math.floor((H + t + b - k) / s) + 1, OW = Math.floor((W + l + r - k) / s) + 1;
-    if (OH < 1 || OW < 1) throw new ImportError(`${where}: ${op} ${k}x${k}/${s} with pads [${pads}] on a ${H}x${W} input gives an empty output`);
-    for (const mode of ['none', 'same', 'tf-same'] as Padding[]) {
-      let g;
-      try {
-        g = convGeometry(H, W, k, s, mode);
-      } catch {
-        continue;
-      }
-      if (g.padT === t && g.padL === l && g.OH === OH && g.OW === OW) return mode;
-    }
-    throw new ImportError(`${where}: pads [${t}, ${l}, ${b}, ${r}] (top, left, bottom, right) for a ${k}x${k}/${s} ${op} on a ${H}x${W} input are not supported: the engine pads by (k-1)/2 on every side, TensorFlow-style SAME (the odd one at the bottom/right), or not at all`);
-  }
-
   /** Explicit pads [t, l, b, r] from `pads` or `auto_pad` (ONNX's 4-value order is t, l, b, r). */
   private pads(a: Map<string, OnnxAttribute>, H: number, W: number, k: number, s: number, where: string): number[] {
     const auto = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s) : 'NOTSET';
@@ -450,7 +429,7 @@ class OnnxReader {
           if (d > 1 && auto.startsWith('SAME')) throw new ImportError(`${where}: auto_pad ${auto} with dilations [${d},${d}] is not supported (onnxruntime refuses it too); give explicit pads`);
           const own = this.pads(a, h, w, ke, s, where);
           const pads = pre ? own.map((v, i) => v + pre.pads[i]) : own;
-          const pad = this.padMode(h, w, ke, s, pads, where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
+          const pad = explicitPadMode(h, w, ke, s, pads, where, d > 1 ? `conv (${kk}x${kk} dilated by ${d})` : 'conv');
           const geo = convGeometry(h, w, kk, s, pad, d);
           const y = this.output(y0, [cout, geo.OH, geo.OW], where);
           this.push({
@@ -547,7 +526,7 @@ class OnnxReader {
           const { k: kk, s: ss } = this.window(a, undefined, where, 'average pool');
           const p = pre ? pre.pads : own;
           this.ceilMode(a, h, w, kk, ss, p, where, 'average pool');
-          const pad = this.padMode(h, w, kk, ss, p, where, 'average pool');
+          const pad = explicitPadMode(h, w, kk, ss, p, where, 'average pool');
           const geo = convGeometry(h, w, kk, ss, pad);
           if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
           // count_include_pad 1: the mean over k x k, padding counted as zeros; 0: over the pixels inside
@@ -595,7 +574,7 @@ class OnnxReader {
           const { k: kk, s } = this.window(a, undefined, where, 'max pool');
           const given = this.pads(a, h, w, kk, s, where);
           const p = this.ceilPads(a, h, w, kk, s, given);
-          const pad = this.padMode(h, w, kk, s, p, where, p === given ? 'max pool' : 'max pool (ceil_mode 1: the extra window as bottom/right padding)');
+          const pad = explicitPadMode(h, w, kk, s, p, where, p === given ? 'max pool' : 'max pool (ceil_mode 1: the extra window as bottom/right padding)');
           const geo = convGeometry(h, w, kk, s, pad);
           if (Math.max(geo.padT, geo.padL, geo.padB, geo.padR) >= kk) throw new ImportError(`${where}: pads [${p}] must be below the kernel size ${kk}`);
           const y = this.output(y0, [C, geo.OH, geo.OW], where);

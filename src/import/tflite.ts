@@ -12,7 +12,9 @@
  * OIHW, depthwise filters [1][kh][kw][C] become [C][1][kh][kw]. Padding SAME is TensorFlow's
  * (the odd row/column at the bottom/right: the engine's 'tf-same'), VALID is 'none'. Pools average
  * over the pixels inside the map, as the engine's avgpool does; a fused activation on a pool becomes
- * an act node after it. A SOFTMAX is over NHWC's last axis, the engine's channel axis. What the
+ * an act node after it. A SOFTMAX is over NHWC's last axis, the engine's channel axis. A PAD of
+ * zeros before a VALID conv becomes the conv's padding; a DEQUANTIZE of a constant (float16
+ * weights) is a constant (docs/IMPORT.md lists every op). What the
  * engine cannot run exactly (dilation > 1, unequal strides, depth multipliers, other activations,
  * softmax beta) is refused with the op and node named, never approximated.
  */
@@ -20,7 +22,7 @@ import * as flatbuffers from 'flatbuffers';
 import * as T from './tflite_schema.js';
 import { convGeometry, type Padding } from '../engine/ops/types.js';
 import type { ActName } from '../engine/ops/act.js';
-import { ImportError, convGeometryAt, type IrGraph, type IrNode, type IrTensor } from './graph.js';
+import { ImportError, convGeometryAt, explicitPadMode, nearestIsTwice, type IrGraph, type IrNode, type IrTensor } from './graph.js';
 
 export interface TfliteOptions {
   /** run at another input size than the file's (fully convolutional models) */
@@ -34,6 +36,16 @@ const ACTS: Partial<Record<number, ActName>> = {
   [T.ActivationFunctionType.RELU]: 'relu',
   [T.ActivationFunctionType.RELU6]: 'relu6',
 };
+
+const SUPPORTED = 'CONV_2D, DEPTHWISE_CONV_2D (with a PAD of zeros before them), FULLY_CONNECTED, ADD, MUL (same shape, per channel, or by a constant), CONCATENATION (channels), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over H, W), RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR (by 2), RESHAPE/SQUEEZE to [1, n], RELU, RELU6, LOGISTIC, HARD_SWISH, SOFTMAX, DEQUANTIZE of constants';
+
+/** IEEE half (binary16 bits) -> number: float16 weights. */
+function half(h: number): number {
+  const e = (h >> 10) & 0x1f, m = h & 0x3ff, sign = h & 0x8000 ? -1 : 1;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m ? NaN : sign * Infinity;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}
 
 export function readTflite(bytes: Uint8Array, opts: TfliteOptions = {}): IrGraph {
   if (bytes.length < 8 || String.fromCharCode(...bytes.subarray(4, 8)) !== 'TFL3') {
@@ -57,6 +69,12 @@ class TfliteReader {
   private readonly sourceOps: Record<string, number> = {};
   /** tflite tensor index -> IR name, for the activation tensors made so far */
   private readonly act = new Map<number, string>();
+  /** DEQUANTIZE outputs of constants (float16 weights): tensor index -> the float32 values */
+  private readonly consts = new Map<number, { data: Float32Array; shape: number[] }>();
+  /** PAD outputs read only by convs: tensor index -> the unpadded input and [top, left, bottom, right] */
+  private readonly padded = new Map<number, { x: string; pads: number[] }>();
+  /** tensor index -> the indices of the ops that read it */
+  private readonly readers = new Map<number, number[]>();
 
   constructor(
     private readonly model: T.Model,
@@ -74,6 +92,8 @@ class TfliteReader {
 
   /** Dequantized constant data of tensor i, float32, in the file's layout. */
   private constant(i: number, what: string): { data: Float32Array; shape: number[] } {
+    const made = this.consts.get(i);
+    if (made) return made;
     const t = this.sg.tensors(i);
     if (!t) throw new ImportError(`${what}: tensor ${i} does not exist`);
     const b = this.model.buffers(t.buffer());
@@ -88,11 +108,15 @@ class TfliteReader {
     const qdim = q?.quantizedDimension() ?? 0;
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const data = new Float32Array(n);
-    const size = type === T.TensorType.FLOAT32 || type === T.TensorType.INT32 ? 4 : type === T.TensorType.UINT8 || type === T.TensorType.INT8 ? 1 : 0;
-    if (size === 0) throw new ImportError(`${what}: tensor '${t.name()}' has type ${T.TensorType[type]}; weights must be FLOAT32, UINT8, INT8 or INT32`);
+    const size = type === T.TensorType.FLOAT32 || type === T.TensorType.INT32 ? 4 : type === T.TensorType.FLOAT16 ? 2 : type === T.TensorType.UINT8 || type === T.TensorType.INT8 ? 1 : 0;
+    if (size === 0) throw new ImportError(`${what}: tensor '${t.name()}' has type ${T.TensorType[type]}; weights must be FLOAT32, FLOAT16, UINT8, INT8 or INT32`);
     if (raw.length !== n * size) throw new ImportError(`${what}: tensor '${t.name()}' holds ${raw.length} bytes, its shape [${shape}] of ${T.TensorType[type]} needs ${n * size}`);
     if (type === T.TensorType.FLOAT32) {
       for (let k = 0; k < n; k++) data[k] = dv.getFloat32(4 * k, true);
+      return { data, shape };
+    }
+    if (type === T.TensorType.FLOAT16) {
+      for (let k = 0; k < n; k++) data[k] = half(dv.getUint16(2 * k, true));
       return { data, shape };
     }
     if (!scales || scales.length === 0) throw new ImportError(`${what}: ${T.TensorType[type]} tensor '${t.name()}' has no quantization scale`);
@@ -106,6 +130,25 @@ class TfliteReader {
       data[k] = Math.fround(scales[c] * (v - zp(c)));
     }
     return { data, shape };
+  }
+
+  /** Whether tensor i holds constant data (a buffer, or a DEQUANTIZE of one). */
+  private isConstant(i: number): boolean {
+    if (this.consts.has(i)) return true;
+    const t = this.sg.tensors(i);
+    const raw = t ? this.model.buffers(t.buffer())?.dataArray() : null;
+    return !!raw && raw.length > 0;
+  }
+
+  /** An INT32 (or INT64) constant's values: shapes, axes, paddings. */
+  private intConstant(i: number, what: string): number[] {
+    const t = this.sg.tensors(i);
+    const raw = t ? this.model.buffers(t.buffer())?.dataArray() : null;
+    if (!t || !raw || raw.length === 0) throw new ImportError(`${what}: tensor '${this.tname(i)}' is not a constant`);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (t.type() === T.TensorType.INT32) return Array.from({ length: raw.length / 4 }, (_, k) => dv.getInt32(4 * k, true));
+    if (t.type() === T.TensorType.INT64) return Array.from({ length: raw.length / 8 }, (_, k) => Number(dv.getBigInt64(8 * k, true)));
+    throw new ImportError(`${what}: tensor '${t.name()}' has type ${T.TensorType[t.type()]}; INT32 or INT64 expected`);
   }
 
   /** The value range a quantized activation can hold (scale * (qmin - zp) .. scale * (qmax - zp)). */
@@ -181,6 +224,9 @@ class TfliteReader {
       throw new ImportError(`input '${inT.name()}' has type ${T.TensorType[inT.type()]}; UINT8 (quantized) or FLOAT32 inputs are supported`);
     }
     const outIdx = sg.outputs(0)!;
+    for (let k = 0; k < sg.operatorsLength(); k++) {
+      for (const i of sg.operators(k)!.inputsArray() ?? []) this.readers.set(i, [...(this.readers.get(i) ?? []), k]);
+    }
     let outputActivation: 'softmax' | undefined;
     let output = '';
     for (let k = 0; k < sg.operatorsLength(); k++) {
@@ -200,7 +246,8 @@ class TfliteReader {
           const dw = code.builtinCode() === T.BuiltinOperator.DEPTHWISE_CONV_2D;
           const o = dw ? (op.builtinOptions(new T.DepthwiseConv2DOptions()) as T.DepthwiseConv2DOptions) : (op.builtinOptions(new T.Conv2DOptions()) as T.Conv2DOptions);
           if (!o) throw new ImportError(`${where}: has no options`);
-          const x = this.input(ins[0], where);
+          const pd = this.padded.get(ins[0]);
+          const x = pd ? pd.x : this.input(ins[0], where);
           const [C, h, w] = this.shape(x);
           const f = this.constant(ins[1], `${where} filter`);
           const bias = ins.length > 2 && ins[2] >= 0 ? this.constant(ins[2], `${where} bias`).data : undefined;
@@ -210,7 +257,13 @@ class TfliteReader {
           if (o.strideH() !== o.strideW()) throw new ImportError(`${where}: strides ${o.strideH()}x${o.strideW()} differ; the engine needs equal strides`);
           const [d0, kh, kw, d3] = f.shape;
           if (kh !== kw) throw new ImportError(`${where}: filter ${kh}x${kw} is not square`);
-          const k = kh, stride = o.strideH(), pad = this.padding(o.padding());
+          const k = kh, stride = o.strideH();
+          let pad = this.padding(o.padding());
+          if (pd) {
+            // a PAD of zeros before a VALID conv (Keras's ZeroPadding2D before a stride-2 conv) is the conv's padding
+            if (pad !== 'none') throw new ImportError(`${where}: a PAD before a conv with SAME padding is not supported (only before VALID)`);
+            pad = explicitPadMode(h, w, (k - 1) * dil + 1, stride, pd.pads, where, 'conv after PAD');
+          }
           let cout: number, groups: number, wt: Float32Array;
           if (dw) {
             const dm = (o as T.DepthwiseConv2DOptions).depthMultiplier();
@@ -309,8 +362,136 @@ class TfliteReader {
           this.nodes.push({ op: 'softmax', name, x, y: this.output(yIdx, this.shape(x), where) });
           break;
         }
+        case T.BuiltinOperator.DEQUANTIZE: {
+          // float16 (or quantized) weights made float32 by an op: a constant like any other
+          if (!this.isConstant(ins[0])) throw new ImportError(`${where}: DEQUANTIZE of an activation is not supported (only of constant weights, as float16 models have)`);
+          this.consts.set(yIdx, this.constant(ins[0], where));
+          continue;
+        }
+        case T.BuiltinOperator.PAD: {
+          const x = this.input(ins[0], where);
+          const p = Array.from(this.intConstant(ins[1], `${where} paddings`));
+          if (p.length !== 8 || p[0] || p[1] || p[6] || p[7] || p.some((v) => v < 0)) throw new ImportError(`${where}: paddings [${p}] are not supported (only non-negative padding of H and W of a [1, H, W, C] tensor)`);
+          const rd = (this.readers.get(yIdx) ?? []).map((r) => this.model.operatorCodes(sg.operators(r)!.opcodeIndex())?.builtinCode());
+          const convs = [T.BuiltinOperator.CONV_2D, T.BuiltinOperator.DEPTHWISE_CONV_2D];
+          if (!rd.length || rd.some((c) => c === undefined || !convs.includes(c)) || yIdx === outIdx) {
+            throw new ImportError(`${where}: PAD is supported only right before a CONV_2D or DEPTHWISE_CONV_2D (where it becomes their padding); '${this.tname(yIdx)}' is read by ${rd.length ? rd.map((c) => T.BuiltinOperator[c!] ?? c).join(', ') : 'the graph output'}`);
+          }
+          this.padded.set(yIdx, { x, pads: [p[2], p[4], p[3], p[5]] });
+          continue;
+        }
+        case T.BuiltinOperator.MEAN: {
+          const x = this.input(ins[0], where);
+          const s = this.shape(x);
+          const axes = Array.from(this.intConstant(ins[1], `${where} axes`)).map((v) => (v < 0 ? v + 4 : v)).sort();
+          if (s.length !== 3 || axes.join() !== '1,2') throw new ImportError(`${where}: MEAN over axes [${axes}] of a [1, H, W, C] tensor is not supported (only over H and W, axes [1, 2])`);
+          const o = op.builtinOptions(new T.ReducerOptions()) as T.ReducerOptions | null;
+          this.nodes.push({ op: 'gap', name, x, y: this.output(yIdx, o?.keepDims() ? [s[0], 1, 1] : [s[0]], where) });
+          break;
+        }
+        case T.BuiltinOperator.FULLY_CONNECTED: {
+          const o = op.builtinOptions(new T.FullyConnectedOptions()) as T.FullyConnectedOptions | null;
+          if (o && o.weightsFormat() !== T.FullyConnectedOptionsWeightsFormat.DEFAULT) throw new ImportError(`${where}: weights format ${T.FullyConnectedOptionsWeightsFormat[o.weightsFormat()]} is not supported (DEFAULT)`);
+          const x = this.input(ins[0], where);
+          const s = this.shape(x);
+          // NHWC flattening equals NCHW's only when at most one of C and H*W is above 1
+          if (s.length === 3 && s[1] * s[2] !== 1) throw new ImportError(`${where}: a fully connected layer over a [${s[1]}, ${s[2]}, ${s[0]}] map would read NHWC order; only vectors and [1, 1, C] maps are supported`);
+          const wt = this.constant(ins[1], `${where} weights`);
+          const cin = s.reduce((a, c) => a * c, 1);
+          if (wt.shape.length !== 2 || wt.shape[1] !== cin) throw new ImportError(`${where}: weights [${wt.shape}] do not match an input of ${cin} values`);
+          const cout = wt.shape[0];
+          const bias = ins.length > 2 && ins[2] >= 0 ? this.constant(ins[2], `${where} bias`).data : undefined;
+          if (bias && bias.length !== cout) throw new ImportError(`${where}: bias has ${bias.length} values for ${cout} outputs`);
+          const keep = !!o?.keepNumDims() && s.length === 3;
+          const y = this.output(yIdx, keep ? [cout, 1, 1] : [cout], where);
+          this.nodes.push({ op: 'matmul', name, x, y, w: wt.data, bias, cin, cout, act: this.fusedAct(o?.fusedActivationFunction() ?? 0, where) });
+          break;
+        }
+        case T.BuiltinOperator.HARD_SWISH: {
+          const x = this.input(ins[0], where);
+          this.nodes.push({ op: 'act', name, x, y: this.output(yIdx, this.shape(x), where), act: 'hswish' });
+          break;
+        }
+        case T.BuiltinOperator.MUL: {
+          const o = op.builtinOptions(new T.MulOptions()) as T.MulOptions | null;
+          const act = this.fusedAct(o?.fusedActivationFunction() ?? 0, where);
+          const ca = this.isConstant(ins[0]), cb = this.isConstant(ins[1]);
+          if (ca && cb) throw new ImportError(`${where}: MUL of two constants is not supported`);
+          if (ca || cb) {
+            // by a constant: one factor (a scale node) or one per channel (a 1x1 conv with a group per channel)
+            const x = this.input(ca ? ins[1] : ins[0], where);
+            const s = this.shape(x);
+            const k = this.constant(ca ? ins[0] : ins[1], `${where} factor`);
+            const C = s[0];
+            const y = this.output(yIdx, s, where);
+            if (k.data.length === 1) this.nodes.push({ op: 'scale', name, x, y, a: k.data[0], act });
+            else if (k.data.length === C && k.shape[k.shape.length - 1] === C && s.length === 3) {
+              this.nodes.push({ op: 'conv2d', name, x, y, w: Float32Array.from(k.data), cin: C, cout: C, groups: C, k: 1, stride: 1, pad: 'none', act });
+            } else throw new ImportError(`${where}: MUL by a constant of shape [${k.shape}] on [1, ${s[1] ?? 1}, ${s[2] ?? 1}, ${C}] is not supported (one factor, or one per channel)`);
+            break;
+          }
+          let a = this.input(ins[0], where), b = this.input(ins[1], where);
+          let sa = this.shape(a), sb = this.shape(b);
+          const vec = (q: number[]) => q.length === 1 || (q.length === 3 && q[1] * q[2] === 1);
+          if (sa.join() !== sb.join() && vec(sa) && !vec(sb)) {
+            [a, b] = [b, a];
+            [sa, sb] = [sb, sa];
+          }
+          if (sa.join() !== sb.join() && !(vec(sb) && sb[0] === sa[0])) throw new ImportError(`${where}: broadcasting MUL of [${sa}] and [${sb}] (NCHW) is not supported (the same shape, or one factor per channel)`);
+          this.nodes.push({ op: 'mul', name, a, b, y: this.output(yIdx, sa, where), act });
+          break;
+        }
+        case T.BuiltinOperator.CONCATENATION: {
+          const o = op.builtinOptions(new T.ConcatenationOptions()) as T.ConcatenationOptions;
+          const parts = ins.map((i) => this.input(i, where));
+          const s0 = this.shape(parts[0]);
+          const axis = o ? o.axis() : 0;
+          if (s0.length !== 3 || (axis !== 3 && axis !== -1)) throw new ImportError(`${where}: concatenation on axis ${axis} of [1, ${s0.slice(1)}, ${s0[0]}] is not supported (the channel axis, 3 or -1)`);
+          for (const q of parts) {
+            const sq = this.shape(q);
+            if (sq.length !== 3 || sq[1] !== s0[1] || sq[2] !== s0[2]) throw new ImportError(`${where}: inputs of ${s0[1]}x${s0[2]} and ${sq[1]}x${sq[2]} cannot be concatenated on channels`);
+          }
+          const act = this.fusedAct(o?.fusedActivationFunction() ?? 0, where);
+          // more than two inputs: a chain of two-input concats, the activation on the last
+          let acc = parts[0], C = s0[0];
+          for (let j = 1; j < parts.length; j++) {
+            C += this.shape(parts[j])[0];
+            const last = j === parts.length - 1;
+            let y: string;
+            if (last) y = this.output(yIdx, [C, s0[1], s0[2]], where);
+            else {
+              y = `${name}/concat${j}`;
+              this.tensors.set(y, { name: y, shape: [C, s0[1], s0[2]] });
+            }
+            this.nodes.push({ op: 'concat', name: last ? name : `${name}/${j}`, a: acc, b: parts[j], y, act: last ? act : 'none' });
+            acc = y;
+          }
+          if (parts.length === 1) this.act.set(yIdx, parts[0]);
+          break;
+        }
+        case T.BuiltinOperator.RESIZE_BILINEAR:
+        case T.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR: {
+          const bil = code.builtinCode() === T.BuiltinOperator.RESIZE_BILINEAR;
+          const o = bil ? (op.builtinOptions(new T.ResizeBilinearOptions()) as T.ResizeBilinearOptions | null) : (op.builtinOptions(new T.ResizeNearestNeighborOptions()) as T.ResizeNearestNeighborOptions | null);
+          const ac = !!o?.alignCorners(), hp = !!o?.halfPixelCenters();
+          if (ac && hp) throw new ImportError(`${where}: align_corners and half_pixel_centers together are not supported (TensorFlow refuses them too)`);
+          const x = this.input(ins[0], where);
+          const [C, h, w] = this.shape(x);
+          const size = Array.from(this.intConstant(ins[1], `${where} size`));
+          if (size.length !== 2 || !(size[0] >= 1 && size[1] >= 1)) throw new ImportError(`${where}: size [${size}] is not [height, width]`);
+          const [OH, OW] = size;
+          if (bil) {
+            this.nodes.push({ op: 'resize_bilinear', name, x, y: this.output(yIdx, [C, OH, OW], where), mode: ac ? 'align_corners' : hp ? 'half_pixel' : 'legacy' });
+          } else {
+            // the engine's nearest resize is upsample2x, which TensorFlow's conventions all compute for an exact 2x
+            const [ct, nm] = ac ? ['align_corners', 'round_prefer_ceil'] : hp ? ['tf_half_pixel_for_nn', 'floor'] : ['asymmetric', 'floor'];
+            if (!nearestIsTwice(h, OH, ct, nm) || !nearestIsTwice(w, OW, ct, nm)) throw new ImportError(`${where}: nearest resize of ${h}x${w} to ${OH}x${OW} is not supported (only an exact 2x)`);
+            this.nodes.push({ op: 'upsample2x', name, x, y: this.output(yIdx, [C, OH, OW], where) });
+          }
+          break;
+        }
         default:
-          throw new ImportError(`${where}: op ${opName} is not supported (supported: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE/SQUEEZE to [1, n], RELU, RELU6, LOGISTIC, SOFTMAX)`);
+          throw new ImportError(`${where}: op ${opName} is not supported (supported: ${SUPPORTED})`);
       }
       output = this.act.get(yIdx)!;
     }
