@@ -12,6 +12,7 @@ export { se } from './se';
 export { gap, maxpool } from './pool';
 export { groupsum } from './groupsum';
 export { upsample2x } from './upsample';
+export { chshuffle } from './chshuffle';
 export { conv2d } from './conv2d';
 export { quantize, dequantize, quantize_pc, dequantize_pc } from './quant';
 export { mul } from './mul';

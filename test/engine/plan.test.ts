@@ -28,6 +28,7 @@ import { concatWords } from '../../src/engine/ops/concat.js';
 import { resizeWords, resizeScratchBytes } from '../../src/engine/ops/resize.js';
 import { avgpoolWords } from '../../src/engine/ops/avgpool.js';
 import { softmaxWords } from '../../src/engine/ops/softmax.js';
+import { chshuffleWords } from '../../src/engine/ops/chshuffle.js';
 import { quantizeRef, quantizeWords, dequantizeWords } from '../../src/engine/ops/quant.js';
 import { affineWords } from '../../src/engine/ops/affine.js';
 import type { Padding } from '../../src/engine/ops/types.js';
@@ -188,6 +189,9 @@ function directRun(eng: Engine, arena: Arena, blob: Blob, graph: string, m: numb
           break;
         case 'softmax':
           eng.call('softmax', softmaxWords({ x: bp('x'), y: bp('y'), C: num(f.C), HW: num(f.HW) }));
+          break;
+        case 'chshuffle':
+          eng.call('chshuffle', chshuffleWords({ x: bp('x'), y: bp('y'), C: num(f.C), HW: num(f.HW), groups: num(f.groups), c0: num(f.c0), n: num(f.n) }));
           break;
         default:
           throw new Error(`directRun: no kernel for ${L.op}`);

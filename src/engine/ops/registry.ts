@@ -22,6 +22,7 @@ import { concatOp } from './concat.js';
 import { resizeOp } from './resize.js';
 import { avgpoolOp } from './avgpool.js';
 import { softmaxOp } from './softmax.js';
+import { chshuffleOp } from './chshuffle.js';
 
 /** Graph ops (docs/GRAPH.md). The field order is the order of a layer's field words in a blob. */
 export const OPS: Record<string, OpSpec> = {
@@ -43,6 +44,7 @@ export const OPS: Record<string, OpSpec> = {
   resize_bilinear: resizeOp,
   avgpool: avgpoolOp,
   softmax: softmaxOp,
+  chshuffle: chshuffleOp,
 };
 /** Op names, in registry order. */
 export const OP_NAMES = Object.keys(OPS);
