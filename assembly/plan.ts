@@ -50,13 +50,13 @@ const OP_DEQUANTIZE: u32 = 13;
 const OP_QUANTIZE_PC: u32 = 14;
 const OP_DEQUANTIZE_PC: u32 = 15;
 const OP_AFFINE: u32 = 16;
-// 17-21: the ops TF.js CenterNet import added; 22: ONNX channel split, slice and shuffle
+// 17-29: the ops TF.js CenterNet import added; 30-39: the ONNX import's
 const OP_MUL: u32 = 17;
 const OP_CONCAT: u32 = 18;
 const OP_RESIZE_BILINEAR: u32 = 19;
 const OP_AVGPOOL: u32 = 20;
 const OP_SOFTMAX: u32 = 21;
-const OP_CHSHUFFLE: u32 = 22;
+const OP_CHSHUFFLE: u32 = 30;
 
 const INDEX_MASK: u32 = 0x3fffffff;
 const RELOC_BLOB: u32 = 1;
@@ -244,7 +244,7 @@ export function plan_run(plan: usize): i32 {
 
 /** 1 when this build has the kernel for `op`. */
 export function plan_supports(op: u32): i32 {
-  return (op >= OP_CONV2D && op <= OP_AFFINE) || (op >= OP_MUL && op <= OP_CHSHUFFLE) ? 1 : 0;
+  return (op >= OP_CONV2D && op <= OP_AFFINE) || (op >= OP_MUL && op <= OP_SOFTMAX) || op == OP_CHSHUFFLE ? 1 : 0;
 }
 
 /** 0, or the first opcode in the plan this build lacks. */

@@ -20,14 +20,14 @@ export const OPCODES = {
   quantize_pc: 14,
   dequantize_pc: 15,
   affine: 16,
-  // 17-21: ops added for TF.js CenterNet import
+  // 17-29: ops added for TF.js CenterNet import
   mul: 17,
   concat: 18,
   resize_bilinear: 19,
   avgpool: 20,
   softmax: 21,
-  // 22: ONNX channel split, slice and shuffle (ShuffleNet)
-  chshuffle: 22,
+  // 30-39: ops added for ONNX import
+  chshuffle: 30,
 } as const;
 export type KernelName = keyof typeof OPCODES;
 export const OPCODE_NAMES: Record<number, KernelName> = Object.fromEntries(
