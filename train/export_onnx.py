@@ -1,7 +1,7 @@
 """ONNX files for `slimsplit import`'s tests (test/import/onnx.test.ts), exported with Debian's torch.
 
     /usr/bin/python3 train/export_onnx.py                 # build/onnx/mobilenet_v2.onnx, resnet18.onnx, mobilenet_v3_small.onnx
-    /usr/bin/python3 train/export_onnx.py --more          # also mobilenet_v3_large, efficientnet_b0, squeezenet1_1, mnasnet0_5, regnet_y_400mf, densenet121, googlenet
+    /usr/bin/python3 train/export_onnx.py --more          # also mobilenet_v3_large, efficientnet_b0, squeezenet1_1, mnasnet0_5, regnet_y_400mf, densenet121, googlenet, shufflenet_v2_x0_5, shufflenet_v2_x1_0
     /usr/bin/python3 train/export_onnx.py --tiny test/fixtures/onnx   # the small committed fixtures
 
 torchvision's mobilenet_v2(), resnet18() and mobilenet_v3_small() with random weights from a fixed seed (nothing is
@@ -158,7 +158,7 @@ def main() -> None:
     import torchvision
     names = ['mobilenet_v2', 'resnet18', 'mobilenet_v3_small']
     if args.more:
-        names += ['mobilenet_v3_large', 'efficientnet_b0', 'squeezenet1_1', 'mnasnet0_5', 'regnet_y_400mf', 'densenet121', 'googlenet']
+        names += ['mobilenet_v3_large', 'efficientnet_b0', 'squeezenet1_1', 'mnasnet0_5', 'regnet_y_400mf', 'densenet121', 'googlenet', 'shufflenet_v2_x0_5', 'shufflenet_v2_x1_0']
     for name in names:
         torch.manual_seed(SEED)
         m = getattr(torchvision.models, name)(weights=None)

@@ -121,6 +121,13 @@ export interface IrUpsample extends NodeBase {
   op: 'upsample2x';
   x: string;
 }
+/** Channel gather (the engine's chshuffle): y[j] = x[(c % groups) * (C / groups) + floor(c / groups)], c = c0 + j, for y's channels. */
+export interface IrChshuffle extends NodeBase {
+  op: 'chshuffle';
+  x: string;
+  groups: number;
+  c0: number;
+}
 /** k x k average pool over the pixels inside the image (TF's AvgPool), or over k x k with padding counted as zeros (countPad). */
 export interface IrAvgpool extends NodeBase {
   op: 'avgpool';
@@ -135,7 +142,7 @@ export interface IrSoftmax extends NodeBase {
   op: 'softmax';
   x: string;
 }
-export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize | IrUpsample | IrAvgpool | IrSoftmax;
+export type IrNode = IrConv | IrDense | IrAdd | IrGap | IrMaxpool | IrAct | IrScale | IrAlias | IrMul | IrConcat | IrResize | IrUpsample | IrAvgpool | IrSoftmax | IrChshuffle;
 
 /** One of several model outputs laid end to end in the graph's one output tensor. */
 export interface IrOutputPart {
@@ -431,6 +438,11 @@ export function lowerGraph(g: IrGraph, opts: LowerOptions = {}): Lowered {
         case 'upsample2x': {
           const [Cu, H, W] = shapeOf(n.x);
           out.push({ op: 'upsample2x', x: use(n.x), y: use(n.y), C: Cu, H, W });
+          break;
+        }
+        case 'chshuffle': {
+          const sx = shapeOf(n.x), sy = shapeOf(n.y);
+          out.push({ op: 'chshuffle', x: use(n.x), y: use(n.y), C: sx[0], HW: elems(n.x) / sx[0], groups: n.groups, c0: n.c0, n: sy[0] });
           break;
         }
       }

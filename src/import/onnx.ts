@@ -95,7 +95,7 @@ const DT_NAMES: Record<number, string> = {
   9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 16: 'BFLOAT16',
 };
 
-export const ONNX_SUPPORTED = 'Conv, BatchNormalization (folded into a Conv before it, else a per-channel scale and shift), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear; nearest by exactly 2), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Slice, Cast (on constants)';
+export const ONNX_SUPPORTED = 'Conv, BatchNormalization (folded into a Conv before it, else a per-channel scale and shift), Relu, Clip (0..6 or 0..inf), Sigmoid, HardSigmoid, HardSwish, Add, Mul (by a constant of one value or one per channel, same shapes or per channel), Concat (channels), GlobalAveragePool, AveragePool, Pad (zeros, before a Conv or an AveragePool), ReduceMean (over H, W), MaxPool, Resize (linear; nearest by exactly 2), Softmax (channels), Flatten, Reshape, Gemm, Identity, Dropout, Constant, Shape, Gather, Add, Sub, Mul, Div, Cast (on constants), Slice (of constants, or of channels), Split (channels), Reshape + Transpose + Reshape as a channel shuffle';
 
 let modelType: protobuf.Type | undefined;
 
@@ -158,18 +158,33 @@ function tensorValues(t: OnnxTensor, what: string): Const {
       else if (type === DT.DOUBLE) data[i] = dv.getFloat64(8 * i, true);
       else data[i] = f16(dv.getUint16(2 * i, true));
     }
-    return { data, dims };
+    return { data, dims, int: type === DT.INT32 || type === DT.INT64 };
   }
   // typed fields: FLOAT in float_data, INT32 and FLOAT16 (as bits) in int32_data, INT64, DOUBLE
   const src = type === DT.FLOAT ? t.floatData : type === DT.INT64 ? t.int64Data : type === DT.DOUBLE ? t.doubleData : t.int32Data;
   if (src.length !== n) throw new ImportError(`${what}: tensor '${t.name}' holds ${src.length} values, its dims [${dims}] need ${n}`);
   for (let i = 0; i < n; i++) data[i] = type === DT.FLOAT16 ? f16(Number(src[i])) : Number(src[i]);
-  return { data, dims };
+  return { data, dims, int: type === DT.INT32 || type === DT.INT64 };
+}
+
+/**
+ * Shape arithmetic on constants (a chunk's split point computed from Shape, as PyTorch exports
+ * `x.chunk(2, dim=1)`): elementwise with a scalar broadcast; integer Div truncates, as ONNX's does.
+ */
+function constArith(op: string, a: Const, b: Const, where: string): Const {
+  const n = Math.max(a.data.length, b.data.length);
+  if (!(a.data.length === n || a.data.length === 1) || !(b.data.length === n || b.data.length === 1)) throw new ImportError(`${where}: ${op} of constants of ${a.data.length} and ${b.data.length} values is not supported`);
+  const int = !!a.int && !!b.int;
+  const f = (x: number, y: number): number => (op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : int ? Math.trunc(x / y) : x / y);
+  const data = Float64Array.from({ length: n }, (_, i) => f(a.data[a.data.length === 1 ? 0 : i], b.data[b.data.length === 1 ? 0 : i]));
+  return { data, dims: a.data.length === n ? a.dims : b.dims, int };
 }
 
 interface Const {
   data: Float32Array | Float64Array;
   dims: number[];
+  /** an INT32 or INT64 tensor (integer Div truncates) */
+  int?: boolean;
 }
 
 class OnnxReader {
@@ -192,6 +207,8 @@ class OnnxReader {
   private readonly swish = new Map<number, { x: string; act: ActName }>();
   /** Pad output -> its input and [top, left, bottom, right], taken by the AveragePool that reads it */
   private readonly padded = new Map<string, { x: string; pads: number[] }>();
+  /** a channel shuffle on its way (Reshape to [1, g, C/g, H, W], then Transpose): ONNX tensor -> input and groups */
+  private readonly grouped = new Map<string, { x: string; groups: number; step: 'reshape' | 'transpose' }>();
 
   constructor(
     private readonly model: OnnxModel,
@@ -495,6 +512,10 @@ class OnnxReader {
           break;
         }
         case 'Add': {
+          if (this.consts.has(n.input[0]) && this.consts.has(n.input[1])) {
+            this.consts.set(y0, constArith(op, this.consts.get(n.input[0])!, this.consts.get(n.input[1])!, where));
+            break;
+          }
           for (const i of n.input) if (this.consts.has(i)) throw new ImportError(`${where}: adding the constant '${i}' is not supported (only the sum of two activations)`);
           const x1 = this.input(n.input[0], where), x2 = this.input(n.input[1], where);
           if (this.shape(x1).join() !== this.shape(x2).join()) throw new ImportError(`${where}: broadcasting add of [${this.shape(x1)}] and [${this.shape(x2)}] is not supported`);
@@ -583,6 +604,19 @@ class OnnxReader {
         }
         case 'Flatten':
         case 'Reshape': {
+          const gs = this.grouped.get(n.input[0]);
+          if (op === 'Reshape' && gs?.step === 'transpose') {
+            // the end of ShuffleNet's channel shuffle: [1, C/g, g, H, W] back to [1, C, H, W]
+            const [C, h, w] = this.shape(gs.x);
+            const inDims = [1, C / gs.groups, gs.groups, h, w];
+            const shp = Array.from(this.constant(n.input[1], where, 'shape').data);
+            const dims = shp.map((d, i) => (d === 0 ? inDims[i] : d));
+            const known = dims.filter((d) => d !== -1).reduce((p, c) => p * c, 1);
+            const full = dims.map((d) => (d === -1 ? (C * h * w) / known : d));
+            if (full.join() !== [1, C, h, w].join()) throw new ImportError(`${where}: a channel shuffle must reshape back to [1, ${C}, ${h}, ${w}], not [${shp}]`);
+            this.push({ op: 'chshuffle', name, x: gs.x, y: this.output(y0, [C, h, w], where), groups: gs.groups, c0: 0 });
+            break;
+          }
           const x = this.input(n.input[0], where);
           const s = this.shape(x);
           const total = s.reduce((p, c) => p * c, 1);
@@ -601,7 +635,17 @@ class OnnxReader {
             // NCHW order is the buffer's order: batch 1 and any C, H, W (or [1, n]) is the same memory
             if (full.length === 2 && full[0] === 1) out = [full[1]];
             else if (full.length === 4 && full[0] === 1) out = full.slice(1);
-            else throw new ImportError(`${where}: reshape to [${full}] is not supported (only [1, n] or [1, C, H, W])`);
+            else if (full.length === 5 && full[0] === 1 && s.length === 3 && full[1] * full[2] === s[0] && full[3] === s[1] && full[4] === s[2]) {
+              // ShuffleNet's channel shuffle begins: [1, g, C/g, H, W], then Transpose [0, 2, 1, 3, 4], then back
+              const rd = (this.readers.get(y0) ?? []).map((r) => this.g.node[r]);
+              const tp = rd[0];
+              const perm = tp ? (this.attrs(tp).get('perm')?.ints.map(Number) ?? []) : [];
+              if (rd.length !== 1 || this.uses.get(y0) !== 1 || tp.opType !== 'Transpose' || perm.join() !== '0,2,1,3,4') {
+                throw new ImportError(`${where}: reshape to [${full}] is supported only as the start of a channel shuffle (Reshape [1, g, C/g, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape [1, C, H, W]); '${y0}' is read by ${rd.length ? rd.map((q) => q.opType + (q.opType === 'Transpose' ? ` perm [${perm}]` : '')).join(', ') : 'the graph output'}`);
+              }
+              this.grouped.set(y0, { x, groups: full[1], step: 'reshape' });
+              break;
+            } else throw new ImportError(`${where}: reshape to [${full}] is not supported (only [1, n], [1, C, H, W], or a channel shuffle's [1, g, C/g, H, W])`);
           }
           const y = this.output(y0, out, where);
           this.push({ op: 'alias', name, x, y });
@@ -643,8 +687,8 @@ class OnnxReader {
           if (v?.t) this.consts.set(y0, tensorValues(v.t, where));
           else if (a.has('value_float')) this.consts.set(y0, { data: Float64Array.of(a.get('value_float')!.f ?? 0), dims: [] });
           else if (a.has('value_floats')) this.consts.set(y0, { data: Float64Array.from(a.get('value_floats')!.floats), dims: [a.get('value_floats')!.floats.length] });
-          else if (a.has('value_int')) this.consts.set(y0, { data: Float64Array.of(Number(a.get('value_int')!.i ?? 0)), dims: [] });
-          else if (a.has('value_ints')) this.consts.set(y0, { data: Float64Array.from(a.get('value_ints')!.ints.map(Number)), dims: [a.get('value_ints')!.ints.length] });
+          else if (a.has('value_int')) this.consts.set(y0, { data: Float64Array.of(Number(a.get('value_int')!.i ?? 0)), dims: [], int: true });
+          else if (a.has('value_ints')) this.consts.set(y0, { data: Float64Array.from(a.get('value_ints')!.ints.map(Number)), dims: [a.get('value_ints')!.ints.length], int: true });
           else throw new ImportError(`${where}: Constant with attribute ${[...a.keys()].join(', ')} is not supported (value, value_float(s), value_int(s))`);
           break;
         }
@@ -699,7 +743,10 @@ class OnnxReader {
           }
           if (n.input.length !== 2) throw new ImportError(`${where}: Mul with ${n.input.length} inputs`);
           const c0 = this.consts.get(n.input[0]), c1 = this.consts.get(n.input[1]);
-          if (c0 && c1) throw new ImportError(`${where}: multiplying two constants is not supported`);
+          if (c0 && c1) {
+            this.consts.set(y0, constArith(op, c0, c1, where));
+            break;
+          }
           if (c0 || c1) {
             const c = (c0 ?? c1)!;
             const x = this.input(n.input[c0 ? 1 : 0], where);
@@ -821,13 +868,56 @@ class OnnxReader {
           const cl = (v: number): number => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
           const start = cl(Number(a.get('start')?.i ?? 0)), end = a.has('end') ? cl(Number(a.get('end')!.i ?? r)) : r;
           const v = full.slice(start, end);
-          this.consts.set(y0, { data: Float64Array.from(v), dims: [v.length] });
+          this.consts.set(y0, { data: Float64Array.from(v), dims: [v.length], int: true });
+          break;
+        }
+        case 'Transpose': {
+          const g = this.grouped.get(n.input[0]);
+          const rd = (this.readers.get(y0) ?? []).map((r) => this.g.node[r]);
+          if (!g || g.step !== 'reshape') throw new ImportError(`${where}: Transpose is supported only inside a channel shuffle (Reshape [1, g, C/g, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape [1, C, H, W])`);
+          if (rd.length !== 1 || this.uses.get(y0) !== 1 || rd[0].opType !== 'Reshape') throw new ImportError(`${where}: the channel shuffle's Transpose must be read by one Reshape back to [1, C, H, W]`);
+          this.grouped.set(y0, { ...g, step: 'transpose' });
+          break;
+        }
+        case 'Split': {
+          // channel split (ShuffleNet's chunk): each part a gather of consecutive channels
+          const x = this.input(n.input[0], where);
+          const s = this.shape(x);
+          const axis = Number(a.get('axis')?.i ?? 0);
+          if (s.length !== 3 || (axis !== 1 && axis !== -3)) throw new ImportError(`${where}: Split on axis ${axis} of [1, ${s}] is not supported (only channels, axis 1)`);
+          const outs = n.output;
+          const given = n.input[1] ? Array.from(this.constant(n.input[1], where, 'split').data) : a.get('split')?.ints.map(Number);
+          const q = Math.ceil(s[0] / outs.length); // opset 18's num_outputs: the last part may be smaller
+          const sizes = given ?? outs.map((_, k) => Math.min(q, s[0] - q * k));
+          if (sizes.length !== outs.length || sizes.some((v) => !(Number.isInteger(v) && v >= 1)) || sizes.reduce((p, c) => p + c, 0) !== s[0]) {
+            throw new ImportError(`${where}: split sizes [${sizes}] do not divide ${s[0]} channels into ${outs.length} parts`);
+          }
+          let c0 = 0;
+          outs.forEach((o, k) => {
+            if (o) this.push({ op: 'chshuffle', name: outs.length > 1 ? `${name}/${k}` : name, x, y: this.output(o, [sizes[k], s[1], s[2]], where), groups: 1, c0 });
+            c0 += sizes[k];
+          });
           break;
         }
         case 'Slice': {
+          if (opset < 10) throw new ImportError(`${where}: Slice before opset 10 is not supported`);
+          if (this.act.has(n.input[0])) {
+            // channels of an activation: a gather of consecutive channels
+            const x = this.input(n.input[0], where);
+            const s = this.shape(x);
+            const [st, en] = [1, 2].map((i) => this.constant(n.input[i], where, ['starts', 'ends'][i - 1]).data);
+            const axes = n.input[3] ? Array.from(this.constant(n.input[3], where, 'axes').data) : Array.from(st, (_, i) => i);
+            const steps = n.input[4] ? Array.from(this.constant(n.input[4], where, 'steps').data) : [1];
+            if (s.length !== 3 || st.length !== 1 || !(axes[0] === 1 || axes[0] === -3) || steps.some((v) => v !== 1)) throw new ImportError(`${where}: Slice of an activation is supported only on channels (axis 1) with step 1`);
+            const C = s[0];
+            const cl = (v: number): number => Math.min(Math.max(v < 0 ? v + C : v, 0), C);
+            const c0 = cl(st[0]), c1 = cl(en[0]);
+            if (c1 <= c0) throw new ImportError(`${where}: Slice of channels [${st[0]}, ${en[0]}) of ${C} is empty`);
+            this.push({ op: 'chshuffle', name, x, y: this.output(y0, [c1 - c0, s[1], s[2]], where), groups: 1, c0 });
+            break;
+          }
           // shape arithmetic on 1-D constants
           const d = this.constant(n.input[0], where, 'data');
-          if (opset < 10) throw new ImportError(`${where}: Slice before opset 10 is not supported`);
           const [st, en] = [1, 2].map((i) => this.constant(n.input[i], where, ['starts', 'ends'][i - 1]).data[0]);
           const axes = n.input[3] ? Array.from(this.constant(n.input[3], where, 'axes').data) : [0];
           const steps = n.input[4] ? Array.from(this.constant(n.input[4], where, 'steps').data) : [1];
@@ -836,6 +926,22 @@ class OnnxReader {
           const cl = (v: number): number => Math.min(Math.max(v < 0 ? v + len : v, 0), len);
           const v = Array.from(d.data).slice(cl(st), cl(en));
           this.consts.set(y0, { data: Float64Array.from(v), dims: [v.length] });
+          break;
+        }
+        case 'Gather':
+        case 'Div':
+        case 'Sub': {
+          const c0 = this.consts.get(n.input[0]), c1 = this.consts.get(n.input[1]);
+          if (!c0 || !c1) throw new ImportError(`${where}: ${op} is supported only on constants (shape arithmetic)`);
+          if (op !== 'Gather') {
+            this.consts.set(y0, constArith(op, c0, c1, where));
+            break;
+          }
+          if (c0.dims.length !== 1 || Number(a.get('axis')?.i ?? 0) !== 0) throw new ImportError(`${where}: Gather is supported only from a 1-D constant (shape arithmetic)`);
+          const len = c0.data.length;
+          const idx = Array.from(c1.data, (v) => (v < 0 ? v + len : v));
+          if (idx.some((v) => !(Number.isInteger(v) && v >= 0 && v < len))) throw new ImportError(`${where}: Gather indices [${Array.from(c1.data)}] out of range for ${len} values`);
+          this.consts.set(y0, { data: Float64Array.from(idx, (i) => c0.data[i]), dims: c1.dims, int: c0.int });
           break;
         }
         case 'Cast': {

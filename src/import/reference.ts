@@ -12,6 +12,7 @@ import { Act } from '../engine/ops/act.js';
 import { resizeRef, RESIZE_MODES } from '../engine/ops/resize.js';
 import { avgpoolRef } from '../engine/ops/avgpool.js';
 import { upsample2xRef } from '../engine/ops/upsample.js';
+import { chshuffleRef } from '../engine/ops/chshuffle.js';
 import { softmaxRef } from '../engine/ops/softmax.js';
 import { ImportError, nodeInputs, type IrGraph, type IrNode } from './graph.js';
 
@@ -211,6 +212,10 @@ function runNode(g: IrGraph, nd: IrNode, vals: Map<string, Float64Array>): Float
     case 'upsample2x': {
       const [C, H, W] = shape(nd.x);
       return upsample2xRef(get(nd.x), { C, H, W });
+    }
+    case 'chshuffle': {
+      const x = get(nd.x), C = shape(nd.x)[0];
+      return chshuffleRef(x, { C, HW: x.length / C, groups: nd.groups, c0: nd.c0, n: shape(nd.y)[0] });
     }
   }
 }

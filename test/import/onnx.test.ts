@@ -94,6 +94,8 @@ interface NodeSpec {
   op: string;
   ins: string[];
   out: string;
+  /** several outputs (Split); `out` is then the first */
+  outs?: string[];
   name?: string;
   attrs?: Record<string, number | number[] | string>;
 }
@@ -117,7 +119,7 @@ function onnxBytes(o: { C: number; H: number; W: number; inits: Array<[string, n
     opsetImport: [{ domain: '', version: o.opset ?? 13 }],
     graph: {
       name: 'test',
-      node: o.nodes.map((n, k) => ({ input: n.ins, output: [n.out], name: n.name ?? `n${k}`, opType: n.op, attribute: Object.entries(n.attrs ?? {}).map(([a, v]) => attr(a, v)) })),
+      node: o.nodes.map((n, k) => ({ input: n.ins, output: n.outs ?? [n.out], name: n.name ?? `n${k}`, opType: n.op, attribute: Object.entries(n.attrs ?? {}).map(([a, v]) => attr(a, v)) })),
       initializer: [...o.inits.map(([name, dims, data]) => floatTensor(name, dims, data)), ...(o.ints ?? []).map(([name, dims, data]) => ({ name, dims, dataType: 7, int64Data: data }))],
       input: [vi('x', [1, o.C, o.H, o.W])],
       output: [vi(o.out, o.outDims)],
@@ -262,6 +264,75 @@ describe('ONNX Pad (zeros) before a Conv becomes its padding: engine = onnxrunti
       nodes: [{ op: 'Pad', ins: ['x', 'p'], out: 'xp', name: 'pad' }, { op: 'Conv', ins: ['xp', 'w', 'b'], out: 'y', name: 'conv' }],
     });
     expect(() => readOnnx(bytes)).toThrow("node 'conv' (Conv): pads [2, 0, 0, 0] (top, left, bottom, right) for a 3x3/1 conv on a 8x8 input are not supported");
+  });
+});
+
+describe('ONNX channel split, slice and shuffle (ShuffleNet): engine = onnxruntime', () => {
+  /**
+   * A ShuffleNetV2 unit on [1, 8, 6, 7]: 1x1 conv, Split into 4 + 4, a depthwise 3x3 + Relu on the
+   * second half, Concat, the channel shuffle (Reshape [1, 2, 4, 6, 7], Transpose [0, 2, 1, 3, 4],
+   * Reshape [1, -1, 6, 7]), a Slice of channels 2..6 and a 1x1 conv.
+   */
+  const unit = (edit: (nodes: NodeSpec[]) => void = () => {}, ints: Array<[string, number[], number[]]> = []) => {
+    const nodes: NodeSpec[] = [
+      { op: 'Conv', ins: ['x', 'w1', 'b1'], out: 'a', name: 'c1' },
+      { op: 'Split', ins: ['a', 'sp'], out: 'a1', outs: ['a1', 'a2'], name: 'split', attrs: { axis: 1 } },
+      { op: 'Conv', ins: ['a2', 'wd', 'bd'], out: 'b2', name: 'dw', attrs: { group: 4, pads: [1, 1, 1, 1] } },
+      { op: 'Relu', ins: ['b2'], out: 'b2r', name: 'relu' },
+      { op: 'Concat', ins: ['a1', 'b2r'], out: 'cat', name: 'cat', attrs: { axis: 1 } },
+      { op: 'Reshape', ins: ['cat', 's5'], out: 'r5', name: 'r5' },
+      { op: 'Transpose', ins: ['r5'], out: 't5', name: 't5', attrs: { perm: [0, 2, 1, 3, 4] } },
+      { op: 'Reshape', ins: ['t5', 's4'], out: 'sh', name: 'r4' },
+      { op: 'Slice', ins: ['sh', 'st', 'en', 'ax'], out: 'sl', name: 'slice' },
+      { op: 'Conv', ins: ['sl', 'w2', 'b2c'], out: 'y', name: 'c2' },
+    ];
+    edit(nodes);
+    return onnxBytes({
+      C: 8, H: 6, W: 7, out: 'y',
+      inits: [['w1', [8, 8, 1, 1], randn(64, 31, 0.5)], ['b1', [8], randn(8, 32, 0.5)], ['wd', [4, 1, 3, 3], randn(36, 33, 0.5)], ['bd', [4], randn(4, 34, 0.5)],
+        ['w2', [3, 5, 1, 1], randn(15, 35, 0.5)], ['b2c', [3], randn(3, 36, 0.5)]],
+      ints: [['sp', [2], [4, 4]], ['s5', [5], [1, 2, 4, 6, 7]], ['s4', [4], [1, -1, 6, 7]], ['st', [1], [2]], ['en', [1], [7]], ['ax', [1], [1]], ...ints],
+      nodes,
+    });
+  };
+
+  it('Split, the Reshape-Transpose-Reshape shuffle and a channel Slice become chshuffle layers, equal to onnxruntime', async () => {
+    const bytes = unit();
+    const { ir, slim } = importModel(bytes, {});
+    expect(ir.nodes.map((n) => n.op)).toEqual(['conv2d', 'chshuffle', 'chshuffle', 'conv2d', 'concat', 'chshuffle', 'chshuffle', 'conv2d']);
+    expect(ir.nodes.filter((n) => n.op === 'chshuffle').map((n) => n.op === 'chshuffle' && `${n.groups}/${n.c0}/${ir.tensors.get(n.y)!.shape[0]}`)).toEqual(['1/0/4', '1/4/4', '2/0/8', '1/2/5']);
+    for (const seed of [41, 42]) {
+      const x = randn(8 * 6 * 7, seed);
+      const want = await ortRun(bytes, x, [1, 8, 6, 7]);
+      expect(maxRel(referenceForward(ir, x), want)).toBeLessThan(1e-5);
+      for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+    }
+  });
+
+  it('PyTorch\'s chunk as exported: the split point from Shape, Gather, Add, Div (integer) and Mul, then two channel Slices', async () => {
+    const bytes = unit((n) => n.splice(1, 1,
+      { op: 'Shape', ins: ['a'], out: 'shp', name: 'shape' },
+      { op: 'Gather', ins: ['shp', 'i1'], out: 'c', name: 'gather', attrs: { axis: 0 } },
+      { op: 'Add', ins: ['c', 'one'], out: 'c1', name: 'add' },
+      { op: 'Div', ins: ['c1', 'two'], out: 'h', name: 'div' },
+      { op: 'Mul', ins: ['h', 'one'], out: 'm1', name: 'mul1' },
+      { op: 'Mul', ins: ['h', 'two'], out: 'm2', name: 'mul2' },
+      { op: 'Slice', ins: ['a', 'zero', 'm1', 'ax'], out: 'a1', name: 'slice1' },
+      { op: 'Slice', ins: ['a', 'm1', 'm2', 'ax'], out: 'a2', name: 'slice2' },
+    ), [['i1', [], [1]], ['one', [1], [1]], ['two', [1], [2]], ['zero', [1], [0]]]);
+    const { ir, slim } = importModel(bytes, {});
+    // (8 + 1) / 2 = 4 in integers: channels 0..3 and 4..7
+    expect(ir.nodes.filter((q) => q.op === 'chshuffle').slice(0, 2).map((q) => q.op === 'chshuffle' && `${q.c0}/${ir.tensors.get(q.y)!.shape[0]}`)).toEqual(['0/4', '4/4']);
+    const x = randn(8 * 6 * 7, 43);
+    const want = await ortRun(bytes, x, [1, 8, 6, 7]);
+    for (const build of BUILDS) expect(maxRel(engineRun(slim, build, x), want), build).toBeLessThan(1e-5);
+  });
+
+  it('refuses a Transpose, a 5-D Reshape or a Split that is not a channel shuffle or split, naming the node', () => {
+    expect(() => readOnnx(unit((n) => (n[6].attrs = { perm: [0, 1, 2, 4, 3] })))).toThrow("node 'r5' (Reshape): reshape to [1,2,4,6,7] is supported only as the start of a channel shuffle (Reshape [1, g, C/g, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape [1, C, H, W]); 'r5' is read by Transpose perm [0,1,2,4,3]");
+    expect(() => readOnnx(unit((n) => n.splice(5, 1, { op: 'Transpose', ins: ['cat'], out: 'r5', name: 'tp', attrs: { perm: [0, 1, 3, 2] } })))).toThrow("node 'tp' (Transpose): Transpose is supported only inside a channel shuffle");
+    expect(() => readOnnx(unit((n) => (n[1].attrs = { axis: 2 })))).toThrow("node 'split' (Split): Split on axis 2 of [1, 8,6,7] is not supported (only channels, axis 1)");
+    expect(() => readOnnx(unit((n) => (n[8].ins = ['sh', 'st', 'en'])))).toThrow("node 'slice' (Slice): Slice of an activation is supported only on channels (axis 1) with step 1");
   });
 });
 
