@@ -16,6 +16,7 @@ import { makeDeviceBlob } from '../../src/device/blob.js';
 import { DeviceCore, type DevicePixels } from '../../src/device/core.js';
 import { decodeImage } from '../../src/model/image.js';
 import { synthetic } from '../fixtures/device/images.js';
+import { shuffleUnit } from '../import/onnx-model.js';
 import { importModel } from '../../src/import/index.js';
 import { readBlob } from '../../src/format/reader.js';
 import { graphModel, b64, T, ints } from '../import/tfjs-graph.js';
@@ -104,6 +105,22 @@ describe.skipIf(!built && !required)('C hosts (wasm3, WAMR classic) against Node
     const frames = [synthetic(15, 17, 3, 81), synthetic(40, 33, 4, 82)];
     const want = nodePackets(dev, frames, 'full');
     expect(want.length).toBeGreaterThan(frames.length);
+    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
+    try {
+      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
+      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(1), 'compact'), h.rt).toEqual(nodePackets(dev, frames.slice(1), 'compact'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an imported ONNX split model with a channel split and shuffle (chshuffle): every mode, byte-identical packets in wasm3, WAMR, Node scalar and SIMD', () => {
+    const images = [1, 2, 3, 4].map((k) => synthetic(7, 6, 3, 90 + k));
+    const slim = importModel(shuffleUnit(() => {}, [], 3), { split: 'sl', calibrate: images }).slim;
+    const enc = readBlob(slim).graphs.find((g) => g.name === 'encoder')!;
+    expect(enc.layers.filter((l) => l.op === 'chshuffle').map((l) => [l.fields.groups, l.fields.c0, l.fields.n])).toEqual([[1, 0, 4], [1, 4, 4], [2, 0, 8], [1, 2, 5]]);
+    const dev = makeDeviceBlob(slim);
+    const frames = [synthetic(7, 6, 3, 95), synthetic(20, 17, 4, 96)];
     const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
     try {
       for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
