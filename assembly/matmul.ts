@@ -16,8 +16,9 @@ export { act4 };
 // widest that fits V8's 15 xmm registers with 2 x vectors and 4 weight broadcasts). The ci
 // loop is not unrolled: V8 hoists every load of a loop body to its top, and two steps' loads
 // plus 8 accumulators spilled 4 of them (measured 23 vs 28-34 GFLOP/s). Remainders: 1x8
-// rows for co % 4, 4x4/1x4 tiles for n % 8, then scalar columns. Positions run in panels
-// (see matmul()), the epilogue in a separate pass per panel. n == 1 runs as dot products
+// rows for co % 4, 4x4/1x4 tiles for n % 8 (1-3 columns of packed rows: colsPacked), then
+// scalar columns. Positions run in panels (see matmul()), the epilogue in a separate pass per
+// panel (bias + relu6 alone: in the packed tiles, tile4x8pr6). n == 1 runs as dot products
 // vectorized over ci instead. Scalar build: a 2x4 tile (8 accumulators), same structure.
 //
 // Packed rows: plan_bind (SIMD build, n > 1) rewrites the first P = 4*floor(rows/4) weight rows
