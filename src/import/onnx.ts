@@ -177,6 +177,8 @@ function constArith(op: string, a: Const, b: Const, where: string): Const {
   const int = !!a.int && !!b.int;
   const f = (x: number, y: number): number => (op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : int ? Math.trunc(x / y) : x / y);
   const data = Float64Array.from({ length: n }, (_, i) => f(a.data[a.data.length === 1 ? 0 : i], b.data[b.data.length === 1 ? 0 : i]));
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new ImportError(`${where}: ${op} of constants gives ${data[bad]} at index ${bad} (a division by zero?)`);
   return { data, dims: a.data.length === n ? a.dims : b.dims, int };
 }
 

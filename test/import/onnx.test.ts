@@ -270,6 +270,15 @@ describe('ONNX channel split, slice and shuffle (ShuffleNet): engine = onnxrunti
     expect(() => readOnnx(unit((n) => n.splice(5, 1, { op: 'Transpose', ins: ['cat'], out: 'r5', name: 'tp', attrs: { perm: [0, 1, 3, 2] } })))).toThrow("node 'tp' (Transpose): Transpose is supported only inside a channel shuffle");
     expect(() => readOnnx(unit((n) => (n[1].attrs = { axis: 2 })))).toThrow("node 'split' (Split): Split on axis 2 of [1, 8,6,7] is not supported (only channels, axis 1)");
     expect(() => readOnnx(unit((n) => (n[8].ins = ['sh', 'st', 'en'])))).toThrow("node 'slice' (Slice): Slice of an activation is supported only on channels (axis 1) with step 1");
+    // the chunk's split point divided by zero
+    const byZero = (n: NodeSpec[]) => n.splice(1, 1,
+      { op: 'Shape', ins: ['a'], out: 'shp', name: 'shape' },
+      { op: 'Gather', ins: ['shp', 'i1'], out: 'c', name: 'gather', attrs: { axis: 0 } },
+      { op: 'Div', ins: ['c', 'zero'], out: 'h', name: 'div' },
+      { op: 'Slice', ins: ['a', 'zero', 'h', 'ax'], out: 'a1', name: 'slice1' },
+      { op: 'Slice', ins: ['a', 'h', 'h', 'ax'], out: 'a2', name: 'slice2' },
+    );
+    expect(() => readOnnx(unit(byZero, [['i1', [], [1]], ['zero', [1], [0]]]))).toThrow("node 'div' (Div): Div of constants gives Infinity at index 0 (a division by zero?)");
   });
 });
 
