@@ -18,7 +18,7 @@ export { act4 };
 // plus 8 accumulators spilled 4 of them (measured 23 vs 28-34 GFLOP/s). Remainders: 1x8
 // rows for co % 4, 4x4/1x4 tiles for n % 8 (1-3 columns of packed rows: colsPacked), then
 // scalar columns. Positions run in panels (see matmul()), the epilogue in a separate pass per
-// panel (bias + relu6 alone: in the packed tiles, tile4x8pr6). n == 1 runs as dot products
+// panel (bias + relu6 alone: in the packed tiles, tile4x8p's relu6). n == 1 runs as dot products
 // vectorized over ci instead. Scalar build: a 2x4 tile (8 accumulators), same structure.
 //
 // Packed rows: plan_bind (SIMD build, n > 1) rewrites the first P = 4*floor(rows/4) weight rows
@@ -95,13 +95,13 @@ export function matmul(p: usize): void {
           const bc = bias + (<usize>co << 2);
           for (let t = 0; t < l8; ) {
             const tt = t + 8 <= l8 ? t : l8 - 8;
-            tile4x8pr6(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K, bc);
+            tile4x8p(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K, bc, true);
             t = tt + 8;
           }
         } else if (co < P) {
           for (let t = 0; t < l8; ) {
             const tt = t + 8 <= l8 ? t : l8 - 8;
-            tile4x8p(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K);
+            tile4x8p(xj + (<usize>tt << 2), xs, wc, yc + (<usize>tt << 2), K, 0, false);
             t = tt + 8;
           }
         } else {
@@ -259,8 +259,11 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
   v128.store(y3, c30); v128.store(y3, c31, 16);
 }
 
-// tile4x8 over a packed group: the four weights of a step are 16 consecutive bytes
-@inline function tile4x8p(x: usize, xs: usize, w: usize, y: usize, K: i32): void {
+// tile4x8 over a packed group: the four weights of a step are 16 consecutive bytes. relu6 (a
+// constant at each inlined call site): then (acc + bias) * 1 + 0 and relu6 as epiRow computes them
+// before the store, bc the 4 rows' biases; else raw sums. (Also fusing relu and no activation,
+// through a branch per tile, left every layer 1-2% slower.)
+@inline function tile4x8p(x: usize, xs: usize, w: usize, y: usize, K: i32, bc: usize, relu6: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   let wp = w;
   const wend = w + (<usize>K << 4);
@@ -276,40 +279,23 @@ export function epiRow(y: usize, len: i32, b: f32, s: f32, h: f32, act: i32): vo
     xp += xs; wp += 16;
   }
   const y1 = y + xs, y2 = y1 + xs, y3 = y2 + xs;
+  if (relu6) {
+    const z = f32x4.splat(0);
+    let bv = f32x4.add(v128.load32_splat(bc), z);
+    c00 = r6(c00, bv); c01 = r6(c01, bv);
+    bv = f32x4.add(v128.load32_splat(bc, 4), z);
+    c10 = r6(c10, bv); c11 = r6(c11, bv);
+    bv = f32x4.add(v128.load32_splat(bc, 8), z);
+    c20 = r6(c20, bv); c21 = r6(c21, bv);
+    bv = f32x4.add(v128.load32_splat(bc, 12), z);
+    c30 = r6(c30, bv); c31 = r6(c31, bv);
+  }
   v128.store(y, c00); v128.store(y, c01, 16);
   v128.store(y1, c10); v128.store(y1, c11, 16);
   v128.store(y2, c20); v128.store(y2, c21, 16);
   v128.store(y3, c30); v128.store(y3, c31, 16);
 }
 
-// tile4x8p, then (acc + bias) * 1 + 0 and relu6 as epiRow computes them; bc: the 4 rows' biases.
-// (Also fusing relu and no activation, through a branch per tile, left every layer 1-2% slower.)
-@inline function tile4x8pr6(x: usize, xs: usize, w: usize, y: usize, K: i32, bc: usize): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  let wp = w;
-  const wend = w + (<usize>K << 4);
-  let xp = x;
-  while (wp < wend) {
-    const b0 = v128.load(xp), b1 = v128.load(xp, 16);
-    const a0 = v128.load32_splat(wp), a1 = v128.load32_splat(wp, 4);
-    const a2 = v128.load32_splat(wp, 8), a3 = v128.load32_splat(wp, 12);
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0)); c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0)); c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-    c20 = f32x4.add(c20, f32x4.mul(a2, b0)); c21 = f32x4.add(c21, f32x4.mul(a2, b1));
-    c30 = f32x4.add(c30, f32x4.mul(a3, b0)); c31 = f32x4.add(c31, f32x4.mul(a3, b1));
-    xp += xs; wp += 16;
-  }
-  const y1 = y + xs, y2 = y1 + xs, y3 = y2 + xs;
-  const z = f32x4.splat(0);
-  let bv = f32x4.add(v128.load32_splat(bc), z);
-  v128.store(y, r6(c00, bv)); v128.store(y, r6(c01, bv), 16);
-  bv = f32x4.add(v128.load32_splat(bc, 4), z);
-  v128.store(y1, r6(c10, bv)); v128.store(y1, r6(c11, bv), 16);
-  bv = f32x4.add(v128.load32_splat(bc, 8), z);
-  v128.store(y2, r6(c20, bv)); v128.store(y2, r6(c21, bv), 16);
-  bv = f32x4.add(v128.load32_splat(bc, 12), z);
-  v128.store(y3, r6(c30, bv)); v128.store(y3, r6(c31, bv), 16);
-}
 // b: the bias + 0 (see dwconv's PLAIN: then a + b is (a + bias) * 1 + 0 to the bit)
 @inline function r6(a: v128, b: v128): v128 {
   return f32x4.pmin(f32x4.pmax(f32x4.add(a, b), f32x4.splat(0)), f32x4.splat(6));
