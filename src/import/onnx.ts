@@ -167,6 +167,14 @@ function tensorValues(t: OnnxTensor, what: string): Const {
   return { data, dims, int: type === DT.INT32 || type === DT.INT64 };
 }
 
+/** A Reshape's target dims: 0 copies the input's dim (unless allowzero), one -1 takes what is left. */
+function reshapeDims(shape: number[], inDims: number[], allowzero: boolean): number[] {
+  const dims = shape.map((d, i) => (d === 0 && !allowzero ? inDims[i] : d));
+  const total = inDims.reduce((p, c) => p * c, 1);
+  const known = dims.filter((d) => d !== -1).reduce((p, c) => p * c, 1);
+  return dims.map((d) => (d === -1 ? total / known : d));
+}
+
 /**
  * Shape arithmetic on constants (a chunk's split point computed from Shape, as PyTorch exports
  * `x.chunk(2, dim=1)`): elementwise with a scalar broadcast; integer Div truncates, as ONNX's does.
@@ -610,11 +618,8 @@ class OnnxReader {
           if (op === 'Reshape' && gs?.step === 'transpose') {
             // the end of ShuffleNet's channel shuffle: [1, C/g, g, H, W] back to [1, C, H, W]
             const [C, h, w] = this.shape(gs.x);
-            const inDims = [1, C / gs.groups, gs.groups, h, w];
             const shp = Array.from(this.constant(n.input[1], where, 'shape').data);
-            const dims = shp.map((d, i) => (d === 0 ? inDims[i] : d));
-            const known = dims.filter((d) => d !== -1).reduce((p, c) => p * c, 1);
-            const full = dims.map((d) => (d === -1 ? (C * h * w) / known : d));
+            const full = reshapeDims(shp, [1, C / gs.groups, gs.groups, h, w], !!Number(a.get('allowzero')?.i ?? 0));
             if (full.join() !== [1, C, h, w].join()) throw new ImportError(`${where}: a channel shuffle must reshape back to [1, ${C}, ${h}, ${w}], not [${shp}]`);
             this.push({ op: 'chshuffle', name, x: gs.x, y: this.output(y0, [C, h, w], where), groups: gs.groups, c0: 0 });
             break;
@@ -630,9 +635,7 @@ class OnnxReader {
           } else {
             const shp = Array.from(this.constant(n.input[1], where, 'shape').data);
             const inDims = [1, ...s];
-            const dims = shp.map((d, i) => (d === 0 && !(Number(a.get('allowzero')?.i ?? 0)) ? inDims[i] : d));
-            const known = dims.filter((d) => d !== -1).reduce((p, c) => p * c, 1);
-            const full = dims.map((d) => (d === -1 ? total / known : d));
+            const full = reshapeDims(shp, inDims, !!Number(a.get('allowzero')?.i ?? 0));
             if (full.some((d) => !Number.isInteger(d) || d < 1) || full.reduce((p, c) => p * c, 1) !== total) throw new ImportError(`${where}: reshape of [${inDims}] to [${shp}] does not keep ${total} values`);
             // NCHW order is the buffer's order: batch 1 and any C, H, W (or [1, n]) is the same memory
             if (full.length === 2 && full[0] === 1) out = [full[1]];

@@ -225,7 +225,7 @@ class TfliteReader {
     }
     const outIdx = sg.outputs(0)!;
     for (let k = 0; k < sg.operatorsLength(); k++) {
-      for (const i of sg.operators(k)!.inputsArray() ?? []) this.readers.set(i, [...(this.readers.get(i) ?? []), k]);
+      for (const i of sg.operators(k)!.inputsArray() ?? []) (this.readers.get(i) ?? this.readers.set(i, []).get(i)!).push(k);
     }
     let outputActivation: 'softmax' | undefined;
     let output = '';
