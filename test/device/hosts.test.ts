@@ -105,13 +105,7 @@ describe.skipIf(!built && !required)('C hosts (wasm3, WAMR classic) against Node
     const frames = [synthetic(15, 17, 3, 81), synthetic(40, 33, 4, 82)];
     const want = nodePackets(dev, frames, 'full');
     expect(want.length).toBeGreaterThan(frames.length);
-    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
-    try {
-      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
-      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(1), 'compact'), h.rt).toEqual(nodePackets(dev, frames.slice(1), 'compact'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    hostsAgree(dev, frames);
   });
 
   it('an imported ONNX split model with a channel split and shuffle (chshuffle): every mode, byte-identical packets in wasm3, WAMR, Node scalar and SIMD', () => {
@@ -121,13 +115,7 @@ describe.skipIf(!built && !required)('C hosts (wasm3, WAMR classic) against Node
     expect(enc.layers.filter((l) => l.op === 'chshuffle').map((l) => [l.fields.groups, l.fields.c0, l.fields.n])).toEqual([[1, 0, 4], [1, 4, 4], [2, 0, 8], [1, 2, 5]]);
     const dev = makeDeviceBlob(slim);
     const frames = [synthetic(7, 6, 3, 95), synthetic(20, 17, 4, 96)];
-    const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
-    try {
-      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
-      for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(1), 'compact'), h.rt).toEqual(nodePackets(dev, frames.slice(1), 'compact'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    hostsAgree(dev, frames);
   });
 
   it('see-cifar10: compact packets and a resized RGBA frame, byte-identical in every runtime', () => {
@@ -167,6 +155,17 @@ function dilatedSplit(): Uint8Array {
   ]);
   const images = [1, 2, 3, 4].map((k) => synthetic(W, H, 3, 70 + k));
   return importModel(new TextEncoder().encode(JSON.stringify(m.json)), { weights: [m.bin], split: 'aspp/dw1', calibrate: images }).slim;
+}
+
+/** Every host's packets equal Node's: the first frame as full packets, the second as compact ones. */
+function hostsAgree(dev: Uint8Array, frames: DevicePixels[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'slimsplit-hosts-'));
+  try {
+    for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(0, 1), 'full'), h.rt).toEqual(nodePackets(dev, frames.slice(0, 1), 'full'));
+    for (const h of HOSTS) expect(runHost(h.bin, dir, dev, frames.slice(1), 'compact'), h.rt).toEqual(nodePackets(dev, frames.slice(1), 'compact'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function nodePacketsKept(dev: Uint8Array, frames: DevicePixels[], kind: 'full' | 'compact', kept: boolean[]): Uint8Array[] {

@@ -7,6 +7,7 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import * as T from '../../src/import/tflite_schema.js';
+import { rng } from '../util.js';
 
 export interface FxTensor {
   name: string;
@@ -117,6 +118,13 @@ export function convNhwc(x: Nhwc, f: ArrayLike<number>, fshape: number[], bias: 
     }
   }
   return { h: ph.out, w: pw.out, c: cout, v: y };
+}
+
+/** A seeded NHWC input of f32 values in [lo, hi), and the same values NCHW for the engine. */
+export function nhwcInput(seed: number, h: number, w: number, c: number, lo: number, hi: number): { nchw: Float32Array; nhwc: Nhwc } {
+  const r = rng(seed);
+  const nhwc = { h, w, c, v: Float64Array.from({ length: h * w * c }, () => Math.fround(r() * (hi - lo) + lo)) };
+  return { nchw: Float32Array.from(toNchw(nhwc)), nhwc };
 }
 
 /** NHWC [h][w][c] -> NCHW [c][h][w] */

@@ -14,7 +14,7 @@ import { loadModel } from '../../src/model/model.js';
 import { Runner } from '../../src/engine/plan/runner.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { BUILDS, nerr, rng } from '../util.js';
-import { buildTflite, convNhwc, softmaxNhwc, toNchw, f32Bytes, i32Bytes, type FxTensor, type FxOp, type Nhwc } from './tflite-fixture.js';
+import { buildTflite, convNhwc, softmaxNhwc, toNchw, f32Bytes, i32Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput } from './tflite-fixture.js';
 
 const F = T.TensorType.FLOAT32;
 const A = T.ActivationFunctionType;
@@ -202,11 +202,7 @@ function nhwcForward(x: Nhwc, v: ReturnType<typeof fixture>['v']) {
   return { conv1, dw, se, cat, nn, logits, probs: softmaxNhwc({ h: 1, w: 1, c: 5, v: Float64Array.from(logits) }).v };
 }
 
-function input(seed: number): { nchw: Float32Array; nhwc: Nhwc } {
-  const r = rng(seed);
-  const nhwc = { h: 8, w: 10, c: 3, v: Float64Array.from({ length: 8 * 10 * 3 }, () => Math.fround(r() * 4 - 2)) };
-  return { nchw: Float32Array.from(toNchw(nhwc)), nhwc };
-}
+const input = (seed: number) => nhwcInput(seed, 8, 10, 3, -2, 2);
 
 describe('TFLite import: PAD, float16 weights, hard swish, squeeze-excite, concatenation, resizes', () => {
   const fx = fixture();

@@ -12,7 +12,7 @@ import { loadModel } from '../../src/model/model.js';
 import { Runner } from '../../src/engine/plan/runner.js';
 import { loadEngine } from '../../src/engine/wasm.js';
 import { BUILDS, nerr, rng } from '../util.js';
-import { buildTflite, convNhwc, poolNhwc, softmaxNhwc, toNchw, f32Bytes, type FxTensor, type FxOp, type Nhwc } from './tflite-fixture.js';
+import { buildTflite, convNhwc, poolNhwc, softmaxNhwc, toNchw, f32Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput } from './tflite-fixture.js';
 
 const F = T.TensorType.FLOAT32;
 const A = T.ActivationFunctionType;
@@ -62,11 +62,7 @@ function nhwcForward(x: Nhwc, fx: ReturnType<typeof fixture>): { mp: Nhwc; ap: N
   return { mp, ap, sm, out };
 }
 
-function input(seed: number): { nchw: Float32Array; nhwc: Nhwc } {
-  const r = rng(seed);
-  const nhwc = { h: 7, w: 9, c: 4, v: Float64Array.from({ length: 7 * 9 * 4 }, () => Math.fround(r() * 30 - 18)) };
-  return { nchw: Float32Array.from(toNchw(nhwc)), nhwc };
-}
+const input = (seed: number) => nhwcInput(seed, 7, 9, 4, -18, 12);
 
 describe('TFLite import: average pools, fused activations on pools, softmax inside the network', () => {
   const fx = fixture();

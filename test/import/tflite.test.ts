@@ -18,7 +18,7 @@ import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { packGraph } from '../../src/format/pack.js';
 import { BUILDS, nerr, rng } from '../util.js';
-import { buildTflite, convNhwc, toNchw, f32Bytes, i32Bytes, i8Bytes, type FxTensor, type FxOp, type Nhwc } from './tflite-fixture.js';
+import { buildTflite, convNhwc, toNchw, f32Bytes, i32Bytes, i8Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput } from './tflite-fixture.js';
 
 const F = T.TensorType.FLOAT32;
 
@@ -80,12 +80,7 @@ function nhwcForward(x: Nhwc, d: ReturnType<typeof fixture>['deq']): { c1: Nhwc;
   return { c1, dw, logits };
 }
 
-function input(seed: number): { nchw: Float32Array; nhwc: Nhwc } {
-  const r = rng(seed);
-  const v = Float64Array.from({ length: 9 * 10 * 3 }, () => Math.fround(r() * 4 - 2));
-  const nhwc = { h: 9, w: 10, c: 3, v };
-  return { nchw: Float32Array.from(toNchw(nhwc)), nhwc };
-}
+const input = (seed: number) => nhwcInput(seed, 9, 10, 3, -2, 2);
 
 describe('TFLite import: fixture against an NHWC reference of TFLite semantics', () => {
   const fx = fixture();
