@@ -205,6 +205,11 @@ export interface SlimTuning {
   /** multiplies fit and upFit while the recent miss rate is over budget (1: off) */
   guardFit: number;
   /**
+   * while over the miss budget (and guardFit < 1): the cheapest fitting mode whose reference top-1 is
+   * within this much (0..1) of the most accurate fitting mode's (0: off)
+   */
+  guardSlack: number;
+  /**
    * a frame that found the link idle may lower the rate estimate when it took at least this many ms
    * to cross (shorter crossings are the opportunity grid and host timing more than the rate); below
    * it, or when not finite (Infinity, null from JSON: off), such a sample may only raise the estimate
@@ -214,7 +219,7 @@ export interface SlimTuning {
 
 export const SLIM_DEFAULTS: SlimTuning = {
   fit: 0.8, sustain: 0.5, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 0,
-  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 20000, guardFit: 0.5, idleLowerMs: 20,
+  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 120_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
 };
 
 interface Outstanding extends SentFrame {
@@ -239,7 +244,8 @@ interface Outstanding extends SentFrame {
  * needs a tighter fit held for `upHoldMs` (hysteresis; not before the link has first shown its limit,
  * `fastStart`); going down is immediate. A frame overdue past its predicted arrival by
  * `stallFraction` x deadline means a stalled link: the smallest mode until it arrives. While more
- * than `missBudget` of the last `missWindowMs` of frames missed, the margins tighten by `guardFit`.
+ * than `missBudget` of the last `missWindowMs` of frames missed, the margins tighten by `guardFit`
+ * and the choice falls to the cheapest mode within `guardSlack` top-1 of the best that fits.
  * When even the smallest mode misses it says so and sends the frame in that mode (skipping only
  * with `skipInFlight` > 0).
  */
@@ -379,6 +385,13 @@ export class SlimController implements Controller {
     const perFrame = r * this.interval * this.t.sustain;
     const fits = (i: number, slack: number) => this.predict(i, now, r, q) <= budget * slack && this.sizeOf(i) <= perFrame * slack;
     let pick = this.stalled(now) ? -1 : (this.order.find((i) => fits(i, 1)) ?? -1);
+    if (pick >= 0 && guard < 1 && this.t.guardSlack > 0) {
+      // On a link that has just shown misses even small frames suffer (outages), each byte above
+      // the smallest mode is exposed to the next one, and a slimmable model's top modes add little
+      // top-1 for their bytes: take the cheapest that is nearly as accurate.
+      const floor = this.modes[pick].top1 - this.t.guardSlack;
+      for (const i of this.order) if (this.modes[i].top1 >= floor && this.sizeOf(i) < this.sizeOf(pick) && fits(i, 1)) pick = i;
+    }
     const rank = (i: number) => this.order.indexOf(i);
     if (pick >= 0 && rank(pick) < rank(this.current) && fits(this.current, 1)) {
       // Going up: only to a mode that fits with the tighter margin, and only once such a mode
@@ -390,7 +403,8 @@ export class SlimController implements Controller {
       let next = Infinity;
       for (const i of this.order) if (this.sizeOf(i) > cur) next = Math.min(next, this.sizeOf(i));
       const cap = Math.max(cur * this.t.upStep, Number.isFinite(next) ? next : cur);
-      const up = this.order.find((i) => this.sizeOf(i) <= cap && fits(i, this.t.upFit / this.t.fit)) ?? this.current;
+      const top = this.modes[pick].top1;
+      const up = this.order.find((i) => this.modes[i].top1 <= top && this.sizeOf(i) <= cap && fits(i, this.t.upFit / this.t.fit)) ?? this.current;
       if (rank(up) < rank(this.current)) {
         if (!(this.upSince <= now)) this.upSince = now;
       } else this.upSince = NaN;
