@@ -276,8 +276,11 @@ export class SlimController implements Controller {
   private readonly memo = { jitter: NaN, server: NaN };
   /** the link has shown its limit (a step down happened) */
   private limited = false;
-  /** outcomes of recent results: capture time and whether the deadline held */
+  /** outcomes of recent results: capture time and whether the deadline held, oldest first from `outHead` */
   private readonly outcomes: { at: number; missed: boolean }[] = [];
+  private outHead = 0;
+  /** missed outcomes from outHead on */
+  private outMissed = 0;
 
   constructor(private readonly modes: readonly ModeSpec[], private readonly o: ControllerOptions, tuning: Partial<SlimTuning> = {}) {
     checkOptions(modes, o);
@@ -360,13 +363,24 @@ export class SlimController implements Controller {
   /** Fraction of the frames captured in the last missWindowMs that missed (in-flight ones already past their deadline count). */
   recentMissRate(now: number): number {
     const from = now - this.t.missWindowMs;
-    while (this.outcomes.length && this.outcomes[0].at < from) this.outcomes.shift();
-    let n = this.outcomes.length, m = this.outcomes.filter((x) => x.missed).length;
+    const o = this.outcomes;
+    while (this.outHead < o.length && o[this.outHead].at < from) if (o[this.outHead++].missed) this.outMissed--;
+    // a 120-s window at 30 fps holds thousands: compact now and then rather than shift per frame
+    if (this.outHead > 1024 && this.outHead * 2 > o.length) {
+      o.splice(0, this.outHead);
+      this.outHead = 0;
+    }
+    let n = o.length - this.outHead, m = this.outMissed;
     for (const f of this.out) {
       n++;
       if (now - f.capturedAt > this.o.deadlineMs) m++;
     }
     return n ? m / n : 0;
+  }
+
+  private recordOutcome(at: number, missed: boolean): void {
+    this.outcomes.push({ at, missed });
+    if (missed) this.outMissed++;
   }
 
   /** A frame in flight is overdue past its predicted arrival by more than stallFraction x deadline. */
@@ -445,7 +459,7 @@ export class SlimController implements Controller {
     this.decMs[f.mode] = this.decMs[f.mode] ? 0.7 * this.decMs[f.mode] + 0.3 * res.serverDecodeMs : res.serverDecodeMs;
     this.serverQueueMs = 0.7 * this.serverQueueMs + 0.3 * res.serverQueueMs;
     push(this.serverTimes, res.serverQueueMs + res.serverDecodeMs, 32);
-    this.outcomes.push({ at: f.capturedAt, missed: res.resultAt - f.capturedAt > this.o.deadlineMs });
+    this.recordOutcome(f.capturedAt, res.resultAt - f.capturedAt > this.o.deadlineMs);
     const arrival = res.resultAt - res.serverQueueMs - res.serverDecodeMs;
     // D: the least one-way time seen lately (as BBR's min RTT); it holds the smallest frame's own
     // crossing too, which only moves that bit of time from serialization to delay.
@@ -491,7 +505,7 @@ export class SlimController implements Controller {
     if (k < 0) return;
     const f = this.out[k];
     this.out.splice(k, 1);
-    this.outcomes.push({ at: f.capturedAt, missed: true });
+    this.recordOutcome(f.capturedAt, true);
   }
 }
 
