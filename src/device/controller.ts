@@ -219,7 +219,7 @@ export interface SlimTuning {
 
 export const SLIM_DEFAULTS: SlimTuning = {
   fit: 0.8, sustain: 0.5, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 0,
-  fastStart: true, stallFraction: 0.1, ratePercentile: 1, missBudget: 0.01, missWindowMs: 120_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
+  fastStart: true, stallFraction: 0.1, ratePercentile: 0.25, missBudget: 0.01, missWindowMs: 120_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
 };
 
 interface Outstanding extends SentFrame {
