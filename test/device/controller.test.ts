@@ -164,6 +164,22 @@ describe('slim rules for outages and start-up', () => {
     expect(misses(slack)).toBeGreaterThan(0.01 * slack.length);
   });
 
+  it('plans at a low one of its recent rates: the estimate meets a rate drop two frames in, not after the harmonic mean turns over', () => {
+    // 2 Mbit/s for 3 s, then 0.3 Mbit/s (37.5 kB/s; the top mode's ~1.7 kB crosses in ~45 ms, the
+    // stall rule does not fire); 10 fps, so the drop is at frame 30
+    const rates = [2, 2, 2, 0.3, 0.3, 0.3, 0.3];
+    const at = (tuning: object) =>
+      simulate(synthDataset(70), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: 300, fps: 10 }, tuning), { fps: 10, deadlineMs: 300 }).frames;
+    const capped = at({}), mean = at({ ratePercentile: 1 });
+    const top = SYNTH_MODES.length - 1;
+    // two slow samples put the second-lowest of the last 8 at the new rate
+    expect(capped[32].uplinkBps / 37_500).toBeLessThan(1.2);
+    expect(capped[32].mode).toBeLessThan(top);
+    // the harmonic mean of 8 still holds most of the fast samples
+    expect(mean[33].uplinkBps / 37_500).toBeGreaterThan(2);
+    expect(mean.slice(32, 36).every((f) => f.mode === top)).toBe(true);
+  });
+
   it('lowers its rate estimate on a slow link that frames never queue on, and so stays out of the smallest mode', () => {
     // 2 s at 5 Mbit/s, then a steady 0.3 Mbit/s (37.5 kB/s: the top mode's ~1.7 kB crosses in
     // ~45 ms, well inside the 100-ms frame interval at 10 fps, so no frame ever finds the link busy)
