@@ -234,11 +234,12 @@ interface Outstanding extends SentFrame {
  *   - encoder and server times: per mode, moving averages of measurements (encoder seeded by the
  *     start-up measurement);
  *   - R: each result gives a serialization time (arrival minus the later of its own send + D and the
- *     previous frame's arrival), R = bytes-weighted harmonic mean of the last `window`, divided by
- *     1 + the largest relative error of its recent uplink-time predictions (as RobustMPC does);
- *     a frame outstanding past its predicted arrival caps R at once, so a capacity drop shows
- *     before its results do;
- *   - D: the least (arrival - send - bytes / R) seen recently.
+ *     previous frame's arrival), R = bytes-weighted harmonic mean of the last `window`, capped by
+ *     the `ratePercentile` of their per-frame rates (a link that has just dropped is planned at its
+ *     low rate); with `errorDiscount`, divided by 1 + the largest relative error of its recent
+ *     uplink-time predictions (as RobustMPC does); a frame outstanding past its predicted arrival
+ *     caps R at once, so a capacity drop shows before its results do;
+ *   - D: the least one-way time seen recently (as BBR's min RTT).
  * Per frame it predicts queue-drain + own serialization + D + server + encode for each mode and takes
  * the most accurate that fits `fit` x deadline and whose size the rate sustains at this fps; going up
  * needs a tighter fit held for `upHoldMs` (hysteresis; not before the link has first shown its limit,
