@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SlimTuning } from '../src/device/controller.js';
+import { parseSlimTuning, type SlimTuning } from '../src/device/controller.js';
 import { ENVELOPE_OVERHEAD } from '../src/device/run.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,7 +80,7 @@ export function parseArgs(argv: string[]): Args {
       case '--send':
         if (v !== 'drop-late' && v !== 'fifo') throw new Error(`bench:controller: --send is drop-late or fifo, got '${v}'`);
         a.send = v; i++; break;
-      case '--tuning': a.tuning = JSON.parse(v) as Partial<SlimTuning>; i++; break;
+      case '--tuning': a.tuning = parseSlimTuning(v ?? ''); i++; break;
       default: throw new Error(`bench:controller: unknown option '${f}' (see the header of bench/controller.bench.ts)`);
     }
   }

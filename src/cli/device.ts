@@ -22,7 +22,7 @@ import { RealTimeShaper, TraceLink, DROPPED_LATE } from '../device/link.js';
 import { readTrace } from '../device/trace.js';
 import { measureModes, streamFrames, type Frame } from '../device/run.js';
 import type { FrameRecord } from '../device/sim.js';
-import { controllerNames } from '../device/controller.js';
+import { controllerNames, parseSlimTuning } from '../device/controller.js';
 
 interface Io {
   out: (s: string) => void;
@@ -87,6 +87,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
     .option('--deadline <ms>', 'per-frame deadline from capture', num('--deadline', 1, true), 150)
     .option('--controller <name>', 'slim, ema, or fixed:<members>,<bits>', 'slim')
     .option('--max-members <n>', 'run at most n ensemble members on the device', num('--max-members', 1, true))
+    .option('--tuning <json>', 'slim\'s knobs, e.g. \'{"guardSlack":0}\' (docs/CONTROLLER.md)')
     .addOption(new Option('--transport <t>', 'default: from the URL').choices(['http', 'ws', 'mqtt']))
     .option('--device <id>', 'device id (default: dev-<random>)')
     .option('--model <file.slim>', 'model blob', defaultModel)
@@ -97,6 +98,8 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
     .option('--no-drop-late', 'with --trace: put every frame on the link when encoded (by default a frame that reaches the head of the send queue certain to miss its deadline is dropped there)')
     .addHelpText('after', '\nExample:\n  slimsplit device --server http://127.0.0.1:8080 --frames ../shared/datasets/cifar10-jpeg/test.tar.gz --limit 600 --fps 30 --deadline 150 --controller slim --log run.jsonl')
     .action(async (o) => {
+      if (o.tuning !== undefined && o.controller !== 'slim') throw new Error(`slimsplit device: --tuning sets slim's knobs; the controller is '${o.controller}'`);
+      const tuning = o.tuning === undefined ? undefined : parseSlimTuning(o.tuning);
       const model = await loadModel(o.model);
       const frames = await loadFrames(o.frames, model.info.classes, o.limit);
       const modes = measureModes(model, frames[0].image);
@@ -114,7 +117,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
         io.err(tty ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`);
       };
       const run = await streamFrames(session, frames, {
-        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers,
+        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers, tuning,
         onFrame: (r, d) => {
           done++;
           if (r.missed) misses++;

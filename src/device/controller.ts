@@ -222,6 +222,35 @@ export const SLIM_DEFAULTS: SlimTuning = {
   fastStart: true, stallFraction: 0.1, ratePercentile: 0.25, missBudget: 0.01, missWindowMs: 120_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
 };
 
+/** Knobs whose JSON null means Infinity (the rule off). */
+const OFF_WHEN_NULL: ReadonlySet<keyof SlimTuning> = new Set(['stallFraction', 'idleLowerMs']);
+
+/**
+ * Reads slim's knobs from JSON text (`--tuning '{"guardSlack":0}'`): an object whose keys are
+ * SlimTuning's and whose values have the default's type, numbers finite and >= 0 (null: off, for
+ * the knobs that Infinity turns off). Anything else is refused with what is wrong.
+ */
+export function parseSlimTuning(text: string): Partial<SlimTuning> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ControllerError(`tuning is not JSON (${(e as Error).message}): ${text}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControllerError(`tuning must be a JSON object of slim's knobs, got ${text}`);
+  const out: Record<string, number | boolean> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!Object.hasOwn(SLIM_DEFAULTS, k)) throw new ControllerError(`unknown tuning knob '${k}' (knobs: ${Object.keys(SLIM_DEFAULTS).join(', ')})`);
+    const key = k as keyof SlimTuning;
+    const want = typeof SLIM_DEFAULTS[key];
+    if (x === null && OFF_WHEN_NULL.has(key)) out[k] = Infinity;
+    else if (want === 'boolean' && typeof x === 'boolean') out[k] = x;
+    else if (want === 'number' && typeof x === 'number' && Number.isFinite(x) && x >= 0) out[k] = x;
+    else throw new ControllerError(`tuning knob '${k}' must be ${want === 'boolean' ? 'true or false' : `a number >= 0${OFF_WHEN_NULL.has(key) ? ' or null (off)' : ''}`}, got ${JSON.stringify(x)}`);
+  }
+  return out as Partial<SlimTuning>;
+}
+
 interface Outstanding extends SentFrame {
   /** predicted arrival at the server (device clock, with the return path in the base delay) */
   predictedArrival: number;

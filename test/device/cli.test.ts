@@ -52,6 +52,21 @@ describe('slimsplit device', () => {
     }
   });
 
+  it("passes --tuning to slim, and names a bad knob before loading anything", async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'dev-')), 'run.jsonl');
+    let err = '';
+    const io = { out: () => {}, err: (s: string) => (err += s) };
+    // a fit of 0 leaves no mode fitting: every frame in the smallest mode, each logged as such
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--fps', '10', '--deadline', '1000', '--controller', 'slim', '--tuning', '{"fit":0,"stallFraction":null}', '--log', log], io)).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(10);
+    for (const l of lines) expect(l).toMatchObject({ members: 1, bits: 1 });
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'no/such/dir', '--tuning', '{"guardslack":0}'], io)).toBe(1);
+    expect(err).toMatch(/unknown tuning knob 'guardslack' \(knobs: fit, sustain, .*guardSlack/);
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--controller', 'ema', '--tuning', '{}'], io)).toBe(1);
+    expect(err).toMatch(/--tuning sets slim's knobs; the controller is 'ema'/);
+  });
+
   it('names a bad controller and a missing frames folder', async () => {
     let err = '';
     const io = { out: () => {}, err: (s: string) => (err += s) };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { synthDataset, SYNTH_MODES } from './synth.js';
 import { stepTrace } from '../../src/device/trace.js';
 import { TraceLink } from '../../src/device/link.js';
-import { makeController, controllerNames, ControllerError, type ModeSpec } from '../../src/device/controller.js';
+import { makeController, controllerNames, ControllerError, parseSlimTuning, SLIM_DEFAULTS, type ModeSpec } from '../../src/device/controller.js';
 import { simulate } from '../../src/device/sim.js';
 
 const FPS = 30;
@@ -205,5 +205,31 @@ describe('slim rules for outages and start-up', () => {
     expect(fast.findIndex((f) => f.mode === top)).toBeLessThanOrEqual(8);
     // with the 0.5 s hold from the first frame, four steps take two seconds
     expect(slow.findIndex((f) => f.mode === top)).toBeGreaterThan(1.5 * FPS);
+  });
+});
+
+describe('parseSlimTuning', () => {
+  it('reads knobs of the defaults\' types; null turns off the rules that Infinity turns off', () => {
+    expect(parseSlimTuning('{"guardSlack":0,"fastStart":false,"idleLowerMs":null,"stallFraction":null}')).toEqual({ guardSlack: 0, fastStart: false, idleLowerMs: Infinity, stallFraction: Infinity });
+    expect(parseSlimTuning('{}')).toEqual({});
+    // every default round-trips through JSON
+    expect(parseSlimTuning(JSON.stringify(SLIM_DEFAULTS))).toEqual(SLIM_DEFAULTS);
+  });
+
+  it('refuses what is not a knob or not of its type, saying which', () => {
+    const bad: [string, RegExp][] = [
+      ['{"fit":', /tuning is not JSON/],
+      ['[1]', /must be a JSON object/],
+      ['null', /must be a JSON object/],
+      ['{"guardslack":0}', /unknown tuning knob 'guardslack' \(knobs: .*guardSlack/],
+      ['{"__proto__":1}', /unknown tuning knob '__proto__'/],
+      ['{"fit":"0.8"}', /knob 'fit' must be a number >= 0, got "0.8"/],
+      ['{"fit":-1}', /knob 'fit' must be a number >= 0, got -1/],
+      ['{"fit":null}', /knob 'fit' must be a number >= 0, got null/],
+      ['{"idleLowerMs":"off"}', /knob 'idleLowerMs' must be a number >= 0 or null \(off\)/],
+      ['{"fastStart":1}', /knob 'fastStart' must be true or false, got 1/],
+    ];
+    for (const [text, re] of bad) expect(() => parseSlimTuning(text), text).toThrow(re);
+    expect(() => parseSlimTuning('{"fit":-1}')).toThrow(ControllerError);
   });
 });
