@@ -7,6 +7,10 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import * as T from '../../src/import/tflite_schema.js';
+import { importModel, referenceForward } from '../../src/import/index.js';
+import { loadModel } from '../../src/model/model.js';
+import { Runner } from '../../src/engine/plan/runner.js';
+import { loadEngine, type Build } from '../../src/engine/wasm.js';
 import { rng } from '../util.js';
 
 export interface FxTensor {
@@ -125,6 +129,20 @@ export function nhwcInput(seed: number, h: number, w: number, c: number, lo: num
   const r = rng(seed);
   const nhwc = { h, w, c, v: Float64Array.from({ length: h * w * c }, () => Math.fround(r() * (hi - lo) + lo)) };
   return { nchw: Float32Array.from(toNchw(nhwc)), nhwc };
+}
+
+/**
+ * Imports a TFLite file, runs it on one build's engine for the inputs of `seeds`, and gives per
+ * seed the input, the engine's output and the IR's own f64 reference, for the caller to compare.
+ */
+export async function runImported<X extends { nchw: Float32Array }>(file: Uint8Array, build: Build, input: (seed: number) => X, seeds = [1, 2, 3]): Promise<{ x: X; got: Float32Array; ref: Float64Array }[]> {
+  const { slim, ir } = importModel(file);
+  const model = await loadModel(slim, { build });
+  const run = new Runner(loadEngine({ build }), model.blob, 'classifier');
+  return seeds.map((seed) => {
+    const x = input(seed);
+    return { x, got: (run.run(x.nchw) as Float32Array).slice(), ref: referenceForward(ir, x.nchw) };
+  });
 }
 
 /** NHWC [h][w][c] -> NCHW [c][h][w] */

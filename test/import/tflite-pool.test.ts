@@ -7,12 +7,9 @@
  */
 import { describe, it, expect } from 'vitest';
 import * as T from '../../src/import/tflite_schema.js';
-import { importModel, readTflite, referenceForward } from '../../src/import/index.js';
-import { loadModel } from '../../src/model/model.js';
-import { Runner } from '../../src/engine/plan/runner.js';
-import { loadEngine } from '../../src/engine/wasm.js';
+import { readTflite, referenceForward } from '../../src/import/index.js';
 import { BUILDS, nerr, rng } from '../util.js';
-import { buildTflite, convNhwc, poolNhwc, softmaxNhwc, toNchw, f32Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput } from './tflite-fixture.js';
+import { buildTflite, convNhwc, poolNhwc, softmaxNhwc, toNchw, f32Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput, runImported } from './tflite-fixture.js';
 
 const F = T.TensorType.FLOAT32;
 const A = T.ActivationFunctionType;
@@ -94,15 +91,10 @@ describe('TFLite import: average pools, fused activations on pools, softmax insi
 
   for (const build of BUILDS) {
     it(`${build}: the engine's output matches both references`, async () => {
-      const { slim, ir } = importModel(file);
-      const model = await loadModel(slim, { build });
-      const run = new Runner(loadEngine({ build }), model.blob, 'classifier');
-      for (const seed of [1, 2, 3]) {
-        const x = input(seed);
-        const got = run.run(x.nchw) as Float32Array;
+      for (const { x, got, ref } of await runImported(file, build, input)) {
         expect(got.length).toBe(12);
         expect(nerr(got, toNchw(nhwcForward(x.nhwc, fx).out))).toBeLessThan(1e-6);
-        expect(nerr(got, referenceForward(ir, x.nchw))).toBeLessThan(1e-6);
+        expect(nerr(got, ref)).toBeLessThan(1e-6);
       }
     });
   }

@@ -18,7 +18,7 @@ import { loadEngine } from '../../src/engine/wasm.js';
 import { decodeImage, toInput } from '../../src/model/image.js';
 import { packGraph } from '../../src/format/pack.js';
 import { BUILDS, nerr, rng } from '../util.js';
-import { buildTflite, convNhwc, toNchw, f32Bytes, i32Bytes, i8Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput } from './tflite-fixture.js';
+import { buildTflite, convNhwc, toNchw, f32Bytes, i32Bytes, i8Bytes, type FxTensor, type FxOp, type Nhwc, nhwcInput, runImported } from './tflite-fixture.js';
 
 const F = T.TensorType.FLOAT32;
 
@@ -99,17 +99,12 @@ describe('TFLite import: fixture against an NHWC reference of TFLite semantics',
 
   for (const build of BUILDS) {
     it(`${build}: engine logits match the NHWC reference (dequantized int8/uint8 weights, asymmetric SAME, fused acts)`, async () => {
-      const { slim, ir } = importModel(file);
-      const model = await loadModel(slim, { build });
-      const run = new Runner(loadEngine({ build }), model.blob, 'classifier');
-      for (const seed of [1, 2, 3]) {
-        const x = input(seed);
+      for (const { x, got, ref } of await runImported(file, build, input)) {
         const want = nhwcForward(x.nhwc, fx.deq).logits;
-        const got = run.run(x.nchw) as Float32Array;
         expect(got.length).toBe(5);
         expect(nerr(got, want)).toBeLessThan(1e-6);
         // the IR's own f64 pass is the same network
-        expect(nerr(referenceForward(ir, x.nchw), want)).toBeLessThan(1e-12);
+        expect(nerr(ref, want)).toBeLessThan(1e-12);
       }
     });
   }
