@@ -11,10 +11,10 @@ const DEADLINE = 150;
 const RATES = [...Array(5).fill(1), ...Array(5).fill(0.1), ...Array(10).fill(1)];
 const DROP = 5 * FPS, RISE = 10 * FPS;
 
-function run(name: string) {
+function run(name: string, tuning = {}) {
   const ds = synthDataset(600);
   const link = new TraceLink(stepTrace(RATES), { delayMs: 10 });
-  return simulate(ds, link, makeController(name, SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS }), { fps: FPS, deadlineMs: DEADLINE });
+  return simulate(ds, link, makeController(name, SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS }, tuning), { fps: FPS, deadlineMs: DEADLINE });
 }
 
 describe('slim controller on a synthetic link', () => {
@@ -55,8 +55,7 @@ describe('slim controller on a synthetic link', () => {
   });
 
   it('without the guard\'s slack, climbs to the top mode within 3 s of the recovery', () => {
-    const ds = synthDataset(600);
-    const loose = simulate(ds, new TraceLink(stepTrace(RATES), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS }, { guardSlack: 0 }), { fps: FPS, deadlineMs: DEADLINE });
+    const loose = run('slim', { guardSlack: 0 });
     const top = loose.frames.slice(RISE).findIndex((f) => f.mode === SYNTH_MODES.length - 1);
     expect(top).toBeGreaterThanOrEqual(0);
     expect(top).toBeLessThan(3 * FPS);
@@ -119,8 +118,8 @@ describe('slim rules for outages and start-up', () => {
   const FPS = 30, DEADLINE = 150;
   // 1 Mbit/s, then 2 s with no delivery at all, then 1 Mbit/s again
   const OUTAGE = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1];
-  const runOn = (rates: number[], tuning = {}, deadlineMs = DEADLINE) =>
-    simulate(synthDataset(rates.length * FPS), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs, fps: FPS }, tuning), { fps: FPS, deadlineMs });
+  const runOn = (rates: number[], tuning = {}, deadlineMs = DEADLINE, fps = FPS) =>
+    simulate(synthDataset(rates.length * fps), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs, fps }, tuning), { fps, deadlineMs });
 
   it('drops to the smallest mode one frame into an outage, before any result shows it', () => {
     const on = runOn(OUTAGE).frames, off = runOn(OUTAGE, { stallFraction: Infinity, guardFit: 1 }).frames;
@@ -168,8 +167,7 @@ describe('slim rules for outages and start-up', () => {
     // 2 Mbit/s for 3 s, then 0.3 Mbit/s (37.5 kB/s; the top mode's ~1.7 kB crosses in ~45 ms, the
     // stall rule does not fire); 10 fps, so the drop is at frame 30
     const rates = [2, 2, 2, 0.3, 0.3, 0.3, 0.3];
-    const at = (tuning: object) =>
-      simulate(synthDataset(70), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: 300, fps: 10 }, tuning), { fps: 10, deadlineMs: 300 }).frames;
+    const at = (tuning: object) => runOn(rates, tuning, 300, 10).frames;
     const capped = at({}), mean = at({ ratePercentile: 1 });
     const top = SYNTH_MODES.length - 1;
     // two slow samples put the second-lowest of the last 8 at the new rate
@@ -184,8 +182,7 @@ describe('slim rules for outages and start-up', () => {
     // 2 s at 5 Mbit/s, then a steady 0.3 Mbit/s (37.5 kB/s: the top mode's ~1.7 kB crosses in
     // ~45 ms, well inside the 100-ms frame interval at 10 fps, so no frame ever finds the link busy)
     const rates = [5, 5, ...Array(8).fill(0.3)];
-    const at = (tuning: object) =>
-      simulate(synthDataset(rates.length * 10), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: 100, fps: 10 }, tuning), { fps: 10, deadlineMs: 100 });
+    const at = (tuning: object) => runOn(rates, tuning, 100, 10);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const on = at({}).frames.slice(30), off = at({ idleLowerMs: Infinity }).frames.slice(30);
     // with the rule the estimate follows the link; without it, samples from an idle link may only raise it
