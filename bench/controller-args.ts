@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSlimTuning, type SlimTuning } from '../src/device/controller.js';
 import { ENVELOPE_OVERHEAD } from '../src/device/run.js';
+import type { TraceLink } from '../src/device/link.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,6 +35,12 @@ export interface Args {
    * sendOrDrop) or 'fifo' (every frame enters the link when encoded, as before)
    */
   send: 'drop-late' | 'fifo';
+  /**
+   * what slim is told of the link's packet (ControllerOptions.linkPacketBytes): 'link', the default,
+   * the emulated link's own (the trace's 1,500 B x the scale, as a device knows the link it is on);
+   * a number of bytes whatever the scale; 'none', not told
+   */
+  linkPacket: 'link' | 'none' | number;
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -52,6 +59,7 @@ export function parseArgs(argv: string[]): Args {
     tuning: {},
     oracle: false,
     send: 'drop-late',
+    linkPacket: 'link',
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -80,6 +88,11 @@ export function parseArgs(argv: string[]): Args {
       case '--send':
         if (v !== 'drop-late' && v !== 'fifo') throw new Error(`bench:controller: --send is drop-late or fifo, got '${v}'`);
         a.send = v; i++; break;
+      case '--link-packet':
+        if (v === 'none' || v === 'link') a.linkPacket = v;
+        else if (Number(v) > 0) a.linkPacket = Number(v);
+        else throw new Error(`bench:controller: --link-packet is a number of bytes > 0, link or none, got '${v}'`);
+        i++; break;
       case '--tuning': a.tuning = parseSlimTuning(v ?? ''); i++; break;
       default: throw new Error(`bench:controller: unknown option '${f}' (see the header of bench/controller.bench.ts)`);
     }
@@ -94,6 +107,11 @@ export function parseArgs(argv: string[]): Args {
   if (a.fps.length === 0) a.fps = [10, 30];
   if (a.deadlines.length === 0) a.deadlines = [100, 300];
   return a;
+}
+
+/** The link packet size slim is told on this link (Args.linkPacket). */
+export function linkPacketFor(a: Pick<Args, 'linkPacket'>, link: TraceLink): number | undefined {
+  return a.linkPacket === 'link' ? link.packetBytes : a.linkPacket === 'none' ? undefined : a.linkPacket;
 }
 
 /** '0.1', '1/10' */

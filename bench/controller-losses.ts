@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { buildCache } from './controller-cache.js';
-import { parseArgs, scaleName, ROOT } from './controller-args.js';
+import { parseArgs, scaleName, linkPacketFor, ROOT } from './controller-args.js';
 import { targetsReport, type BenchRow } from './controller-report.js';
 import { readTrace } from '../src/device/trace.js';
 import { TraceLink } from '../src/device/link.js';
@@ -63,7 +63,10 @@ async function fromReplay(): Promise<void> {
       const trace = readTrace(path);
       for (const fps of a.fps) for (const deadlineMs of a.deadlines) {
         const sim = { fps, deadlineMs, frames: a.frames ?? ds.count, order, overheadBytes: a.overhead, dropLate: a.send === 'drop-late' };
-        const run = (n: string) => simulate(ds, new TraceLink(trace, { scale, delayMs: a.delayMs }), makeController(n, ds.modes, { deadlineMs, fps }, a.tuning), sim).frames;
+        const run = (n: string) => {
+          const link = new TraceLink(trace, { scale, delayMs: a.delayMs });
+          return simulate(ds, link, makeController(n, ds.modes, { deadlineMs, fps, linkPacketBytes: linkPacketFor(a, link) }, a.tuning), sim).frames;
+        };
         const slim = run('slim'), small = run(smallestName);
         for (let k = 0; k < slim.length; k++) {
           const f = slim[k];

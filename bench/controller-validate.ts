@@ -6,7 +6,7 @@
  * with no class, or dropped by the device's send queue as certainly late), and both runs' accuracy
  * (the right class received, over all frames).
  *
- *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1/10, 10 fps, 300 ms, 300 frames
+ *   npx tsx bench/controller-validate.ts                       # ATT-LTE-driving.up, scale 1, 10 fps, 300 ms, 300 frames
  *   npx tsx bench/controller-validate.ts --trace ../shared/traces/Verizon-LTE-short.up --scale 0.02 --fps 10 --deadline 300 --frames 600
  *
  * `--replay host` (default): the simulation replays, frame by frame, the real run's decision time,
@@ -45,7 +45,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const tracePath = arg('--trace', join(ROOT, '..', 'shared', 'traces', 'ATT-LTE-driving.up'));
-  const sc = /^(\d+(?:\.\d+)?)(?:\/(\d+(?:\.\d+)?))?$/.exec(arg('--scale', '0.1'));
+  const sc = /^(\d+(?:\.\d+)?)(?:\/(\d+(?:\.\d+)?))?$/.exec(arg('--scale', '1'));
   const scale = sc ? Number(sc[1]) / (sc[2] ? Number(sc[2]) : 1) : NaN;
   if (!(scale > 0)) throw new Error('--scale needs a factor > 0 like 0.1 or 1/10');
   const fps = Number(arg('--fps', '10'));
@@ -100,7 +100,8 @@ async function main(): Promise<void> {
     return { decidedAt: r.decidedAt, sentAt: r.sentAt, encodeMs: r.encodeMs, afterLinkMs: r.resultAt - r.linkAt, serverQueueMs: r.serverQueueMs, serverDecodeMs: r.serverDecodeMs, overheadBytes, dropped: r.outcome === DROPPED_LATE };
   };
   // The controller gets the real run's mode list as it was (no server-time prior), so both start alike.
-  const sim = simulate(ds, new TraceLink(trace, { scale, delayMs }), makeController(controller, replayHost ? modes : ds.modes, { deadlineMs, fps }), {
+  const link = new TraceLink(trace, { scale, delayMs });
+  const sim = simulate(ds, link, makeController(controller, replayHost ? modes : ds.modes, { deadlineMs, fps, linkPacketBytes: link.packetBytes }), {
     fps, deadlineMs, frames: nFrames, order, overheadBytes: ENVELOPE_OVERHEAD, encodeMs, decodeMs: ds.modes.map(() => serverMs),
     decodeMsOfFrame: (k) => (Number.isFinite(real.frames[k]?.serverDecodeMs) ? real.frames[k].serverDecodeMs + real.frames[k].serverQueueMs : undefined),
     replay: replayHost ? replay : undefined,

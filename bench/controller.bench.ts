@@ -24,7 +24,8 @@
  * --tuning '{"fit":0.7}' (SlimController's knobs, src/device/controller.ts SlimTuning), --send drop-late|fifo
  * (the device's send path, the same for every controller and the oracle: drop-late, the default,
  * drops a frame that reaches the head of the device's send queue certain to be late; fifo puts every
- * frame on the link when encoded).
+ * frame on the link when encoded), --link-packet <bytes|link|none> (what slim is told of the link's
+ * packet: the emulated link's own, 1,500 B x the scale, by default; controller-args.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -34,7 +35,7 @@ import { TraceLink } from '../src/device/link.js';
 import { makeController, controllerNames } from '../src/device/controller.js';
 import { simulate, shuffledOrder, type SimDataset, type FrameRecord, type RunSummary } from '../src/device/sim.js';
 import { oracleRun, excessMisses } from './controller-oracle.js';
-import { parseArgs, scaleName, ROOT } from './controller-args.js';
+import { parseArgs, scaleName, linkPacketFor, ROOT } from './controller-args.js';
 import { targetsReport, controllerChartSvg, type BenchRow } from './controller-report.js';
 
 async function main(): Promise<void> {
@@ -59,8 +60,9 @@ async function main(): Promise<void> {
       const linkOf = () => new TraceLink(trace, { scale, delayMs: a.delayMs });
       const sim = { fps, deadlineMs, frames, order, overheadBytes: a.overhead, dropLate: a.send === 'drop-late' };
       for (const name of names) {
-        const ctl = makeController(name, ds.modes, { deadlineMs, fps }, a.tuning);
-        const { frames: recs, summary: s } = simulate(ds, linkOf(), ctl, sim);
+        const link = linkOf();
+        const ctl = makeController(name, ds.modes, { deadlineMs, fps, linkPacketBytes: linkPacketFor(a, link) }, a.tuning);
+        const { frames: recs, summary: s } = simulate(ds, link, ctl, sim);
         runs.set(name, recs);
         rows.push({ controller: name, ...setting, ...rowOf(s) });
       }

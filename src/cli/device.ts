@@ -95,6 +95,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
     .option('--trace <file>', 'emulate the uplink with this trace (mahimahi *.up or Mbit/s per second) in the send path')
     .option('--scale <k>', 'with --trace: multiply its capacity by k (0.1 or 1/10)', scale, 1)
     .option('--delay <ms>', 'with --trace: fixed one-way delay', num('--delay', 0), 0)
+    .option('--link-packet <bytes>', "the uplink's packet size in bytes, which tells slim the modes that cost the link what the smallest does (default: with --trace, the emulated link's 1500 x scale; else not known); a size over the link's own costs misses", num('--link-packet', 1))
     .option('--no-drop-late', 'with --trace: put every frame on the link when encoded (by default a frame that reaches the head of the send queue certain to miss its deadline is dropped there)')
     .addHelpText('after', '\nExample:\n  slimsplit device --server http://127.0.0.1:8080 --frames ../shared/datasets/cifar10-jpeg/test.tar.gz --limit 600 --fps 30 --deadline 150 --controller slim --log run.jsonl')
     .action(async (o) => {
@@ -117,7 +118,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
         io.err(tty ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`);
       };
       const run = await streamFrames(session, frames, {
-        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers, tuning,
+        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers, linkPacketBytes: o.linkPacket, tuning,
         onFrame: (r, d) => {
           done++;
           if (r.missed) misses++;

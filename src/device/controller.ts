@@ -40,6 +40,12 @@ export interface ControllerOptions {
   fps: number;
   /** modes with more members are never chosen */
   maxMembers?: number;
+  /**
+   * bytes the uplink delivers at a time: its packet (an IP link's MTU, 1,500; an emulated trace's
+   * 1,500 x its scale; a Bluetooth-class link's PDU). Known, it tells slim which modes cross in as
+   * many packets as the smallest mode (free()); unknown, only the smallest mode does.
+   */
+  linkPacketBytes?: number;
 }
 
 export interface Decision {
@@ -101,6 +107,7 @@ function checkOptions(modes: readonly ModeSpec[], o: ControllerOptions): void {
   if (!(o.deadlineMs > 0)) throw new ControllerError(`deadline must be > 0 ms, got ${o.deadlineMs}`);
   if (!(o.fps > 0)) throw new ControllerError(`fps must be > 0, got ${o.fps}`);
   if (o.maxMembers !== undefined && !(Number.isInteger(o.maxMembers) && o.maxMembers >= 1)) throw new ControllerError(`maxMembers must be an integer >= 1, got ${o.maxMembers}`);
+  if (o.linkPacketBytes !== undefined && !(o.linkPacketBytes > 0 && Number.isFinite(o.linkPacketBytes))) throw new ControllerError(`linkPacketBytes must be a number of bytes > 0, got ${o.linkPacketBytes}`);
   if (o.maxMembers !== undefined && !modes.some((m) => m.mode.members <= o.maxMembers!)) throw new ControllerError(`no mode has at most ${o.maxMembers} members`);
   for (const m of modes) {
     if (!(m.expectedBytes > 0) || !(m.top1 >= 0 && m.top1 <= 1) || !(m.encodeMs >= 0)) throw new ControllerError(`mode ${m.mode.members},${m.mode.bits}: needs expectedBytes > 0, top1 in 0..1 and encodeMs >= 0`);
@@ -215,11 +222,20 @@ export interface SlimTuning {
    * it, or when not finite (Infinity, null from JSON: off), such a sample may only raise the estimate
    */
   idleLowerMs: number;
+  /**
+   * while over the miss budget: only modes whose frames captured in `freeSpanMs` cross in as many
+   * of the link's packets as the smallest mode's would (free()), the cheapest within guardSlack of
+   * the most accurate of them; guardFit then only flags the smallest mode as missing (false: the
+   * fitting modes, with guardFit's margin)
+   */
+  guardFree: boolean;
+  freeSpanMs: number;
 }
 
 export const SLIM_DEFAULTS: SlimTuning = {
   fit: 0.8, sustain: 0.5, upFit: 0.65, upHoldMs: 500, sizePercentile: 0.95, window: 8, upStep: 2.5, errorDiscount: false, jitterPercentile: 0.9, serverPercentile: 0.9, skipInFlight: 0,
-  fastStart: true, stallFraction: 0.1, ratePercentile: 0.25, missBudget: 0.01, missWindowMs: 120_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
+  fastStart: true, stallFraction: 0.1, ratePercentile: 0.25, missBudget: 0.01, missWindowMs: 600_000, guardFit: 0.8, guardSlack: 0.006, idleLowerMs: 20,
+  guardFree: true, freeSpanMs: 150,
 };
 
 /** Knobs whose JSON null means Infinity (the rule off). */
@@ -428,6 +444,7 @@ export class SlimController implements Controller {
     const budget = this.t.fit * guard * this.o.deadlineMs;
     const perFrame = r * this.interval * this.t.sustain;
     const fits = (i: number, slack: number) => this.predict(i, now, r, q) <= budget * slack && this.sizeOf(i) <= perFrame * slack;
+    if (guard < 1 && this.t.guardFree) return this.decideFree(now, r, q);
     let pick = this.stalled(now) ? -1 : (this.order.find((i) => fits(i, 1)) ?? -1);
     if (pick >= 0 && guard < 1 && this.t.guardSlack > 0) {
       // On a link that has just shown misses even small frames suffer (outages), each byte above
@@ -467,6 +484,40 @@ export class SlimController implements Controller {
     }
     this.current = pick;
     return { mode: pick, predictedMs: this.predict(pick, now, r, q), uplinkBps, smallestMisses: false };
+  }
+
+  /**
+   * Mode i's frames captured in freeSpanMs (at least one) cross in as many of the link's packets as
+   * the smallest mode's would: the frames an outage's onset catches before the stall rule sees it
+   * share the recovery's first packets, so these modes risk no more than the smallest. Without the
+   * link's packet size, only the smallest mode is free.
+   */
+  free(i: number): boolean {
+    if (i === this.smallest) return true;
+    const U = this.o.linkPacketBytes;
+    if (!U) return false;
+    const n = Math.max(1, Math.ceil(this.t.freeSpanMs / this.interval - 1e-9));
+    return Math.ceil((n * this.sizeOf(i)) / U) <= Math.ceil((n * this.sizeOf(this.smallest)) / U);
+  }
+
+  /**
+   * Guarded, with guardFree: the cheapest free mode within guardSlack of the most accurate free one;
+   * the smallest on a stall. A free mode costs the link what the smallest does, so no fit, sustain
+   * or hysteresis applies: the queue model's rate, made from sub-packet frames, is no guide to them.
+   */
+  private decideFree(now: number, r: number, q: number): Decision {
+    const uplinkBps = r * 1000;
+    const p = this.predict(this.smallest, now, r, q);
+    this.limited = true;
+    this.upSince = NaN;
+    let pick = this.smallest;
+    if (!this.stalled(now)) {
+      pick = this.order.find((i) => this.free(i)) ?? this.smallest;
+      const floor = this.modes[pick].top1 - this.t.guardSlack;
+      for (const i of this.order) if (this.modes[i].top1 >= floor && this.sizeOf(i) < this.sizeOf(pick) && this.free(i)) pick = i;
+    }
+    this.current = pick;
+    return { mode: pick, predictedMs: p, uplinkBps, smallestMisses: p > this.o.deadlineMs };
   }
 
   onSent(f: SentFrame): void {

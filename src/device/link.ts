@@ -124,6 +124,11 @@ export class TraceLink {
     return c;
   }
 
+  /** Bytes one delivery opportunity carries (the trace's packet times the scale): the link's packet, for the controller. */
+  get packetBytes(): number {
+    return this.perOpp;
+  }
+
   /** When the queue holding everything transmitted so far will have drained (before the delay). */
   get drainedAt(): number {
     return this.busyUntil;

@@ -62,6 +62,8 @@ export interface StreamOptions {
   controller: string;
   modes: ModeSpec[];
   maxMembers?: number;
+  /** the uplink's packet, bytes (ControllerOptions.linkPacketBytes); default: the emulated link's, when the session has one */
+  linkPacketBytes?: number;
   tuning?: Partial<SlimTuning>;
   /** called after every frame's record is complete (the JSONL log, the progress line) */
   onFrame?: (r: FrameRecord, d: Decision) => void;
@@ -71,7 +73,7 @@ export interface StreamOptions {
 
 /** Sends every frame at its capture time; resolves when the last result is in. */
 export async function streamFrames(session: DeviceSession, frames: readonly Frame[], o: StreamOptions): Promise<{ frames: FrameRecord[]; summary: RunSummary; seconds: number }> {
-  const ctl = makeController(o.controller, o.modes, { deadlineMs: o.deadlineMs, fps: o.fps, maxMembers: o.maxMembers }, o.tuning);
+  const ctl = makeController(o.controller, o.modes, { deadlineMs: o.deadlineMs, fps: o.fps, maxMembers: o.maxMembers, linkPacketBytes: o.linkPacketBytes ?? session.shaper?.link.packetBytes }, o.tuning);
   const interval = 1000 / o.fps;
   // With an emulated link, the stream's clock is the link's, so frame k's capture falls at link time k x interval (as in the simulator).
   const t0 = session.shaper?.startedAt ?? performance.now();

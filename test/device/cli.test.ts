@@ -74,5 +74,7 @@ describe('slimsplit device', () => {
     expect(err).toMatch(/unknown controller 'mpc' \(fixed:1,1, .* ema, slim\)/);
     expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'no/such/dir'], io)).toBe(1);
     expect(err).toMatch(/--frames no\/such\/dir: no such file or folder/);
+    expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--link-packet', '0'], io)).toBe(2);
+    expect(err).toMatch(/--link-packet must be a number >= 1/);
   });
 });

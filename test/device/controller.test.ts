@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { synthDataset, SYNTH_MODES } from './synth.js';
 import { stepTrace } from '../../src/device/trace.js';
 import { TraceLink } from '../../src/device/link.js';
-import { makeController, controllerNames, ControllerError, parseSlimTuning, SLIM_DEFAULTS, type ModeSpec } from '../../src/device/controller.js';
-import { simulate } from '../../src/device/sim.js';
+import { makeController, controllerNames, ControllerError, parseSlimTuning, SlimController, SLIM_DEFAULTS, type ModeSpec } from '../../src/device/controller.js';
+import { simulate, type FrameRecord } from '../../src/device/sim.js';
 
 const FPS = 30;
 const DEADLINE = 150;
@@ -40,25 +40,25 @@ describe('slim controller on a synthetic link', () => {
   it('goes back up after capacity recovers, without oscillating', () => {
     const after = r.frames.slice(RISE);
     const top = after.findIndex((f) => f.mode === SYNTH_MODES.length - 1);
-    // up-switches probe the link a step (at most 2.5x the bytes) at a time, each held for 0.5 s;
-    // the drop's 4 misses keep the miss budget's guard on until 400 frames dilute them to 1%
-    // (13.3 s into the run), and until then the climb stops at the cheapest mode within
-    // guardSlack of the best (2,2: 0.6 point under the top for a fifth of its bytes)
+    // The drop's 4 misses keep the miss budget's guard on until 400 frames dilute them to 1%; while
+    // it is on only free modes are sent (the link's packet size is not given here: the smallest
+    // alone); then up-switches probe the link a step (at most 2.5x the bytes) at a time, each held
+    // for 0.5 s
     expect(r.frames.filter((f) => f.missed).length).toBe(4);
-    expect(top).toBeGreaterThanOrEqual(0);
-    expect(RISE + top).toBeGreaterThanOrEqual(400);
-    expect(top).toBeLessThan(5 * FPS);
-    expect(after.slice(2 * FPS, 400 - RISE).every((f) => f.mode === 2)).toBe(true);
+    expect(after.slice(0, 400 - RISE).every((f) => f.mode === 0)).toBe(true);
+    expect(top).toBeGreaterThanOrEqual(400 - RISE);
+    expect(RISE + top).toBeLessThan(400 + 3 * FPS);
     // the synthetic modes are listed smallest first: never a step down after the recovery
     for (let k = 1; k < after.length; k++) expect(after[k].mode).toBeGreaterThanOrEqual(after[k - 1].mode);
     expect(after.filter((f) => f.missed)).toEqual([]);
   });
 
-  it('without the guard\'s slack, climbs to the top mode within 3 s of the recovery', () => {
-    const loose = run('slim', { guardSlack: 0 });
+  it('without the guard, climbs to the top mode within 3 s of the recovery', () => {
+    const loose = run('slim', { guardFit: 1 });
     const top = loose.frames.slice(RISE).findIndex((f) => f.mode === SYNTH_MODES.length - 1);
     expect(top).toBeGreaterThanOrEqual(0);
     expect(top).toBeLessThan(3 * FPS);
+    expect(loose.frames.slice(RISE).filter((f) => f.missed)).toEqual([]);
   });
 
   it('beats the EMA rule and the largest fixed mode on misses here', () => {
@@ -148,11 +148,34 @@ describe('slim rules for outages and start-up', () => {
     expect(guarded.missRate).toBeLessThanOrEqual(loose.missRate);
   });
 
-  it('takes the cheapest mode within guardSlack of the best while over the miss budget', () => {
-    // the same outage-prone link at a 150-ms deadline: between outages the top mode fits, but the
-    // guard is on (misses over 1% of the last 120 s) and 2,2 is within 0.6 point of it
+  it('while over the miss budget sends only modes that take as many of the link\'s packets as the smallest', () => {
+    // a 1-s outage every 4 s at a 150-ms deadline: between outages the top mode fits, but the guard
+    // is on (misses over 1% of the last 600 s). At 30 fps the frames of 150 ms are five: five 1,1
+    // frames (~100 B each, the sizes' 95th percentile) fit one 1,500-B packet, and so do five 1,2
+    // (~190 B), not five 2,2 (~390 B)
     const rates = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
-    const slack = runOn(rates).frames, none = runOn(rates, { guardSlack: 0 }).frames;
+    const on = (linkPacketBytes: number | undefined, tuning = {}) =>
+      simulate(synthDataset(rates.length * FPS), new TraceLink(stepTrace(rates, 'outages', 1500), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS, linkPacketBytes }, tuning), { fps: FPS, deadlineMs: DEADLINE }).frames;
+    const told = on(1500), untold = on(undefined);
+    const after = (fr: FrameRecord[]) => fr.slice(5 * FPS);
+    const modes = (fr: FrameRecord[]) => new Set(after(fr).map((f) => f.mode));
+    expect(modes(told)).toEqual(new Set([0, 1]));
+    expect(after(told).filter((f) => f.mode === 1).length).toBeGreaterThan(after(told).length / 2);
+    // not told the link's packet: the smallest mode alone is known to cost no more than itself
+    expect(modes(untold)).toEqual(new Set([0]));
+    // the 1,2 frames missed no more than 1,1 frames would have, and more of them were right
+    const misses = (fr: FrameRecord[]) => fr.filter((f) => f.missed).length;
+    const right = (fr: FrameRecord[]) => fr.filter((f) => f.correct).length;
+    expect(misses(told)).toBeGreaterThan(0.01 * told.length);
+    expect(misses(told)).toBe(misses(untold));
+    expect(right(told)).toBeGreaterThan(right(untold));
+  });
+
+  it('with guardFree off, takes the cheapest fitting mode within guardSlack of the best while over the miss budget', () => {
+    // the same outage-prone link (the rule before the link's packet size was used): 2,2 is within
+    // 0.6 point of the top mode
+    const rates = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
+    const slack = runOn(rates, { guardFree: false }).frames, none = runOn(rates, { guardFree: false, guardSlack: 0 }).frames;
     const top = SYNTH_MODES.length - 1;
     const after = (fr: typeof slack) => fr.slice(5 * FPS);
     expect(after(none).filter((f) => f.mode === top).length).toBeGreaterThan(60);
@@ -161,6 +184,23 @@ describe('slim rules for outages and start-up', () => {
     const misses = (fr: typeof slack) => fr.filter((f) => f.missed).length;
     expect(misses(slack)).toBeLessThanOrEqual(misses(none));
     expect(misses(slack)).toBeGreaterThan(0.01 * slack.length);
+  });
+
+  it('free(): the modes whose frames of freeSpanMs fit as many of the link\'s packets as the smallest\'s', () => {
+    // before any frame is sent a mode counts as 1.25 x its expected bytes: 104, 201, 410, 944, 2109 B
+    const free = (o: { fps: number; linkPacketBytes?: number }, tuning = {}) => {
+      const ctl = new SlimController(SYNTH_MODES, { deadlineMs: 100, ...o }, tuning);
+      return SYNTH_MODES.map((_, i) => i).filter((i) => ctl.free(i));
+    };
+    // 10 fps: two frames in 150 ms; 208, 402 and 820 B are one packet, 1,888 B two
+    expect(free({ fps: 10, linkPacketBytes: 1500 })).toEqual([0, 1, 2]);
+    // 30 fps: five frames; 520 and 1,005 B one packet, 2,050 B two
+    expect(free({ fps: 30, linkPacketBytes: 1500 })).toEqual([0, 1]);
+    expect(free({ fps: 30, linkPacketBytes: 1500 }, { freeSpanMs: 0 })).toEqual([0, 1, 2, 3]);
+    // a 150-B packet (a 1/10-scale trace): five 1,1 frames take 4 packets, five 1,2 frames 7
+    expect(free({ fps: 30, linkPacketBytes: 150 })).toEqual([0]);
+    expect(free({ fps: 30 })).toEqual([0]);
+    expect(() => free({ fps: 30, linkPacketBytes: 0 })).toThrow(/linkPacketBytes must be a number of bytes > 0, got 0/);
   });
 
   it('plans at a low one of its recent rates: the estimate meets a rate drop two frames in, not after the harmonic mean turns over', () => {

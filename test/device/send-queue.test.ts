@@ -108,14 +108,15 @@ describe('simulate with the device send queue', () => {
     for (let t = 0; t < 8000; t++) if (t < 1000 || t >= 1500) opp.push(t);
     const trace: Trace = { name: 'one-outage', format: 'mahimahi', opportunities: Float64Array.from(opp), bytesPerOpportunity: 100, periodMs: 8000 };
     const at = (tuning = {}) => simulate(allRight(300), new TraceLink(trace, { delayMs: 20 }), makeController('slim', SYNTH_MODES, { deadlineMs: 200, fps: 30 }, tuning), { fps: 30, deadlineMs: 200, frames: 240 });
-    const r = at(), loose = at({ guardSlack: 0 });
+    const r = at(), loose = at({ guardFit: 1 });
     expect(r.frames.filter((f) => f.outcome === DROPPED_LATE).length).toBeGreaterThan(3);
     const before = r.frames.filter((f) => f.capturedAt < 1000), after = r.frames.filter((f) => f.capturedAt >= 5000);
     // the top mode before the outage; after it, the outage's misses (over 1% of the frames so far)
-    // hold the miss budget's guard on, whose slack picks 2,2, within 0.6 point of the top
+    // hold the miss budget's guard on, and with it the smallest mode (the only one known to cost the
+    // link no more than itself: the link's packet size is not given), with no misses
     expect(before.at(-1)!.mode).toBe(4);
-    expect(after.every((f) => f.mode === 2 && !f.missed)).toBe(true);
-    // without the slack, the top mode again (the climb probes a step at a time on the cautious rate
+    expect(after.every((f) => f.mode === 0 && !f.missed)).toBe(true);
+    // without the guard, the top mode again (the climb probes a step at a time on the cautious rate
     // estimate: it is there 6 s in)
     expect(loose.frames.filter((f) => f.capturedAt >= 7000).every((f) => f.mode === 4 && !f.missed)).toBe(true);
   });
