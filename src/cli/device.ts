@@ -107,6 +107,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
       const names = controllerNames(modes);
       if (!names.includes(o.controller)) throw new Error(`slimsplit device: unknown controller '${o.controller}' (${names.join(', ')})`);
       const shaper = o.trace ? new RealTimeShaper(new TraceLink(readTrace(o.trace), { scale: o.scale, delayMs: o.delay })) : undefined;
+      const linkPacket: number | undefined = o.linkPacket ?? shaper?.link.packetBytes;
       const session = await connect(o.server, { model, transport: o.transport as Transport | undefined, device: o.device, shaper, dropLate: o.dropLate });
       const log = o.log ? createWriteStream(o.log) : undefined;
       let done = 0, misses = 0, lastLine = 0, mode = '-', rate = NaN;
@@ -118,7 +119,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
         io.err(tty ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`);
       };
       const run = await streamFrames(session, frames, {
-        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers, linkPacketBytes: o.linkPacket, tuning,
+        fps: o.fps, deadlineMs: o.deadline, controller: o.controller, modes, maxMembers: o.maxMembers, linkPacketBytes: linkPacket, tuning,
         onFrame: (r, d) => {
           done++;
           if (r.missed) misses++;
@@ -141,7 +142,7 @@ export function registerDevice(program: Command, io: Io, defaultModel: string): 
       const labelled = run.frames.some((f) => f.correct !== null);
       io.out(
         [
-          `frames ${s.frames} in ${run.seconds.toFixed(1)} s (${o.fps} fps, deadline ${o.deadline} ms, controller ${o.controller}, ${session.transport})`,
+          `frames ${s.frames} in ${run.seconds.toFixed(1)} s (${o.fps} fps, deadline ${o.deadline} ms, controller ${o.controller}${o.controller === 'slim' ? `, link packet ${linkPacket === undefined ? 'not known' : `${+linkPacket.toFixed(1)} B`}` : ''}, ${session.transport})`,
           `accuracy ${labelled ? `${(100 * s.accuracy).toFixed(2)}% right class received (over every labelled frame: late, skipped and lost ones count as not right), ${(100 * s.timelyAccuracy).toFixed(2)}% right and on time` : 'n/a (no labels)'}`,
           `deadline misses ${(100 * s.missRate).toFixed(2)}% (answered late with no class ${(100 * s.lateRate).toFixed(2)}%, ${DROPPED_LATE} ${(100 * s.dropRate).toFixed(2)}%, skipped ${(100 * s.skipRate).toFixed(2)}%)`,
           ...notAnswered(run.frames),

@@ -1,6 +1,6 @@
 /** `slimsplit device` end to end: the CLI against `slimsplit serve` in process, its log and summary. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -61,6 +61,19 @@ describe('slimsplit device', () => {
     const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(10);
     for (const l of lines) expect(l).toMatchObject({ members: 1, bits: 1 });
+    // the summary says what slim was told of the link's packet: nothing here, 150 B with --link-packet,
+    // and with --trace the emulated link's (1,500 B x the scale)
+    let out = '';
+    const says = { out: (s: string) => (out += s), err: () => {} };
+    const base = ['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--limit', '2', '--fps', '10', '--deadline', '1000'];
+    expect(await main(base, says)).toBe(0);
+    expect(out).toMatch(/controller slim, link packet not known,/);
+    expect(await main([...base, '--link-packet', '150'], says)).toBe(0);
+    expect(out).toMatch(/controller slim, link packet 150 B,/);
+    const trace = join(mkdtempSync(join(tmpdir(), 'dev-')), 'fast.up');
+    writeFileSync(trace, Array.from({ length: 1000 }, (_, t) => `${t}\n${t}\n`).join(''));
+    expect(await main([...base, '--trace', trace, '--scale', '1/50'], says)).toBe(0);
+    expect(out).toMatch(/controller slim, link packet 30 B,/);
     expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'no/such/dir', '--tuning', '{"guardslack":0}'], io)).toBe(1);
     expect(err).toMatch(/unknown tuning knob 'guardslack' \(knobs: fit, sustain, .*guardSlack/);
     expect(await main(['device', '--server', `http://127.0.0.1:${srv.http.port}`, '--frames', 'samples', '--controller', 'ema', '--tuning', '{}'], io)).toBe(1);
