@@ -308,6 +308,8 @@ export class SlimController implements Controller {
   private serverQueueMs = 0;
   private readonly out: Outstanding[] = [];
   private readonly samples: { bytes: number; ms: number }[] = [];
+  /** the samples of frames that waited behind the one before: the link's own rate, not a wait for its next packet */
+  private readonly queuedSamples: { bytes: number; ms: number }[] = [];
   private readonly errors: number[] = [];
   private readonly delays: number[] = [];
   private lastArrival = -Infinity;
@@ -495,15 +497,32 @@ export class SlimController implements Controller {
   free(i: number): boolean {
     if (i === this.smallest) return true;
     const U = this.o.linkPacketBytes;
-    if (!U) return false;
+    if (!U || !this.queuedSustains(i)) return false;
     const n = Math.max(1, Math.ceil(this.t.freeSpanMs / this.interval - 1e-9));
     return Math.ceil((n * this.sizeOf(i)) / U) <= Math.ceil((n * this.sizeOf(this.smallest)) / U);
   }
 
   /**
+   * Mode i's size is within `sustain` of what the link carries per frame interval at the rate its
+   * queued frames crossed at (known from 4 of them): a packet size over the link's would otherwise
+   * make modes free that saturate it.
+   */
+  private queuedSustains(i: number): boolean {
+    const q = this.queuedSamples;
+    if (q.length < 4) return true;
+    let b = 0, t = 0;
+    for (const s of q) {
+      b += s.bytes;
+      t += s.ms;
+    }
+    return this.sizeOf(i) <= (b / t) * this.interval * this.t.sustain;
+  }
+
+  /**
    * Guarded, with guardFree: the cheapest free mode within guardSlack of the most accurate free one;
-   * the smallest on a stall. A free mode costs the link what the smallest does, so no fit, sustain
-   * or hysteresis applies: the queue model's rate, made from sub-packet frames, is no guide to them.
+   * the smallest on a stall. A free mode costs the link what the smallest does, so no fit or
+   * hysteresis applies: the queue model's rate, made from sub-packet frames' waits, is no guide to
+   * them (free() checks them only against the rate queued frames showed).
    */
   private decideFree(now: number, r: number, q: number): Decision {
     const uplinkBps = r * 1000;
@@ -563,6 +582,7 @@ export class SlimController implements Controller {
     const measured = Number.isFinite(this.t.idleLowerMs) && ms >= this.t.idleLowerMs;
     if (!queued && this.rate > 0 && f.bytes / ms < this.rate && !measured) ms = f.bytes / this.rate;
     push(this.samples, { bytes: f.bytes, ms }, this.t.window);
+    if (queued) push(this.queuedSamples, { bytes: f.bytes, ms }, this.t.window);
     let b = 0, t = 0;
     for (const s of this.samples) {
       b += s.bytes;

@@ -203,6 +203,20 @@ describe('slim rules for outages and start-up', () => {
     expect(() => free({ fps: 30, linkPacketBytes: 0 })).toThrow(/linkPacketBytes must be a number of bytes > 0, got 0/);
   });
 
+  it('free(): no mode above the smallest once queued frames show a rate that cannot carry it (a packet size over the link\'s)', () => {
+    const ctl = new SlimController(SYNTH_MODES, { deadlineMs: 100, fps: 10, linkPacketBytes: 1500 });
+    const freeModes = () => SYNTH_MODES.map((_, i) => i).filter((i) => ctl.free(i));
+    expect(freeModes()).toEqual([0, 1, 2]);
+    // 100-B frames every 100 ms on a link that takes 150 ms for each: from the fifth on they wait
+    // behind the one before, and cross at 0.67 B/ms, 33 B per frame interval at sustain 0.5
+    for (let k = 0; k < 10; k++) {
+      ctl.onSent({ frame: k, mode: 0, bytes: 100, capturedAt: 100 * k, sentAt: 100 * k + 1, encodeMs: 0.2 });
+      ctl.onResult({ frame: k, resultAt: 31 + 150 * k, serverQueueMs: 0, serverDecodeMs: 1 });
+      if (k === 6) expect(freeModes()).toEqual([0, 1, 2]);
+    }
+    expect(freeModes()).toEqual([0]);
+  });
+
   it('plans at a low one of its recent rates: the estimate meets a rate drop two frames in, not after the harmonic mean turns over', () => {
     // 2 Mbit/s for 3 s, then 0.3 Mbit/s (37.5 kB/s; the top mode's ~1.7 kB crosses in ~45 ms, the
     // stall rule does not fire); 10 fps, so the drop is at frame 30
