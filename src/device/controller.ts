@@ -290,8 +290,10 @@ interface Outstanding extends SentFrame {
  * needs a tighter fit held for `upHoldMs` (hysteresis; not before the link has first shown its limit,
  * `fastStart`); going down is immediate. A frame overdue past its predicted arrival by
  * `stallFraction` x deadline means a stalled link: the smallest mode until it arrives. While more
- * than `missBudget` of the last `missWindowMs` of frames missed, the margins tighten by `guardFit`
- * and the choice falls to the cheapest mode within `guardSlack` top-1 of the best that fits.
+ * than `missBudget` of the last `missWindowMs` of frames missed (the guard), only free modes are
+ * sent, those that take as many of the link's packets as the smallest mode (free()), the cheapest
+ * within `guardSlack` top-1 of the best of them; with `guardFree` off, the margins tighten by
+ * `guardFit` and the choice falls to the cheapest mode within `guardSlack` of the best that fits.
  * When even the smallest mode misses it says so and sends the frame in that mode (skipping only
  * with `skipInFlight` > 0).
  */
