@@ -497,27 +497,30 @@ export class SlimController implements Controller {
    * link's packet size, only the smallest mode is free.
    */
   free(i: number): boolean {
-    if (i === this.smallest) return true;
-    const U = this.o.linkPacketBytes;
-    if (!U || !this.queuedSustains(i)) return false;
-    const n = Math.max(1, Math.ceil(this.t.freeSpanMs / this.interval - 1e-9));
-    return Math.ceil((n * this.sizeOf(i)) / U) <= Math.ceil((n * this.sizeOf(this.smallest)) / U);
+    return this.freeModes().includes(i);
   }
 
   /**
-   * Mode i's size is within `sustain` of what the link carries per frame interval at the rate its
-   * queued frames crossed at (known from 4 of them): a packet size over the link's would otherwise
-   * make modes free that saturate it.
+   * The free modes, in `order` (the smallest always among them: the constructor puts it there). A mode must also be within
+   * `sustain` of what the link carries per frame interval at the rate its queued frames crossed at
+   * (known from 4 of them): a packet size over the link's would otherwise make modes free that
+   * saturate it.
    */
-  private queuedSustains(i: number): boolean {
-    const q = this.queuedSamples;
-    if (q.length < 4) return true;
-    let b = 0, t = 0;
-    for (const s of q) {
-      b += s.bytes;
-      t += s.ms;
+  private freeModes(): number[] {
+    const U = this.o.linkPacketBytes;
+    if (!U) return [this.smallest];
+    let cap = Infinity;
+    if (this.queuedSamples.length >= 4) {
+      let b = 0, t = 0;
+      for (const s of this.queuedSamples) {
+        b += s.bytes;
+        t += s.ms;
+      }
+      cap = (b / t) * this.interval * this.t.sustain;
     }
-    return this.sizeOf(i) <= (b / t) * this.interval * this.t.sustain;
+    const n = Math.max(1, Math.ceil(this.t.freeSpanMs / this.interval - 1e-9));
+    const packets = Math.ceil((n * this.sizeOf(this.smallest)) / U);
+    return this.order.filter((i) => i === this.smallest || (this.sizeOf(i) <= cap && Math.ceil((n * this.sizeOf(i)) / U) <= packets));
   }
 
   /**
@@ -533,9 +536,10 @@ export class SlimController implements Controller {
     this.upSince = NaN;
     let pick = this.smallest;
     if (!this.stalled(now)) {
-      pick = this.order.find((i) => this.free(i)) ?? this.smallest;
+      const free = this.freeModes();
+      pick = free[0];
       const floor = this.modes[pick].top1 - this.t.guardSlack;
-      for (const i of this.order) if (this.modes[i].top1 >= floor && this.sizeOf(i) < this.sizeOf(pick) && this.free(i)) pick = i;
+      for (const i of free) if (this.modes[i].top1 >= floor && this.sizeOf(i) < this.sizeOf(pick)) pick = i;
     }
     this.current = pick;
     return { mode: pick, predictedMs: p, uplinkBps, smallestMisses: p > this.o.deadlineMs };

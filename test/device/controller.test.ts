@@ -118,6 +118,8 @@ describe('slim rules for outages and start-up', () => {
   const FPS = 30, DEADLINE = 150;
   // 1 Mbit/s, then 2 s with no delivery at all, then 1 Mbit/s again
   const OUTAGE = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1];
+  // 20 s of 1 Mbit/s with a 1-s outage every 4 s
+  const OUTAGE_EVERY_4S = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
   const runOn = (rates: number[], tuning = {}, deadlineMs = DEADLINE, fps = FPS) =>
     simulate(synthDataset(rates.length * fps), new TraceLink(stepTrace(rates), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs, fps }, tuning), { fps, deadlineMs });
 
@@ -141,7 +143,7 @@ describe('slim rules for outages and start-up', () => {
     // outage every 2 s, as before the simulated server refused late frames, the controller no
     // longer leaves the smallest mode either way: the frames stuck in an outage used to queue for
     // the server's decode and inflate its server-time estimate, which made the difference.)
-    const rates = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
+    const rates = OUTAGE_EVERY_4S;
     const guarded = runOn(rates, {}, 60).summary, loose = runOn(rates, { guardFit: 1 }, 60).summary;
     expect(guarded.missRate).toBeGreaterThan(0.01);
     expect(guarded.meanBytes).toBeLessThan(loose.meanBytes);
@@ -153,7 +155,7 @@ describe('slim rules for outages and start-up', () => {
     // is on (misses over 1% of the last 600 s). At 30 fps the frames of 150 ms are five: five 1,1
     // frames (~100 B each, the sizes' 95th percentile) fit one 1,500-B packet, and so do five 1,2
     // (~190 B), not five 2,2 (~390 B)
-    const rates = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
+    const rates = OUTAGE_EVERY_4S;
     const on = (linkPacketBytes: number | undefined, tuning = {}) =>
       simulate(synthDataset(rates.length * FPS), new TraceLink(stepTrace(rates, 'outages', 1500), { delayMs: 10 }), makeController('slim', SYNTH_MODES, { deadlineMs: DEADLINE, fps: FPS, linkPacketBytes }, tuning), { fps: FPS, deadlineMs: DEADLINE }).frames;
     const told = on(1500), untold = on(undefined);
@@ -174,7 +176,7 @@ describe('slim rules for outages and start-up', () => {
   it('with guardFree off, takes the cheapest fitting mode within guardSlack of the best while over the miss budget', () => {
     // the same outage-prone link (the rule before the link's packet size was used): 2,2 is within
     // 0.6 point of the top mode
-    const rates = Array.from({ length: 20 }, (_, k) => (k % 4 === 0 ? 0 : 1));
+    const rates = OUTAGE_EVERY_4S;
     const slack = runOn(rates, { guardFree: false }).frames, none = runOn(rates, { guardFree: false, guardSlack: 0 }).frames;
     const top = SYNTH_MODES.length - 1;
     const after = (fr: typeof slack) => fr.slice(5 * FPS);
